@@ -1,0 +1,18 @@
+//! `GET /v1/plugins`: the installed action plugins with their versions and config schemas.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use super::AppState;
+use crate::plugins::plugin_json;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new().route("/plugins", get(list))
+}
+
+async fn list(State(state): State<AppState>) -> Json<Value> {
+    let plugins: Vec<Value> = state.plugins.iter().map(|p| plugin_json(p)).collect();
+    Json(json!({ "plugins": plugins }))
+}

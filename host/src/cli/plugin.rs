@@ -1,0 +1,286 @@
+//! `herald plugin inspect|run`: a plugin author's local loop, with no server.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context as _, bail};
+use clap::{Args, Subcommand};
+use serde_json::{Value, json};
+use url::Url;
+
+use crate::delivery::redact::Redactor;
+use crate::delivery::transport::{DryRunTransport, HttpTransport, Timeouts, Transport};
+use crate::engine::{
+    ActionError, Credentials, EgressGrant, ExecutionReport, HostIo, Invocation, PluginEngine,
+    SandboxLimits,
+};
+use crate::events::template::Resolved;
+use crate::events::{Event, EventInput, Template, Variables};
+use crate::plugins::{load_one, plugin_json};
+
+/// `herald plugin …`
+#[derive(Debug, Subcommand)]
+pub enum PluginCommand {
+    /// Print what a plugin says about itself (name, version, config schema, default payload).
+    Inspect {
+        /// A built-in plugin's name (e.g. `webhook`) or a path to a component (`.wasm`).
+        plugin: String,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a plugin once against an event. Without --send, requests are printed, not sent.
+    Run(RunArgs),
+}
+
+/// Options of `herald plugin run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// A built-in plugin's name (e.g. `webhook`) or a path to a component (`.wasm`).
+    plugin: String,
+    /// The event, as posted to `POST /v1/events` (JSON file).
+    #[arg(long)]
+    event: PathBuf,
+    /// The action config (JSON file); `{}` when absent.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// A payload template (JSON file); the plugin's default when absent.
+    #[arg(long)]
+    payload: Option<PathBuf>,
+    /// The integration URL the plugin may send to (it gets the credentials below).
+    #[arg(long)]
+    target: Option<Url>,
+    /// The integration's access token, sent as `Authorization: Bearer`.
+    #[arg(long, env = "HERALD_TOKEN_SECRET", hide_env_values = true)]
+    token_secret: Option<String>,
+    /// The integration's signing secret.
+    #[arg(long, env = "HERALD_SIGNING_SECRET", hide_env_values = true)]
+    signing_secret: Option<String>,
+    /// A secret the payload template may reference, as NAME=VALUE (repeatable).
+    #[arg(long = "secret", value_parser = parse_secret)]
+    secrets: Vec<(String, String)>,
+    /// A further origin the plugin may reach, e.g. https://api.example.com (repeatable).
+    #[arg(long)]
+    grant: Vec<Url>,
+    /// Really send the requests (otherwise each gets the --respond-* answer).
+    #[arg(long)]
+    send: bool,
+    /// Without --send: the status every request is answered with.
+    #[arg(long, default_value_t = 200)]
+    respond_status: u16,
+    /// Without --send: the body every request is answered with.
+    #[arg(long, default_value = "")]
+    respond_body: String,
+    /// The automation name the plugin sees.
+    #[arg(long, default_value = "local-run")]
+    automation_name: String,
+    /// The execution id (default: a fresh one).
+    #[arg(long)]
+    execution_id: Option<String>,
+    /// Print one JSON document instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+fn parse_secret(text: &str) -> Result<(String, String), String> {
+    let (name, value) = text.split_once('=').ok_or("expected NAME=VALUE")?;
+    let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(format!("{name:?} is not a secret name ([A-Za-z_][A-Za-z0-9_]*)"));
+    }
+    Ok((name.to_string(), value.to_string()))
+}
+
+pub(super) async fn run(command: PluginCommand) -> anyhow::Result<ExitCode> {
+    let engine = PluginEngine::new(SandboxLimits::default(), None)?;
+    match command {
+        PluginCommand::Inspect { plugin, json } => {
+            let plugin = load_one(&engine, &plugin).await?;
+            let described = plugin_json(&plugin);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&described)?);
+            } else {
+                print_description(&described);
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        PluginCommand::Run(args) => run_once(&engine, args).await,
+    }
+}
+
+fn print_description(described: &Value) {
+    let text = |key: &str| described[key].as_str().unwrap_or_default().to_string();
+    println!("{} {}", text("name"), text("version"));
+    println!("  {}", text("description"));
+    println!("  source: {}", text("source"));
+    let kinds: Vec<&str> =
+        described["integration_kinds"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
+    println!("  integrations: {}", if kinds.is_empty() { "none".into() } else { kinds.join(", ") });
+    println!("  config schema: {}", described["config_schema"]);
+    match &described["default_payload"] {
+        Value::Null => println!("  default payload: built by the plugin"),
+        payload => println!("  default payload: {payload}"),
+    }
+}
+
+fn read_json(path: &PathBuf, what: &str) -> anyhow::Result<Value> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading the {what} {}", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("the {what} {} is not JSON", path.display()))
+}
+
+async fn run_once(engine: &PluginEngine, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let plugin = load_one(engine, &args.plugin).await?;
+    let input: EventInput = serde_json::from_value(read_json(&args.event, "event")?)
+        .with_context(|| format!("the event {}", args.event.display()))?;
+    input.validate().with_context(|| format!("the event {}", args.event.display()))?;
+    let event = Event::new(input);
+
+    let config = match &args.config {
+        Some(path) => read_json(path, "config")?,
+        None => json!({}),
+    };
+    let config = config.to_string();
+    if let Err(refusal) = engine.validate_config(&plugin, &config).await? {
+        bail!("{} refused the config: {refusal}", plugin.info.name);
+    }
+
+    let template = match (&args.payload, &plugin.info.default_payload) {
+        (Some(path), _) => Some(read_json(path, "payload template")?),
+        (None, Some(default)) => Some(serde_json::from_str(default)?),
+        (None, None) => None,
+    };
+    let variables = Variables::of(&event, &args.automation_name, None);
+    let secret_names: Vec<String> = args.secrets.iter().map(|(n, _)| n.clone()).collect();
+    let payload = match template {
+        Some(tree) => {
+            let template = Template::parse(tree, &secret_names).context("the payload template")?;
+            let rendered = template.render(|name| match variables.get(name) {
+                Some(value) => Some(Resolved::Variable(value)),
+                None => secret_names.iter().find(|s| *s == name).map(|s| Resolved::Secret(s.as_str())),
+            });
+            Some(rendered.to_string())
+        }
+        None => None,
+    };
+
+    let execution_id = args.execution_id.clone().unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let invocation = Invocation {
+        execution_id: execution_id.clone(),
+        attempt: 1,
+        automation_name: args.automation_name.clone(),
+        event_type: event.input.event_type.as_str().to_string(),
+        variables: variables.to_json(),
+        payload,
+        config,
+        integration_url: args.target.as_ref().map(|u| u.to_string()),
+    };
+    let grant = EgressGrant {
+        integration: args.target.clone().map(|url| Credentials {
+            url,
+            access_token: args.token_secret.clone(),
+            signing_secret: args.signing_secret.clone(),
+            payload_secrets: args.secrets.clone(),
+        }),
+        extra_origins: args.grant.iter().map(Url::origin).collect(),
+    };
+    let transport: Arc<dyn Transport> = if args.send {
+        Arc::new(HttpTransport::new(Timeouts::default())?)
+    } else {
+        Arc::new(DryRunTransport::new(args.respond_status, args.respond_body.clone()))
+    };
+    let report = engine.execute(&plugin, &invocation, HostIo::new(grant, transport, &execution_id)).await;
+
+    let redactor = Redactor::new(
+        args.token_secret.iter().chain(args.signing_secret.iter()).chain(args.secrets.iter().map(|(_, v)| v)).cloned(),
+    );
+    let summary = report_json(&report, &redactor, args.send);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&summary)?);
+    } else {
+        print_report(&summary);
+    }
+    Ok(if summary["outcome"]["status"] == "succeeded" { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
+/// The report as JSON, secrets redacted.
+fn report_json(report: &ExecutionReport, redactor: &Redactor, sent: bool) -> Value {
+    let requests: Vec<Value> = report
+        .requests
+        .iter()
+        .map(|r| {
+            json!({
+                "method": r.method,
+                "url": redactor.text(&r.url),
+                "headers": redactor.headers(&r.headers),
+                "body": redactor.bytes(&r.body),
+                "sent": sent && r.error.as_ref().is_none_or(|(class, _)| class != "denied" && class != "invalid" && class != "limit"),
+                "response": r.response.as_ref().map(|resp| json!({
+                    "status": resp.status,
+                    "headers": redactor.headers(&resp.headers),
+                    "body": redactor.bytes(&resp.body),
+                })),
+                "error": r.error.as_ref().map(|(class, message)| json!({"class": class, "message": redactor.text(message)})),
+                "duration_ms": r.duration.as_secs_f64() * 1000.0,
+            })
+        })
+        .collect();
+    let outcome = match &report.result {
+        Ok(Ok(outcome)) => json!({"status": "succeeded", "summary": outcome.summary, "response_status": outcome.status}),
+        Ok(Err(ActionError::Invalid(m))) => json!({"status": "invalid", "message": redactor.text(m)}),
+        Ok(Err(ActionError::Rejected(m))) => json!({"status": "rejected", "message": redactor.text(m)}),
+        Ok(Err(ActionError::Transient(t))) => {
+            json!({"status": "transient", "message": redactor.text(&t.message), "retry_after": t.retry_after})
+        }
+        Err(error) => json!({"status": "sandbox-error", "message": error.to_string()}),
+    };
+    json!({
+        "requests": requests,
+        "logs": report.logs,
+        "outcome": outcome,
+        "duration_ms": report.duration.as_secs_f64() * 1000.0,
+    })
+}
+
+fn print_report(summary: &Value) {
+    let requests = summary["requests"].as_array().cloned().unwrap_or_default();
+    for (index, request) in requests.iter().enumerate() {
+        let mode = if request["sent"] == true { "" } else { "  (not sent)" };
+        println!("request {}: {} {}{mode}", index + 1, text(&request["method"]), text(&request["url"]));
+        for pair in request["headers"].as_array().into_iter().flatten() {
+            println!("  {}: {}", text(&pair[0]), text(&pair[1]));
+        }
+        println!();
+        println!("{}", text(&request["body"]));
+        println!();
+        if let Some(response) = request["response"].as_object() {
+            println!("response: {}  ({:.1} ms)", response["status"], request["duration_ms"].as_f64().unwrap_or(0.0));
+            let body = text(&response["body"]);
+            if !body.is_empty() {
+                println!("{body}");
+            }
+        }
+        if let Some(error) = request["error"].as_object() {
+            println!("not sent: {} ({})", text(&error["message"]), text(&error["class"]));
+        }
+        println!();
+    }
+    for line in summary["logs"].as_array().into_iter().flatten() {
+        println!("log {}: {}", text(&line["level"]), text(&line["message"]));
+    }
+    let outcome = &summary["outcome"];
+    match outcome["status"].as_str() {
+        Some("succeeded") => println!("outcome: succeeded: {}", text(&outcome["summary"])),
+        Some(status) => println!("outcome: {status}: {}", text(&outcome["message"])),
+        None => {}
+    }
+}
+
+fn text(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,106 @@
+//! Configuration: built-in defaults, an optional TOML file, then `HERALD_*` environment
+//! overrides. Defaults need no file.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use serde::{Deserialize, Serialize};
+
+use crate::engine::SandboxLimits;
+
+/// Everything `herald serve` can be told.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// The address the HTTP API listens on.
+    pub listen: SocketAddr,
+    /// Where the database, the master key and the compiled-plugin cache live.
+    pub data_dir: PathBuf,
+    /// A directory of third-party plugin components (`*.wasm`), if any.
+    pub plugins_dir: Option<PathBuf>,
+    /// Limits of the plugin sandbox.
+    pub sandbox: SandboxLimits,
+    /// Extra origins (e.g. `https://api.example.com`) each plugin may reach, by plugin name.
+    pub plugin_grants: BTreeMap<String, Vec<String>>,
+    /// `text` or `json` log lines.
+    pub log_format: LogFormat,
+}
+
+/// The format of Herald's own log lines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("herald-data"),
+            plugins_dir: None,
+            sandbox: SandboxLimits::default(),
+            plugin_grants: BTreeMap::new(),
+            log_format: LogFormat::Text,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path` (if given) over the defaults, then applies environment overrides.
+    pub fn load(path: Option<&Path>) -> anyhow::Result<Self> {
+        let mut config = match path {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading the config file {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("in the config file {}", path.display()))?
+            }
+            None => Self::default(),
+        };
+        config.apply_env(|key| std::env::var(key).ok())?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
+        if let Some(listen) = var("HERALD_LISTEN") {
+            self.listen = listen.parse().with_context(|| format!("HERALD_LISTEN={listen:?} is not an address"))?;
+        }
+        if let Some(dir) = var("HERALD_DATA_DIR") {
+            self.data_dir = dir.into();
+        }
+        if let Some(dir) = var("HERALD_PLUGINS_DIR") {
+            self.plugins_dir = Some(dir.into());
+        }
+        if let Some(format) = var("HERALD_LOG_FORMAT") {
+            self.log_format = match format.as_str() {
+                "text" => LogFormat::Text,
+                "json" => LogFormat::Json,
+                other => anyhow::bail!("HERALD_LOG_FORMAT={other:?}: expected text or json"),
+            };
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_environment() {
+        let mut config: Config = toml::from_str(
+            "listen = \"127.0.0.1:9000\"\n[sandbox]\ncpu_time = \"250ms\"\nmemory_bytes = 1048576\n",
+        )
+        .unwrap();
+        assert_eq!(config.sandbox.cpu_time, std::time::Duration::from_millis(250));
+        config.apply_env(|k| (k == "HERALD_DATA_DIR").then(|| "/tmp/x".into())).unwrap();
+        assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(config.listen.port(), 9000);
+        assert!(toml::from_str::<Config>("lisen = 1").is_err());
+    }
+}

@@ -1,0 +1,186 @@
+//! Outbound HTTP: the `Transport` the sandbox sends through, the real one (reqwest, redirects
+//! never followed, sizes capped), and the dry-run double `herald plugin run` uses.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use bytes::Bytes;
+use url::Url;
+
+/// A request ready to leave the host: checked, credentials and signatures added.
+#[derive(Debug, Clone)]
+pub struct OutboundRequest {
+    /// The method.
+    pub method: http::Method,
+    /// The destination.
+    pub url: Url,
+    /// Headers, lowercase names.
+    pub headers: Vec<(String, String)>,
+    /// The exact bytes to send (the signatures cover them).
+    pub body: Bytes,
+}
+
+/// A receiver's answer.
+#[derive(Debug, Clone)]
+pub struct InboundResponse {
+    /// The status code.
+    pub status: u16,
+    /// The headers.
+    pub headers: Vec<(String, String)>,
+    /// The body, at most the cap the caller gave.
+    pub body: Vec<u8>,
+}
+
+/// Why a request got no answer.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TransportError {
+    /// Refused by the egress policy: no connection was made.
+    #[error("denied: {0}")]
+    Denied(String),
+    /// The name did not resolve.
+    #[error("dns: {0}")]
+    Dns(String),
+    /// No connection could be made.
+    #[error("connect: {0}")]
+    Connect(String),
+    /// No answer in time.
+    #[error("timeout: {0}")]
+    Timeout(String),
+    /// The body was over the cap (bytes).
+    #[error("the response body is over {0} bytes")]
+    ResponseTooLarge(usize),
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A boxed future returned by [`Transport::send`].
+pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<InboundResponse, TransportError>> + Send + 'a>>;
+
+/// Sends requests on the sandbox's behalf.
+pub trait Transport: Send + Sync + 'static {
+    /// Sends one request; reads at most `max_response_bytes` of the body.
+    fn send(&self, request: OutboundRequest, max_response_bytes: usize) -> SendFuture<'_>;
+}
+
+/// Timeouts of the real transport.
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    /// Time to establish a connection.
+    pub connect: Duration,
+    /// Time for the whole exchange.
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Self { connect: Duration::from_secs(5), total: Duration::from_secs(30) }
+    }
+}
+
+/// The real transport: reqwest with redirects disabled and no proxy.
+#[derive(Debug, Clone)]
+pub struct HttpTransport {
+    client: reqwest::Client,
+}
+
+impl HttpTransport {
+    /// A transport with these timeouts.
+    pub fn new(timeouts: Timeouts) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .no_proxy()
+            .connect_timeout(timeouts.connect)
+            .timeout(timeouts.total)
+            .build()?;
+        Ok(Self { client })
+    }
+}
+
+impl Transport for HttpTransport {
+    fn send(&self, request: OutboundRequest, max_response_bytes: usize) -> SendFuture<'_> {
+        Box::pin(async move {
+            let mut builder = self.client.request(request.method, request.url);
+            for (name, value) in &request.headers {
+                builder = builder.header(name, value);
+            }
+            let mut response = builder.body(request.body).send().await.map_err(classify)?;
+            let status = response.status().as_u16();
+            let headers = response
+                .headers()
+                .iter()
+                .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .collect();
+            let mut body = Vec::new();
+            while let Some(chunk) = response.chunk().await.map_err(classify)? {
+                if body.len() + chunk.len() > max_response_bytes {
+                    return Err(TransportError::ResponseTooLarge(max_response_bytes));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(InboundResponse { status, headers, body })
+        })
+    }
+}
+
+fn classify(error: reqwest::Error) -> TransportError {
+    let chain = error_chain(&error);
+    if error.is_timeout() {
+        TransportError::Timeout(chain)
+    } else if chain.contains("dns error") || chain.contains("failed to lookup address") {
+        TransportError::Dns(chain)
+    } else if error.is_connect() {
+        TransportError::Connect(chain)
+    } else {
+        TransportError::Other(chain)
+    }
+}
+
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// A transport that sends nothing: it keeps each request and answers with a fixed response.
+/// `herald plugin run` uses it to show what a plugin would send.
+#[derive(Debug)]
+pub struct DryRunTransport {
+    status: u16,
+    body: Vec<u8>,
+    sent: Mutex<Vec<OutboundRequest>>,
+}
+
+impl DryRunTransport {
+    /// Answers every request with `status` and `body`.
+    pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
+        Self { status, body: body.into(), sent: Mutex::new(Vec::new()) }
+    }
+
+    /// How many requests it was asked to send.
+    pub fn request_count(&self) -> usize {
+        self.sent.lock().expect("not poisoned").len()
+    }
+}
+
+impl Transport for DryRunTransport {
+    fn send(&self, request: OutboundRequest, _max_response_bytes: usize) -> SendFuture<'_> {
+        self.sent.lock().expect("not poisoned").push(request);
+        let response = InboundResponse {
+            status: self.status,
+            headers: vec![("content-type".into(), "text/plain".into())],
+            body: self.body.clone(),
+        };
+        Box::pin(async move { Ok(response) })
+    }
+}

@@ -1,0 +1,378 @@
+//! The host side of the plugin imports: `http` (egress check, credentials, signatures, caps,
+//! recording), `log` and `launch`. Everything a plugin does outside its memory passes here.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::Serialize;
+use url::{Origin, Url};
+
+use super::bindings::herald::plugin::{http, launch, log, types};
+use super::bindings::{Header, HttpError, HttpRequest, HttpResponse, LogLevel, RunRequest};
+use super::state::ExecState;
+use crate::delivery::signing;
+use crate::delivery::transport::{OutboundRequest, Transport, TransportError};
+
+/// Headers the host owns: a plugin's values for these are dropped.
+const HOST_OWNED_HEADERS: [&str; 9] = [
+    "host",
+    "content-length",
+    "transfer-encoding",
+    "connection",
+    "authorization",
+    "x-wandb-signature",
+    "webhook-id",
+    "webhook-timestamp",
+    "webhook-signature",
+];
+
+/// What a plugin may reach during one execution.
+#[derive(Debug, Clone, Default)]
+pub struct EgressGrant {
+    /// The integration bound to the automation: its origin is reachable, with its credentials.
+    pub integration: Option<Credentials>,
+    /// Further origins the operator granted this plugin (reached without credentials).
+    pub extra_origins: Vec<Origin>,
+}
+
+/// An integration's destination and credentials. The values never enter the sandbox.
+#[derive(Clone)]
+pub struct Credentials {
+    /// The integration URL; its origin (scheme, host, port) is what the plugin may reach.
+    pub url: Url,
+    /// Sent as `Authorization: Bearer <token>` on requests to that origin.
+    pub access_token: Option<String>,
+    /// Signs requests to that origin (`X-Wandb-Signature` and the Standard Webhooks headers).
+    pub signing_secret: Option<String>,
+    /// Secret values for payload placeholders, by name (see [`secret_placeholder`]).
+    pub payload_secrets: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Credentials")
+            .field("url", &self.url.as_str())
+            .field("access_token", &self.access_token.as_ref().map(|_| "<redacted>"))
+            .field("signing_secret", &self.signing_secret.as_ref().map(|_| "<redacted>"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The placeholder a rendered payload carries for a secret: the host swaps in the value (JSON
+/// escaped) on the way out, only in requests to the integration's origin.
+pub fn secret_placeholder(name: &str) -> String {
+    format!("\u{0}herald-secret:{name}\u{0}")
+}
+
+/// Where a plugin's `launch.enqueue` calls go.
+pub trait LaunchSink: Send + Sync {
+    /// Enqueues a run; returns the queue item's id or a message for the plugin.
+    fn enqueue(&self, request: RunRequest) -> Result<String, String>;
+}
+
+/// Everything `execute` may use to reach outside: the grant, the transport, the execution id.
+pub struct HostIo {
+    grant: EgressGrant,
+    transport: Arc<dyn Transport>,
+    execution_id: String,
+    launch: Option<Arc<dyn LaunchSink>>,
+    pub(super) records: Vec<RequestRecord>,
+}
+
+impl HostIo {
+    /// I/O for one execution, sending through `transport`.
+    pub fn new(grant: EgressGrant, transport: Arc<dyn Transport>, execution_id: &str) -> Self {
+        Self {
+            grant,
+            transport,
+            execution_id: execution_id.to_string(),
+            launch: None,
+            records: Vec::new(),
+        }
+    }
+
+    /// Lets the plugin enqueue launch runs through `sink`.
+    pub fn with_launch(mut self, sink: Arc<dyn LaunchSink>) -> Self {
+        self.launch = Some(sink);
+        self
+    }
+}
+
+/// One request a plugin asked for, as the host sent it (or why it did not).
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestRecord {
+    /// When the host took the request.
+    pub at: SystemTime,
+    /// The method.
+    pub method: String,
+    /// The URL.
+    pub url: String,
+    /// The headers as sent, credentials included: redact before showing or storing.
+    pub headers: Vec<(String, String)>,
+    /// The body as sent.
+    pub body: Vec<u8>,
+    /// The receiver's answer, if one came.
+    pub response: Option<ResponseRecord>,
+    /// Why there was no answer: (class, message), e.g. `("denied", "...")`.
+    pub error: Option<(String, String)>,
+    /// Time from sending to the end of the response (zero if not sent).
+    pub duration: Duration,
+}
+
+/// The receiver's answer to a recorded request.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResponseRecord {
+    /// The status code.
+    pub status: u16,
+    /// The headers.
+    pub headers: Vec<(String, String)>,
+    /// The body (as much as the host accepted).
+    pub body: Vec<u8>,
+}
+
+impl types::Host for ExecState {}
+
+impl log::Host for ExecState {
+    async fn write(&mut self, level: LogLevel, message: String) -> wasmtime::Result<()> {
+        self.push_log(level, &message);
+        Ok(())
+    }
+}
+
+impl launch::Host for ExecState {
+    async fn enqueue(&mut self, request: RunRequest) -> wasmtime::Result<Result<String, String>> {
+        let sink = self.io.as_ref().and_then(|io| io.launch.clone());
+        Ok(match sink {
+            Some(sink) => sink.enqueue(request),
+            None => Err("launch queues are not available to this execution".into()),
+        })
+    }
+}
+
+impl http::Host for ExecState {
+    async fn send(
+        &mut self,
+        request: HttpRequest,
+    ) -> wasmtime::Result<Result<HttpResponse, HttpError>> {
+        let limits = self.io_limits();
+        let Some(io) = self.io.as_mut() else {
+            return Ok(Err(HttpError::Denied(
+                "describe and validate-config may not make requests".into(),
+            )));
+        };
+        let at = SystemTime::now();
+        let mut record = RequestRecord {
+            at,
+            method: request.method.clone(),
+            url: request.url.clone(),
+            headers: Vec::new(),
+            body: Vec::new(),
+            response: None,
+            error: None,
+            duration: Duration::ZERO,
+        };
+        let outbound = match prepare(io, request, &limits, at) {
+            Ok(outbound) => outbound,
+            Err(error) => {
+                record.error = Some(error_class(&error));
+                io.records.push(record);
+                return Ok(Err(error));
+            }
+        };
+        record.headers = outbound.headers.clone();
+        record.body = outbound.body.to_vec();
+        let transport = io.transport.clone();
+        let started = Instant::now();
+        let result = transport.send(outbound, limits.max_response_bytes).await;
+        let waited = started.elapsed();
+        self.add_host_wait(waited);
+        record.duration = waited;
+        let reply = match result {
+            Ok(response) => {
+                record.response = Some(ResponseRecord {
+                    status: response.status,
+                    headers: response.headers.clone(),
+                    body: response.body.clone(),
+                });
+                Ok(HttpResponse {
+                    status: response.status,
+                    headers: response
+                        .headers
+                        .into_iter()
+                        .map(|(name, value)| Header { name, value })
+                        .collect(),
+                    body: response.body,
+                })
+            }
+            Err(error) => {
+                let error = transport_error(error);
+                record.error = Some(error_class(&error));
+                Err(error)
+            }
+        };
+        if let Some(io) = self.io.as_mut() {
+            io.records.push(record);
+        }
+        Ok(reply)
+    }
+}
+
+/// The caps the `http` import enforces, copied out of the store's limits.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct IoLimits {
+    pub max_requests: u32,
+    pub max_request_bytes: usize,
+    pub max_response_bytes: usize,
+}
+
+/// Checks a plugin's request against the grant and the caps, then adds what the host owns.
+fn prepare(
+    io: &HostIo,
+    request: HttpRequest,
+    limits: &IoLimits,
+    at: SystemTime,
+) -> Result<OutboundRequest, HttpError> {
+    if io.records.len() as u64 >= u64::from(limits.max_requests) {
+        return Err(HttpError::LimitExceeded(format!(
+            "at most {} requests per execution",
+            limits.max_requests
+        )));
+    }
+    let url = Url::parse(&request.url)
+        .map_err(|e| HttpError::InvalidRequest(format!("bad URL {:?}: {e}", request.url)))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(HttpError::InvalidRequest(format!(
+            "only http and https URLs can be sent, not {}:",
+            url.scheme()
+        )));
+    }
+    let method = ::http::Method::from_bytes(request.method.as_bytes())
+        .map_err(|_| HttpError::InvalidRequest(format!("bad method {:?}", request.method)))?;
+    if request.body.len() > limits.max_request_bytes {
+        return Err(HttpError::LimitExceeded(format!(
+            "request body of {} bytes is over the {} byte limit",
+            request.body.len(),
+            limits.max_request_bytes
+        )));
+    }
+
+    let origin = url.origin();
+    let credentials = io.grant.integration.as_ref().filter(|c| c.url.origin() == origin);
+    if credentials.is_none() && !io.grant.extra_origins.contains(&origin) {
+        return Err(HttpError::Denied(match &io.grant.integration {
+            Some(c) => format!(
+                "{} is not the integration's origin ({}) nor granted to this plugin",
+                origin.ascii_serialization(),
+                c.url.origin().ascii_serialization()
+            ),
+            None => format!(
+                "{} is not granted to this plugin (the automation has no integration)",
+                origin.ascii_serialization()
+            ),
+        }));
+    }
+
+    let mut headers = Vec::with_capacity(request.headers.len() + 6);
+    for Header { name, value } in request.headers {
+        ::http::HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| HttpError::InvalidRequest(format!("bad header name {name:?}")))?;
+        ::http::HeaderValue::from_str(&value)
+            .map_err(|_| HttpError::InvalidRequest(format!("bad value for header {name}")))?;
+        if !HOST_OWNED_HEADERS.iter().any(|owned| name.eq_ignore_ascii_case(owned)) {
+            headers.push((name.to_ascii_lowercase(), value));
+        }
+    }
+    if !headers.iter().any(|(name, _)| name == "user-agent") {
+        headers.push(("user-agent".into(), crate::USER_AGENT.into()));
+    }
+
+    let mut body = request.body;
+    if let Some(credentials) = credentials {
+        body = fill_secret_placeholders(body, &credentials.payload_secrets);
+        if let Some(token) = &credentials.access_token {
+            headers.push(("authorization".into(), format!("Bearer {token}")));
+        }
+        if let Some(secret) = &credentials.signing_secret {
+            let timestamp = at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs();
+            headers.push(("x-wandb-signature".into(), signing::wandb_signature(secret, &body)));
+            headers.push(("webhook-id".into(), io.execution_id.clone()));
+            headers.push(("webhook-timestamp".into(), timestamp.to_string()));
+            headers.push((
+                "webhook-signature".into(),
+                signing::standard_webhooks_signature(secret, &io.execution_id, timestamp, &body),
+            ));
+        }
+    }
+    Ok(OutboundRequest { method, url, headers, body: body.into() })
+}
+
+/// Replaces each secret placeholder (as it appears inside a JSON string) by the secret's value,
+/// JSON-escaped, so that the document stays valid whatever the value holds.
+fn fill_secret_placeholders(body: Vec<u8>, secrets: &[(String, String)]) -> Vec<u8> {
+    if secrets.is_empty() || !body.windows(6).any(|w| w == b"\\u0000") {
+        return body;
+    }
+    let mut text = match String::from_utf8(body) {
+        Ok(text) => text,
+        Err(e) => return e.into_bytes(),
+    };
+    for (name, value) in secrets {
+        let placeholder = serde_json::to_string(&secret_placeholder(name)).expect("a string");
+        let escaped = serde_json::to_string(value).expect("a string");
+        let (placeholder, escaped) =
+            (&placeholder[1..placeholder.len() - 1], &escaped[1..escaped.len() - 1]);
+        if text.contains(placeholder) {
+            text = text.replace(placeholder, escaped);
+        }
+    }
+    text.into_bytes()
+}
+
+fn transport_error(error: TransportError) -> HttpError {
+    match error {
+        TransportError::Denied(m) => HttpError::Denied(m),
+        TransportError::Dns(m) => HttpError::Dns(m),
+        TransportError::Connect(m) => HttpError::Connect(m),
+        TransportError::Timeout(m) => HttpError::Timeout(m),
+        TransportError::ResponseTooLarge(limit) => {
+            HttpError::ResponseTooLarge(format!("the response body is over {limit} bytes"))
+        }
+        TransportError::Other(m) => HttpError::Other(m),
+    }
+}
+
+/// The error class stored with an attempt, and the message.
+fn error_class(error: &HttpError) -> (String, String) {
+    let (class, message) = match error {
+        HttpError::Denied(m) => ("denied", m),
+        HttpError::InvalidRequest(m) => ("invalid", m),
+        HttpError::LimitExceeded(m) => ("limit", m),
+        HttpError::Dns(m) => ("dns", m),
+        HttpError::Connect(m) => ("connect", m),
+        HttpError::Timeout(m) => ("timeout", m),
+        HttpError::ResponseTooLarge(m) => ("too-large", m),
+        HttpError::Other(m) => ("http", m),
+    };
+    (class.to_string(), message.clone())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_placeholders_become_escaped_values_and_the_json_stays_valid() {
+        let secrets = vec![("TOKEN".to_string(), "a\"b\\c\nd".to_string())];
+        let body = serde_json::to_vec(&serde_json::json!({
+            "t": secret_placeholder("TOKEN"),
+            "u": format!("x {} y", secret_placeholder("TOKEN")),
+            "other": secret_placeholder("OTHER"),
+        }))
+        .unwrap();
+        let filled = fill_secret_placeholders(body, &secrets);
+        let value: serde_json::Value = serde_json::from_slice(&filled).unwrap();
+        assert_eq!(value["t"], "a\"b\\c\nd");
+        assert_eq!(value["u"], "x a\"b\\c\nd y");
+        assert_eq!(value["other"], secret_placeholder("OTHER"));
+    }
+}

@@ -1,0 +1,65 @@
+//! The API's one error type: every failure maps to a status and the JSON body
+//! `{"error": {"code": "...", "message": "..."}}`.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+/// An error an API route returns.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 400: the request is malformed or invalid.
+    #[error("{0}")]
+    Invalid(String),
+    /// 401: no key, or a key that is not valid.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 403: the key's role may not do this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 404: no such thing (or not visible to this key).
+    #[error("{0}")]
+    NotFound(String),
+    /// 409: a duplicate name, or a thing still in use.
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: the body is too large.
+    #[error("{0}")]
+    TooLarge(String),
+    /// 422: the plugin refused the action config.
+    #[error("{0}")]
+    PluginRefused(String),
+    /// 500: a bug or an unexpected failure; the message is logged, not returned.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl ApiError {
+    fn status_and_code(&self) -> (StatusCode, &'static str) {
+        match self {
+            Self::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid"),
+            Self::Unauthorized(_) => (StatusCode::UNAUTHORIZED, "unauthorized"),
+            Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+            Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            Self::PluginRefused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "plugin_refused"),
+            Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let message = match &self {
+            Self::Internal(error) => {
+                tracing::error!(error = format!("{error:#}"), "internal error");
+                "internal error (see the server log)".to_string()
+            }
+            other => other.to_string(),
+        };
+        (status, Json(json!({"error": {"code": code, "message": message}}))).into_response()
+    }
+}

@@ -1,0 +1,343 @@
+//! The event model: what clients post, checked field by field.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The kinds of event a client can post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum EventType {
+    /// A new artifact version in a project's collection.
+    CreateArtifact,
+    /// An artifact version linked to a registered model (a registry collection).
+    LinkArtifact,
+    /// An alias added to an artifact version.
+    AddArtifactAlias,
+    /// A run changed state.
+    RunState,
+    /// A run logged metric values.
+    RunMetric,
+}
+
+impl EventType {
+    /// The wire name, e.g. `LINK_ARTIFACT`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CreateArtifact => "CREATE_ARTIFACT",
+            Self::LinkArtifact => "LINK_ARTIFACT",
+            Self::AddArtifactAlias => "ADD_ARTIFACT_ALIAS",
+            Self::RunState => "RUN_STATE",
+            Self::RunMetric => "RUN_METRIC",
+        }
+    }
+
+    fn is_artifact(self) -> bool {
+        matches!(self, Self::CreateArtifact | Self::LinkArtifact | Self::AddArtifactAlias)
+    }
+}
+
+/// A run's state. `CRASHED` is accepted and stored as `FAILED`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum RunState {
+    /// Started and running.
+    Running,
+    /// Ended well.
+    Finished,
+    /// Ended badly.
+    #[serde(alias = "CRASHED")]
+    Failed,
+}
+
+impl RunState {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "RUNNING",
+            Self::Finished => "FINISHED",
+            Self::Failed => "FAILED",
+        }
+    }
+}
+
+/// An event as a client posts it (`POST /v1/events`). Which fields apply depends on `type`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EventInput {
+    /// The event type.
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    /// The entity (team) the event happened in.
+    pub entity: String,
+    /// The project, for events in a project (never together with `registry`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The registry, for events in a model registry (never together with `project`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    /// Who caused the event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    /// Artifact events: the collection (a registered model, in a registry).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collection: Option<String>,
+    /// Artifact events: the version, e.g. `v3`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// Artifact events: the version's index.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_index: Option<u64>,
+    /// Artifact events: the version's aliases.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aliases: Option<Vec<String>>,
+    /// `ADD_ARTIFACT_ALIAS`: the alias added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    /// `CREATE_ARTIFACT`: the artifact's metadata.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Map<String, Value>>,
+    /// `LINK_ARTIFACT`: the source artifact that was linked (`entity/project/collection:version`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_artifact: Option<String>,
+    /// Run events: the run id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// Run events: the run's display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_name: Option<String>,
+    /// `RUN_STATE`: the new state.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<RunState>,
+    /// `RUN_METRIC`: the step the sample was logged at.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<u64>,
+    /// `RUN_METRIC`: metric name → value (numbers, or `"NaN"`, `"Infinity"`, `"-Infinity"`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metrics: Option<BTreeMap<String, MetricValue>>,
+    /// When it happened (RFC 3339); the time of ingest when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub occurred_at: Option<String>,
+}
+
+/// A logged metric value: JSON has no NaN or infinities, so those come as strings.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum MetricValue {
+    /// A finite number.
+    Number(f64),
+    /// `"NaN"`, `"Infinity"` or `"-Infinity"`.
+    Special(SpecialFloat),
+}
+
+/// The non-finite values JSON cannot carry as numbers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SpecialFloat {
+    /// Not a number.
+    NaN,
+    /// Positive infinity.
+    Infinity,
+    /// Negative infinity.
+    #[serde(rename = "-Infinity")]
+    NegInfinity,
+}
+
+impl MetricValue {
+    /// The value as an `f64`.
+    pub fn as_f64(self) -> f64 {
+        match self {
+            Self::Number(n) => n,
+            Self::Special(SpecialFloat::NaN) => f64::NAN,
+            Self::Special(SpecialFloat::Infinity) => f64::INFINITY,
+            Self::Special(SpecialFloat::NegInfinity) => f64::NEG_INFINITY,
+        }
+    }
+}
+
+/// An invalid event: which field, and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    /// The field's name (a JSON path for nested fields).
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn field_error(field: &str, message: impl Into<String>) -> FieldError {
+    FieldError { field: field.to_string(), message: message.into() }
+}
+
+/// Checks a name used in a scope path (entity, project, registry, collection).
+pub fn check_name(field: &str, value: &str) -> Result<(), FieldError> {
+    if value.is_empty() || value.len() > 128 {
+        return Err(field_error(field, "must be 1 to 128 characters"));
+    }
+    if value.contains(['/', ':']) || value.chars().any(char::is_control) {
+        return Err(field_error(field, "must not contain `/`, `:` or control characters"));
+    }
+    Ok(())
+}
+
+impl EventInput {
+    /// The project or registry name the event happened in.
+    pub fn project_name(&self) -> &str {
+        self.project.as_deref().or(self.registry.as_deref()).unwrap_or_default()
+    }
+
+    /// Whether the event happened in a registry.
+    pub fn in_registry(&self) -> bool {
+        self.registry.is_some()
+    }
+
+    /// Checks the fields the event type requires and forbids.
+    pub fn validate(&self) -> Result<(), FieldError> {
+        check_name("entity", &self.entity)?;
+        match (&self.project, &self.registry) {
+            (Some(_), Some(_)) => {
+                return Err(field_error("registry", "an event names a project or a registry, not both"));
+            }
+            (None, None) => return Err(field_error("project", "required (or `registry`)")),
+            (Some(project), None) => check_name("project", project)?,
+            (None, Some(registry)) => check_name("registry", registry)?,
+        }
+        let kind = self.event_type;
+        match kind {
+            EventType::LinkArtifact if self.registry.is_none() => {
+                return Err(field_error("registry", "LINK_ARTIFACT happens in a registry"));
+            }
+            EventType::CreateArtifact | EventType::RunState | EventType::RunMetric
+                if self.project.is_none() =>
+            {
+                return Err(field_error("project", format!("{} happens in a project", kind.as_str())));
+            }
+            _ => {}
+        }
+        let require = |field: &str, present: bool| {
+            if present { Ok(()) } else { Err(field_error(field, format!("required for {}", kind.as_str()))) }
+        };
+        let forbid = |field: &str, present: bool| {
+            if present { Err(field_error(field, format!("does not apply to {}", kind.as_str()))) } else { Ok(()) }
+        };
+        if kind.is_artifact() {
+            require("collection", self.collection.is_some())?;
+            check_name("collection", self.collection.as_deref().unwrap_or_default())?;
+            require("version", self.version.is_some())?;
+            check_name("version", self.version.as_deref().unwrap_or_default())?;
+            for field in ["run_id", "run_name", "state", "step", "metrics"] {
+                forbid(field, self.has_run_field(field))?;
+            }
+        } else {
+            require("run_id", self.run_id.is_some())?;
+            check_name("run_id", self.run_id.as_deref().unwrap_or_default())?;
+            for (field, present) in [
+                ("collection", self.collection.is_some()),
+                ("version", self.version.is_some()),
+                ("version_index", self.version_index.is_some()),
+                ("aliases", self.aliases.is_some()),
+                ("alias", self.alias.is_some()),
+                ("metadata", self.metadata.is_some()),
+                ("source_artifact", self.source_artifact.is_some()),
+            ] {
+                forbid(field, present)?;
+            }
+        }
+        match kind {
+            EventType::AddArtifactAlias => {
+                require("alias", self.alias.is_some())?;
+                check_name("alias", self.alias.as_deref().unwrap_or_default())?;
+            }
+            _ => forbid("alias", self.alias.is_some())?,
+        }
+        match kind {
+            EventType::RunState => require("state", self.state.is_some())?,
+            _ => forbid("state", self.state.is_some())?,
+        }
+        match kind {
+            EventType::RunMetric => {
+                let metrics = self.metrics.as_ref().filter(|m| !m.is_empty());
+                require("metrics", metrics.is_some())?;
+            }
+            _ => {
+                forbid("metrics", self.metrics.is_some())?;
+                forbid("step", self.step.is_some())?;
+            }
+        }
+        if let Some(at) = &self.occurred_at {
+            humantime::parse_rfc3339_weak(at)
+                .map_err(|e| field_error("occurred_at", format!("not an RFC 3339 time: {e}")))?;
+        }
+        Ok(())
+    }
+
+    fn has_run_field(&self, field: &str) -> bool {
+        match field {
+            "run_id" => self.run_id.is_some(),
+            "run_name" => self.run_name.is_some(),
+            "state" => self.state.is_some(),
+            "step" => self.step.is_some(),
+            "metrics" => self.metrics.is_some(),
+            _ => false,
+        }
+    }
+}
+
+/// A stored event: the input plus the id and time the host gave it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// The event id.
+    pub id: String,
+    /// When it happened, RFC 3339.
+    pub occurred_at: String,
+    /// What the client posted.
+    #[serde(flatten)]
+    pub input: EventInput,
+}
+
+impl Event {
+    /// Gives a validated input an id (a UUIDv7) and a time (its own, or now).
+    pub fn new(input: EventInput) -> Self {
+        let occurred_at = input
+            .occurred_at
+            .clone()
+            .unwrap_or_else(|| humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string());
+        Self { id: uuid::Uuid::now_v7().to_string(), occurred_at, input }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(json: &str) -> Result<(), String> {
+        let input: EventInput = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        input.validate().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn accepts_the_design_example() {
+        parse(r#"{"type":"LINK_ARTIFACT","entity":"acme","registry":"models","collection":"churn","version":"v3","author":"ana"}"#).unwrap();
+    }
+
+    #[test]
+    fn names_the_field_that_is_wrong() {
+        let e = parse(r#"{"type":"LINK_ARTIFACT","entity":"acme","project":"p","collection":"c","version":"v1"}"#).unwrap_err();
+        assert!(e.starts_with("registry:"), "{e}");
+        let e = parse(r#"{"type":"ADD_ARTIFACT_ALIAS","entity":"acme","project":"p","collection":"c","version":"v1"}"#).unwrap_err();
+        assert!(e.starts_with("alias:"), "{e}");
+        let e = parse(r#"{"type":"RUN_STATE","entity":"a/b","project":"p","run_id":"r","state":"FAILED"}"#).unwrap_err();
+        assert!(e.starts_with("entity:"), "{e}");
+        let e = parse(r#"{"type":"RUN_STATE","entity":"a","project":"p","run_id":"r","state":"FAILED","colour":1}"#).unwrap_err();
+        assert!(e.contains("colour"), "{e}");
+    }
+
+    #[test]
+    fn crashed_is_failed() {
+        let input: EventInput = serde_json::from_str(
+            r#"{"type":"RUN_STATE","entity":"a","project":"p","run_id":"r","state":"CRASHED"}"#,
+        )
+        .unwrap();
+        assert_eq!(input.state, Some(RunState::Failed));
+    }
+}

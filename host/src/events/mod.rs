@@ -1,0 +1,10 @@
+//! Events: the model clients post, the variables an event exposes to templates and plugins, and
+//! payload templates rendered on the JSON tree.
+
+pub mod event;
+pub mod template;
+pub mod variables;
+
+pub use event::{Event, EventInput, EventType, FieldError, RunState};
+pub use template::{Template, TemplateError};
+pub use variables::{Variables, VARIABLE_NAMES};

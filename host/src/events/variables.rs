@@ -1,0 +1,114 @@
+//! The variables an event exposes (DESIGN §3), computed once per event and automation.
+
+use serde_json::{Map, Value};
+
+use super::event::{Event, EventType};
+
+/// Every variable name a template may use, besides `artifact_metadata.KEY` and secrets.
+pub const VARIABLE_NAMES: [&str; 18] = [
+    "event_type",
+    "event_author",
+    "entity_name",
+    "project_name",
+    "automation_name",
+    "event_id",
+    "occurred_at",
+    "artifact_collection_name",
+    "artifact_version",
+    "artifact_version_string",
+    "artifact_version_index",
+    "alias",
+    "run_id",
+    "run_name",
+    "run_state",
+    "metric_name",
+    "metric_values",
+    "metric_condition",
+];
+
+/// The prefix of per-key artifact metadata variables, e.g. `artifact_metadata.accuracy`.
+pub const METADATA_PREFIX: &str = "artifact_metadata.";
+
+/// Whether `name` is a variable (as opposed to, possibly, a secret).
+pub fn is_variable(name: &str) -> bool {
+    VARIABLE_NAMES.contains(&name)
+        || name.strip_prefix(METADATA_PREFIX).is_some_and(|key| !key.is_empty())
+}
+
+/// An event's variables, name → value; variables that do not apply are `""`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Variables(Map<String, Value>);
+
+/// What a metric automation adds to the variables of the event that fired it.
+#[derive(Debug, Clone, Default)]
+pub struct MetricContext {
+    /// The metric's name.
+    pub name: String,
+    /// The values the condition looked at.
+    pub values: Value,
+    /// The condition, in words.
+    pub condition: String,
+}
+
+impl Variables {
+    /// The variables of `event` for the automation `automation_name`.
+    pub fn of(event: &Event, automation_name: &str, metric: Option<&MetricContext>) -> Self {
+        let input = &event.input;
+        let text = |value: Option<&str>| Value::String(value.unwrap_or_default().to_string());
+        let mut vars = Map::new();
+        for name in VARIABLE_NAMES {
+            vars.insert(name.to_string(), Value::String(String::new()));
+        }
+        vars.insert("event_type".into(), input.event_type.as_str().into());
+        vars.insert("event_author".into(), text(input.author.as_deref()));
+        vars.insert("entity_name".into(), input.entity.clone().into());
+        vars.insert("project_name".into(), input.project_name().into());
+        vars.insert("automation_name".into(), automation_name.into());
+        vars.insert("event_id".into(), event.id.clone().into());
+        vars.insert("occurred_at".into(), event.occurred_at.clone().into());
+
+        if let (Some(collection), Some(version)) = (&input.collection, &input.version) {
+            let path = format!("{}/{}/{}", input.entity, input.project_name(), collection);
+            let alias_or_version = input.alias.as_deref().unwrap_or(version);
+            vars.insert("artifact_collection_name".into(), collection.clone().into());
+            vars.insert("artifact_version".into(), format!("herald-artifact://{path}:{version}").into());
+            vars.insert("artifact_version_string".into(), format!("{path}:{alias_or_version}").into());
+            if let Some(index) = input.version_index {
+                vars.insert("artifact_version_index".into(), index.into());
+            }
+            vars.insert("alias".into(), text(input.alias.as_deref()));
+            for (key, value) in input.metadata.iter().flatten() {
+                vars.insert(format!("{METADATA_PREFIX}{key}"), value.clone());
+            }
+        }
+        if input.run_id.is_some() {
+            vars.insert("run_id".into(), text(input.run_id.as_deref()));
+            vars.insert("run_name".into(), text(input.run_name.as_deref().or(input.run_id.as_deref())));
+            if input.event_type == EventType::RunState {
+                vars.insert("run_state".into(), text(input.state.map(|s| s.as_str())));
+            }
+        }
+        if let Some(metric) = metric {
+            vars.insert("metric_name".into(), metric.name.clone().into());
+            vars.insert("metric_values".into(), metric.values.clone());
+            vars.insert("metric_condition".into(), metric.condition.clone().into());
+        }
+        Self(vars)
+    }
+
+    /// A variable's value: `Some("")` for a known variable that does not apply, `None` for a
+    /// name that is not a variable of this event.
+    pub fn get(&self, name: &str) -> Option<&Value> {
+        self.0.get(name)
+    }
+
+    /// All variables as one JSON object.
+    pub fn as_map(&self) -> &Map<String, Value> {
+        &self.0
+    }
+
+    /// The variables as JSON text, as the plugin receives them.
+    pub fn to_json(&self) -> String {
+        Value::Object(self.0.clone()).to_string()
+    }
+}

@@ -1,0 +1,19 @@
+//! Herald: a self-hosted automation runtime. Events from ML projects and model registries
+//! trigger actions, and every action type is a sandboxed WebAssembly component.
+//!
+//! The crate is both the `herald` binary and a library (the integration tests and the benchmark
+//! use it). Modules, each owning one concern: [`engine`] (the Wasm sandbox), [`plugins`]
+//! (installed components), [`delivery`] (outbound HTTP, signatures, redaction), [`events`] (the
+//! event model, variables and payload templates), [`api`] (HTTP routes), [`cli`] and [`config`].
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod delivery;
+pub mod engine;
+pub mod error;
+pub mod events;
+pub mod plugins;
+
+/// `herald/<version>`: the User-Agent of every request Herald sends.
+pub const USER_AGENT: &str = concat!("herald/", env!("CARGO_PKG_VERSION"));

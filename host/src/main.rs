@@ -1,0 +1,5 @@
+//! The `herald` binary: see `herald --help`.
+
+fn main() -> std::process::ExitCode {
+    herald::cli::main()
+}

@@ -1,0 +1,66 @@
+//! The `webhook` action: POSTs the automation's rendered payload to the integration URL, or,
+//! when the automation has no template, a default document describing the event.
+
+use herald_sdk::{Action, ActionError, Invocation, Outcome, PluginInfo, http};
+use serde_json::{Map, Value, json};
+
+struct Webhook;
+
+impl Action for Webhook {
+    fn describe() -> PluginInfo {
+        PluginInfo::new(
+            "webhook",
+            env!("CARGO_PKG_VERSION"),
+            "POSTs a JSON payload to the integration's URL, signed and authorised by the host.",
+        )
+        .integration_kinds(&["webhook"])
+        .config_schema(json!({
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {}
+        }))
+    }
+
+    fn validate_config(config: &Value) -> Result<(), String> {
+        match config.as_object() {
+            Some(fields) if fields.is_empty() => Ok(()),
+            Some(fields) => Err(format!(
+                "the webhook action takes no config; unknown field `{}`",
+                fields.keys().next().expect("non-empty")
+            )),
+            None => Err("the action config must be a JSON object".into()),
+        }
+    }
+
+    fn execute(invocation: Invocation) -> Result<Outcome, ActionError> {
+        let url = invocation.integration_url()?;
+        let body = match invocation.payload() {
+            // Sent byte for byte: the host signs exactly these bytes.
+            Some(rendered) => rendered.as_bytes().to_vec(),
+            None => serde_json::to_vec(&default_document(&invocation))
+                .expect("a JSON value always serialises"),
+        };
+        let response = http::Request::post(url).json_bytes(body).send()?.classify()?;
+        Ok(Outcome::delivered(response.status))
+    }
+}
+
+/// The document sent when the automation has no payload template: the headline fields first,
+/// then every event variable.
+fn default_document(invocation: &Invocation) -> Value {
+    let mut document = Map::new();
+    for (key, variable) in [
+        ("event_type", "event_type"),
+        ("event_author", "event_author"),
+        ("entity_name", "entity_name"),
+        ("project_name", "project_name"),
+    ] {
+        document.insert(key.into(), Value::String(invocation.var_str(variable)));
+    }
+    document.insert("automation_name".into(), invocation.automation_name().into());
+    document.insert("execution_id".into(), invocation.execution_id().into());
+    document.insert("variables".into(), Value::Object(invocation.variables().clone()));
+    Value::Object(document)
+}
+
+herald_sdk::export_action!(Webhook);
