@@ -101,6 +101,11 @@ impl ExecState {
         let bytes = self.stderr.contents();
         let text = String::from_utf8_lossy(&bytes);
         let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        // Rust's hint about RUST_BACKTRACE means nothing inside the sandbox.
+        let line = match line.find(" note: run with `RUST_BACKTRACE=1`") {
+            Some(index) => line[..index].to_string(),
+            None => line,
+        };
         let start = line.char_indices().rev().nth(300).map(|(i, _)| i).unwrap_or(0);
         line[start..].to_string()
     }

@@ -1,0 +1,276 @@
+//! The one harness every end-to-end test shares: the real `herald` binary, real components
+//! built from `plugins/`, a recording HTTP receiver on 127.0.0.1, a connection probe, and a
+//! server started on an ephemeral port and stopped when dropped.
+#![allow(dead_code)] // each test file uses part of the harness
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use tokio::sync::Notify;
+
+/// The `herald` binary cargo built for these tests.
+pub fn herald_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_herald")
+}
+
+/// A test-only component from `plugins/fixtures/` (e.g. `hostile`).
+pub fn fixture(name: &str) -> PathBuf {
+    let file = format!("herald_fixture_{}.wasm", name.replace('-', "_"));
+    Path::new(env!("HERALD_FIXTURE_DIR")).join(file)
+}
+
+/// Runs `herald` with these arguments to completion.
+pub async fn herald(args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(herald_bin())
+        .args(args)
+        .env_remove("HERALD_TOKEN_SECRET")
+        .env_remove("HERALD_SIGNING_SECRET")
+        .kill_on_drop(true)
+        .output()
+        .await
+        .expect("herald runs")
+}
+
+/// Writes `value` as JSON into `dir/name` and returns the path as a string.
+pub fn write_json(dir: &Path, name: &str, value: &serde_json::Value) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, serde_json::to_vec_pretty(value).unwrap()).unwrap();
+    path.display().to_string()
+}
+
+/// One request a [`Receiver`] saw.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// The method.
+    pub method: Method,
+    /// Path and query.
+    pub uri: Uri,
+    /// The headers.
+    pub headers: HeaderMap,
+    /// The raw body.
+    pub body: Bytes,
+}
+
+impl Recorded {
+    /// A header's value as text ("" when absent).
+    pub fn header(&self, name: &str) -> String {
+        self.headers.get(name).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+    }
+
+    /// The body parsed as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body).expect("the body is JSON")
+    }
+}
+
+/// What a [`Receiver`] answers: status, headers, body.
+pub type Reply = (u16, Vec<(&'static str, String)>, String);
+
+type Responder = Arc<dyn Fn(usize, &Recorded) -> Reply + Send + Sync>;
+
+/// A real HTTP server on 127.0.0.1 that records every request and answers as told.
+pub struct Receiver {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    requests: Arc<Mutex<Vec<Recorded>>>,
+    arrived: Arc<Notify>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Receiver {
+    /// A receiver that answers every request `200 ok`.
+    pub async fn ok() -> Self {
+        Self::start(|_, _| (200, vec![], "ok".into())).await
+    }
+
+    /// A receiver whose answer to the n-th request (0-based) `respond` decides.
+    pub async fn start(respond: impl Fn(usize, &Recorded) -> Reply + Send + Sync + 'static) -> Self {
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let arrived = Arc::new(Notify::new());
+        let responder: Responder = Arc::new(respond);
+        let app = {
+            let requests = requests.clone();
+            let arrived = arrived.clone();
+            axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                let requests = requests.clone();
+                let arrived = arrived.clone();
+                let responder = responder.clone();
+                async move {
+                    let recorded = Recorded { method, uri, headers, body };
+                    let index = {
+                        let mut all = requests.lock().unwrap();
+                        all.push(recorded.clone());
+                        all.len() - 1
+                    };
+                    arrived.notify_waiters();
+                    let (status, headers, body) = responder(index, &recorded);
+                    let mut response = axum::response::Response::new(axum::body::Body::from(body));
+                    *response.status_mut() = StatusCode::from_u16(status).unwrap();
+                    for (name, value) in headers {
+                        response.headers_mut().insert(name, value.parse().unwrap());
+                    }
+                    response
+                }
+            })
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self { addr, requests, arrived, task }
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Every request so far.
+    pub fn requests(&self) -> Vec<Recorded> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    /// Waits until at least `count` requests arrived (panics after `limit`).
+    pub async fn wait_for(&self, count: usize, limit: Duration) -> Vec<Recorded> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let notified = self.arrived.notified();
+            let seen = self.requests();
+            if seen.len() >= count {
+                return seen;
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!("waited {limit:?} for {count} requests, saw {}", self.requests().len());
+            }
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A TCP listener that only counts connections: proof that nothing was sent somewhere.
+pub struct ConnectionProbe {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    accepted: Arc<Mutex<Vec<SocketAddr>>>,
+    arrived: Arc<Notify>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ConnectionProbe {
+    /// Starts listening on an ephemeral port.
+    pub async fn start() -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(Mutex::new(Vec::new()));
+        let arrived = Arc::new(Notify::new());
+        let (seen, notify) = (accepted.clone(), arrived.clone());
+        let task = tokio::spawn(async move {
+            while let Ok((_, peer)) = listener.accept().await {
+                seen.lock().unwrap().push(peer);
+                notify.notify_waiters();
+            }
+        });
+        Self { addr, accepted, arrived, task }
+    }
+
+    /// How many connections arrived before now. The probe connects to itself and waits until
+    /// that marker is accepted: the backlog is FIFO, so every earlier connection has been
+    /// counted by then. No sleeping, no race.
+    pub async fn connections(&self) -> usize {
+        let marker = tokio::net::TcpStream::connect(self.addr).await.unwrap();
+        let marker_addr = marker.local_addr().unwrap();
+        loop {
+            let notified = self.arrived.notified();
+            let seen = self.accepted.lock().unwrap().clone();
+            if let Some(position) = seen.iter().position(|peer| *peer == marker_addr) {
+                // Remove the marker so that the probe can be asked again.
+                self.accepted.lock().unwrap().remove(position);
+                return position;
+            }
+            tokio::time::timeout(Duration::from_secs(5), notified).await.expect("the marker arrives");
+        }
+    }
+}
+
+impl Drop for ConnectionProbe {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A `herald serve` process on an ephemeral port, killed when dropped.
+pub struct Server {
+    child: Child,
+    /// `http://127.0.0.1:<port>`.
+    pub url: String,
+    /// Its data directory.
+    pub data_dir: PathBuf,
+    /// Where its log (stderr) goes.
+    pub log_path: PathBuf,
+}
+
+impl Server {
+    /// Starts `herald serve` with `data_dir` and extra arguments; returns once it listens.
+    pub fn start(data_dir: &Path, extra_args: &[&str]) -> Self {
+        std::fs::create_dir_all(data_dir).unwrap();
+        let log_path = data_dir.join(format!("server-{}.log", std::process::id()));
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).unwrap();
+        let mut child = Command::new(herald_bin())
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .args(extra_args)
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("herald serve starts");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(url) = line.strip_prefix("herald listening on ") {
+                        break url.to_string();
+                    }
+                }
+                _ => {
+                    let _ = child.kill();
+                    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+                    panic!("herald serve exited before listening; its log:\n{log}");
+                }
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, url, data_dir: data_dir.to_path_buf(), log_path }
+    }
+
+    /// The server's log so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    /// Stops the server (SIGKILL) and waits for it.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -1,0 +1,209 @@
+//! The sandbox against hostile components built from `plugins/fixtures/`: each attack fails
+//! cleanly with a typed error, and the same engine then still runs a good plugin.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::{ConnectionProbe, Receiver, fixture, herald};
+use herald::delivery::transport::{HttpTransport, Timeouts};
+use herald::engine::{
+    ActionError, Credentials, EgressGrant, HostIo, Invocation, Plugin, PluginEngine, SandboxError,
+    SandboxLimits,
+};
+use serde_json::{Value, json};
+use url::Url;
+
+const MEMORY_CAP: usize = 32 << 20;
+
+struct Bench {
+    engine: PluginEngine,
+    hostile: Plugin,
+    webhook: Plugin,
+    receiver: Receiver,
+}
+
+impl Bench {
+    async fn new() -> Self {
+        let limits = SandboxLimits {
+            cpu_time: Duration::from_millis(300),
+            memory_bytes: MEMORY_CAP,
+            max_concurrent_instances: 16,
+            ..SandboxLimits::default()
+        };
+        let engine = PluginEngine::new(limits, None).unwrap();
+        let hostile = engine.load(&std::fs::read(fixture("hostile")).unwrap(), "fixture").await.unwrap();
+        let webhook = engine
+            .load(herald::plugins::builtin_bytes("webhook").unwrap(), "builtin")
+            .await
+            .unwrap();
+        Self { engine, hostile, webhook, receiver: Receiver::ok().await }
+    }
+
+    fn io(&self, execution_id: &str) -> HostIo {
+        let grant = EgressGrant {
+            integration: Some(Credentials {
+                url: Url::parse(&self.receiver.url("/hook")).unwrap(),
+                access_token: Some("token-value".into()),
+                signing_secret: None,
+                payload_secrets: vec![],
+            }),
+            extra_origins: vec![],
+        };
+        let transport = Arc::new(HttpTransport::new(Timeouts::default()).unwrap());
+        HostIo::new(grant, transport, execution_id)
+    }
+
+    fn invocation(&self, config: Value, payload: Option<&str>) -> Invocation {
+        Invocation {
+            execution_id: "exec-1".into(),
+            attempt: 1,
+            automation_name: "sandbox-test".into(),
+            event_type: "RUN_STATE".into(),
+            variables: json!({"event_type": "RUN_STATE"}).to_string(),
+            payload: payload.map(str::to_string),
+            config: config.to_string(),
+            integration_url: Some(self.receiver.url("/hook")),
+        }
+    }
+
+    async fn hostile(&self, config: Value) -> herald::engine::ExecutionReport {
+        let invocation = self.invocation(config, None);
+        self.engine.execute(&self.hostile, &invocation, self.io("exec-1")).await
+    }
+
+    /// The good plugin still works on the same engine: one more request reaches the receiver.
+    async fn still_serves(&self) {
+        let before = self.receiver.requests().len();
+        let invocation = self.invocation(json!({}), Some(r#"{"ok":true}"#));
+        let report = self.engine.execute(&self.webhook, &invocation, self.io("exec-good")).await;
+        let outcome = report.result.expect("no sandbox error").expect("delivered");
+        assert_eq!(outcome.status, Some(200));
+        let seen = self.receiver.wait_for(before + 1, Duration::from_secs(5)).await;
+        assert_eq!(seen.last().unwrap().body.as_ref(), br#"{"ok":true}"#);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_infinite_loop_ends_at_the_cpu_deadline() {
+    let bench = Bench::new().await;
+    let report = bench.hostile(json!({"mode": "loop"})).await;
+    assert_eq!(report.result.unwrap_err(), SandboxError::CpuDeadline(Duration::from_millis(300)));
+    assert!(report.duration < Duration::from_secs(5), "stopped promptly: {:?}", report.duration);
+    bench.still_serves().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn allocating_past_the_cap_fails_cleanly() {
+    let bench = Bench::new().await;
+    let report = bench.hostile(json!({"mode": "alloc"})).await;
+    assert_eq!(report.result.unwrap_err(), SandboxError::MemoryExhausted { limit_bytes: MEMORY_CAP });
+    bench.still_serves().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trap_fails_cleanly_with_the_panic_message() {
+    let bench = Bench::new().await;
+    let report = bench.hostile(json!({"mode": "trap"})).await;
+    match report.result.unwrap_err() {
+        SandboxError::Trap(message) => {
+            assert!(message.contains("deliberate trap from the hostile fixture"), "{message}")
+        }
+        other => panic!("expected a trap, got {other:?}"),
+    }
+    bench.still_serves().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_to_another_origin_is_denied_before_any_connection() {
+    let bench = Bench::new().await;
+    let probe = ConnectionProbe::start().await;
+    let report = bench
+        .hostile(json!({"mode": "exfiltrate", "url": format!("http://{}/steal", probe.addr)}))
+        .await;
+    match report.result.unwrap() {
+        Err(ActionError::Rejected(message)) => assert!(message.contains("Denied"), "{message}"),
+        other => panic!("expected the denial to reach the plugin, got {other:?}"),
+    }
+    assert_eq!(report.requests.len(), 1);
+    assert_eq!(report.requests[0].error.as_ref().unwrap().0, "denied");
+    assert_eq!(probe.connections().await, 0, "the probe saw a connection");
+    bench.still_serves().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_environment_arguments_and_sockets_find_nothing() {
+    let bench = Bench::new().await;
+    let probe = ConnectionProbe::start().await;
+    let report = bench.hostile(json!({"mode": "snoop", "port": probe.addr.port()})).await;
+    let outcome = report.result.unwrap().unwrap();
+    let found: Value = serde_json::from_str(&outcome.summary).unwrap();
+    assert_eq!(found, json!({"files": [], "env": [], "args": [], "socket": false}));
+    assert_eq!(probe.connections().await, 0);
+    bench.still_serves().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn request_count_and_log_volume_are_capped() {
+    let bench = Bench::new().await;
+    let report = bench.hostile(json!({"mode": "flood"})).await;
+    let limit = SandboxLimits::default().max_requests as usize;
+    match report.result.unwrap() {
+        Err(ActionError::Rejected(message)) => {
+            assert!(message.contains(&format!("after {limit}")) && message.contains("LimitExceeded"), "{message}")
+        }
+        other => panic!("expected the cap, got {other:?}"),
+    }
+    assert_eq!(bench.receiver.requests().len(), limit);
+
+    let report = bench.hostile(json!({"mode": "log"})).await;
+    report.result.unwrap().unwrap();
+    let kept: usize = report.logs.iter().map(|l| l.message.len()).sum();
+    assert!(kept <= SandboxLimits::default().max_log_bytes + 200, "kept {kept} bytes of log");
+    assert!(report.logs.last().unwrap().message.contains("dropped"), "{:?}", report.logs.last());
+    bench.still_serves().await;
+}
+
+#[tokio::test]
+async fn bad_components_get_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let core = dir.path().join("core.wasm");
+    std::fs::write(&core, b"\0asm\x01\0\0\0").unwrap();
+    let text = dir.path().join("text.wasm");
+    std::fs::write(&text, b"not wasm at all").unwrap();
+    let cases = [
+        (core.display().to_string(), "a core WebAssembly module, not a component"),
+        (text.display().to_string(), "not a WebAssembly file"),
+        (fixture("other-world").display().to_string(), "not a Herald action plugin: missing exports `describe`"),
+        (fixture("future-version").display().to_string(), "built for herald:plugin@0.2.0, but this host runs herald:plugin@0.1.x"),
+    ];
+    for (path, expected) in cases {
+        let output = herald(&["plugin", "inspect", &path]).await;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{path}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
+        assert!(stderr.contains(expected), "{path}: {stderr}");
+    }
+}
+
+#[tokio::test]
+async fn a_config_the_plugin_refuses_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let event = common::write_json(
+        dir.path(),
+        "e.json",
+        &json!({"type": "RUN_STATE", "entity": "a", "project": "p", "run_id": "r", "state": "FAILED"}),
+    );
+    let config = common::write_json(dir.path(), "c.json", &json!({"mode": "teleport"}));
+    let hostile = fixture("hostile").display().to_string();
+    let output = herald(&["plugin", "run", &hostile, "--event", &event, "--config", &config]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(stderr.trim(), "error: hostile refused the config: unknown mode \"teleport\"");
+
+    let config = common::write_json(dir.path(), "c2.json", &json!({"url": "x"}));
+    let output = herald(&["plugin", "run", "webhook", "--event", &event, "--config", &config]).await;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(stderr.trim(), "error: webhook refused the config: the webhook action takes no config; unknown field `url`");
+}
