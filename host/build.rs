@@ -15,7 +15,10 @@ const WASM_TARGET: &str = "wasm32-wasip2";
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR").unwrap());
-    let root = manifest_dir.parent().expect("host/ lives in the repository").to_path_buf();
+    let root = manifest_dir
+        .parent()
+        .expect("host/ lives in the repository")
+        .to_path_buf();
     for watched in ["plugins", "sdk", "wit"] {
         println!("cargo:rerun-if-changed={}", root.join(watched).display());
     }
@@ -23,7 +26,13 @@ fn main() {
 
     let target_dir = env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .map(|dir| if dir.is_absolute() { dir } else { root.join(dir) })
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                root.join(dir)
+            }
+        })
         .unwrap_or_else(|| root.join("target"))
         .join("wasm-plugins");
 
@@ -39,15 +48,22 @@ fn main() {
         let file = out_wasm.join(format!("{}.wasm", krate.replace('-', "_")));
         assert!(file.exists(), "{} was not built", file.display());
         if krate.starts_with("herald-plugin-") {
-            writeln!(builtins, "    ({krate:?}, include_bytes!({:?})),", file.display().to_string())
-                .unwrap();
+            writeln!(
+                builtins,
+                "    ({krate:?}, include_bytes!({:?})),",
+                file.display().to_string()
+            )
+            .unwrap();
         }
     }
     builtins.push_str("];\n");
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
     std::fs::write(out_dir.join("builtin_components.rs"), builtins).unwrap();
     println!("cargo:rustc-env=HERALD_FIXTURE_DIR={}", out_wasm.display());
-    println!("cargo:rustc-env=HERALD_SDK_DIR={}", root.join("sdk").display());
+    println!(
+        "cargo:rustc-env=HERALD_SDK_DIR={}",
+        root.join("sdk").display()
+    );
 }
 
 /// Installs the wasm32-wasip2 target through rustup when it is missing, so that a fresh machine
@@ -65,7 +81,9 @@ fn ensure_wasm_target() {
         return;
     }
     println!("cargo:warning=installing the {WASM_TARGET} target with rustup");
-    let status = Command::new("rustup").args(["target", "add", WASM_TARGET]).status();
+    let status = Command::new("rustup")
+        .args(["target", "add", WASM_TARGET])
+        .status();
     match status {
         Ok(s) if s.success() => {}
         _ => panic!(
@@ -95,8 +113,13 @@ fn build_plugins(root: &Path, target_dir: &Path) {
             command.env_remove(key.as_ref());
         }
     }
-    let status = command.status().expect("cargo can be run from a build script");
-    assert!(status.success(), "building the plugins for {WASM_TARGET} failed (see above)");
+    let status = command
+        .status()
+        .expect("cargo can be run from a build script");
+    assert!(
+        status.success(),
+        "building the plugins for {WASM_TARGET} failed (see above)"
+    );
 }
 
 /// The package names of the plugins workspace's members, read from their manifests.

@@ -33,12 +33,23 @@ impl Bench {
             ..SandboxLimits::default()
         };
         let engine = PluginEngine::new(limits, None).unwrap();
-        let hostile = engine.load(&std::fs::read(fixture("hostile")).unwrap(), "fixture").await.unwrap();
-        let webhook = engine
-            .load(herald::plugins::builtin_bytes("webhook").unwrap(), "builtin")
+        let hostile = engine
+            .load(&std::fs::read(fixture("hostile")).unwrap(), "fixture")
             .await
             .unwrap();
-        Self { engine, hostile, webhook, receiver: Receiver::ok().await }
+        let webhook = engine
+            .load(
+                herald::plugins::builtin_bytes("webhook").unwrap(),
+                "builtin",
+            )
+            .await
+            .unwrap();
+        Self {
+            engine,
+            hostile,
+            webhook,
+            receiver: Receiver::ok().await,
+        }
     }
 
     fn io(&self, execution_id: &str) -> HostIo {
@@ -70,17 +81,25 @@ impl Bench {
 
     async fn hostile(&self, config: Value) -> herald::engine::ExecutionReport {
         let invocation = self.invocation(config, None);
-        self.engine.execute(&self.hostile, &invocation, self.io("exec-1")).await
+        self.engine
+            .execute(&self.hostile, &invocation, self.io("exec-1"))
+            .await
     }
 
     /// The good plugin still works on the same engine: one more request reaches the receiver.
     async fn still_serves(&self) {
         let before = self.receiver.requests().len();
         let invocation = self.invocation(json!({}), Some(r#"{"ok":true}"#));
-        let report = self.engine.execute(&self.webhook, &invocation, self.io("exec-good")).await;
+        let report = self
+            .engine
+            .execute(&self.webhook, &invocation, self.io("exec-good"))
+            .await;
         let outcome = report.result.expect("no sandbox error").expect("delivered");
         assert_eq!(outcome.status, Some(200));
-        let seen = self.receiver.wait_for(before + 1, Duration::from_secs(5)).await;
+        let seen = self
+            .receiver
+            .wait_for(before + 1, Duration::from_secs(5))
+            .await;
         assert_eq!(seen.last().unwrap().body.as_ref(), br#"{"ok":true}"#);
     }
 }
@@ -89,8 +108,15 @@ impl Bench {
 async fn an_infinite_loop_ends_at_the_cpu_deadline() {
     let bench = Bench::new().await;
     let report = bench.hostile(json!({"mode": "loop"})).await;
-    assert_eq!(report.result.unwrap_err(), SandboxError::CpuDeadline(Duration::from_millis(300)));
-    assert!(report.duration < Duration::from_secs(5), "stopped promptly: {:?}", report.duration);
+    assert_eq!(
+        report.result.unwrap_err(),
+        SandboxError::CpuDeadline(Duration::from_millis(300))
+    );
+    assert!(
+        report.duration < Duration::from_secs(5),
+        "stopped promptly: {:?}",
+        report.duration
+    );
     bench.still_serves().await;
 }
 
@@ -98,7 +124,12 @@ async fn an_infinite_loop_ends_at_the_cpu_deadline() {
 async fn allocating_past_the_cap_fails_cleanly() {
     let bench = Bench::new().await;
     let report = bench.hostile(json!({"mode": "alloc"})).await;
-    assert_eq!(report.result.unwrap_err(), SandboxError::MemoryExhausted { limit_bytes: MEMORY_CAP });
+    assert_eq!(
+        report.result.unwrap_err(),
+        SandboxError::MemoryExhausted {
+            limit_bytes: MEMORY_CAP
+        }
+    );
     bench.still_serves().await;
 }
 
@@ -108,7 +139,10 @@ async fn a_trap_fails_cleanly_with_the_panic_message() {
     let report = bench.hostile(json!({"mode": "trap"})).await;
     match report.result.unwrap_err() {
         SandboxError::Trap(message) => {
-            assert!(message.contains("deliberate trap from the hostile fixture"), "{message}")
+            assert!(
+                message.contains("deliberate trap from the hostile fixture"),
+                "{message}"
+            )
         }
         other => panic!("expected a trap, got {other:?}"),
     }
@@ -136,10 +170,15 @@ async fn a_request_to_another_origin_is_denied_before_any_connection() {
 async fn files_environment_arguments_and_sockets_find_nothing() {
     let bench = Bench::new().await;
     let probe = ConnectionProbe::start().await;
-    let report = bench.hostile(json!({"mode": "snoop", "port": probe.addr.port()})).await;
+    let report = bench
+        .hostile(json!({"mode": "snoop", "port": probe.addr.port()}))
+        .await;
     let outcome = report.result.unwrap().unwrap();
     let found: Value = serde_json::from_str(&outcome.summary).unwrap();
-    assert_eq!(found, json!({"files": [], "env": [], "args": [], "socket": false}));
+    assert_eq!(
+        found,
+        json!({"files": [], "env": [], "args": [], "socket": false})
+    );
     assert_eq!(probe.connections().await, 0);
     bench.still_serves().await;
 }
@@ -151,7 +190,10 @@ async fn request_count_and_log_volume_are_capped() {
     let limit = SandboxLimits::default().max_requests as usize;
     match report.result.unwrap() {
         Err(ActionError::Rejected(message)) => {
-            assert!(message.contains(&format!("after {limit}")) && message.contains("LimitExceeded"), "{message}")
+            assert!(
+                message.contains(&format!("after {limit}")) && message.contains("LimitExceeded"),
+                "{message}"
+            )
         }
         other => panic!("expected the cap, got {other:?}"),
     }
@@ -160,8 +202,15 @@ async fn request_count_and_log_volume_are_capped() {
     let report = bench.hostile(json!({"mode": "log"})).await;
     report.result.unwrap().unwrap();
     let kept: usize = report.logs.iter().map(|l| l.message.len()).sum();
-    assert!(kept <= SandboxLimits::default().max_log_bytes + 200, "kept {kept} bytes of log");
-    assert!(report.logs.last().unwrap().message.contains("dropped"), "{:?}", report.logs.last());
+    assert!(
+        kept <= SandboxLimits::default().max_log_bytes + 200,
+        "kept {kept} bytes of log"
+    );
+    assert!(
+        report.logs.last().unwrap().message.contains("dropped"),
+        "{:?}",
+        report.logs.last()
+    );
     bench.still_serves().await;
 }
 
@@ -173,10 +222,19 @@ async fn bad_components_get_one_clear_line() {
     let text = dir.path().join("text.wasm");
     std::fs::write(&text, b"not wasm at all").unwrap();
     let cases = [
-        (core.display().to_string(), "a core WebAssembly module, not a component"),
+        (
+            core.display().to_string(),
+            "a core WebAssembly module, not a component",
+        ),
         (text.display().to_string(), "not a WebAssembly file"),
-        (fixture("other-world").display().to_string(), "not a Herald action plugin: missing exports `describe`"),
-        (fixture("future-version").display().to_string(), "built for herald:plugin@0.2.0, but this host runs herald:plugin@0.1.x"),
+        (
+            fixture("other-world").display().to_string(),
+            "not a Herald action plugin: missing exports `describe`",
+        ),
+        (
+            fixture("future-version").display().to_string(),
+            "built for herald:plugin@0.2.0, but this host runs herald:plugin@0.1.x",
+        ),
     ];
     for (path, expected) in cases {
         let output = herald(&["plugin", "inspect", &path]).await;
@@ -197,13 +255,25 @@ async fn a_config_the_plugin_refuses_is_named() {
     );
     let config = common::write_json(dir.path(), "c.json", &json!({"mode": "teleport"}));
     let hostile = fixture("hostile").display().to_string();
-    let output = herald(&["plugin", "run", &hostile, "--event", &event, "--config", &config]).await;
+    let output = herald(&[
+        "plugin", "run", &hostile, "--event", &event, "--config", &config,
+    ])
+    .await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2));
-    assert_eq!(stderr.trim(), "error: hostile refused the config: unknown mode \"teleport\"");
+    assert_eq!(
+        stderr.trim(),
+        "error: hostile refused the config: unknown mode \"teleport\""
+    );
 
     let config = common::write_json(dir.path(), "c2.json", &json!({"url": "x"}));
-    let output = herald(&["plugin", "run", "webhook", "--event", &event, "--config", &config]).await;
+    let output = herald(&[
+        "plugin", "run", "webhook", "--event", &event, "--config", &config,
+    ])
+    .await;
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(stderr.trim(), "error: webhook refused the config: the webhook action takes no config; unknown field `url`");
+    assert_eq!(
+        stderr.trim(),
+        "error: webhook refused the config: the webhook action takes no config; unknown field `url`"
+    );
 }

@@ -12,7 +12,11 @@ use serde_json::Value;
 
 async fn get_json(url: &str) -> Value {
     let response = reqwest::get(url).await.unwrap();
-    assert!(response.status().is_success(), "{url}: {}", response.status());
+    assert!(
+        response.status().is_success(),
+        "{url}: {}",
+        response.status()
+    );
     serde_json::from_str(&response.text().await.unwrap()).unwrap()
 }
 
@@ -20,7 +24,12 @@ fn cache_entries(data_dir: &std::path::Path) -> BTreeMap<String, SystemTime> {
     std::fs::read_dir(data_dir.join("compiled"))
         .unwrap()
         .flatten()
-        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.metadata().unwrap().modified().unwrap()))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                e.metadata().unwrap().modified().unwrap(),
+            )
+        })
         .collect()
 }
 
@@ -42,8 +51,14 @@ async fn serves_builtin_and_third_party_plugins_and_restarts_without_recompiling
 
     let listed = get_json(&format!("{}/v1/plugins", server.url)).await;
     let plugins = listed["plugins"].as_array().unwrap();
-    let names: Vec<&str> = plugins.iter().map(|p| p["name"].as_str().unwrap()).collect();
-    assert!(names.contains(&"webhook") && names.contains(&"hostile"), "{names:?}");
+    let names: Vec<&str> = plugins
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"webhook") && names.contains(&"hostile"),
+        "{names:?}"
+    );
     assert_eq!(names.len(), 2, "bad files are not loaded: {names:?}");
     let webhook = plugins.iter().find(|p| p["name"] == "webhook").unwrap();
     assert_eq!(webhook["source"], "builtin");
@@ -51,8 +66,14 @@ async fn serves_builtin_and_third_party_plugins_and_restarts_without_recompiling
     assert_eq!(webhook["version"], env!("CARGO_PKG_VERSION"));
 
     let log = server.log();
-    assert!(log.contains("broken.wasm") && log.contains("not a WebAssembly file"), "{log}");
-    assert!(log.contains("greeter.wasm") && log.contains("missing exports"), "{log}");
+    assert!(
+        log.contains("broken.wasm") && log.contains("not a WebAssembly file"),
+        "{log}"
+    );
+    assert!(
+        log.contains("greeter.wasm") && log.contains("missing exports"),
+        "{log}"
+    );
     server.kill();
 
     let cached = cache_entries(&data_dir);
@@ -62,7 +83,11 @@ async fn serves_builtin_and_third_party_plugins_and_restarts_without_recompiling
     let server = Server::start(&data_dir, &["--plugins-dir", &plugins_arg]);
     let listed = get_json(&format!("{}/v1/plugins", server.url)).await;
     assert_eq!(listed["plugins"].as_array().unwrap().len(), 2);
-    assert_eq!(cache_entries(&data_dir), cached, "the restart loaded the cache instead of recompiling");
+    assert_eq!(
+        cache_entries(&data_dir),
+        cached,
+        "the restart loaded the cache instead of recompiling"
+    );
 }
 
 #[tokio::test]
@@ -74,5 +99,8 @@ async fn a_bad_listen_address_or_config_file_is_a_clear_error() {
     let output = common::herald(&["serve", "--config", &config_arg]).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2));
-    assert!(stderr.contains("herald.toml") && stderr.contains("unknown field `lisen`"), "{stderr}");
+    assert!(
+        stderr.contains("herald.toml") && stderr.contains("unknown field `lisen`"),
+        "{stderr}"
+    );
 }

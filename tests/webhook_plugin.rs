@@ -40,7 +40,11 @@ fn reference_script_signature(payload: &[u8], secret: &str) -> String {
         .env("SECRET", secret)
         .output()
         .expect("bash and openssl run");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     String::from_utf8(output.stdout).unwrap().trim().to_string()
 }
 
@@ -64,14 +68,38 @@ async fn template_payload_arrives_signed_and_authorised() {
     let payload = write_json(dir.path(), "payload.json", &template);
     let target = receiver.url("/hook");
     let output = herald(&[
-        "plugin", "run", "webhook", "--event", &event, "--payload", &payload, "--target", &target,
-        "--token-secret", TOKEN, "--signing-secret", SIGNING_SECRET, "--execution-id", "exec-42", "--send",
+        "plugin",
+        "run",
+        "webhook",
+        "--event",
+        &event,
+        "--payload",
+        &payload,
+        "--target",
+        &target,
+        "--token-secret",
+        TOKEN,
+        "--signing-secret",
+        SIGNING_SECRET,
+        "--execution-id",
+        "exec-42",
+        "--send",
     ])
     .await;
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    assert!(stdout.contains("outcome: succeeded: delivered: 200"), "{stdout}");
-    assert!(!stdout.contains(TOKEN) && !stdout.contains(SIGNING_SECRET), "secrets printed: {stdout}");
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("outcome: succeeded: delivered: 200"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains(TOKEN) && !stdout.contains(SIGNING_SECRET),
+        "secrets printed: {stdout}"
+    );
 
     let requests = receiver.wait_for(1, Duration::from_secs(5)).await;
     assert_eq!(requests.len(), 1);
@@ -85,16 +113,35 @@ async fn template_payload_arrives_signed_and_authorised() {
     let body = request.json();
     let author = link_event()["author"].clone();
     assert_eq!(body["event_type"], "BUILD_AND_DEPLOY");
-    assert_eq!(body["client_payload"]["event_author"], author, "the hostile author stays one string");
-    assert_eq!(body["client_payload"]["artifact_version_string"], "acme/models/churn:v3");
-    assert_eq!(body["client_payload"]["artifact_version"], "herald-artifact://acme/models/churn:v3");
+    assert_eq!(
+        body["client_payload"]["event_author"], author,
+        "the hostile author stays one string"
+    );
+    assert_eq!(
+        body["client_payload"]["artifact_version_string"],
+        "acme/models/churn:v3"
+    );
+    assert_eq!(
+        body["client_payload"]["artifact_version"],
+        "herald-artifact://acme/models/churn:v3"
+    );
     assert_eq!(body["client_payload"]["project_name"], "models");
     let keys: Vec<&String> = body.as_object().unwrap().keys().collect();
-    assert_eq!(keys, ["event_type", "client_payload"], "the template's key order is kept");
+    assert_eq!(
+        keys,
+        ["event_type", "client_payload"],
+        "the template's key order is kept"
+    );
 
     let signature = request.header("x-wandb-signature");
-    assert_eq!(signature, hmac_b64(SIGNING_SECRET.as_bytes(), &request.body));
-    assert_eq!(signature, reference_script_signature(&request.body, SIGNING_SECRET));
+    assert_eq!(
+        signature,
+        hmac_b64(SIGNING_SECRET.as_bytes(), &request.body)
+    );
+    assert_eq!(
+        signature,
+        reference_script_signature(&request.body, SIGNING_SECRET)
+    );
 
     assert_eq!(request.header("webhook-id"), "exec-42");
     let timestamp = request.header("webhook-timestamp");
@@ -114,23 +161,61 @@ async fn whsec_secrets_sign_with_their_decoded_key_and_unsigned_integrations_car
     let secret = format!("whsec_{}", BASE64.encode(key));
     let target = receiver.url("/signed");
     let output = herald(&[
-        "plugin", "run", "webhook", "--event", &event, "--target", &target, "--signing-secret", &secret,
-        "--execution-id", "exec-7", "--send",
+        "plugin",
+        "run",
+        "webhook",
+        "--event",
+        &event,
+        "--target",
+        &target,
+        "--signing-secret",
+        &secret,
+        "--execution-id",
+        "exec-7",
+        "--send",
     ])
     .await;
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
     let target = receiver.url("/plain");
-    let output = herald(&["plugin", "run", "webhook", "--event", &event, "--target", &target, "--send"]).await;
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+    let output = herald(&[
+        "plugin", "run", "webhook", "--event", &event, "--target", &target, "--send",
+    ])
+    .await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
 
     let requests = receiver.wait_for(2, Duration::from_secs(5)).await;
     let signed = &requests[0];
-    let message = [b"exec-7.", signed.header("webhook-timestamp").as_bytes(), b".", &signed.body[..]].concat();
-    assert_eq!(signed.header("webhook-signature"), format!("v1,{}", hmac_b64(key, &message)));
-    assert_eq!(signed.header("x-wandb-signature"), hmac_b64(secret.as_bytes(), &signed.body));
+    let message = [
+        b"exec-7.",
+        signed.header("webhook-timestamp").as_bytes(),
+        b".",
+        &signed.body[..],
+    ]
+    .concat();
+    assert_eq!(
+        signed.header("webhook-signature"),
+        format!("v1,{}", hmac_b64(key, &message))
+    );
+    assert_eq!(
+        signed.header("x-wandb-signature"),
+        hmac_b64(secret.as_bytes(), &signed.body)
+    );
 
     let plain = &requests[1];
-    for header in ["authorization", "x-wandb-signature", "webhook-signature", "webhook-id"] {
+    for header in [
+        "authorization",
+        "x-wandb-signature",
+        "webhook-signature",
+        "webhook-id",
+    ] {
         assert!(plain.headers.get(header).is_none(), "unexpected {header}");
     }
 }
@@ -146,8 +231,15 @@ async fn without_a_template_the_default_document_carries_every_variable() {
                 "run_name": "resnet-7", "state": "CRASHED", "author": "bo"}),
     );
     let target = receiver.url("/default");
-    let output = herald(&["plugin", "run", "webhook", "--event", &event, "--target", &target, "--send"]).await;
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stdout));
+    let output = herald(&[
+        "plugin", "run", "webhook", "--event", &event, "--target", &target, "--send",
+    ])
+    .await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stdout)
+    );
     let body = receiver.wait_for(1, Duration::from_secs(5)).await[0].json();
     assert_eq!(body["event_type"], "RUN_STATE");
     assert_eq!(body["event_author"], "bo");
@@ -156,7 +248,10 @@ async fn without_a_template_the_default_document_carries_every_variable() {
     assert_eq!(body["automation_name"], "local-run");
     assert_eq!(body["variables"]["run_state"], "FAILED");
     assert_eq!(body["variables"]["run_name"], "resnet-7");
-    assert_eq!(body["variables"]["artifact_version_string"], "", "variables that do not apply are empty");
+    assert_eq!(
+        body["variables"]["artifact_version_string"], "",
+        "variables that do not apply are empty"
+    );
 }
 
 #[tokio::test]
@@ -165,7 +260,11 @@ async fn receiver_answers_are_classified() {
         0 => (500, vec![], "boom".into()),
         1 => (429, vec![("retry-after", "7".into())], "slow down".into()),
         2 => (404, vec![], "no such hook".into()),
-        _ => (302, vec![("location", "http://127.0.0.1:9/elsewhere".into())], String::new()),
+        _ => (
+            302,
+            vec![("location", "http://127.0.0.1:9/elsewhere".into())],
+            String::new(),
+        ),
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
@@ -173,20 +272,36 @@ async fn receiver_answers_are_classified() {
     let target = receiver.url("/hook");
     let mut outcomes = Vec::new();
     for _ in 0..4 {
-        let output =
-            herald(&["plugin", "run", "webhook", "--event", &event, "--target", &target, "--send", "--json"]).await;
+        let output = herald(&[
+            "plugin", "run", "webhook", "--event", &event, "--target", &target, "--send", "--json",
+        ])
+        .await;
         assert_eq!(output.status.code(), Some(1), "a failed action exits 1");
         let report: Value = serde_json::from_slice(&output.stdout).unwrap();
         outcomes.push(report["outcome"].clone());
     }
     assert_eq!(outcomes[0]["status"], "transient");
-    assert!(outcomes[0]["message"].as_str().unwrap().contains("HTTP 500: boom"));
+    assert!(
+        outcomes[0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("HTTP 500: boom")
+    );
     assert_eq!(outcomes[1]["status"], "transient");
     assert_eq!(outcomes[1]["retry_after"], "7");
     assert_eq!(outcomes[2]["status"], "rejected");
     assert_eq!(outcomes[3]["status"], "rejected");
-    assert!(outcomes[3]["message"].as_str().unwrap().contains("redirects are not followed"));
-    assert_eq!(receiver.requests().len(), 4, "the redirect was not followed");
+    assert!(
+        outcomes[3]["message"]
+            .as_str()
+            .unwrap()
+            .contains("redirects are not followed")
+    );
+    assert_eq!(
+        receiver.requests().len(),
+        4,
+        "the redirect was not followed"
+    );
 }
 
 #[tokio::test]
@@ -196,13 +311,27 @@ async fn dry_run_sends_nothing_and_shows_the_request() {
     let event = write_json(dir.path(), "event.json", &link_event());
     let target = receiver.url("/hook");
     let output = herald(&[
-        "plugin", "run", "webhook", "--event", &event, "--target", &target, "--token-secret", TOKEN,
+        "plugin",
+        "run",
+        "webhook",
+        "--event",
+        &event,
+        "--target",
+        &target,
+        "--token-secret",
+        TOKEN,
     ])
     .await;
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}");
-    assert!(stdout.contains(&format!("request 1: POST {target}  (not sent)")), "{stdout}");
-    assert!(stdout.contains("authorization: Bearer [REDACTED]"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("request 1: POST {target}  (not sent)")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("authorization: Bearer [REDACTED]"),
+        "{stdout}"
+    );
     assert!(!stdout.contains(TOKEN));
     assert!(receiver.requests().is_empty(), "a dry run must not send");
 }

@@ -58,7 +58,8 @@ impl Config {
             Some(path) => {
                 let text = std::fs::read_to_string(path)
                     .with_context(|| format!("reading the config file {}", path.display()))?;
-                toml::from_str(&text).with_context(|| format!("in the config file {}", path.display()))?
+                toml::from_str(&text)
+                    .with_context(|| format!("in the config file {}", path.display()))?
             }
             None => Self::default(),
         };
@@ -68,7 +69,9 @@ impl Config {
 
     fn apply_env(&mut self, var: impl Fn(&str) -> Option<String>) -> anyhow::Result<()> {
         if let Some(listen) = var("HERALD_LISTEN") {
-            self.listen = listen.parse().with_context(|| format!("HERALD_LISTEN={listen:?} is not an address"))?;
+            self.listen = listen
+                .parse()
+                .with_context(|| format!("HERALD_LISTEN={listen:?} is not an address"))?;
         }
         if let Some(dir) = var("HERALD_DATA_DIR") {
             self.data_dir = dir.into();
@@ -97,8 +100,13 @@ mod tests {
             "listen = \"127.0.0.1:9000\"\n[sandbox]\ncpu_time = \"250ms\"\nmemory_bytes = 1048576\n",
         )
         .unwrap();
-        assert_eq!(config.sandbox.cpu_time, std::time::Duration::from_millis(250));
-        config.apply_env(|k| (k == "HERALD_DATA_DIR").then(|| "/tmp/x".into())).unwrap();
+        assert_eq!(
+            config.sandbox.cpu_time,
+            std::time::Duration::from_millis(250)
+        );
+        config
+            .apply_env(|k| (k == "HERALD_DATA_DIR").then(|| "/tmp/x".into()))
+            .unwrap();
         assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(config.listen.port(), 9000);
         assert!(toml::from_str::<Config>("lisen = 1").is_err());

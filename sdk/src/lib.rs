@@ -188,10 +188,11 @@ impl Invocation {
 
     /// Every event variable, name → value (parsed on first use).
     pub fn variables(&self) -> &Map<String, Value> {
-        self.variables.get_or_init(|| match serde_json::from_str(&self.raw.variables) {
-            Ok(Value::Object(map)) => map,
-            _ => Map::new(),
-        })
+        self.variables
+            .get_or_init(|| match serde_json::from_str(&self.raw.variables) {
+                Ok(Value::Object(map)) => map,
+                _ => Map::new(),
+            })
     }
 
     /// One variable's value, if the event has it.
@@ -247,12 +248,18 @@ pub struct Outcome {
 impl Outcome {
     /// "delivered: <status>".
     pub fn delivered(status: u16) -> Self {
-        Self { summary: format!("delivered: {status}"), status: Some(status) }
+        Self {
+            summary: format!("delivered: {status}"),
+            status: Some(status),
+        }
     }
 
     /// A free-form summary, without a response status.
     pub fn note(summary: impl Into<String>) -> Self {
-        Self { summary: summary.into(), status: None }
+        Self {
+            summary: summary.into(),
+            status: None,
+        }
     }
 }
 
@@ -275,7 +282,10 @@ pub enum ActionError {
 impl ActionError {
     /// A transient failure without a `Retry-After`.
     pub fn transient(message: impl Into<String>) -> Self {
-        Self::Transient { message: message.into(), retry_after: None }
+        Self::Transient {
+            message: message.into(),
+            retry_after: None,
+        }
     }
 }
 
@@ -310,7 +320,12 @@ pub mod http {
     impl Request {
         /// A request with any method.
         pub fn new(method: &str, url: &str) -> Self {
-            Self { method: method.into(), url: url.into(), headers: Vec::new(), body: Vec::new() }
+            Self {
+                method: method.into(),
+                url: url.into(),
+                headers: Vec::new(),
+                body: Vec::new(),
+            }
         }
 
         /// A `POST` request.
@@ -375,7 +390,9 @@ pub mod http {
             HttpError::Denied(m) => ActionError::Invalid(format!("destination denied: {m}")),
             HttpError::InvalidRequest(m) => ActionError::Invalid(format!("invalid request: {m}")),
             HttpError::LimitExceeded(m) => ActionError::Invalid(format!("limit exceeded: {m}")),
-            HttpError::ResponseTooLarge(m) => ActionError::Rejected(format!("response too large: {m}")),
+            HttpError::ResponseTooLarge(m) => {
+                ActionError::Rejected(format!("response too large: {m}"))
+            }
             HttpError::Dns(m) => ActionError::transient(format!("dns: {m}")),
             HttpError::Connect(m) => ActionError::transient(format!("connect: {m}")),
             HttpError::Timeout(m) => ActionError::transient(format!("timeout: {m}")),
@@ -518,14 +535,24 @@ pub mod __export {
     }
 
     pub fn execute<A: Action>(invocation: b::Invocation) -> Result<b::Outcome, b::ActionError> {
-        let invocation = Invocation { raw: invocation, variables: Default::default() };
+        let invocation = Invocation {
+            raw: invocation,
+            variables: Default::default(),
+        };
         match A::execute(invocation) {
-            Ok(outcome) => Ok(b::Outcome { summary: outcome.summary, status: outcome.status }),
+            Ok(outcome) => Ok(b::Outcome {
+                summary: outcome.summary,
+                status: outcome.status,
+            }),
             Err(ActionError::Invalid(m)) => Err(b::ActionError::Invalid(m)),
             Err(ActionError::Rejected(m)) => Err(b::ActionError::Rejected(m)),
-            Err(ActionError::Transient { message, retry_after }) => {
-                Err(b::ActionError::Transient(wit::TransientFailure { message, retry_after }))
-            }
+            Err(ActionError::Transient {
+                message,
+                retry_after,
+            }) => Err(b::ActionError::Transient(wit::TransientFailure {
+                message,
+                retry_after,
+            })),
         }
     }
 }

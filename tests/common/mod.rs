@@ -60,7 +60,10 @@ pub struct Recorded {
 impl Recorded {
     /// A header's value as text ("" when absent).
     pub fn header(&self, name: &str) -> String {
-        self.headers.get(name).map(|v| v.to_str().unwrap().to_string()).unwrap_or_default()
+        self.headers
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
     }
 
     /// The body parsed as JSON.
@@ -90,41 +93,56 @@ impl Receiver {
     }
 
     /// A receiver whose answer to the n-th request (0-based) `respond` decides.
-    pub async fn start(respond: impl Fn(usize, &Recorded) -> Reply + Send + Sync + 'static) -> Self {
+    pub async fn start(
+        respond: impl Fn(usize, &Recorded) -> Reply + Send + Sync + 'static,
+    ) -> Self {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let arrived = Arc::new(Notify::new());
         let responder: Responder = Arc::new(respond);
         let app = {
             let requests = requests.clone();
             let arrived = arrived.clone();
-            axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
-                let requests = requests.clone();
-                let arrived = arrived.clone();
-                let responder = responder.clone();
-                async move {
-                    let recorded = Recorded { method, uri, headers, body };
-                    let index = {
-                        let mut all = requests.lock().unwrap();
-                        all.push(recorded.clone());
-                        all.len() - 1
-                    };
-                    arrived.notify_waiters();
-                    let (status, headers, body) = responder(index, &recorded);
-                    let mut response = axum::response::Response::new(axum::body::Body::from(body));
-                    *response.status_mut() = StatusCode::from_u16(status).unwrap();
-                    for (name, value) in headers {
-                        response.headers_mut().insert(name, value.parse().unwrap());
+            axum::Router::new().fallback(
+                move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+                    let requests = requests.clone();
+                    let arrived = arrived.clone();
+                    let responder = responder.clone();
+                    async move {
+                        let recorded = Recorded {
+                            method,
+                            uri,
+                            headers,
+                            body,
+                        };
+                        let index = {
+                            let mut all = requests.lock().unwrap();
+                            all.push(recorded.clone());
+                            all.len() - 1
+                        };
+                        arrived.notify_waiters();
+                        let (status, headers, body) = responder(index, &recorded);
+                        let mut response =
+                            axum::response::Response::new(axum::body::Body::from(body));
+                        *response.status_mut() = StatusCode::from_u16(status).unwrap();
+                        for (name, value) in headers {
+                            response.headers_mut().insert(name, value.parse().unwrap());
+                        }
+                        response
                     }
-                    response
-                }
-            })
+                },
+            )
         };
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        Self { addr, requests, arrived, task }
+        Self {
+            addr,
+            requests,
+            arrived,
+            task,
+        }
     }
 
     /// `http://127.0.0.1:<port><path>`.
@@ -147,7 +165,10 @@ impl Receiver {
                 return seen;
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
-                panic!("waited {limit:?} for {count} requests, saw {}", self.requests().len());
+                panic!(
+                    "waited {limit:?} for {count} requests, saw {}",
+                    self.requests().len()
+                );
             }
         }
     }
@@ -182,7 +203,12 @@ impl ConnectionProbe {
                 notify.notify_waiters();
             }
         });
-        Self { addr, accepted, arrived, task }
+        Self {
+            addr,
+            accepted,
+            arrived,
+            task,
+        }
     }
 
     /// How many connections arrived before now. The probe connects to itself and waits until
@@ -199,7 +225,9 @@ impl ConnectionProbe {
                 self.accepted.lock().unwrap().remove(position);
                 return position;
             }
-            tokio::time::timeout(Duration::from_secs(5), notified).await.expect("the marker arrives");
+            tokio::time::timeout(Duration::from_secs(5), notified)
+                .await
+                .expect("the marker arrives");
         }
     }
 }
@@ -226,7 +254,11 @@ impl Server {
     pub fn start(data_dir: &Path, extra_args: &[&str]) -> Self {
         std::fs::create_dir_all(data_dir).unwrap();
         let log_path = data_dir.join(format!("server-{}.log", std::process::id()));
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .unwrap();
         let mut child = Command::new(herald_bin())
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
@@ -253,7 +285,12 @@ impl Server {
         };
         // Keep draining stdout so the server never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Self { child, url, data_dir: data_dir.to_path_buf(), log_path }
+        Self {
+            child,
+            url,
+            data_dir: data_dir.to_path_buf(),
+            log_path,
+        }
     }
 
     /// The server's log so far.

@@ -21,13 +21,16 @@ enum Command {
     Serve(serve::ServeArgs),
     /// Inspect or run an action plugin locally.
     #[command(subcommand)]
-    Plugin(plugin::PluginCommand),
+    Plugin(Box<plugin::PluginCommand>),
 }
 
 /// Parses the arguments and runs the command; errors are printed on one line.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
@@ -37,7 +40,7 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
-            Command::Plugin(command) => plugin::run(command).await,
+            Command::Plugin(command) => plugin::run(*command).await,
         }
     });
     match result {

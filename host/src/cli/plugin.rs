@@ -31,7 +31,7 @@ pub enum PluginCommand {
         json: bool,
     },
     /// Run a plugin once against an event. Without --send, requests are printed, not sent.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
 }
 
 /// Options of `herald plugin run`.
@@ -85,10 +85,15 @@ pub struct RunArgs {
 
 fn parse_secret(text: &str) -> Result<(String, String), String> {
     let (name, value) = text.split_once('=').ok_or("expected NAME=VALUE")?;
-    let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let valid = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if !valid {
-        return Err(format!("{name:?} is not a secret name ([A-Za-z_][A-Za-z0-9_]*)"));
+        return Err(format!(
+            "{name:?} is not a secret name ([A-Za-z_][A-Za-z0-9_]*)"
+        ));
     }
     Ok((name.to_string(), value.to_string()))
 }
@@ -106,7 +111,7 @@ pub(super) async fn run(command: PluginCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        PluginCommand::Run(args) => run_once(&engine, args).await,
+        PluginCommand::Run(args) => run_once(&engine, *args).await,
     }
 }
 
@@ -115,9 +120,20 @@ fn print_description(described: &Value) {
     println!("{} {}", text("name"), text("version"));
     println!("  {}", text("description"));
     println!("  source: {}", text("source"));
-    let kinds: Vec<&str> =
-        described["integration_kinds"].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
-    println!("  integrations: {}", if kinds.is_empty() { "none".into() } else { kinds.join(", ") });
+    let kinds: Vec<&str> = described["integration_kinds"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    println!(
+        "  integrations: {}",
+        if kinds.is_empty() {
+            "none".into()
+        } else {
+            kinds.join(", ")
+        }
+    );
     println!("  config schema: {}", described["config_schema"]);
     match &described["default_payload"] {
         Value::Null => println!("  default payload: built by the plugin"),
@@ -126,15 +142,19 @@ fn print_description(described: &Value) {
 }
 
 fn read_json(path: &PathBuf, what: &str) -> anyhow::Result<Value> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading the {what} {}", path.display()))?;
-    serde_json::from_str(&text).with_context(|| format!("the {what} {} is not JSON", path.display()))
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading the {what} {}", path.display()))?;
+    serde_json::from_str(&text)
+        .with_context(|| format!("the {what} {} is not JSON", path.display()))
 }
 
 async fn run_once(engine: &PluginEngine, args: RunArgs) -> anyhow::Result<ExitCode> {
     let plugin = load_one(engine, &args.plugin).await?;
     let input: EventInput = serde_json::from_value(read_json(&args.event, "event")?)
         .with_context(|| format!("the event {}", args.event.display()))?;
-    input.validate().with_context(|| format!("the event {}", args.event.display()))?;
+    input
+        .validate()
+        .with_context(|| format!("the event {}", args.event.display()))?;
     let event = Event::new(input);
 
     let config = match &args.config {
@@ -158,14 +178,20 @@ async fn run_once(engine: &PluginEngine, args: RunArgs) -> anyhow::Result<ExitCo
             let template = Template::parse(tree, &secret_names).context("the payload template")?;
             let rendered = template.render(|name| match variables.get(name) {
                 Some(value) => Some(Resolved::Variable(value)),
-                None => secret_names.iter().find(|s| *s == name).map(|s| Resolved::Secret(s.as_str())),
+                None => secret_names
+                    .iter()
+                    .find(|s| *s == name)
+                    .map(|s| Resolved::Secret(s.as_str())),
             });
             Some(rendered.to_string())
         }
         None => None,
     };
 
-    let execution_id = args.execution_id.clone().unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    let execution_id = args
+        .execution_id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     let invocation = Invocation {
         execution_id: execution_id.clone(),
         attempt: 1,
@@ -188,12 +214,25 @@ async fn run_once(engine: &PluginEngine, args: RunArgs) -> anyhow::Result<ExitCo
     let transport: Arc<dyn Transport> = if args.send {
         Arc::new(HttpTransport::new(Timeouts::default())?)
     } else {
-        Arc::new(DryRunTransport::new(args.respond_status, args.respond_body.clone()))
+        Arc::new(DryRunTransport::new(
+            args.respond_status,
+            args.respond_body.clone(),
+        ))
     };
-    let report = engine.execute(&plugin, &invocation, HostIo::new(grant, transport, &execution_id)).await;
+    let report = engine
+        .execute(
+            &plugin,
+            &invocation,
+            HostIo::new(grant, transport, &execution_id),
+        )
+        .await;
 
     let redactor = Redactor::new(
-        args.token_secret.iter().chain(args.signing_secret.iter()).chain(args.secrets.iter().map(|(_, v)| v)).cloned(),
+        args.token_secret
+            .iter()
+            .chain(args.signing_secret.iter())
+            .chain(args.secrets.iter().map(|(_, v)| v))
+            .cloned(),
     );
     let summary = report_json(&report, &redactor, args.send);
     if args.json {
@@ -201,7 +240,11 @@ async fn run_once(engine: &PluginEngine, args: RunArgs) -> anyhow::Result<ExitCo
     } else {
         print_report(&summary);
     }
-    Ok(if summary["outcome"]["status"] == "succeeded" { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if summary["outcome"]["status"] == "succeeded" {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }
 
 /// The report as JSON, secrets redacted.
@@ -227,9 +270,15 @@ fn report_json(report: &ExecutionReport, redactor: &Redactor, sent: bool) -> Val
         })
         .collect();
     let outcome = match &report.result {
-        Ok(Ok(outcome)) => json!({"status": "succeeded", "summary": outcome.summary, "response_status": outcome.status}),
-        Ok(Err(ActionError::Invalid(m))) => json!({"status": "invalid", "message": redactor.text(m)}),
-        Ok(Err(ActionError::Rejected(m))) => json!({"status": "rejected", "message": redactor.text(m)}),
+        Ok(Ok(outcome)) => {
+            json!({"status": "succeeded", "summary": outcome.summary, "response_status": outcome.status})
+        }
+        Ok(Err(ActionError::Invalid(m))) => {
+            json!({"status": "invalid", "message": redactor.text(m)})
+        }
+        Ok(Err(ActionError::Rejected(m))) => {
+            json!({"status": "rejected", "message": redactor.text(m)})
+        }
         Ok(Err(ActionError::Transient(t))) => {
             json!({"status": "transient", "message": redactor.text(&t.message), "retry_after": t.retry_after})
         }
@@ -246,8 +295,17 @@ fn report_json(report: &ExecutionReport, redactor: &Redactor, sent: bool) -> Val
 fn print_report(summary: &Value) {
     let requests = summary["requests"].as_array().cloned().unwrap_or_default();
     for (index, request) in requests.iter().enumerate() {
-        let mode = if request["sent"] == true { "" } else { "  (not sent)" };
-        println!("request {}: {} {}{mode}", index + 1, text(&request["method"]), text(&request["url"]));
+        let mode = if request["sent"] == true {
+            ""
+        } else {
+            "  (not sent)"
+        };
+        println!(
+            "request {}: {} {}{mode}",
+            index + 1,
+            text(&request["method"]),
+            text(&request["url"])
+        );
         for pair in request["headers"].as_array().into_iter().flatten() {
             println!("  {}: {}", text(&pair[0]), text(&pair[1]));
         }
@@ -255,14 +313,22 @@ fn print_report(summary: &Value) {
         println!("{}", text(&request["body"]));
         println!();
         if let Some(response) = request["response"].as_object() {
-            println!("response: {}  ({:.1} ms)", response["status"], request["duration_ms"].as_f64().unwrap_or(0.0));
+            println!(
+                "response: {}  ({:.1} ms)",
+                response["status"],
+                request["duration_ms"].as_f64().unwrap_or(0.0)
+            );
             let body = text(&response["body"]);
             if !body.is_empty() {
                 println!("{body}");
             }
         }
         if let Some(error) = request["error"].as_object() {
-            println!("not sent: {} ({})", text(&error["message"]), text(&error["class"]));
+            println!(
+                "not sent: {} ({})",
+                text(&error["message"]),
+                text(&error["class"])
+            );
         }
         println!();
     }

@@ -50,15 +50,24 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
-    let engine = PluginEngine::new(config.sandbox.clone(), Some(config.data_dir.join("compiled")))?;
+    let engine = PluginEngine::new(
+        config.sandbox.clone(),
+        Some(config.data_dir.join("compiled")),
+    )?;
     let (plugins, rejected) = PluginRegistry::load(&engine, config.plugins_dir.as_deref()).await?;
     for file in &rejected {
         tracing::error!(path = %file.path, reason = %file.reason, "plugin not loaded");
     }
-    let names: Vec<String> = plugins.iter().map(|p| format!("{}@{}", p.info.name, p.info.version)).collect();
+    let names: Vec<String> = plugins
+        .iter()
+        .map(|p| format!("{}@{}", p.info.name, p.info.version))
+        .collect();
     tracing::info!(plugins = %names.join(", "), "plugins loaded");
 
-    let state = AppState { engine, plugins: Arc::new(plugins) };
+    let state = AppState {
+        engine,
+        plugins: Arc::new(plugins),
+    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
@@ -77,7 +86,9 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("HERALD_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -88,8 +99,9 @@ async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-            .expect("installing a SIGTERM handler");
+        let mut terminate =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("installing a SIGTERM handler");
         tokio::select! {
             _ = interrupt => {}
             _ = terminate.recv() => {}

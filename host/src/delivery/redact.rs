@@ -18,8 +18,11 @@ impl Redactor {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        let mut values: Vec<String> =
-            values.into_iter().map(Into::into).filter(|v| v.len() >= 4).collect();
+        let mut values: Vec<String> = values
+            .into_iter()
+            .map(Into::into)
+            .filter(|v| v.len() >= 4)
+            .collect();
         // Longest first, so a secret that contains another is replaced whole.
         values.sort_by_key(|v| std::cmp::Reverse(v.len()));
         values.dedup();
@@ -68,7 +71,10 @@ mod tests {
     #[test]
     fn redacts_every_occurrence_and_authorization() {
         let redactor = Redactor::new(["s3cr3t-token", "abc"]);
-        assert_eq!(redactor.text("x s3cr3t-token y s3cr3t-token abc"), "x [REDACTED] y [REDACTED] abc");
+        assert_eq!(
+            redactor.text("x s3cr3t-token y s3cr3t-token abc"),
+            "x [REDACTED] y [REDACTED] abc"
+        );
         let headers = redactor.headers(&[("Authorization".into(), "Bearer whatever".into())]);
         assert_eq!(headers[0].1, "Bearer [REDACTED]");
     }

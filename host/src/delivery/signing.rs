@@ -28,7 +28,10 @@ pub fn standard_webhooks_signature(secret: &str, id: &str, timestamp: u64, body:
     let timestamp = timestamp.to_string();
     format!(
         "v1,{}",
-        hmac_base64(&key, &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body])
+        hmac_base64(
+            &key,
+            &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body]
+        )
     )
 }
 
@@ -46,9 +49,14 @@ mod tests {
     #[test]
     fn wandb_signature_matches_a_known_hmac() {
         // RFC 4231 test case 2: key "Jefe", data "what do ya want for nothing?".
-        let expected = BASE64
-            .encode(hex::decode("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843").unwrap());
-        assert_eq!(wandb_signature("Jefe", b"what do ya want for nothing?"), expected);
+        let expected = BASE64.encode(
+            hex::decode("5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
+                .unwrap(),
+        );
+        assert_eq!(
+            wandb_signature("Jefe", b"what do ya want for nothing?"),
+            expected
+        );
     }
 
     #[test]

@@ -57,7 +57,8 @@ pub enum TransportError {
 }
 
 /// A boxed future returned by [`Transport::send`].
-pub type SendFuture<'a> = Pin<Box<dyn Future<Output = Result<InboundResponse, TransportError>> + Send + 'a>>;
+pub type SendFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<InboundResponse, TransportError>> + Send + 'a>>;
 
 /// Sends requests on the sandbox's behalf.
 pub trait Transport: Send + Sync + 'static {
@@ -76,7 +77,10 @@ pub struct Timeouts {
 
 impl Default for Timeouts {
     fn default() -> Self {
-        Self { connect: Duration::from_secs(5), total: Duration::from_secs(30) }
+        Self {
+            connect: Duration::from_secs(5),
+            total: Duration::from_secs(30),
+        }
     }
 }
 
@@ -111,7 +115,12 @@ impl Transport for HttpTransport {
             let headers = response
                 .headers()
                 .iter()
-                .map(|(n, v)| (n.as_str().to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+                .map(|(n, v)| {
+                    (
+                        n.as_str().to_string(),
+                        String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                    )
+                })
                 .collect();
             let mut body = Vec::new();
             while let Some(chunk) = response.chunk().await.map_err(classify)? {
@@ -120,7 +129,11 @@ impl Transport for HttpTransport {
                 }
                 body.extend_from_slice(&chunk);
             }
-            Ok(InboundResponse { status, headers, body })
+            Ok(InboundResponse {
+                status,
+                headers,
+                body,
+            })
         })
     }
 }
@@ -164,7 +177,11 @@ pub struct DryRunTransport {
 impl DryRunTransport {
     /// Answers every request with `status` and `body`.
     pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
-        Self { status, body: body.into(), sent: Mutex::new(Vec::new()) }
+        Self {
+            status,
+            body: body.into(),
+            sent: Mutex::new(Vec::new()),
+        }
     }
 
     /// How many requests it was asked to send.

@@ -8,6 +8,6 @@ wasmtime::component::bindgen!({
 });
 
 pub use herald::plugin::http::{HttpError, Request as HttpRequest, Response as HttpResponse};
-pub use herald::plugin::log::Level as LogLevel;
 pub use herald::plugin::launch::RunRequest;
+pub use herald::plugin::log::Level as LogLevel;
 pub use herald::plugin::types::{Header, TransientFailure};

@@ -31,8 +31,7 @@ pub(super) fn load_or_compile(
             }
         }
     }
-    let component =
-        Component::new(engine, bytes).map_err(|e| LoadError::Compile(one_line(&e)))?;
+    let component = Component::new(engine, bytes).map_err(|e| LoadError::Compile(one_line(&e)))?;
     if let Err(error) = store(&component, &path) {
         tracing::warn!(path = %path.display(), %error, "could not write the compiled-component cache");
     }
@@ -51,5 +50,9 @@ fn store(component: &Component, path: &Path) -> anyhow::Result<()> {
 fn cache_key(engine: &Engine, bytes: &[u8]) -> String {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
-    format!("{}-{:016x}", hex::encode(Sha256::digest(bytes)), hasher.finish())
+    format!(
+        "{}-{:016x}",
+        hex::encode(Sha256::digest(bytes)),
+        hasher.finish()
+    )
 }

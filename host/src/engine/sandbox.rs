@@ -52,8 +52,14 @@ impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Credentials")
             .field("url", &self.url.as_str())
-            .field("access_token", &self.access_token.as_ref().map(|_| "<redacted>"))
-            .field("signing_secret", &self.signing_secret.as_ref().map(|_| "<redacted>"))
+            .field(
+                "access_token",
+                &self.access_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field(
+                "signing_secret",
+                &self.signing_secret.as_ref().map(|_| "<redacted>"),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -257,7 +263,11 @@ fn prepare(
     }
 
     let origin = url.origin();
-    let credentials = io.grant.integration.as_ref().filter(|c| c.url.origin() == origin);
+    let credentials = io
+        .grant
+        .integration
+        .as_ref()
+        .filter(|c| c.url.origin() == origin);
     if credentials.is_none() && !io.grant.extra_origins.contains(&origin) {
         return Err(HttpError::Denied(match &io.grant.integration {
             Some(c) => format!(
@@ -278,7 +288,10 @@ fn prepare(
             .map_err(|_| HttpError::InvalidRequest(format!("bad header name {name:?}")))?;
         ::http::HeaderValue::from_str(&value)
             .map_err(|_| HttpError::InvalidRequest(format!("bad value for header {name}")))?;
-        if !HOST_OWNED_HEADERS.iter().any(|owned| name.eq_ignore_ascii_case(owned)) {
+        if !HOST_OWNED_HEADERS
+            .iter()
+            .any(|owned| name.eq_ignore_ascii_case(owned))
+        {
             headers.push((name.to_ascii_lowercase(), value));
         }
     }
@@ -293,8 +306,14 @@ fn prepare(
             headers.push(("authorization".into(), format!("Bearer {token}")));
         }
         if let Some(secret) = &credentials.signing_secret {
-            let timestamp = at.duration_since(SystemTime::UNIX_EPOCH).unwrap_or_default().as_secs();
-            headers.push(("x-wandb-signature".into(), signing::wandb_signature(secret, &body)));
+            let timestamp = at
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default()
+                .as_secs();
+            headers.push((
+                "x-wandb-signature".into(),
+                signing::wandb_signature(secret, &body),
+            ));
             headers.push(("webhook-id".into(), io.execution_id.clone()));
             headers.push(("webhook-timestamp".into(), timestamp.to_string()));
             headers.push((
@@ -303,7 +322,12 @@ fn prepare(
             ));
         }
     }
-    Ok(OutboundRequest { method, url, headers, body: body.into() })
+    Ok(OutboundRequest {
+        method,
+        url,
+        headers,
+        body: body.into(),
+    })
 }
 
 /// Replaces each secret placeholder (as it appears inside a JSON string) by the secret's value,
@@ -319,8 +343,10 @@ fn fill_secret_placeholders(body: Vec<u8>, secrets: &[(String, String)]) -> Vec<
     for (name, value) in secrets {
         let placeholder = serde_json::to_string(&secret_placeholder(name)).expect("a string");
         let escaped = serde_json::to_string(value).expect("a string");
-        let (placeholder, escaped) =
-            (&placeholder[1..placeholder.len() - 1], &escaped[1..escaped.len() - 1]);
+        let (placeholder, escaped) = (
+            &placeholder[1..placeholder.len() - 1],
+            &escaped[1..escaped.len() - 1],
+        );
         if text.contains(placeholder) {
             text = text.replace(placeholder, escaped);
         }

@@ -53,9 +53,17 @@ pub(super) fn new_store(
         wasi,
         table: ResourceTable::new(),
         stderr,
-        limiter: MemoryLimiter { max_bytes: limits.memory_bytes, exhausted: false },
+        limiter: MemoryLimiter {
+            max_bytes: limits.memory_bytes,
+            exhausted: false,
+        },
         clock: CpuClock::new(limits.cpu_time, tick),
-        logs: LogBuffer { lines: Vec::new(), bytes: 0, max_bytes: limits.max_log_bytes, dropped: 0 },
+        logs: LogBuffer {
+            lines: Vec::new(),
+            bytes: 0,
+            max_bytes: limits.max_log_bytes,
+            dropped: 0,
+        },
         io_limits: IoLimits {
             max_requests: limits.max_requests,
             max_request_bytes: limits.max_request_bytes,
@@ -106,7 +114,12 @@ impl ExecState {
             Some(index) => line[..index].to_string(),
             None => line,
         };
-        let start = line.char_indices().rev().nth(300).map(|(i, _)| i).unwrap_or(0);
+        let start = line
+            .char_indices()
+            .rev()
+            .nth(300)
+            .map(|(i, _)| i)
+            .unwrap_or(0);
         line[start..].to_string()
     }
 
@@ -126,8 +139,14 @@ impl ExecState {
             self.logs.push("warn", &format!("stderr: {stderr}"));
         }
         if self.logs.dropped > 0 {
-            let note = format!("{} more log line(s) dropped: log limit reached", self.logs.dropped);
-            self.logs.lines.push(LogLine { level: "warn", message: note });
+            let note = format!(
+                "{} more log line(s) dropped: log limit reached",
+                self.logs.dropped
+            );
+            self.logs.lines.push(LogLine {
+                level: "warn",
+                message: note,
+            });
         }
         let requests = self.io.map(|io| io.records).unwrap_or_default();
         (requests, self.logs.lines)
@@ -145,7 +164,10 @@ fn level_name(level: LogLevel) -> &'static str {
 
 impl WasiView for ExecState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -191,7 +213,13 @@ struct CpuClock {
 
 impl CpuClock {
     fn new(budget: Duration, tick: Duration) -> Self {
-        Self { started: Instant::now(), host_wait: Duration::ZERO, budget, tick, hit: false }
+        Self {
+            started: Instant::now(),
+            host_wait: Duration::ZERO,
+            budget,
+            tick,
+            hit: false,
+        }
     }
 
     fn remaining(&self) -> Option<Duration> {
@@ -219,6 +247,9 @@ impl LogBuffer {
             return;
         }
         self.bytes += cut.len();
-        self.lines.push(LogLine { level, message: cut.to_string() });
+        self.lines.push(LogLine {
+            level,
+            message: cut.to_string(),
+        });
     }
 }

@@ -34,7 +34,10 @@ impl EventType {
     }
 
     fn is_artifact(self) -> bool {
-        matches!(self, Self::CreateArtifact | Self::LinkArtifact | Self::AddArtifactAlias)
+        matches!(
+            self,
+            Self::CreateArtifact | Self::LinkArtifact | Self::AddArtifactAlias
+        )
     }
 }
 
@@ -166,7 +169,10 @@ pub struct FieldError {
 }
 
 fn field_error(field: &str, message: impl Into<String>) -> FieldError {
-    FieldError { field: field.to_string(), message: message.into() }
+    FieldError {
+        field: field.to_string(),
+        message: message.into(),
+    }
 }
 
 /// Checks a name used in a scope path (entity, project, registry, collection).
@@ -175,7 +181,10 @@ pub fn check_name(field: &str, value: &str) -> Result<(), FieldError> {
         return Err(field_error(field, "must be 1 to 128 characters"));
     }
     if value.contains(['/', ':']) || value.chars().any(char::is_control) {
-        return Err(field_error(field, "must not contain `/`, `:` or control characters"));
+        return Err(field_error(
+            field,
+            "must not contain `/`, `:` or control characters",
+        ));
     }
     Ok(())
 }
@@ -183,7 +192,10 @@ pub fn check_name(field: &str, value: &str) -> Result<(), FieldError> {
 impl EventInput {
     /// The project or registry name the event happened in.
     pub fn project_name(&self) -> &str {
-        self.project.as_deref().or(self.registry.as_deref()).unwrap_or_default()
+        self.project
+            .as_deref()
+            .or(self.registry.as_deref())
+            .unwrap_or_default()
     }
 
     /// Whether the event happened in a registry.
@@ -196,7 +208,10 @@ impl EventInput {
         check_name("entity", &self.entity)?;
         match (&self.project, &self.registry) {
             (Some(_), Some(_)) => {
-                return Err(field_error("registry", "an event names a project or a registry, not both"));
+                return Err(field_error(
+                    "registry",
+                    "an event names a project or a registry, not both",
+                ));
             }
             (None, None) => return Err(field_error("project", "required (or `registry`)")),
             (Some(project), None) => check_name("project", project)?,
@@ -205,20 +220,40 @@ impl EventInput {
         let kind = self.event_type;
         match kind {
             EventType::LinkArtifact if self.registry.is_none() => {
-                return Err(field_error("registry", "LINK_ARTIFACT happens in a registry"));
+                return Err(field_error(
+                    "registry",
+                    "LINK_ARTIFACT happens in a registry",
+                ));
             }
             EventType::CreateArtifact | EventType::RunState | EventType::RunMetric
                 if self.project.is_none() =>
             {
-                return Err(field_error("project", format!("{} happens in a project", kind.as_str())));
+                return Err(field_error(
+                    "project",
+                    format!("{} happens in a project", kind.as_str()),
+                ));
             }
             _ => {}
         }
         let require = |field: &str, present: bool| {
-            if present { Ok(()) } else { Err(field_error(field, format!("required for {}", kind.as_str()))) }
+            if present {
+                Ok(())
+            } else {
+                Err(field_error(
+                    field,
+                    format!("required for {}", kind.as_str()),
+                ))
+            }
         };
         let forbid = |field: &str, present: bool| {
-            if present { Err(field_error(field, format!("does not apply to {}", kind.as_str()))) } else { Ok(()) }
+            if present {
+                Err(field_error(
+                    field,
+                    format!("does not apply to {}", kind.as_str()),
+                ))
+            } else {
+                Ok(())
+            }
         };
         if kind.is_artifact() {
             require("collection", self.collection.is_some())?;
@@ -298,11 +333,14 @@ pub struct Event {
 impl Event {
     /// Gives a validated input an id (a UUIDv7) and a time (its own, or now).
     pub fn new(input: EventInput) -> Self {
-        let occurred_at = input
-            .occurred_at
-            .clone()
-            .unwrap_or_else(|| humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string());
-        Self { id: uuid::Uuid::now_v7().to_string(), occurred_at, input }
+        let occurred_at = input.occurred_at.clone().unwrap_or_else(|| {
+            humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+        });
+        Self {
+            id: uuid::Uuid::now_v7().to_string(),
+            occurred_at,
+            input,
+        }
     }
 }
 
@@ -326,7 +364,10 @@ mod tests {
         assert!(e.starts_with("registry:"), "{e}");
         let e = parse(r#"{"type":"ADD_ARTIFACT_ALIAS","entity":"acme","project":"p","collection":"c","version":"v1"}"#).unwrap_err();
         assert!(e.starts_with("alias:"), "{e}");
-        let e = parse(r#"{"type":"RUN_STATE","entity":"a/b","project":"p","run_id":"r","state":"FAILED"}"#).unwrap_err();
+        let e = parse(
+            r#"{"type":"RUN_STATE","entity":"a/b","project":"p","run_id":"r","state":"FAILED"}"#,
+        )
+        .unwrap_err();
         assert!(e.starts_with("entity:"), "{e}");
         let e = parse(r#"{"type":"RUN_STATE","entity":"a","project":"p","run_id":"r","state":"FAILED","colour":1}"#).unwrap_err();
         assert!(e.contains("colour"), "{e}");

@@ -7,4 +7,4 @@ pub mod variables;
 
 pub use event::{Event, EventInput, EventType, FieldError, RunState};
 pub use template::{Template, TemplateError};
-pub use variables::{Variables, VARIABLE_NAMES};
+pub use variables::{VARIABLE_NAMES, Variables};

@@ -63,8 +63,10 @@ impl Template {
             .cloned()
             .collect();
         if !unknown.is_empty() {
-            let mut valid: Vec<String> =
-                variables::VARIABLE_NAMES.iter().map(|n| n.to_string()).collect();
+            let mut valid: Vec<String> = variables::VARIABLE_NAMES
+                .iter()
+                .map(|n| n.to_string())
+                .collect();
             valid.push(format!("{}KEY", variables::METADATA_PREFIX));
             valid.extend(secrets.iter().cloned());
             return Err(TemplateError::Unknown { unknown, valid });
@@ -92,7 +94,10 @@ impl Template {
 fn collect(value: &Value, path: &str, out: &mut Vec<String>) -> Result<(), TemplateError> {
     match value {
         Value::String(s) => {
-            for piece in split(s).map_err(|message| TemplateError::Syntax { path: path.into(), message })? {
+            for piece in split(s).map_err(|message| TemplateError::Syntax {
+                path: path.into(),
+                message,
+            })? {
                 if let Piece::Reference(name) = piece {
                     out.push(name);
                 }
@@ -125,10 +130,17 @@ fn split(s: &str) -> Result<Vec<Piece>, String> {
             text.push_str("${");
             rest = tail;
         } else if let Some(tail) = after.strip_prefix("${") {
-            let end = tail.find('}').ok_or_else(|| format!("`${{` without a closing `}}` in {s:?}"))?;
+            let end = tail
+                .find('}')
+                .ok_or_else(|| format!("`${{` without a closing `}}` in {s:?}"))?;
             let name = &tail[..end];
-            let valid = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-                && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-');
+            let valid = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '-');
             if !valid {
                 return Err(format!("`${{{name}}}` is not a valid variable reference"));
             }
@@ -152,9 +164,14 @@ fn split(s: &str) -> Result<Vec<Piece>, String> {
 fn render_value<'a>(value: &Value, resolve: &impl Fn(&str) -> Option<Resolved<'a>>) -> Value {
     match value {
         Value::String(s) => render_string(s, resolve),
-        Value::Array(items) => Value::Array(items.iter().map(|v| render_value(v, resolve)).collect()),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|v| render_value(v, resolve)).collect())
+        }
         Value::Object(fields) => Value::Object(
-            fields.iter().map(|(k, v)| (k.clone(), render_value(v, resolve))).collect(),
+            fields
+                .iter()
+                .map(|(k, v)| (k.clone(), render_value(v, resolve)))
+                .collect(),
         ),
         other => other.clone(),
     }
@@ -162,9 +179,12 @@ fn render_value<'a>(value: &Value, resolve: &impl Fn(&str) -> Option<Resolved<'a
 
 fn render_string<'a>(s: &str, resolve: &impl Fn(&str) -> Option<Resolved<'a>>) -> Value {
     // Strings were checked at parse time; one that no longer splits is kept as it is.
-    let Ok(pieces) = split(s) else { return Value::String(s.to_string()) };
+    let Ok(pieces) = split(s) else {
+        return Value::String(s.to_string());
+    };
     if let [Piece::Reference(name)] = pieces.as_slice()
-        && let Some(Resolved::Variable(value @ (Value::Object(_) | Value::Array(_)))) = resolve(name)
+        && let Some(Resolved::Variable(value @ (Value::Object(_) | Value::Array(_)))) =
+            resolve(name)
     {
         return value.clone();
     }
@@ -202,7 +222,10 @@ mod tests {
     #[test]
     fn hostile_values_stay_strings() {
         let author = "\"}],\"x\":\"\n\\ ${event_type} ünï";
-        let out = render(json!({"a": "by ${event_author}!", "b": ["${event_author}"]}), &json!({"event_author": author}));
+        let out = render(
+            json!({"a": "by ${event_author}!", "b": ["${event_author}"]}),
+            &json!({"event_author": author}),
+        );
         assert_eq!(out["a"], format!("by {author}!"));
         assert_eq!(out["b"][0], author);
         let text = serde_json::to_string(&out).unwrap();
@@ -215,13 +238,19 @@ mod tests {
             json!({"v": "${metric_values}", "lit": "$${event_type} costs $5", "n": "${artifact_version_index}", "k": 3}),
             &json!({"metric_values": {"loss": [1, 2]}, "artifact_version_index": 4}),
         );
-        assert_eq!(out, json!({"v": {"loss": [1, 2]}, "lit": "${event_type} costs $5", "n": "4", "k": 3}));
+        assert_eq!(
+            out,
+            json!({"v": {"loss": [1, 2]}, "lit": "${event_type} costs $5", "n": "4", "k": 3})
+        );
     }
 
     #[test]
     fn unknown_names_and_bad_syntax_are_rejected() {
         let e = Template::parse(json!({"a": "${nope}"}), &[]).unwrap_err();
-        assert!(e.to_string().contains("nope") && e.to_string().contains("event_type"), "{e}");
+        assert!(
+            e.to_string().contains("nope") && e.to_string().contains("event_type"),
+            "{e}"
+        );
         let e = Template::parse(json!({"a": {"b": ["${event_type"]}}), &[]).unwrap_err();
         assert!(e.to_string().starts_with("$.a.b[0]:"), "{e}");
         Template::parse(json!({"a": "${artifact_metadata.acc}"}), &[]).unwrap();

@@ -32,7 +32,9 @@ pub const METADATA_PREFIX: &str = "artifact_metadata.";
 /// Whether `name` is a variable (as opposed to, possibly, a secret).
 pub fn is_variable(name: &str) -> bool {
     VARIABLE_NAMES.contains(&name)
-        || name.strip_prefix(METADATA_PREFIX).is_some_and(|key| !key.is_empty())
+        || name
+            .strip_prefix(METADATA_PREFIX)
+            .is_some_and(|key| !key.is_empty())
 }
 
 /// An event's variables, name → value; variables that do not apply are `""`.
@@ -71,8 +73,14 @@ impl Variables {
             let path = format!("{}/{}/{}", input.entity, input.project_name(), collection);
             let alias_or_version = input.alias.as_deref().unwrap_or(version);
             vars.insert("artifact_collection_name".into(), collection.clone().into());
-            vars.insert("artifact_version".into(), format!("herald-artifact://{path}:{version}").into());
-            vars.insert("artifact_version_string".into(), format!("{path}:{alias_or_version}").into());
+            vars.insert(
+                "artifact_version".into(),
+                format!("herald-artifact://{path}:{version}").into(),
+            );
+            vars.insert(
+                "artifact_version_string".into(),
+                format!("{path}:{alias_or_version}").into(),
+            );
             if let Some(index) = input.version_index {
                 vars.insert("artifact_version_index".into(), index.into());
             }
@@ -83,7 +91,10 @@ impl Variables {
         }
         if input.run_id.is_some() {
             vars.insert("run_id".into(), text(input.run_id.as_deref()));
-            vars.insert("run_name".into(), text(input.run_name.as_deref().or(input.run_id.as_deref())));
+            vars.insert(
+                "run_name".into(),
+                text(input.run_name.as_deref().or(input.run_id.as_deref())),
+            );
             if input.event_type == EventType::RunState {
                 vars.insert("run_state".into(), text(input.state.map(|s| s.as_str())));
             }

@@ -21,7 +21,10 @@ pub fn builtin_components() -> &'static [(&'static str, &'static [u8])] {
 /// The bytes of the built-in plugin called `name` (`webhook`, ...), if there is one.
 pub fn builtin_bytes(name: &str) -> Option<&'static [u8]> {
     let crate_name = format!("herald-plugin-{name}");
-    builtin_components().iter().find(|(krate, _)| *krate == crate_name).map(|(_, bytes)| *bytes)
+    builtin_components()
+        .iter()
+        .find(|(krate, _)| *krate == crate_name)
+        .map(|(_, bytes)| *bytes)
 }
 
 /// Installed plugins by name.
@@ -53,10 +56,14 @@ impl PluginRegistry {
                 .load(bytes, "builtin")
                 .await
                 .with_context(|| format!("the built-in plugin {krate} does not load"))?;
-            registry.plugins.insert(plugin.info.name.clone(), Arc::new(plugin));
+            registry
+                .plugins
+                .insert(plugin.info.name.clone(), Arc::new(plugin));
         }
         let mut rejected = Vec::new();
-        let Some(dir) = dir else { return Ok((registry, rejected)) };
+        let Some(dir) = dir else {
+            return Ok((registry, rejected));
+        };
         let mut files: Vec<_> = std::fs::read_dir(dir)
             .with_context(|| format!("reading the plugins directory {}", dir.display()))?
             .flatten()
@@ -71,14 +78,21 @@ impl PluginRegistry {
                 Err(e) => Err(format!("cannot read it: {e}")),
             };
             match result {
-                Ok(plugin) if registry.plugins.contains_key(&plugin.info.name) => rejected.push(Rejected {
-                    path: shown,
-                    reason: format!("the name `{}` is already taken", plugin.info.name),
-                }),
-                Ok(plugin) => {
-                    registry.plugins.insert(plugin.info.name.clone(), Arc::new(plugin));
+                Ok(plugin) if registry.plugins.contains_key(&plugin.info.name) => {
+                    rejected.push(Rejected {
+                        path: shown,
+                        reason: format!("the name `{}` is already taken", plugin.info.name),
+                    })
                 }
-                Err(reason) => rejected.push(Rejected { path: shown, reason }),
+                Ok(plugin) => {
+                    registry
+                        .plugins
+                        .insert(plugin.info.name.clone(), Arc::new(plugin));
+                }
+                Err(reason) => rejected.push(Rejected {
+                    path: shown,
+                    reason,
+                }),
             }
         }
         Ok((registry, rejected))
@@ -101,12 +115,18 @@ pub async fn load_one(engine: &PluginEngine, spec: &str) -> anyhow::Result<Plugi
         Some(bytes) if !Path::new(spec).exists() => (bytes.to_vec(), "builtin".to_string()),
         _ => {
             let bytes = std::fs::read(spec).with_context(|| {
-                format!("{spec}: neither a built-in plugin ({}) nor a readable file", builtin_names().join(", "))
+                format!(
+                    "{spec}: neither a built-in plugin ({}) nor a readable file",
+                    builtin_names().join(", ")
+                )
             })?;
             (bytes, spec.to_string())
         }
     };
-    engine.load(&bytes, &source).await.map_err(|e: LoadError| anyhow::anyhow!("{spec}: {e}"))
+    engine
+        .load(&bytes, &source)
+        .await
+        .map_err(|e: LoadError| anyhow::anyhow!("{spec}: {e}"))
 }
 
 fn builtin_names() -> Vec<String> {

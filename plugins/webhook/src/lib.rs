@@ -40,7 +40,10 @@ impl Action for Webhook {
             None => serde_json::to_vec(&default_document(&invocation))
                 .expect("a JSON value always serialises"),
         };
-        let response = http::Request::post(url).json_bytes(body).send()?.classify()?;
+        let response = http::Request::post(url)
+            .json_bytes(body)
+            .send()?
+            .classify()?;
         Ok(Outcome::delivered(response.status))
     }
 }
@@ -57,9 +60,15 @@ fn default_document(invocation: &Invocation) -> Value {
     ] {
         document.insert(key.into(), Value::String(invocation.var_str(variable)));
     }
-    document.insert("automation_name".into(), invocation.automation_name().into());
+    document.insert(
+        "automation_name".into(),
+        invocation.automation_name().into(),
+    );
     document.insert("execution_id".into(), invocation.execution_id().into());
-    document.insert("variables".into(), Value::Object(invocation.variables().clone()));
+    document.insert(
+        "variables".into(),
+        Value::Object(invocation.variables().clone()),
+    );
     Value::Object(document)
 }
 

@@ -1,0 +1,69 @@
+//! Collecting figures and printing them beside their targets.
+
+use std::time::Duration;
+
+/// One measured figure.
+pub struct Figure {
+    name: String,
+    value: String,
+    target: String,
+    pass: Option<bool>,
+}
+
+/// Every figure of a run, printed at the end.
+#[derive(Default)]
+pub struct Report {
+    figures: Vec<Figure>,
+}
+
+impl Report {
+    /// Records a figure with a target; `pass` is whether the target was met.
+    pub fn add(&mut self, name: &str, value: String, target: &str, pass: bool) {
+        println!("  {name}: {value}");
+        self.figures.push(Figure {
+            name: name.into(),
+            value,
+            target: target.into(),
+            pass: Some(pass),
+        });
+    }
+
+    /// Records a figure that has no target of its own (context for the others).
+    pub fn info(&mut self, name: &str, value: String) {
+        println!("  {name}: {value}");
+        self.figures.push(Figure {
+            name: name.into(),
+            value,
+            target: String::new(),
+            pass: None,
+        });
+    }
+
+    /// Prints the summary table.
+    pub fn print(&self) {
+        println!();
+        println!("{:<58} {:>22}  {:<22} result", "figure", "value", "target");
+        for figure in &self.figures {
+            let result = match figure.pass {
+                Some(true) => "PASS",
+                Some(false) => "MISS",
+                None => "",
+            };
+            println!(
+                "{:<58} {:>22}  {:<22} {result}",
+                figure.name, figure.value, figure.target
+            );
+        }
+    }
+}
+
+/// The q-quantile (0..=1) of sorted durations.
+pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * q).round() as usize;
+    sorted[index.min(sorted.len() - 1)]
+}
+
+/// A duration in microseconds, one decimal.
+pub fn micros(duration: Duration) -> String {
+    format!("{:.1} µs", duration.as_secs_f64() * 1e6)
+}
