@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
+use crate::delivery::egress::EgressConfig;
 use crate::engine::SandboxLimits;
+use crate::store::Durability;
 
 /// Everything `herald serve` can be told.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,6 +28,16 @@ pub struct Config {
     pub plugin_grants: BTreeMap<String, Vec<String>>,
     /// `text` or `json` log lines.
     pub log_format: LogFormat,
+    /// The entity created (with an admin key) on the first start.
+    pub bootstrap_entity: String,
+    /// `process` (survive a killed process) or `power` (fsync every commit; concurrent
+    /// requests share commits).
+    pub durability: Durability,
+    /// The master key file (default `<data_dir>/master.key`, created on first start);
+    /// `HERALD_MASTER_KEY` (base64) takes precedence.
+    pub master_key_file: Option<PathBuf>,
+    /// Destinations allowed beyond public DNS names.
+    pub egress: EgressConfig,
 }
 
 /// The format of Herald's own log lines.
@@ -47,6 +59,10 @@ impl Default for Config {
             sandbox: SandboxLimits::default(),
             plugin_grants: BTreeMap::new(),
             log_format: LogFormat::Text,
+            bootstrap_entity: "default".into(),
+            durability: Durability::Process,
+            master_key_file: None,
+            egress: EgressConfig::default(),
         }
     }
 }
@@ -78,6 +94,13 @@ impl Config {
         }
         if let Some(dir) = var("HERALD_PLUGINS_DIR") {
             self.plugins_dir = Some(dir.into());
+        }
+        if let Some(durability) = var("HERALD_DURABILITY") {
+            self.durability = match durability.as_str() {
+                "process" => Durability::Process,
+                "power" => Durability::Power,
+                other => anyhow::bail!("HERALD_DURABILITY={other:?}: expected process or power"),
+            };
         }
         if let Some(format) = var("HERALD_LOG_FORMAT") {
             self.log_format = match format.as_str() {

@@ -7,6 +7,8 @@
 //! event model, variables and payload templates), [`api`] (HTTP routes), [`cli`] and [`config`].
 
 pub mod api;
+pub mod auth;
+pub mod automations;
 pub mod cli;
 pub mod config;
 pub mod delivery;
@@ -14,6 +16,9 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod plugins;
+pub mod secrets;
+pub mod server;
+pub mod store;
 
 /// `herald/<version>`: the User-Agent of every request Herald sends.
 pub const USER_AGENT: &str = concat!("herald/", env!("CARGO_PKG_VERSION"));

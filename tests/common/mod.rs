@@ -238,6 +238,12 @@ impl Drop for ConnectionProbe {
     }
 }
 
+/// The bootstrap admin key every test server is started with (`HERALD_BOOTSTRAP_KEY`).
+pub const ADMIN_KEY: &str = "hk_test-bootstrap-admin-key-0123456789";
+
+/// The config every test server gets unless told otherwise: receivers on 127.0.0.1 are allowed.
+pub const TEST_CONFIG: &str = "[egress]\nallow_cidrs = [\"127.0.0.0/8\"]\n";
+
 /// A `herald serve` process on an ephemeral port, killed when dropped.
 pub struct Server {
     child: Child,
@@ -247,34 +253,62 @@ pub struct Server {
     pub data_dir: PathBuf,
     /// Where its log (stderr) goes.
     pub log_path: PathBuf,
+    /// What it printed on stdout before listening (the bootstrap line).
+    pub banner: Vec<String>,
 }
 
 impl Server {
-    /// Starts `herald serve` with `data_dir` and extra arguments; returns once it listens.
+    /// Starts `herald serve` with `data_dir`, the test config and extra arguments; returns once it
+    /// listens.
     pub fn start(data_dir: &Path, extra_args: &[&str]) -> Self {
+        Self::start_with(
+            data_dir,
+            TEST_CONFIG,
+            &[("HERALD_BOOTSTRAP_KEY", ADMIN_KEY)],
+            extra_args,
+        )
+    }
+
+    /// Starts `herald serve` with a config file holding `config` (TOML) and extra environment.
+    pub fn start_with(
+        data_dir: &Path,
+        config: &str,
+        env: &[(&str, &str)],
+        extra_args: &[&str],
+    ) -> Self {
         std::fs::create_dir_all(data_dir).unwrap();
-        let log_path = data_dir.join(format!("server-{}.log", std::process::id()));
+        let config_path = data_dir.join("herald-test.toml");
+        std::fs::write(&config_path, config).unwrap();
+        let log_path = data_dir.join("server.log");
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(&log_path)
             .unwrap();
-        let mut child = Command::new(herald_bin())
+        let mut command = Command::new(herald_bin());
+        command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
+            .arg("--config")
+            .arg(&config_path)
             .args(extra_args)
+            .env_remove("HERALD_BOOTSTRAP_KEY")
+            .env_remove("HERALD_MASTER_KEY")
+            .env("HERALD_LOG", "info,herald=debug")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("herald serve starts");
+            .stderr(log);
+        let mut child = command.spawn().expect("herald serve starts");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
+        let mut banner = Vec::new();
         let url = loop {
             match lines.next() {
                 Some(Ok(line)) => {
                     if let Some(url) = line.strip_prefix("herald listening on ") {
                         break url.to_string();
                     }
+                    banner.push(line);
                 }
                 _ => {
                     let _ = child.kill();
@@ -290,6 +324,30 @@ impl Server {
             url,
             data_dir: data_dir.to_path_buf(),
             log_path,
+            banner,
+        }
+    }
+
+    /// A client for this server with `key`.
+    pub fn client(&self, key: &str) -> Api {
+        Api {
+            base: self.url.clone(),
+            key: Some(key.to_string()),
+            http: reqwest::Client::new(),
+        }
+    }
+
+    /// A client with the bootstrap admin key.
+    pub fn admin(&self) -> Api {
+        self.client(ADMIN_KEY)
+    }
+
+    /// A client with no key at all.
+    pub fn anonymous(&self) -> Api {
+        Api {
+            base: self.url.clone(),
+            key: None,
+            http: reqwest::Client::new(),
         }
     }
 
@@ -310,4 +368,82 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A JSON client for the API: every call returns the status and the parsed body.
+#[derive(Clone)]
+pub struct Api {
+    base: String,
+    key: Option<String>,
+    http: reqwest::Client,
+}
+
+impl Api {
+    /// Sends `method path` with an optional JSON body and extra headers.
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&serde_json::Value>,
+        headers: &[(&str, &str)],
+    ) -> (u16, serde_json::Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(key) = &self.key {
+            request = request.bearer_auth(key);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        if let Some(body) = body {
+            request = request
+                .header("content-type", "application/json")
+                .body(body.to_string());
+        }
+        let response = request.send().await.expect("the server answers");
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        let value = if text.is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or_else(|_| panic!("{path}: not JSON: {text}"))
+        };
+        (status, value)
+    }
+
+    /// GET.
+    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+        self.send("GET", path, None, &[]).await
+    }
+
+    /// POST with a JSON body.
+    pub async fn post(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        self.send("POST", path, Some(body), &[]).await
+    }
+
+    /// PUT with a JSON body.
+    pub async fn put(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        self.send("PUT", path, Some(body), &[]).await
+    }
+
+    /// PATCH with a JSON body.
+    pub async fn patch(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+        self.send("PATCH", path, Some(body), &[]).await
+    }
+
+    /// DELETE.
+    pub async fn delete(&self, path: &str) -> (u16, serde_json::Value) {
+        self.send("DELETE", path, None, &[]).await
+    }
+}
+
+/// Asserts a status, showing the body when it differs; returns the body.
+#[track_caller]
+pub fn expect_status(response: &(u16, serde_json::Value), status: u16) -> &serde_json::Value {
+    assert_eq!(
+        response.0, status,
+        "unexpected status; body: {}",
+        response.1
+    );
+    &response.1
 }

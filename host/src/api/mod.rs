@@ -1,14 +1,30 @@
-//! The HTTP API (axum): one file per resource, mounted under `/v1`.
+//! The HTTP API (axum): one file per resource, mounted under `/v1`, every error the one JSON body
+//! of [`ApiError`].
 
+pub mod auth;
+mod automations;
+mod entities;
+mod events;
+mod executions;
 mod health;
+mod integrations;
+pub mod json;
 mod plugins;
+mod secrets;
 
 use std::sync::Arc;
 
 use axum::Router;
 
+pub use automations::compile as compile_automation;
+
+use crate::automations::index::AutomationIndex;
+use crate::delivery::egress::EgressConfig;
 use crate::engine::PluginEngine;
+use crate::error::ApiError;
 use crate::plugins::PluginRegistry;
+use crate::secrets::MasterKey;
+use crate::store::{Store, StoreError};
 
 /// What every route can reach.
 #[derive(Clone)]
@@ -17,12 +33,40 @@ pub struct AppState {
     pub engine: PluginEngine,
     /// Installed plugins.
     pub plugins: Arc<PluginRegistry>,
+    /// The database.
+    pub store: Store,
+    /// Enabled automations, indexed for matching.
+    pub index: Arc<AutomationIndex>,
+    /// Encrypts secrets.
+    pub master_key: MasterKey,
+    /// Verified API keys.
+    pub keys: Arc<auth::KeyCache>,
+    /// The egress policy.
+    pub egress: Arc<EgressConfig>,
 }
 
 /// The whole API.
 pub fn router(state: AppState) -> Router {
+    let v1 = Router::new()
+        .merge(plugins::routes())
+        .merge(entities::routes())
+        .merge(secrets::routes())
+        .merge(integrations::routes())
+        .merge(automations::routes())
+        .merge(events::routes())
+        .merge(executions::routes());
     Router::new()
         .merge(health::routes())
-        .nest("/v1", plugins::routes())
+        .nest("/v1", v1)
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .with_state(state)
+}
+
+/// Maps a store error to the API's: not found → 404, conflict → 409, the rest → 500.
+pub(crate) fn store_error(error: StoreError) -> ApiError {
+    match error {
+        StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
+        StoreError::Conflict(message) => ApiError::Conflict(message),
+        other => ApiError::Internal(other.into()),
+    }
 }

@@ -6,13 +6,14 @@ use axum::{Json, Router};
 use serde_json::{Value, json};
 
 use super::AppState;
+use super::auth::Principal;
 use crate::plugins::plugin_json;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/plugins", get(list))
 }
 
-async fn list(State(state): State<AppState>) -> Json<Value> {
+async fn list(State(state): State<AppState>, _principal: Principal) -> Json<Value> {
     let plugins: Vec<Value> = state.plugins.iter().map(|p| plugin_json(p)).collect();
     Json(json!({ "plugins": plugins }))
 }

@@ -175,13 +175,16 @@ async fn run_once(engine: &PluginEngine, args: RunArgs) -> anyhow::Result<ExitCo
     let secret_names: Vec<String> = args.secrets.iter().map(|(n, _)| n.clone()).collect();
     let payload = match template {
         Some(tree) => {
-            let template = Template::parse(tree, &secret_names).context("the payload template")?;
+            let template = Template::parse(tree).context("the payload template")?;
+            template
+                .check_names(&secret_names)
+                .context("the payload template")?;
             let rendered = template.render(|name| match variables.get(name) {
                 Some(value) => Some(Resolved::Variable(value)),
                 None => secret_names
                     .iter()
-                    .find(|s| *s == name)
-                    .map(|s| Resolved::Secret(s.as_str())),
+                    .any(|s| s == name)
+                    .then_some(Resolved::Secret),
             });
             Some(rendered.to_string())
         }

@@ -2,15 +2,12 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
 
-use crate::api::{AppState, router};
+use crate::api::router;
 use crate::config::{Config, LogFormat};
-use crate::engine::PluginEngine;
-use crate::plugins::PluginRegistry;
 
 /// Options of `herald serve`; each overrides the config file and the environment.
 #[derive(Debug, Args)]
@@ -48,26 +45,19 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     }
     init_logging(config.log_format);
 
-    std::fs::create_dir_all(&config.data_dir)
-        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
-    let engine = PluginEngine::new(
-        config.sandbox.clone(),
-        Some(config.data_dir.join("compiled")),
-    )?;
-    let (plugins, rejected) = PluginRegistry::load(&engine, config.plugins_dir.as_deref()).await?;
-    for file in &rejected {
-        tracing::error!(path = %file.path, reason = %file.reason, "plugin not loaded");
+    let (state, bootstrap) = crate::server::build(&config).await?;
+    if let Some(bootstrap) = bootstrap {
+        match bootstrap.key {
+            Some(key) => println!(
+                "bootstrap admin key for entity `{}` (shown once, keep it safe): {key}",
+                bootstrap.entity
+            ),
+            None => println!(
+                "bootstrap entity `{}` created with the key from HERALD_BOOTSTRAP_KEY",
+                bootstrap.entity
+            ),
+        }
     }
-    let names: Vec<String> = plugins
-        .iter()
-        .map(|p| format!("{}@{}", p.info.name, p.info.version))
-        .collect();
-    tracing::info!(plugins = %names.join(", "), "plugins loaded");
-
-    let state = AppState {
-        engine,
-        plugins: Arc::new(plugins),
-    };
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("listening on {}", config.listen))?;

@@ -70,6 +70,32 @@ pub fn secret_placeholder(name: &str) -> String {
     format!("\u{0}herald-secret:{name}\u{0}")
 }
 
+/// Shows stored text with each secret placeholder written back as its `${NAME}` reference: how
+/// execution records display a payload without its secrets.
+pub fn show_secret_placeholders(text: &str) -> String {
+    const START: &str = "\\u0000herald-secret:";
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(index) = rest.find(START) {
+        out.push_str(&rest[..index]);
+        let after = &rest[index + START.len()..];
+        match after.find("\\u0000") {
+            Some(end) => {
+                out.push_str("${");
+                out.push_str(&after[..end]);
+                out.push('}');
+                rest = &after[end + 6..];
+            }
+            None => {
+                out.push_str(&rest[index..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Where a plugin's `launch.enqueue` calls go.
 pub trait LaunchSink: Send + Sync {
     /// Enqueues a run; returns the queue item's id or a message for the plugin.
@@ -400,5 +426,14 @@ mod tests {
         assert_eq!(value["t"], "a\"b\\c\nd");
         assert_eq!(value["u"], "x a\"b\\c\nd y");
         assert_eq!(value["other"], secret_placeholder("OTHER"));
+    }
+
+    #[test]
+    fn placeholders_show_as_references() {
+        let stored = serde_json::to_string(
+            &serde_json::json!({"t": format!("x {}", secret_placeholder("TOKEN"))}),
+        )
+        .unwrap();
+        assert_eq!(show_secret_placeholders(&stored), r#"{"t":"x ${TOKEN}"}"#);
     }
 }

@@ -2,6 +2,7 @@
 //! payload templates rendered on the JSON tree.
 
 pub mod event;
+pub mod filter;
 pub mod template;
 pub mod variables;
 

@@ -45,33 +45,48 @@ pub struct Template {
 pub enum Resolved<'a> {
     /// An event variable's value.
     Variable(&'a Value),
-    /// A secret: rendered as the placeholder the host fills in on the way out.
-    Secret(&'a str),
+    /// The name is a secret: rendered as the placeholder the host fills in on the way out.
+    Secret,
 }
 
 impl Template {
-    /// Parses a template and checks its syntax. `known` says whether a name is a secret of the
-    /// entity; unknown names are an error listing every valid name.
-    pub fn parse(tree: Value, secrets: &[String]) -> Result<Self, TemplateError> {
+    /// Parses a template and checks its syntax (every `${...}` well formed).
+    pub fn parse(tree: Value) -> Result<Self, TemplateError> {
         let mut references = Vec::new();
         collect(&tree, "$", &mut references)?;
         references.sort();
         references.dedup();
-        let unknown: Vec<String> = references
+        Ok(Self { tree, references })
+    }
+
+    /// Checks that every referenced name is a variable or one of the entity's `secrets`; unknown
+    /// names are an error listing every valid name. Done when an automation is saved (a stored
+    /// template whose secret was deleted since still loads, and fails at delivery).
+    pub fn check_names(&self, secrets: &[String]) -> Result<(), TemplateError> {
+        let unknown: Vec<String> = self
+            .references
             .iter()
             .filter(|name| !variables::is_variable(name) && !secrets.contains(name))
             .cloned()
             .collect();
-        if !unknown.is_empty() {
-            let mut valid: Vec<String> = variables::VARIABLE_NAMES
-                .iter()
-                .map(|n| n.to_string())
-                .collect();
-            valid.push(format!("{}KEY", variables::METADATA_PREFIX));
-            valid.extend(secrets.iter().cloned());
-            return Err(TemplateError::Unknown { unknown, valid });
+        if unknown.is_empty() {
+            return Ok(());
         }
-        Ok(Self { tree, references })
+        let mut valid: Vec<String> = variables::VARIABLE_NAMES
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        valid.push(format!("{}KEY", variables::METADATA_PREFIX));
+        valid.extend(secrets.iter().cloned());
+        Err(TemplateError::Unknown { unknown, valid })
+    }
+
+    /// The names referenced that are not variables: the secrets the template needs.
+    pub fn secret_references(&self) -> impl Iterator<Item = &str> {
+        self.references
+            .iter()
+            .map(String::as_str)
+            .filter(|name| !variables::is_variable(name))
     }
 
     /// Every name the template references.
@@ -196,9 +211,7 @@ fn render_string<'a>(s: &str, resolve: &impl Fn(&str) -> Option<Resolved<'a>>) -
                 Some(Resolved::Variable(Value::String(text))) => out.push_str(text),
                 Some(Resolved::Variable(Value::Null)) | None => {}
                 Some(Resolved::Variable(other)) => out.push_str(&other.to_string()),
-                Some(Resolved::Secret(secret)) => {
-                    out.push_str(&crate::engine::secret_placeholder(secret))
-                }
+                Some(Resolved::Secret) => out.push_str(&crate::engine::secret_placeholder(&name)),
             },
         }
     }
@@ -211,10 +224,11 @@ mod tests {
     use serde_json::json;
 
     fn render(template: Value, vars: &Value) -> Value {
-        let t = Template::parse(template, &["API_KEY".into()]).unwrap();
+        let t = Template::parse(template).unwrap();
+        t.check_names(&["API_KEY".into()]).unwrap();
         t.render(|name| match vars.get(name) {
             Some(v) => Some(Resolved::Variable(v)),
-            None if name == "API_KEY" => Some(Resolved::Secret("API_KEY")),
+            None if name == "API_KEY" => Some(Resolved::Secret),
             None => None,
         })
     }
@@ -246,13 +260,19 @@ mod tests {
 
     #[test]
     fn unknown_names_and_bad_syntax_are_rejected() {
-        let e = Template::parse(json!({"a": "${nope}"}), &[]).unwrap_err();
+        let e = Template::parse(json!({"a": "${nope}"}))
+            .unwrap()
+            .check_names(&[])
+            .unwrap_err();
         assert!(
             e.to_string().contains("nope") && e.to_string().contains("event_type"),
             "{e}"
         );
-        let e = Template::parse(json!({"a": {"b": ["${event_type"]}}), &[]).unwrap_err();
+        let e = Template::parse(json!({"a": {"b": ["${event_type"]}})).unwrap_err();
         assert!(e.to_string().starts_with("$.a.b[0]:"), "{e}");
-        Template::parse(json!({"a": "${artifact_metadata.acc}"}), &[]).unwrap();
+        Template::parse(json!({"a": "${artifact_metadata.acc}"}))
+            .unwrap()
+            .check_names(&[])
+            .unwrap();
     }
 }

@@ -1,0 +1,294 @@
+//! Automations: `POST/GET /v1/automations`, `GET/PATCH/DELETE /v1/automations/{id}`,
+//! `GET /v1/automations/{id}/executions`. Every save is validated in full: definition, filter,
+//! template, integration and the plugin's own `validate-config`.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::Principal;
+use super::json::JsonBody;
+use super::{AppState, store_error};
+use crate::automations::index::Compiled;
+use crate::automations::{Automation, AutomationInput, AutomationPatch, check_definition};
+use crate::error::ApiError;
+use crate::events::filter::Filter;
+use crate::events::template::Template;
+use crate::store::{AutomationFilter, now_rfc3339};
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/automations", get(list).post(create))
+        .route("/automations/{id}", get(read).patch(update).delete(remove))
+        .route("/automations/{id}/executions", get(executions))
+}
+
+/// Parses what a stored automation needs to match (filter, template). Used when saving (after
+/// the full checks) and when loading the index at start.
+pub fn compile(entity_id: i64, automation: Automation) -> Result<Compiled, String> {
+    let filter = Filter::parse(automation.event.filter.as_ref().unwrap_or(&Value::Null))
+        .map_err(|e| format!("event.filter: {e}"))?;
+    let template = match &automation.action.payload {
+        Some(tree) => {
+            Some(Template::parse(tree.clone()).map_err(|e| format!("action.payload: {e}"))?)
+        }
+        None => None,
+    };
+    Ok(Compiled {
+        automation,
+        entity_id,
+        filter,
+        template,
+    })
+}
+
+/// Every check an automation must pass before it is saved.
+async fn validate(
+    state: &AppState,
+    entity_id: i64,
+    automation: Automation,
+) -> Result<Compiled, ApiError> {
+    check_definition(&automation).map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let compiled = compile(entity_id, automation).map_err(ApiError::Invalid)?;
+    let automation = &compiled.automation;
+    let action = &automation.action;
+    let plugin = state.plugins.get(&action.plugin).ok_or_else(|| {
+        let installed: Vec<String> = state.plugins.iter().map(|p| p.info.name.clone()).collect();
+        ApiError::Invalid(format!(
+            "action.type: no plugin named {:?} (installed: {})",
+            action.plugin,
+            installed.join(", ")
+        ))
+    })?;
+    let kinds = &plugin.info.integration_kinds;
+    match (&action.integration, kinds.is_empty()) {
+        (None, false) => {
+            return Err(ApiError::Invalid(format!(
+                "action.integration: the {} action needs an integration of kind {}",
+                action.plugin,
+                kinds.join(" or ")
+            )));
+        }
+        (Some(_), true) => {
+            return Err(ApiError::Invalid(format!(
+                "action.integration: the {} action takes no integration",
+                action.plugin
+            )));
+        }
+        (Some(name), false) => {
+            let integration =
+                state
+                    .store
+                    .integration(entity_id, name)
+                    .await
+                    .map_err(|e| match e {
+                        crate::store::StoreError::NotFound(_) => ApiError::Invalid(format!(
+                            "action.integration: no integration named {name}"
+                        )),
+                        other => store_error(other),
+                    })?;
+            if !kinds.contains(&integration.kind) {
+                return Err(ApiError::Invalid(format!(
+                    "action.integration: {name} is a {} integration; the {} action sends through {}",
+                    integration.kind,
+                    action.plugin,
+                    kinds.join(" or ")
+                )));
+            }
+        }
+        (None, true) => {}
+    }
+    if let Some(template) = &compiled.template {
+        let secrets: Vec<String> = state
+            .store
+            .list_secrets(entity_id)
+            .await
+            .map_err(store_error)?
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        template
+            .check_names(&secrets)
+            .map_err(|e| ApiError::Invalid(format!("action.payload: {e}")))?;
+    }
+    if !action.config.is_object() {
+        return Err(ApiError::Invalid(
+            "action.config: must be a JSON object".into(),
+        ));
+    }
+    match state
+        .engine
+        .validate_config(&plugin, &action.config.to_string())
+        .await
+    {
+        Ok(Ok(())) => Ok(compiled),
+        Ok(Err(refusal)) => Err(ApiError::PluginRefused(format!(
+            "the {} plugin refused the config: {refusal}",
+            action.plugin
+        ))),
+        Err(failure) => Err(ApiError::PluginRefused(format!(
+            "the {} plugin failed to check the config: {failure}",
+            action.plugin
+        ))),
+    }
+}
+
+/// An automation as listed: the definition plus the summary columns of the reference UI.
+fn listed(automation: &Automation) -> Value {
+    let mut value = serde_json::to_value(automation).expect("an automation serialises");
+    value["trigger_type"] = automation.event.kind.as_str().into();
+    value["action_type"] = automation.action.plugin.clone().into();
+    value["action_name"] = automation
+        .action
+        .integration
+        .clone()
+        .unwrap_or_else(|| automation.action.plugin.clone())
+        .into();
+    value["queue"] = automation.queue().map(Into::into).unwrap_or(Value::Null);
+    value
+}
+
+async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    JsonBody(input): JsonBody<AutomationInput>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let entity = match &input.entity {
+        Some(name) => principal.own_entity(name)?.clone(),
+        None => principal.entity.clone(),
+    };
+    let now = now_rfc3339();
+    let automation = Automation {
+        id: crate::auth::random_id("aut_"),
+        entity: entity.name.clone(),
+        name: input.name,
+        description: input.description,
+        enabled: input.enabled,
+        scope: input.scope,
+        event: input.event,
+        action: input.action,
+        rate_limit: input.rate_limit,
+        created_at: now.clone(),
+        updated_at: now,
+    };
+    let compiled = validate(&state, entity.id, automation).await?;
+    let saved = state
+        .store
+        .insert_automation(entity.id, compiled.automation.clone())
+        .await
+        .map_err(store_error)?;
+    state.index.upsert(compiled);
+    Ok((StatusCode::CREATED, Json(listed(&saved))))
+}
+
+/// Query parameters of `GET /v1/automations`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only this entity's (must be the key's; the default).
+    pub entity: Option<String>,
+    /// Only automations scoped to this project or registry.
+    pub project: Option<String>,
+    /// Only automations scoped to this collection.
+    pub collection: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(query): Query<ListQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let entity = match &query.entity {
+        Some(name) => principal.own_entity(name)?,
+        None => &principal.entity,
+    };
+    let filter = AutomationFilter {
+        project: query.project,
+        collection: query.collection,
+    };
+    let automations = state
+        .store
+        .list_automations(entity.id, filter)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(
+        json!({ "automations": automations.iter().map(listed).collect::<Vec<_>>() }),
+    ))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let automation = state
+        .store
+        .automation(principal.entity.id, &id)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(listed(&automation)))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    JsonBody(patch): JsonBody<AutomationPatch>,
+) -> Result<Json<Value>, ApiError> {
+    let entity_id = principal.entity.id;
+    let current = state
+        .store
+        .automation(entity_id, &id)
+        .await
+        .map_err(store_error)?;
+    let mut next = current.patched(patch);
+    next.updated_at = now_rfc3339();
+    let compiled = validate(&state, entity_id, next).await?;
+    let saved = state
+        .store
+        .update_automation(entity_id, compiled.automation.clone())
+        .await
+        .map_err(store_error)?;
+    state.index.upsert(compiled);
+    Ok(Json(listed(&saved)))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .store
+        .delete_automation(principal.entity.id, &id)
+        .await
+        .map_err(store_error)?;
+    state.index.remove(&id);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Query parameters of `GET /v1/automations/{id}/executions`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExecutionsQuery {
+    /// At most this many, newest first (default 100, at most 1000).
+    pub limit: Option<usize>,
+}
+
+async fn executions(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+    Query(query): Query<ExecutionsQuery>,
+) -> Result<Json<Value>, ApiError> {
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let executions = state
+        .store
+        .automation_executions(principal.entity.id, &id, limit)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(json!({ "executions": executions })))
+}

@@ -1,0 +1,121 @@
+//! Entities and API keys: `POST /v1/entities` (instance operators), and an entity's keys
+//! (`GET/POST /v1/entities/{entity}/keys`, `DELETE …/keys/{id}`, admins).
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::Principal;
+use super::json::JsonBody;
+use super::{AppState, store_error};
+use crate::auth::{Role, generate_key};
+use crate::error::ApiError;
+use crate::events::event::check_name;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/entities", post(create_entity))
+        .route("/entities/{entity}/keys", get(list_keys).post(create_key))
+        .route("/entities/{entity}/keys/{id}", delete(delete_key))
+}
+
+/// The body of `POST /v1/entities`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewEntity {
+    /// The new entity's name.
+    pub name: String,
+}
+
+async fn create_entity(
+    State(state): State<AppState>,
+    principal: Principal,
+    JsonBody(body): JsonBody<NewEntity>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    principal.require_admin("create entities")?;
+    if !principal.entity.operator {
+        return Err(ApiError::Forbidden(
+            "only the operator entity's admins may create entities".into(),
+        ));
+    }
+    check_name("name", &body.name).map_err(|e| ApiError::Invalid(e.to_string()))?;
+    let (entity, key) = state
+        .store
+        .create_entity(&body.name, generate_key())
+        .await
+        .map_err(store_error)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(
+            json!({"entity": entity.name, "created_at": entity.created_at, "admin_key": {"id": key.id, "key": key.key}}),
+        ),
+    ))
+}
+
+/// The body of `POST /v1/entities/{entity}/keys`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewKeyBody {
+    /// `admin` or `member`.
+    pub role: Role,
+    /// A label to recognise the key by.
+    #[serde(default)]
+    pub label: String,
+}
+
+async fn create_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(entity): Path<String>,
+    JsonBody(body): JsonBody<NewKeyBody>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let entity = principal.own_entity(&entity)?;
+    principal.require_admin("create API keys")?;
+    let key = state
+        .store
+        .create_key(entity.id, body.role, &body.label, generate_key())
+        .await
+        .map_err(store_error)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": key.id, "key": key.key, "role": key.role, "label": body.label})),
+    ))
+}
+
+async fn list_keys(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(entity): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let entity = principal.own_entity(&entity)?;
+    principal.require_admin("list API keys")?;
+    let keys = state
+        .store
+        .list_keys(entity.id)
+        .await
+        .map_err(store_error)?;
+    let keys: Vec<Value> = keys
+        .into_iter()
+        .map(|(id, role, label, created_at)| json!({"id": id, "role": role, "label": label, "created_at": created_at}))
+        .collect();
+    Ok(Json(json!({ "keys": keys })))
+}
+
+async fn delete_key(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((entity, id)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let entity = principal.own_entity(&entity)?;
+    principal.require_admin("delete API keys")?;
+    let hash = state
+        .store
+        .delete_key(entity.id, &id)
+        .await
+        .map_err(store_error)?;
+    state.keys.forget(&hash);
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,179 @@
+//! Events: `POST /v1/events`, `POST /v1/events/batch`, `GET /v1/events/{id}`. An event and the
+//! executions it triggers are durable before `202`; `Idempotency-Key` makes a retried post return
+//! the same event id and create nothing new.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::Principal;
+use super::json::JsonBody;
+use super::{AppState, store_error};
+use crate::error::ApiError;
+use crate::events::template::Resolved;
+use crate::events::{Event, EventInput, Variables};
+use crate::store::{EventToStore, NewExecution};
+
+/// Events one batch may carry.
+pub const MAX_BATCH_EVENTS: usize = 1000;
+/// The largest request body of the event routes.
+pub const MAX_EVENT_BODY: usize = 1 << 20;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/events", post(ingest_one))
+        .route("/events/batch", post(ingest_batch))
+        .route("/events/{id}", get(read))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_EVENT_BODY))
+}
+
+/// Parses and validates one posted event; `field` prefixes errors (e.g. `events[3].`).
+fn parse_event(value: Value, prefix: &str, principal: &Principal) -> Result<Event, ApiError> {
+    let input: EventInput =
+        serde_json::from_value(value).map_err(|e| ApiError::Invalid(format!("{prefix}{e}")))?;
+    input
+        .validate()
+        .map_err(|e| ApiError::Invalid(format!("{prefix}{e}")))?;
+    principal.own_entity(&input.entity)?;
+    Ok(Event::new(input))
+}
+
+/// Matches an event and builds its executions: the automation snapshot and the rendered payload
+/// (secrets as placeholders, filled in at send time).
+fn executions_for(state: &AppState, entity_id: i64, event: &Event) -> Vec<NewExecution> {
+    let document = serde_json::to_value(&event.input).expect("an event serialises");
+    state
+        .index
+        .matching(entity_id, &event.input, &document)
+        .into_iter()
+        .map(|compiled| {
+            let automation = &compiled.automation;
+            let payload = compiled.template.as_ref().map(|template| {
+                let variables = Variables::of(event, &automation.name, None);
+                template
+                    .render(|name| match variables.get(name) {
+                        Some(value) => Some(Resolved::Variable(value)),
+                        None => Some(Resolved::Secret),
+                    })
+                    .to_string()
+            });
+            NewExecution {
+                id: uuid::Uuid::now_v7().to_string(),
+                automation_id: automation.id.clone(),
+                automation: serde_json::to_string(automation).expect("an automation serialises"),
+                payload,
+                status: "pending",
+                status_reason: None,
+            }
+        })
+        .collect()
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    match headers.get("idempotency-key") {
+        None => Ok(None),
+        Some(value) => {
+            let key = value
+                .to_str()
+                .map_err(|_| ApiError::Invalid("Idempotency-Key must be text".into()))?;
+            if key.is_empty() || key.len() > 255 {
+                return Err(ApiError::Invalid(
+                    "Idempotency-Key must be 1 to 255 characters".into(),
+                ));
+            }
+            Ok(Some(key.to_string()))
+        }
+    }
+}
+
+async fn ingest_one(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let key = idempotency_key(&headers)?;
+    let event = parse_event(body, "", &principal)?;
+    let executions = executions_for(&state, principal.entity.id, &event);
+    let item = EventToStore {
+        event,
+        idempotency_key: key,
+        executions,
+    };
+    let outcome = state
+        .store
+        .ingest(principal.entity.id, vec![item])
+        .await
+        .map_err(store_error)?;
+    let outcome = &outcome[0];
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(
+            json!({"event_id": outcome.event_id, "matched": outcome.matched, "duplicate": outcome.duplicate}),
+        ),
+    ))
+}
+
+/// The body of `POST /v1/events/batch`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Batch {
+    /// Up to 1,000 events.
+    pub events: Vec<Value>,
+}
+
+async fn ingest_batch(
+    State(state): State<AppState>,
+    principal: Principal,
+    headers: HeaderMap,
+    JsonBody(batch): JsonBody<Batch>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    if batch.events.len() > MAX_BATCH_EVENTS {
+        return Err(ApiError::TooLarge(format!(
+            "a batch holds at most {MAX_BATCH_EVENTS} events, not {}",
+            batch.events.len()
+        )));
+    }
+    if batch.events.is_empty() {
+        return Err(ApiError::Invalid("events: the batch is empty".into()));
+    }
+    let key = idempotency_key(&headers)?;
+    let mut items = Vec::with_capacity(batch.events.len());
+    for (index, value) in batch.events.into_iter().enumerate() {
+        let event = parse_event(value, &format!("events[{index}]."), &principal)?;
+        let executions = executions_for(&state, principal.entity.id, &event);
+        // One key covers the batch; each event gets its own derived key.
+        let idempotency_key = key.as_ref().map(|k| format!("{k}#{index}"));
+        items.push(EventToStore {
+            event,
+            idempotency_key,
+            executions,
+        });
+    }
+    let outcomes = state
+        .store
+        .ingest(principal.entity.id, items)
+        .await
+        .map_err(store_error)?;
+    let matched: usize = outcomes.iter().map(|o| o.matched).sum();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"events": outcomes, "matched": matched})),
+    ))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let (event, executions) = state
+        .store
+        .event(principal.entity.id, &id)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(json!({"event": event, "executions": executions})))
+}

@@ -1,0 +1,246 @@
+//! Integrations: `POST/GET /v1/entities/{entity}/integrations`, `GET/PATCH/DELETE …/{name}`.
+//! Members read; admins write.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::Principal;
+use super::json::JsonBody;
+use super::{AppState, store_error};
+use crate::error::ApiError;
+use crate::store::{IntegrationRecord, now_rfc3339};
+
+/// The kinds of integration.
+pub const KINDS: [&str; 4] = ["webhook", "slack", "teams", "github"];
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/entities/{entity}/integrations", get(list).post(create))
+        .route(
+            "/entities/{entity}/integrations/{name}",
+            get(read).patch(update).delete(remove),
+        )
+}
+
+/// The body of `POST …/integrations`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewIntegration {
+    /// Its name, unique in the entity.
+    pub name: String,
+    /// `webhook`, `slack`, `teams` or `github`.
+    pub kind: String,
+    /// Where requests go (http or https, a DNS name).
+    pub url: String,
+    /// The name of the secret sent as `Authorization: Bearer`.
+    #[serde(default)]
+    pub access_token: Option<String>,
+    /// The name of the secret that signs requests.
+    #[serde(default)]
+    pub signing_secret: Option<String>,
+}
+
+/// The body of `PATCH …/integrations/{name}`: any subset; `null` clears a secret.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IntegrationPatch {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new kind.
+    pub kind: Option<String>,
+    /// A new URL.
+    pub url: Option<String>,
+    /// A new access token secret (`null` removes it).
+    #[serde(default, deserialize_with = "some")]
+    pub access_token: Option<Option<String>>,
+    /// A new signing secret (`null` removes it).
+    #[serde(default, deserialize_with = "some")]
+    pub signing_secret: Option<Option<String>>,
+}
+
+fn some<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 128
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
+/// Checks every field of an integration against the rules and the entity's secrets.
+async fn check(
+    state: &AppState,
+    entity_id: i64,
+    record: &IntegrationRecord,
+) -> Result<(), ApiError> {
+    if !valid_name(&record.name) {
+        return Err(ApiError::Invalid(format!(
+            "name: {:?} must be 1-128 letters, digits, `-`, `_` or `.`",
+            record.name
+        )));
+    }
+    if !KINDS.contains(&record.kind.as_str()) {
+        return Err(ApiError::Invalid(format!(
+            "kind: {:?} is not one of {}",
+            record.kind,
+            KINDS.join(", ")
+        )));
+    }
+    state
+        .egress
+        .check_url(&record.url)
+        .map_err(|m| ApiError::Invalid(format!("url: {m}")))?;
+    let existing: Vec<String> = state
+        .store
+        .list_secrets(entity_id)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    for (field, secret) in [
+        ("access_token", &record.access_token),
+        ("signing_secret", &record.signing_secret),
+    ] {
+        if let Some(secret) = secret
+            && !existing.contains(secret)
+        {
+            return Err(ApiError::Invalid(format!(
+                "{field}: no secret named {secret} (create it first)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+async fn create(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(entity): Path<String>,
+    JsonBody(body): JsonBody<NewIntegration>,
+) -> Result<(StatusCode, Json<IntegrationRecord>), ApiError> {
+    let entity = principal.own_entity(&entity)?;
+    principal.require_admin("create integrations")?;
+    let now = now_rfc3339();
+    let record = IntegrationRecord {
+        id: crate::auth::random_id("int_"),
+        name: body.name,
+        kind: body.kind,
+        url: body.url,
+        access_token: body.access_token,
+        signing_secret: body.signing_secret,
+        created_at: now.clone(),
+        updated_at: now,
+    };
+    check(&state, entity.id, &record).await?;
+    let record = state
+        .store
+        .create_integration(entity.id, record)
+        .await
+        .map_err(store_error)?;
+    Ok((StatusCode::CREATED, Json(record)))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(entity): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let entity = principal.own_entity(&entity)?;
+    let integrations = state
+        .store
+        .list_integrations(entity.id)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(json!({ "integrations": integrations })))
+}
+
+async fn read(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((entity, name)): Path<(String, String)>,
+) -> Result<Json<IntegrationRecord>, ApiError> {
+    let entity = principal.own_entity(&entity)?;
+    Ok(Json(
+        state
+            .store
+            .integration(entity.id, &name)
+            .await
+            .map_err(store_error)?,
+    ))
+}
+
+async fn update(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((entity, name)): Path<(String, String)>,
+    JsonBody(patch): JsonBody<IntegrationPatch>,
+) -> Result<Json<IntegrationRecord>, ApiError> {
+    let entity = principal.own_entity(&entity)?;
+    principal.require_admin("change integrations")?;
+    let mut record = state
+        .store
+        .integration(entity.id, &name)
+        .await
+        .map_err(store_error)?;
+    let renamed = patch.name.as_ref().is_some_and(|new| *new != record.name);
+    if renamed
+        && !state
+            .store
+            .list_automations(entity.id, Default::default())
+            .await
+            .map_err(store_error)?
+            .iter()
+            .all(|a| a.action.integration.as_deref() != Some(name.as_str()))
+    {
+        return Err(ApiError::Conflict(format!(
+            "integration {name} is used by automations; it cannot be renamed"
+        )));
+    }
+    if let Some(new) = patch.name {
+        record.name = new;
+    }
+    if let Some(kind) = patch.kind {
+        record.kind = kind;
+    }
+    if let Some(url) = patch.url {
+        record.url = url;
+    }
+    if let Some(token) = patch.access_token {
+        record.access_token = token;
+    }
+    if let Some(secret) = patch.signing_secret {
+        record.signing_secret = secret;
+    }
+    record.updated_at = now_rfc3339();
+    check(&state, entity.id, &record).await?;
+    Ok(Json(
+        state
+            .store
+            .update_integration(entity.id, record)
+            .await
+            .map_err(store_error)?,
+    ))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((entity, name)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let entity = principal.own_entity(&entity)?;
+    principal.require_admin("delete integrations")?;
+    state
+        .store
+        .delete_integration(entity.id, &name)
+        .await
+        .map_err(store_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}

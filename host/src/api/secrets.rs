@@ -1,0 +1,88 @@
+//! Secrets: `PUT/DELETE /v1/entities/{entity}/secrets/{name}`, `GET …/secrets`. Admins only;
+//! values are write-only: no response ever carries one.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::auth::Principal;
+use super::json::JsonBody;
+use super::{AppState, store_error};
+use crate::error::ApiError;
+
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/entities/{entity}/secrets", get(list))
+        .route("/entities/{entity}/secrets/{name}", put(set).delete(remove))
+}
+
+/// The body of `PUT …/secrets/{name}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretValue {
+    /// The secret's value (write-only).
+    pub value: String,
+}
+
+async fn set(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((entity, name)): Path<(String, String)>,
+    JsonBody(body): JsonBody<SecretValue>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let entity = principal.own_entity(&entity)?;
+    principal.require_admin("set secrets")?;
+    if !crate::secrets::valid_name(&name) {
+        return Err(ApiError::Invalid(format!(
+            "name: {name:?} is not a valid secret name ([A-Za-z_][A-Za-z0-9_]*, at most 128 characters)"
+        )));
+    }
+    if body.value.is_empty() || body.value.len() > 64 << 10 {
+        return Err(ApiError::Invalid("value: must be 1 byte to 64 KiB".into()));
+    }
+    let (nonce, ciphertext) = state.master_key.seal(entity.id, &name, &body.value);
+    let created = state
+        .store
+        .put_secret(entity.id, &name, nonce, ciphertext)
+        .await
+        .map_err(store_error)?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(json!({"name": name, "created": created}))))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((entity, name)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let entity = principal.own_entity(&entity)?;
+    principal.require_admin("delete secrets")?;
+    state
+        .store
+        .delete_secret(entity.id, &name)
+        .await
+        .map_err(store_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(entity): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let entity = principal.own_entity(&entity)?;
+    principal.require_admin("list secrets")?;
+    let secrets = state
+        .store
+        .list_secrets(entity.id)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(json!({ "secrets": secrets })))
+}

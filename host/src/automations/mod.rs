@@ -1,0 +1,576 @@
+//! Automations: the definition (scope, trigger, action, rate limit), the rules that make one
+//! valid, and the in-memory index that matches events against them.
+
+pub mod index;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::events::event::{EventInput, EventType, check_name};
+
+/// Where an automation listens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Scope {
+    /// Every project and registry of the entity, present and future.
+    Entity,
+    /// One project.
+    Project {
+        /// The project's name.
+        project: String,
+    },
+    /// One registry.
+    Registry {
+        /// The registry's name.
+        registry: String,
+    },
+    /// One collection (a registered model, in a registry), in a project or a registry.
+    Collection {
+        /// The project holding it (or `registry`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        project: Option<String>,
+        /// The registry holding it (or `project`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        registry: Option<String>,
+        /// The collection's name.
+        collection: String,
+    },
+}
+
+/// What an automation waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TriggerKind {
+    /// A new artifact version in a collection.
+    CreateArtifact,
+    /// An artifact version linked into a registry.
+    LinkArtifact,
+    /// An alias added to an artifact version.
+    AddArtifactAlias,
+    /// A run changed state.
+    RunState,
+    /// A run metric crossed a threshold.
+    RunMetricThreshold,
+    /// A run metric changed by an amount.
+    RunMetricChange,
+    /// A run metric's newest value is an outlier (z-score).
+    RunMetricZscore,
+}
+
+impl TriggerKind {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CreateArtifact => "CREATE_ARTIFACT",
+            Self::LinkArtifact => "LINK_ARTIFACT",
+            Self::AddArtifactAlias => "ADD_ARTIFACT_ALIAS",
+            Self::RunState => "RUN_STATE",
+            Self::RunMetricThreshold => "RUN_METRIC_THRESHOLD",
+            Self::RunMetricChange => "RUN_METRIC_CHANGE",
+            Self::RunMetricZscore => "RUN_METRIC_ZSCORE",
+        }
+    }
+
+    /// The trigger kinds an event of this type fires directly. `RUN_METRIC` samples fire nothing
+    /// directly: they feed per-run metric history, against which the metric conditions are
+    /// evaluated (not part of this release: such events are stored and match nothing yet).
+    pub fn for_event(event_type: EventType) -> &'static [TriggerKind] {
+        match event_type {
+            EventType::CreateArtifact => &[Self::CreateArtifact],
+            EventType::LinkArtifact => &[Self::LinkArtifact],
+            EventType::AddArtifactAlias => &[Self::AddArtifactAlias],
+            EventType::RunState => &[Self::RunState],
+            EventType::RunMetric => &[],
+        }
+    }
+
+    fn is_metric(self) -> bool {
+        matches!(
+            self,
+            Self::RunMetricThreshold | Self::RunMetricChange | Self::RunMetricZscore
+        )
+    }
+}
+
+/// The trigger: an event kind, an optional filter on the event's fields, and (for metric kinds)
+/// the metric condition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    /// The event kind.
+    #[serde(rename = "type")]
+    pub kind: TriggerKind,
+    /// A filter (DESIGN §2) on the event's fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filter: Option<Value>,
+    /// The metric condition, for `RUN_METRIC_*` kinds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<Value>,
+}
+
+/// What runs: a plugin, the integration it sends through, a payload template and plugin config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ActionSpec {
+    /// The plugin's name (`webhook`, `slack`, ... or an installed third-party plugin).
+    #[serde(rename = "type")]
+    pub plugin: String,
+    /// The integration's name, where the plugin needs one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration: Option<String>,
+    /// The payload template (JSON), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payload: Option<Value>,
+    /// The plugin's config (validated by the plugin).
+    #[serde(default = "empty_object")]
+    pub config: Value,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Default::default())
+}
+
+/// At most `max` executions per `per_seconds`; the rest are recorded as `skipped`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Executions allowed per window (≥ 1).
+    pub max: u32,
+    /// The window, in seconds (≥ 1).
+    pub per_seconds: u32,
+}
+
+/// An automation as stored and returned by the API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Automation {
+    /// Its id.
+    pub id: String,
+    /// The entity it belongs to.
+    pub entity: String,
+    /// Its name, unique in the entity (1–255 characters).
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Disabled automations match nothing.
+    pub enabled: bool,
+    /// Where it listens.
+    pub scope: Scope,
+    /// What it waits for.
+    pub event: Trigger,
+    /// What runs.
+    pub action: ActionSpec,
+    /// An optional rate limit.
+    pub rate_limit: Option<RateLimit>,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// When it was last changed.
+    pub updated_at: String,
+}
+
+/// The body of `POST /v1/automations`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutomationInput {
+    /// The entity (defaults to the key's).
+    #[serde(default)]
+    pub entity: Option<String>,
+    /// The name.
+    pub name: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// Enabled unless `false`.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Where it listens.
+    pub scope: Scope,
+    /// What it waits for.
+    pub event: Trigger,
+    /// What runs.
+    pub action: ActionSpec,
+    /// An optional rate limit.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The body of `PATCH /v1/automations/{id}`: any subset of the fields.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AutomationPatch {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new description.
+    pub description: Option<String>,
+    /// Enable or disable.
+    pub enabled: Option<bool>,
+    /// A new scope.
+    pub scope: Option<Scope>,
+    /// A new trigger.
+    pub event: Option<Trigger>,
+    /// A new action.
+    pub action: Option<ActionSpec>,
+    /// A new rate limit (`null` removes it).
+    #[serde(default, deserialize_with = "double_option")]
+    pub rate_limit: Option<Option<RateLimit>>,
+}
+
+fn double_option<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<RateLimit>>, D::Error> {
+    Option::<RateLimit>::deserialize(d).map(Some)
+}
+
+impl Automation {
+    /// Applies a patch; the result still has to be validated.
+    pub fn patched(&self, patch: AutomationPatch) -> Self {
+        let mut next = self.clone();
+        if let Some(name) = patch.name {
+            next.name = name;
+        }
+        if let Some(description) = patch.description {
+            next.description = description;
+        }
+        if let Some(enabled) = patch.enabled {
+            next.enabled = enabled;
+        }
+        if let Some(scope) = patch.scope {
+            next.scope = scope;
+        }
+        if let Some(event) = patch.event {
+            next.event = event;
+        }
+        if let Some(action) = patch.action {
+            next.action = action;
+        }
+        if let Some(rate_limit) = patch.rate_limit {
+            next.rate_limit = rate_limit;
+        }
+        next
+    }
+
+    /// The project or registry the scope names (for list filters).
+    pub fn scope_space(&self) -> Option<&str> {
+        match &self.scope {
+            Scope::Entity => None,
+            Scope::Project { project } => Some(project),
+            Scope::Registry { registry } => Some(registry),
+            Scope::Collection {
+                project, registry, ..
+            } => project.as_deref().or(registry.as_deref()),
+        }
+    }
+
+    /// The collection the scope names.
+    pub fn scope_collection(&self) -> Option<&str> {
+        match &self.scope {
+            Scope::Collection { collection, .. } => Some(collection),
+            _ => None,
+        }
+    }
+
+    /// The launch queue the action enqueues to, if it is a launch action.
+    pub fn queue(&self) -> Option<&str> {
+        self.action.config.get("queue").and_then(Value::as_str)
+    }
+
+    /// Whether the scope contains an event (entity already checked by the caller).
+    pub fn scope_contains(&self, event: &EventInput) -> bool {
+        let collection = event.collection.as_deref();
+        match &self.scope {
+            Scope::Entity => true,
+            Scope::Project { project } => event.project.as_deref() == Some(project),
+            Scope::Registry { registry } => event.registry.as_deref() == Some(registry),
+            Scope::Collection {
+                project,
+                registry,
+                collection: wanted,
+            } => {
+                collection == Some(wanted.as_str())
+                    && match (project, registry) {
+                        (Some(p), None) => event.project.as_deref() == Some(p),
+                        (None, Some(r)) => event.registry.as_deref() == Some(r),
+                        _ => false,
+                    }
+            }
+        }
+    }
+}
+
+/// A rule an automation breaks: which field, and why (the API answers 400 with both).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct DefinitionError {
+    /// The field, e.g. `scope` or `event.filter`.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> DefinitionError {
+    DefinitionError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// Checks the rules that need nothing but the automation itself: name, scope, the event kinds
+/// valid in that scope, the rate limit and the metric condition's shape. (The filter, template,
+/// integration and plugin config are checked by the caller, which has what they need.)
+pub fn check_definition(automation: &Automation) -> Result<(), DefinitionError> {
+    if automation.name.trim().is_empty() || automation.name.chars().count() > 255 {
+        return Err(invalid("name", "must be 1 to 255 characters"));
+    }
+    if automation.name.chars().any(char::is_control) {
+        return Err(invalid("name", "must not contain control characters"));
+    }
+    let kind = automation.event.kind;
+    let in_registry = match &automation.scope {
+        Scope::Entity => None,
+        Scope::Project { project } => {
+            check_name("scope.project", project).map_err(|e| invalid(&e.field, e.message))?;
+            Some(false)
+        }
+        Scope::Registry { registry } => {
+            check_name("scope.registry", registry).map_err(|e| invalid(&e.field, e.message))?;
+            Some(true)
+        }
+        Scope::Collection {
+            project,
+            registry,
+            collection,
+        } => {
+            check_name("scope.collection", collection).map_err(|e| invalid(&e.field, e.message))?;
+            match (project, registry) {
+                (Some(p), None) => {
+                    check_name("scope.project", p).map_err(|e| invalid(&e.field, e.message))?;
+                    Some(false)
+                }
+                (None, Some(r)) => {
+                    check_name("scope.registry", r).map_err(|e| invalid(&e.field, e.message))?;
+                    Some(true)
+                }
+                _ => {
+                    return Err(invalid(
+                        "scope",
+                        "a collection scope names a project or a registry (one of them)",
+                    ));
+                }
+            }
+        }
+    };
+    let allowed: &[TriggerKind] = match (&automation.scope, in_registry) {
+        (Scope::Entity, _) => &[
+            TriggerKind::CreateArtifact,
+            TriggerKind::LinkArtifact,
+            TriggerKind::AddArtifactAlias,
+            TriggerKind::RunState,
+            TriggerKind::RunMetricThreshold,
+            TriggerKind::RunMetricChange,
+            TriggerKind::RunMetricZscore,
+        ],
+        (Scope::Project { .. }, _) => &[
+            TriggerKind::CreateArtifact,
+            TriggerKind::AddArtifactAlias,
+            TriggerKind::RunState,
+            TriggerKind::RunMetricThreshold,
+            TriggerKind::RunMetricChange,
+            TriggerKind::RunMetricZscore,
+        ],
+        (Scope::Registry { .. }, _) => &[TriggerKind::LinkArtifact, TriggerKind::AddArtifactAlias],
+        (Scope::Collection { .. }, Some(false)) => {
+            &[TriggerKind::CreateArtifact, TriggerKind::AddArtifactAlias]
+        }
+        (Scope::Collection { .. }, _) => {
+            &[TriggerKind::LinkArtifact, TriggerKind::AddArtifactAlias]
+        }
+    };
+    if !allowed.contains(&kind) {
+        let scope = match (&automation.scope, in_registry) {
+            (Scope::Entity, _) => "an entity",
+            (Scope::Project { .. }, _) => "a project",
+            (Scope::Registry { .. }, _) => "a registry",
+            (Scope::Collection { .. }, Some(false)) => "a project collection",
+            (Scope::Collection { .. }, _) => "a registry collection",
+        };
+        let names: Vec<&str> = allowed.iter().map(|k| k.as_str()).collect();
+        return Err(invalid(
+            "event.type",
+            format!(
+                "{} is not available in {scope} scope (available: {})",
+                kind.as_str(),
+                names.join(", ")
+            ),
+        ));
+    }
+    match (&automation.event.metric, kind.is_metric()) {
+        (Some(metric), true) => {
+            metric::check(kind, metric).map_err(|m| invalid("event.metric", m))?
+        }
+        (None, true) => {
+            return Err(invalid(
+                "event.metric",
+                format!("required for {}", kind.as_str()),
+            ));
+        }
+        (Some(_), false) => {
+            return Err(invalid(
+                "event.metric",
+                format!("does not apply to {}", kind.as_str()),
+            ));
+        }
+        (None, false) => {}
+    }
+    if let Some(limit) = automation.rate_limit
+        && (limit.max == 0 || limit.per_seconds == 0)
+    {
+        return Err(invalid(
+            "rate_limit",
+            "max and per_seconds must be at least 1",
+        ));
+    }
+    Ok(())
+}
+
+/// Metric condition shapes (DESIGN §2).
+pub mod metric {
+    use serde::Deserialize;
+    use serde_json::Value;
+
+    use super::TriggerKind;
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)] // the fields are checked, then used by evaluation
+    struct Threshold {
+        name: String,
+        #[serde(default)]
+        window: Option<u32>,
+        #[serde(default)]
+        agg: Option<Aggregation>,
+        cmp: Comparison,
+        value: f64,
+        #[serde(default)]
+        cooldown_seconds: Option<u64>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Change {
+        name: String,
+        current_window: u32,
+        prior_window: u32,
+        #[serde(default)]
+        agg: Option<Aggregation>,
+        change: ChangeKind,
+        direction: Direction,
+        amount: f64,
+        #[serde(default)]
+        cooldown_seconds: Option<u64>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct ZScore {
+        name: String,
+        #[serde(default)]
+        window: Option<u32>,
+        #[serde(default)]
+        threshold: Option<f64>,
+        direction: Direction,
+        #[serde(default)]
+        cooldown_seconds: Option<u64>,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "UPPERCASE")]
+    enum Aggregation {
+        Max,
+        Min,
+        Average,
+        #[serde(rename = "none")]
+        None,
+    }
+
+    #[derive(Deserialize)]
+    enum Comparison {
+        #[serde(rename = "$gt")]
+        Gt,
+        #[serde(rename = "$gte")]
+        Gte,
+        #[serde(rename = "$lt")]
+        Lt,
+        #[serde(rename = "$lte")]
+        Lte,
+        #[serde(rename = "$eq")]
+        Eq,
+        #[serde(rename = "$ne")]
+        Ne,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "UPPERCASE")]
+    enum ChangeKind {
+        Absolute,
+        Relative,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(rename_all = "UPPERCASE")]
+    enum Direction {
+        Increase,
+        Decrease,
+        Any,
+    }
+
+    /// Checks a metric condition's shape for its trigger kind.
+    pub fn check(kind: TriggerKind, metric: &Value) -> Result<(), String> {
+        let positive = |what: &str, n: Option<u32>| match n {
+            Some(0) => Err(format!("{what} must be at least 1")),
+            _ => Ok(()),
+        };
+        match kind {
+            TriggerKind::RunMetricThreshold => {
+                let t: Threshold =
+                    serde_json::from_value(metric.clone()).map_err(|e| e.to_string())?;
+                positive("window", t.window)?;
+                non_empty(&t.name)
+            }
+            TriggerKind::RunMetricChange => {
+                let c: Change =
+                    serde_json::from_value(metric.clone()).map_err(|e| e.to_string())?;
+                positive("current_window", Some(c.current_window))?;
+                positive("prior_window", Some(c.prior_window))?;
+                if c.amount.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater) {
+                    return Err("amount must be greater than 0".into());
+                }
+                non_empty(&c.name)
+            }
+            TriggerKind::RunMetricZscore => {
+                let z: ZScore =
+                    serde_json::from_value(metric.clone()).map_err(|e| e.to_string())?;
+                positive("window", z.window)?;
+                if z.threshold
+                    .is_some_and(|t| t.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater))
+                {
+                    return Err("threshold must be greater than 0".into());
+                }
+                non_empty(&z.name)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn non_empty(name: &str) -> Result<(), String> {
+        if name.is_empty() {
+            Err("name must not be empty".into())
+        } else {
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,90 @@
+//! Wiring a server from its config: data directory, master key, store, plugins, the automation
+//! index and the bootstrap key. `herald serve` and the benchmark both start here.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use crate::api::{AppState, compile_automation};
+use crate::automations::index::AutomationIndex;
+use crate::config::Config;
+use crate::engine::PluginEngine;
+use crate::plugins::PluginRegistry;
+use crate::secrets::MasterKey;
+use crate::store::Store;
+
+/// The bootstrap admin key created on the first start, to print once.
+pub struct Bootstrap {
+    /// The operator entity's name.
+    pub entity: String,
+    /// The key; `None` when it came from `HERALD_BOOTSTRAP_KEY` (the operator already has it).
+    pub key: Option<String>,
+}
+
+/// Opens everything the server needs.
+pub async fn build(config: &Config) -> anyhow::Result<(AppState, Option<Bootstrap>)> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+    let master_key = match std::env::var("HERALD_MASTER_KEY") {
+        Ok(text) => MasterKey::from_base64(&text).context("HERALD_MASTER_KEY")?,
+        Err(_) => {
+            let path = config
+                .master_key_file
+                .clone()
+                .unwrap_or_else(|| config.data_dir.join("master.key"));
+            MasterKey::load_or_create(&path)?
+        }
+    };
+    let database = config.data_dir.join("herald.db");
+    let store = Store::open(&database, config.durability)
+        .with_context(|| format!("opening the database {}", database.display()))?;
+
+    let engine = PluginEngine::new(
+        config.sandbox.clone(),
+        Some(config.data_dir.join("compiled")),
+    )?;
+    let (plugins, rejected) = PluginRegistry::load(&engine, config.plugins_dir.as_deref()).await?;
+    for file in &rejected {
+        tracing::error!(path = %file.path, reason = %file.reason, "plugin not loaded");
+    }
+    let names: Vec<String> = plugins
+        .iter()
+        .map(|p| format!("{}@{}", p.info.name, p.info.version))
+        .collect();
+    tracing::info!(plugins = %names.join(", "), "plugins loaded");
+
+    let index = AutomationIndex::default();
+    for (entity_id, automation) in store.all_automations().await? {
+        let id = automation.id.clone();
+        match compile_automation(entity_id, automation) {
+            Ok(compiled) => index.upsert(compiled),
+            Err(error) => {
+                tracing::error!(automation = %id, %error, "stored automation does not load; it will not match")
+            }
+        }
+    }
+    tracing::info!(automations = index.len(), "automations loaded");
+
+    let preset = std::env::var("HERALD_BOOTSTRAP_KEY")
+        .ok()
+        .filter(|k| !k.is_empty());
+    let key = preset.clone().unwrap_or_else(crate::auth::generate_key);
+    let bootstrap = store
+        .bootstrap(&config.bootstrap_entity, key)
+        .await?
+        .map(|(entity, key)| Bootstrap {
+            entity: entity.name,
+            key: preset.is_none().then_some(key.key),
+        });
+
+    let state = AppState {
+        engine,
+        plugins: Arc::new(plugins),
+        store,
+        index: Arc::new(index),
+        master_key,
+        keys: Arc::default(),
+        egress: Arc::new(config.egress.clone()),
+    };
+    Ok((state, bootstrap))
+}

@@ -1,0 +1,241 @@
+//! Events and the executions they trigger: written together, in one transaction, before the
+//! client hears `202`. Also the execution history reads.
+
+use rusqlite::{OptionalExtension, params};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::{Store, StoreError, json_column, now_rfc3339};
+use crate::events::Event;
+
+/// An execution to create with its event.
+#[derive(Debug, Clone)]
+pub struct NewExecution {
+    /// Its id.
+    pub id: String,
+    /// The automation that fired.
+    pub automation_id: String,
+    /// A snapshot of the automation's definition (JSON).
+    pub automation: String,
+    /// The rendered payload (secrets as placeholders), if the automation has a template.
+    pub payload: Option<String>,
+    /// `pending`, or `skipped` when the rate limit refused it.
+    pub status: &'static str,
+    /// Why it was skipped.
+    pub status_reason: Option<String>,
+}
+
+/// One event to store, with its executions.
+#[derive(Debug, Clone)]
+pub struct EventToStore {
+    /// The event.
+    pub event: Event,
+    /// The client's idempotency key for it, if any.
+    pub idempotency_key: Option<String>,
+    /// The executions it triggered.
+    pub executions: Vec<NewExecution>,
+}
+
+/// What storing an event did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct IngestOutcome {
+    /// The event's id (the first one's, for a repeated idempotency key).
+    pub event_id: String,
+    /// How many automations it triggered.
+    pub matched: usize,
+    /// True when the idempotency key had been seen: nothing new was created.
+    pub duplicate: bool,
+}
+
+/// An execution as the API shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ExecutionRecord {
+    /// Its id (also the `webhook-id` receivers deduplicate on).
+    pub id: String,
+    /// The event that triggered it.
+    pub event_id: String,
+    /// The automation (it may since have changed or gone; `automation` is the snapshot).
+    pub automation_id: String,
+    /// `pending`, `running`, `retrying`, `succeeded`, `failed` or `skipped`.
+    pub status: String,
+    /// Why it has that status (the failure, or why it was skipped).
+    pub status_reason: Option<String>,
+    /// Attempts made so far.
+    pub attempts: i64,
+    /// When it was created.
+    pub created_at: String,
+    /// When it last changed.
+    pub updated_at: String,
+    /// The automation as it was when the event arrived.
+    pub automation: Value,
+    /// The rendered payload, secrets shown as `${NAME}`.
+    pub payload: Option<Value>,
+    /// Every attempt, oldest first (only in single-execution reads).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attempt_log: Vec<Value>,
+}
+
+const EXECUTION_COLUMNS: &str = "id, event_id, automation_id, status, status_reason, attempts, created_at, updated_at, automation, payload";
+
+fn execution_from_row(
+    row: &rusqlite::Row<'_>,
+) -> rusqlite::Result<(ExecutionRecord, String, Option<String>)> {
+    Ok((
+        ExecutionRecord {
+            id: row.get(0)?,
+            event_id: row.get(1)?,
+            automation_id: row.get(2)?,
+            status: row.get(3)?,
+            status_reason: row.get(4)?,
+            attempts: row.get(5)?,
+            created_at: row.get(6)?,
+            updated_at: row.get(7)?,
+            automation: Value::Null,
+            payload: None,
+            attempt_log: Vec::new(),
+        },
+        row.get(8)?,
+        row.get(9)?,
+    ))
+}
+
+fn finish_execution(
+    parts: (ExecutionRecord, String, Option<String>),
+) -> Result<ExecutionRecord, StoreError> {
+    let (mut record, automation, payload) = parts;
+    record.automation = json_column(&automation)?;
+    record.payload = payload
+        .map(|p| json_column::<Value>(&crate::engine::show_secret_placeholders(&p)))
+        .transpose()?;
+    Ok(record)
+}
+
+impl Store {
+    /// Stores events and their executions in one transaction. An event whose idempotency key was
+    /// seen before is not stored again: its outcome names the first event.
+    pub async fn ingest(
+        &self,
+        entity_id: i64,
+        events: Vec<EventToStore>,
+    ) -> Result<Vec<IngestOutcome>, StoreError> {
+        self.write(move |tx| {
+            let mut find = tx.prepare_cached(
+                "SELECT id, matched FROM events WHERE entity_id = ?1 AND idempotency_key = ?2",
+            )?;
+            let mut insert_event = tx.prepare_cached(
+                "INSERT INTO events (id, entity_id, body, idempotency_key, matched, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?;
+            let mut insert_execution = tx.prepare_cached(
+                "INSERT INTO executions (id, event_id, entity_id, automation_id, automation, payload, status, status_reason,
+                 attempts, next_attempt_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?10)",
+            )?;
+            let now = now_rfc3339();
+            let now_ms = unix_millis();
+            let mut outcomes = Vec::with_capacity(events.len());
+            for item in events {
+                if let Some(key) = &item.idempotency_key
+                    && let Some((event_id, matched)) = find
+                        .query_row(params![entity_id, key], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+                        .optional()?
+                {
+                    outcomes.push(IngestOutcome { event_id, matched: matched as usize, duplicate: true });
+                    continue;
+                }
+                let body = serde_json::to_string(&item.event).expect("an event always serialises");
+                let matched = item.executions.len();
+                insert_event.execute(params![item.event.id, entity_id, body, item.idempotency_key, matched as i64, now])?;
+                for execution in &item.executions {
+                    insert_execution.execute(params![
+                        execution.id, item.event.id, entity_id, execution.automation_id, execution.automation,
+                        execution.payload, execution.status, execution.status_reason, now_ms, now
+                    ])?;
+                }
+                outcomes.push(IngestOutcome { event_id: item.event.id.clone(), matched, duplicate: false });
+            }
+            Ok(outcomes)
+        })
+        .await
+    }
+
+    /// An event and the executions it triggered.
+    pub async fn event(
+        &self,
+        entity_id: i64,
+        id: &str,
+    ) -> Result<(Value, Vec<ExecutionRecord>), StoreError> {
+        let id = id.to_string();
+        self.read(move |c| {
+            let body: Option<(String, String)> = c
+                .query_row(
+                    "SELECT body, received_at FROM events WHERE entity_id = ?1 AND id = ?2",
+                    params![entity_id, id],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            let (body, received_at) = body.ok_or_else(|| StoreError::NotFound(format!("event {id}")))?;
+            let mut event: Value = json_column(&body)?;
+            event["received_at"] = Value::String(received_at);
+            let mut statement = c.prepare(&format!(
+                "SELECT {EXECUTION_COLUMNS} FROM executions WHERE event_id = ?1 ORDER BY created_at, id"
+            ))?;
+            let executions = statement
+                .query_map([&id], execution_from_row)?
+                .map(|row| finish_execution(row?))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((event, executions))
+        })
+        .await
+    }
+
+    /// An automation's executions, newest first (at most `limit`).
+    pub async fn automation_executions(
+        &self,
+        entity_id: i64,
+        automation_id: &str,
+        limit: usize,
+    ) -> Result<Vec<ExecutionRecord>, StoreError> {
+        let automation_id = automation_id.to_string();
+        self.read(move |c| {
+            let mut statement = c.prepare(&format!(
+                "SELECT {EXECUTION_COLUMNS} FROM executions WHERE entity_id = ?1 AND automation_id = ?2
+                 ORDER BY created_at DESC, id DESC LIMIT ?3"
+            ))?;
+            statement
+                .query_map(params![entity_id, automation_id, limit as i64], execution_from_row)?
+                .map(|row| finish_execution(row?))
+                .collect()
+        })
+        .await
+    }
+
+    /// One execution with its attempts.
+    pub async fn execution(&self, entity_id: i64, id: &str) -> Result<ExecutionRecord, StoreError> {
+        let id = id.to_string();
+        self.read(move |c| {
+            let row = c
+                .query_row(
+                    &format!("SELECT {EXECUTION_COLUMNS} FROM executions WHERE entity_id = ?1 AND id = ?2"),
+                    params![entity_id, id],
+                    execution_from_row,
+                )
+                .optional()?
+                .ok_or_else(|| StoreError::NotFound(format!("execution {id}")))?;
+            let mut record = finish_execution(row)?;
+            let mut statement = c.prepare("SELECT record FROM attempts WHERE execution_id = ?1 ORDER BY number")?;
+            record.attempt_log = statement
+                .query_map([&id], |r| r.get::<_, String>(0))?
+                .map(|text| json_column(&text?))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(record)
+        })
+        .await
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn unix_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}

@@ -1,0 +1,28 @@
+//! Numbered schema migrations, applied in order at start; `PRAGMA user_version` records the last.
+
+use rusqlite::Connection;
+
+use super::StoreError;
+
+/// Every migration, in order. Never edit a released one: add the next number.
+const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("migrations/0001_init.sql"))];
+
+/// Applies the migrations the database has not seen yet, each in its own transaction.
+pub(super) fn apply(connection: &mut Connection) -> Result<(), StoreError> {
+    let current: usize =
+        connection.query_row("PRAGMA user_version", [], |row| row.get::<_, i64>(0))? as usize;
+    if current > MIGRATIONS.len() {
+        return Err(StoreError::Corrupt(format!(
+            "the database is at schema version {current}, newer than this herald ({}); upgrade herald",
+            MIGRATIONS.len()
+        )));
+    }
+    for (index, (name, sql)) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = connection.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (index + 1) as i64)?;
+        tx.commit()?;
+        tracing::info!(migration = name, "applied database migration");
+    }
+    Ok(())
+}

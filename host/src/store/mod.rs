@@ -1,0 +1,271 @@
+//! The store: every SQL statement Herald runs lives under this module. SQLite (bundled) in WAL
+//! mode; numbered migrations applied at start; one writer thread that commits concurrent writes
+//! together (group commit), and a small pool of read connections.
+//!
+//! A write is acknowledged only after the transaction holding it has committed. Each write runs in
+//! its own savepoint, so one failing write rolls back alone while its batch commits.
+
+mod automations;
+mod entities;
+mod events;
+mod integrations;
+mod migrations;
+mod secrets;
+
+pub use automations::AutomationFilter;
+pub use entities::{ApiKeyRecord, EntityRecord, NewKey};
+pub use events::{EventToStore, ExecutionRecord, IngestOutcome, NewExecution, unix_millis};
+pub use integrations::IntegrationRecord;
+pub use secrets::SecretRecord;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+
+use rusqlite::{Connection, OpenFlags, Transaction};
+use tokio::sync::oneshot;
+
+/// How many writes one commit may carry.
+const MAX_BATCH: usize = 512;
+/// Read connections kept open.
+const READ_POOL: usize = 4;
+
+/// Why a store operation failed. Callers branch on `NotFound` and `Conflict`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// No such row.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// A unique name is taken, or a row is still referenced.
+    #[error("{0}")]
+    Conflict(String),
+    /// SQLite failed.
+    #[error("database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// A stored JSON document does not parse (a bug or a corrupted file).
+    #[error("corrupt stored document: {0}")]
+    Corrupt(String),
+    /// The batch this write was in failed to commit: the write did not happen.
+    #[error("commit failed: {0}")]
+    CommitFailed(String),
+    /// The writer thread is gone (the store is shutting down).
+    #[error("the store is closed")]
+    Closed,
+}
+
+/// Durability of a commit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Durability {
+    /// Survives a killed process (WAL, `synchronous=NORMAL`).
+    Process,
+    /// Survives power loss too (`synchronous=FULL`: an fsync per commit, shared by the batch).
+    Power,
+}
+
+/// A write waiting for the writer thread.
+trait Job: Send {
+    /// Runs inside the batch's transaction; false when the job failed (and was rolled back).
+    fn run(&mut self, tx: &Transaction<'_>) -> bool;
+    /// Delivers the result once the batch committed (or failed to).
+    fn finish(self: Box<Self>, commit: Result<(), String>);
+}
+
+struct WriteJob<T, F> {
+    work: Option<F>,
+    result: Option<Result<T, StoreError>>,
+    reply: oneshot::Sender<Result<T, StoreError>>,
+}
+
+impl<T, F> Job for WriteJob<T, F>
+where
+    T: Send,
+    F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send,
+{
+    fn run(&mut self, tx: &Transaction<'_>) -> bool {
+        let work = self.work.take().expect("a job runs once");
+        let result = match tx.execute_batch("SAVEPOINT job") {
+            Ok(()) => {
+                let result = work(tx);
+                let closed = if result.is_ok() {
+                    tx.execute_batch("RELEASE job")
+                } else {
+                    tx.execute_batch("ROLLBACK TO job; RELEASE job")
+                };
+                match closed {
+                    Ok(()) => result,
+                    Err(e) => Err(e.into()),
+                }
+            }
+            Err(e) => Err(e.into()),
+        };
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
+    }
+
+    fn finish(self: Box<Self>, commit: Result<(), String>) {
+        let result = match (commit, self.result) {
+            (Ok(()), Some(result)) => result,
+            (Err(message), _) => Err(StoreError::CommitFailed(message)),
+            (Ok(()), None) => Err(StoreError::Closed),
+        };
+        let _ = self.reply.send(result);
+    }
+}
+
+/// The database. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Option<mpsc::Sender<Box<dyn Job>>>>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    pub fn open(path: &Path, durability: Durability) -> Result<Self, StoreError> {
+        let mut connection = open_connection(path, false)?;
+        let synchronous = match durability {
+            Durability::Process => "NORMAL",
+            Durability::Power => "FULL",
+        };
+        connection.execute_batch(&format!("PRAGMA synchronous = {synchronous};"))?;
+        migrations::apply(&mut connection)?;
+        let (sender, receiver) = mpsc::channel::<Box<dyn Job>>();
+        std::thread::Builder::new()
+            .name("herald-store-writer".into())
+            .spawn(move || writer_loop(connection, receiver))
+            .map_err(|e| StoreError::Corrupt(format!("cannot start the writer thread: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path: path.to_path_buf(),
+                writer: Mutex::new(Some(sender)),
+                readers: Mutex::new(Vec::new()),
+            }),
+        })
+    }
+
+    /// Runs `work` in a write transaction (batched with concurrent writes); returns once
+    /// committed.
+    pub async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let (reply, result) = oneshot::channel();
+        let job = Box::new(WriteJob {
+            work: Some(work),
+            result: None,
+            reply,
+        });
+        let sender = self
+            .inner
+            .writer
+            .lock()
+            .expect("not poisoned")
+            .clone()
+            .ok_or(StoreError::Closed)?;
+        sender.send(job).map_err(|_| StoreError::Closed)?;
+        result.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// Runs `work` on a read connection, off the async threads.
+    pub async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let pooled = inner.readers.lock().expect("not poisoned").pop();
+            let connection = match pooled {
+                Some(connection) => connection,
+                None => open_connection(&inner.path, true)?,
+            };
+            let result = work(&connection);
+            let mut readers = inner.readers.lock().expect("not poisoned");
+            if readers.len() < READ_POOL {
+                readers.push(connection);
+            }
+            result
+        })
+        .await
+        .map_err(|_| StoreError::Closed)?
+    }
+
+    /// Stops accepting writes; the writer thread finishes what it has and exits.
+    pub fn close(&self) {
+        self.inner.writer.lock().expect("not poisoned").take();
+    }
+}
+
+fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let connection = Connection::open_with_flags(path, flags)?;
+    connection.busy_timeout(std::time::Duration::from_secs(10))?;
+    if !read_only {
+        connection.execute_batch("PRAGMA journal_mode = WAL;")?;
+    }
+    connection.execute_batch("PRAGMA foreign_keys = ON;")?;
+    Ok(connection)
+}
+
+/// The writer thread: takes every waiting write, runs them in one transaction, commits once, then
+/// answers them all. Under load a commit (and its fsync) is shared by the whole batch.
+fn writer_loop(mut connection: Connection, jobs: mpsc::Receiver<Box<dyn Job>>) {
+    while let Ok(first) = jobs.recv() {
+        let mut batch = vec![first];
+        while batch.len() < MAX_BATCH {
+            match jobs.try_recv() {
+                Ok(job) => batch.push(job),
+                Err(_) => break,
+            }
+        }
+        let commit = match connection.transaction() {
+            Ok(tx) => {
+                for job in batch.iter_mut() {
+                    job.run(&tx);
+                }
+                tx.commit().map_err(|e| e.to_string())
+            }
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(error) = &commit {
+            tracing::error!(%error, writes = batch.len(), "commit failed; the batch's writes are lost and reported as failed");
+        }
+        for job in batch {
+            job.finish(commit.clone());
+        }
+    }
+}
+
+/// Seconds since the Unix epoch, as stored in `*_at` columns together with RFC 3339 text.
+pub fn now_rfc3339() -> String {
+    humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+/// Maps a UNIQUE violation to `Conflict` with a message; other errors pass through.
+fn conflict(error: rusqlite::Error, message: impl FnOnce() -> String) -> StoreError {
+    match &error {
+        rusqlite::Error::SqliteFailure(e, _)
+            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::Conflict(message())
+        }
+        _ => StoreError::Sqlite(error),
+    }
+}
+
+fn json_column<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
