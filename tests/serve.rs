@@ -8,17 +8,6 @@ use std::collections::BTreeMap;
 use std::time::SystemTime;
 
 use common::{Server, fixture};
-use serde_json::Value;
-
-async fn get_json(url: &str) -> Value {
-    let response = reqwest::get(url).await.unwrap();
-    assert!(
-        response.status().is_success(),
-        "{url}: {}",
-        response.status()
-    );
-    serde_json::from_str(&response.text().await.unwrap()).unwrap()
-}
 
 fn cache_entries(data_dir: &std::path::Path) -> BTreeMap<String, SystemTime> {
     std::fs::read_dir(data_dir.join("compiled"))
@@ -46,10 +35,10 @@ async fn serves_builtin_and_third_party_plugins_and_restarts_without_recompiling
     let plugins_arg = plugins_dir.display().to_string();
 
     let server = Server::start(&data_dir, &["--plugins-dir", &plugins_arg]);
-    let health = get_json(&format!("{}/healthz", server.url)).await;
+    let health = common::expect_status(&server.anonymous().get("/healthz").await, 200).clone();
     assert_eq!(health["status"], "ok");
 
-    let listed = get_json(&format!("{}/v1/plugins", server.url)).await;
+    let listed = common::expect_status(&server.admin().get("/v1/plugins").await, 200).clone();
     let plugins = listed["plugins"].as_array().unwrap();
     let names: Vec<&str> = plugins
         .iter()
@@ -81,7 +70,7 @@ async fn serves_builtin_and_third_party_plugins_and_restarts_without_recompiling
     // file never gets that far.
     assert_eq!(cached.len(), 3, "each component compiled once: {cached:?}");
     let server = Server::start(&data_dir, &["--plugins-dir", &plugins_arg]);
-    let listed = get_json(&format!("{}/v1/plugins", server.url)).await;
+    let listed = common::expect_status(&server.admin().get("/v1/plugins").await, 200).clone();
     assert_eq!(listed["plugins"].as_array().unwrap().len(), 2);
     assert_eq!(
         cache_entries(&data_dir),

@@ -290,5 +290,13 @@ async fn executions(
         .automation_executions(principal.entity.id, &id, limit)
         .await
         .map_err(store_error)?;
+    // A deleted automation's history stays readable; an id that never existed here is a 404.
+    if executions.is_empty() {
+        state
+            .store
+            .automation(principal.entity.id, &id)
+            .await
+            .map_err(store_error)?;
+    }
     Ok(Json(json!({ "executions": executions })))
 }
