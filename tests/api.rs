@@ -1070,3 +1070,75 @@ async fn first_start_prints_a_generated_admin_key_once() {
     );
     expect_status(&server.client(&key).get("/v1/plugins").await, 200);
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_every_route() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let (status, document) = server.anonymous().get("/v1/openapi.json").await;
+    assert_eq!(status, 200);
+    assert!(
+        document["openapi"].as_str().unwrap().starts_with("3."),
+        "{}",
+        document["openapi"]
+    );
+    let routes = [
+        ("get", "/healthz"),
+        ("get", "/v1/plugins"),
+        ("post", "/v1/entities"),
+        ("get", "/v1/entities/{entity}/keys"),
+        ("post", "/v1/entities/{entity}/keys"),
+        ("delete", "/v1/entities/{entity}/keys/{id}"),
+        ("get", "/v1/entities/{entity}/secrets"),
+        ("put", "/v1/entities/{entity}/secrets/{name}"),
+        ("delete", "/v1/entities/{entity}/secrets/{name}"),
+        ("get", "/v1/entities/{entity}/integrations"),
+        ("post", "/v1/entities/{entity}/integrations"),
+        ("get", "/v1/entities/{entity}/integrations/{name}"),
+        ("patch", "/v1/entities/{entity}/integrations/{name}"),
+        ("delete", "/v1/entities/{entity}/integrations/{name}"),
+        ("get", "/v1/automations"),
+        ("post", "/v1/automations"),
+        ("get", "/v1/automations/{id}"),
+        ("patch", "/v1/automations/{id}"),
+        ("delete", "/v1/automations/{id}"),
+        ("get", "/v1/automations/{id}/executions"),
+        ("post", "/v1/events"),
+        ("post", "/v1/events/batch"),
+        ("get", "/v1/events/{id}"),
+        ("get", "/v1/executions/{id}"),
+    ];
+    let paths = document["paths"].as_object().unwrap();
+    for (method, path) in routes {
+        assert!(
+            paths.get(path).and_then(|p| p.get(method)).is_some(),
+            "{method} {path} is not documented"
+        );
+    }
+    let documented: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
+    assert_eq!(
+        documented,
+        routes.len(),
+        "the document has routes this test does not know: {:?}",
+        paths.keys()
+    );
+    // Bodies are described by schema, not left opaque.
+    let schemas = &document["components"]["schemas"];
+    for schema in [
+        "AutomationInput",
+        "Scope",
+        "Trigger",
+        "ActionSpec",
+        "EventInput",
+        "ErrorBody",
+        "IntegrationRecord",
+        "ExecutionRecord",
+    ] {
+        assert!(schemas.get(schema).is_some(), "schema {schema} missing");
+    }
+    let text = document.to_string();
+    for reference in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = reference.split('"').next().unwrap();
+        assert!(schemas.get(name).is_some(), "dangling reference to {name}");
+    }
+}

@@ -4,7 +4,24 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
+
+/// The JSON body of every error response.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong: a stable code and a message for people.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// `invalid`, `unauthorized`, `forbidden`, `not_found`, `conflict`, `too_large`,
+    /// `plugin_refused` or `internal`.
+    pub code: String,
+    /// What is wrong, naming the field where there is one.
+    pub message: String,
+}
 
 /// An error an API route returns.
 #[derive(Debug, thiserror::Error)]
@@ -60,10 +77,12 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        (
-            status,
-            Json(json!({"error": {"code": code, "message": message}})),
-        )
-            .into_response()
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code.into(),
+                message,
+            },
+        };
+        (status, Json(body)).into_response()
     }
 }

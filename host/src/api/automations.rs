@@ -14,9 +14,10 @@ use super::json::JsonBody;
 use super::{AppState, store_error};
 use crate::automations::index::Compiled;
 use crate::automations::{Automation, AutomationInput, AutomationPatch, check_definition};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::events::filter::Filter;
 use crate::events::template::Template;
+use crate::store::ExecutionRecord;
 use crate::store::{AutomationFilter, now_rfc3339};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -151,7 +152,8 @@ fn listed(automation: &Automation) -> Value {
     value
 }
 
-async fn create(
+#[utoipa::path(post, path = "/v1/automations", tag = "automations", security(("api_key" = [])), request_body = AutomationInput, responses((status = 201, body = Automation), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody, description = "The plugin refused the config")))]
+pub(super) async fn create(
     State(state): State<AppState>,
     principal: Principal,
     JsonBody(input): JsonBody<AutomationInput>,
@@ -185,7 +187,8 @@ async fn create(
 }
 
 /// Query parameters of `GET /v1/automations`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only this entity's (must be the key's; the default).
@@ -196,7 +199,8 @@ pub struct ListQuery {
     pub collection: Option<String>,
 }
 
-async fn list(
+#[utoipa::path(get, path = "/v1/automations", tag = "automations", security(("api_key" = [])), params(ListQuery), responses((status = 200, description = "Automations with trigger_type, action_type, action_name and queue", body = [Automation]), (status = 404, body = ErrorBody)))]
+pub(super) async fn list(
     State(state): State<AppState>,
     principal: Principal,
     Query(query): Query<ListQuery>,
@@ -219,7 +223,8 @@ async fn list(
     ))
 }
 
-async fn read(
+#[utoipa::path(get, path = "/v1/automations/{id}", tag = "automations", security(("api_key" = [])), params(("id" = String, Path)), responses((status = 200, body = Automation), (status = 404, body = ErrorBody)))]
+pub(super) async fn read(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
@@ -232,7 +237,8 @@ async fn read(
     Ok(Json(listed(&automation)))
 }
 
-async fn update(
+#[utoipa::path(patch, path = "/v1/automations/{id}", tag = "automations", security(("api_key" = [])), params(("id" = String, Path)), request_body = AutomationPatch, responses((status = 200, body = Automation), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub(super) async fn update(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
@@ -256,7 +262,8 @@ async fn update(
     Ok(Json(listed(&saved)))
 }
 
-async fn remove(
+#[utoipa::path(delete, path = "/v1/automations/{id}", tag = "automations", security(("api_key" = [])), params(("id" = String, Path)), responses((status = 204, description = "Deleted; its executions stay"), (status = 404, body = ErrorBody)))]
+pub(super) async fn remove(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
@@ -271,14 +278,16 @@ async fn remove(
 }
 
 /// Query parameters of `GET /v1/automations/{id}/executions`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ExecutionsQuery {
     /// At most this many, newest first (default 100, at most 1000).
     pub limit: Option<usize>,
 }
 
-async fn executions(
+#[utoipa::path(get, path = "/v1/automations/{id}/executions", tag = "automations", security(("api_key" = [])), params(("id" = String, Path), ExecutionsQuery), responses((status = 200, body = [ExecutionRecord]), (status = 404, body = ErrorBody)))]
+pub(super) async fn executions(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,

@@ -12,7 +12,7 @@ use super::auth::Principal;
 use super::json::JsonBody;
 use super::{AppState, store_error};
 use crate::auth::{Role, generate_key};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::events::event::check_name;
 
 pub(super) fn routes() -> Router<AppState> {
@@ -23,14 +23,15 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 /// The body of `POST /v1/entities`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEntity {
     /// The new entity's name.
     pub name: String,
 }
 
-async fn create_entity(
+#[utoipa::path(post, path = "/v1/entities", tag = "entities", security(("api_key" = [])), request_body = NewEntity, responses((status = 201, description = "The entity and its first admin key (shown once)"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(super) async fn create_entity(
     State(state): State<AppState>,
     principal: Principal,
     JsonBody(body): JsonBody<NewEntity>,
@@ -56,7 +57,7 @@ async fn create_entity(
 }
 
 /// The body of `POST /v1/entities/{entity}/keys`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKeyBody {
     /// `admin` or `member`.
@@ -66,7 +67,8 @@ pub struct NewKeyBody {
     pub label: String,
 }
 
-async fn create_key(
+#[utoipa::path(post, path = "/v1/entities/{entity}/keys", tag = "entities", security(("api_key" = [])), params(("entity" = String, Path)), request_body = NewKeyBody, responses((status = 201, description = "The new key (shown once)"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn create_key(
     State(state): State<AppState>,
     principal: Principal,
     Path(entity): Path<String>,
@@ -85,7 +87,8 @@ async fn create_key(
     ))
 }
 
-async fn list_keys(
+#[utoipa::path(get, path = "/v1/entities/{entity}/keys", tag = "entities", security(("api_key" = [])), params(("entity" = String, Path)), responses((status = 200, description = "Key ids, roles and labels"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn list_keys(
     State(state): State<AppState>,
     principal: Principal,
     Path(entity): Path<String>,
@@ -104,7 +107,8 @@ async fn list_keys(
     Ok(Json(json!({ "keys": keys })))
 }
 
-async fn delete_key(
+#[utoipa::path(delete, path = "/v1/entities/{entity}/keys/{id}", tag = "entities", security(("api_key" = [])), params(("entity" = String, Path), ("id" = String, Path)), responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(super) async fn delete_key(
     State(state): State<AppState>,
     principal: Principal,
     Path((entity, id)): Path<(String, String)>,

@@ -12,9 +12,10 @@ use serde_json::{Value, json};
 use super::auth::Principal;
 use super::json::JsonBody;
 use super::{AppState, store_error};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::events::template::Resolved;
 use crate::events::{Event, EventInput, Variables};
+use crate::store::IngestOutcome;
 use crate::store::{EventToStore, NewExecution};
 
 /// Events one batch may carry.
@@ -89,7 +90,8 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     }
 }
 
-async fn ingest_one(
+#[utoipa::path(post, path = "/v1/events", tag = "events", security(("api_key" = [])), request_body = EventInput, params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried post return the same event id")), responses((status = 202, body = IngestOutcome), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
+pub(super) async fn ingest_one(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
@@ -118,14 +120,16 @@ async fn ingest_one(
 }
 
 /// The body of `POST /v1/events/batch`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Batch {
     /// Up to 1,000 events.
+    #[schema(value_type = Vec<EventInput>)]
     pub events: Vec<Value>,
 }
 
-async fn ingest_batch(
+#[utoipa::path(post, path = "/v1/events/batch", tag = "events", security(("api_key" = [])), request_body = Batch, params(("Idempotency-Key" = Option<String>, Header, description = "Covers the whole batch")), responses((status = 202, body = [IngestOutcome]), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
+pub(super) async fn ingest_batch(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
@@ -165,7 +169,8 @@ async fn ingest_batch(
     ))
 }
 
-async fn read(
+#[utoipa::path(get, path = "/v1/events/{id}", tag = "events", security(("api_key" = [])), params(("id" = String, Path)), responses((status = 200, description = "The event and the executions it triggered"), (status = 404, body = ErrorBody)))]
+pub(super) async fn read(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,

@@ -6,14 +6,15 @@ use axum::{Json, Router};
 
 use super::auth::Principal;
 use super::{AppState, store_error};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::store::ExecutionRecord;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/executions/{id}", get(read))
 }
 
-async fn read(
+#[utoipa::path(get, path = "/v1/executions/{id}", tag = "executions", security(("api_key" = [])), params(("id" = String, Path)), responses((status = 200, body = ExecutionRecord), (status = 404, body = ErrorBody)))]
+pub(super) async fn read(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,

@@ -10,6 +10,7 @@ pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/healthz", get(health))
 }
 
-async fn health() -> Json<Value> {
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "The server is up")))]
+pub(super) async fn health() -> Json<Value> {
     Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
 }

@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::auth::Principal;
 use super::json::JsonBody;
 use super::{AppState, store_error};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
 use crate::store::{IntegrationRecord, now_rfc3339};
 
 /// The kinds of integration.
@@ -27,7 +27,7 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 /// The body of `POST …/integrations`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewIntegration {
     /// Its name, unique in the entity.
@@ -45,7 +45,7 @@ pub struct NewIntegration {
 }
 
 /// The body of `PATCH …/integrations/{name}`: any subset; `null` clears a secret.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct IntegrationPatch {
     /// A new name.
@@ -56,9 +56,11 @@ pub struct IntegrationPatch {
     pub url: Option<String>,
     /// A new access token secret (`null` removes it).
     #[serde(default, deserialize_with = "some")]
+    #[schema(value_type = Option<String>)]
     pub access_token: Option<Option<String>>,
     /// A new signing secret (`null` removes it).
     #[serde(default, deserialize_with = "some")]
+    #[schema(value_type = Option<String>)]
     pub signing_secret: Option<Option<String>>,
 }
 
@@ -120,7 +122,8 @@ async fn check(
     Ok(())
 }
 
-async fn create(
+#[utoipa::path(post, path = "/v1/entities/{entity}/integrations", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path)), request_body = NewIntegration, responses((status = 201, body = IntegrationRecord), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(super) async fn create(
     State(state): State<AppState>,
     principal: Principal,
     Path(entity): Path<String>,
@@ -148,7 +151,8 @@ async fn create(
     Ok((StatusCode::CREATED, Json(record)))
 }
 
-async fn list(
+#[utoipa::path(get, path = "/v1/entities/{entity}/integrations", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path)), responses((status = 200, body = [IntegrationRecord]), (status = 404, body = ErrorBody)))]
+pub(super) async fn list(
     State(state): State<AppState>,
     principal: Principal,
     Path(entity): Path<String>,
@@ -162,7 +166,8 @@ async fn list(
     Ok(Json(json!({ "integrations": integrations })))
 }
 
-async fn read(
+#[utoipa::path(get, path = "/v1/entities/{entity}/integrations/{name}", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), responses((status = 200, body = IntegrationRecord), (status = 404, body = ErrorBody)))]
+pub(super) async fn read(
     State(state): State<AppState>,
     principal: Principal,
     Path((entity, name)): Path<(String, String)>,
@@ -177,7 +182,8 @@ async fn read(
     ))
 }
 
-async fn update(
+#[utoipa::path(patch, path = "/v1/entities/{entity}/integrations/{name}", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), request_body = IntegrationPatch, responses((status = 200, body = IntegrationRecord), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(super) async fn update(
     State(state): State<AppState>,
     principal: Principal,
     Path((entity, name)): Path<(String, String)>,
@@ -230,7 +236,8 @@ async fn update(
     ))
 }
 
-async fn remove(
+#[utoipa::path(delete, path = "/v1/entities/{entity}/integrations/{name}", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "Automations use it (named in the message)")))]
+pub(super) async fn remove(
     State(state): State<AppState>,
     principal: Principal,
     Path((entity, name)): Path<(String, String)>,

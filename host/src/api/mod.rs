@@ -9,6 +9,7 @@ mod executions;
 mod health;
 mod integrations;
 pub mod json;
+pub mod openapi;
 mod plugins;
 mod secrets;
 
@@ -54,7 +55,8 @@ pub fn router(state: AppState) -> Router {
         .merge(integrations::routes())
         .merge(automations::routes())
         .merge(events::routes())
-        .merge(executions::routes());
+        .merge(executions::routes())
+        .merge(openapi::routes());
     Router::new()
         .merge(health::routes())
         .nest("/v1", v1)

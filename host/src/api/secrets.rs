@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 use super::auth::Principal;
 use super::json::JsonBody;
 use super::{AppState, store_error};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorBody};
+use crate::store::SecretRecord;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -20,14 +21,15 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 /// The body of `PUT …/secrets/{name}`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SecretValue {
     /// The secret's value (write-only).
     pub value: String,
 }
 
-async fn set(
+#[utoipa::path(put, path = "/v1/entities/{entity}/secrets/{name}", tag = "secrets", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), request_body = SecretValue, responses((status = 201, description = "Created"), (status = 200, description = "Replaced"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn set(
     State(state): State<AppState>,
     principal: Principal,
     Path((entity, name)): Path<(String, String)>,
@@ -57,7 +59,8 @@ async fn set(
     Ok((status, Json(json!({"name": name, "created": created}))))
 }
 
-async fn remove(
+#[utoipa::path(delete, path = "/v1/entities/{entity}/secrets/{name}", tag = "secrets", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(super) async fn remove(
     State(state): State<AppState>,
     principal: Principal,
     Path((entity, name)): Path<(String, String)>,
@@ -72,7 +75,8 @@ async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn list(
+#[utoipa::path(get, path = "/v1/entities/{entity}/secrets", tag = "secrets", security(("api_key" = [])), params(("entity" = String, Path)), responses((status = 200, description = "Names and times, never values", body = [SecretRecord]), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn list(
     State(state): State<AppState>,
     principal: Principal,
     Path(entity): Path<String>,

@@ -9,7 +9,7 @@ use serde_json::Value;
 use crate::events::event::{EventInput, EventType, check_name};
 
 /// Where an automation listens.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
 pub enum Scope {
     /// Every project and registry of the entity, present and future.
@@ -38,7 +38,7 @@ pub enum Scope {
 }
 
 /// What an automation waits for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum TriggerKind {
     /// A new artifact version in a collection.
@@ -94,7 +94,7 @@ impl TriggerKind {
 
 /// The trigger: an event kind, an optional filter on the event's fields, and (for metric kinds)
 /// the metric condition.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Trigger {
     /// The event kind.
@@ -102,14 +102,16 @@ pub struct Trigger {
     pub kind: TriggerKind,
     /// A filter (DESIGN §2) on the event's fields.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub filter: Option<Value>,
     /// The metric condition, for `RUN_METRIC_*` kinds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub metric: Option<Value>,
 }
 
 /// What runs: a plugin, the integration it sends through, a payload template and plugin config.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionSpec {
     /// The plugin's name (`webhook`, `slack`, ... or an installed third-party plugin).
@@ -120,9 +122,11 @@ pub struct ActionSpec {
     pub integration: Option<String>,
     /// The payload template (JSON), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub payload: Option<Value>,
     /// The plugin's config (validated by the plugin).
     #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
     pub config: Value,
 }
 
@@ -131,7 +135,7 @@ fn empty_object() -> Value {
 }
 
 /// At most `max` executions per `per_seconds`; the rest are recorded as `skipped`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
     /// Executions allowed per window (≥ 1).
@@ -141,7 +145,7 @@ pub struct RateLimit {
 }
 
 /// An automation as stored and returned by the API.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Automation {
     /// Its id.
     pub id: String,
@@ -168,7 +172,7 @@ pub struct Automation {
 }
 
 /// The body of `POST /v1/automations`.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AutomationInput {
     /// The entity (defaults to the key's).
@@ -198,7 +202,7 @@ fn yes() -> bool {
 }
 
 /// The body of `PATCH /v1/automations/{id}`: any subset of the fields.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AutomationPatch {
     /// A new name.
@@ -215,6 +219,7 @@ pub struct AutomationPatch {
     pub action: Option<ActionSpec>,
     /// A new rate limit (`null` removes it).
     #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<RateLimit>)]
     pub rate_limit: Option<Option<RateLimit>>,
 }
 

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The kinds of event a client can post.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EventType {
     /// A new artifact version in a project's collection.
@@ -42,7 +42,7 @@ impl EventType {
 }
 
 /// A run's state. `CRASHED` is accepted and stored as `FAILED`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum RunState {
     /// Started and running.
@@ -66,7 +66,7 @@ impl RunState {
 }
 
 /// An event as a client posts it (`POST /v1/events`). Which fields apply depends on `type`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct EventInput {
     /// The event type.
@@ -100,6 +100,7 @@ pub struct EventInput {
     pub alias: Option<String>,
     /// `CREATE_ARTIFACT`: the artifact's metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub metadata: Option<Map<String, Value>>,
     /// `LINK_ARTIFACT`: the source artifact that was linked (`entity/project/collection:version`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -118,6 +119,7 @@ pub struct EventInput {
     pub step: Option<u64>,
     /// `RUN_METRIC`: metric name → value (numbers, or `"NaN"`, `"Infinity"`, `"-Infinity"`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
     pub metrics: Option<BTreeMap<String, MetricValue>>,
     /// When it happened (RFC 3339); the time of ingest when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -125,7 +127,7 @@ pub struct EventInput {
 }
 
 /// A logged metric value: JSON has no NaN or infinities, so those come as strings.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum MetricValue {
     /// A finite number.
@@ -135,7 +137,7 @@ pub enum MetricValue {
 }
 
 /// The non-finite values JSON cannot carry as numbers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub enum SpecialFloat {
     /// Not a number.
     NaN,

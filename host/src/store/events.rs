@@ -37,7 +37,7 @@ pub struct EventToStore {
 }
 
 /// What storing an event did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct IngestOutcome {
     /// The event's id (the first one's, for a repeated idempotency key).
     pub event_id: String,
@@ -48,7 +48,7 @@ pub struct IngestOutcome {
 }
 
 /// An execution as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ExecutionRecord {
     /// Its id (also the `webhook-id` receivers deduplicate on).
     pub id: String,
@@ -67,11 +67,14 @@ pub struct ExecutionRecord {
     /// When it last changed.
     pub updated_at: String,
     /// The automation as it was when the event arrived.
+    #[schema(value_type = Object)]
     pub automation: Value,
     /// The rendered payload, secrets shown as `${NAME}`.
+    #[schema(value_type = Option<Object>)]
     pub payload: Option<Value>,
     /// Every attempt, oldest first (only in single-execution reads).
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
     pub attempt_log: Vec<Value>,
 }
 

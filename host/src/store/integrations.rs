@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, params};
 use super::{Store, StoreError, conflict};
 
 /// An integration as stored.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct IntegrationRecord {
     /// Its id.
     pub id: String,

@@ -19,6 +19,7 @@ pub use integrations::IntegrationRecord;
 pub use secrets::SecretRecord;
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use rusqlite::{Connection, OpenFlags, Transaction};
@@ -113,6 +114,16 @@ where
     }
 }
 
+/// Counters of the writer: how many writes, in how many commits (group commit at work when
+/// commits < writes).
+#[derive(Debug, Default)]
+pub struct StoreStats {
+    /// Writes acknowledged.
+    pub writes: AtomicU64,
+    /// Transactions committed.
+    pub commits: AtomicU64,
+}
+
 /// The database. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
@@ -121,6 +132,7 @@ pub struct Store {
 
 struct Inner {
     path: PathBuf,
+    stats: Arc<StoreStats>,
     writer: Mutex<Option<mpsc::Sender<Box<dyn Job>>>>,
     readers: Mutex<Vec<Connection>>,
 }
@@ -136,13 +148,16 @@ impl Store {
         connection.execute_batch(&format!("PRAGMA synchronous = {synchronous};"))?;
         migrations::apply(&mut connection)?;
         let (sender, receiver) = mpsc::channel::<Box<dyn Job>>();
+        let stats = Arc::new(StoreStats::default());
+        let writer_stats = stats.clone();
         std::thread::Builder::new()
             .name("herald-store-writer".into())
-            .spawn(move || writer_loop(connection, receiver))
+            .spawn(move || writer_loop(connection, receiver, &writer_stats))
             .map_err(|e| StoreError::Corrupt(format!("cannot start the writer thread: {e}")))?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
+                stats,
                 writer: Mutex::new(Some(sender)),
                 readers: Mutex::new(Vec::new()),
             }),
@@ -197,6 +212,11 @@ impl Store {
         .map_err(|_| StoreError::Closed)?
     }
 
+    /// The writer's counters.
+    pub fn stats(&self) -> &StoreStats {
+        &self.inner.stats
+    }
+
     /// Stops accepting writes; the writer thread finishes what it has and exits.
     pub fn close(&self) {
         self.inner.writer.lock().expect("not poisoned").take();
@@ -222,7 +242,7 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
 
 /// The writer thread: takes every waiting write, runs them in one transaction, commits once, then
 /// answers them all. Under load a commit (and its fsync) is shared by the whole batch.
-fn writer_loop(mut connection: Connection, jobs: mpsc::Receiver<Box<dyn Job>>) {
+fn writer_loop(mut connection: Connection, jobs: mpsc::Receiver<Box<dyn Job>>, stats: &StoreStats) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -240,6 +260,12 @@ fn writer_loop(mut connection: Connection, jobs: mpsc::Receiver<Box<dyn Job>>) {
             }
             Err(e) => Err(e.to_string()),
         };
+        if commit.is_ok() {
+            stats.commits.fetch_add(1, Ordering::Relaxed);
+            stats
+                .writes
+                .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        }
         if let Err(error) = &commit {
             tracing::error!(%error, writes = batch.len(), "commit failed; the batch's writes are lost and reported as failed");
         }
@@ -268,4 +294,49 @@ fn conflict(error: rusqlite::Error, message: impl FnOnce() -> String) -> StoreEr
 
 fn json_column<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writes_share_commits_and_a_failed_write_rolls_back_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("t.db"), Durability::Power).unwrap();
+        store
+            .write(|tx| Ok(tx.execute_batch("CREATE TABLE t (v INTEGER UNIQUE)")?))
+            .await
+            .unwrap();
+        let before = store.stats().commits.load(Ordering::Relaxed);
+        let writes: Vec<_> = (0..400)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    // Every tenth write collides with the previous value and must fail alone.
+                    let value = if i % 10 == 9 { i - 1 } else { i };
+                    store
+                        .write(move |tx| Ok(tx.execute("INSERT INTO t (v) VALUES (?1)", [value])?))
+                        .await
+                })
+            })
+            .collect();
+        let mut failed = 0;
+        for write in writes {
+            if write.await.unwrap().is_err() {
+                failed += 1;
+            }
+        }
+        let commits = store.stats().commits.load(Ordering::Relaxed) - before;
+        let rows: i64 = store
+            .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?))
+            .await
+            .unwrap();
+        assert_eq!(failed, 40);
+        assert_eq!(rows, 360, "every other write committed");
+        assert!(
+            commits < 400,
+            "400 concurrent writes took {commits} commits: no group commit"
+        );
+    }
 }
