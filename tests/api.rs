@@ -193,6 +193,7 @@ async fn permission_matrix_for_every_route() {
 
         let cases: Vec<(&str, String, Option<Value>, u16)> = vec![
             ("GET", "/v1/plugins".into(), None, pick(200, 200, 200)),
+            ("GET", "/v1/me".into(), None, pick(200, 200, 200)),
             (
                 "POST",
                 "/v1/entities".into(),
@@ -1085,6 +1086,7 @@ async fn the_openapi_document_describes_every_route() {
     let routes = [
         ("get", "/healthz"),
         ("get", "/v1/plugins"),
+        ("get", "/v1/me"),
         ("post", "/v1/entities"),
         ("get", "/v1/entities/{entity}/keys"),
         ("post", "/v1/entities/{entity}/keys"),

@@ -17,9 +17,20 @@ use crate::events::event::check_name;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
+        .route("/me", get(me))
         .route("/entities", post(create_entity))
         .route("/entities/{entity}/keys", get(list_keys).post(create_key))
         .route("/entities/{entity}/keys/{id}", delete(delete_key))
+}
+
+#[utoipa::path(get, path = "/v1/me", tag = "entities", security(("api_key" = [])), responses((status = 200, description = "The calling key's entity and role"), (status = 401, body = ErrorBody)))]
+pub(super) async fn me(principal: Principal) -> Json<Value> {
+    Json(json!({
+        "entity": principal.entity.name,
+        "role": principal.role,
+        "key_id": principal.key_id,
+        "operator": principal.entity.operator,
+    }))
 }
 
 /// The body of `POST /v1/entities`.

@@ -20,6 +20,7 @@ use super::{
     paths(
         health::health,
         plugins::list,
+        entities::me,
         entities::create_entity,
         entities::list_keys,
         entities::create_key,

@@ -1,5 +1,6 @@
 //! The command line: `herald serve`, `herald plugin inspect|run`.
 
+mod client;
 mod plugin;
 mod serve;
 
@@ -11,6 +12,8 @@ use clap::{Parser, Subcommand};
 #[derive(Debug, Parser)]
 #[command(name = "herald", version, about)]
 struct Cli {
+    #[command(flatten)]
+    connection: client::Connection,
     #[command(subcommand)]
     command: Command,
 }
@@ -19,9 +22,11 @@ struct Cli {
 enum Command {
     /// Run the server (HTTP API, matching and delivery).
     Serve(serve::ServeArgs),
-    /// Inspect or run an action plugin locally.
+    /// Inspect or run an action plugin locally, without a server.
     #[command(subcommand)]
     Plugin(Box<plugin::PluginCommand>),
+    #[command(flatten)]
+    Client(client::ClientCommand),
 }
 
 /// Parses the arguments and runs the command; errors are printed on one line.
@@ -40,7 +45,8 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
-            Command::Plugin(command) => plugin::run(*command).await,
+            Command::Plugin(command) => plugin::run(*command, cli.connection.json()).await,
+            Command::Client(command) => client::run(cli.connection, command).await,
         }
     });
     match result {

@@ -26,9 +26,6 @@ pub enum PluginCommand {
     Inspect {
         /// A built-in plugin's name (e.g. `webhook`) or a path to a component (`.wasm`).
         plugin: String,
-        /// Print JSON instead of text.
-        #[arg(long)]
-        json: bool,
     },
     /// Run a plugin once against an event. Without --send, requests are printed, not sent.
     Run(Box<RunArgs>),
@@ -78,9 +75,6 @@ pub struct RunArgs {
     /// The execution id (default: a fresh one).
     #[arg(long)]
     execution_id: Option<String>,
-    /// Print one JSON document instead of text.
-    #[arg(long)]
-    json: bool,
 }
 
 fn parse_secret(text: &str) -> Result<(String, String), String> {
@@ -98,10 +92,10 @@ fn parse_secret(text: &str) -> Result<(String, String), String> {
     Ok((name.to_string(), value.to_string()))
 }
 
-pub(super) async fn run(command: PluginCommand) -> anyhow::Result<ExitCode> {
+pub(super) async fn run(command: PluginCommand, json: bool) -> anyhow::Result<ExitCode> {
     let engine = PluginEngine::new(SandboxLimits::default(), None)?;
     match command {
-        PluginCommand::Inspect { plugin, json } => {
+        PluginCommand::Inspect { plugin } => {
             let plugin = load_one(&engine, &plugin).await?;
             let described = plugin_json(&plugin);
             if json {
@@ -111,7 +105,7 @@ pub(super) async fn run(command: PluginCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        PluginCommand::Run(args) => run_once(&engine, *args).await,
+        PluginCommand::Run(args) => run_once(&engine, *args, json).await,
     }
 }
 
@@ -148,7 +142,7 @@ fn read_json(path: &PathBuf, what: &str) -> anyhow::Result<Value> {
         .with_context(|| format!("the {what} {} is not JSON", path.display()))
 }
 
-async fn run_once(engine: &PluginEngine, args: RunArgs) -> anyhow::Result<ExitCode> {
+async fn run_once(engine: &PluginEngine, args: RunArgs, json: bool) -> anyhow::Result<ExitCode> {
     let plugin = load_one(engine, &args.plugin).await?;
     let input: EventInput = serde_json::from_value(read_json(&args.event, "event")?)
         .with_context(|| format!("the event {}", args.event.display()))?;
@@ -238,7 +232,7 @@ async fn run_once(engine: &PluginEngine, args: RunArgs) -> anyhow::Result<ExitCo
             .cloned(),
     );
     let summary = report_json(&report, &redactor, args.send);
-    if args.json {
+    if json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         print_report(&summary);

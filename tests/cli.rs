@@ -1,0 +1,288 @@
+//! The `herald` client subcommands against a real server: every route reachable from the command
+//! line, tables by default, `--json` on request, one-line errors.
+
+mod common;
+
+use common::{ADMIN_KEY, Server, herald, write_json};
+use serde_json::{Value, json};
+use tokio::io::AsyncWriteExt as _;
+
+struct Cli {
+    url: String,
+    key: String,
+}
+
+impl Cli {
+    /// Runs a client command; returns (exit code, stdout, stderr).
+    async fn run(&self, args: &[&str]) -> (i32, String, String) {
+        let mut all = vec!["--url", &self.url, "--key", &self.key];
+        all.extend_from_slice(args);
+        let output = herald(&all).await;
+        (
+            output.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&output.stdout).into_owned(),
+            String::from_utf8_lossy(&output.stderr).into_owned(),
+        )
+    }
+
+    /// Runs a command that must succeed; returns stdout.
+    async fn ok(&self, args: &[&str]) -> String {
+        let (code, stdout, stderr) = self.run(args).await;
+        assert_eq!(code, 0, "herald {args:?} failed: {stderr}{stdout}");
+        stdout
+    }
+
+    /// Runs a command with --json; returns the parsed output.
+    async fn json(&self, args: &[&str]) -> Value {
+        let mut all = vec!["--json"];
+        all.extend_from_slice(args);
+        serde_json::from_str(&self.ok(&all).await).expect("--json prints JSON")
+    }
+}
+
+#[tokio::test]
+async fn every_route_is_reachable_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(&dir.path().join("data"), &[]);
+    let cli = Cli {
+        url: server.url.clone(),
+        key: ADMIN_KEY.into(),
+    };
+    let files = dir.path();
+
+    let whoami = cli.json(&["whoami"]).await;
+    assert_eq!(
+        (whoami["entity"].as_str(), whoami["role"].as_str()),
+        (Some("default"), Some("admin"))
+    );
+    assert!(
+        cli.ok(&["plugins"])
+            .await
+            .lines()
+            .any(|l| l.starts_with("webhook ")),
+        "plugins table"
+    );
+
+    // Secrets: from --value and from standard input; listed by name only.
+    assert_eq!(
+        cli.ok(&["secrets", "set", "TOKEN", "--value", "tok-value-1"])
+            .await
+            .trim(),
+        "created secret TOKEN"
+    );
+    let mut child = tokio::process::Command::new(common::herald_bin())
+        .args([
+            "--url",
+            &server.url,
+            "--key",
+            ADMIN_KEY,
+            "secrets",
+            "set",
+            "SIGNING",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"from-stdin-secret\n")
+        .await
+        .unwrap();
+    let output = child.wait_with_output().await.unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "created secret SIGNING"
+    );
+    let secrets = cli.ok(&["secrets", "list"]).await;
+    assert!(
+        secrets.starts_with("NAME") && secrets.contains("SIGNING") && secrets.contains("TOKEN"),
+        "{secrets}"
+    );
+    assert!(!secrets.contains("from-stdin-secret") && !secrets.contains("tok-value-1"));
+
+    // Integrations.
+    let integration = write_json(
+        files,
+        "integration.json",
+        &json!({"name": "ci", "kind": "webhook", "url": "https://ci.example.com/hook", "access_token": "TOKEN"}),
+    );
+    let created = cli
+        .json(&["integrations", "create", "-f", &integration])
+        .await;
+    assert_eq!(created["name"], "ci");
+    let patch = write_json(
+        files,
+        "integration-patch.json",
+        &json!({"signing_secret": "SIGNING"}),
+    );
+    cli.ok(&["integrations", "update", "ci", "-f", &patch])
+        .await;
+    assert_eq!(
+        cli.json(&["integrations", "get", "ci"]).await["signing_secret"],
+        "SIGNING"
+    );
+    let listed = cli.ok(&["integrations", "list"]).await;
+    assert!(
+        listed
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.starts_with("ci ") && l.contains("https://ci.example.com/hook")),
+        "{listed}"
+    );
+
+    // Automations.
+    let automation = write_json(
+        files,
+        "automation.json",
+        &json!({"name": "deploy", "scope": {"type": "registry", "registry": "models"},
+                "event": {"type": "ADD_ARTIFACT_ALIAS", "filter": {"alias": "production"}},
+                "action": {"type": "webhook", "integration": "ci"}}),
+    );
+    let id = cli
+        .json(&["automations", "create", "-f", &automation])
+        .await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let table = cli
+        .ok(&["automations", "list", "--project", "models"])
+        .await;
+    let header = table.lines().next().unwrap();
+    for column in [
+        "NAME",
+        "TRIGGER_TYPE",
+        "ACTION_TYPE",
+        "ACTION_NAME",
+        "QUEUE",
+    ] {
+        assert!(header.contains(column), "{header}");
+    }
+    assert!(
+        table.contains("ADD_ARTIFACT_ALIAS") && table.contains(&id),
+        "{table}"
+    );
+    assert_eq!(
+        cli.ok(&["automations", "disable", &id]).await.trim(),
+        format!("disabled {id}")
+    );
+    assert_eq!(
+        cli.json(&["automations", "get", &id]).await["enabled"],
+        false
+    );
+    cli.ok(&["automations", "enable", &id]).await;
+    let patch = write_json(
+        files,
+        "automation-patch.json",
+        &json!({"description": "ship it"}),
+    );
+    assert!(
+        cli.ok(&["automations", "update", &id, "-f", &patch])
+            .await
+            .contains("ship it")
+    );
+
+    // Events: one, then a batch, with an idempotency key.
+    let event = json!({"type": "ADD_ARTIFACT_ALIAS", "entity": "default", "registry": "models",
+                       "collection": "churn", "version": "v2", "alias": "production"});
+    let one = write_json(files, "event.json", &event);
+    let sent = cli
+        .json(&["events", "send", "-f", &one, "--idempotency-key", "k1"])
+        .await;
+    assert_eq!(sent["matched"], 1);
+    let again = cli
+        .json(&["events", "send", "-f", &one, "--idempotency-key", "k1"])
+        .await;
+    assert_eq!(
+        (again["event_id"].clone(), again["duplicate"].clone()),
+        (sent["event_id"].clone(), json!(true))
+    );
+    let batch = write_json(files, "batch.json", &json!([event, event]));
+    let table = cli.ok(&["events", "send", "-f", &batch]).await;
+    assert_eq!(table.lines().count(), 3, "a header and two rows: {table}");
+    let event_id = sent["event_id"].as_str().unwrap();
+    let shown = cli.json(&["events", "get", event_id]).await;
+    let execution_id = shown["executions"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        cli.json(&["executions", "get", &execution_id]).await["status"],
+        "pending"
+    );
+    let executions = cli.ok(&["automations", "executions", &id]).await;
+    assert_eq!(
+        executions.lines().count(),
+        4,
+        "three executions: {executions}"
+    );
+
+    // Keys and entities.
+    let key = cli
+        .json(&["keys", "create", "--role", "member", "--label", "bot"])
+        .await;
+    assert_eq!(key["role"], "member");
+    let member = Cli {
+        url: server.url.clone(),
+        key: key["key"].as_str().unwrap().into(),
+    };
+    let (code, _, stderr) = member.run(&["secrets", "list"]).await;
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr.trim(),
+        "error: 403 forbidden: only admins may list secrets"
+    );
+    assert!(cli.ok(&["keys", "list"]).await.contains("bot"));
+    let key_id = key["id"].as_str().unwrap();
+    assert_eq!(
+        cli.ok(&["keys", "delete", key_id]).await.trim(),
+        format!("deleted key {key_id}")
+    );
+    let (code, _, stderr) = member.run(&["whoami"]).await;
+    assert_eq!(
+        (code, stderr.trim()),
+        (2, "error: 401 unauthorized: the API key is not valid")
+    );
+    let entity = cli.json(&["entities", "create", "research"]).await;
+    assert!(
+        entity["admin_key"]["key"]
+            .as_str()
+            .unwrap()
+            .starts_with("hk_")
+    );
+
+    // Deletes, and the one-line error for what is in use.
+    let (code, _, stderr) = cli.run(&["integrations", "delete", "ci"]).await;
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr.trim(),
+        "error: 409 conflict: integration ci is used by automation deploy"
+    );
+    assert_eq!(
+        cli.ok(&["automations", "delete", &id]).await.trim(),
+        format!("deleted automation {id}")
+    );
+    cli.ok(&["integrations", "delete", "ci"]).await;
+    cli.ok(&["secrets", "delete", "TOKEN"]).await;
+    assert_eq!(
+        cli.ok(&["integrations", "list"]).await.trim(),
+        "NAME  KIND  URL  ACCESS_TOKEN  SIGNING_SECRET\n(none)"
+    );
+
+    // No key, and no server.
+    let output = herald(&["--url", &server.url, "plugins"]).await;
+    assert_eq!(
+        String::from_utf8_lossy(&output.stderr).trim(),
+        "error: an API key is needed: --key or HERALD_KEY"
+    );
+    let nobody = Cli {
+        url: "http://127.0.0.1:9".into(),
+        key: ADMIN_KEY.into(),
+    };
+    let (code, _, stderr) = nobody.run(&["plugins"]).await;
+    assert_eq!(code, 2);
+    assert!(
+        stderr.starts_with("error: cannot reach http://127.0.0.1:9/v1/plugins"),
+        "{stderr}"
+    );
+}
