@@ -123,8 +123,18 @@ async fn the_readme_walkthrough_builds_a_plugin_that_herald_runs() {
     let receiver = Receiver::ok().await;
     let target = receiver.url("/hook");
     let sent = herald(&[
-        "plugin", "run", &wasm, "--event", &event, "--config", &config, "--target", &target,
+        "plugin",
+        "run",
+        &wasm,
+        "--event",
+        &event,
+        "--config",
+        &config,
+        "--target",
+        &target,
         "--send",
+        "--allow-cidr",
+        "127.0.0.0/8",
     ])
     .await;
     assert!(

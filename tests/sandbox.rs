@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{ConnectionProbe, Receiver, fixture, herald};
+use herald::delivery::egress::EgressConfig;
 use herald::delivery::transport::{HttpTransport, Timeouts};
 use herald::engine::{
     ActionError, Credentials, EgressGrant, HostIo, Invocation, Plugin, PluginEngine, SandboxError,
@@ -62,7 +63,12 @@ impl Bench {
             }),
             extra_origins: vec![],
         };
-        let transport = Arc::new(HttpTransport::new(Timeouts::default()).unwrap());
+        let policy = EgressConfig {
+            allow_cidrs: vec!["127.0.0.0/8".parse().unwrap()],
+            ..Default::default()
+        };
+        let transport =
+            Arc::new(HttpTransport::new(Timeouts::default(), Arc::new(policy)).unwrap());
         HostIo::new(grant, transport, execution_id)
     }
 

@@ -84,6 +84,8 @@ async fn template_payload_arrives_signed_and_authorised() {
         "--execution-id",
         "exec-42",
         "--send",
+        "--allow-cidr",
+        "127.0.0.0/8",
     ])
     .await;
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -173,6 +175,8 @@ async fn whsec_secrets_sign_with_their_decoded_key_and_unsigned_integrations_car
         "--execution-id",
         "exec-7",
         "--send",
+        "--allow-cidr",
+        "127.0.0.0/8",
     ])
     .await;
     assert!(
@@ -182,7 +186,16 @@ async fn whsec_secrets_sign_with_their_decoded_key_and_unsigned_integrations_car
     );
     let target = receiver.url("/plain");
     let output = herald(&[
-        "plugin", "run", "webhook", "--event", &event, "--target", &target, "--send",
+        "plugin",
+        "run",
+        "webhook",
+        "--event",
+        &event,
+        "--target",
+        &target,
+        "--send",
+        "--allow-cidr",
+        "127.0.0.0/8",
     ])
     .await;
     assert!(
@@ -232,7 +245,16 @@ async fn without_a_template_the_default_document_carries_every_variable() {
     );
     let target = receiver.url("/default");
     let output = herald(&[
-        "plugin", "run", "webhook", "--event", &event, "--target", &target, "--send",
+        "plugin",
+        "run",
+        "webhook",
+        "--event",
+        &event,
+        "--target",
+        &target,
+        "--send",
+        "--allow-cidr",
+        "127.0.0.0/8",
     ])
     .await;
     assert!(
@@ -273,7 +295,17 @@ async fn receiver_answers_are_classified() {
     let mut outcomes = Vec::new();
     for _ in 0..4 {
         let output = herald(&[
-            "plugin", "run", "webhook", "--event", &event, "--target", &target, "--send", "--json",
+            "plugin",
+            "run",
+            "webhook",
+            "--event",
+            &event,
+            "--target",
+            &target,
+            "--send",
+            "--allow-cidr",
+            "127.0.0.0/8",
+            "--json",
         ])
         .await;
         assert_eq!(output.status.code(), Some(1), "a failed action exits 1");

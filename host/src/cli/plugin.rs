@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use url::Url;
 
+use crate::delivery::egress::EgressConfig;
 use crate::delivery::redact::Redactor;
 use crate::delivery::transport::{DryRunTransport, HttpTransport, Timeouts, Transport};
 use crate::engine::{
@@ -60,9 +61,19 @@ pub struct RunArgs {
     /// A further origin the plugin may reach, e.g. https://api.example.com (repeatable).
     #[arg(long)]
     grant: Vec<Url>,
-    /// Really send the requests (otherwise each gets the --respond-* answer).
+    /// Really send the requests (otherwise each gets the --respond-* answer). Sending follows
+    /// the default egress policy: public addresses only, unless allowed below.
     #[arg(long)]
     send: bool,
+    /// With --send: an address range to allow besides public addresses, e.g. 127.0.0.0/8.
+    #[arg(long)]
+    allow_cidr: Vec<ipnet::IpNet>,
+    /// With --send: a host name to allow whatever it resolves to.
+    #[arg(long)]
+    allow_host: Vec<String>,
+    /// With --send: resolve NAME to IP instead of asking DNS (the address is still vetted).
+    #[arg(long, value_parser = parse_resolve)]
+    resolve: Vec<(String, std::net::IpAddr)>,
     /// Without --send: the status every request is answered with.
     #[arg(long, default_value_t = 200)]
     respond_status: u16,
@@ -90,6 +101,14 @@ fn parse_secret(text: &str) -> Result<(String, String), String> {
         ));
     }
     Ok((name.to_string(), value.to_string()))
+}
+
+fn parse_resolve(text: &str) -> Result<(String, std::net::IpAddr), String> {
+    let (name, ip) = text.split_once('=').ok_or("expected NAME=IP")?;
+    Ok((
+        name.to_string(),
+        ip.parse().map_err(|e| format!("{ip:?}: {e}"))?,
+    ))
 }
 
 pub(super) async fn run(command: PluginCommand, json: bool) -> anyhow::Result<ExitCode> {
@@ -209,7 +228,15 @@ async fn run_once(engine: &PluginEngine, args: RunArgs, json: bool) -> anyhow::R
         extra_origins: args.grant.iter().map(Url::origin).collect(),
     };
     let transport: Arc<dyn Transport> = if args.send {
-        Arc::new(HttpTransport::new(Timeouts::default())?)
+        let mut policy = EgressConfig {
+            allow_cidrs: args.allow_cidr.clone(),
+            allow_hosts: args.allow_host.clone(),
+            ..Default::default()
+        };
+        for (name, ip) in &args.resolve {
+            policy.resolve.entry(name.clone()).or_default().push(*ip);
+        }
+        Arc::new(HttpTransport::new(Timeouts::default(), Arc::new(policy))?)
     } else {
         Arc::new(DryRunTransport::new(
             args.respond_status,
