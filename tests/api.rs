@@ -36,7 +36,7 @@ struct World {
 impl World {
     async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let server = Server::start(&dir.path().join("data"), &[]);
+        let server = Server::start_ingest_only(&dir.path().join("data"));
         let admin = server.admin();
         expect_status(
             &admin
@@ -926,7 +926,7 @@ async fn template_values_stay_strings_and_idempotent_posts_create_nothing_new() 
 async fn restart_keeps_everything_and_no_secret_ever_leaks() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start(&data, &[]);
+    let server = Server::start_ingest_only(&data);
     let admin = server.admin();
     let mut seen = String::new();
     let mut record = |response: (u16, Value)| {
@@ -984,7 +984,7 @@ async fn restart_keeps_everything_and_no_secret_ever_leaks() {
         .to_string();
     server.kill();
 
-    let server = Server::start(&data, &[]);
+    let server = Server::start_ingest_only(&data);
     assert!(
         server.banner.is_empty(),
         "no second bootstrap: {:?}",
@@ -1051,7 +1051,7 @@ async fn restart_keeps_everything_and_no_secret_ever_leaks() {
 async fn first_start_prints_a_generated_admin_key_once() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start_with(&data, common::TEST_CONFIG, &[], &[]);
+    let server = Server::start_with(&data, common::INGEST_ONLY_CONFIG, &[], &[]);
     let line = server.banner.join("\n");
     let key = line.split_whitespace().last().unwrap().to_string();
     assert!(
@@ -1063,7 +1063,7 @@ async fn first_start_prints_a_generated_admin_key_once() {
         200,
     );
     server.kill();
-    let server = Server::start_with(&data, common::TEST_CONFIG, &[], &[]);
+    let server = Server::start_with(&data, common::INGEST_ONLY_CONFIG, &[], &[]);
     assert!(
         server.banner.is_empty(),
         "printed again: {:?}",
@@ -1075,7 +1075,7 @@ async fn first_start_prints_a_generated_admin_key_once() {
 #[tokio::test]
 async fn the_openapi_document_describes_every_route() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("data"), &[]);
+    let server = Server::start_ingest_only(&dir.path().join("data"));
     let (status, document) = server.anonymous().get("/v1/openapi.json").await;
     assert_eq!(status, 200);
     assert!(
@@ -1085,6 +1085,9 @@ async fn the_openapi_document_describes_every_route() {
     );
     let routes = [
         ("get", "/healthz"),
+        ("get", "/metrics"),
+        ("post", "/v1/executions/{id}/retry"),
+        ("post", "/v1/entities/{entity}/integrations/{name}/test"),
         ("get", "/v1/plugins"),
         ("get", "/v1/me"),
         ("post", "/v1/entities"),

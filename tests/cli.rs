@@ -43,7 +43,7 @@ impl Cli {
 #[tokio::test]
 async fn every_route_is_reachable_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(&dir.path().join("data"), &[]);
+    let server = Server::start_ingest_only(&dir.path().join("data"));
     let cli = Cli {
         url: server.url.clone(),
         key: ADMIN_KEY.into(),

@@ -9,6 +9,7 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
 use crate::delivery::egress::EgressConfig;
+use crate::delivery::worker::DeliveryConfig;
 use crate::engine::SandboxLimits;
 use crate::store::Durability;
 
@@ -38,6 +39,8 @@ pub struct Config {
     pub master_key_file: Option<PathBuf>,
     /// Destinations allowed beyond public DNS names.
     pub egress: EgressConfig,
+    /// Workers, retries, timeouts and shutdown of delivery.
+    pub delivery: DeliveryConfig,
 }
 
 /// The format of Herald's own log lines.
@@ -63,6 +66,7 @@ impl Default for Config {
             durability: Durability::Process,
             master_key_file: None,
             egress: EgressConfig::default(),
+            delivery: DeliveryConfig::default(),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod delivery;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod metrics;
 pub mod plugins;
 pub mod secrets;
 pub mod server;

@@ -8,6 +8,7 @@ use anyhow::Context as _;
 use crate::api::{AppState, compile_automation};
 use crate::automations::index::AutomationIndex;
 use crate::config::Config;
+use crate::delivery::transport::{HttpTransport, Timeouts};
 use crate::engine::PluginEngine;
 use crate::plugins::PluginRegistry;
 use crate::secrets::MasterKey;
@@ -77,6 +78,24 @@ pub async fn build(config: &Config) -> anyhow::Result<(AppState, Option<Bootstra
             key: preset.is_none().then_some(key.key),
         });
 
+    let mut grants = std::collections::BTreeMap::new();
+    for (plugin, origins) in &config.plugin_grants {
+        let parsed = origins
+            .iter()
+            .map(|o| {
+                url::Url::parse(o)
+                    .map(|u| u.origin())
+                    .with_context(|| format!("plugin_grants.{plugin}: {o:?}"))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        grants.insert(plugin.clone(), parsed);
+    }
+    let egress = Arc::new(config.egress.clone());
+    let timeouts = Timeouts {
+        connect: config.delivery.connect_timeout,
+        total: config.delivery.request_timeout,
+    };
+    let transport = Arc::new(HttpTransport::new(timeouts, egress.clone())?);
     let state = AppState {
         engine,
         plugins: Arc::new(plugins),
@@ -84,7 +103,12 @@ pub async fn build(config: &Config) -> anyhow::Result<(AppState, Option<Bootstra
         index: Arc::new(index),
         master_key,
         keys: Arc::default(),
-        egress: Arc::new(config.egress.clone()),
+        egress,
+        transport,
+        metrics: Arc::default(),
+        wake: Arc::default(),
+        rate_limiter: Arc::default(),
+        grants: Arc::new(grants),
     };
     Ok((state, bootstrap))
 }

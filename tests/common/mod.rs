@@ -120,7 +120,12 @@ impl Receiver {
                             all.len() - 1
                         };
                         arrived.notify_waiters();
-                        let (status, headers, body) = responder(index, &recorded);
+                        // On a blocking thread, so that a responder may sleep (a slow receiver)
+                        // without stalling the others.
+                        let (status, headers, body) =
+                            tokio::task::spawn_blocking(move || responder(index, &recorded))
+                                .await
+                                .unwrap();
                         let mut response =
                             axum::response::Response::new(axum::body::Body::from(body));
                         *response.status_mut() = StatusCode::from_u16(status).unwrap();
@@ -244,6 +249,11 @@ pub const ADMIN_KEY: &str = "hk_test-bootstrap-admin-key-0123456789";
 /// The config every test server gets unless told otherwise: receivers on 127.0.0.1 are allowed.
 pub const TEST_CONFIG: &str = "[egress]\nallow_cidrs = [\"127.0.0.0/8\"]\n";
 
+/// A server that ingests but delivers nothing (`delivery.workers = 0`): for tests of the API
+/// whose integrations point at names that must never be looked up.
+pub const INGEST_ONLY_CONFIG: &str =
+    "[egress]\nallow_cidrs = [\"127.0.0.0/8\"]\n[delivery]\nworkers = 0\n";
+
 /// A `herald serve` process on an ephemeral port, killed when dropped.
 pub struct Server {
     child: Child,
@@ -266,6 +276,16 @@ impl Server {
             TEST_CONFIG,
             &[("HERALD_BOOTSTRAP_KEY", ADMIN_KEY)],
             extra_args,
+        )
+    }
+
+    /// Starts a server that ingests but never delivers.
+    pub fn start_ingest_only(data_dir: &Path) -> Self {
+        Self::start_with(
+            data_dir,
+            INGEST_ONLY_CONFIG,
+            &[("HERALD_BOOTSTRAP_KEY", ADMIN_KEY)],
+            &[],
         )
     }
 

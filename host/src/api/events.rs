@@ -45,6 +45,7 @@ fn parse_event(value: Value, prefix: &str, principal: &Principal) -> Result<Even
 /// Matches an event and builds its executions: the automation snapshot and the rendered payload
 /// (secrets as placeholders, filled in at send time).
 fn executions_for(state: &AppState, entity_id: i64, event: &Event) -> Vec<NewExecution> {
+    let now = std::time::Instant::now();
     let document = serde_json::to_value(&event.input).expect("an event serialises");
     state
         .index
@@ -61,16 +62,41 @@ fn executions_for(state: &AppState, entity_id: i64, event: &Event) -> Vec<NewExe
                     })
                     .to_string()
             });
+            let over_limit = automation
+                .rate_limit
+                .filter(|limit| !state.rate_limiter.admit(&automation.id, *limit, now));
+            let (status, status_reason) = match over_limit {
+                Some(limit) => (
+                    "skipped",
+                    Some(format!(
+                        "rate limit: at most {} per {} s",
+                        limit.max, limit.per_seconds
+                    )),
+                ),
+                None => ("pending", None),
+            };
+            state
+                .metrics
+                .execution_created(&automation.action.plugin, status);
             NewExecution {
                 id: uuid::Uuid::now_v7().to_string(),
                 automation_id: automation.id.clone(),
                 automation: serde_json::to_string(automation).expect("an automation serialises"),
                 payload,
-                status: "pending",
-                status_reason: None,
+                status,
+                status_reason,
             }
         })
         .collect()
+}
+
+/// Counts what was stored and wakes delivery when there is something to deliver.
+fn after_ingest(state: &AppState, outcomes: &[crate::store::IngestOutcome]) {
+    let new: Vec<_> = outcomes.iter().filter(|o| !o.duplicate).collect();
+    state.metrics.events_ingested(new.len() as u64);
+    if new.iter().any(|o| o.matched > 0) {
+        state.wake.notify_one();
+    }
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -111,6 +137,7 @@ pub(super) async fn ingest_one(
         .await
         .map_err(store_error)?;
     let outcome = &outcome[0];
+    after_ingest(&state, std::slice::from_ref(outcome));
     Ok((
         StatusCode::ACCEPTED,
         Json(
@@ -162,6 +189,7 @@ pub(super) async fn ingest_batch(
         .ingest(principal.entity.id, items)
         .await
         .map_err(store_error)?;
+    after_ingest(&state, &outcomes);
     let matched: usize = outcomes.iter().map(|o| o.matched).sum();
     Ok((
         StatusCode::ACCEPTED,

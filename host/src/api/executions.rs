@@ -1,7 +1,9 @@
-//! Executions: `GET /v1/executions/{id}` (with every attempt).
+//! Executions: `GET /v1/executions/{id}` (with every attempt) and
+//! `POST /v1/executions/{id}/retry` (run a finished execution again).
 
 use axum::extract::{Path, State};
-use axum::routing::get;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::auth::Principal;
@@ -10,7 +12,9 @@ use crate::error::{ApiError, ErrorBody};
 use crate::store::ExecutionRecord;
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/executions/{id}", get(read))
+    Router::new()
+        .route("/executions/{id}", get(read))
+        .route("/executions/{id}/retry", post(retry))
 }
 
 #[utoipa::path(get, path = "/v1/executions/{id}", tag = "executions", security(("api_key" = [])), params(("id" = String, Path)), responses((status = 200, body = ExecutionRecord), (status = 404, body = ErrorBody)))]
@@ -26,4 +30,24 @@ pub(super) async fn read(
             .await
             .map_err(store_error)?,
     ))
+}
+
+#[utoipa::path(post, path = "/v1/executions/{id}/retry", tag = "executions", security(("api_key" = [])), params(("id" = String, Path)), responses((status = 202, body = ExecutionRecord, description = "Queued again"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "Still in progress")))]
+pub(super) async fn retry(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<String>,
+) -> Result<(StatusCode, Json<ExecutionRecord>), ApiError> {
+    state
+        .store
+        .retry_execution(principal.entity.id, &id)
+        .await
+        .map_err(store_error)?;
+    state.wake.notify_one();
+    let record = state
+        .store
+        .execution(principal.entity.id, &id)
+        .await
+        .map_err(store_error)?;
+    Ok((StatusCode::ACCEPTED, Json(record)))
 }

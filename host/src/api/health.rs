@@ -1,5 +1,8 @@
-//! `GET /healthz`: liveness for load balancers and the test harness.
+//! Operations: `GET /healthz` (liveness) and `GET /metrics` (Prometheus text exposition).
 
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
@@ -7,10 +10,24 @@ use serde_json::{Value, json};
 use super::AppState;
 
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/healthz", get(health))
+    Router::new()
+        .route("/healthz", get(health))
+        .route("/metrics", get(metrics))
 }
 
 #[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, description = "The server is up")))]
 pub(super) async fn health() -> Json<Value> {
     Json(json!({"status": "ok", "version": env!("CARGO_PKG_VERSION")}))
+}
+
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus metrics (OpenMetrics text)")))]
+pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    let depth = state.store.queue_depth().await.unwrap_or(-1);
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        state.metrics.render(depth),
+    )
 }

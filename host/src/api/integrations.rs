@@ -1,9 +1,9 @@
-//! Integrations: `POST/GET /v1/entities/{entity}/integrations`, `GET/PATCH/DELETE …/{name}`.
-//! Members read; admins write.
+//! Integrations: `POST/GET /v1/entities/{entity}/integrations`, `GET/PATCH/DELETE …/{name}`,
+//! and `POST …/{name}/test` (send a payload like a real delivery). Members read; admins write.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -11,7 +11,11 @@ use serde_json::{Value, json};
 use super::auth::Principal;
 use super::json::JsonBody;
 use super::{AppState, store_error};
+use crate::delivery::attempt::{Unrunnable, attempt_record, payload_secret_names, verdict};
+use crate::engine::{EgressGrant, HostIo, Invocation};
 use crate::error::{ApiError, ErrorBody};
+use crate::events::template::{Resolved, Template};
+use crate::events::variables::is_variable;
 use crate::store::{IntegrationRecord, now_rfc3339};
 
 /// The kinds of integration.
@@ -20,6 +24,7 @@ pub const KINDS: [&str; 4] = ["webhook", "slack", "teams", "github"];
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/entities/{entity}/integrations", get(list).post(create))
+        .route("/entities/{entity}/integrations/{name}/test", post(test))
         .route(
             "/entities/{entity}/integrations/{name}",
             get(read).patch(update).delete(remove),
@@ -250,4 +255,116 @@ pub(super) async fn remove(
         .await
         .map_err(store_error)?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The body of `POST …/integrations/{name}/test`.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestRequest {
+    /// The payload to send, as a template: `${SECRET}` references are resolved; event variables
+    /// are empty (there is no event). Default: `{"test": true}`.
+    #[serde(default = "default_test_payload")]
+    #[schema(value_type = Object)]
+    pub payload: Value,
+}
+
+fn default_test_payload() -> Value {
+    json!({"test": true})
+}
+
+/// What an empty event variable renders as.
+static NOTHING: Value = Value::Null;
+
+#[utoipa::path(post, path = "/v1/entities/{entity}/integrations/{name}/test", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), request_body = TestRequest, responses((status = 200, description = "The receiver's status, headers and body, or why nothing was sent; the request as sent, secrets redacted"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn test(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((entity, name)): Path<(String, String)>,
+    JsonBody(body): JsonBody<TestRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let entity = principal.own_entity(&entity)?;
+    principal.require_admin("test integrations")?;
+    state
+        .store
+        .integration(entity.id, &name)
+        .await
+        .map_err(store_error)?;
+    let template =
+        Template::parse(body.payload).map_err(|e| ApiError::Invalid(format!("payload: {e}")))?;
+    let secrets: Vec<String> = state
+        .store
+        .list_secrets(entity.id)
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    template
+        .check_names(&secrets)
+        .map_err(|e| ApiError::Invalid(format!("payload: {e}")))?;
+    let payload = template
+        .render(|name| {
+            Some(if is_variable(name) {
+                Resolved::Variable(&NOTHING)
+            } else {
+                Resolved::Secret
+            })
+        })
+        .to_string();
+    let deliverer = state.deliverer();
+    let (credentials, redactor) = deliverer
+        .credentials(entity.id, &name, payload_secret_names(&payload))
+        .await
+        .map_err(|Unrunnable(reason)| ApiError::Invalid(reason))?;
+    let plugin = state.plugins.get("webhook").ok_or_else(|| {
+        ApiError::Internal(anyhow::anyhow!("the built-in webhook plugin is missing"))
+    })?;
+    let id = crate::auth::random_id("test_");
+    let invocation = Invocation {
+        execution_id: id.clone(),
+        attempt: 1,
+        automation_name: format!("test of {name}"),
+        event_type: "TEST".into(),
+        variables: "{}".into(),
+        payload: Some(payload),
+        config: "{}".into(),
+        integration_url: Some(credentials.url.to_string()),
+    };
+    let grant = EgressGrant {
+        integration: Some(credentials),
+        extra_origins: Vec::new(),
+    };
+    let report = state
+        .engine
+        .execute(
+            &plugin,
+            &invocation,
+            HostIo::new(grant, state.transport.clone(), &id),
+        )
+        .await;
+    let verdict = verdict(&report);
+    let record = attempt_record(
+        1,
+        std::time::SystemTime::now(),
+        &report,
+        &verdict,
+        &redactor,
+    );
+    let request = record["requests"].get(0).cloned().unwrap_or(Value::Null);
+    Ok(Json(json!({
+        "sent": !request["response"].is_null(),
+        "response": request["response"],
+        "error": match (&request["error"], request.is_null()) {
+            (Value::Null, false) => Value::Null,
+            (error, false) => error.clone(),
+            (_, true) => json!({"class": record["error_class"], "message": record["message"]}),
+        },
+        "request": {
+            "method": request["method"],
+            "url": request["url"],
+            "headers": request["headers"],
+            "body": request["body"],
+        },
+        "duration_ms": request["duration_ms"],
+    })))
 }

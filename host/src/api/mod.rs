@@ -13,16 +13,22 @@ pub mod openapi;
 mod plugins;
 mod secrets;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
+use tokio::sync::Notify;
 
 pub use automations::compile as compile_automation;
 
 use crate::automations::index::AutomationIndex;
+use crate::automations::ratelimit::RateLimiter;
+use crate::delivery::attempt::Deliverer;
 use crate::delivery::egress::EgressConfig;
+use crate::delivery::transport::Transport;
 use crate::engine::PluginEngine;
 use crate::error::ApiError;
+use crate::metrics::Metrics;
 use crate::plugins::PluginRegistry;
 use crate::secrets::MasterKey;
 use crate::store::{Store, StoreError};
@@ -44,6 +50,30 @@ pub struct AppState {
     pub keys: Arc<auth::KeyCache>,
     /// The egress policy.
     pub egress: Arc<EgressConfig>,
+    /// Where deliveries and integration tests send (the egress policy applied).
+    pub transport: Arc<dyn Transport>,
+    /// Prometheus metrics.
+    pub metrics: Arc<Metrics>,
+    /// Wakes the delivery dispatcher when executions become due.
+    pub wake: Arc<Notify>,
+    /// Per-automation rate limits.
+    pub rate_limiter: Arc<RateLimiter>,
+    /// Extra origins each plugin may reach, by plugin name.
+    pub grants: Arc<BTreeMap<String, Vec<url::Origin>>>,
+}
+
+impl AppState {
+    /// What an attempt needs, from the state's parts.
+    pub fn deliverer(&self) -> Deliverer {
+        Deliverer {
+            store: self.store.clone(),
+            master_key: self.master_key.clone(),
+            engine: self.engine.clone(),
+            plugins: self.plugins.clone(),
+            transport: self.transport.clone(),
+            grants: self.grants.clone(),
+        }
+    }
 }
 
 /// The whole API.

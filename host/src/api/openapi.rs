@@ -19,6 +19,7 @@ use super::{
     ),
     paths(
         health::health,
+        health::metrics,
         plugins::list,
         entities::me,
         entities::create_entity,
@@ -43,6 +44,8 @@ use super::{
         events::ingest_batch,
         events::read,
         executions::read,
+        executions::retry,
+        integrations::test,
     ),
     components(schemas(crate::error::ErrorBody, crate::events::event::MetricValue, crate::events::event::SpecialFloat)),
     modifiers(&BearerKey),

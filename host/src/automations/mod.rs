@@ -2,6 +2,7 @@
 //! valid, and the in-memory index that matches events against them.
 
 pub mod index;
+pub mod ratelimit;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

@@ -8,6 +8,7 @@ use clap::Args;
 
 use crate::api::router;
 use crate::config::{Config, LogFormat};
+use crate::delivery::worker::Dispatcher;
 
 /// Options of `herald serve`; each overrides the config file and the environment.
 #[derive(Debug, Args)]
@@ -65,10 +66,28 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
     // The line tests and scripts wait for: it is printed once the socket accepts connections.
     println!("herald listening on http://{address}");
     tracing::info!(%address, "listening");
+    let dispatcher = if config.delivery.workers == 0 {
+        tracing::warn!("delivery.workers = 0: this host ingests events but delivers nothing");
+        None
+    } else {
+        Some(
+            Dispatcher::start(
+                state.deliverer(),
+                config.delivery.clone(),
+                state.metrics.clone(),
+                state.wake.clone(),
+            )
+            .await?,
+        )
+    };
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving the API")?;
+    tracing::info!("stopping: no new deliveries are claimed");
+    if let Some(dispatcher) = dispatcher {
+        dispatcher.shutdown(config.delivery.shutdown_grace).await;
+    }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }

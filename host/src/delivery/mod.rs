@@ -1,7 +1,9 @@
-//! Delivery: outbound HTTP, signatures and redaction. (Workers, retries and the resolver-level
-//! egress policy build on these.)
+//! Delivery: the dispatcher and its attempts, retries, outbound HTTP with the egress policy,
+//! signatures and redaction.
 
+pub mod attempt;
 pub mod egress;
 pub mod redact;
 pub mod signing;
 pub mod transport;
+pub mod worker;

@@ -6,6 +6,7 @@
 //! its own savepoint, so one failing write rolls back alone while its batch commits.
 
 mod automations;
+mod delivery;
 mod entities;
 mod events;
 mod integrations;
@@ -13,6 +14,7 @@ mod migrations;
 mod secrets;
 
 pub use automations::AutomationFilter;
+pub use delivery::{Claimed, Settlement};
 pub use entities::{ApiKeyRecord, EntityRecord, NewKey};
 pub use events::{EventToStore, ExecutionRecord, IngestOutcome, NewExecution, unix_millis};
 pub use integrations::IntegrationRecord;

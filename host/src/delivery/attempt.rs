@@ -1,0 +1,336 @@
+//! One attempt at one execution: resolve the integration and its secrets, run the plugin with
+//! them kept outside the sandbox, and turn the report into a redacted attempt record and a verdict.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use serde_json::{Value, json};
+
+use super::redact::Redactor;
+use super::transport::Transport;
+use crate::engine::{
+    ActionError, Credentials, EgressGrant, ExecutionReport, HostIo, Invocation, PluginEngine,
+    SandboxError,
+};
+use crate::events::{Event, Variables};
+use crate::plugins::PluginRegistry;
+use crate::secrets::MasterKey;
+use crate::store::{Store, StoreError};
+
+/// The most of a request or response body an attempt record keeps.
+pub const RECORD_BODY_LIMIT: usize = 64 << 10;
+
+/// What an attempt needs from the host.
+#[derive(Clone)]
+pub struct Deliverer {
+    /// The database (integrations, secrets).
+    pub store: Store,
+    /// Decrypts secrets.
+    pub master_key: MasterKey,
+    /// The sandbox.
+    pub engine: PluginEngine,
+    /// Installed plugins.
+    pub plugins: Arc<PluginRegistry>,
+    /// Where requests go out.
+    pub transport: Arc<dyn Transport>,
+    /// Origins the operator granted each plugin besides its integration's.
+    pub grants: Arc<BTreeMap<String, Vec<url::Origin>>>,
+}
+
+/// Why an attempt could not even start; never retried.
+#[derive(Debug, Clone)]
+pub struct Unrunnable(pub String);
+
+/// The verdict on one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Delivered; the plugin's summary.
+    Succeeded(String),
+    /// Will never work (invalid, rejected, plugin fault).
+    Permanent(String),
+    /// Worth retrying, no sooner than the receiver's `Retry-After` if it gave one.
+    Transient {
+        /// Why.
+        reason: String,
+        /// The receiver's `Retry-After`, verbatim.
+        retry_after: Option<String>,
+    },
+}
+
+/// The names of the secrets a rendered payload refers to (its placeholders).
+pub fn payload_secret_names(payload: &str) -> Vec<String> {
+    const START: &str = "\\u0000herald-secret:";
+    let mut names = Vec::new();
+    let mut rest = payload;
+    while let Some(index) = rest.find(START) {
+        let after = &rest[index + START.len()..];
+        let Some(end) = after.find("\\u0000") else {
+            break;
+        };
+        let name = after[..end].to_string();
+        if !names.contains(&name) {
+            names.push(name);
+        }
+        rest = &after[end..];
+    }
+    names
+}
+
+impl Deliverer {
+    /// The integration's credentials with every secret they and the payload need, decrypted,
+    /// plus a redactor for those values.
+    pub async fn credentials(
+        &self,
+        entity_id: i64,
+        integration: &str,
+        payload_secrets: Vec<String>,
+    ) -> Result<(Credentials, Redactor), Unrunnable> {
+        let record = match self.store.integration(entity_id, integration).await {
+            Ok(record) => record,
+            Err(StoreError::NotFound(_)) => {
+                return Err(Unrunnable(format!(
+                    "integration {integration} no longer exists"
+                )));
+            }
+            Err(other) => return Err(Unrunnable(format!("store: {other}"))),
+        };
+        let url = url::Url::parse(&record.url)
+            .map_err(|e| Unrunnable(format!("integration URL: {e}")))?;
+        let mut wanted: Vec<String> = payload_secrets;
+        wanted.extend(record.access_token.iter().cloned());
+        wanted.extend(record.signing_secret.iter().cloned());
+        wanted.sort();
+        wanted.dedup();
+        let sealed = self
+            .store
+            .sealed_secrets(entity_id, wanted.clone())
+            .await
+            .map_err(|e| Unrunnable(format!("store: {e}")))?;
+        let mut values = Vec::with_capacity(sealed.len());
+        for (name, nonce, ciphertext) in sealed {
+            let value = self
+                .master_key
+                .open(entity_id, &name, &nonce, &ciphertext)
+                .map_err(|e| Unrunnable(e.to_string()))?;
+            values.push((name, value));
+        }
+        if let Some(missing) = wanted
+            .iter()
+            .find(|name| !values.iter().any(|(n, _)| n == *name))
+        {
+            return Err(Unrunnable(format!("secret {missing} no longer exists")));
+        }
+        let value_of = |name: &Option<String>| {
+            name.as_ref()
+                .and_then(|n| values.iter().find(|(v, _)| v == n))
+                .map(|(_, v)| v.clone())
+        };
+        let credentials = Credentials {
+            url,
+            access_token: value_of(&record.access_token),
+            signing_secret: value_of(&record.signing_secret),
+            payload_secrets: values.clone(),
+        };
+        Ok((
+            credentials,
+            Redactor::new(values.into_iter().map(|(_, v)| v)),
+        ))
+    }
+
+    /// Runs one attempt of an execution; returns the verdict and the attempt record (redacted).
+    pub async fn attempt(
+        &self,
+        execution_id: &str,
+        entity_id: i64,
+        attempt: u32,
+        automation: &crate::automations::Automation,
+        event: &Event,
+        payload: Option<String>,
+    ) -> (Verdict, Value, Duration) {
+        let started = SystemTime::now();
+        let Some(plugin) = self.plugins.get(&automation.action.plugin) else {
+            let reason = format!("plugin {} is no longer installed", automation.action.plugin);
+            return (
+                Verdict::Permanent(reason.clone()),
+                unrunnable_record(attempt, started, &reason),
+                Duration::ZERO,
+            );
+        };
+        let (integration, redactor) = match &automation.action.integration {
+            Some(name) => {
+                let secrets = payload
+                    .as_deref()
+                    .map(payload_secret_names)
+                    .unwrap_or_default();
+                match self.credentials(entity_id, name, secrets).await {
+                    Ok((credentials, redactor)) => (Some(credentials), redactor),
+                    Err(Unrunnable(reason)) => {
+                        return (
+                            Verdict::Permanent(reason.clone()),
+                            unrunnable_record(attempt, started, &reason),
+                            Duration::ZERO,
+                        );
+                    }
+                }
+            }
+            None => (None, Redactor::default()),
+        };
+        let invocation = Invocation {
+            execution_id: execution_id.to_string(),
+            attempt,
+            automation_name: automation.name.clone(),
+            event_type: event.input.event_type.as_str().to_string(),
+            variables: Variables::of(event, &automation.name, None).to_json(),
+            payload,
+            config: automation.action.config.to_string(),
+            integration_url: integration.as_ref().map(|c| c.url.to_string()),
+        };
+        let extra_origins = self
+            .grants
+            .get(&automation.action.plugin)
+            .cloned()
+            .unwrap_or_default();
+        let grant = EgressGrant {
+            integration,
+            extra_origins,
+        };
+        let io = HostIo::new(grant, self.transport.clone(), execution_id);
+        let report = self.engine.execute(&plugin, &invocation, io).await;
+        let verdict = verdict(&report);
+        let record = attempt_record(attempt, started, &report, &verdict, &redactor);
+        let waiting: Duration = report.requests.iter().map(|r| r.duration).sum();
+        (verdict, record, report.duration.saturating_sub(waiting))
+    }
+}
+
+/// What the report of an execution means for it.
+pub fn verdict(report: &ExecutionReport) -> Verdict {
+    match &report.result {
+        Ok(Ok(outcome)) => Verdict::Succeeded(outcome.summary.clone()),
+        Ok(Err(ActionError::Invalid(message))) => Verdict::Permanent(format!("invalid: {message}")),
+        Ok(Err(ActionError::Rejected(message))) => {
+            Verdict::Permanent(format!("rejected: {message}"))
+        }
+        Ok(Err(ActionError::Transient(failure))) => Verdict::Transient {
+            reason: failure.message.clone(),
+            retry_after: failure.retry_after.clone(),
+        },
+        Err(error @ (SandboxError::PoolExhausted(_) | SandboxError::WallDeadline(_))) => {
+            Verdict::Transient {
+                reason: error.to_string(),
+                retry_after: None,
+            }
+        }
+        Err(error) => Verdict::Permanent(format!("plugin: {error}")),
+    }
+}
+
+/// The error class of an attempt: the last request's, `http` for a refused response, `plugin`
+/// for a sandbox failure, or none.
+fn error_class(report: &ExecutionReport, verdict: &Verdict) -> Option<String> {
+    if matches!(verdict, Verdict::Succeeded(_)) {
+        return None;
+    }
+    if report.result.is_err() {
+        return Some("plugin".into());
+    }
+    match report.requests.last() {
+        Some(request) => match &request.error {
+            Some((class, _)) => Some(class.clone()),
+            None => Some("http".into()),
+        },
+        None => Some("plugin".into()),
+    }
+}
+
+fn truncated(redactor: &Redactor, bytes: &[u8]) -> Value {
+    let text = redactor.bytes(&bytes[..bytes.len().min(RECORD_BODY_LIMIT)]);
+    if bytes.len() > RECORD_BODY_LIMIT {
+        json!({"text": text, "truncated": true, "length": bytes.len()})
+    } else {
+        Value::String(text)
+    }
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+fn verdict_json(verdict: &Verdict) -> (&'static str, String) {
+    match verdict {
+        Verdict::Succeeded(summary) => ("succeeded", summary.clone()),
+        Verdict::Permanent(reason) => ("failed", reason.clone()),
+        Verdict::Transient { reason, .. } => ("transient", reason.clone()),
+    }
+}
+
+/// The attempt as stored: every request with secrets redacted and bodies capped at 64 KiB.
+pub fn attempt_record(
+    attempt: u32,
+    started: SystemTime,
+    report: &ExecutionReport,
+    verdict: &Verdict,
+    redactor: &Redactor,
+) -> Value {
+    let requests: Vec<Value> = report
+        .requests
+        .iter()
+        .map(|r| {
+            json!({
+                "at": humantime::format_rfc3339_millis(r.at).to_string(),
+                "method": r.method,
+                "url": redactor.text(&r.url),
+                "headers": redactor.headers(&r.headers),
+                "body": truncated(redactor, &r.body),
+                "duration_ms": millis(r.duration),
+                "response": r.response.as_ref().map(|response| json!({
+                    "status": response.status,
+                    "headers": redactor.headers(&response.headers),
+                    "body": truncated(redactor, &response.body),
+                })),
+                "error": r.error.as_ref().map(|(class, message)| json!({"class": class, "message": redactor.text(message)})),
+            })
+        })
+        .collect();
+    let (outcome, message) = verdict_json(verdict);
+    json!({
+        "number": attempt,
+        "started_at": humantime::format_rfc3339_millis(started).to_string(),
+        "duration_ms": millis(report.duration),
+        "outcome": outcome,
+        "message": redactor.text(&message),
+        "error_class": error_class(report, verdict),
+        "requests": requests,
+        "logs": report.logs.iter().map(|l| json!({"level": l.level, "message": redactor.text(&l.message)})).collect::<Vec<_>>(),
+    })
+}
+
+fn unrunnable_record(attempt: u32, started: SystemTime, reason: &str) -> Value {
+    json!({
+        "number": attempt,
+        "started_at": humantime::format_rfc3339_millis(started).to_string(),
+        "duration_ms": 0.0,
+        "outcome": "failed",
+        "message": reason,
+        "error_class": "config",
+        "requests": [],
+        "logs": [],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_secrets_a_payload_needs() {
+        let payload = serde_json::json!({
+            "a": crate::engine::secret_placeholder("ONE"),
+            "b": format!("x {} y {}", crate::engine::secret_placeholder("TWO"), crate::engine::secret_placeholder("ONE")),
+        })
+        .to_string();
+        assert_eq!(payload_secret_names(&payload), ["ONE", "TWO"]);
+        assert!(payload_secret_names("{\"plain\": 1}").is_empty());
+    }
+}

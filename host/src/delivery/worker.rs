@@ -1,0 +1,375 @@
+//! The dispatcher: claims due executions with a lease, runs each attempt on a bounded pool of
+//! tasks, settles it (succeeded, failed, or retried with backoff and jitter, never sooner than the
+//! receiver's `Retry-After`), and on shutdown stops claiming, lets in-flight attempts finish
+//! within a grace period, and releases the rest.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use serde::{Deserialize, Serialize};
+use tokio::sync::{Notify, Semaphore, watch};
+
+use super::attempt::{Deliverer, Verdict};
+use crate::metrics::Metrics;
+use crate::store::{Claimed, Settlement, Store, unix_millis};
+
+/// How delivery behaves. Every field has a default.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliveryConfig {
+    /// Attempts running at once; 0 makes an ingest-only host that delivers nothing.
+    pub workers: usize,
+    /// Waits before each retry (the n-th retry waits the n-th entry); when the list runs out the
+    /// execution fails.
+    #[serde(with = "durations")]
+    pub retry_schedule: Vec<Duration>,
+    /// Each wait is stretched by a random 0..jitter fraction, so retries of a burst spread out.
+    pub jitter: f64,
+    /// How long a claim holds before another worker may take the execution over.
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
+    /// Time to connect to a receiver.
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// Time for a whole request and response.
+    #[serde(with = "humantime_serde")]
+    pub request_timeout: Duration,
+    /// At shutdown, how long in-flight attempts may take to finish.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    /// How often to look for due retries when nothing wakes the dispatcher sooner.
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        let minutes = |m: u64| Duration::from_secs(m * 60);
+        Self {
+            workers: 64,
+            retry_schedule: vec![
+                Duration::from_secs(5),
+                minutes(5),
+                minutes(30),
+                minutes(120),
+                minutes(300),
+                minutes(600),
+                minutes(600),
+            ],
+            jitter: 0.2,
+            lease: Duration::from_secs(300),
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
+            shutdown_grace: Duration::from_secs(10),
+            poll_interval: Duration::from_secs(1),
+        }
+    }
+}
+
+mod durations {
+    //! `["5s", "5m"]` as a list of durations.
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &[Duration], serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(
+            value
+                .iter()
+                .map(|d| humantime::format_duration(*d).to_string()),
+        )
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Vec<Duration>, D::Error> {
+        Vec::<String>::deserialize(deserializer)?
+            .iter()
+            .map(|text| humantime::parse_duration(text).map_err(serde::de::Error::custom))
+            .collect()
+    }
+}
+
+/// When to retry after attempt `attempt` (1-based) failed transiently, or `None` to give up.
+pub fn next_retry(
+    config: &DeliveryConfig,
+    attempt: u32,
+    retry_after: Option<&str>,
+    now: SystemTime,
+) -> Option<Duration> {
+    let base = *config
+        .retry_schedule
+        .get(attempt.saturating_sub(1) as usize)?;
+    let jitter =
+        f64::from(u32::from_le_bytes(crate::auth::random_bytes::<4>())) / f64::from(u32::MAX);
+    let wait = base.mul_f64(1.0 + config.jitter.clamp(0.0, 1.0) * jitter);
+    let asked = retry_after.and_then(|value| parse_retry_after(value, now));
+    Some(asked.map_or(wait, |asked| asked.max(wait)))
+}
+
+/// A `Retry-After` value: delay seconds, or an HTTP date (a date in the past means now).
+pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds.min(7 * 24 * 3600)));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(at.duration_since(now).unwrap_or_default())
+}
+
+/// The running dispatcher; dropping it does not stop it, [`Dispatcher::shutdown`] does.
+pub struct Dispatcher {
+    wake: Arc<Notify>,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    owner: String,
+    store: Store,
+}
+
+impl Dispatcher {
+    /// Recovers executions abandoned by a previous process, then starts claiming.
+    pub async fn start(
+        deliverer: Deliverer,
+        config: DeliveryConfig,
+        metrics: Arc<Metrics>,
+        wake: Arc<Notify>,
+    ) -> anyhow::Result<Self> {
+        let owner = crate::auth::random_id("host_");
+        let store = deliverer.store.clone();
+        let recovered = store.recover_abandoned(&owner).await?;
+        if recovered > 0 {
+            tracing::warn!(
+                recovered,
+                "executions left running by a stopped host are due again"
+            );
+        }
+        let (stop, stopped) = watch::channel(false);
+        let run = Run {
+            deliverer,
+            config,
+            metrics,
+            owner: owner.clone(),
+            wake: wake.clone(),
+        };
+        let task = tokio::spawn(run.claim_loop(stopped));
+        Ok(Self {
+            wake,
+            stop,
+            task,
+            owner,
+            store,
+        })
+    }
+
+    /// Wakes the dispatcher (new executions are due).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Stops claiming, waits up to the grace period for in-flight attempts, then releases what is
+    /// still claimed so that the next start delivers it.
+    pub async fn shutdown(self, grace: Duration) {
+        let _ = self.stop.send(true);
+        self.wake.notify_one();
+        if tokio::time::timeout(grace, self.task).await.is_err() {
+            tracing::warn!(
+                ?grace,
+                "in-flight deliveries did not finish within the grace period"
+            );
+        }
+        match self.store.release_claims(&self.owner).await {
+            Ok(0) => {}
+            Ok(released) => tracing::info!(released, "released unfinished claims"),
+            Err(error) => {
+                tracing::error!(%error, "could not release claims; they come back when their lease ends")
+            }
+        }
+    }
+}
+
+struct Run {
+    deliverer: Deliverer,
+    config: DeliveryConfig,
+    metrics: Arc<Metrics>,
+    owner: String,
+    wake: Arc<Notify>,
+}
+
+impl Run {
+    async fn claim_loop(self, mut stopped: watch::Receiver<bool>) {
+        let run = Arc::new(self);
+        let slots = Arc::new(Semaphore::new(run.config.workers.max(1)));
+        let mut tasks = tokio::task::JoinSet::new();
+        while !*stopped.borrow() {
+            while tasks.try_join_next().is_some() {}
+            let free = slots.available_permits();
+            if free == 0 {
+                tokio::select! {
+                    _ = tasks.join_next() => {}
+                    _ = stopped.changed() => {}
+                }
+                continue;
+            }
+            let lease_ms = run.config.lease.as_millis() as i64;
+            let claimed = match run
+                .deliverer
+                .store
+                .claim_due(&run.owner, lease_ms, free)
+                .await
+            {
+                Ok(claimed) => claimed,
+                Err(error) => {
+                    tracing::error!(%error, "claiming executions failed");
+                    tokio::time::sleep(run.config.poll_interval).await;
+                    continue;
+                }
+            };
+            let idle = claimed.is_empty();
+            for execution in claimed {
+                let permit = slots
+                    .clone()
+                    .acquire_owned()
+                    .await
+                    .expect("the semaphore is never closed");
+                let run = run.clone();
+                tasks.spawn(async move {
+                    run.deliver(execution).await;
+                    drop(permit);
+                });
+            }
+            if idle {
+                let wait = match run.deliverer.store.next_due_ms().await {
+                    Ok(Some(due)) => Duration::from_millis((due - unix_millis()).max(0) as u64),
+                    _ => run.config.poll_interval,
+                }
+                .min(run.config.poll_interval);
+                tokio::select! {
+                    _ = run.wake.notified() => {}
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stopped.changed() => {}
+                }
+            }
+        }
+        // Stopped: no new claims; let the in-flight attempts finish (the caller bounds the wait).
+        while tasks.join_next().await.is_some() {}
+    }
+
+    async fn deliver(&self, execution: Claimed) {
+        let started = Instant::now();
+        let automation = &execution.automation;
+        let (verdict, record, in_plugin) = self
+            .deliverer
+            .attempt(
+                &execution.id,
+                execution.entity_id,
+                execution.attempt,
+                automation,
+                &execution.event,
+                execution.payload.clone(),
+            )
+            .await;
+        let elapsed = started.elapsed();
+        let settlement = match &verdict {
+            Verdict::Succeeded(summary) => Settlement::Succeeded(summary.clone()),
+            Verdict::Permanent(reason) => Settlement::Failed(reason.clone()),
+            Verdict::Transient {
+                reason,
+                retry_after,
+            } => {
+                match next_retry(
+                    &self.config,
+                    execution.attempt,
+                    retry_after.as_deref(),
+                    SystemTime::now(),
+                ) {
+                    Some(wait) => Settlement::Retry {
+                        at_ms: unix_millis() + wait.as_millis() as i64,
+                        reason: reason.clone(),
+                    },
+                    None => Settlement::Failed(format!(
+                        "gave up after {} attempts: {reason}",
+                        execution.attempt
+                    )),
+                }
+            }
+        };
+        let status = match &settlement {
+            Settlement::Succeeded(_) => "succeeded",
+            Settlement::Failed(_) => "failed",
+            Settlement::Retry { .. } => "retrying",
+        };
+        self.metrics
+            .attempt(&automation.action.plugin, status, elapsed, in_plugin);
+        let record = record.to_string();
+        let duration_ms = elapsed.as_secs_f64() * 1000.0;
+        match self
+            .deliverer
+            .store
+            .finish_attempt(
+                &execution.id,
+                &self.owner,
+                execution.attempt,
+                record,
+                duration_ms,
+                settlement,
+            )
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(execution = %execution.id, "lease lost before the attempt was recorded")
+            }
+            Err(error) => {
+                tracing::error!(execution = %execution.id, %error, "recording an attempt failed")
+            }
+        }
+        tracing::debug!(execution = %execution.id, attempt = execution.attempt, status, ?elapsed, "attempt finished");
+        if status == "retrying" {
+            // The claim loop may be sleeping past this retry's due time.
+            self.wake.notify_one();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        assert_eq!(parse_retry_after("2", now), Some(Duration::from_secs(2)));
+        let later = httpdate::fmt_http_date(now + Duration::from_secs(90));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(90))
+        );
+        let earlier = httpdate::fmt_http_date(now - Duration::from_secs(90));
+        assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn schedule_jitter_and_retry_after() {
+        let config = DeliveryConfig {
+            retry_schedule: vec![Duration::from_secs(10), Duration::from_secs(60)],
+            jitter: 0.2,
+            ..Default::default()
+        };
+        let now = SystemTime::now();
+        for _ in 0..100 {
+            let wait = next_retry(&config, 1, None, now).unwrap();
+            assert!(
+                wait >= Duration::from_secs(10) && wait <= Duration::from_secs(12),
+                "{wait:?}"
+            );
+        }
+        assert!(next_retry(&config, 2, Some("600"), now).unwrap() >= Duration::from_secs(600));
+        assert!(next_retry(&config, 2, Some("1"), now).unwrap() >= Duration::from_secs(60));
+        assert_eq!(
+            next_retry(&config, 3, None, now),
+            None,
+            "the schedule ran out"
+        );
+    }
+}

@@ -1,0 +1,131 @@
+//! Prometheus metrics (`GET /metrics`): events ingested, executions by status and action,
+//! attempt latency, time spent in plugins, and the delivery queue's depth.
+
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct StatusLabels {
+    action: String,
+    status: String,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ActionLabels {
+    action: String,
+}
+
+fn latency_histogram() -> Histogram {
+    // 100 µs to about 30 s.
+    Histogram::new(exponential_buckets(0.0001, 2.5, 14))
+}
+
+/// Every metric Herald exports.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    events: Counter,
+    executions: Family<StatusLabels, Counter>,
+    attempts: Family<StatusLabels, Counter>,
+    attempt_seconds: Family<ActionLabels, Histogram, fn() -> Histogram>,
+    plugin_seconds: Family<ActionLabels, Histogram, fn() -> Histogram>,
+    queue_depth: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("herald");
+        let events = Counter::default();
+        let executions = Family::<StatusLabels, Counter>::default();
+        let attempts = Family::<StatusLabels, Counter>::default();
+        let attempt_seconds = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let plugin_seconds = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
+        let queue_depth = Gauge::default();
+        registry.register("events_ingested", "Events accepted", events.clone());
+        registry.register(
+            "executions_created",
+            "Executions created, by action and initial status",
+            executions.clone(),
+        );
+        registry.register(
+            "attempts",
+            "Delivery attempts, by action and resulting status",
+            attempts.clone(),
+        );
+        registry.register(
+            "attempt_duration_seconds",
+            "Time of one delivery attempt",
+            attempt_seconds.clone(),
+        );
+        registry.register(
+            "plugin_duration_seconds",
+            "Time inside the plugin sandbox per attempt, HTTP excluded",
+            plugin_seconds.clone(),
+        );
+        registry.register(
+            "queue_depth",
+            "Executions pending, retrying or running",
+            queue_depth.clone(),
+        );
+        Self {
+            registry,
+            events,
+            executions,
+            attempts,
+            attempt_seconds,
+            plugin_seconds,
+            queue_depth,
+        }
+    }
+}
+
+impl Metrics {
+    /// Counts ingested events.
+    pub fn events_ingested(&self, count: u64) {
+        self.events.inc_by(count);
+    }
+
+    /// Counts an execution created with `status` (`pending` or `skipped`).
+    pub fn execution_created(&self, action: &str, status: &str) {
+        self.executions
+            .get_or_create(&StatusLabels {
+                action: action.into(),
+                status: status.into(),
+            })
+            .inc();
+    }
+
+    /// Records one attempt: its resulting status, its duration and the plugin's share of it.
+    pub fn attempt(&self, action: &str, status: &str, elapsed: Duration, in_plugin: Duration) {
+        self.attempts
+            .get_or_create(&StatusLabels {
+                action: action.into(),
+                status: status.into(),
+            })
+            .inc();
+        let labels = ActionLabels {
+            action: action.into(),
+        };
+        self.attempt_seconds
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
+        self.plugin_seconds
+            .get_or_create(&labels)
+            .observe(in_plugin.as_secs_f64());
+    }
+
+    /// The text exposition, with the queue depth as of now.
+    pub fn render(&self, queue_depth: i64) -> String {
+        self.queue_depth.set(queue_depth);
+        let mut text = String::new();
+        prometheus_client::encoding::text::encode(&mut text, &self.registry)
+            .expect("writing to a String cannot fail");
+        text
+    }
+}

@@ -1,0 +1,535 @@
+//! Durable delivery through the real binary to real receivers on 127.0.0.1: signatures checked by
+//! the test's own code, retries and their classes, Retry-After, redirects, timeouts, a kill -9 in
+//! the middle of hundreds of deliveries, rate limits, the integration test endpoint, metrics.
+
+mod common;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use common::{ADMIN_KEY, Api, ConnectionProbe, Receiver, Server, expect_status};
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+const TOKEN: &str = "tok-delivery-7c1d2e3f";
+const SIGNING: &str = "whsec_c2lnbmluZy1zZWNyZXQtZm9yLXRlc3Rz";
+
+/// Retries a few hundred milliseconds apart and short timeouts, so tests wait on conditions, not
+/// on production schedules.
+const FAST_CONFIG: &str = r#"
+[egress]
+allow_cidrs = ["127.0.0.0/8"]
+[delivery]
+retry_schedule = ["200ms", "200ms"]
+jitter = 0.0
+request_timeout = "1s"
+connect_timeout = "1s"
+poll_interval = "100ms"
+shutdown_grace = "5s"
+"#;
+
+fn start(data: &std::path::Path) -> Server {
+    Server::start_with(
+        data,
+        FAST_CONFIG,
+        &[("HERALD_BOOTSTRAP_KEY", ADMIN_KEY)],
+        &[],
+    )
+}
+
+fn hmac_b64(key: &[u8], message: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
+    mac.update(message);
+    BASE64.encode(mac.finalize().into_bytes())
+}
+
+/// Secrets, and an integration called `name` pointing at `url`.
+async fn integration(admin: &Api, name: &str, url: &str) {
+    for (secret, value) in [("TOKEN", TOKEN), ("SIGNING", SIGNING)] {
+        let status = admin
+            .put(
+                &format!("/v1/entities/default/secrets/{secret}"),
+                &json!({"value": value}),
+            )
+            .await
+            .0;
+        assert!(status == 200 || status == 201);
+    }
+    expect_status(
+        &admin
+            .post(
+                "/v1/entities/default/integrations",
+                &json!({"name": name, "kind": "webhook", "url": url, "access_token": "TOKEN", "signing_secret": "SIGNING"}),
+            )
+            .await,
+        201,
+    );
+}
+
+/// An automation on LINK_ARTIFACT events of collection `collection` in registry `models`.
+async fn automation(
+    admin: &Api,
+    name: &str,
+    collection: &str,
+    integration: &str,
+    extra: Value,
+) -> String {
+    let mut body = json!({
+        "name": name,
+        "scope": {"type": "collection", "registry": "models", "collection": collection},
+        "event": {"type": "LINK_ARTIFACT"},
+        "action": {"type": "webhook", "integration": integration,
+                   "payload": {"model": "${artifact_version_string}", "auth": "token ${TOKEN}"}}
+    });
+    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        body.extend(extra.clone());
+    }
+    expect_status(&admin.post("/v1/automations", &body).await, 201)["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn link(collection: &str, version: &str) -> Value {
+    json!({"type": "LINK_ARTIFACT", "entity": "default", "registry": "models", "collection": collection,
+           "version": version, "author": "ana"})
+}
+
+async fn post_event(admin: &Api, event: &Value) -> String {
+    expect_status(&admin.post("/v1/events", event).await, 202)["event_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Waits until the event's execution has a final status; returns the execution.
+async fn settled(admin: &Api, event_id: &str, limit: Duration) -> Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let (_, event) = admin.get(&format!("/v1/events/{event_id}")).await;
+        if let Some(id) = event["executions"][0]["id"].as_str() {
+            let (_, execution) = admin.get(&format!("/v1/executions/{id}")).await;
+            if matches!(
+                execution["status"].as_str(),
+                Some("succeeded" | "failed" | "skipped")
+            ) {
+                return execution;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "event {event_id} did not settle: {event}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+#[tokio::test]
+async fn an_event_arrives_signed_and_receivers_can_deduplicate_on_the_execution_id() {
+    let receiver = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("data"));
+    let admin = server.admin();
+    integration(&admin, "ci", &receiver.url("/hook")).await;
+    automation(&admin, "deploy", "churn", "ci", json!({})).await;
+    let event_id = post_event(&admin, &link("churn", "v3")).await;
+    let execution = settled(&admin, &event_id, Duration::from_secs(10)).await;
+    assert_eq!(execution["status"], "succeeded", "{execution}");
+
+    let request = receiver.requests()[0].clone();
+    assert_eq!(request.header("authorization"), format!("Bearer {TOKEN}"));
+    assert_eq!(request.header("content-type"), "application/json");
+    assert_eq!(
+        request.json(),
+        json!({"model": "default/models/churn:v3", "auth": format!("token {TOKEN}")})
+    );
+    assert_eq!(
+        request.header("x-wandb-signature"),
+        hmac_b64(SIGNING.as_bytes(), &request.body)
+    );
+    let id = request.header("webhook-id");
+    assert_eq!(
+        id,
+        execution["id"].as_str().unwrap(),
+        "webhook-id is the execution id"
+    );
+    let key = BASE64.decode(SIGNING.trim_start_matches("whsec_")).unwrap();
+    let signed = [
+        id.as_bytes(),
+        b".",
+        request.header("webhook-timestamp").as_bytes(),
+        b".",
+        &request.body,
+    ]
+    .concat();
+    assert_eq!(
+        request.header("webhook-signature"),
+        format!("v1,{}", hmac_b64(&key, &signed))
+    );
+
+    // The stored attempt shows the request with every secret redacted.
+    let attempt = &execution["attempt_log"][0];
+    assert_eq!(attempt["outcome"], "succeeded");
+    let stored = attempt["requests"][0].to_string();
+    assert!(
+        !stored.contains(TOKEN) && !stored.contains(SIGNING),
+        "{stored}"
+    );
+    assert!(
+        stored.contains("Bearer [REDACTED]") && stored.contains("token [REDACTED]"),
+        "{stored}"
+    );
+    assert_eq!(attempt["requests"][0]["response"]["status"], 200);
+
+    // A manual retry delivers again with the same webhook-id: the receiver deduplicates on it.
+    let retried = admin
+        .post(&format!("/v1/executions/{id}/retry"), &json!({}))
+        .await;
+    expect_status(&retried, 202);
+    let seen = receiver.wait_for(2, Duration::from_secs(10)).await;
+    let ids: HashSet<String> = seen.iter().map(|r| r.header("webhook-id")).collect();
+    assert_eq!(ids.len(), 1, "both deliveries carry the same id");
+    assert_eq!(
+        settled(&admin, &event_id, Duration::from_secs(10)).await["attempts"],
+        2
+    );
+    let server_log = server.log();
+    assert!(
+        !server_log.contains(TOKEN) && !server_log.contains("c2lnbmluZy1zZWNyZXQ"),
+        "a secret reached the log"
+    );
+}
+
+#[tokio::test]
+async fn receiver_answers_decide_retries() {
+    let probe = ConnectionProbe::start().await;
+    let redirect = format!("http://{}/elsewhere", probe.addr);
+    let counts: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
+    let seen_at: Arc<Mutex<Vec<(String, Instant)>>> = Arc::default();
+    let receiver = {
+        let (counts, seen_at) = (counts.clone(), seen_at.clone());
+        Receiver::start(move |_, request| {
+            let path = request.uri.path().to_string();
+            seen_at.lock().unwrap().push((path.clone(), Instant::now()));
+            let n = {
+                let mut counts = counts.lock().unwrap();
+                let n = counts.entry(path.clone()).or_default();
+                *n += 1;
+                *n
+            };
+            match (path.as_str(), n) {
+                ("/flaky", 1) => (500, vec![], "boom".into()),
+                ("/slow-down", 1) => (429, vec![("retry-after", "2".into())], "slow down".into()),
+                ("/gone", _) => (404, vec![], "no such hook".into()),
+                ("/moved", _) => (302, vec![("location", redirect.clone())], String::new()),
+                ("/hang", _) => {
+                    std::thread::sleep(Duration::from_millis(1500));
+                    (200, vec![], "too late".into())
+                }
+                _ => (200, vec![], "ok".into()),
+            }
+        })
+        .await
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("data"));
+    let admin = server.admin();
+    let mut events = BTreeMap::new();
+    for case in ["flaky", "slow-down", "gone", "moved", "hang"] {
+        integration(&admin, case, &receiver.url(&format!("/{case}"))).await;
+        automation(&admin, case, case, case, json!({})).await;
+        events.insert(case, post_event(&admin, &link(case, "v1")).await);
+    }
+    let mut results = BTreeMap::new();
+    for (case, event_id) in &events {
+        results.insert(
+            *case,
+            settled(&admin, event_id, Duration::from_secs(20)).await,
+        );
+    }
+    let class = |execution: &Value, n: usize| execution["attempt_log"][n]["error_class"].clone();
+
+    let flaky = &results["flaky"];
+    assert_eq!(
+        (flaky["status"].as_str(), flaky["attempts"].as_i64()),
+        (Some("succeeded"), Some(2)),
+        "{flaky}"
+    );
+    assert_eq!(class(flaky, 0), "http");
+
+    let slow = &results["slow-down"];
+    assert_eq!(slow["status"], "succeeded");
+    let times: Vec<Instant> = seen_at
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(p, _)| p == "/slow-down")
+        .map(|(_, t)| *t)
+        .collect();
+    assert_eq!(times.len(), 2);
+    assert!(
+        times[1] - times[0] >= Duration::from_secs(2),
+        "Retry-After: 2 was not honoured: {:?}",
+        times[1] - times[0]
+    );
+
+    let gone = &results["gone"];
+    assert_eq!(
+        (gone["status"].as_str(), gone["attempts"].as_i64()),
+        (Some("failed"), Some(1)),
+        "{gone}"
+    );
+    assert!(
+        gone["status_reason"]
+            .as_str()
+            .unwrap()
+            .contains("HTTP 404: no such hook"),
+        "{gone}"
+    );
+
+    let moved = &results["moved"];
+    assert_eq!(
+        (moved["status"].as_str(), moved["attempts"].as_i64()),
+        (Some("failed"), Some(1)),
+        "{moved}"
+    );
+    assert_eq!(probe.connections().await, 0, "the redirect was followed");
+
+    let hang = &results["hang"];
+    assert_eq!(
+        (hang["status"].as_str(), hang["attempts"].as_i64()),
+        (Some("failed"), Some(3)),
+        "{hang}"
+    );
+    assert_eq!(class(hang, 0), "timeout");
+    assert!(
+        hang["status_reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("gave up after 3 attempts"),
+        "{hang}"
+    );
+}
+
+#[tokio::test]
+async fn a_killed_host_loses_no_execution() {
+    let receiver = Receiver::start(|_, _| {
+        std::thread::sleep(Duration::from_millis(10));
+        (200, vec![], "ok".into())
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = start(&data);
+    let admin = server.admin();
+    integration(&admin, "ci", &receiver.url("/hook")).await;
+    let automation_id = automation(&admin, "many", "churn", "ci", json!({})).await;
+    let events: Vec<Value> = (0..300).map(|i| link("churn", &format!("v{i}"))).collect();
+    for chunk in events.chunks(100) {
+        expect_status(
+            &admin
+                .post("/v1/events/batch", &json!({"events": chunk}))
+                .await,
+            202,
+        );
+    }
+    receiver.wait_for(20, Duration::from_secs(20)).await;
+    server.kill();
+    let delivered_before_kill = receiver.requests().len();
+    assert!(
+        delivered_before_kill < 300,
+        "the kill came too late to test anything"
+    );
+
+    let server = start(&data);
+    let admin = server.admin();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let executions = loop {
+        let (_, listed) = admin
+            .get(&format!(
+                "/v1/automations/{automation_id}/executions?limit=1000"
+            ))
+            .await;
+        let executions = listed["executions"].as_array().unwrap().clone();
+        assert_eq!(executions.len(), 300, "every execution exists");
+        if executions.iter().all(|e| e["status"] == "succeeded") {
+            break executions;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not all executions succeeded after the restart"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let seen: HashSet<String> = receiver
+        .requests()
+        .iter()
+        .map(|r| r.header("webhook-id"))
+        .collect();
+    for execution in &executions {
+        assert!(
+            seen.contains(execution["id"].as_str().unwrap()),
+            "execution {} never arrived",
+            execution["id"]
+        );
+    }
+}
+
+#[tokio::test]
+async fn rate_limits_skip_the_excess_and_the_test_endpoint_shows_the_real_answer() {
+    let receiver = Receiver::start(|_, request| match request.uri.path() {
+        "/missing" => (404, vec![("x-receiver", "yes".into())], "not here".into()),
+        _ => (
+            200,
+            vec![("x-receiver", "yes".into())],
+            "{\"accepted\":true}".into(),
+        ),
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(&dir.path().join("data"));
+    let admin = server.admin();
+    integration(&admin, "ci", &receiver.url("/hook")).await;
+    let limited = automation(
+        &admin,
+        "limited",
+        "churn",
+        "ci",
+        json!({"rate_limit": {"max": 2, "per_seconds": 3600}}),
+    )
+    .await;
+    for i in 0..5 {
+        post_event(&admin, &link("churn", &format!("v{i}"))).await;
+    }
+    let (_, listed) = admin
+        .get(&format!("/v1/automations/{limited}/executions"))
+        .await;
+    let statuses: Vec<&str> = listed["executions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == "skipped").count(),
+        3,
+        "{statuses:?}"
+    );
+    let skipped = listed["executions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["status"] == "skipped")
+        .unwrap();
+    assert_eq!(skipped["status_reason"], "rate limit: at most 2 per 3600 s");
+
+    // The test endpoint: resolved, signed, sent; the receiver's real answer comes back.
+    let before = receiver.requests().len();
+    let payload =
+        json!({"payload": {"hello": "world", "token": "${TOKEN}", "variable": "[${event_type}]"}});
+    let (status, tested) = admin
+        .post("/v1/entities/default/integrations/ci/test", &payload)
+        .await;
+    assert_eq!(status, 200, "{tested}");
+    assert_eq!(tested["sent"], true);
+    assert_eq!(tested["response"]["status"], 200);
+    assert_eq!(tested["response"]["body"], "{\"accepted\":true}");
+    assert!(
+        tested["response"]["headers"]
+            .to_string()
+            .contains("x-receiver"),
+        "{tested}"
+    );
+    let arrived = receiver
+        .wait_for(before + 1, Duration::from_secs(5))
+        .await
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(
+        arrived.json(),
+        json!({"hello": "world", "token": TOKEN, "variable": "[]"})
+    );
+    assert_eq!(
+        arrived.header("x-wandb-signature"),
+        hmac_b64(SIGNING.as_bytes(), &arrived.body)
+    );
+    let shown = tested["request"].to_string();
+    assert!(
+        !shown.contains(TOKEN) && shown.contains("[REDACTED]"),
+        "{shown}"
+    );
+
+    integration(&admin, "missing", &receiver.url("/missing")).await;
+    let (_, tested) = admin
+        .post("/v1/entities/default/integrations/missing/test", &json!({}))
+        .await;
+    assert_eq!(
+        (
+            tested["response"]["status"].clone(),
+            tested["response"]["body"].clone()
+        ),
+        (json!(404), json!("not here"))
+    );
+    integration(&admin, "closed", "http://127.0.0.1:9/nothing").await;
+    let (_, tested) = admin
+        .post("/v1/entities/default/integrations/closed/test", &json!({}))
+        .await;
+    assert_eq!(tested["sent"], false, "{tested}");
+    assert_eq!(tested["error"]["class"], "connect", "{tested}");
+
+    // The metrics count what happened.
+    let metrics = reqwest::get(format!("{}/metrics", server.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("herald_events_ingested_total 5"),
+        "{metrics}"
+    );
+    assert!(
+        metrics
+            .contains("herald_executions_created_total{action=\"webhook\",status=\"skipped\"} 3"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("herald_attempt_duration_seconds_bucket"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("herald_queue_depth"), "{metrics}");
+}
+
+#[tokio::test]
+async fn a_destination_refused_at_send_time_is_a_failed_attempt_without_a_connection() {
+    let probe = ConnectionProbe::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Saved while the operator allowed loopback...
+    let server = start(&data);
+    let admin = server.admin();
+    integration(&admin, "ci", &format!("http://{}/hook", probe.addr)).await;
+    automation(&admin, "tightened", "churn", "ci", json!({})).await;
+    server.kill();
+    // ...then the operator tightened the policy: the same integration is refused when sending.
+    let strict = FAST_CONFIG.replace("allow_cidrs = [\"127.0.0.0/8\"]", "");
+    let server = Server::start_with(&data, &strict, &[("HERALD_BOOTSTRAP_KEY", ADMIN_KEY)], &[]);
+    let admin = server.admin();
+    let event_id = post_event(&admin, &link("churn", "v1")).await;
+    let execution = settled(&admin, &event_id, Duration::from_secs(10)).await;
+    assert_eq!(execution["status"], "failed", "{execution}");
+    assert_eq!(execution["attempt_log"][0]["error_class"], "denied");
+    assert!(
+        execution["status_reason"]
+            .as_str()
+            .unwrap()
+            .contains("not a public address"),
+        "{execution}"
+    );
+    assert_eq!(probe.connections().await, 0);
+}
