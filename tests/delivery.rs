@@ -533,3 +533,48 @@ async fn a_destination_refused_at_send_time_is_a_failed_attempt_without_a_connec
     );
     assert_eq!(probe.connections().await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_in_flight_deliveries_finish() {
+    let receiver = Receiver::start(|_, _| {
+        std::thread::sleep(Duration::from_millis(800));
+        (200, vec![], "ok".into())
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // Top-level keys come before the first table.
+    let config = format!("log_format = \"json\"\n{FAST_CONFIG}");
+    let server = Server::start_with(&data, &config, &[("HERALD_BOOTSTRAP_KEY", ADMIN_KEY)], &[]);
+    let admin = server.admin();
+    integration(&admin, "ci", &receiver.url("/hook")).await;
+    automation(&admin, "slow", "churn", "ci", json!({})).await;
+    let event_id = post_event(&admin, &link("churn", "v1")).await;
+    receiver.wait_for(1, Duration::from_secs(10)).await;
+    // The attempt is in flight (the receiver takes 800 ms): stop the host now.
+    let log_path = server.log_path.clone();
+    let status = tokio::task::spawn_blocking(move || server.terminate(Duration::from_secs(10)))
+        .await
+        .unwrap();
+    assert!(status.success(), "herald exited with {status}");
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    for line in log.lines().filter(|l| !l.trim().is_empty()) {
+        let parsed: Value =
+            serde_json::from_str(line).unwrap_or_else(|_| panic!("not a JSON log line: {line}"));
+        assert!(
+            parsed["level"].is_string() && parsed["fields"].is_object(),
+            "{line}"
+        );
+    }
+    assert!(log.contains("no new deliveries are claimed"), "{log}");
+
+    let server = start(&data);
+    let (_, event) = server.admin().get(&format!("/v1/events/{event_id}")).await;
+    let execution = &event["executions"][0];
+    assert_eq!(
+        execution["status"], "succeeded",
+        "the in-flight attempt finished before exit: {execution}"
+    );
+    assert_eq!(execution["attempts"], 1);
+    assert_eq!(receiver.requests().len(), 1, "nothing was sent twice");
+}

@@ -310,19 +310,19 @@ async fn receiver_answers_are_classified() {
         .await;
         assert_eq!(output.status.code(), Some(1), "a failed action exits 1");
         let report: Value = serde_json::from_slice(&output.stdout).unwrap();
-        outcomes.push(report["outcome"].clone());
+        outcomes.push(report.clone());
     }
-    assert_eq!(outcomes[0]["status"], "transient");
+    assert_eq!(outcomes[0]["outcome"], "transient");
     assert!(
         outcomes[0]["message"]
             .as_str()
             .unwrap()
             .contains("HTTP 500: boom")
     );
-    assert_eq!(outcomes[1]["status"], "transient");
+    assert_eq!(outcomes[1]["outcome"], "transient");
     assert_eq!(outcomes[1]["retry_after"], "7");
-    assert_eq!(outcomes[2]["status"], "rejected");
-    assert_eq!(outcomes[3]["status"], "rejected");
+    assert_eq!(outcomes[2]["outcome"], "rejected");
+    assert_eq!(outcomes[3]["outcome"], "rejected");
     assert!(
         outcomes[3]["message"]
             .as_str()

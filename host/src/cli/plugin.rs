@@ -9,13 +9,11 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use url::Url;
 
+use crate::delivery::attempt::{attempt_record, verdict};
 use crate::delivery::egress::EgressConfig;
 use crate::delivery::redact::Redactor;
 use crate::delivery::transport::{DryRunTransport, HttpTransport, Timeouts, Transport};
-use crate::engine::{
-    ActionError, Credentials, EgressGrant, ExecutionReport, HostIo, Invocation, PluginEngine,
-    SandboxLimits,
-};
+use crate::engine::{Credentials, EgressGrant, HostIo, Invocation, PluginEngine, SandboxLimits};
 use crate::events::template::Resolved;
 use crate::events::{Event, EventInput, Template, Variables};
 use crate::plugins::{load_one, plugin_json};
@@ -243,6 +241,7 @@ async fn run_once(engine: &PluginEngine, args: RunArgs, json: bool) -> anyhow::R
             args.respond_body.clone(),
         ))
     };
+    let started = std::time::SystemTime::now();
     let report = engine
         .execute(
             &plugin,
@@ -258,68 +257,25 @@ async fn run_once(engine: &PluginEngine, args: RunArgs, json: bool) -> anyhow::R
             .chain(args.secrets.iter().map(|(_, v)| v))
             .cloned(),
     );
-    let summary = report_json(&report, &redactor, args.send);
+    let verdict = verdict(&report);
+    let mut summary = attempt_record(1, started, &report, &verdict, &redactor);
+    summary["sent"] = Value::Bool(args.send);
     if json {
         println!("{}", serde_json::to_string_pretty(&summary)?);
     } else {
         print_report(&summary);
     }
-    Ok(if summary["outcome"]["status"] == "succeeded" {
+    Ok(if summary["outcome"] == "succeeded" {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
 }
 
-/// The report as JSON, secrets redacted.
-fn report_json(report: &ExecutionReport, redactor: &Redactor, sent: bool) -> Value {
-    let requests: Vec<Value> = report
-        .requests
-        .iter()
-        .map(|r| {
-            json!({
-                "method": r.method,
-                "url": redactor.text(&r.url),
-                "headers": redactor.headers(&r.headers),
-                "body": redactor.bytes(&r.body),
-                "sent": sent && r.error.as_ref().is_none_or(|(class, _)| class != "denied" && class != "invalid" && class != "limit"),
-                "response": r.response.as_ref().map(|resp| json!({
-                    "status": resp.status,
-                    "headers": redactor.headers(&resp.headers),
-                    "body": redactor.bytes(&resp.body),
-                })),
-                "error": r.error.as_ref().map(|(class, message)| json!({"class": class, "message": redactor.text(message)})),
-                "duration_ms": r.duration.as_secs_f64() * 1000.0,
-            })
-        })
-        .collect();
-    let outcome = match &report.result {
-        Ok(Ok(outcome)) => {
-            json!({"status": "succeeded", "summary": outcome.summary, "response_status": outcome.status})
-        }
-        Ok(Err(ActionError::Invalid(m))) => {
-            json!({"status": "invalid", "message": redactor.text(m)})
-        }
-        Ok(Err(ActionError::Rejected(m))) => {
-            json!({"status": "rejected", "message": redactor.text(m)})
-        }
-        Ok(Err(ActionError::Transient(t))) => {
-            json!({"status": "transient", "message": redactor.text(&t.message), "retry_after": t.retry_after})
-        }
-        Err(error) => json!({"status": "sandbox-error", "message": error.to_string()}),
-    };
-    json!({
-        "requests": requests,
-        "logs": report.logs,
-        "outcome": outcome,
-        "duration_ms": report.duration.as_secs_f64() * 1000.0,
-    })
-}
-
 fn print_report(summary: &Value) {
     let requests = summary["requests"].as_array().cloned().unwrap_or_default();
     for (index, request) in requests.iter().enumerate() {
-        let mode = if request["sent"] == true {
+        let mode = if summary["sent"] == true && request["error"].is_null() {
             ""
         } else {
             "  (not sent)"
@@ -359,10 +315,8 @@ fn print_report(summary: &Value) {
     for line in summary["logs"].as_array().into_iter().flatten() {
         println!("log {}: {}", text(&line["level"]), text(&line["message"]));
     }
-    let outcome = &summary["outcome"];
-    match outcome["status"].as_str() {
-        Some("succeeded") => println!("outcome: succeeded: {}", text(&outcome["summary"])),
-        Some(status) => println!("outcome: {status}: {}", text(&outcome["message"])),
+    match summary["outcome"].as_str() {
+        Some(outcome) => println!("outcome: {outcome}: {}", text(&summary["message"])),
         None => {}
     }
 }

@@ -47,8 +47,15 @@ pub struct Unrunnable(pub String);
 pub enum Verdict {
     /// Delivered; the plugin's summary.
     Succeeded(String),
-    /// Will never work (invalid, rejected, plugin fault).
-    Permanent(String),
+    /// Will never work. `kind` is `invalid` or `rejected` (the plugin said so), `sandbox-error`
+    /// (the plugin trapped, ran out of time or memory) or `unrunnable` (its plugin, integration
+    /// or a secret is gone).
+    Permanent {
+        /// Which kind of permanent failure.
+        kind: &'static str,
+        /// Why.
+        message: String,
+    },
     /// Worth retrying, no sooner than the receiver's `Retry-After` if it gave one.
     Transient {
         /// Why.
@@ -56,6 +63,24 @@ pub enum Verdict {
         /// The receiver's `Retry-After`, verbatim.
         retry_after: Option<String>,
     },
+}
+
+impl Verdict {
+    /// The verdict as the execution's status reason, e.g. `rejected: HTTP 404`.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Succeeded(summary) => summary.clone(),
+            Self::Permanent { kind, message } => format!("{kind}: {message}"),
+            Self::Transient { reason, .. } => reason.clone(),
+        }
+    }
+
+    fn unrunnable(message: String) -> Self {
+        Self::Permanent {
+            kind: "unrunnable",
+            message,
+        }
+    }
 }
 
 /// The names of the secrets a rendered payload refers to (its placeholders).
@@ -152,7 +177,7 @@ impl Deliverer {
         let Some(plugin) = self.plugins.get(&automation.action.plugin) else {
             let reason = format!("plugin {} is no longer installed", automation.action.plugin);
             return (
-                Verdict::Permanent(reason.clone()),
+                Verdict::unrunnable(reason.clone()),
                 unrunnable_record(attempt, started, &reason),
                 Duration::ZERO,
             );
@@ -167,7 +192,7 @@ impl Deliverer {
                     Ok((credentials, redactor)) => (Some(credentials), redactor),
                     Err(Unrunnable(reason)) => {
                         return (
-                            Verdict::Permanent(reason.clone()),
+                            Verdict::unrunnable(reason.clone()),
                             unrunnable_record(attempt, started, &reason),
                             Duration::ZERO,
                         );
@@ -208,10 +233,14 @@ impl Deliverer {
 pub fn verdict(report: &ExecutionReport) -> Verdict {
     match &report.result {
         Ok(Ok(outcome)) => Verdict::Succeeded(outcome.summary.clone()),
-        Ok(Err(ActionError::Invalid(message))) => Verdict::Permanent(format!("invalid: {message}")),
-        Ok(Err(ActionError::Rejected(message))) => {
-            Verdict::Permanent(format!("rejected: {message}"))
-        }
+        Ok(Err(ActionError::Invalid(message))) => Verdict::Permanent {
+            kind: "invalid",
+            message: message.clone(),
+        },
+        Ok(Err(ActionError::Rejected(message))) => Verdict::Permanent {
+            kind: "rejected",
+            message: message.clone(),
+        },
         Ok(Err(ActionError::Transient(failure))) => Verdict::Transient {
             reason: failure.message.clone(),
             retry_after: failure.retry_after.clone(),
@@ -222,7 +251,10 @@ pub fn verdict(report: &ExecutionReport) -> Verdict {
                 retry_after: None,
             }
         }
-        Err(error) => Verdict::Permanent(format!("plugin: {error}")),
+        Err(error) => Verdict::Permanent {
+            kind: "sandbox-error",
+            message: error.to_string(),
+        },
     }
 }
 
@@ -257,10 +289,10 @@ fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
-fn verdict_json(verdict: &Verdict) -> (&'static str, String) {
+fn verdict_json(verdict: &Verdict) -> (&str, String) {
     match verdict {
         Verdict::Succeeded(summary) => ("succeeded", summary.clone()),
-        Verdict::Permanent(reason) => ("failed", reason.clone()),
+        Verdict::Permanent { kind, message } => (kind, message.clone()),
         Verdict::Transient { reason, .. } => ("transient", reason.clone()),
     }
 }
@@ -300,6 +332,10 @@ pub fn attempt_record(
         "duration_ms": millis(report.duration),
         "outcome": outcome,
         "message": redactor.text(&message),
+        "retry_after": match verdict {
+            Verdict::Transient { retry_after, .. } => json!(retry_after),
+            _ => Value::Null,
+        },
         "error_class": error_class(report, verdict),
         "requests": requests,
         "logs": report.logs.iter().map(|l| json!({"level": l.level, "message": redactor.text(&l.message)})).collect::<Vec<_>>(),
@@ -311,7 +347,7 @@ fn unrunnable_record(attempt: u32, started: SystemTime, reason: &str) -> Value {
         "number": attempt,
         "started_at": humantime::format_rfc3339_millis(started).to_string(),
         "duration_ms": 0.0,
-        "outcome": "failed",
+        "outcome": "unrunnable",
         "message": reason,
         "error_class": "config",
         "requests": [],

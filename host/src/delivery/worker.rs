@@ -271,7 +271,7 @@ impl Run {
         let elapsed = started.elapsed();
         let settlement = match &verdict {
             Verdict::Succeeded(summary) => Settlement::Succeeded(summary.clone()),
-            Verdict::Permanent(reason) => Settlement::Failed(reason.clone()),
+            Verdict::Permanent { .. } => Settlement::Failed(verdict.describe()),
             Verdict::Transient {
                 reason,
                 retry_after,
