@@ -315,9 +315,8 @@ fn print_report(summary: &Value) {
     for line in summary["logs"].as_array().into_iter().flatten() {
         println!("log {}: {}", text(&line["level"]), text(&line["message"]));
     }
-    match summary["outcome"].as_str() {
-        Some(outcome) => println!("outcome: {outcome}: {}", text(&summary["message"])),
-        None => {}
+    if let Some(outcome) = summary["outcome"].as_str() {
+        println!("outcome: {outcome}: {}", text(&summary["message"]));
     }
 }
 
