@@ -560,7 +560,8 @@ async fn each_failure_has_its_status_and_says_why() {
     no_integration["action"] = json!({"type": "carrier-pigeon", "integration": "ci"});
     let r = admin.post("/v1/automations", &no_integration).await;
     assert!(
-        r.0 == 400 && message(&r).contains("installed: webhook"),
+        r.0 == 400
+            && message(&r).contains("installed: github-dispatch, no-op, slack, teams, webhook"),
         "{}",
         r.1
     );

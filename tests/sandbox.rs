@@ -60,6 +60,7 @@ impl Bench {
                 access_token: Some("token-value".into()),
                 signing_secret: None,
                 payload_secrets: vec![],
+                hidden_url: false,
             }),
             extra_origins: vec![],
         };

@@ -48,7 +48,18 @@ async fn serves_builtin_and_third_party_plugins_and_restarts_without_recompiling
         names.contains(&"webhook") && names.contains(&"hostile"),
         "{names:?}"
     );
-    assert_eq!(names.len(), 2, "bad files are not loaded: {names:?}");
+    assert_eq!(
+        names,
+        [
+            "github-dispatch",
+            "hostile",
+            "no-op",
+            "slack",
+            "teams",
+            "webhook"
+        ],
+        "the five built-ins and the good third-party plugin; bad files are not loaded"
+    );
     let webhook = plugins.iter().find(|p| p["name"] == "webhook").unwrap();
     assert_eq!(webhook["source"], "builtin");
     assert_eq!(webhook["config_schema"]["type"], "object");
@@ -66,12 +77,12 @@ async fn serves_builtin_and_third_party_plugins_and_restarts_without_recompiling
     server.kill();
 
     let cached = cache_entries(&data_dir);
-    // webhook, hostile and greeter compile (greeter is then refused for its world); the broken
-    // file never gets that far.
-    assert_eq!(cached.len(), 3, "each component compiled once: {cached:?}");
+    // The five built-ins, hostile and greeter compile (greeter is then refused for its world);
+    // the broken file never gets that far.
+    assert_eq!(cached.len(), 7, "each component compiled once: {cached:?}");
     let server = Server::start(&data_dir, &["--plugins-dir", &plugins_arg]);
     let listed = common::expect_status(&server.admin().get("/v1/plugins").await, 200).clone();
-    assert_eq!(listed["plugins"].as_array().unwrap().len(), 2);
+    assert_eq!(listed["plugins"].as_array().unwrap().len(), 6);
     assert_eq!(
         cache_entries(&data_dir),
         cached,

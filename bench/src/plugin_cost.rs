@@ -46,6 +46,7 @@ pub async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> {
             access_token: Some("token".into()),
             signing_secret: Some("signing-secret".into()),
             payload_secrets: vec![],
+            hidden_url: false,
         }),
         extra_origins: vec![],
     };

@@ -57,7 +57,10 @@ pub async fn build(config: &Config) -> anyhow::Result<(AppState, Option<Bootstra
     let index = AutomationIndex::default();
     for (entity_id, automation) in store.all_automations().await? {
         let id = automation.id.clone();
-        match compile_automation(entity_id, automation) {
+        let default_payload = plugins
+            .get(&automation.action.plugin)
+            .and_then(|p| p.info.default_payload.clone());
+        match compile_automation(entity_id, automation, default_payload.as_deref()) {
             Ok(compiled) => index.upsert(compiled),
             Err(error) => {
                 tracing::error!(automation = %id, %error, "stored automation does not load; it will not match")

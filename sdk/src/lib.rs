@@ -210,6 +210,11 @@ impl Invocation {
         }
     }
 
+    /// Every variable as one JSON object text, as the host sent it.
+    pub fn variables_json(&self) -> String {
+        self.raw.variables.clone()
+    }
+
     /// The rendered payload template (JSON text), if the automation has one.
     pub fn payload(&self) -> Option<&str> {
         self.raw.payload.as_deref()
@@ -233,6 +238,49 @@ impl Invocation {
             .integration_url
             .as_deref()
             .ok_or_else(|| ActionError::Invalid("this action needs an integration".into()))
+    }
+}
+
+/// The facts of an event, as chat messages and cards show them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventFacts {
+    /// `LINK_ARTIFACT`, `RUN_STATE`, ...
+    pub event_type: String,
+    /// Who caused it (may be empty).
+    pub author: String,
+    /// `entity/project`.
+    pub place: String,
+    /// The subject: the artifact version string, or the run's name and state.
+    pub subject: (String, String),
+}
+
+impl Invocation {
+    /// The facts every notification shows: event type, author, where, and what (the artifact
+    /// version string, or the run and its state).
+    pub fn facts(&self) -> EventFacts {
+        let version = self.var_str("artifact_version_string");
+        let subject = if !version.is_empty() {
+            ("Version".to_string(), version)
+        } else {
+            let run = self.var_str("run_name");
+            let state = self.var_str("run_state");
+            let text = if state.is_empty() {
+                run
+            } else {
+                format!("{run} ({state})")
+            };
+            ("Run".to_string(), text)
+        };
+        EventFacts {
+            event_type: self.event_type().to_string(),
+            author: self.var_str("event_author"),
+            place: format!(
+                "{}/{}",
+                self.var_str("entity_name"),
+                self.var_str("project_name")
+            ),
+            subject,
+        }
     }
 }
 

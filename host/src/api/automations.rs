@@ -28,15 +28,25 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 /// Parses what a stored automation needs to match (filter, template). Used when saving (after
-/// the full checks) and when loading the index at start.
-pub fn compile(entity_id: i64, automation: Automation) -> Result<Compiled, String> {
+/// the full checks) and when loading the index at start. An automation without a payload
+/// template uses its plugin's default one (`default_payload`), if the plugin has one.
+pub fn compile(
+    entity_id: i64,
+    automation: Automation,
+    default_payload: Option<&str>,
+) -> Result<Compiled, String> {
     let filter = Filter::parse(automation.event.filter.as_ref().unwrap_or(&Value::Null))
         .map_err(|e| format!("event.filter: {e}"))?;
-    let template = match &automation.action.payload {
-        Some(tree) => {
+    let template = match (&automation.action.payload, default_payload) {
+        (Some(tree), _) => {
             Some(Template::parse(tree.clone()).map_err(|e| format!("action.payload: {e}"))?)
         }
-        None => None,
+        (None, Some(default)) => {
+            let tree = serde_json::from_str(default)
+                .map_err(|e| format!("the plugin's default payload: {e}"))?;
+            Some(Template::parse(tree).map_err(|e| format!("the plugin's default payload: {e}"))?)
+        }
+        (None, None) => None,
     };
     Ok(Compiled {
         automation,
@@ -53,17 +63,22 @@ async fn validate(
     automation: Automation,
 ) -> Result<Compiled, ApiError> {
     check_definition(&automation).map_err(|e| ApiError::Invalid(e.to_string()))?;
-    let compiled = compile(entity_id, automation).map_err(ApiError::Invalid)?;
+    let plugin_name = automation.action.plugin.clone();
+    let Some(plugin) = state.plugins.get(&plugin_name) else {
+        let installed: Vec<String> = state.plugins.iter().map(|p| p.info.name.clone()).collect();
+        return Err(ApiError::Invalid(format!(
+            "action.type: no plugin named {plugin_name:?} (installed: {})",
+            installed.join(", ")
+        )));
+    };
+    let compiled = compile(
+        entity_id,
+        automation,
+        plugin.info.default_payload.as_deref(),
+    )
+    .map_err(ApiError::Invalid)?;
     let automation = &compiled.automation;
     let action = &automation.action;
-    let plugin = state.plugins.get(&action.plugin).ok_or_else(|| {
-        let installed: Vec<String> = state.plugins.iter().map(|p| p.info.name.clone()).collect();
-        ApiError::Invalid(format!(
-            "action.type: no plugin named {:?} (installed: {})",
-            action.plugin,
-            installed.join(", ")
-        ))
-    })?;
     let kinds = &plugin.info.integration_kinds;
     match (&action.integration, kinds.is_empty()) {
         (None, false) => {

@@ -39,8 +39,13 @@ pub struct NewIntegration {
     pub name: String,
     /// `webhook`, `slack`, `teams` or `github`.
     pub kind: String,
-    /// Where requests go (http or https, a DNS name).
-    pub url: String,
+    /// Where requests go (http or https, a DNS name). Give this or `url_secret`.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The name of a secret whose value is the URL, for URLs that are credentials (Slack and
+    /// Teams webhooks): then the URL is never shown and is redacted in every record.
+    #[serde(default)]
+    pub url_secret: Option<String>,
     /// The name of the secret sent as `Authorization: Bearer`.
     #[serde(default)]
     pub access_token: Option<String>,
@@ -57,8 +62,10 @@ pub struct IntegrationPatch {
     pub name: Option<String>,
     /// A new kind.
     pub kind: Option<String>,
-    /// A new URL.
+    /// A new URL (clears `url_secret`).
     pub url: Option<String>,
+    /// A new URL secret (clears `url`).
+    pub url_secret: Option<String>,
     /// A new access token secret (`null` removes it).
     #[serde(default, deserialize_with = "some")]
     #[schema(value_type = Option<String>)]
@@ -100,10 +107,40 @@ async fn check(
             KINDS.join(", ")
         )));
     }
-    state
-        .egress
-        .check_url(&record.url)
-        .map_err(|m| ApiError::Invalid(format!("url: {m}")))?;
+    match (record.url.is_empty(), &record.url_secret) {
+        (false, None) => {
+            state
+                .egress
+                .check_url(&record.url)
+                .map_err(|m| ApiError::Invalid(format!("url: {m}")))?;
+        }
+        (true, Some(secret)) => {
+            let sealed = state
+                .store
+                .sealed_secrets(entity_id, vec![secret.clone()])
+                .await
+                .map_err(store_error)?;
+            let Some((name, nonce, ciphertext)) = sealed.into_iter().next() else {
+                return Err(ApiError::Invalid(format!(
+                    "url_secret: no secret named {secret} (create it first)"
+                )));
+            };
+            let value = state
+                .master_key
+                .open(entity_id, &name, &nonce, &ciphertext)
+                .map_err(ApiError::Internal)?;
+            // The message must not echo the value: it is a credential.
+            state
+                .egress
+                .check_url(&value)
+                .map_err(|_| ApiError::Invalid(format!("url_secret: the value of {secret} is not an allowed http(s) URL with a DNS name")))?;
+        }
+        _ => {
+            return Err(ApiError::Invalid(
+                "url: give exactly one of url and url_secret".into(),
+            ));
+        }
+    }
     let existing: Vec<String> = state
         .store
         .list_secrets(entity_id)
@@ -141,7 +178,8 @@ pub(super) async fn create(
         id: crate::auth::random_id("int_"),
         name: body.name,
         kind: body.kind,
-        url: body.url,
+        url: body.url.unwrap_or_default(),
+        url_secret: body.url_secret,
         access_token: body.access_token,
         signing_secret: body.signing_secret,
         created_at: now.clone(),
@@ -223,6 +261,11 @@ pub(super) async fn update(
     }
     if let Some(url) = patch.url {
         record.url = url;
+        record.url_secret = None;
+    }
+    if let Some(secret) = patch.url_secret {
+        record.url_secret = Some(secret);
+        record.url = String::new();
     }
     if let Some(token) = patch.access_token {
         record.access_token = token;
@@ -328,7 +371,7 @@ pub(super) async fn test(
         variables: "{}".into(),
         payload: Some(payload),
         config: "{}".into(),
-        integration_url: Some(credentials.url.to_string()),
+        integration_url: Some(credentials.url_for_plugin()),
     };
     let grant = EgressGrant {
         integration: Some(credentials),

@@ -222,6 +222,7 @@ async fn run_once(engine: &PluginEngine, args: RunArgs, json: bool) -> anyhow::R
             access_token: args.token_secret.clone(),
             signing_secret: args.signing_secret.clone(),
             payload_secrets: args.secrets.clone(),
+            hidden_url: false,
         }),
         extra_origins: args.grant.iter().map(Url::origin).collect(),
     };

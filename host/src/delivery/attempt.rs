@@ -120,11 +120,10 @@ impl Deliverer {
             }
             Err(other) => return Err(Unrunnable(format!("store: {other}"))),
         };
-        let url = url::Url::parse(&record.url)
-            .map_err(|e| Unrunnable(format!("integration URL: {e}")))?;
         let mut wanted: Vec<String> = payload_secrets;
         wanted.extend(record.access_token.iter().cloned());
         wanted.extend(record.signing_secret.iter().cloned());
+        wanted.extend(record.url_secret.iter().cloned());
         wanted.sort();
         wanted.dedup();
         let sealed = self
@@ -151,8 +150,16 @@ impl Deliverer {
                 .and_then(|n| values.iter().find(|(v, _)| v == n))
                 .map(|(_, v)| v.clone())
         };
+        let url_text = match &record.url_secret {
+            Some(_) => value_of(&record.url_secret).unwrap_or_default(),
+            None => record.url.clone(),
+        };
+        let url = url::Url::parse(&url_text).map_err(|_| {
+            Unrunnable(format!("integration {integration}: its URL does not parse"))
+        })?;
         let credentials = Credentials {
             url,
+            hidden_url: record.url_secret.is_some(),
             access_token: value_of(&record.access_token),
             signing_secret: value_of(&record.signing_secret),
             payload_secrets: values.clone(),
@@ -209,7 +216,7 @@ impl Deliverer {
             variables: Variables::of(event, &automation.name, None).to_json(),
             payload,
             config: automation.action.config.to_string(),
-            integration_url: integration.as_ref().map(|c| c.url.to_string()),
+            integration_url: integration.as_ref().map(Credentials::url_for_plugin),
         };
         let extra_origins = self
             .grants

@@ -46,6 +46,52 @@ pub struct Credentials {
     pub signing_secret: Option<String>,
     /// Secret values for payload placeholders, by name (see [`secret_placeholder`]).
     pub payload_secrets: Vec<(String, String)>,
+    /// The URL is itself a credential: the plugin is given [`HIDDEN_INTEGRATION_URL`] and the
+    /// host sends requests for it to the real URL.
+    pub hidden_url: bool,
+}
+
+/// What a plugin sees instead of an integration URL that is a credential.
+pub const HIDDEN_INTEGRATION_URL: &str = "https://integration.herald.invalid/";
+
+impl Credentials {
+    /// The integration URL as the plugin sees it.
+    pub fn url_for_plugin(&self) -> String {
+        if self.hidden_url {
+            HIDDEN_INTEGRATION_URL.to_string()
+        } else {
+            self.url.to_string()
+        }
+    }
+
+    /// The origin the plugin's requests must have to reach the integration.
+    fn plugin_origin(&self) -> Origin {
+        if self.hidden_url {
+            Url::parse(HIDDEN_INTEGRATION_URL)
+                .expect("a valid URL")
+                .origin()
+        } else {
+            self.url.origin()
+        }
+    }
+
+    /// Where a request the plugin made for the integration really goes.
+    fn real_url(&self, requested: Url) -> Url {
+        if !self.hidden_url {
+            return requested;
+        }
+        // The placeholder stands for the whole real URL; a longer path is appended to it.
+        let extra = requested.path().trim_start_matches('/');
+        let mut real = self.url.clone();
+        if !extra.is_empty() {
+            let joined = format!("{}/{extra}", real.path().trim_end_matches('/'));
+            real.set_path(&joined);
+        }
+        if requested.query().is_some() {
+            real.set_query(requested.query());
+        }
+        real
+    }
 }
 
 impl std::fmt::Debug for Credentials {
@@ -293,13 +339,13 @@ fn prepare(
         .grant
         .integration
         .as_ref()
-        .filter(|c| c.url.origin() == origin);
+        .filter(|c| c.plugin_origin() == origin);
     if credentials.is_none() && !io.grant.extra_origins.contains(&origin) {
         return Err(HttpError::Denied(match &io.grant.integration {
             Some(c) => format!(
                 "{} is not the integration's origin ({}) nor granted to this plugin",
                 origin.ascii_serialization(),
-                c.url.origin().ascii_serialization()
+                c.plugin_origin().ascii_serialization()
             ),
             None => format!(
                 "{} is not granted to this plugin (the automation has no integration)",
@@ -348,6 +394,10 @@ fn prepare(
             ));
         }
     }
+    let url = match credentials {
+        Some(credentials) => credentials.real_url(url),
+        None => url,
+    };
     Ok(OutboundRequest {
         method,
         url,

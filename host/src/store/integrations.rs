@@ -13,8 +13,10 @@ pub struct IntegrationRecord {
     pub name: String,
     /// `webhook`, `slack`, `teams` or `github`.
     pub kind: String,
-    /// Where requests go.
+    /// Where requests go (empty when `url_secret` holds it).
     pub url: String,
+    /// The secret whose value is the URL, when the URL is itself a credential.
+    pub url_secret: Option<String>,
     /// The secret sent as `Authorization: Bearer`.
     pub access_token: Option<String>,
     /// The secret that signs requests.
@@ -35,11 +37,12 @@ fn from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<IntegrationRecord> {
         signing_secret: row.get(5)?,
         created_at: row.get(6)?,
         updated_at: row.get(7)?,
+        url_secret: row.get(8)?,
     })
 }
 
 const COLUMNS: &str =
-    "id, name, kind, url, access_token_secret, signing_secret, created_at, updated_at";
+    "id, name, kind, url, access_token_secret, signing_secret, created_at, updated_at, url_secret";
 
 impl Store {
     /// Creates an integration (Conflict on a taken name).
@@ -50,11 +53,10 @@ impl Store {
     ) -> Result<IntegrationRecord, StoreError> {
         self.write(move |tx| {
             tx.execute(
-                "INSERT INTO integrations (id, entity_id, name, kind, url, access_token_secret, signing_secret, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                "INSERT INTO integrations (id, entity_id, name, kind, url, access_token_secret, signing_secret, created_at, updated_at, url_secret) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
                     record.id, entity_id, record.name, record.kind, record.url, record.access_token,
-                    record.signing_secret, record.created_at, record.updated_at
+                    record.signing_secret, record.created_at, record.updated_at, record.url_secret
                 ],
             )
             .map_err(|e| conflict(e, || format!("integration {} already exists", record.name)))?;
@@ -73,10 +75,10 @@ impl Store {
             let updated = tx
                 .execute(
                     "UPDATE integrations SET name = ?3, kind = ?4, url = ?5, access_token_secret = ?6,
-                     signing_secret = ?7, updated_at = ?8 WHERE entity_id = ?1 AND id = ?2",
+                     signing_secret = ?7, updated_at = ?8, url_secret = ?9 WHERE entity_id = ?1 AND id = ?2",
                     params![
                         entity_id, record.id, record.name, record.kind, record.url, record.access_token,
-                        record.signing_secret, record.updated_at
+                        record.signing_secret, record.updated_at, record.url_secret
                     ],
                 )
                 .map_err(|e| conflict(e, || format!("integration {} already exists", record.name)))?;

@@ -5,7 +5,13 @@ use rusqlite::Connection;
 use super::StoreError;
 
 /// Every migration, in order. Never edit a released one: add the next number.
-const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("migrations/0001_init.sql")),
+    (
+        "0002_integration_url_secret",
+        include_str!("migrations/0002_integration_url_secret.sql"),
+    ),
+];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.
 pub(super) fn apply(connection: &mut Connection) -> Result<(), StoreError> {

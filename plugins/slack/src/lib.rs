@@ -1,0 +1,225 @@
+//! The `slack` action: a message to a Slack channel, through an incoming webhook (the
+//! integration's URL, itself a credential) or through the Web API's `chat.postMessage` with a bot
+//! token (the integration's access token, added by the host).
+
+use herald_sdk::http::Response;
+use herald_sdk::{Action, ActionError, Invocation, Outcome, PluginInfo, http};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The action config.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    /// `webhook` (an incoming-webhook URL) or `bot` (`chat.postMessage` with a bot token).
+    #[serde(default = "default_mode")]
+    mode: String,
+    /// The channel (`#name` or an id); required in `bot` mode.
+    #[serde(default)]
+    channel: Option<String>,
+    /// The message's title.
+    #[serde(default)]
+    title: Option<String>,
+    /// Extra text under the title.
+    #[serde(default)]
+    message: Option<String>,
+    /// `info`, `warn` or `error`.
+    #[serde(default = "default_severity")]
+    severity: String,
+}
+
+fn default_mode() -> String {
+    "webhook".into()
+}
+
+fn default_severity() -> String {
+    "info".into()
+}
+
+fn parse(config: &Value) -> Result<Config, String> {
+    let config: Config = serde_json::from_value(config.clone()).map_err(|e| e.to_string())?;
+    if !matches!(config.mode.as_str(), "webhook" | "bot") {
+        return Err(format!(
+            "mode must be webhook or bot, not {:?}",
+            config.mode
+        ));
+    }
+    if !matches!(config.severity.as_str(), "info" | "warn" | "error") {
+        return Err(format!(
+            "severity must be info, warn or error, not {:?}",
+            config.severity
+        ));
+    }
+    if config.mode == "bot" && config.channel.as_deref().is_none_or(str::is_empty) {
+        return Err("channel is required in bot mode".into());
+    }
+    Ok(config)
+}
+
+struct Slack;
+
+impl Action for Slack {
+    fn describe() -> PluginInfo {
+        PluginInfo::new(
+            "slack",
+            env!("CARGO_PKG_VERSION"),
+            "Posts a Block Kit message to Slack, by incoming webhook or by bot token.",
+        )
+        .integration_kinds(&["slack"])
+        .config_schema(json!({
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "mode": {"enum": ["webhook", "bot"], "default": "webhook"},
+                "channel": {"type": "string", "minLength": 1, "description": "required in bot mode"},
+                "title": {"type": "string"},
+                "message": {"type": "string"},
+                "severity": {"enum": ["info", "warn", "error"], "default": "info"}
+            }
+        }))
+    }
+
+    fn validate_config(config: &Value) -> Result<(), String> {
+        parse(config).map(|_| ())
+    }
+
+    fn execute(invocation: Invocation) -> Result<Outcome, ActionError> {
+        let config = parse(&invocation.config()?).map_err(ActionError::Invalid)?;
+        let mut message = match invocation.payload() {
+            // A custom template is sent as given.
+            Some(rendered) => serde_json::from_str(rendered).map_err(|e| {
+                ActionError::Invalid(format!("the rendered payload is not JSON: {e}"))
+            })?,
+            None => default_message(&invocation, &config),
+        };
+        let url = invocation.integration_url()?;
+        if config.mode == "bot" {
+            if let (Some(body), Some(channel)) = (message.as_object_mut(), &config.channel) {
+                body.entry("channel")
+                    .or_insert_with(|| channel.clone().into());
+            }
+            let endpoint = format!("{}/chat.postMessage", url.trim_end_matches('/'));
+            let response = http::Request::post(&endpoint)
+                .header("content-type", "application/json; charset=utf-8")
+                .body(serde_json::to_vec(&message).expect("JSON serialises"))
+                .send()?;
+            api_outcome(response)
+        } else {
+            let response = http::Request::post(url).json(&message).send()?;
+            webhook_outcome(response)
+        }
+    }
+}
+
+/// The default Block Kit message: title, what happened, severity, and a text fallback for
+/// notifications.
+fn default_message(invocation: &Invocation, config: &Config) -> Value {
+    let facts = invocation.facts();
+    let title = config
+        .title
+        .clone()
+        .unwrap_or_else(|| format!("Herald: {}", facts.event_type));
+    let (badge, label) = match config.severity.as_str() {
+        "error" => (":red_circle:", "error"),
+        "warn" => (":large_yellow_circle:", "warning"),
+        _ => (":large_blue_circle:", "info"),
+    };
+    let mut lines = vec![format!("*Event:* {}", facts.event_type)];
+    if !facts.author.is_empty() {
+        lines.push(format!("*Author:* {}", facts.author));
+    }
+    lines.push(format!("*Where:* {}", facts.place));
+    if !facts.subject.1.is_empty() {
+        lines.push(format!("*{}:* {}", facts.subject.0, facts.subject.1));
+    }
+    let mut blocks = vec![
+        json!({"type": "header", "text": {"type": "plain_text", "text": title, "emoji": true}}),
+    ];
+    if let Some(message) = &config.message {
+        blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": message}}));
+    }
+    blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": lines.join("\n")}}));
+    blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("{badge} Severity: {label}")}]}));
+    let fallback = format!(
+        "[{}] {title}: {} in {}{}",
+        label.to_uppercase(),
+        facts.event_type,
+        facts.place,
+        if facts.subject.1.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", facts.subject.1)
+        }
+    );
+    json!({"text": fallback, "blocks": blocks})
+}
+
+/// Slack's error codes that mean the message itself is wrong.
+const INVALID: [&str; 4] = [
+    "invalid_payload",
+    "no_text",
+    "invalid_blocks",
+    "too_many_attachments",
+];
+/// Error codes that mean retrying later may work.
+const TRANSIENT: [&str; 5] = [
+    "ratelimited",
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+];
+
+fn classify_code(code: &str, response: &Response) -> ActionError {
+    if INVALID.contains(&code) {
+        ActionError::Invalid(format!("slack: {code}"))
+    } else if TRANSIENT.contains(&code) || response.status == 429 || response.status >= 500 {
+        ActionError::Transient {
+            message: format!("slack: {code}"),
+            retry_after: response.header("retry-after").map(str::to_owned),
+        }
+    } else {
+        ActionError::Rejected(format!("slack: {code}"))
+    }
+}
+
+/// Incoming webhooks answer `200 ok`, or an error code as plain text with a 4xx/5xx status.
+fn webhook_outcome(response: Response) -> Result<Outcome, ActionError> {
+    let text = response.text();
+    let code = text.trim();
+    if response.status == 200 && code == "ok" {
+        return Ok(Outcome::delivered(200));
+    }
+    if (300..400).contains(&response.status) || code.is_empty() || response.status == 200 {
+        // A redirect, an empty error, or a 200 that is not "ok": the generic classification.
+        return response.classify().map(|r| Outcome::delivered(r.status));
+    }
+    Err(classify_code(code, &response))
+}
+
+/// The Web API answers 200 with `{"ok": true}` or `{"ok": false, "error": "<code>"}`.
+fn api_outcome(response: Response) -> Result<Outcome, ActionError> {
+    if response.status == 429 || response.status >= 500 {
+        return Err(response
+            .classify()
+            .expect_err("429 and 5xx are not success"));
+    }
+    match response.json() {
+        Some(body) if body["ok"] == true => Ok(Outcome::delivered(response.status)),
+        Some(body) => {
+            let code = body["error"]
+                .as_str()
+                .unwrap_or("unknown_error")
+                .to_string();
+            Err(classify_code(&code, &response))
+        }
+        None => response.classify().and_then(|r| {
+            Err(ActionError::Rejected(format!(
+                "slack: HTTP {} without a JSON answer",
+                r.status
+            )))
+        }),
+    }
+}
+
+herald_sdk::export_action!(Slack);

@@ -1,0 +1,200 @@
+//! The `teams` action: a Microsoft Teams message, as a legacy connector MessageCard or, for
+//! Workflows webhooks, an Adaptive Card (schema 1.4) inside a `message` attachment.
+
+use herald_sdk::http::Response;
+use herald_sdk::{Action, ActionError, EventFacts, Invocation, Outcome, PluginInfo, http};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+/// The action config.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Config {
+    /// `messagecard` (legacy Office 365 connector) or `adaptive` (Workflows).
+    #[serde(default = "default_format")]
+    format: String,
+    /// The card's title.
+    #[serde(default)]
+    title: Option<String>,
+    /// Extra text under the title.
+    #[serde(default)]
+    message: Option<String>,
+    /// `info`, `warn` or `error`.
+    #[serde(default = "default_severity")]
+    severity: String,
+}
+
+fn default_format() -> String {
+    "messagecard".into()
+}
+
+fn default_severity() -> String {
+    "info".into()
+}
+
+fn parse(config: &Value) -> Result<Config, String> {
+    let config: Config = serde_json::from_value(config.clone()).map_err(|e| e.to_string())?;
+    if !matches!(config.format.as_str(), "messagecard" | "adaptive") {
+        return Err(format!(
+            "format must be messagecard or adaptive, not {:?}",
+            config.format
+        ));
+    }
+    if !matches!(config.severity.as_str(), "info" | "warn" | "error") {
+        return Err(format!(
+            "severity must be info, warn or error, not {:?}",
+            config.severity
+        ));
+    }
+    Ok(config)
+}
+
+struct Teams;
+
+impl Action for Teams {
+    fn describe() -> PluginInfo {
+        PluginInfo::new(
+            "teams",
+            env!("CARGO_PKG_VERSION"),
+            "Posts a card to Microsoft Teams: a connector MessageCard or a Workflows Adaptive Card.",
+        )
+        .integration_kinds(&["teams"])
+        .config_schema(json!({
+            "type": "object",
+            "additionalProperties": false,
+            "properties": {
+                "format": {"enum": ["messagecard", "adaptive"], "default": "messagecard"},
+                "title": {"type": "string"},
+                "message": {"type": "string"},
+                "severity": {"enum": ["info", "warn", "error"], "default": "info"}
+            }
+        }))
+    }
+
+    fn validate_config(config: &Value) -> Result<(), String> {
+        parse(config).map(|_| ())
+    }
+
+    fn execute(invocation: Invocation) -> Result<Outcome, ActionError> {
+        let config = parse(&invocation.config()?).map_err(ActionError::Invalid)?;
+        let body = match invocation.payload() {
+            Some(rendered) => rendered.as_bytes().to_vec(),
+            None => {
+                let facts = invocation.facts();
+                let card = match config.format.as_str() {
+                    "adaptive" => adaptive_card(&facts, &config),
+                    _ => message_card(&facts, &config),
+                };
+                serde_json::to_vec(&card).expect("JSON serialises")
+            }
+        };
+        let response = http::Request::post(invocation.integration_url()?)
+            .json_bytes(body)
+            .send()?;
+        outcome(response)
+    }
+}
+
+fn title(facts: &EventFacts, config: &Config) -> String {
+    config
+        .title
+        .clone()
+        .unwrap_or_else(|| format!("Herald: {}", facts.event_type))
+}
+
+fn fact_list(facts: &EventFacts, config: &Config) -> Vec<(String, String)> {
+    let mut list = vec![("Event type".to_string(), facts.event_type.clone())];
+    if !facts.author.is_empty() {
+        list.push(("Author".into(), facts.author.clone()));
+    }
+    list.push(("Where".into(), facts.place.clone()));
+    if !facts.subject.1.is_empty() {
+        list.push(facts.subject.clone());
+    }
+    list.push(("Severity".into(), config.severity.clone()));
+    list
+}
+
+/// The legacy connector card (the reference documents' format).
+fn message_card(facts: &EventFacts, config: &Config) -> Value {
+    let colour = match config.severity.as_str() {
+        "error" => "D13438",
+        "warn" => "FFB900",
+        _ => "0078D7",
+    };
+    let title = title(facts, config);
+    let facts: Vec<Value> = fact_list(facts, config)
+        .into_iter()
+        .map(|(name, value)| json!({"name": name, "value": value}))
+        .collect();
+    let mut section = json!({"activityTitle": title, "facts": facts, "markdown": true});
+    if let Some(message) = &config.message {
+        section["text"] = message.clone().into();
+    }
+    json!({
+        "@type": "MessageCard",
+        "@context": "http://schema.org/extensions",
+        "summary": title,
+        "themeColor": colour,
+        "title": title,
+        "sections": [section]
+    })
+}
+
+/// A Workflows message: an Adaptive Card 1.4 as the one attachment.
+fn adaptive_card(facts: &EventFacts, config: &Config) -> Value {
+    let colour = match config.severity.as_str() {
+        "error" => "Attention",
+        "warn" => "Warning",
+        _ => "Accent",
+    };
+    let mut body = vec![
+        json!({"type": "TextBlock", "text": title(facts, config), "weight": "Bolder", "size": "Medium", "color": colour, "wrap": true}),
+    ];
+    if let Some(message) = &config.message {
+        body.push(json!({"type": "TextBlock", "text": message, "wrap": true}));
+    }
+    let facts: Vec<Value> = fact_list(facts, config)
+        .into_iter()
+        .map(|(title, value)| json!({"title": title, "value": value}))
+        .collect();
+    body.push(json!({"type": "FactSet", "facts": facts}));
+    json!({
+        "type": "message",
+        "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "contentUrl": null,
+            "content": {
+                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                "type": "AdaptiveCard",
+                "version": "1.4",
+                "body": body
+            }
+        }]
+    })
+}
+
+/// Connectors answer `200` with body `1`; a `200` whose body reports an error (e.g. "HTTP error
+/// 429") is not a success. Workflows answer `202`.
+fn outcome(response: Response) -> Result<Outcome, ActionError> {
+    match response.status {
+        202 => Ok(Outcome::delivered(202)),
+        200 => {
+            let text = response.text();
+            let body = text.trim();
+            if body == "1" || body.is_empty() {
+                Ok(Outcome::delivered(200))
+            } else if body.contains("429") {
+                Err(ActionError::Transient {
+                    message: format!("teams: {body}"),
+                    retry_after: response.header("retry-after").map(str::to_owned),
+                })
+            } else {
+                Err(ActionError::Rejected(format!("teams: {body}")))
+            }
+        }
+        _ => response.classify().map(|r| Outcome::delivered(r.status)),
+    }
+}
+
+herald_sdk::export_action!(Teams);
