@@ -9,6 +9,21 @@ use std::time::SystemTime;
 
 use common::{Server, fixture};
 
+/// A server with its own compile cache in its data directory (this test inspects it).
+fn start(data_dir: &std::path::Path, plugins_dir: &str) -> Server {
+    let config = format!(
+        "compiled_dir = {:?}\n{}",
+        data_dir.join("compiled").display().to_string(),
+        common::TEST_CONFIG
+    );
+    Server::start_with(
+        data_dir,
+        &config,
+        &[("HERALD_BOOTSTRAP_KEY", common::ADMIN_KEY)],
+        &["--plugins-dir", plugins_dir],
+    )
+}
+
 fn cache_entries(data_dir: &std::path::Path) -> BTreeMap<String, SystemTime> {
     std::fs::read_dir(data_dir.join("compiled"))
         .unwrap()
@@ -34,7 +49,7 @@ async fn serves_builtin_and_third_party_plugins_and_restarts_without_recompiling
     let data_dir = dir.path().join("data");
     let plugins_arg = plugins_dir.display().to_string();
 
-    let server = Server::start(&data_dir, &["--plugins-dir", &plugins_arg]);
+    let server = start(&data_dir, &plugins_arg);
     let health = common::expect_status(&server.anonymous().get("/healthz").await, 200).clone();
     assert_eq!(health["status"], "ok");
 
@@ -80,7 +95,7 @@ async fn serves_builtin_and_third_party_plugins_and_restarts_without_recompiling
     // The five built-ins, hostile and greeter compile (greeter is then refused for its world);
     // the broken file never gets that far.
     assert_eq!(cached.len(), 7, "each component compiled once: {cached:?}");
-    let server = Server::start(&data_dir, &["--plugins-dir", &plugins_arg]);
+    let server = start(&data_dir, &plugins_arg);
     let listed = common::expect_status(&server.admin().get("/v1/plugins").await, 200).clone();
     assert_eq!(listed["plugins"].as_array().unwrap().len(), 6);
     assert_eq!(

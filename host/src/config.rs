@@ -23,6 +23,9 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// A directory of third-party plugin components (`*.wasm`), if any.
     pub plugins_dir: Option<PathBuf>,
+    /// Where compiled components are cached (default `<data_dir>/compiled`). It must be writable
+    /// only by the operator: cached code is loaded as is.
+    pub compiled_dir: Option<PathBuf>,
     /// Limits of the plugin sandbox.
     pub sandbox: SandboxLimits,
     /// Extra origins (e.g. `https://api.example.com`) each plugin may reach, by plugin name.
@@ -59,6 +62,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("herald-data"),
             plugins_dir: None,
+            compiled_dir: None,
             sandbox: SandboxLimits::default(),
             plugin_grants: BTreeMap::new(),
             log_format: LogFormat::Text,

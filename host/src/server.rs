@@ -40,10 +40,11 @@ pub async fn build(config: &Config) -> anyhow::Result<(AppState, Option<Bootstra
     let store = Store::open(&database, config.durability)
         .with_context(|| format!("opening the database {}", database.display()))?;
 
-    let engine = PluginEngine::new(
-        config.sandbox.clone(),
-        Some(config.data_dir.join("compiled")),
-    )?;
+    let compiled = config
+        .compiled_dir
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("compiled"));
+    let engine = PluginEngine::new(config.sandbox.clone(), Some(compiled))?;
     let (plugins, rejected) = PluginRegistry::load(&engine, config.plugins_dir.as_deref()).await?;
     for file in &rejected {
         tracing::error!(path = %file.path, reason = %file.reason, "plugin not loaded");

@@ -298,6 +298,18 @@ impl Server {
     ) -> Self {
         std::fs::create_dir_all(data_dir).unwrap();
         let config_path = data_dir.join("herald-test.toml");
+        // Every test server shares one compiled-component cache, so each plugin is compiled once
+        // per run rather than once per server (a test that inspects the cache sets its own).
+        let config = if config.contains("compiled_dir") {
+            config.to_string()
+        } else {
+            let shared =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-compiled-plugins");
+            format!(
+                "compiled_dir = {:?}\n{config}",
+                shared.display().to_string()
+            )
+        };
         std::fs::write(&config_path, config).unwrap();
         let log_path = data_dir.join("server.log");
         let log = std::fs::OpenOptions::new()
