@@ -241,6 +241,31 @@ impl Invocation {
     }
 }
 
+/// How serious a notification is, as chat plugins take it in their config
+/// (`"severity": "info" | "warn" | "error"`, default `info`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// For information.
+    #[default]
+    Info,
+    /// Something to look at.
+    Warn,
+    /// Something is wrong.
+    Error,
+}
+
+impl Severity {
+    /// `info`, `warn` or `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Warn => "warn",
+            Self::Error => "error",
+        }
+    }
+}
+
 /// The facts of an event, as chat messages and cards show them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventFacts {

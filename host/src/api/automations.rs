@@ -120,12 +120,9 @@ async fn validate(
     if let Some(template) = &compiled.template {
         let secrets: Vec<String> = state
             .store
-            .list_secrets(entity_id)
+            .secret_names(entity_id)
             .await
-            .map_err(store_error)?
-            .into_iter()
-            .map(|s| s.name)
-            .collect();
+            .map_err(store_error)?;
         template
             .check_names(&secrets)
             .map_err(|e| ApiError::Invalid(format!("action.payload: {e}")))?;

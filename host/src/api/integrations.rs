@@ -143,12 +143,9 @@ async fn check(
     }
     let existing: Vec<String> = state
         .store
-        .list_secrets(entity_id)
+        .secret_names(entity_id)
         .await
-        .map_err(store_error)?
-        .into_iter()
-        .map(|s| s.name)
-        .collect();
+        .map_err(store_error)?;
     for (field, secret) in [
         ("access_token", &record.access_token),
         ("signing_secret", &record.signing_secret),
@@ -336,12 +333,9 @@ pub(super) async fn test(
         Template::parse(body.payload).map_err(|e| ApiError::Invalid(format!("payload: {e}")))?;
     let secrets: Vec<String> = state
         .store
-        .list_secrets(entity.id)
+        .secret_names(entity.id)
         .await
-        .map_err(store_error)?
-        .into_iter()
-        .map(|s| s.name)
-        .collect();
+        .map_err(store_error)?;
     template
         .check_names(&secrets)
         .map_err(|e| ApiError::Invalid(format!("payload: {e}")))?;

@@ -80,6 +80,16 @@ impl Store {
         .await
     }
 
+    /// The names of an entity's secrets.
+    pub async fn secret_names(&self, entity_id: i64) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .list_secrets(entity_id)
+            .await?
+            .into_iter()
+            .map(|s| s.name)
+            .collect())
+    }
+
     /// The sealed values (name, nonce, ciphertext) of the named secrets that exist.
     pub async fn sealed_secrets(
         &self,

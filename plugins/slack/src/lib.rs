@@ -3,7 +3,7 @@
 //! token (the integration's access token, added by the host).
 
 use herald_sdk::http::Response;
-use herald_sdk::{Action, ActionError, Invocation, Outcome, PluginInfo, http};
+use herald_sdk::{Action, ActionError, Invocation, Outcome, PluginInfo, Severity, http};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -23,17 +23,13 @@ struct Config {
     /// Extra text under the title.
     #[serde(default)]
     message: Option<String>,
-    /// `info`, `warn` or `error`.
-    #[serde(default = "default_severity")]
-    severity: String,
+    /// How serious the message is.
+    #[serde(default)]
+    severity: Severity,
 }
 
 fn default_mode() -> String {
     "webhook".into()
-}
-
-fn default_severity() -> String {
-    "info".into()
 }
 
 fn parse(config: &Value) -> Result<Config, String> {
@@ -42,12 +38,6 @@ fn parse(config: &Value) -> Result<Config, String> {
         return Err(format!(
             "mode must be webhook or bot, not {:?}",
             config.mode
-        ));
-    }
-    if !matches!(config.severity.as_str(), "info" | "warn" | "error") {
-        return Err(format!(
-            "severity must be info, warn or error, not {:?}",
-            config.severity
         ));
     }
     if config.mode == "bot" && config.channel.as_deref().is_none_or(str::is_empty) {
@@ -119,9 +109,9 @@ fn default_message(invocation: &Invocation, config: &Config) -> Value {
         .title
         .clone()
         .unwrap_or_else(|| format!("Herald: {}", facts.event_type));
-    let (badge, label) = match config.severity.as_str() {
-        "error" => (":red_circle:", "error"),
-        "warn" => (":large_yellow_circle:", "warning"),
+    let (badge, label) = match config.severity {
+        Severity::Error => (":red_circle:", "error"),
+        Severity::Warn => (":large_yellow_circle:", "warning"),
         _ => (":large_blue_circle:", "info"),
     };
     let mut lines = vec![format!("*Event:* {}", facts.event_type)];

@@ -2,7 +2,9 @@
 //! Workflows webhooks, an Adaptive Card (schema 1.4) inside a `message` attachment.
 
 use herald_sdk::http::Response;
-use herald_sdk::{Action, ActionError, EventFacts, Invocation, Outcome, PluginInfo, http};
+use herald_sdk::{
+    Action, ActionError, EventFacts, Invocation, Outcome, PluginInfo, Severity, http,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -19,17 +21,13 @@ struct Config {
     /// Extra text under the title.
     #[serde(default)]
     message: Option<String>,
-    /// `info`, `warn` or `error`.
-    #[serde(default = "default_severity")]
-    severity: String,
+    /// How serious the message is.
+    #[serde(default)]
+    severity: Severity,
 }
 
 fn default_format() -> String {
     "messagecard".into()
-}
-
-fn default_severity() -> String {
-    "info".into()
 }
 
 fn parse(config: &Value) -> Result<Config, String> {
@@ -38,12 +36,6 @@ fn parse(config: &Value) -> Result<Config, String> {
         return Err(format!(
             "format must be messagecard or adaptive, not {:?}",
             config.format
-        ));
-    }
-    if !matches!(config.severity.as_str(), "info" | "warn" | "error") {
-        return Err(format!(
-            "severity must be info, warn or error, not {:?}",
-            config.severity
         ));
     }
     Ok(config)
@@ -111,15 +103,15 @@ fn fact_list(facts: &EventFacts, config: &Config) -> Vec<(String, String)> {
     if !facts.subject.1.is_empty() {
         list.push(facts.subject.clone());
     }
-    list.push(("Severity".into(), config.severity.clone()));
+    list.push(("Severity".into(), config.severity.as_str().to_string()));
     list
 }
 
 /// The legacy connector card (the reference documents' format).
 fn message_card(facts: &EventFacts, config: &Config) -> Value {
-    let colour = match config.severity.as_str() {
-        "error" => "D13438",
-        "warn" => "FFB900",
+    let colour = match config.severity {
+        Severity::Error => "D13438",
+        Severity::Warn => "FFB900",
         _ => "0078D7",
     };
     let title = title(facts, config);
@@ -143,9 +135,9 @@ fn message_card(facts: &EventFacts, config: &Config) -> Value {
 
 /// A Workflows message: an Adaptive Card 1.4 as the one attachment.
 fn adaptive_card(facts: &EventFacts, config: &Config) -> Value {
-    let colour = match config.severity.as_str() {
-        "error" => "Attention",
-        "warn" => "Warning",
+    let colour = match config.severity {
+        Severity::Error => "Attention",
+        Severity::Warn => "Warning",
         _ => "Accent",
     };
     let mut body = vec![
