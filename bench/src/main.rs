@@ -1,9 +1,13 @@
 //! `herald-bench`: measures Herald against the targets of DESIGN §7 and prints each figure
-//! beside its target with PASS or MISS. Run it with `cargo run --release -p herald-bench`.
-//! Figures are printed, never asserted: a benchmark is not a test.
+//! beside its target with PASS or MISS. Run it with `cargo run --release -p herald-bench`
+//! (`--quick` for a short run). Figures are printed, never asserted: a benchmark is not a test.
 
+mod e2e;
+mod matching;
 mod plugin_cost;
+mod receiver;
 mod report;
+mod server;
 
 use clap::Parser;
 
@@ -11,9 +15,12 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(about)]
 struct Args {
-    /// A shorter run (fewer iterations), for a quick look.
+    /// A short run (under a minute): fewer iterations, shorter load, 10,000 automations at most.
     #[arg(long)]
     quick: bool,
+    /// Run only these sections (plugins, e2e, matching); all by default.
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<String>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -21,11 +28,23 @@ fn main() -> anyhow::Result<()> {
     if cfg!(debug_assertions) {
         eprintln!("warning: a debug build; run with --release for meaningful figures");
     }
-    let runtime = tokio::runtime::Builder::new_current_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    let wanted = |section: &str| args.only.is_empty() || args.only.iter().any(|s| s == section);
     let mut report = report::Report::default();
-    runtime.block_on(plugin_cost::run(&mut report, args.quick))?;
+    runtime.block_on(async {
+        if wanted("plugins") {
+            plugin_cost::run(&mut report, args.quick).await?;
+        }
+        if wanted("e2e") {
+            e2e::run(&mut report, args.quick).await?;
+        }
+        if wanted("matching") {
+            matching::run(&mut report, args.quick).await?;
+        }
+        anyhow::Ok(())
+    })?;
     report.print();
     Ok(())
 }

@@ -67,3 +67,8 @@ pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
 pub fn micros(duration: Duration) -> String {
     format!("{:.1} µs", duration.as_secs_f64() * 1e6)
 }
+
+/// A duration in milliseconds, two decimals.
+pub fn millis(duration: Duration) -> String {
+    format!("{:.2} ms", duration.as_secs_f64() * 1e3)
+}

@@ -122,22 +122,16 @@ impl Store {
         let (id, owner) = (id.to_string(), owner.to_string());
         self.write(move |tx| {
             let now = now_rfc3339();
-            tx.execute(
-                "INSERT OR REPLACE INTO attempts (execution_id, number, started_at, duration_ms, record)
-                 VALUES (?1, ?2, ?3, ?4, ?5)",
-                params![id, attempt, now, duration_ms, record],
-            )?;
+            tx.prepare_cached("INSERT OR REPLACE INTO attempts (execution_id, number, started_at, duration_ms, record)
+                 VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(params![id, attempt, now, duration_ms, record])?;
             let (status, reason, next) = match settlement {
                 Settlement::Succeeded(summary) => ("succeeded", summary, None),
                 Settlement::Failed(reason) => ("failed", reason, None),
                 Settlement::Retry { at_ms, reason } => ("retrying", reason, Some(at_ms)),
             };
-            let updated = tx.execute(
-                "UPDATE executions SET status = ?1, status_reason = ?2,
+            let updated = tx.prepare_cached("UPDATE executions SET status = ?1, status_reason = ?2,
                  next_attempt_at = COALESCE(?3, next_attempt_at), lease_owner = NULL, lease_until = NULL,
-                 updated_at = ?4 WHERE id = ?5 AND lease_owner = ?6",
-                params![status, reason, next, now, id, owner],
-            )?;
+                 updated_at = ?4 WHERE id = ?5 AND lease_owner = ?6")?.execute(params![status, reason, next, now, id, owner])?;
             Ok(updated == 1)
         })
         .await
@@ -147,12 +141,9 @@ impl Store {
     pub async fn release_claims(&self, owner: &str) -> Result<usize, StoreError> {
         let owner = owner.to_string();
         self.write(move |tx| {
-            Ok(tx.execute(
-                "UPDATE executions SET status = 'retrying', lease_owner = NULL, lease_until = NULL,
+            Ok(tx.prepare_cached("UPDATE executions SET status = 'retrying', lease_owner = NULL, lease_until = NULL,
                  next_attempt_at = ?2, status_reason = 'released at shutdown', updated_at = ?3
-                 WHERE status = 'running' AND lease_owner = ?1",
-                params![owner, unix_millis(), now_rfc3339()],
-            )?)
+                 WHERE status = 'running' AND lease_owner = ?1")?.execute(params![owner, unix_millis(), now_rfc3339()])?)
         })
         .await
     }
@@ -161,12 +152,9 @@ impl Store {
     pub async fn recover_abandoned(&self, owner: &str) -> Result<usize, StoreError> {
         let owner = owner.to_string();
         self.write(move |tx| {
-            Ok(tx.execute(
-                "UPDATE executions SET status = 'retrying', lease_owner = NULL, lease_until = NULL,
+            Ok(tx.prepare_cached("UPDATE executions SET status = 'retrying', lease_owner = NULL, lease_until = NULL,
                  next_attempt_at = ?2, status_reason = 'the host stopped during the attempt', updated_at = ?3
-                 WHERE status = 'running' AND lease_owner IS NOT ?1",
-                params![owner, unix_millis(), now_rfc3339()],
-            )?)
+                 WHERE status = 'running' AND lease_owner IS NOT ?1")?.execute(params![owner, unix_millis(), now_rfc3339()])?)
         })
         .await
     }
@@ -185,11 +173,11 @@ impl Store {
             match status.as_deref() {
                 None => Err(StoreError::NotFound(format!("execution {id}"))),
                 Some("succeeded" | "failed" | "skipped") => {
-                    tx.execute(
+                    tx.prepare_cached(
                         "UPDATE executions SET status = 'pending', status_reason = 'manual retry',
                          next_attempt_at = ?1, updated_at = ?2 WHERE id = ?3",
-                        params![unix_millis(), now_rfc3339(), id],
-                    )?;
+                    )?
+                    .execute(params![unix_millis(), now_rfc3339(), id])?;
                     Ok(())
                 }
                 Some(other) => Err(StoreError::Conflict(format!(

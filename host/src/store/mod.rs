@@ -86,13 +86,18 @@ where
 {
     fn run(&mut self, tx: &Transaction<'_>) -> bool {
         let work = self.work.take().expect("a job runs once");
-        let result = match tx.execute_batch("SAVEPOINT job") {
+        // Cached statements: SQLite would otherwise parse these for every write.
+        let statement = |sql: &str| {
+            tx.prepare_cached(sql)
+                .and_then(|mut s| s.execute([]).map(|_| ()))
+        };
+        let result = match statement("SAVEPOINT job") {
             Ok(()) => {
                 let result = work(tx);
                 let closed = if result.is_ok() {
-                    tx.execute_batch("RELEASE job")
+                    statement("RELEASE job")
                 } else {
-                    tx.execute_batch("ROLLBACK TO job; RELEASE job")
+                    statement("ROLLBACK TO job").and_then(|()| statement("RELEASE job"))
                 };
                 match closed {
                     Ok(()) => result,

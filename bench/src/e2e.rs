@@ -1,0 +1,352 @@
+//! End to end against the machine's own limit: a bare HTTP client posting to the receiver (the
+//! baseline), then events posted to Herald, each delivered durably, signed, through the webhook
+//! plugin to that receiver: deliveries per second, latency at the maximum rate and at half of it,
+//! and the server's peak memory.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::receiver::BenchReceiver;
+use crate::report::{Report, millis, quantile};
+use crate::server::{Client, HeraldProcess};
+
+const CONCURRENCY: usize = 64;
+
+/// Sequence numbers and when each was sent (nanoseconds since `epoch`).
+struct SendLog {
+    epoch: Instant,
+    sent_at: Vec<AtomicU64>,
+    next: AtomicU64,
+}
+
+impl SendLog {
+    fn new(capacity: usize) -> Arc<Self> {
+        Arc::new(Self {
+            epoch: Instant::now(),
+            sent_at: (0..capacity).map(|_| AtomicU64::new(0)).collect(),
+            next: AtomicU64::new(0),
+        })
+    }
+
+    /// Takes the next sequence number and notes the time; `None` when the log is full.
+    fn take(&self) -> Option<u64> {
+        let seq = self.next.fetch_add(1, Ordering::Relaxed);
+        let slot = self.sent_at.get(seq as usize)?;
+        slot.store(self.epoch.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        Some(seq)
+    }
+
+    /// Latencies of every arrival whose send time is known, sorted.
+    fn latencies(&self, arrivals: &[(u64, Instant)]) -> Vec<Duration> {
+        let mut latencies: Vec<Duration> = arrivals
+            .iter()
+            .filter_map(|(seq, at)| {
+                let sent =
+                    Duration::from_nanos(self.sent_at.get(*seq as usize)?.load(Ordering::Relaxed));
+                Some(at.duration_since(self.epoch).saturating_sub(sent))
+            })
+            .collect();
+        latencies.sort();
+        latencies
+    }
+}
+
+fn event(seq: u64) -> Value {
+    json!({"type": "RUN_STATE", "entity": "default", "project": "bench", "run_id": "r", "run_name": "nightly",
+           "state": "FAILED", "author": seq.to_string()})
+}
+
+/// Posts to `url` with `CONCURRENCY` clients for `duration`; returns requests per second.
+async fn bare_client(url: &str, body: &str, duration: Duration) -> f64 {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .expect("a client");
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..CONCURRENCY)
+        .map(|_| {
+            let (client, url, body, done) = (
+                client.clone(),
+                url.to_string(),
+                body.to_string(),
+                done.clone(),
+            );
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    let response = client
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(body.clone())
+                        .send()
+                        .await;
+                    if let Ok(response) = response
+                        && response.bytes().await.is_ok()
+                    {
+                        done.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        let _ = task.await;
+    }
+    done.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// Waits until the receiver has seen `count` requests (or `limit` passed); returns when.
+async fn drained(receiver: &BenchReceiver, count: u64, limit: Duration) -> Instant {
+    let deadline = Instant::now() + limit;
+    while receiver.count() < count && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Instant::now()
+}
+
+/// Closed loop: `CONCURRENCY` clients post events (or batches of `batch`) for `duration`.
+async fn saturate(client: &Client, log: &Arc<SendLog>, batch: usize, duration: Duration) -> u64 {
+    let accepted = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + duration;
+    let workers = if batch > 1 { 8 } else { CONCURRENCY };
+    let tasks: Vec<_> = (0..workers)
+        .map(|_| {
+            let (client, log, accepted) = (client.clone(), log.clone(), accepted.clone());
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    let events: Vec<Value> =
+                        (0..batch).filter_map(|_| log.take().map(event)).collect();
+                    if events.is_empty() {
+                        break;
+                    }
+                    let result = if batch > 1 {
+                        client
+                            .post("/v1/events/batch", &json!({"events": events}), 202)
+                            .await
+                    } else {
+                        client.post("/v1/events", &events[0], 202).await
+                    };
+                    match result {
+                        Ok(_) => accepted.fetch_add(events.len() as u64, Ordering::Relaxed),
+                        Err(error) => panic!("ingest failed: {error}"),
+                    };
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("a load task");
+    }
+    accepted.load(Ordering::Relaxed)
+}
+
+/// Open loop: events at `rate` per second for `duration`, whatever the answers' latency.
+async fn paced(client: &Client, log: &Arc<SendLog>, rate: f64, duration: Duration) -> u64 {
+    let interval = Duration::from_secs_f64(1.0 / rate.max(1.0));
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+    let deadline = Instant::now() + duration;
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut sent = 0;
+    while Instant::now() < deadline {
+        ticker.tick().await;
+        let Some(seq) = log.take() else { break };
+        let client = client.clone();
+        tasks.spawn(async move {
+            client
+                .post("/v1/events", &event(seq), 202)
+                .await
+                .map(|_| ())
+        });
+        sent += 1;
+    }
+    while let Some(result) = tasks.join_next().await {
+        result.expect("a paced post").expect("ingest");
+    }
+    sent
+}
+
+struct Run {
+    per_second: f64,
+    latencies: Vec<Duration>,
+}
+
+async fn herald_run(
+    receiver: &BenchReceiver,
+    client: &Client,
+    mode: &str,
+    rate: Option<f64>,
+    duration: Duration,
+    max_events: usize,
+) -> anyhow::Result<Run> {
+    // The log's capacity caps the events posted, so that a run whose ingest outpaces delivery
+    // still drains in reasonable time.
+    let log = SendLog::new(max_events);
+    receiver.take_arrivals();
+    let before = receiver.count();
+    let started = Instant::now();
+    let sent = match (mode, rate) {
+        ("batch", _) => saturate(client, &log, 100, duration).await,
+        (_, Some(rate)) => paced(client, &log, rate, duration).await,
+        _ => saturate(client, &log, 1, duration).await,
+    };
+    let finished = drained(receiver, before + sent, Duration::from_secs(120)).await;
+    let delivered = receiver.count() - before;
+    anyhow::ensure!(
+        delivered >= sent,
+        "{mode}: {sent} events posted, {delivered} delivered"
+    );
+    let latencies = log.latencies(&receiver.take_arrivals());
+    Ok(Run {
+        per_second: delivered as f64 / (finished - started).as_secs_f64(),
+        latencies,
+    })
+}
+
+fn latency_figures(
+    report: &mut Report,
+    label: &str,
+    latencies: &[Duration],
+    p99_target: Option<Duration>,
+) {
+    if latencies.is_empty() {
+        return;
+    }
+    let p99 = quantile(latencies, 0.99);
+    report.info(
+        &format!("{label}: latency p50 / p90"),
+        format!(
+            "{} / {}",
+            millis(quantile(latencies, 0.5)),
+            millis(quantile(latencies, 0.9))
+        ),
+    );
+    match p99_target {
+        Some(target) => report.add(
+            &format!("{label}: latency p99"),
+            millis(p99),
+            &format!("< {}", millis(target)),
+            p99 < target,
+        ),
+        None => report.info(&format!("{label}: latency p99"), millis(p99)),
+    }
+    report.info(
+        &format!("{label}: latency max"),
+        millis(*latencies.last().expect("non-empty")),
+    );
+}
+
+/// Runs the end-to-end section.
+pub async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> {
+    let duration = if quick {
+        Duration::from_secs(3)
+    } else {
+        Duration::from_secs(15)
+    };
+    println!(
+        "end to end (event posted → signed webhook received), {CONCURRENCY} clients, {duration:?} per run"
+    );
+    let receiver = BenchReceiver::start().await?;
+    let hook = format!("http://{}/hook", receiver.addr);
+
+    let sample = json!({"seq": "0", "run": "nightly", "state": "FAILED"}).to_string();
+    let baseline = bare_client(&hook, &sample, duration).await;
+    report.info(
+        "baseline: bare HTTP client → receiver",
+        format!("{baseline:.0} req/s"),
+    );
+    receiver.take_arrivals();
+
+    let server = HeraldProcess::start(
+        "[egress]\nallow_cidrs = [\"127.0.0.0/8\"]\n[delivery]\nworkers = 128\n[sandbox]\nmax_concurrent_instances = 256\n",
+    )?;
+    let client = Client::new(&server.url);
+    for (name, value) in [
+        ("TOKEN", "bench-token-value"),
+        ("SIGNING", "bench-signing-secret"),
+    ] {
+        client
+            .put(
+                &format!("/v1/entities/default/secrets/{name}"),
+                &json!({"value": value}),
+                201,
+            )
+            .await?;
+    }
+    client
+        .post(
+            "/v1/entities/default/integrations",
+            &json!({"name": "hook", "kind": "webhook", "url": hook, "access_token": "TOKEN", "signing_secret": "SIGNING"}),
+            201,
+        )
+        .await?;
+    client
+        .post(
+            "/v1/automations",
+            &json!({"name": "bench", "scope": {"type": "project", "project": "bench"}, "event": {"type": "RUN_STATE"},
+                    "action": {"type": "webhook", "integration": "hook",
+                               "payload": {"seq": "${event_author}", "run": "${run_name}", "state": "${run_state}"}}}),
+            201,
+        )
+        .await?;
+
+    let cap = if quick { 20_000 } else { 100_000 };
+    let single = herald_run(&receiver, &client, "single", None, duration, cap).await?;
+    let ratio = single.per_second / baseline;
+    report.info(
+        "herald, one event per request: deliveries",
+        format!("{:.0} /s", single.per_second),
+    );
+    report.add(
+        "herald vs bare client (one event per request)",
+        format!("{:.2}×", ratio),
+        "≥ 0.50×",
+        ratio >= 0.5,
+    );
+    report.add(
+        "herald deliveries per second (one event per request)",
+        format!("{:.0} /s", single.per_second),
+        "≥ 20000 /s",
+        single.per_second >= 20_000.0,
+    );
+    latency_figures(report, "at the maximum rate", &single.latencies, None);
+
+    let batch = herald_run(&receiver, &client, "batch", None, duration, cap).await?;
+    report.info(
+        &format!("herald, batches of 100 ({cap} events): deliveries"),
+        format!("{:.0} /s", batch.per_second),
+    );
+
+    let half_rate = single.per_second / 2.0;
+    let half = herald_run(&receiver, &client, "paced", Some(half_rate), duration, cap).await?;
+    report.info(
+        "half of the maximum rate",
+        format!("{half_rate:.0} events/s"),
+    );
+    latency_figures(
+        report,
+        "at half the maximum rate",
+        &half.latencies,
+        Some(Duration::from_millis(10)),
+    );
+
+    let slow = herald_run(&receiver, &client, "paced", Some(500.0), duration, cap).await?;
+    latency_figures(
+        report,
+        "at 500 events/s",
+        &slow.latencies,
+        Some(Duration::from_millis(3)),
+    );
+
+    if let Some(rss) = server.peak_rss() {
+        report.info(
+            "server peak RSS",
+            format!("{:.1} MiB", rss as f64 / (1 << 20) as f64),
+        );
+    }
+    Ok(())
+}
