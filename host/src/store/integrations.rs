@@ -98,11 +98,10 @@ impl Store {
     ) -> Result<IntegrationRecord, StoreError> {
         let name = name.to_string();
         self.read(move |c| {
-            c.query_row(
-                &format!("SELECT {COLUMNS} FROM integrations WHERE entity_id = ?1 AND name = ?2"),
-                params![entity_id, name],
-                from_row,
-            )
+            c.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM integrations WHERE entity_id = ?1 AND name = ?2"
+            ))?
+            .query_row(params![entity_id, name], from_row)
             .optional()?
             .ok_or_else(|| StoreError::NotFound(format!("integration {name}")))
         })

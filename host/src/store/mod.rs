@@ -29,8 +29,10 @@ use tokio::sync::oneshot;
 
 /// How many writes one commit may carry.
 const MAX_BATCH: usize = 512;
-/// Read connections kept open.
-const READ_POOL: usize = 4;
+/// Read connections kept open. Every delivery attempt reads (its integration and secrets), so
+/// the pool must cover the delivery workers: a read that finds it empty opens a connection, which
+/// costs a schema parse.
+const READ_POOL: usize = 64;
 
 /// Why a store operation failed. Callers branch on `NotFound` and `Conflict`.
 #[derive(Debug, thiserror::Error)]
