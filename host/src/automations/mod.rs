@@ -7,7 +7,7 @@ pub mod ratelimit;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::events::event::{EventInput, EventType, check_name};
+use crate::events::event::{EventType, check_name};
 
 /// Where an automation listens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -281,28 +281,6 @@ impl Automation {
     /// The launch queue the action enqueues to, if it is a launch action.
     pub fn queue(&self) -> Option<&str> {
         self.action.config.get("queue").and_then(Value::as_str)
-    }
-
-    /// Whether the scope contains an event (entity already checked by the caller).
-    pub fn scope_contains(&self, event: &EventInput) -> bool {
-        let collection = event.collection.as_deref();
-        match &self.scope {
-            Scope::Entity => true,
-            Scope::Project { project } => event.project.as_deref() == Some(project),
-            Scope::Registry { registry } => event.registry.as_deref() == Some(registry),
-            Scope::Collection {
-                project,
-                registry,
-                collection: wanted,
-            } => {
-                collection == Some(wanted.as_str())
-                    && match (project, registry) {
-                        (Some(p), None) => event.project.as_deref() == Some(p),
-                        (None, Some(r)) => event.registry.as_deref() == Some(r),
-                        _ => false,
-                    }
-            }
-        }
     }
 }
 

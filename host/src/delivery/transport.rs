@@ -271,11 +271,6 @@ impl DryRunTransport {
             sent: Mutex::new(Vec::new()),
         }
     }
-
-    /// How many requests it was asked to send.
-    pub fn request_count(&self) -> usize {
-        self.sent.lock().expect("not poisoned").len()
-    }
 }
 
 impl Transport for DryRunTransport {

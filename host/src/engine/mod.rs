@@ -20,8 +20,8 @@ pub use bindings::{
     PluginInfo, RunRequest, TransientFailure,
 };
 pub use sandbox::{
-    Credentials, EgressGrant, HIDDEN_INTEGRATION_URL, HostIo, LaunchSink, RequestRecord,
-    ResponseRecord, secret_placeholder, show_secret_placeholders,
+    Credentials, EgressGrant, HIDDEN_INTEGRATION_URL, HostIo, RequestRecord, ResponseRecord,
+    secret_placeholder, show_secret_placeholders,
 };
 pub use state::LogLine;
 

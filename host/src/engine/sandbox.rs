@@ -142,18 +142,11 @@ pub fn show_secret_placeholders(text: &str) -> String {
     out
 }
 
-/// Where a plugin's `launch.enqueue` calls go.
-pub trait LaunchSink: Send + Sync {
-    /// Enqueues a run; returns the queue item's id or a message for the plugin.
-    fn enqueue(&self, request: RunRequest) -> Result<String, String>;
-}
-
 /// Everything `execute` may use to reach outside: the grant, the transport, the execution id.
 pub struct HostIo {
     grant: EgressGrant,
     transport: Arc<dyn Transport>,
     execution_id: String,
-    launch: Option<Arc<dyn LaunchSink>>,
     pub(super) records: Vec<RequestRecord>,
 }
 
@@ -164,15 +157,8 @@ impl HostIo {
             grant,
             transport,
             execution_id: execution_id.to_string(),
-            launch: None,
             records: Vec::new(),
         }
-    }
-
-    /// Lets the plugin enqueue launch runs through `sink`.
-    pub fn with_launch(mut self, sink: Arc<dyn LaunchSink>) -> Self {
-        self.launch = Some(sink);
-        self
     }
 }
 
@@ -218,12 +204,9 @@ impl log::Host for ExecState {
 }
 
 impl launch::Host for ExecState {
-    async fn enqueue(&mut self, request: RunRequest) -> wasmtime::Result<Result<String, String>> {
-        let sink = self.io.as_ref().and_then(|io| io.launch.clone());
-        Ok(match sink {
-            Some(sink) => sink.enqueue(request),
-            None => Err("launch queues are not available to this execution".into()),
-        })
+    async fn enqueue(&mut self, _request: RunRequest) -> wasmtime::Result<Result<String, String>> {
+        // Launch queues are not part of this host yet (DESIGN §2 "Launch"); the plugin is told so.
+        Ok(Err("launch queues are not available on this host".into()))
     }
 }
 

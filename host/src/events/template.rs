@@ -81,14 +81,6 @@ impl Template {
         Err(TemplateError::Unknown { unknown, valid })
     }
 
-    /// The names referenced that are not variables: the secrets the template needs.
-    pub fn secret_references(&self) -> impl Iterator<Item = &str> {
-        self.references
-            .iter()
-            .map(String::as_str)
-            .filter(|name| !variables::is_variable(name))
-    }
-
     /// Every name the template references.
     pub fn references(&self) -> &[String] {
         &self.references

@@ -113,11 +113,6 @@ impl Variables {
         self.0.get(name)
     }
 
-    /// All variables as one JSON object.
-    pub fn as_map(&self) -> &Map<String, Value> {
-        &self.0
-    }
-
     /// The variables as JSON text, as the plugin receives them.
     pub fn to_json(&self) -> String {
         Value::Object(self.0.clone()).to_string()

@@ -225,11 +225,6 @@ impl Store {
     pub fn stats(&self) -> &StoreStats {
         &self.inner.stats
     }
-
-    /// Stops accepting writes; the writer thread finishes what it has and exits.
-    pub fn close(&self) {
-        self.inner.writer.lock().expect("not poisoned").take();
-    }
 }
 
 fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
