@@ -1,7 +1,9 @@
 //! The in-memory index of enabled automations, kept in step with the store. Buckets by
 //! (entity, trigger kind), then by scope (entity-wide, project or registry, collection), so an event
-//! only meets the automations whose scope can contain it: matching cost grows with the
-//! automations that can match, not with all automations.
+//! only meets the automations whose scope can contain it, and within a scope by the string equality
+//! a filter cannot hold without (`"state": "FAILED"`), so an event never meets the automations whose
+//! constant fields differ from its own: matching cost grows with the automations that can match,
+//! not with all automations.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -10,7 +12,7 @@ use serde_json::Value;
 
 use super::{Automation, Scope, TriggerKind};
 use crate::events::event::EventInput;
-use crate::events::filter::Filter;
+use crate::events::filter::{Filter, guard_keys};
 use crate::events::template::Template;
 
 /// An automation ready to match: its filter and template parsed once.
@@ -29,11 +31,81 @@ pub struct Compiled {
 /// (registry?, name) of a project or registry.
 type Space = (bool, String);
 
+/// The automations of one scope.
+#[derive(Debug, Default)]
+struct Candidates {
+    /// Filters without a string equality: each is evaluated for every event.
+    unguarded: Vec<Arc<Compiled>>,
+    /// Filters with one: by the field it is on, then by the value it requires.
+    guarded: Vec<(Vec<String>, HashMap<String, Vec<Arc<Compiled>>>)>,
+}
+
+impl Candidates {
+    fn insert(&mut self, compiled: Arc<Compiled>) {
+        let Some((path, value)) = compiled.filter.equality_guard() else {
+            self.unguarded.push(compiled);
+            return;
+        };
+        let by_value = match self.guarded.iter().position(|(p, _)| p == path) {
+            Some(index) => &mut self.guarded[index].1,
+            None => {
+                self.guarded.push((path.to_vec(), HashMap::new()));
+                &mut self.guarded.last_mut().expect("just pushed").1
+            }
+        };
+        by_value
+            .entry(value.to_string())
+            .or_default()
+            .push(compiled.clone());
+    }
+
+    fn remove(&mut self, old: &Compiled) {
+        let id = &old.automation.id;
+        let keep = |c: &Arc<Compiled>| &c.automation.id != id;
+        let Some((path, value)) = old.filter.equality_guard() else {
+            self.unguarded.retain(keep);
+            return;
+        };
+        if let Some((_, by_value)) = self.guarded.iter_mut().find(|(p, _)| p == path)
+            && let Some(list) = by_value.get_mut(value)
+        {
+            list.retain(keep);
+            if list.is_empty() {
+                by_value.remove(value);
+            }
+        }
+        self.guarded.retain(|(_, by_value)| !by_value.is_empty());
+    }
+
+    /// Adds to `matched` the candidates whose filter holds for `document`.
+    fn matching(&self, document: &Value, matched: &mut Vec<Arc<Compiled>>) {
+        let mut consider = |candidates: &[Arc<Compiled>]| {
+            for candidate in candidates {
+                if candidate.filter.matches(document) {
+                    matched.push(candidate.clone());
+                }
+            }
+        };
+        consider(&self.unguarded);
+        for (path, by_value) in &self.guarded {
+            for (index, key) in guard_keys(document, path).enumerate() {
+                // An array may hold a value twice; its automations still fire once.
+                if guard_keys(document, path).take(index).any(|k| k == key) {
+                    continue;
+                }
+                if let Some(list) = by_value.get(key) {
+                    consider(list);
+                }
+            }
+        }
+    }
+}
+
 #[derive(Debug, Default)]
 struct Buckets {
-    entity_wide: Vec<Arc<Compiled>>,
-    by_space: HashMap<Space, Vec<Arc<Compiled>>>,
-    by_collection: HashMap<(Space, String), Vec<Arc<Compiled>>>,
+    entity_wide: Candidates,
+    by_space: HashMap<Space, Candidates>,
+    by_collection: HashMap<(Space, String), Candidates>,
 }
 
 #[derive(Debug, Default)]
@@ -60,17 +132,17 @@ impl AutomationIndex {
             let key = (compiled.entity_id, compiled.automation.event.kind);
             let buckets = inner.buckets.entry(key).or_default();
             match place(&compiled.automation.scope) {
-                Place::Entity => buckets.entity_wide.push(compiled.clone()),
+                Place::Entity => buckets.entity_wide.insert(compiled.clone()),
                 Place::Space(space) => buckets
                     .by_space
                     .entry(space)
                     .or_default()
-                    .push(compiled.clone()),
+                    .insert(compiled.clone()),
                 Place::Collection(space, collection) => buckets
                     .by_collection
                     .entry((space, collection))
                     .or_default()
-                    .push(compiled.clone()),
+                    .insert(compiled.clone()),
             }
         }
         inner.by_id.insert(compiled.automation.id.clone(), compiled);
@@ -103,22 +175,17 @@ impl AutomationIndex {
             let Some(buckets) = inner.buckets.get(&(entity_id, *kind)) else {
                 continue;
             };
-            let mut consider = |candidates: Option<&Vec<Arc<Compiled>>>| {
-                for candidate in candidates.into_iter().flatten() {
-                    if candidate.filter.matches(document) {
-                        matched.push(candidate.clone());
-                    }
-                }
-            };
-            consider(Some(&buckets.entity_wide));
+            buckets.entity_wide.matching(document, &mut matched);
             if let Some(space) = &space {
-                consider(buckets.by_space.get(space));
-                if let Some(collection) = &event.collection {
-                    consider(
-                        buckets
-                            .by_collection
-                            .get(&(space.clone(), collection.clone())),
-                    );
+                if let Some(candidates) = buckets.by_space.get(space) {
+                    candidates.matching(document, &mut matched);
+                }
+                if let Some(collection) = &event.collection
+                    && let Some(candidates) = buckets
+                        .by_collection
+                        .get(&(space.clone(), collection.clone()))
+                {
+                    candidates.matching(document, &mut matched);
                 }
             }
         }
@@ -167,19 +234,108 @@ fn remove_from_buckets(inner: &mut Inner, old: &Arc<Compiled>) {
     let Some(buckets) = inner.buckets.get_mut(&key) else {
         return;
     };
-    let id = &old.automation.id;
-    let keep = |c: &Arc<Compiled>| &c.automation.id != id;
     match place(&old.automation.scope) {
-        Place::Entity => buckets.entity_wide.retain(keep),
+        Place::Entity => buckets.entity_wide.remove(old),
         Place::Space(space) => {
-            if let Some(list) = buckets.by_space.get_mut(&space) {
-                list.retain(keep);
+            if let Some(candidates) = buckets.by_space.get_mut(&space) {
+                candidates.remove(old);
             }
         }
         Place::Collection(space, collection) => {
-            if let Some(list) = buckets.by_collection.get_mut(&(space, collection)) {
-                list.retain(keep);
+            if let Some(candidates) = buckets.by_collection.get_mut(&(space, collection)) {
+                candidates.remove(old);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn compiled(id: &str, project: &str, filter: Value) -> Compiled {
+        let automation: Automation = serde_json::from_value(json!({
+            "id": id, "entity": "e", "name": id, "description": "", "enabled": true,
+            "scope": {"type": "project", "project": project},
+            "event": {"type": "RUN_STATE", "filter": filter},
+            "action": {"type": "no-op"}, "rate_limit": null, "created_at": "", "updated_at": ""
+        }))
+        .unwrap();
+        Compiled {
+            filter: Filter::parse(&filter).unwrap(),
+            automation,
+            entity_id: 1,
+            template: None,
+        }
+    }
+
+    fn matched(index: &AutomationIndex, document: Value) -> Vec<String> {
+        let event: EventInput = serde_json::from_value(json!({
+            "type": "RUN_STATE", "entity": "e", "project": "p", "run_id": "r", "state": "FAILED"
+        }))
+        .unwrap();
+        let mut ids: Vec<String> = index
+            .matching(1, &event, &document)
+            .iter()
+            .map(|c| c.automation.id.clone())
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    #[test]
+    fn guarded_and_unguarded_filters_match_exactly_as_evaluated() {
+        let index = AutomationIndex::default();
+        index.upsert(compiled("failed", "p", json!({"state": "FAILED"})));
+        index.upsert(compiled("finished", "p", json!({"state": "FINISHED"})));
+        index.upsert(compiled(
+            "either",
+            "p",
+            json!({"$or": [{"state": "FAILED"}, {"state": "CRASHED"}]}),
+        ));
+        index.upsert(compiled(
+            "failed-nightly",
+            "p",
+            json!({"state": "FAILED", "run_name": {"$regex": "^nightly"}}),
+        ));
+        index.upsert(compiled("tagged", "p", json!({"tags": "prod"})));
+        index.upsert(compiled("elsewhere", "q", json!({"state": "FAILED"})));
+
+        assert_eq!(
+            matched(&index, json!({"state": "FAILED", "run_name": "nightly-7"})),
+            ["either", "failed", "failed-nightly"]
+        );
+        assert_eq!(matched(&index, json!({"state": "CRASHED"})), ["either"]);
+        assert_eq!(matched(&index, json!({"state": "FINISHED"})), ["finished"]);
+        assert_eq!(
+            matched(&index, json!({"tags": ["prod", "x", "prod"]})),
+            ["tagged"],
+            "an array holding the value twice fires once"
+        );
+        assert!(matched(&index, json!({"state": 3})).is_empty());
+
+        index.remove("failed");
+        let mut disabled = compiled("finished", "p", json!({"state": "FINISHED"}));
+        disabled.automation.enabled = false;
+        index.upsert(disabled);
+        assert_eq!(
+            matched(&index, json!({"state": "FAILED", "run_name": "nightly"})),
+            ["either", "failed-nightly"]
+        );
+        assert!(matched(&index, json!({"state": "FINISHED"})).is_empty());
+        let mut moved = compiled("failed-nightly", "p", json!({"state": "CRASHED"}));
+        moved.automation.name = "moved".into();
+        index.upsert(moved);
+        assert_eq!(
+            matched(&index, json!({"state": "CRASHED"})),
+            ["either", "failed-nightly"]
+        );
+        assert_eq!(
+            index.len(),
+            5,
+            "the removed one is gone, the disabled one kept"
+        );
     }
 }

@@ -95,6 +95,29 @@ impl Filter {
             Self::Field { path, condition } => condition.holds(lookup(document, path)),
         }
     }
+
+    /// A string equality the filter cannot hold without: `(path, value)` such that the filter
+    /// can only hold when the field at `path` is `value`, or an array holding it. Matching indexes
+    /// automations by it, so that an event never meets the filters whose constant fields differ.
+    pub fn equality_guard(&self) -> Option<(&[String], &str)> {
+        match self {
+            Self::And(all) => all.iter().find_map(Self::equality_guard),
+            Self::Field { path, condition } => condition.string_equality().map(|v| (&path[..], v)),
+            Self::Or(_) | Self::Nor(_) | Self::Not(_) => None,
+        }
+    }
+}
+
+/// The strings the field at `path` of `document` may equal for a guarded filter to hold: the
+/// value itself, or each element of an array.
+pub fn guard_keys<'a>(document: &'a Value, path: &[String]) -> impl Iterator<Item = &'a str> {
+    let value = lookup(document, path);
+    let (single, many) = match value {
+        Some(Value::String(s)) => (Some(s.as_str()), None),
+        Some(Value::Array(items)) => (None, Some(items.iter().filter_map(Value::as_str))),
+        _ => (None, None),
+    };
+    single.into_iter().chain(many.into_iter().flatten())
 }
 
 fn parse_filter(value: &Value, path: &str) -> Result<Filter, FilterError> {
@@ -231,6 +254,15 @@ fn lookup<'a>(document: &'a Value, path: &[String]) -> Option<&'a Value> {
 }
 
 impl Condition {
+    /// The string this condition requires its field to equal, if it requires one.
+    fn string_equality(&self) -> Option<&str> {
+        match self {
+            Self::Eq(Value::String(value)) => Some(value),
+            Self::All(all) => all.iter().find_map(Self::string_equality),
+            _ => None,
+        }
+    }
+
     fn holds(&self, value: Option<&Value>) -> bool {
         match self {
             Self::All(all) => all.iter().all(|c| c.holds(value)),
@@ -353,6 +385,60 @@ mod tests {
         for (filter, expected) in cases {
             assert_eq!(holds(filter.clone(), event.clone()), expected, "{filter}");
         }
+    }
+
+    #[test]
+    fn a_filter_never_holds_without_its_guard() {
+        let documents = [
+            json!({"state": "FAILED", "run_name": "nightly", "tags": ["a", "b"]}),
+            json!({"state": "RUNNING", "run_name": "nightly", "tags": "a"}),
+            json!({"state": ["FAILED", "CRASHED"], "meta": {"stage": "prod"}}),
+            json!({"meta": {"stage": ["dev", "prod"]}}),
+            json!({}),
+        ];
+        let filters = [
+            (json!({"state": "FAILED"}), Some("FAILED")),
+            (
+                json!({"run_name": {"$regex": "^n"}, "state": "FAILED"}),
+                Some("FAILED"),
+            ),
+            (
+                json!({"state": {"$eq": "FAILED", "$ne": "x"}}),
+                Some("FAILED"),
+            ),
+            (
+                json!({"$and": [{"tags": {"$exists": true}}, {"tags": "a"}]}),
+                Some("a"),
+            ),
+            (json!({"meta.stage": "prod"}), Some("prod")),
+            (
+                json!({"$or": [{"state": "FAILED"}, {"state": "CRASHED"}]}),
+                None,
+            ),
+            (json!({"state": {"$ne": "FAILED"}}), None),
+            (json!({"$not": {"state": "FAILED"}}), None),
+            (json!({"count": 3}), None),
+        ];
+        for (filter, expected) in filters {
+            let parsed = Filter::parse(&filter).unwrap();
+            let guard = parsed.equality_guard();
+            assert_eq!(guard.map(|(_, value)| value), expected, "{filter}");
+            let Some((path, value)) = guard else { continue };
+            for document in &documents {
+                if parsed.matches(document) {
+                    assert!(
+                        guard_keys(document, path).any(|key| key == value),
+                        "{filter} holds for {document} without its guard"
+                    );
+                }
+            }
+        }
+        let document = json!({"state": ["FAILED", 3, "CRASHED"]});
+        let path = ["state".to_string()];
+        assert_eq!(
+            guard_keys(&document, &path).collect::<Vec<_>>(),
+            ["FAILED", "CRASHED"]
+        );
     }
 
     #[test]
