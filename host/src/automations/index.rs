@@ -31,13 +31,16 @@ pub struct Compiled {
 /// (registry?, name) of a project or registry.
 type Space = (bool, String);
 
+/// Automations filed by the value their guard field must have.
+type ByValue = HashMap<String, Vec<Arc<Compiled>>>;
+
 /// The automations of one scope.
 #[derive(Debug, Default)]
 struct Candidates {
     /// Filters without a string equality: each is evaluated for every event.
     unguarded: Vec<Arc<Compiled>>,
     /// Filters with one: by the field it is on, then by the value it requires.
-    guarded: Vec<(Vec<String>, HashMap<String, Vec<Arc<Compiled>>>)>,
+    guarded: Vec<(Vec<String>, ByValue)>,
 }
 
 impl Candidates {
