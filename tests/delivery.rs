@@ -197,6 +197,29 @@ async fn an_event_arrives_signed_and_receivers_can_deduplicate_on_the_execution_
         settled(&admin, &event_id, Duration::from_secs(10)).await["attempts"],
         2
     );
+
+    // A rotated secret signs the very next delivery: what the host caches never outlives a write.
+    const ROTATED: &str = "rotated-token-value";
+    expect_status(
+        &admin
+            .put(
+                "/v1/entities/default/secrets/TOKEN",
+                &json!({"value": ROTATED}),
+            )
+            .await,
+        200,
+    );
+    let next = post_event(&admin, &link("churn", "v4")).await;
+    let execution = settled(&admin, &next, Duration::from_secs(10)).await;
+    assert_eq!(execution["status"], "succeeded", "{execution}");
+    let seen = receiver.wait_for(3, Duration::from_secs(10)).await;
+    assert_eq!(seen[2].header("authorization"), format!("Bearer {ROTATED}"));
+    assert_eq!(
+        seen[2].json()["auth"],
+        format!("token {ROTATED}"),
+        "payload placeholders too"
+    );
+    assert!(!execution["attempt_log"].to_string().contains(ROTATED));
     let server_log = server.log();
     assert!(
         !server_log.contains(TOKEN) && !server_log.contains("c2lnbmluZy1zZWNyZXQ"),

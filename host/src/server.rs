@@ -110,7 +110,7 @@ pub async fn build(config: &Config) -> anyhow::Result<(AppState, Option<Bootstra
         egress,
         transport,
         metrics: Arc::default(),
-        wake: Arc::default(),
+        delivery: Default::default(),
         rate_limiter: Arc::default(),
         grants: Arc::new(grants),
     };

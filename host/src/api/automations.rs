@@ -2,6 +2,8 @@
 //! `GET /v1/automations/{id}/executions`. Every save is validated in full: definition, filter,
 //! template, integration and the plugin's own `validate-config`.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -49,7 +51,8 @@ pub fn compile(
         (None, None) => None,
     };
     Ok(Compiled {
-        automation,
+        snapshot: serde_json::to_string(&automation).expect("an automation serialises"),
+        automation: Arc::new(automation),
         entity_id,
         filter,
         template,
@@ -191,7 +194,7 @@ pub(super) async fn create(
     let compiled = validate(&state, entity.id, automation).await?;
     let saved = state
         .store
-        .insert_automation(entity.id, compiled.automation.clone())
+        .insert_automation(entity.id, Automation::clone(&compiled.automation))
         .await
         .map_err(store_error)?;
     state.index.upsert(compiled);
@@ -267,7 +270,7 @@ pub(super) async fn update(
     let compiled = validate(&state, entity_id, next).await?;
     let saved = state
         .store
-        .update_automation(entity_id, compiled.automation.clone())
+        .update_automation(entity_id, Automation::clone(&compiled.automation))
         .await
         .map_err(store_error)?;
     state.index.upsert(compiled);

@@ -2,6 +2,8 @@
 //! executions it triggers are durable before `202`; `Idempotency-Key` makes a retried post return
 //! the same event id and create nothing new.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
@@ -12,11 +14,11 @@ use serde_json::{Value, json};
 use super::auth::Principal;
 use super::json::JsonBody;
 use super::{AppState, store_error};
+use crate::automations::Automation;
 use crate::error::{ApiError, ErrorBody};
 use crate::events::template::Resolved;
 use crate::events::{Event, EventInput, Variables};
-use crate::store::IngestOutcome;
-use crate::store::{EventToStore, NewExecution};
+use crate::store::{Claimed, EventToStore, IngestOutcome, NewExecution};
 
 /// Events one batch may carry.
 pub const MAX_BATCH_EVENTS: usize = 1000;
@@ -42,61 +44,138 @@ fn parse_event(value: Value, prefix: &str, principal: &Principal) -> Result<Even
     Ok(Event::new(input))
 }
 
-/// Matches an event and builds its executions: the automation snapshot and the rendered payload
-/// (secrets as placeholders, filled in at send time).
-fn executions_for(state: &AppState, entity_id: i64, event: &Event) -> Vec<NewExecution> {
-    let now = std::time::Instant::now();
-    let document = serde_json::to_value(&event.input).expect("an event serialises");
-    state
-        .index
-        .matching(entity_id, &event.input, &document)
-        .into_iter()
-        .map(|compiled| {
-            let automation = &compiled.automation;
-            let payload = compiled.template.as_ref().map(|template| {
-                let variables = Variables::of(event, &automation.name, None);
-                template
-                    .render(|name| match variables.get(name) {
-                        Some(value) => Some(Resolved::Variable(value)),
-                        None => Some(Resolved::Secret),
-                    })
-                    .to_string()
-            });
-            let over_limit = automation
-                .rate_limit
-                .filter(|limit| !state.rate_limiter.admit(&automation.id, *limit, now));
-            let (status, status_reason) = match over_limit {
-                Some(limit) => (
-                    "skipped",
-                    Some(format!(
-                        "rate limit: at most {} per {} s",
-                        limit.max, limit.per_seconds
-                    )),
-                ),
-                None => ("pending", None),
-            };
-            state
-                .metrics
-                .execution_created(&automation.action.plugin, status);
-            NewExecution {
-                id: uuid::Uuid::now_v7().to_string(),
-                automation_id: automation.id.clone(),
-                automation: serde_json::to_string(automation).expect("an automation serialises"),
-                payload,
-                status,
-                status_reason,
-            }
-        })
-        .collect()
+/// An event ready to store: its executions, and the automation behind each (for hand-over).
+struct Prepared {
+    item: EventToStore,
+    automations: Vec<Arc<Automation>>,
 }
 
-/// Counts what was stored and wakes delivery when there is something to deliver.
-fn after_ingest(state: &AppState, outcomes: &[crate::store::IngestOutcome]) {
+/// Matches an event and builds its executions: the automation snapshot and the rendered payload
+/// (secrets as placeholders, filled in at send time).
+fn prepare(
+    state: &AppState,
+    entity_id: i64,
+    event: Event,
+    idempotency_key: Option<String>,
+) -> Prepared {
+    let now = std::time::Instant::now();
+    let document = serde_json::to_value(&event.input).expect("an event serialises");
+    let matched = state.index.matching(entity_id, &event.input, &document);
+    let mut executions = Vec::with_capacity(matched.len());
+    let mut automations = Vec::with_capacity(matched.len());
+    for compiled in matched {
+        let automation = &compiled.automation;
+        let payload = compiled.template.as_ref().map(|template| {
+            let variables = Variables::of(&event, &automation.name, None);
+            template
+                .render(|name| match variables.get(name) {
+                    Some(value) => Some(Resolved::Variable(value)),
+                    None => Some(Resolved::Secret),
+                })
+                .to_string()
+        });
+        let over_limit = automation
+            .rate_limit
+            .filter(|limit| !state.rate_limiter.admit(&automation.id, *limit, now));
+        let (status, status_reason) = match over_limit {
+            Some(limit) => (
+                "skipped",
+                Some(format!(
+                    "rate limit: at most {} per {} s",
+                    limit.max, limit.per_seconds
+                )),
+            ),
+            None => ("pending", None),
+        };
+        state
+            .metrics
+            .execution_created(&automation.action.plugin, status);
+        executions.push(NewExecution {
+            id: uuid::Uuid::now_v7().to_string(),
+            automation_id: automation.id.clone(),
+            automation: compiled.snapshot.clone(),
+            leased: false,
+            payload,
+            status,
+            status_reason,
+        });
+        automations.push(automation.clone());
+    }
+    Prepared {
+        item: EventToStore {
+            event: Arc::new(event),
+            idempotency_key,
+            executions,
+        },
+        automations,
+    }
+}
+
+/// Stores events with their executions. As many pending executions as the dispatcher has room
+/// for are leased to it in the same transaction and handed over once committed; the rest wait in
+/// the store, and the dispatcher is woken to claim them.
+async fn store_events(
+    state: &AppState,
+    entity_id: i64,
+    prepared: Vec<Prepared>,
+) -> Result<Vec<IngestOutcome>, ApiError> {
+    let is_pending = |e: &NewExecution| e.status == "pending";
+    let pending: usize = prepared
+        .iter()
+        .map(|p| p.item.executions.iter().filter(|e| is_pending(e)).count())
+        .sum();
+    let mut lease = state.delivery.lease(pending);
+    let mut left = lease.as_ref().map_or(0, |lease| lease.count);
+    let mut handoffs = Vec::with_capacity(left);
+    let mut items = Vec::with_capacity(prepared.len());
+    for (
+        index,
+        Prepared {
+            mut item,
+            automations,
+        },
+    ) in prepared.into_iter().enumerate()
+    {
+        for (execution, automation) in item.executions.iter_mut().zip(automations) {
+            if left > 0 && is_pending(execution) {
+                left -= 1;
+                execution.leased = true;
+                let claimed = Claimed {
+                    id: execution.id.clone(),
+                    entity_id,
+                    attempt: 1,
+                    automation,
+                    event: item.event.clone(),
+                    payload: execution.payload.clone(),
+                };
+                handoffs.push((index, claimed));
+            }
+        }
+        items.push(item);
+    }
+    let leased_to = lease.as_ref().map(|l| (l.owner.clone(), l.until_ms));
+    let outcomes = state
+        .store
+        .ingest(entity_id, items, leased_to)
+        .await
+        .map_err(store_error)?;
+    let mut handed = 0;
+    if let Some(lease) = &mut lease {
+        for (index, claimed) in handoffs {
+            // A repeated idempotency key created nothing: there is nothing to deliver.
+            if !outcomes[index].duplicate {
+                lease.hand_over(claimed);
+                handed += 1;
+            }
+        }
+    }
+    drop(lease);
     let new: Vec<_> = outcomes.iter().filter(|o| !o.duplicate).collect();
     state.metrics.events_ingested(new.len() as u64);
-    if new.iter().any(|o| o.matched > 0) {
-        state.wake.notify_one();
+    if pending > handed && new.iter().any(|o| o.matched > 0) {
+        state.delivery.wake();
     }
+    Ok(outcomes)
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -125,19 +204,9 @@ pub(super) async fn ingest_one(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let key = idempotency_key(&headers)?;
     let event = parse_event(body, "", &principal)?;
-    let executions = executions_for(&state, principal.entity.id, &event);
-    let item = EventToStore {
-        event,
-        idempotency_key: key,
-        executions,
-    };
-    let outcome = state
-        .store
-        .ingest(principal.entity.id, vec![item])
-        .await
-        .map_err(store_error)?;
-    let outcome = &outcome[0];
-    after_ingest(&state, std::slice::from_ref(outcome));
+    let prepared = prepare(&state, principal.entity.id, event, key);
+    let outcomes = store_events(&state, principal.entity.id, vec![prepared]).await?;
+    let outcome = &outcomes[0];
     Ok((
         StatusCode::ACCEPTED,
         Json(
@@ -172,24 +241,25 @@ pub(super) async fn ingest_batch(
         return Err(ApiError::Invalid("events: the batch is empty".into()));
     }
     let key = idempotency_key(&headers)?;
-    let mut items = Vec::with_capacity(batch.events.len());
+    let mut events = Vec::with_capacity(batch.events.len());
     for (index, value) in batch.events.into_iter().enumerate() {
-        let event = parse_event(value, &format!("events[{index}]."), &principal)?;
-        let executions = executions_for(&state, principal.entity.id, &event);
-        // One key covers the batch; each event gets its own derived key.
-        let idempotency_key = key.as_ref().map(|k| format!("{k}#{index}"));
-        items.push(EventToStore {
-            event,
-            idempotency_key,
-            executions,
-        });
+        events.push(parse_event(
+            value,
+            &format!("events[{index}]."),
+            &principal,
+        )?);
     }
-    let outcomes = state
-        .store
-        .ingest(principal.entity.id, items)
-        .await
-        .map_err(store_error)?;
-    after_ingest(&state, &outcomes);
+    // Matched only once every event parsed: a bad batch must not use up rate limits.
+    let prepared = events
+        .into_iter()
+        .enumerate()
+        .map(|(index, event)| {
+            // One key covers the batch; each event gets its own derived key.
+            let idempotency_key = key.as_ref().map(|k| format!("{k}#{index}"));
+            prepare(&state, principal.entity.id, event, idempotency_key)
+        })
+        .collect();
+    let outcomes = store_events(&state, principal.entity.id, prepared).await?;
     let matched: usize = outcomes.iter().map(|o| o.matched).sum();
     Ok((
         StatusCode::ACCEPTED,

@@ -43,7 +43,7 @@ pub(super) async fn retry(
         .retry_execution(principal.entity.id, &id)
         .await
         .map_err(store_error)?;
-    state.wake.notify_one();
+    state.delivery.wake();
     let record = state
         .store
         .execution(principal.entity.id, &id)

@@ -17,7 +17,6 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use axum::Router;
-use tokio::sync::Notify;
 
 pub use automations::compile as compile_automation;
 
@@ -25,6 +24,7 @@ use crate::automations::index::AutomationIndex;
 use crate::automations::ratelimit::RateLimiter;
 use crate::delivery::attempt::Deliverer;
 use crate::delivery::egress::EgressConfig;
+use crate::delivery::handoff::DeliveryLink;
 use crate::delivery::transport::Transport;
 use crate::engine::PluginEngine;
 use crate::error::ApiError;
@@ -54,8 +54,8 @@ pub struct AppState {
     pub transport: Arc<dyn Transport>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
-    /// Wakes the delivery dispatcher when executions become due.
-    pub wake: Arc<Notify>,
+    /// Wakes the delivery dispatcher, and hands it the executions an ingest leased to it.
+    pub delivery: DeliveryLink,
     /// Per-automation rate limits.
     pub rate_limiter: Arc<RateLimiter>,
     /// Extra origins each plugin may reach, by plugin name.
@@ -72,6 +72,7 @@ impl AppState {
             plugins: self.plugins.clone(),
             transport: self.transport.clone(),
             grants: self.grants.clone(),
+            credentials_cache: Arc::default(),
         }
     }
 }

@@ -18,8 +18,10 @@ use crate::events::template::Template;
 /// An automation ready to match: its filter and template parsed once.
 #[derive(Debug)]
 pub struct Compiled {
-    /// The definition.
-    pub automation: Automation,
+    /// The definition, shared with the executions handed to delivery.
+    pub automation: Arc<Automation>,
+    /// The definition as JSON: the snapshot every execution stores, serialised once.
+    pub snapshot: String,
     /// The owning entity's id.
     pub entity_id: i64,
     /// The parsed filter (always holds when the automation has none).
@@ -268,7 +270,8 @@ mod tests {
         .unwrap();
         Compiled {
             filter: Filter::parse(&filter).unwrap(),
-            automation,
+            snapshot: serde_json::to_string(&automation).unwrap(),
+            automation: Arc::new(automation),
             entity_id: 1,
             template: None,
         }
@@ -321,7 +324,7 @@ mod tests {
 
         index.remove("failed");
         let mut disabled = compiled("finished", "p", json!({"state": "FINISHED"}));
-        disabled.automation.enabled = false;
+        Arc::make_mut(&mut disabled.automation).enabled = false;
         index.upsert(disabled);
         assert_eq!(
             matched(&index, json!({"state": "FAILED", "run_name": "nightly"})),
@@ -329,7 +332,7 @@ mod tests {
         );
         assert!(matched(&index, json!({"state": "FINISHED"})).is_empty());
         let mut moved = compiled("failed-nightly", "p", json!({"state": "CRASHED"}));
-        moved.automation.name = "moved".into();
+        Arc::make_mut(&mut moved.automation).name = "moved".into();
         index.upsert(moved);
         assert_eq!(
             matched(&index, json!({"state": "CRASHED"})),

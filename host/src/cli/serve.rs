@@ -75,7 +75,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 state.deliverer(),
                 config.delivery.clone(),
                 state.metrics.clone(),
-                state.wake.clone(),
+                state.delivery.clone(),
             )
             .await?,
         )

@@ -1,8 +1,8 @@
 //! One attempt at one execution: resolve the integration and its secrets, run the plugin with
 //! them kept outside the sandbox, and turn the report into a redacted attempt record and a verdict.
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use serde_json::{Value, json};
@@ -36,6 +36,38 @@ pub struct Deliverer {
     pub transport: Arc<dyn Transport>,
     /// Origins the operator granted each plugin besides its integration's.
     pub grants: Arc<BTreeMap<String, Vec<url::Origin>>>,
+    /// Credentials already read and decrypted, so that an attempt does not read the store.
+    pub credentials_cache: Arc<CredentialCache>,
+}
+
+/// What [`Deliverer::credentials`] found for (entity, integration, payload secrets).
+type CacheKey = (i64, String, Vec<String>);
+
+/// Decrypted credentials, valid while the store's credentials generation stays the one they were
+/// read under (any write to secrets or integrations moves it on). Errors are never cached.
+#[derive(Default)]
+pub struct CredentialCache {
+    entries: Mutex<HashMap<CacheKey, (u64, Credentials, Redactor)>>,
+}
+
+/// Entries kept at most; beyond, the cache starts over (a bound, not an eviction policy: the
+/// working set is one entry per integration in use).
+const CACHE_ENTRIES: usize = 4096;
+
+impl CredentialCache {
+    fn get(&self, key: &CacheKey, generation: u64) -> Option<(Credentials, Redactor)> {
+        let entries = self.entries.lock().expect("not poisoned");
+        let (read_under, credentials, redactor) = entries.get(key)?;
+        (*read_under == generation).then(|| (credentials.clone(), redactor.clone()))
+    }
+
+    fn put(&self, key: CacheKey, generation: u64, credentials: &Credentials, redactor: &Redactor) {
+        let mut entries = self.entries.lock().expect("not poisoned");
+        if entries.len() >= CACHE_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(key, (generation, credentials.clone(), redactor.clone()));
+    }
 }
 
 /// Why an attempt could not even start; never retried.
@@ -106,6 +138,26 @@ impl Deliverer {
     /// The integration's credentials with every secret they and the payload need, decrypted,
     /// plus a redactor for those values.
     pub async fn credentials(
+        &self,
+        entity_id: i64,
+        integration: &str,
+        payload_secrets: Vec<String>,
+    ) -> Result<(Credentials, Redactor), Unrunnable> {
+        // Read before the store is: a write that lands meanwhile makes this entry stale at once.
+        let generation = self.store.credentials_generation();
+        let key = (entity_id, integration.to_string(), payload_secrets);
+        if let Some(hit) = self.credentials_cache.get(&key, generation) {
+            return Ok(hit);
+        }
+        let (credentials, redactor) = self
+            .read_credentials(entity_id, integration, key.2.clone())
+            .await?;
+        self.credentials_cache
+            .put(key, generation, &credentials, &redactor);
+        Ok((credentials, redactor))
+    }
+
+    async fn read_credentials(
         &self,
         entity_id: i64,
         integration: &str,

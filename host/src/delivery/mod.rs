@@ -3,6 +3,7 @@
 
 pub mod attempt;
 pub mod egress;
+pub mod handoff;
 pub mod redact;
 pub mod signing;
 pub mod transport;

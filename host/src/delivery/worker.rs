@@ -3,13 +3,16 @@
 //! receiver's `Retry-After`), and on shutdown stops claiming, lets in-flight attempts finish
 //! within a grace period, and releases the rest.
 
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 
 use super::attempt::{Deliverer, Verdict};
+use super::handoff::DeliveryLink;
 use crate::metrics::Metrics;
 use crate::store::{Claimed, Settlement, Store, unix_millis};
 
@@ -119,7 +122,7 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 
 /// The running dispatcher; dropping it does not stop it, [`Dispatcher::shutdown`] does.
 pub struct Dispatcher {
-    wake: Arc<Notify>,
+    link: DeliveryLink,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     owner: String,
@@ -127,12 +130,13 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// Recovers executions abandoned by a previous process, then starts claiming.
+    /// Recovers executions abandoned by a previous process, connects to `link` (which wakes it and
+    /// hands it executions leased at ingest), then starts claiming.
     pub async fn start(
         deliverer: Deliverer,
         config: DeliveryConfig,
         metrics: Arc<Metrics>,
-        wake: Arc<Notify>,
+        link: DeliveryLink,
     ) -> anyhow::Result<Self> {
         let owner = crate::auth::random_id("host_");
         let store = deliverer.store.clone();
@@ -143,17 +147,23 @@ impl Dispatcher {
                 "executions left running by a stopped host are due again"
             );
         }
+        let lease_ms = config.lease.as_millis() as i64;
+        // Half the slots at most go to handed-over executions: the claim loop keeps the rest for
+        // retries and for what waits in the store.
+        let handed = link
+            .connect(&owner, lease_ms, config.workers / 2)
+            .context("a dispatcher is already connected to this host")?;
         let (stop, stopped) = watch::channel(false);
         let run = Run {
             deliverer,
             config,
             metrics,
             owner: owner.clone(),
-            wake: wake.clone(),
+            link: link.clone(),
         };
-        let task = tokio::spawn(run.claim_loop(stopped));
+        let task = tokio::spawn(run.claim_loop(stopped, handed));
         Ok(Self {
-            wake,
+            link,
             stop,
             task,
             owner,
@@ -163,14 +173,14 @@ impl Dispatcher {
 
     /// Wakes the dispatcher (new executions are due).
     pub fn wake(&self) {
-        self.wake.notify_one();
+        self.link.wake();
     }
 
     /// Stops claiming, waits up to the grace period for in-flight attempts, then releases what is
-    /// still claimed so that the next start delivers it.
+    /// still claimed (handed-over executions that had not started included) so that the next
+    /// start delivers it.
     pub async fn shutdown(self, grace: Duration) {
         let _ = self.stop.send(true);
-        self.wake.notify_one();
         if tokio::time::timeout(grace, self.task).await.is_err() {
             tracing::warn!(
                 ?grace,
@@ -192,68 +202,86 @@ struct Run {
     config: DeliveryConfig,
     metrics: Arc<Metrics>,
     owner: String,
-    wake: Arc<Notify>,
+    link: DeliveryLink,
 }
 
+/// An execution waiting for a slot, and whether an ingest handed it over (its reservation is
+/// given back when it finishes).
+type Waiting = (Claimed, bool);
+
 impl Run {
-    async fn claim_loop(self, mut stopped: watch::Receiver<bool>) {
+    async fn claim_loop(
+        self,
+        mut stopped: watch::Receiver<bool>,
+        mut handed: mpsc::UnboundedReceiver<Claimed>,
+    ) {
         let run = Arc::new(self);
-        let slots = Arc::new(Semaphore::new(run.config.workers.max(1)));
+        let workers = run.config.workers.max(1);
+        let slots = Arc::new(Semaphore::new(workers));
         let mut tasks = tokio::task::JoinSet::new();
+        let mut waiting: VecDeque<Waiting> = VecDeque::new();
+        // Whether the store may hold due executions: true at start, after a wake-up, when the due
+        // time of the next retry came, and while claims come back full.
+        let mut look = true;
+        let mut next_look = tokio::time::Instant::now() + run.config.poll_interval;
+        let lease_ms = run.config.lease.as_millis() as i64;
         while !*stopped.borrow() {
             while tasks.try_join_next().is_some() {}
-            let free = slots.available_permits();
-            // Under load, claim in batches: one claim transaction per quarter of the slots, not
-            // one per finished attempt (which would make the serial claim loop the bottleneck).
-            let batch = (run.config.workers / 4).max(1);
-            if free == 0 || (free < batch && !tasks.is_empty()) {
-                tokio::select! {
-                    _ = tasks.join_next() => {}
-                    _ = stopped.changed() => {}
-                }
-                continue;
-            }
-            let lease_ms = run.config.lease.as_millis() as i64;
-            let claimed = match run
-                .deliverer
-                .store
-                .claim_due(&run.owner, lease_ms, free)
-                .await
-            {
-                Ok(claimed) => claimed,
-                Err(error) => {
-                    tracing::error!(%error, "claiming executions failed");
-                    tokio::time::sleep(run.config.poll_interval).await;
-                    continue;
-                }
-            };
-            let idle = claimed.is_empty();
-            for execution in claimed {
-                let permit = slots
-                    .clone()
-                    .acquire_owned()
-                    .await
-                    .expect("the semaphore is never closed");
+            while !waiting.is_empty() {
+                let Ok(permit) = slots.clone().try_acquire_owned() else {
+                    break;
+                };
+                let (execution, handed_over) = waiting.pop_front().expect("not empty");
                 let run = run.clone();
                 tasks.spawn(async move {
                     run.deliver(execution).await;
+                    if handed_over {
+                        run.link.finished();
+                    }
                     drop(permit);
                 });
             }
-            if idle {
-                let wait = match run.deliverer.store.next_due_ms().await {
-                    Ok(Some(due)) => Duration::from_millis((due - unix_millis()).max(0) as u64),
-                    _ => run.config.poll_interval,
+            let free = slots.available_permits();
+            // Under load, claim in batches: one claim transaction per quarter of the slots, not
+            // one per finished attempt (which would make the serial claim loop the bottleneck).
+            let batch = (workers / 4).max(1);
+            if look && waiting.is_empty() && free > 0 && (free >= batch || tasks.is_empty()) {
+                match run
+                    .deliverer
+                    .store
+                    .claim_due(&run.owner, lease_ms, free)
+                    .await
+                {
+                    Ok(claimed) => {
+                        // A full claim: there may be more.
+                        look = claimed.len() == free;
+                        waiting.extend(claimed.into_iter().map(|c| (c, false)));
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "claiming executions failed");
+                        look = false;
+                    }
                 }
-                .min(run.config.poll_interval);
-                tokio::select! {
-                    _ = run.wake.notified() => {}
-                    _ = tokio::time::sleep(wait) => {}
-                    _ = stopped.changed() => {}
+                if !look {
+                    let wait = match run.deliverer.store.next_due_ms().await {
+                        Ok(Some(due)) => Duration::from_millis((due - unix_millis()).max(0) as u64),
+                        _ => run.config.poll_interval,
+                    }
+                    .min(run.config.poll_interval);
+                    next_look = tokio::time::Instant::now() + wait;
                 }
+                continue;
+            }
+            tokio::select! {
+                _ = run.link.woken() => look = true,
+                _ = tokio::time::sleep_until(next_look), if !look => look = true,
+                Some(execution) = handed.recv() => waiting.push_back((execution, true)),
+                Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
+                _ = stopped.changed() => {}
             }
         }
-        // Stopped: no new claims; let the in-flight attempts finish (the caller bounds the wait).
+        // Stopped: nothing new starts (what waits stays leased and is released by the caller);
+        // let the in-flight attempts finish (the caller bounds the wait).
         while tasks.join_next().await.is_some() {}
     }
 
@@ -329,7 +357,7 @@ impl Run {
         tracing::debug!(execution = %execution.id, attempt = execution.attempt, status, ?elapsed, "attempt finished");
         if status == "retrying" {
             // The claim loop may be sleeping past this retry's due time.
-            self.wake.notify_one();
+            self.link.wake();
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Delivery's side of executions: claiming due ones with a lease, recording attempts and
 //! outcomes, releasing claims, and manual retries.
 
+use std::sync::Arc;
+
 use rusqlite::{OptionalExtension, params};
 
 use super::events::unix_millis;
@@ -18,9 +20,9 @@ pub struct Claimed {
     /// The attempt being made (1 for the first).
     pub attempt: u32,
     /// The automation snapshot.
-    pub automation: Automation,
+    pub automation: Arc<Automation>,
     /// The event.
-    pub event: Event,
+    pub event: Arc<Event>,
     /// The rendered payload (secrets as placeholders).
     pub payload: Option<String>,
 }
@@ -86,8 +88,8 @@ impl Store {
                     id,
                     entity_id,
                     attempt: attempts as u32,
-                    automation: json_column(&automation)?,
-                    event: json_column(&body)?,
+                    automation: Arc::new(json_column(&automation)?),
+                    event: Arc::new(json_column(&body)?),
                     payload,
                 });
             }

@@ -1,6 +1,8 @@
 //! Events and the executions they trigger: written together, in one transaction, before the
 //! client hears `202`. Also the execution history reads.
 
+use std::sync::Arc;
+
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use serde_json::Value;
@@ -17,6 +19,9 @@ pub struct NewExecution {
     pub automation_id: String,
     /// A snapshot of the automation's definition (JSON).
     pub automation: String,
+    /// Created already leased to the dispatcher (running, first attempt), which the caller hands
+    /// it to once the ingest committed. Only for `pending` executions.
+    pub leased: bool,
     /// The rendered payload (secrets as placeholders), if the automation has a template.
     pub payload: Option<String>,
     /// `pending`, or `skipped` when the rate limit refused it.
@@ -28,8 +33,8 @@ pub struct NewExecution {
 /// One event to store, with its executions.
 #[derive(Debug, Clone)]
 pub struct EventToStore {
-    /// The event.
-    pub event: Event,
+    /// The event (shared with the executions handed to delivery).
+    pub event: Arc<Event>,
     /// The client's idempotency key for it, if any.
     pub idempotency_key: Option<String>,
     /// The executions it triggered.
@@ -116,10 +121,13 @@ fn finish_execution(
 impl Store {
     /// Stores events and their executions in one transaction. An event whose idempotency key was
     /// seen before is not stored again: its outcome names the first event.
+    /// Executions marked `leased` are created running, on their first attempt, held by
+    /// `lease = (owner, until_ms)`.
     pub async fn ingest(
         &self,
         entity_id: i64,
         events: Vec<EventToStore>,
+        lease: Option<(String, i64)>,
     ) -> Result<Vec<IngestOutcome>, StoreError> {
         self.write(move |tx| {
             let mut find = tx.prepare_cached(
@@ -130,7 +138,8 @@ impl Store {
             )?;
             let mut insert_execution = tx.prepare_cached(
                 "INSERT INTO executions (id, event_id, entity_id, automation_id, automation, payload, status, status_reason,
-                 attempts, next_attempt_at, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10, ?10)",
+                 attempts, next_attempt_at, lease_owner, lease_until, created_at, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
             )?;
             let now = now_rfc3339();
             let now_ms = unix_millis();
@@ -144,13 +153,19 @@ impl Store {
                     outcomes.push(IngestOutcome { event_id, matched: matched as usize, duplicate: true });
                     continue;
                 }
-                let body = serde_json::to_string(&item.event).expect("an event always serialises");
+                let body = serde_json::to_string(&*item.event).expect("an event always serialises");
                 let matched = item.executions.len();
                 insert_event.execute(params![item.event.id, entity_id, body, item.idempotency_key, matched as i64, now])?;
                 for execution in &item.executions {
+                    let leased = lease.as_ref().filter(|_| execution.leased);
+                    let (status, attempts) = match leased {
+                        Some(_) => ("running", 1),
+                        None => (execution.status, 0),
+                    };
                     insert_execution.execute(params![
                         execution.id, item.event.id, entity_id, execution.automation_id, execution.automation,
-                        execution.payload, execution.status, execution.status_reason, now_ms, now
+                        execution.payload, status, execution.status_reason, attempts, now_ms,
+                        leased.map(|(owner, _)| owner), leased.map(|(_, until)| until), now
                     ])?;
                 }
                 outcomes.push(IngestOutcome { event_id: item.event.id.clone(), matched, duplicate: false });

@@ -51,7 +51,7 @@ impl Store {
         entity_id: i64,
         record: IntegrationRecord,
     ) -> Result<IntegrationRecord, StoreError> {
-        self.write(move |tx| {
+        self.write_credentials(move |tx| {
             tx.execute(
                 "INSERT INTO integrations (id, entity_id, name, kind, url, access_token_secret, signing_secret, created_at, updated_at, url_secret) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
                 params![
@@ -71,7 +71,7 @@ impl Store {
         entity_id: i64,
         record: IntegrationRecord,
     ) -> Result<IntegrationRecord, StoreError> {
-        self.write(move |tx| {
+        self.write_credentials(move |tx| {
             let updated = tx
                 .execute(
                     "UPDATE integrations SET name = ?3, kind = ?4, url = ?5, access_token_secret = ?6,
@@ -126,7 +126,7 @@ impl Store {
     /// Deletes an integration; refused (Conflict, naming them) while automations use it.
     pub async fn delete_integration(&self, entity_id: i64, name: &str) -> Result<(), StoreError> {
         let name = name.to_string();
-        self.write(move |tx| {
+        self.write_credentials(move |tx| {
             let mut statement =
                 tx.prepare("SELECT name FROM automations WHERE entity_id = ?1 AND integration = ?2 ORDER BY name")?;
             let users: Vec<String> =

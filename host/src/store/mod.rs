@@ -142,6 +142,8 @@ pub struct Store {
 struct Inner {
     path: PathBuf,
     stats: Arc<StoreStats>,
+    /// Bumped by every write to secrets or integrations, so that caches of them know they aged.
+    credentials_generation: AtomicU64,
     writer: Mutex<Option<mpsc::Sender<Box<dyn Job>>>>,
     readers: Mutex<Vec<Connection>>,
 }
@@ -167,6 +169,7 @@ impl Store {
             inner: Arc::new(Inner {
                 path: path.to_path_buf(),
                 stats,
+                credentials_generation: AtomicU64::new(0),
                 writer: Mutex::new(Some(sender)),
                 readers: Mutex::new(Vec::new()),
             }),
@@ -195,6 +198,26 @@ impl Store {
             .ok_or(StoreError::Closed)?;
         sender.send(job).map_err(|_| StoreError::Closed)?;
         result.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// A write to secrets or integrations: once it is over (committed or not), the credentials
+    /// generation moves on.
+    async fn write_credentials<T, F>(&self, work: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
+    {
+        let result = self.write(work).await;
+        self.inner
+            .credentials_generation
+            .fetch_add(1, Ordering::AcqRel);
+        result
+    }
+
+    /// Changes whenever secrets or integrations may have changed. A cache of them is fresh while
+    /// this reads as it did before the cache read the store.
+    pub fn credentials_generation(&self) -> u64 {
+        self.inner.credentials_generation.load(Ordering::Acquire)
     }
 
     /// Runs `work` on a read connection, off the async threads.

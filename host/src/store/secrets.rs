@@ -25,7 +25,7 @@ impl Store {
         ciphertext: Vec<u8>,
     ) -> Result<bool, StoreError> {
         let name = name.to_string();
-        self.write(move |tx| {
+        self.write_credentials(move |tx| {
             let now = now_rfc3339();
             let existed = tx
                 .query_row("SELECT 1 FROM secrets WHERE entity_id = ?1 AND name = ?2", params![entity_id, name], |_| Ok(()))
@@ -45,7 +45,7 @@ impl Store {
     /// Deletes a secret; refused (Conflict) while an integration uses it.
     pub async fn delete_secret(&self, entity_id: i64, name: &str) -> Result<(), StoreError> {
         let name = name.to_string();
-        self.write(move |tx| {
+        self.write_credentials(move |tx| {
             let mut statement = tx.prepare(
                 "SELECT name FROM integrations WHERE entity_id = ?1 AND (access_token_secret = ?2 OR signing_secret = ?2 OR url_secret = ?2) ORDER BY name",
             )?;
