@@ -22,7 +22,7 @@ pub use secrets::SecretRecord;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 
 use rusqlite::{Connection, OpenFlags, Transaction};
 use tokio::sync::oneshot;
@@ -156,24 +156,37 @@ impl Store {
             Durability::Process => "NORMAL",
             Durability::Power => "FULL",
         };
-        connection.execute_batch(&format!("PRAGMA synchronous = {synchronous};"))?;
+        // Checkpoints run on their own thread (below): done by the writer, as SQLite does by
+        // default, each one stalled every write queued behind it for milliseconds.
+        connection.execute_batch(&format!(
+            "PRAGMA synchronous = {synchronous}; PRAGMA wal_autocheckpoint = 0;"
+        ))?;
         migrations::apply(&mut connection)?;
+        let checkpointer = open_connection(path, false)?;
         let (sender, receiver) = mpsc::channel::<Box<dyn Job>>();
         let stats = Arc::new(StoreStats::default());
         let writer_stats = stats.clone();
+        let signal = Arc::new(CheckpointSignal::default());
+        let checkpoint_signal = signal.clone();
+        std::thread::Builder::new()
+            .name("herald-store-checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpointer, &checkpoint_signal))
+            .map_err(|e| StoreError::Corrupt(format!("cannot start the checkpoint thread: {e}")))?;
         std::thread::Builder::new()
             .name("herald-store-writer".into())
-            .spawn(move || writer_loop(connection, receiver, &writer_stats))
+            .spawn(move || {
+                writer_loop(connection, receiver, &writer_stats, &signal);
+                signal.close();
+            })
             .map_err(|e| StoreError::Corrupt(format!("cannot start the writer thread: {e}")))?;
-        Ok(Self {
-            inner: Arc::new(Inner {
-                path: path.to_path_buf(),
-                stats,
-                credentials_generation: AtomicU64::new(0),
-                writer: Mutex::new(Some(sender)),
-                readers: Mutex::new(Vec::new()),
-            }),
-        })
+        let inner = Arc::new(Inner {
+            path: path.to_path_buf(),
+            stats,
+            credentials_generation: AtomicU64::new(0),
+            writer: Mutex::new(Some(sender)),
+            readers: Mutex::new(Vec::new()),
+        });
+        Ok(Self { inner })
     }
 
     /// Runs `work` in a write transaction (batched with concurrent writes); returns once
@@ -269,7 +282,12 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
 
 /// The writer thread: takes every waiting write, runs them in one transaction, commits once, then
 /// answers them all. Under load a commit (and its fsync) is shared by the whole batch.
-fn writer_loop(mut connection: Connection, jobs: mpsc::Receiver<Box<dyn Job>>, stats: &StoreStats) {
+fn writer_loop(
+    mut connection: Connection,
+    jobs: mpsc::Receiver<Box<dyn Job>>,
+    stats: &StoreStats,
+    checkpoint: &CheckpointSignal,
+) {
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -288,6 +306,7 @@ fn writer_loop(mut connection: Connection, jobs: mpsc::Receiver<Box<dyn Job>>, s
             Err(e) => Err(e.to_string()),
         };
         if commit.is_ok() {
+            checkpoint.committed();
             stats.commits.fetch_add(1, Ordering::Relaxed);
             stats
                 .writes
@@ -299,6 +318,72 @@ fn writer_loop(mut connection: Connection, jobs: mpsc::Receiver<Box<dyn Job>>, s
         for job in batch {
             job.finish(commit.clone());
         }
+    }
+}
+
+/// The least time between two checkpoints, so that under load each copies many commits' pages
+/// (and pays its fsync once for them).
+const CHECKPOINT_SPACING: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// WAL pages beyond which the checkpointer restarts the WAL (64 MiB of 4 KiB pages).
+const WAL_RESTART_FRAMES: i64 = 16_384;
+
+/// Commits not yet checkpointed, and whether the writer has stopped.
+#[derive(Default)]
+struct CheckpointSignal {
+    state: Mutex<(u64, bool)>,
+    changed: Condvar,
+}
+
+impl CheckpointSignal {
+    fn committed(&self) {
+        let mut state = self.state.lock().expect("not poisoned");
+        state.0 += 1;
+        if state.0 == 1 {
+            self.changed.notify_one();
+        }
+    }
+
+    fn close(&self) {
+        self.state.lock().expect("not poisoned").1 = true;
+        self.changed.notify_one();
+    }
+
+    /// Waits for commits to checkpoint; false once the writer stopped.
+    fn wait(&self) -> bool {
+        let mut state = self.state.lock().expect("not poisoned");
+        while state.0 == 0 && !state.1 {
+            state = self.changed.wait(state).expect("not poisoned");
+        }
+        state.0 = 0;
+        !state.1
+    }
+}
+
+/// Copies committed WAL pages into the database file beside the writer (a passive checkpoint
+/// never blocks it), until the writer stops.
+fn checkpoint_loop(connection: Connection, signal: &CheckpointSignal) {
+    let checkpoint = |mode: &str| {
+        connection.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
+            r.get::<_, i64>(1)
+        })
+    };
+    while signal.wait() {
+        match checkpoint("PASSIVE") {
+            // Under unbroken load a passive checkpoint never catches up with the writer, so the
+            // WAL never starts over and would grow without end: now and then, hold the writer
+            // back for the few pages left and restart it.
+            Ok(frames) if frames > WAL_RESTART_FRAMES => {
+                if let Err(error) = checkpoint("RESTART") {
+                    tracing::warn!(%error, "WAL restart failed; the next commit tries again");
+                }
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(%error, "WAL checkpoint failed; the next commit tries again")
+            }
+        }
+        std::thread::sleep(CHECKPOINT_SPACING);
     }
 }
 
