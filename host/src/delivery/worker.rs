@@ -122,7 +122,6 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 
 /// The running dispatcher; dropping it does not stop it, [`Dispatcher::shutdown`] does.
 pub struct Dispatcher {
-    link: DeliveryLink,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     owner: String,
@@ -159,21 +158,15 @@ impl Dispatcher {
             config,
             metrics,
             owner: owner.clone(),
-            link: link.clone(),
+            link,
         };
         let task = tokio::spawn(run.claim_loop(stopped, handed));
         Ok(Self {
-            link,
             stop,
             task,
             owner,
             store,
         })
-    }
-
-    /// Wakes the dispatcher (new executions are due).
-    pub fn wake(&self) {
-        self.link.wake();
     }
 
     /// Stops claiming, waits up to the grace period for in-flight attempts, then releases what is
