@@ -32,7 +32,19 @@ struct Direct {
     /// enough for its lease to lapse.
     capacity: usize,
     unfinished: AtomicUsize,
-    sender: mpsc::UnboundedSender<Claimed>,
+    sender: mpsc::UnboundedSender<(Claimed, Reservation)>,
+}
+
+/// A handed-over execution's place in the capacity: given back when dropped, that is when its
+/// attempt is over, or when it never runs here (the dispatcher stopped first).
+pub struct Reservation {
+    link: DeliveryLink,
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        self.link.release(1);
+    }
 }
 
 /// Executions leased to the dispatcher, to be written with this owner and lease, then handed over.
@@ -66,7 +78,7 @@ impl DeliveryLink {
         owner: &str,
         lease_ms: i64,
         capacity: usize,
-    ) -> Option<mpsc::UnboundedReceiver<Claimed>> {
+    ) -> Option<mpsc::UnboundedReceiver<(Claimed, Reservation)>> {
         let (sender, receiver) = mpsc::unbounded_channel();
         let direct = Direct {
             owner: owner.to_string(),
@@ -111,10 +123,9 @@ impl DeliveryLink {
         }
     }
 
-    /// A handed-over execution finished (or will never run here): its reservation is free again.
-    pub fn finished(&self) {
+    fn release(&self, count: usize) {
         if let Some(direct) = self.inner.direct.get() {
-            direct.unfinished.fetch_sub(1, Ordering::AcqRel);
+            direct.unfinished.fetch_sub(count, Ordering::AcqRel);
         }
     }
 }
@@ -125,20 +136,85 @@ impl Lease {
         let Some(direct) = self.link.inner.direct.get() else {
             return;
         };
-        debug_assert!(self.handed < self.count, "more executions than leased");
-        self.handed += 1;
-        if direct.sender.send(execution).is_err() {
-            // The dispatcher stopped: the execution stays leased in the store until the next
-            // start recovers it.
-            self.link.finished();
+        if self.handed == self.count {
+            // Not leased (a caller's bug): it stays pending in the store and is claimed.
+            tracing::error!(execution = %execution.id, "handed over beyond the lease");
+            return;
         }
+        self.handed += 1;
+        let reservation = Reservation {
+            link: self.link.clone(),
+        };
+        // When the dispatcher has stopped, the reservation drops with the message; the execution
+        // stays leased in the store until the next start recovers it.
+        let _ = direct.sender.send((execution, reservation));
     }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        for _ in self.handed..self.count {
-            self.link.finished();
+        self.link.release(self.count - self.handed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::events::Event;
+
+    fn claimed(id: &str) -> Claimed {
+        let automation = serde_json::from_value(json!({
+            "id": "a", "entity": "e", "name": "a", "description": "", "enabled": true,
+            "scope": {"type": "entity"}, "event": {"type": "RUN_STATE"},
+            "action": {"type": "no-op"}, "rate_limit": null, "created_at": "", "updated_at": ""
+        }))
+        .unwrap();
+        let input = serde_json::from_value(json!({
+            "type": "RUN_STATE", "entity": "e", "project": "p", "run_id": "r", "state": "FAILED"
+        }))
+        .unwrap();
+        Claimed {
+            id: id.into(),
+            entity_id: 1,
+            attempt: 1,
+            automation: Arc::new(automation),
+            event: Arc::new(Event::new(input)),
+            payload: None,
         }
+    }
+
+    #[tokio::test]
+    async fn reservations_come_back_when_attempts_end_or_leases_go_unused() {
+        let link = DeliveryLink::default();
+        assert!(link.lease(1).is_none(), "no dispatcher connected yet");
+        let mut handed = link.connect("host_a", 60_000, 3).unwrap();
+        assert!(
+            link.connect("host_b", 60_000, 3).is_none(),
+            "one dispatcher"
+        );
+
+        let mut lease = link.lease(5).unwrap();
+        assert_eq!((lease.count, lease.owner.as_str()), (3, "host_a"));
+        assert!(link.lease(1).is_none(), "every reservation is taken");
+        lease.hand_over(claimed("first"));
+        drop(lease);
+        let unused = link.lease(5).unwrap();
+        assert_eq!(unused.count, 2, "the two never handed over came back");
+        drop(unused);
+
+        let (execution, reservation) = handed.recv().await.unwrap();
+        assert_eq!(execution.id, "first");
+        assert_eq!(link.lease(5).unwrap().count, 2, "still held while it runs");
+        drop(reservation);
+        assert_eq!(link.lease(5).unwrap().count, 3, "given back when it ended");
+
+        // A stopped dispatcher: what is handed over gives its reservation straight back.
+        drop(handed);
+        let mut lease = link.lease(1).unwrap();
+        lease.hand_over(claimed("orphan"));
+        drop(lease);
+        assert_eq!(link.lease(5).unwrap().count, 3);
     }
 }

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{Semaphore, mpsc, watch};
 
 use super::attempt::{Deliverer, Verdict};
-use super::handoff::DeliveryLink;
+use super::handoff::{DeliveryLink, Reservation};
 use crate::metrics::Metrics;
 use crate::store::{Claimed, Settlement, Store, unix_millis};
 
@@ -198,15 +198,14 @@ struct Run {
     link: DeliveryLink,
 }
 
-/// An execution waiting for a slot, and whether an ingest handed it over (its reservation is
-/// given back when it finishes).
-type Waiting = (Claimed, bool);
+/// An execution waiting for a slot, with its reservation when an ingest handed it over.
+type Waiting = (Claimed, Option<Reservation>);
 
 impl Run {
     async fn claim_loop(
         self,
         mut stopped: watch::Receiver<bool>,
-        mut handed: mpsc::UnboundedReceiver<Claimed>,
+        mut handed: mpsc::UnboundedReceiver<(Claimed, Reservation)>,
     ) {
         let run = Arc::new(self);
         let workers = run.config.workers.max(1);
@@ -224,13 +223,11 @@ impl Run {
                 let Ok(permit) = slots.clone().try_acquire_owned() else {
                     break;
                 };
-                let (execution, handed_over) = waiting.pop_front().expect("not empty");
+                let (execution, reservation) = waiting.pop_front().expect("not empty");
                 let run = run.clone();
                 tasks.spawn(async move {
                     run.deliver(execution).await;
-                    if handed_over {
-                        run.link.finished();
-                    }
+                    drop(reservation);
                     drop(permit);
                 });
             }
@@ -248,7 +245,7 @@ impl Run {
                     Ok(claimed) => {
                         // A full claim: there may be more.
                         look = claimed.len() == free;
-                        waiting.extend(claimed.into_iter().map(|c| (c, false)));
+                        waiting.extend(claimed.into_iter().map(|c| (c, None)));
                     }
                     Err(error) => {
                         tracing::error!(%error, "claiming executions failed");
@@ -268,7 +265,9 @@ impl Run {
             tokio::select! {
                 _ = run.link.woken() => look = true,
                 _ = tokio::time::sleep_until(next_look), if !look => look = true,
-                Some(execution) = handed.recv() => waiting.push_back((execution, true)),
+                Some((execution, reservation)) = handed.recv() => {
+                    waiting.push_back((execution, Some(reservation)))
+                }
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
                 _ = stopped.changed() => {}
             }
