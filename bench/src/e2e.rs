@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::receiver::BenchReceiver;
 use crate::report::{Report, millis, quantile};
-use crate::server::{Client, HeraldProcess};
+use crate::server::{Client, HeraldProcess, cpu_time};
 
 const CONCURRENCY: usize = 64;
 
@@ -173,9 +173,12 @@ async fn paced(client: &Client, log: &Arc<SendLog>, rate: f64, duration: Duratio
 struct Run {
     per_second: f64,
     latencies: Vec<Duration>,
+    /// CPU per delivery: the server's, and the bench process's (load generator and receiver).
+    cpu_per_delivery: Option<(Duration, Duration)>,
 }
 
 async fn herald_run(
+    server: &HeraldProcess,
     receiver: &BenchReceiver,
     client: &Client,
     mode: &str,
@@ -188,6 +191,7 @@ async fn herald_run(
     let log = SendLog::new(max_events);
     receiver.take_arrivals();
     let before = receiver.count();
+    let cpu_before = server.cpu_time().zip(cpu_time("self"));
     let started = Instant::now();
     let sent = match (mode, rate) {
         ("batch", _) => saturate(client, &log, 100, duration).await,
@@ -200,11 +204,35 @@ async fn herald_run(
         delivered >= sent,
         "{mode}: {sent} events posted, {delivered} delivered"
     );
+    let cpu_per_delivery = cpu_before.zip(server.cpu_time().zip(cpu_time("self"))).map(
+        |((server_before, bench_before), (server_after, bench_after))| {
+            let per = |used: Duration| used / delivered.max(1) as u32;
+            (
+                per(server_after - server_before),
+                per(bench_after - bench_before),
+            )
+        },
+    );
     let latencies = log.latencies(&receiver.take_arrivals());
     Ok(Run {
         per_second: delivered as f64 / (finished - started).as_secs_f64(),
         latencies,
+        cpu_per_delivery,
     })
+}
+
+/// Where the two cores went: CPU per delivery in the server and in the bench process.
+fn cpu_figure(report: &mut Report, mode: &str, run: &Run) {
+    if let Some((server, bench)) = run.cpu_per_delivery {
+        report.info(
+            &format!("CPU per delivery, {mode}: server / load generator + receiver"),
+            format!(
+                "{:.0} µs / {:.0} µs",
+                server.as_secs_f64() * 1e6,
+                bench.as_secs_f64() * 1e6
+            ),
+        );
+    }
 }
 
 fn latency_figures(
@@ -295,7 +323,7 @@ pub async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> {
         .await?;
 
     let cap = if quick { 20_000 } else { 100_000 };
-    let single = herald_run(&receiver, &client, "single", None, duration, cap).await?;
+    let single = herald_run(&server, &receiver, &client, "single", None, duration, cap).await?;
     let ratio = single.per_second / baseline;
     report.info(
         "herald, one event per request: deliveries",
@@ -313,16 +341,27 @@ pub async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> {
         "≥ 20000 /s",
         single.per_second >= 20_000.0,
     );
+    cpu_figure(report, "one event per request", &single);
     latency_figures(report, "at the maximum rate", &single.latencies, None);
 
-    let batch = herald_run(&receiver, &client, "batch", None, duration, cap).await?;
+    let batch = herald_run(&server, &receiver, &client, "batch", None, duration, cap).await?;
     report.info(
         &format!("herald, batches of 100 ({cap} events): deliveries"),
         format!("{:.0} /s", batch.per_second),
     );
+    cpu_figure(report, "batches of 100", &batch);
 
     let half_rate = single.per_second / 2.0;
-    let half = herald_run(&receiver, &client, "paced", Some(half_rate), duration, cap).await?;
+    let half = herald_run(
+        &server,
+        &receiver,
+        &client,
+        "paced",
+        Some(half_rate),
+        duration,
+        cap,
+    )
+    .await?;
     report.info(
         "half of the maximum rate",
         format!("{half_rate:.0} events/s"),
@@ -334,7 +373,16 @@ pub async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> {
         Some(Duration::from_millis(10)),
     );
 
-    let slow = herald_run(&receiver, &client, "paced", Some(500.0), duration, cap).await?;
+    let slow = herald_run(
+        &server,
+        &receiver,
+        &client,
+        "paced",
+        Some(500.0),
+        duration,
+        cap,
+    )
+    .await?;
     latency_figures(
         report,
         "at 500 events/s",

@@ -68,6 +68,11 @@ impl HeraldProcess {
         })
     }
 
+    /// The CPU time the server has used so far.
+    pub fn cpu_time(&self) -> Option<std::time::Duration> {
+        cpu_time(&self.child.id().to_string())
+    }
+
     /// The server's peak resident memory so far (Linux `VmHWM`), in bytes.
     pub fn peak_rss(&self) -> Option<u64> {
         peak_rss(
@@ -76,6 +81,16 @@ impl HeraldProcess {
                 .join("status"),
         )
     }
+}
+
+/// CPU time (user + system) a process has used so far, from `/proc/<pid>/stat` (Linux).
+pub fn cpu_time(pid: &str) -> Option<std::time::Duration> {
+    let stat = std::fs::read_to_string(Path::new("/proc").join(pid).join("stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may itself hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // In USER_HZ, which the kernel's ABI fixes at 100 on the architectures Herald builds for.
+    Some(std::time::Duration::from_millis(ticks * 10))
 }
 
 fn peak_rss(status: &Path) -> Option<u64> {
