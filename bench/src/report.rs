@@ -7,7 +7,8 @@ pub struct Figure {
     name: String,
     value: String,
     target: String,
-    pass: Option<bool>,
+    /// `PASS`, `MISS`, `n/a` (a target this build cannot be measured against), or empty.
+    result: &'static str,
 }
 
 /// Every figure of a run, printed at the end.
@@ -24,7 +25,7 @@ impl Report {
             name: name.into(),
             value,
             target: target.into(),
-            pass: Some(pass),
+            result: if pass { "PASS" } else { "MISS" },
         });
     }
 
@@ -35,7 +36,18 @@ impl Report {
             name: name.into(),
             value,
             target: String::new(),
-            pass: None,
+            result: "",
+        });
+    }
+
+    /// Records a target that cannot be measured yet, and why.
+    pub fn unmeasured(&mut self, name: &str, target: &str, why: &str) {
+        println!("  {name}: not measured: {why}");
+        self.figures.push(Figure {
+            name: name.into(),
+            value: "—".into(),
+            target: target.into(),
+            result: "n/a",
         });
     }
 
@@ -44,14 +56,9 @@ impl Report {
         println!();
         println!("{:<58} {:>22}  {:<22} result", "figure", "value", "target");
         for figure in &self.figures {
-            let result = match figure.pass {
-                Some(true) => "PASS",
-                Some(false) => "MISS",
-                None => "",
-            };
             println!(
-                "{:<58} {:>22}  {:<22} {result}",
-                figure.name, figure.value, figure.target
+                "{:<58} {:>22}  {:<22} {}",
+                figure.name, figure.value, figure.target, figure.result
             );
         }
     }

@@ -380,13 +380,14 @@ pub(super) async fn test(
         )
         .await;
     let verdict = verdict(&report);
-    let record = attempt_record(
+    let record = serde_json::to_value(attempt_record(
         1,
         std::time::SystemTime::now(),
         &report,
         &verdict,
         &redactor,
-    );
+    ))
+    .map_err(|e| ApiError::Internal(e.into()))?;
     let request = record["requests"].get(0).cloned().unwrap_or(Value::Null);
     Ok(Json(json!({
         "sent": !request["response"].is_null(),

@@ -259,7 +259,8 @@ async fn run_once(engine: &PluginEngine, args: RunArgs, json: bool) -> anyhow::R
             .cloned(),
     );
     let verdict = verdict(&report);
-    let mut summary = attempt_record(1, started, &report, &verdict, &redactor);
+    let mut summary =
+        serde_json::to_value(attempt_record(1, started, &report, &verdict, &redactor))?;
     summary["sent"] = Value::Bool(args.send);
     if json {
         println!("{}", serde_json::to_string_pretty(&summary)?);

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use serde_json::{Value, json};
+use serde::Serialize;
 
 use super::redact::Redactor;
 use super::transport::Transport;
@@ -231,7 +231,7 @@ impl Deliverer {
         automation: &crate::automations::Automation,
         event: &Event,
         payload: Option<String>,
-    ) -> (Verdict, Value, Duration) {
+    ) -> (Verdict, AttemptRecord, Duration) {
         let started = SystemTime::now();
         let Some(plugin) = self.plugins.get(&automation.action.plugin) else {
             let reason = format!("plugin {} is no longer installed", automation.action.plugin);
@@ -335,12 +335,108 @@ fn error_class(report: &ExecutionReport, verdict: &Verdict) -> Option<String> {
     }
 }
 
-fn truncated(redactor: &Redactor, bytes: &[u8]) -> Value {
+/// An attempt as stored and shown: every request with secrets redacted and bodies capped at
+/// 64 KiB. Serialised straight to its JSON text (no intermediate `Value` tree: this is built for
+/// every delivery).
+#[derive(Debug, Clone, Serialize)]
+pub struct AttemptRecord {
+    /// The attempt's number, 1 for the first.
+    pub number: u32,
+    /// When it started (RFC 3339, milliseconds).
+    pub started_at: String,
+    /// How long the plugin ran, its requests included.
+    pub duration_ms: f64,
+    /// `succeeded`, `invalid`, `rejected`, `sandbox-error`, `unrunnable` or `transient`.
+    pub outcome: &'static str,
+    /// The plugin's summary or the reason it failed.
+    pub message: String,
+    /// The receiver's `Retry-After`, for a transient failure that had one.
+    pub retry_after: Option<String>,
+    /// What kind of failure, if it failed (`timeout`, `connect`, `http`, `plugin`, `config`, ...).
+    pub error_class: Option<String>,
+    /// The requests the plugin made, in order.
+    pub requests: Vec<RequestView>,
+    /// The plugin's log lines.
+    pub logs: Vec<LogView>,
+}
+
+/// One request of an attempt, redacted.
+#[derive(Debug, Clone, Serialize)]
+pub struct RequestView {
+    /// When it was made (RFC 3339, milliseconds).
+    pub at: String,
+    /// The method.
+    pub method: String,
+    /// The URL.
+    pub url: String,
+    /// The headers as sent, `[name, value]` pairs.
+    pub headers: Vec<(String, String)>,
+    /// The body as sent.
+    pub body: BodyView,
+    /// Time from sending to the end of the response.
+    pub duration_ms: f64,
+    /// The receiver's answer, if one came.
+    pub response: Option<ResponseView>,
+    /// Why no answer came.
+    pub error: Option<ErrorView>,
+}
+
+/// A receiver's answer, redacted.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResponseView {
+    /// The status code.
+    pub status: u16,
+    /// The headers, `[name, value]` pairs.
+    pub headers: Vec<(String, String)>,
+    /// The body.
+    pub body: BodyView,
+}
+
+/// A body as text, or its first 64 KiB and its length when it was longer.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum BodyView {
+    /// The whole body.
+    Whole(String),
+    /// The body's start.
+    Truncated {
+        /// The first 64 KiB.
+        text: String,
+        /// Always true.
+        truncated: bool,
+        /// The whole body's length in bytes.
+        length: usize,
+    },
+}
+
+/// Why a request got no answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorView {
+    /// `denied`, `dns`, `connect`, `timeout`, ...
+    pub class: String,
+    /// What happened, redacted.
+    pub message: String,
+}
+
+/// A plugin's log line, redacted.
+#[derive(Debug, Clone, Serialize)]
+pub struct LogView {
+    /// `debug`, `info`, `warn` or `error`.
+    pub level: &'static str,
+    /// The text.
+    pub message: String,
+}
+
+fn truncated(redactor: &Redactor, bytes: &[u8]) -> BodyView {
     let text = redactor.bytes(&bytes[..bytes.len().min(RECORD_BODY_LIMIT)]);
     if bytes.len() > RECORD_BODY_LIMIT {
-        json!({"text": text, "truncated": true, "length": bytes.len()})
+        BodyView::Truncated {
+            text,
+            truncated: true,
+            length: bytes.len(),
+        }
     } else {
-        Value::String(text)
+        BodyView::Whole(text)
     }
 }
 
@@ -348,12 +444,8 @@ fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
-fn verdict_json(verdict: &Verdict) -> (&str, String) {
-    match verdict {
-        Verdict::Succeeded(summary) => ("succeeded", summary.clone()),
-        Verdict::Permanent { kind, message } => (kind, message.clone()),
-        Verdict::Transient { reason, .. } => ("transient", reason.clone()),
-    }
+fn rfc3339_millis(at: SystemTime) -> String {
+    humantime::format_rfc3339_millis(at).to_string()
 }
 
 /// The attempt as stored: every request with secrets redacted and bodies capped at 64 KiB.
@@ -363,55 +455,68 @@ pub fn attempt_record(
     report: &ExecutionReport,
     verdict: &Verdict,
     redactor: &Redactor,
-) -> Value {
-    let requests: Vec<Value> = report
+) -> AttemptRecord {
+    let requests = report
         .requests
         .iter()
-        .map(|r| {
-            json!({
-                "at": humantime::format_rfc3339_millis(r.at).to_string(),
-                "method": r.method,
-                "url": redactor.text(&r.url),
-                "headers": redactor.headers(&r.headers),
-                "body": truncated(redactor, &r.body),
-                "duration_ms": millis(r.duration),
-                "response": r.response.as_ref().map(|response| json!({
-                    "status": response.status,
-                    "headers": redactor.headers(&response.headers),
-                    "body": truncated(redactor, &response.body),
-                })),
-                "error": r.error.as_ref().map(|(class, message)| json!({"class": class, "message": redactor.text(message)})),
-            })
+        .map(|r| RequestView {
+            at: rfc3339_millis(r.at),
+            method: r.method.clone(),
+            url: redactor.text(&r.url),
+            headers: redactor.headers(&r.headers),
+            body: truncated(redactor, &r.body),
+            duration_ms: millis(r.duration),
+            response: r.response.as_ref().map(|response| ResponseView {
+                status: response.status,
+                headers: redactor.headers(&response.headers),
+                body: truncated(redactor, &response.body),
+            }),
+            error: r.error.as_ref().map(|(class, message)| ErrorView {
+                class: class.clone(),
+                message: redactor.text(message),
+            }),
         })
         .collect();
-    let (outcome, message) = verdict_json(verdict);
-    json!({
-        "number": attempt,
-        "started_at": humantime::format_rfc3339_millis(started).to_string(),
-        "duration_ms": millis(report.duration),
-        "outcome": outcome,
-        "message": redactor.text(&message),
-        "retry_after": match verdict {
-            Verdict::Transient { retry_after, .. } => json!(retry_after),
-            _ => Value::Null,
-        },
-        "error_class": error_class(report, verdict),
-        "requests": requests,
-        "logs": report.logs.iter().map(|l| json!({"level": l.level, "message": redactor.text(&l.message)})).collect::<Vec<_>>(),
-    })
+    let (outcome, message, retry_after) = match verdict {
+        Verdict::Succeeded(summary) => ("succeeded", summary, None),
+        Verdict::Permanent { kind, message } => (*kind, message, None),
+        Verdict::Transient {
+            reason,
+            retry_after,
+        } => ("transient", reason, retry_after.clone()),
+    };
+    AttemptRecord {
+        number: attempt,
+        started_at: rfc3339_millis(started),
+        duration_ms: millis(report.duration),
+        outcome,
+        message: redactor.text(message),
+        retry_after,
+        error_class: error_class(report, verdict),
+        requests,
+        logs: report
+            .logs
+            .iter()
+            .map(|line| LogView {
+                level: line.level,
+                message: redactor.text(&line.message),
+            })
+            .collect(),
+    }
 }
 
-fn unrunnable_record(attempt: u32, started: SystemTime, reason: &str) -> Value {
-    json!({
-        "number": attempt,
-        "started_at": humantime::format_rfc3339_millis(started).to_string(),
-        "duration_ms": 0.0,
-        "outcome": "unrunnable",
-        "message": reason,
-        "error_class": "config",
-        "requests": [],
-        "logs": [],
-    })
+fn unrunnable_record(attempt: u32, started: SystemTime, reason: &str) -> AttemptRecord {
+    AttemptRecord {
+        number: attempt,
+        started_at: rfc3339_millis(started),
+        duration_ms: 0.0,
+        outcome: "unrunnable",
+        message: reason.to_string(),
+        retry_after: None,
+        error_class: Some("config".into()),
+        requests: Vec::new(),
+        logs: Vec::new(),
+    }
 }
 
 #[cfg(test)]

@@ -323,7 +323,10 @@ impl Run {
         };
         self.metrics
             .attempt(&automation.action.plugin, status, elapsed, in_plugin);
-        let record = record.to_string();
+        let record = serde_json::to_string(&record).unwrap_or_else(|error| {
+            serde_json::json!({"error": format!("the attempt record did not serialise: {error}")})
+                .to_string()
+        });
         let duration_ms = elapsed.as_secs_f64() * 1000.0;
         match self
             .deliverer
