@@ -13,6 +13,9 @@ use crate::server::{Client, HeraldProcess};
 
 const PROJECTS: usize = 10_000;
 
+/// Runs per size; the rate reported is the best.
+const RUNS: u32 = 3;
+
 async fn create_automations(client: &Client, count: usize) -> anyhow::Result<()> {
     let next = Arc::new(AtomicU64::new(0));
     let tasks: Vec<_> = (0..32)
@@ -83,7 +86,7 @@ pub async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> {
     let duration = if quick {
         Duration::from_secs(3)
     } else {
-        Duration::from_secs(10)
+        Duration::from_secs(12)
     };
     println!("matching at scale: ingest with {sizes:?} automations over {PROJECTS} projects");
     let mut base = None;
@@ -93,12 +96,17 @@ pub async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> {
         let created = Instant::now();
         create_automations(&client, size).await?;
         let creation = created.elapsed();
-        let rate = ingest_rate(&client, duration).await?;
+        // The best of three runs: on a shared machine a neighbour's burst only ever slows a run
+        // down, and one slow run of the ten-automation base would skew every ratio.
+        let mut rate: f64 = 0.0;
+        for _ in 0..RUNS {
+            rate = rate.max(ingest_rate(&client, duration / RUNS).await?);
+        }
         let base_rate = *base.get_or_insert(rate);
         report.info(
             &format!("ingest with {size} automations"),
             format!(
-                "{rate:.0} events/s (created in {:.1} s)",
+                "{rate:.0} events/s, best of {RUNS} (created in {:.1} s)",
                 creation.as_secs_f64()
             ),
         );
