@@ -115,6 +115,7 @@ impl Variables {
 
     /// The variables as JSON text, as the plugin receives them.
     pub fn to_json(&self) -> String {
-        Value::Object(self.0.clone()).to_string()
+        // A map's serialisation cannot fail (its keys are strings).
+        serde_json::to_string(&self.0).unwrap_or_default()
     }
 }
