@@ -363,7 +363,7 @@ mod tests {
         let alias = "ADD_ARTIFACT_ALIAS";
         let state = json!({"alias": "production"});
         let anything = json!({});
-        for (id, scope, filter) in [
+        let automations = [
             ("entity", json!({"type": "entity"}), &state),
             ("entity-any", json!({"type": "entity"}), &anything),
             (
@@ -401,8 +401,9 @@ mod tests {
                 json!({"type": "collection", "project": "models", "collection": "clf"}),
                 &state,
             ),
-        ] {
-            index.upsert(scoped(id, scope, alias, filter.clone()));
+        ];
+        for (id, scope, filter) in &automations {
+            index.upsert(scoped(id, scope.clone(), alias, (*filter).clone()));
         }
         let event = |fields: Value| -> EventInput { serde_json::from_value(fields).unwrap() };
         let ids = |event: &EventInput, document: Value| {
@@ -452,17 +453,7 @@ mod tests {
             ["entity", "entity-any"]
         );
 
-        for id in [
-            "entity",
-            "entity-any",
-            "registry",
-            "registry-any",
-            "same-name-project",
-            "collection",
-            "collection-any",
-            "other-collection",
-            "project-collection",
-        ] {
+        for (id, ..) in &automations {
             index.remove(id);
         }
         assert!(ids(&in_collection, json!({"alias": "production"})).is_empty());
