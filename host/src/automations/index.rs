@@ -210,35 +210,34 @@ impl AutomationIndex {
             let Some(buckets) = inner.buckets.get(&(entity_id, *kind)) else {
                 continue;
             };
-            for place in Place::of_event(event) {
-                let at_place = |c: &Arc<Compiled>| Place::of_scope(&c.automation.scope) == place;
-                if !buckets.unguarded.is_empty()
-                    && let Some(list) = buckets.unguarded.get(&inner.digest(place))
-                {
-                    for candidate in list {
-                        if at_place(candidate) && candidate.filter.matches(document) {
-                            matched.push(candidate.clone());
-                        }
+            // A digest only narrows the search: each candidate found must be at the place and
+            // have the guard (none, for the unguarded) it was looked up by.
+            let mut consider = |list: Option<&Vec<Arc<Compiled>>>,
+                                place: Place<'_>,
+                                guard: Option<(&[String], &str)>| {
+                for candidate in list.into_iter().flatten() {
+                    if Place::of_scope(&candidate.automation.scope) == place
+                        && candidate.filter.equality_guard() == guard
+                        && candidate.filter.matches(document)
+                    {
+                        matched.push(candidate.clone());
                     }
                 }
-                for (index, (path, _)) in buckets.guard_paths.iter().enumerate() {
-                    for (nth, key) in guard_keys(document, path).enumerate() {
-                        // An array may hold a value twice; its automations still fire once.
-                        if guard_keys(document, path).take(nth).any(|k| k == key) {
-                            continue;
-                        }
-                        let Some(list) = buckets.guarded.get(&inner.digest((place, index, key)))
-                        else {
-                            continue;
-                        };
-                        for candidate in list {
-                            if at_place(candidate)
-                                && candidate.filter.equality_guard() == Some((&path[..], key))
-                                && candidate.filter.matches(document)
-                            {
-                                matched.push(candidate.clone());
-                            }
-                        }
+            };
+            if !buckets.unguarded.is_empty() {
+                for place in Place::of_event(event) {
+                    consider(buckets.unguarded.get(&inner.digest(place)), place, None);
+                }
+            }
+            for (index, (path, _)) in buckets.guard_paths.iter().enumerate() {
+                for (nth, key) in guard_keys(document, path).enumerate() {
+                    // An array may hold a value twice; its automations still fire once.
+                    if guard_keys(document, path).take(nth).any(|k| k == key) {
+                        continue;
+                    }
+                    for place in Place::of_event(event) {
+                        let list = buckets.guarded.get(&inner.digest((place, index, key)));
+                        consider(list, place, Some((path, key)));
                     }
                 }
             }
