@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use common::{ADMIN_KEY, Api, ConnectionProbe, Receiver, Server, expect_status};
+use common::{
+    ADMIN_KEY, Api, ConnectionProbe, FAST_DELIVERY_CONFIG, Receiver, Server, expect_status,
+    status_and_attempts,
+};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -18,24 +21,10 @@ use sha2::Sha256;
 const TOKEN: &str = "tok-delivery-7c1d2e3f";
 const SIGNING: &str = "whsec_c2lnbmluZy1zZWNyZXQtZm9yLXRlc3Rz";
 
-/// Retries a few hundred milliseconds apart and short timeouts, so tests wait on conditions, not
-/// on production schedules.
-const FAST_CONFIG: &str = r#"
-[egress]
-allow_cidrs = ["127.0.0.0/8"]
-[delivery]
-retry_schedule = ["200ms", "200ms"]
-jitter = 0.0
-request_timeout = "1s"
-connect_timeout = "1s"
-poll_interval = "100ms"
-shutdown_grace = "5s"
-"#;
-
 fn start(data: &std::path::Path) -> Server {
     Server::start_with(
         data,
-        FAST_CONFIG,
+        FAST_DELIVERY_CONFIG,
         &[("HERALD_BOOTSTRAP_KEY", ADMIN_KEY)],
         &[],
     )
@@ -278,7 +267,7 @@ async fn receiver_answers_decide_retries() {
 
     let flaky = &results["flaky"];
     assert_eq!(
-        (flaky["status"].as_str(), flaky["attempts"].as_i64()),
+        status_and_attempts(flaky),
         (Some("succeeded"), Some(2)),
         "{flaky}"
     );
@@ -302,7 +291,7 @@ async fn receiver_answers_decide_retries() {
 
     let gone = &results["gone"];
     assert_eq!(
-        (gone["status"].as_str(), gone["attempts"].as_i64()),
+        status_and_attempts(gone),
         (Some("failed"), Some(1)),
         "{gone}"
     );
@@ -316,7 +305,7 @@ async fn receiver_answers_decide_retries() {
 
     let moved = &results["moved"];
     assert_eq!(
-        (moved["status"].as_str(), moved["attempts"].as_i64()),
+        status_and_attempts(moved),
         (Some("failed"), Some(1)),
         "{moved}"
     );
@@ -324,7 +313,7 @@ async fn receiver_answers_decide_retries() {
 
     let hang = &results["hang"];
     assert_eq!(
-        (hang["status"].as_str(), hang["attempts"].as_i64()),
+        status_and_attempts(hang),
         (Some("failed"), Some(3)),
         "{hang}"
     );
@@ -540,7 +529,7 @@ async fn a_destination_refused_at_send_time_is_a_failed_attempt_without_a_connec
     automation(&admin, "tightened", "churn", "ci", json!({})).await;
     server.kill();
     // ...then the operator tightened the policy: the same integration is refused when sending.
-    let strict = FAST_CONFIG.replace("allow_cidrs = [\"127.0.0.0/8\"]", "");
+    let strict = FAST_DELIVERY_CONFIG.replace("allow_cidrs = [\"127.0.0.0/8\"]", "");
     let server = Server::start_with(&data, &strict, &[("HERALD_BOOTSTRAP_KEY", ADMIN_KEY)], &[]);
     let admin = server.admin();
     let event_id = post_event(&admin, &link("churn", "v1")).await;
@@ -567,7 +556,7 @@ async fn sigterm_lets_in_flight_deliveries_finish() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     // Top-level keys come before the first table.
-    let config = format!("log_format = \"json\"\n{FAST_CONFIG}");
+    let config = format!("log_format = \"json\"\n{FAST_DELIVERY_CONFIG}");
     let server = Server::start_with(&data, &config, &[("HERALD_BOOTSTRAP_KEY", ADMIN_KEY)], &[]);
     let admin = server.admin();
     integration(&admin, "ci", &receiver.url("/hook")).await;

@@ -8,18 +8,11 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{ADMIN_KEY, Api, Receiver, Recorded, Server, expect_status};
+use common::{
+    ADMIN_KEY, Api, FAST_DELIVERY_CONFIG, Receiver, Recorded, Server, expect_status,
+    status_and_attempts,
+};
 use serde_json::{Value, json};
-
-const CONFIG: &str = r#"
-[egress]
-allow_cidrs = ["127.0.0.0/8"]
-[delivery]
-retry_schedule = ["100ms", "100ms"]
-jitter = 0.0
-request_timeout = "2s"
-poll_interval = "50ms"
-"#;
 
 /// A receiver that answers by path: `answers[path]` lists the replies in order (the last one
 /// repeats). Requests are kept by path.
@@ -60,7 +53,7 @@ impl Bench {
         let dir = tempfile::tempdir().unwrap();
         let server = Server::start_with(
             &dir.path().join("data"),
-            CONFIG,
+            FAST_DELIVERY_CONFIG,
             &[("HERALD_BOOTSTRAP_KEY", ADMIN_KEY)],
             &[],
         );
@@ -300,7 +293,7 @@ async fn slack_by_incoming_webhook_and_by_bot_token() {
     }
     let busy = &executions["busy"];
     assert_eq!(
-        (busy["status"].as_str(), busy["attempts"].as_i64()),
+        status_and_attempts(busy),
         (Some("succeeded"), Some(2)),
         "{busy}"
     );
@@ -348,10 +341,7 @@ async fn slack_by_incoming_webhook_and_by_bot_token() {
         ("failed".into(), "invalid: slack: no_text".into())
     );
     assert_eq!(
-        (
-            bot["api-limited"]["status"].as_str(),
-            bot["api-limited"]["attempts"].as_i64()
-        ),
+        status_and_attempts(&bot["api-limited"]),
         (Some("succeeded"), Some(2))
     );
 
@@ -459,7 +449,7 @@ async fn teams_message_cards_and_adaptive_cards() {
 
     let throttled = &executions["throttled"];
     assert_eq!(
-        (throttled["status"].as_str(), throttled["attempts"].as_i64()),
+        status_and_attempts(throttled),
         (Some("succeeded"), Some(2)),
         "{throttled}"
     );
@@ -578,10 +568,7 @@ async fn github_repository_dispatch() {
         ("failed".into(), "rejected: github 404: Not Found".into())
     );
     assert_eq!(
-        (
-            executions["gh-flaky"]["status"].as_str(),
-            executions["gh-flaky"]["attempts"].as_i64()
-        ),
+        status_and_attempts(&executions["gh-flaky"]),
         (Some("succeeded"), Some(2))
     );
     let (status, reason) = outcome(&executions["gh-big"]);

@@ -249,6 +249,20 @@ pub const ADMIN_KEY: &str = "hk_test-bootstrap-admin-key-0123456789";
 /// The config every test server gets unless told otherwise: receivers on 127.0.0.1 are allowed.
 pub const TEST_CONFIG: &str = "[egress]\nallow_cidrs = [\"127.0.0.0/8\"]\n";
 
+/// Retries a few hundred milliseconds apart and short timeouts, so delivery tests wait on
+/// conditions, not on production schedules.
+pub const FAST_DELIVERY_CONFIG: &str = r#"
+[egress]
+allow_cidrs = ["127.0.0.0/8"]
+[delivery]
+retry_schedule = ["200ms", "200ms"]
+jitter = 0.0
+request_timeout = "1s"
+connect_timeout = "1s"
+poll_interval = "100ms"
+shutdown_grace = "5s"
+"#;
+
 /// A server that ingests but delivers nothing (`delivery.workers = 0`): for tests of the API
 /// whose integrations point at names that must never be looked up.
 pub const INGEST_ONLY_CONFIG: &str =
@@ -499,4 +513,9 @@ pub fn expect_status(response: &(u16, serde_json::Value), status: u16) -> &serde
         response.1
     );
     &response.1
+}
+
+/// An execution's status and attempt count, as the API shows them.
+pub fn status_and_attempts(execution: &serde_json::Value) -> (Option<&str>, Option<i64>) {
+    (execution["status"].as_str(), execution["attempts"].as_i64())
 }
