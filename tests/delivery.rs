@@ -494,6 +494,17 @@ async fn rate_limits_skip_the_excess_and_the_test_endpoint_shows_the_real_answer
     assert_eq!(tested["sent"], false, "{tested}");
     assert_eq!(tested["error"]["class"], "connect", "{tested}");
 
+    // A post repeated under its idempotency key stores nothing, so the metrics count nothing for
+    // it: one more event, one more skipped execution, not two.
+    let headers = [("idempotency-key", "churn-again")];
+    for _ in 0..2 {
+        let event = link("churn", "v5");
+        let response = admin
+            .send("POST", "/v1/events", Some(&event), &headers)
+            .await;
+        expect_status(&response, 202);
+    }
+
     // The metrics count what happened.
     let metrics = reqwest::get(format!("{}/metrics", server.url))
         .await
@@ -502,12 +513,12 @@ async fn rate_limits_skip_the_excess_and_the_test_endpoint_shows_the_real_answer
         .await
         .unwrap();
     assert!(
-        metrics.contains("herald_events_ingested_total 5"),
+        metrics.contains("herald_events_ingested_total 6"),
         "{metrics}"
     );
     assert!(
         metrics
-            .contains("herald_executions_created_total{action=\"webhook\",status=\"skipped\"} 3"),
+            .contains("herald_executions_created_total{action=\"webhook\",status=\"skipped\"} 4"),
         "{metrics}"
     );
     assert!(

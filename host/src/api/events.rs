@@ -87,9 +87,6 @@ fn prepare(
             ),
             None => ("pending", None),
         };
-        state
-            .metrics
-            .execution_created(&automation.action.plugin, status);
         executions.push(NewExecution {
             id: uuid::Uuid::now_v7().to_string(),
             automation_id: automation.id.clone(),
@@ -128,6 +125,8 @@ async fn store_events(
     let mut left = lease.as_ref().map_or(0, |lease| lease.count);
     let mut handoffs = Vec::with_capacity(left);
     let mut items = Vec::with_capacity(prepared.len());
+    // (event index, plugin, status) of each execution, counted once it is stored.
+    let mut created = Vec::new();
     for (
         index,
         Prepared {
@@ -137,6 +136,7 @@ async fn store_events(
     ) in prepared.into_iter().enumerate()
     {
         for (execution, automation) in item.executions.iter_mut().zip(automations) {
+            created.push((index, automation.action.plugin.clone(), execution.status));
             if left > 0 && is_pending(execution) {
                 left -= 1;
                 execution.leased = true;
@@ -170,6 +170,12 @@ async fn store_events(
         }
     }
     drop(lease);
+    // A repeated idempotency key stored nothing: its executions are not counted.
+    for (index, plugin, status) in created {
+        if !outcomes[index].duplicate {
+            state.metrics.execution_created(&plugin, status);
+        }
+    }
     let new: Vec<_> = outcomes.iter().filter(|o| !o.duplicate).collect();
     state.metrics.events_ingested(new.len() as u64);
     if pending > handed && new.iter().any(|o| o.matched > 0) {
