@@ -12,7 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use common::{
     ADMIN_KEY, Api, ConnectionProbe, FAST_DELIVERY_CONFIG, Receiver, Server, expect_status,
-    status_and_attempts,
+    post_event, settled, status_and_attempts,
 };
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
@@ -86,35 +86,6 @@ async fn automation(
 fn link(collection: &str, version: &str) -> Value {
     json!({"type": "LINK_ARTIFACT", "entity": "default", "registry": "models", "collection": collection,
            "version": version, "author": "ana"})
-}
-
-async fn post_event(admin: &Api, event: &Value) -> String {
-    expect_status(&admin.post("/v1/events", event).await, 202)["event_id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
-
-/// Waits until the event's execution has a final status; returns the execution.
-async fn settled(admin: &Api, event_id: &str, limit: Duration) -> Value {
-    let deadline = Instant::now() + limit;
-    loop {
-        let (_, event) = admin.get(&format!("/v1/events/{event_id}")).await;
-        if let Some(id) = event["executions"][0]["id"].as_str() {
-            let (_, execution) = admin.get(&format!("/v1/executions/{id}")).await;
-            if matches!(
-                execution["status"].as_str(),
-                Some("succeeded" | "failed" | "skipped")
-            ) {
-                return execution;
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "event {event_id} did not settle: {event}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 #[tokio::test]

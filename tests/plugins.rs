@@ -593,8 +593,12 @@ async fn github_repository_dispatch() {
         body["error"]["message"]
             .as_str()
             .unwrap()
-            .contains("event_type must be 1 to 100 characters"),
-        "{body}"
+            .contains("/event_type: ")
+            && body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("is longer than 100 characters"),
+        "the host checks the declared schema, naming the path: {body}"
     );
     let mut wrong_kind = automation.clone();
     wrong_kind["name"] = json!("wrong-kind");

@@ -13,6 +13,7 @@ use herald::engine::{
     ActionError, Credentials, EgressGrant, HostIo, Invocation, Plugin, PluginEngine, SandboxError,
     SandboxLimits,
 };
+use herald::secrets::MasterKey;
 use serde_json::{Value, json};
 use url::Url;
 
@@ -70,7 +71,8 @@ impl Bench {
         };
         let transport =
             Arc::new(HttpTransport::new(Timeouts::default(), Arc::new(policy)).unwrap());
-        HostIo::new(grant, transport, execution_id)
+        let tag = MasterKey::from_bytes(&[3; 32]).refs().tag(execution_id);
+        HostIo::new(grant, transport, execution_id, tag)
     }
 
     fn invocation(&self, config: Value, payload: Option<&str>) -> Invocation {
@@ -123,6 +125,51 @@ async fn an_infinite_loop_ends_at_the_cpu_deadline() {
         report.duration < Duration::from_secs(5),
         "stopped promptly: {:?}",
         report.duration
+    );
+    bench.still_serves().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_requests_cannot_grow_the_record_without_bound() {
+    let bench = Bench::new().await;
+    let report = bench.hostile(json!({"mode": "bigurls"})).await;
+    let outcome = report.result.expect("no sandbox error").expect("a note");
+    assert_eq!(outcome.summary, "200 refused");
+    assert!(
+        report.requests.len() <= 16,
+        "{} records",
+        report.requests.len()
+    );
+    for request in &report.requests {
+        assert!(
+            request.url.len() < 4096,
+            "a URL of {} bytes was kept",
+            request.url.len()
+        );
+        let (_, message) = request.error.as_ref().expect("refused");
+        assert!(message.len() < 4096, "a message of {} bytes", message.len());
+    }
+    assert!(
+        report.logs.iter().any(|line| line
+            .message
+            .contains("more request(s) refused and not recorded")),
+        "the record says what it left out: {:?}",
+        report.logs
+    );
+    // The whole attempt as stored stays small.
+    let verdict = herald::delivery::attempt::verdict(&report);
+    let record = herald::delivery::attempt::attempt_record(
+        1,
+        std::time::SystemTime::now(),
+        &report,
+        &verdict,
+        &herald::delivery::redact::Redactor::default(),
+    );
+    let stored = serde_json::to_string(&record).unwrap();
+    assert!(
+        stored.len() < 256 << 10,
+        "a record of {} bytes",
+        stored.len()
     );
     bench.still_serves().await;
 }

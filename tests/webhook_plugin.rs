@@ -227,10 +227,12 @@ async fn whsec_secrets_sign_with_their_decoded_key_and_unsigned_integrations_car
         "authorization",
         "x-wandb-signature",
         "webhook-signature",
-        "webhook-id",
+        "webhook-timestamp",
     ] {
         assert!(plain.headers.get(header).is_none(), "unexpected {header}");
     }
+    // Unsigned requests still name their execution, so that receivers can deduplicate.
+    assert!(!plain.header("webhook-id").is_empty());
 }
 
 #[tokio::test]

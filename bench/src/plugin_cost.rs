@@ -129,9 +129,12 @@ pub async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> {
             }),
             extra_origins: vec![],
         };
+        let tag = herald::secrets::MasterKey::from_bytes(&[3; 32])
+            .refs()
+            .tag("bench");
         let mut times = Vec::with_capacity(iterations);
         for i in 0..warmup + iterations {
-            let io = HostIo::new(grant.clone(), transport.clone(), "bench");
+            let io = HostIo::new(grant.clone(), transport.clone(), "bench", tag.clone());
             let started = Instant::now();
             let result = engine.execute(&plugin, &invocation, io).await;
             let elapsed = started.elapsed();

@@ -47,10 +47,16 @@ pub enum ApiError {
     /// 422: the plugin refused the action config.
     #[error("{0}")]
     PluginRefused(String),
+    /// 503: storage cannot be written now (disk full, read-only); retry after a while.
+    #[error("{0}")]
+    Unavailable(String),
     /// 500: a bug or an unexpected failure; the message is logged, not returned.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
+
+/// The `Retry-After` (seconds) of a 503.
+pub const RETRY_UNAVAILABLE_AFTER: &str = "5";
 
 impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
@@ -62,6 +68,7 @@ impl ApiError {
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
             Self::PluginRefused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "plugin_refused"),
+            Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -83,6 +90,13 @@ impl IntoResponse for ApiError {
                 message,
             },
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(RETRY_UNAVAILABLE_AFTER),
+            );
+        }
+        response
     }
 }

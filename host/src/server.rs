@@ -22,10 +22,33 @@ pub struct Bootstrap {
     pub key: Option<String>,
 }
 
+/// Bytes written to prove the data directory can take writes: enough that a disk with only a
+/// few blocks left fails here rather than on the first event.
+const WRITE_CHECK_BYTES: usize = 256 << 10;
+
+/// Fails, saying why, when the data directory cannot take a write (full or read-only): the
+/// server must not announce that it listens and then fail every request.
+fn check_writable(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let path = dir.join(".herald-write-check");
+    let result = std::fs::File::create(&path).and_then(|mut file| {
+        file.write_all(&vec![0; WRITE_CHECK_BYTES])?;
+        file.sync_all()
+    });
+    let _ = std::fs::remove_file(&path);
+    result.with_context(|| {
+        format!(
+            "the data directory {} cannot be written (is the disk full or read-only?)",
+            dir.display()
+        )
+    })
+}
+
 /// Opens everything the server needs.
 pub async fn build(config: &Config) -> anyhow::Result<(AppState, Option<Bootstrap>)> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("creating the data directory {}", config.data_dir.display()))?;
+    check_writable(&config.data_dir)?;
     let master_key = match std::env::var("HERALD_MASTER_KEY") {
         Ok(text) => MasterKey::from_base64(&text).context("HERALD_MASTER_KEY")?,
         Err(_) => {

@@ -241,6 +241,76 @@ impl Invocation {
     }
 }
 
+impl Invocation {
+    /// Renders a text template from the config (a chat title or message): each `${name}` becomes
+    /// the variable's text passed through `escape`, so that event data cannot add markup to the
+    /// text the operator wrote; `$${` is a literal `${`; an unknown name renders as `""`.
+    ///
+    /// ```ignore
+    /// let title = invocation.render_text("Run ${run_name} failed", text::slack_mrkdwn);
+    /// ```
+    pub fn render_text(&self, template: &str, escape: impl Fn(&str) -> String) -> String {
+        let mut out = String::with_capacity(template.len());
+        let mut rest = template;
+        while let Some(index) = rest.find('$') {
+            out.push_str(&rest[..index]);
+            let after = &rest[index..];
+            if let Some(tail) = after.strip_prefix("$${") {
+                out.push_str("${");
+                rest = tail;
+            } else if let Some((name, tail)) = after
+                .strip_prefix("${")
+                .and_then(|tail| tail.split_once('}'))
+            {
+                out.push_str(&escape(&self.var_str(name)));
+                rest = tail;
+            } else {
+                out.push('$');
+                rest = &after[1..];
+            }
+        }
+        out.push_str(rest);
+        out
+    }
+}
+
+/// Escaping of client data for the text formats chat services render.
+pub mod text {
+    /// For Slack `mrkdwn` (and a message's top-level `text`): `&`, `<` and `>` as entities, as
+    /// Slack documents, so that `<!channel>`, `<@user>` or a link cannot be injected.
+    pub fn slack_mrkdwn(text: &str) -> String {
+        text.replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+    }
+
+    /// For Markdown as Microsoft Teams renders it (connector cards with `"markdown": true`, and
+    /// Adaptive Card `TextBlock` and `FactSet` text): the marks that make emphasis, code and links
+    /// escaped with a backslash, and `<`, `>` and `&` as entities (connector cards also render
+    /// HTML, and `<at>` makes a mention).
+    pub fn teams_markdown(text: &str) -> String {
+        let mut out = String::with_capacity(text.len());
+        for c in text.chars() {
+            match c {
+                '<' => out.push_str("&lt;"),
+                '>' => out.push_str("&gt;"),
+                '&' => out.push_str("&amp;"),
+                '\\' | '`' | '*' | '_' | '[' | ']' | '(' | ')' => {
+                    out.push('\\');
+                    out.push(c);
+                }
+                _ => out.push(c),
+            }
+        }
+        out
+    }
+
+    /// No escaping: for plain-text fields (Slack `plain_text`).
+    pub fn plain(text: &str) -> String {
+        text.to_string()
+    }
+}
+
 /// How serious a notification is, as chat plugins take it in their config
 /// (`"severity": "info" | "warn" | "error"`, default `info`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]

@@ -519,3 +519,53 @@ pub fn expect_status(response: &(u16, serde_json::Value), status: u16) -> &serde
 pub fn status_and_attempts(execution: &serde_json::Value) -> (Option<&str>, Option<i64>) {
     (execution["status"].as_str(), execution["attempts"].as_i64())
 }
+
+/// Posts one event; returns its id.
+pub async fn post_event(api: &Api, event: &serde_json::Value) -> String {
+    expect_status(&api.post("/v1/events", event).await, 202)["event_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Waits until every execution of the event has a final status; returns them (as
+/// `GET /v1/executions/{id}` shows them, attempts included).
+pub async fn settled_all(
+    api: &Api,
+    event_id: &str,
+    limit: std::time::Duration,
+) -> Vec<serde_json::Value> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        let (_, event) = api.get(&format!("/v1/events/{event_id}")).await;
+        let ids: Vec<String> = event["executions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e["id"].as_str().map(str::to_string))
+            .collect();
+        let mut done = Vec::new();
+        for id in &ids {
+            let (_, execution) = api.get(&format!("/v1/executions/{id}")).await;
+            if matches!(
+                execution["status"].as_str(),
+                Some("succeeded" | "failed" | "skipped")
+            ) {
+                done.push(execution);
+            }
+        }
+        if !ids.is_empty() && done.len() == ids.len() {
+            return done;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "event {event_id} did not settle: {event}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
+/// Waits until the event's (first) execution has a final status; returns it.
+pub async fn settled(api: &Api, event_id: &str, limit: std::time::Duration) -> serde_json::Value {
+    settled_all(api, event_id, limit).await.remove(0)
+}

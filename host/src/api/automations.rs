@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::auth::Principal;
 use super::json::JsonBody;
-use super::{AppState, store_error};
+use super::{AppState, shown, store_error};
 use crate::automations::index::Compiled;
 use crate::automations::{Automation, AutomationInput, AutomationPatch, check_definition};
 use crate::error::{ApiError, ErrorBody};
@@ -135,6 +135,13 @@ async fn validate(
             "action.config: must be a JSON object".into(),
         ));
     }
+    // The host enforces the schema the plugin declares, then asks the plugin itself.
+    plugin.check_config(&action.config).map_err(|problem| {
+        ApiError::PluginRefused(format!(
+            "action.config does not match the {} plugin's config schema: {problem}",
+            action.plugin
+        ))
+    })?;
     match state
         .engine
         .validate_config(&plugin, &action.config.to_string())
@@ -322,5 +329,6 @@ pub(super) async fn executions(
             .await
             .map_err(store_error)?;
     }
+    let executions: Vec<_> = executions.into_iter().map(|e| shown(&state, e)).collect();
     Ok(Json(json!({ "executions": executions })))
 }

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::auth::Principal;
 use super::json::JsonBody;
-use super::{AppState, store_error};
+use super::{AppState, shown, store_error};
 use crate::automations::Automation;
 use crate::error::{ApiError, ErrorBody};
 use crate::events::template::Resolved;
@@ -65,30 +65,38 @@ fn prepare(
     let mut automations = Vec::with_capacity(matched.len());
     for compiled in matched {
         let automation = &compiled.automation;
-        let payload = compiled.template.as_ref().map(|template| {
+        let id = uuid::Uuid::now_v7().to_string();
+        let rendered = compiled.template.as_ref().map(|template| {
             let variables = Variables::of(&event, &automation.name, None);
+            let tag = state.master_key.refs().tag(&id);
             template
-                .render(|name| match variables.get(name) {
+                .render(&tag, |name| match variables.get(name) {
                     Some(value) => Some(Resolved::Variable(value)),
                     None => Some(Resolved::Secret),
                 })
-                .to_string()
+                .map(|payload| payload.to_string())
         });
+        let (payload, too_large) = match rendered {
+            Some(Ok(payload)) => (Some(payload), None),
+            Some(Err(error)) => (None, Some(error)),
+            None => (None, None),
+        };
         let over_limit = automation
             .rate_limit
             .filter(|limit| !state.rate_limiter.admit(&automation.id, *limit, now));
-        let (status, status_reason) = match over_limit {
-            Some(limit) => (
+        let (status, status_reason) = match (over_limit, too_large) {
+            (Some(limit), _) => (
                 "skipped",
                 Some(format!(
                     "rate limit: at most {} per {} s",
                     limit.max, limit.per_seconds
                 )),
             ),
-            None => ("pending", None),
+            (None, Some(error)) => ("failed", Some(format!("invalid: {error}"))),
+            (None, None) => ("pending", None),
         };
         executions.push(NewExecution {
-            id: uuid::Uuid::now_v7().to_string(),
+            id,
             automation_id: automation.id.clone(),
             automation: compiled.snapshot.clone(),
             leased: false,
@@ -284,5 +292,6 @@ pub(super) async fn read(
         .event(principal.entity.id, &id)
         .await
         .map_err(store_error)?;
+    let executions: Vec<_> = executions.into_iter().map(|e| shown(&state, e)).collect();
     Ok(Json(json!({"event": event, "executions": executions})))
 }

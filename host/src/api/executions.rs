@@ -7,7 +7,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 
 use super::auth::Principal;
-use super::{AppState, store_error};
+use super::{AppState, shown, store_error};
 use crate::error::{ApiError, ErrorBody};
 use crate::store::ExecutionRecord;
 
@@ -23,13 +23,12 @@ pub(super) async fn read(
     principal: Principal,
     Path(id): Path<String>,
 ) -> Result<Json<ExecutionRecord>, ApiError> {
-    Ok(Json(
-        state
-            .store
-            .execution(principal.entity.id, &id)
-            .await
-            .map_err(store_error)?,
-    ))
+    let record = state
+        .store
+        .execution(principal.entity.id, &id)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(shown(&state, record)))
 }
 
 #[utoipa::path(post, path = "/v1/executions/{id}/retry", tag = "executions", security(("api_key" = [])), params(("id" = String, Path)), responses((status = 202, body = ExecutionRecord, description = "Queued again"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "Still in progress")))]
@@ -49,5 +48,5 @@ pub(super) async fn retry(
         .execution(principal.entity.id, &id)
         .await
         .map_err(store_error)?;
-    Ok((StatusCode::ACCEPTED, Json(record)))
+    Ok((StatusCode::ACCEPTED, Json(shown(&state, record))))
 }

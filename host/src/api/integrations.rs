@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::auth::Principal;
 use super::json::JsonBody;
 use super::{AppState, store_error};
-use crate::delivery::attempt::{Unrunnable, attempt_record, payload_secret_names, verdict};
+use crate::delivery::attempt::{Unrunnable, attempt_record, verdict};
 use crate::engine::{EgressGrant, HostIo, Invocation};
 use crate::error::{ApiError, ErrorBody};
 use crate::events::template::{Resolved, Template};
@@ -339,24 +339,26 @@ pub(super) async fn test(
     template
         .check_names(&secrets)
         .map_err(|e| ApiError::Invalid(format!("payload: {e}")))?;
+    let id = crate::auth::random_id("test_");
+    let tag = state.master_key.refs().tag(&id);
     let payload = template
-        .render(|name| {
+        .render(&tag, |name| {
             Some(if is_variable(name) {
                 Resolved::Variable(&NOTHING)
             } else {
                 Resolved::Secret
             })
         })
+        .map_err(|e| ApiError::TooLarge(format!("payload: {e}")))?
         .to_string();
     let deliverer = state.deliverer();
     let (credentials, redactor) = deliverer
-        .credentials(entity.id, &name, payload_secret_names(&payload))
+        .credentials(entity.id, &name, tag.names_in(&payload))
         .await
         .map_err(|Unrunnable(reason)| ApiError::Invalid(reason))?;
     let plugin = state.plugins.get("webhook").ok_or_else(|| {
         ApiError::Internal(anyhow::anyhow!("the built-in webhook plugin is missing"))
     })?;
-    let id = crate::auth::random_id("test_");
     let invocation = Invocation {
         execution_id: id.clone(),
         attempt: 1,
@@ -376,10 +378,10 @@ pub(super) async fn test(
         .execute(
             &plugin,
             &invocation,
-            HostIo::new(grant, state.transport.clone(), &id),
+            HostIo::new(grant, state.transport.clone(), &id, tag),
         )
         .await;
-    let verdict = verdict(&report);
+    let verdict = verdict(&report).redacted(&redactor);
     let record = serde_json::to_value(attempt_record(
         1,
         std::time::SystemTime::now(),

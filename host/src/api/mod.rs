@@ -31,7 +31,7 @@ use crate::error::ApiError;
 use crate::metrics::Metrics;
 use crate::plugins::PluginRegistry;
 use crate::secrets::MasterKey;
-use crate::store::{Store, StoreError};
+use crate::store::{ExecutionRecord, Store, StoreError};
 
 /// What every route can reach.
 #[derive(Clone)]
@@ -95,11 +95,25 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// An execution as the API shows it: its payload's secret placeholders written as `${NAME}`.
+pub(crate) fn shown(state: &AppState, mut record: ExecutionRecord) -> ExecutionRecord {
+    if let Some(payload) = &mut record.payload {
+        state.master_key.refs().tag(&record.id).show(payload);
+    }
+    record
+}
+
 /// Maps a store error to the API's: not found → 404, conflict → 409, the rest → 500.
 pub(crate) fn store_error(error: StoreError) -> ApiError {
     match error {
         StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
         StoreError::Conflict(message) => ApiError::Conflict(message),
+        other if other.is_unavailable() => {
+            tracing::debug!(error = %other, "a request failed: storage is unavailable");
+            ApiError::Unavailable(format!(
+                "storage is unavailable (the disk may be full or read-only); nothing was stored, retry later ({other})"
+            ))
+        }
         other => ApiError::Internal(other.into()),
     }
 }

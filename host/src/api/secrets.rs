@@ -42,8 +42,11 @@ pub(super) async fn set(
             "name: {name:?} is not a valid secret name ([A-Za-z_][A-Za-z0-9_]*, at most 128 characters)"
         )));
     }
-    if body.value.is_empty() || body.value.len() > 64 << 10 {
-        return Err(ApiError::Invalid("value: must be 1 byte to 64 KiB".into()));
+    let min = crate::delivery::redact::MIN_SECRET_LEN;
+    if body.value.len() < min || body.value.len() > 64 << 10 {
+        return Err(ApiError::Invalid(format!(
+            "value: must be {min} bytes to 64 KiB (a shorter value could not be told apart from ordinary text when records are redacted)"
+        )));
     }
     let (nonce, ciphertext) = state.master_key.seal(entity.id, &name, &body.value);
     let created = state

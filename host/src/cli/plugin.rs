@@ -184,28 +184,31 @@ async fn run_once(engine: &PluginEngine, args: RunArgs, json: bool) -> anyhow::R
     };
     let variables = Variables::of(&event, &args.automation_name, None);
     let secret_names: Vec<String> = args.secrets.iter().map(|(n, _)| n.clone()).collect();
+    let execution_id = args
+        .execution_id
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+    // No master key here: a key of this run's own tags the placeholders.
+    let tag =
+        crate::secrets::refs::RefKey::derive(&crate::auth::random_bytes::<32>()).tag(&execution_id);
     let payload = match template {
         Some(tree) => {
             let template = Template::parse(tree).context("the payload template")?;
             template
                 .check_names(&secret_names)
                 .context("the payload template")?;
-            let rendered = template.render(|name| match variables.get(name) {
+            let rendered = template.render(&tag, |name| match variables.get(name) {
                 Some(value) => Some(Resolved::Variable(value)),
                 None => secret_names
                     .iter()
                     .any(|s| s == name)
                     .then_some(Resolved::Secret),
-            });
+            })?;
             Some(rendered.to_string())
         }
         None => None,
     };
 
-    let execution_id = args
-        .execution_id
-        .clone()
-        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     let invocation = Invocation {
         execution_id: execution_id.clone(),
         attempt: 1,
@@ -247,7 +250,7 @@ async fn run_once(engine: &PluginEngine, args: RunArgs, json: bool) -> anyhow::R
         .execute(
             &plugin,
             &invocation,
-            HostIo::new(grant, transport, &execution_id),
+            HostIo::new(grant, transport, &execution_id, tag),
         )
         .await;
 

@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
-use super::redact::Redactor;
+use super::redact::{REDACTED, Redactor};
 use super::transport::Transport;
 use crate::engine::{
     ActionError, Credentials, EgressGrant, ExecutionReport, HostIo, Invocation, PluginEngine,
@@ -20,6 +20,23 @@ use crate::store::{Store, StoreError};
 
 /// The most of a request or response body an attempt record keeps.
 pub const RECORD_BODY_LIMIT: usize = 64 << 10;
+/// The most body bytes one attempt record keeps across all its requests and responses; bodies
+/// past it are recorded by their length only.
+pub const RECORD_BODIES_LIMIT: usize = 256 << 10;
+/// The longest message (a plugin's summary or error, a log line) a record keeps.
+pub const MAX_MESSAGE_BYTES: usize = 4 << 10;
+
+/// `text` cut to at most `max` bytes (on a character boundary), saying so when it was cut.
+pub fn cut(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_string();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…[cut: {} bytes in all]", &text[..end], text.len())
+}
 
 /// What an attempt needs from the host.
 #[derive(Clone)]
@@ -107,31 +124,32 @@ impl Verdict {
         }
     }
 
+    /// The verdict with its messages redacted and cut to [`MAX_MESSAGE_BYTES`]: it becomes the
+    /// execution's status reason.
+    pub fn redacted(self, redactor: &Redactor) -> Self {
+        let clean = |text: String| cut(&redactor.text(&text), MAX_MESSAGE_BYTES);
+        match self {
+            Self::Succeeded(summary) => Self::Succeeded(clean(summary)),
+            Self::Permanent { kind, message } => Self::Permanent {
+                kind,
+                message: clean(message),
+            },
+            Self::Transient {
+                reason,
+                retry_after,
+            } => Self::Transient {
+                reason: clean(reason),
+                retry_after: retry_after.map(|r| cut(&r, 64)),
+            },
+        }
+    }
+
     fn unrunnable(message: String) -> Self {
         Self::Permanent {
             kind: "unrunnable",
             message,
         }
     }
-}
-
-/// The names of the secrets a rendered payload refers to (its placeholders).
-pub fn payload_secret_names(payload: &str) -> Vec<String> {
-    const START: &str = "\\u0000herald-secret:";
-    let mut names = Vec::new();
-    let mut rest = payload;
-    while let Some(index) = rest.find(START) {
-        let after = &rest[index + START.len()..];
-        let Some(end) = after.find("\\u0000") else {
-            break;
-        };
-        let name = after[..end].to_string();
-        if !names.contains(&name) {
-            names.push(name);
-        }
-        rest = &after[end..];
-    }
-    names
 }
 
 impl Deliverer {
@@ -172,6 +190,7 @@ impl Deliverer {
             }
             Err(other) => return Err(Unrunnable(format!("store: {other}"))),
         };
+        let key_payload = payload_secrets.clone();
         let mut wanted: Vec<String> = payload_secrets;
         wanted.extend(record.access_token.iter().cloned());
         wanted.extend(record.signing_secret.iter().cloned());
@@ -209,12 +228,19 @@ impl Deliverer {
         let url = url::Url::parse(&url_text).map_err(|_| {
             Unrunnable(format!("integration {integration}: its URL does not parse"))
         })?;
+        // Only the secrets the payload references are filled in: the integration's own
+        // credentials go where the host puts them (headers, the real URL), never into a body.
+        let referenced = values
+            .iter()
+            .filter(|(name, _)| key_payload.contains(name))
+            .cloned()
+            .collect();
         let credentials = Credentials {
             url,
             hidden_url: record.url_secret.is_some(),
             access_token: value_of(&record.access_token),
             signing_secret: value_of(&record.signing_secret),
-            payload_secrets: values.clone(),
+            payload_secrets: referenced,
         };
         Ok((
             credentials,
@@ -241,11 +267,12 @@ impl Deliverer {
                 Duration::ZERO,
             );
         };
+        let tag = self.master_key.refs().tag(execution_id);
         let (integration, redactor) = match &automation.action.integration {
             Some(name) => {
                 let secrets = payload
                     .as_deref()
-                    .map(payload_secret_names)
+                    .map(|payload| tag.names_in(payload))
                     .unwrap_or_default();
                 match self.credentials(entity_id, name, secrets).await {
                     Ok((credentials, redactor)) => (Some(credentials), redactor),
@@ -279,9 +306,9 @@ impl Deliverer {
             integration,
             extra_origins,
         };
-        let io = HostIo::new(grant, self.transport.clone(), execution_id);
+        let io = HostIo::new(grant, self.transport.clone(), execution_id, tag);
         let report = self.engine.execute(&plugin, &invocation, io).await;
-        let verdict = verdict(&report);
+        let verdict = verdict(&report).redacted(&redactor);
         let record = attempt_record(attempt, started, &report, &verdict, &redactor);
         let waiting: Duration = report.requests.iter().map(|r| r.duration).sum();
         (verdict, record, report.duration.saturating_sub(waiting))
@@ -392,7 +419,8 @@ pub struct ResponseView {
     pub body: BodyView,
 }
 
-/// A body as text, or its first 64 KiB and its length when it was longer.
+/// A body as text, or its first 64 KiB and its length when it was longer, or only its length
+/// once the attempt's record has kept [`RECORD_BODIES_LIMIT`] bytes of bodies.
 #[derive(Debug, Clone, Serialize)]
 #[serde(untagged)]
 pub enum BodyView {
@@ -405,6 +433,13 @@ pub enum BodyView {
         /// Always true.
         truncated: bool,
         /// The whole body's length in bytes.
+        length: usize,
+    },
+    /// Not kept: the attempt's record already holds as many body bytes as it may.
+    Omitted {
+        /// Always true.
+        omitted: bool,
+        /// The body's length in bytes.
         length: usize,
     },
 }
@@ -427,17 +462,67 @@ pub struct LogView {
     pub message: String,
 }
 
-fn truncated(redactor: &Redactor, bytes: &[u8]) -> BodyView {
-    let text = redactor.bytes(&bytes[..bytes.len().min(RECORD_BODY_LIMIT)]);
-    if bytes.len() > RECORD_BODY_LIMIT {
-        BodyView::Truncated {
-            text,
-            truncated: true,
-            length: bytes.len(),
-        }
-    } else {
-        BodyView::Whole(text)
+/// A body as recorded: redacted whole first (so that a secret cut by the limit leaves no
+/// prefix behind), then cut to what the attempt's remaining `budget` allows.
+fn recorded_body(redactor: &Redactor, bytes: &[u8], budget: &mut usize) -> BodyView {
+    if bytes.is_empty() {
+        return BodyView::Whole(String::new());
     }
+    if *budget == 0 {
+        return BodyView::Omitted {
+            omitted: true,
+            length: bytes.len(),
+        };
+    }
+    let text = redactor.bytes(bytes);
+    let limit = RECORD_BODY_LIMIT.min(*budget);
+    if text.len() <= limit {
+        *budget -= text.len();
+        return BodyView::Whole(text);
+    }
+    let mut end = limit;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    // Never end inside a redaction marker: a cut marker would read as part of the body.
+    if let Some(start) = text[..end].rfind('[')
+        && REDACTED.starts_with(&text[start..end])
+    {
+        end = start;
+    }
+    *budget -= end;
+    BodyView::Truncated {
+        text: text[..end].to_string(),
+        truncated: true,
+        length: bytes.len(),
+    }
+}
+
+/// The most header bytes a record keeps per request or response; the rest are counted.
+const RECORD_HEADERS_LIMIT: usize = 16 << 10;
+
+/// Headers as recorded: redacted, and at most [`RECORD_HEADERS_LIMIT`] bytes of them, with a
+/// last pseudo-header saying how many were left out.
+fn recorded_headers(redactor: &Redactor, headers: &[(String, String)]) -> Vec<(String, String)> {
+    let mut kept = Vec::new();
+    let mut bytes = 0;
+    let redacted = redactor.headers(headers);
+    let total = redacted.len();
+    for (name, value) in redacted {
+        bytes += name.len() + value.len();
+        if bytes > RECORD_HEADERS_LIMIT {
+            break;
+        }
+        kept.push((name, value));
+    }
+    if kept.len() < total {
+        let left = total - kept.len();
+        kept.push((
+            "x-herald-note".into(),
+            format!("{left} more header(s) not recorded: record limit reached"),
+        ));
+    }
+    kept
 }
 
 fn millis(duration: Duration) -> f64 {
@@ -456,6 +541,7 @@ pub fn attempt_record(
     verdict: &Verdict,
     redactor: &Redactor,
 ) -> AttemptRecord {
+    let mut budget = RECORD_BODIES_LIMIT;
     let requests = report
         .requests
         .iter()
@@ -463,17 +549,17 @@ pub fn attempt_record(
             at: rfc3339_millis(r.at),
             method: r.method.clone(),
             url: redactor.text(&r.url),
-            headers: redactor.headers(&r.headers),
-            body: truncated(redactor, &r.body),
+            headers: recorded_headers(redactor, &r.headers),
+            body: recorded_body(redactor, &r.body, &mut budget),
             duration_ms: millis(r.duration),
             response: r.response.as_ref().map(|response| ResponseView {
                 status: response.status,
-                headers: redactor.headers(&response.headers),
-                body: truncated(redactor, &response.body),
+                headers: recorded_headers(redactor, &response.headers),
+                body: recorded_body(redactor, &response.body, &mut budget),
             }),
             error: r.error.as_ref().map(|(class, message)| ErrorView {
                 class: class.clone(),
-                message: redactor.text(message),
+                message: cut(&redactor.text(message), MAX_MESSAGE_BYTES),
             }),
         })
         .collect();
@@ -490,7 +576,7 @@ pub fn attempt_record(
         started_at: rfc3339_millis(started),
         duration_ms: millis(report.duration),
         outcome,
-        message: redactor.text(message),
+        message: cut(&redactor.text(message), MAX_MESSAGE_BYTES),
         retry_after,
         error_class: error_class(report, verdict),
         requests,
@@ -524,13 +610,45 @@ mod tests {
     use super::*;
 
     #[test]
-    fn finds_the_secrets_a_payload_needs() {
-        let payload = serde_json::json!({
-            "a": crate::engine::secret_placeholder("ONE"),
-            "b": format!("x {} y {}", crate::engine::secret_placeholder("TWO"), crate::engine::secret_placeholder("ONE")),
-        })
-        .to_string();
-        assert_eq!(payload_secret_names(&payload), ["ONE", "TWO"]);
-        assert!(payload_secret_names("{\"plain\": 1}").is_empty());
+    fn a_secret_cut_by_the_body_limit_leaves_no_prefix() {
+        let secret = "S3CRET-VALUE-1234567890";
+        let redactor = Redactor::new([secret]);
+        // The secret straddles the 64 KiB boundary.
+        let mut body = "x".repeat(RECORD_BODY_LIMIT - 5);
+        body.push_str(secret);
+        body.push_str(&"y".repeat(100));
+        let mut budget = RECORD_BODIES_LIMIT;
+        let BodyView::Truncated { text, .. } =
+            recorded_body(&redactor, body.as_bytes(), &mut budget)
+        else {
+            panic!("not truncated")
+        };
+        assert!(!text.contains("S3CR"), "a prefix of the secret was kept");
+        assert!(text.ends_with('x') || text.ends_with(REDACTED));
+    }
+
+    #[test]
+    fn bodies_past_the_attempt_budget_are_omitted() {
+        let redactor = Redactor::default();
+        let body = vec![b'a'; RECORD_BODY_LIMIT * 2];
+        let mut budget = RECORD_BODIES_LIMIT;
+        for _ in 0..RECORD_BODIES_LIMIT / RECORD_BODY_LIMIT {
+            assert!(matches!(
+                recorded_body(&redactor, &body, &mut budget),
+                BodyView::Truncated { .. }
+            ));
+        }
+        assert!(matches!(
+            recorded_body(&redactor, &body, &mut budget),
+            BodyView::Omitted { length, .. } if length == body.len()
+        ));
+    }
+
+    #[test]
+    fn messages_are_cut_and_say_so() {
+        let long = "é".repeat(MAX_MESSAGE_BYTES);
+        let kept = cut(&long, MAX_MESSAGE_BYTES);
+        assert!(kept.len() < MAX_MESSAGE_BYTES + 40);
+        assert!(kept.ends_with(&format!("[cut: {} bytes in all]", long.len())));
     }
 }

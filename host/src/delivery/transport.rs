@@ -220,6 +220,9 @@ impl Transport for HttpTransport {
 }
 
 fn classify(error: reqwest::Error) -> TransportError {
+    // The URL may be a credential (a Slack or Teams webhook): an error never carries it. It
+    // reaches the plugin and the records, and the plugin knows where it sent anyway.
+    let error = error.without_url();
     let chain = error_chain(&error);
     let mut source: Option<&dyn std::error::Error> = Some(&error);
     while let Some(cause) = source {

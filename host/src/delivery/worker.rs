@@ -120,12 +120,53 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or_default())
 }
 
-/// The running dispatcher; dropping it does not stop it, [`Dispatcher::shutdown`] does.
+/// How much lower than the API's the delivery threads' scheduling priority is (a `nice`
+/// increment): plugins that spin their CPU budget must not starve `/healthz` and ingest.
+const DELIVERY_NICE: i32 = 5;
+
+/// The running dispatcher. Its attempts (plugin code included) run on a runtime of their own,
+/// on threads of lower priority than the API's. [`Dispatcher::shutdown`] stops it; dropping it
+/// abandons what is in flight (the leases bring it back).
 pub struct Dispatcher {
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
     owner: String,
     store: Store,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+/// The delivery runtime: one worker thread per core, each lowered by [`DELIVERY_NICE`].
+fn delivery_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .thread_name("herald-delivery")
+        .on_thread_start(lower_priority)
+        .enable_all()
+        .build()
+        .context("starting the delivery runtime")
+}
+
+#[cfg(target_os = "linux")]
+fn lower_priority() {
+    // SAFETY: gettid and setpriority take no pointers; on Linux a thread id names one thread,
+    // so only this thread's priority changes. A failure leaves the priority as it was.
+    unsafe {
+        let tid = libc::gettid();
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, DELIVERY_NICE);
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
+
+impl Drop for Dispatcher {
+    fn drop(&mut self) {
+        // A runtime may not be dropped from async code; this one's threads are let go instead.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 impl Dispatcher {
@@ -160,21 +201,23 @@ impl Dispatcher {
             owner: owner.clone(),
             link,
         };
-        let task = tokio::spawn(run.claim_loop(stopped, handed));
+        let runtime = delivery_runtime()?;
+        let task = runtime.spawn(run.claim_loop(stopped, handed));
         Ok(Self {
             stop,
             task,
             owner,
             store,
+            runtime: Some(runtime),
         })
     }
 
     /// Stops claiming, waits up to the grace period for in-flight attempts, then releases what is
     /// still claimed (handed-over executions that had not started included) so that the next
     /// start delivers it.
-    pub async fn shutdown(self, grace: Duration) {
+    pub async fn shutdown(mut self, grace: Duration) {
         let _ = self.stop.send(true);
-        if tokio::time::timeout(grace, self.task).await.is_err() {
+        if tokio::time::timeout(grace, &mut self.task).await.is_err() {
             tracing::warn!(
                 ?grace,
                 "in-flight deliveries did not finish within the grace period"
@@ -216,6 +259,7 @@ impl Run {
         // time of the next retry came, and while claims come back full.
         let mut look = true;
         let mut next_look = tokio::time::Instant::now() + run.config.poll_interval;
+        let mut store_backoff = Backoff::default();
         let lease_ms = run.config.lease.as_millis() as i64;
         while !*stopped.borrow() {
             while tasks.try_join_next().is_some() {}
@@ -243,13 +287,22 @@ impl Run {
                     .await
                 {
                     Ok(claimed) => {
+                        if store_backoff.recovered() {
+                            tracing::info!("claiming executions works again");
+                        }
                         // A full claim: there may be more.
                         look = claimed.len() == free;
                         waiting.extend(claimed.into_iter().map(|c| (c, None)));
                     }
                     Err(error) => {
-                        tracing::error!(%error, "claiming executions failed");
+                        // Back off (and say so once), rather than retry in a tight loop.
+                        let wait = store_backoff.failed();
+                        if store_backoff.first_failure() {
+                            tracing::error!(%error, "claiming executions fails; backing off until the store accepts it");
+                        }
+                        next_look = tokio::time::Instant::now() + wait;
                         look = false;
+                        continue;
                     }
                 }
                 if !look {
@@ -328,25 +381,39 @@ impl Run {
                 .to_string()
         });
         let duration_ms = elapsed.as_secs_f64() * 1000.0;
-        match self
-            .deliverer
-            .store
-            .finish_attempt(
-                &execution.id,
-                &self.owner,
-                execution.attempt,
-                record,
-                duration_ms,
-                settlement,
-            )
-            .await
-        {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::warn!(execution = %execution.id, "lease lost before the attempt was recorded")
-            }
-            Err(error) => {
-                tracing::error!(execution = %execution.id, %error, "recording an attempt failed")
+        // An outcome is kept until the store records it: a receiver that answered during a
+        // storage fault must not be sent the execution again once the fault is over.
+        let mut backoff = Backoff::default();
+        loop {
+            match self
+                .deliverer
+                .store
+                .finish_attempt(
+                    &execution.id,
+                    &self.owner,
+                    execution.attempt,
+                    record.clone(),
+                    duration_ms,
+                    settlement.clone(),
+                )
+                .await
+            {
+                Ok(true) => break,
+                Ok(false) => {
+                    tracing::warn!(execution = %execution.id, "lease lost before the attempt was recorded");
+                    break;
+                }
+                Err(error) if error.is_unavailable() => {
+                    let wait = backoff.failed();
+                    if backoff.first_failure() {
+                        tracing::warn!(execution = %execution.id, %error, "cannot record an attempt yet; keeping it until the store accepts it");
+                    }
+                    tokio::time::sleep(wait).await;
+                }
+                Err(error) => {
+                    tracing::error!(execution = %execution.id, %error, "recording an attempt failed");
+                    break;
+                }
             }
         }
         tracing::debug!(execution = %execution.id, attempt = execution.attempt, status, ?elapsed, "attempt finished");
@@ -357,9 +424,53 @@ impl Run {
     }
 }
 
+/// Exponential backoff for store faults: 100 ms doubling to 10 s.
+#[derive(Debug, Default)]
+struct Backoff {
+    failures: u32,
+}
+
+impl Backoff {
+    const FIRST: Duration = Duration::from_millis(100);
+    const MAX: Duration = Duration::from_secs(10);
+
+    /// Counts a failure; returns how long to wait before trying again.
+    fn failed(&mut self) -> Duration {
+        self.failures += 1;
+        Self::FIRST
+            .saturating_mul(1 << (self.failures - 1).min(10))
+            .min(Self::MAX)
+    }
+
+    /// Whether the failure just counted was the first of a run (the one to log).
+    fn first_failure(&self) -> bool {
+        self.failures == 1
+    }
+
+    /// Counts a success; true when it ends a run of failures.
+    fn recovered(&mut self) -> bool {
+        std::mem::take(&mut self.failures) > 0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn store_backoff_doubles_to_a_cap_and_resets() {
+        let mut backoff = Backoff::default();
+        assert_eq!(backoff.failed(), Duration::from_millis(100));
+        assert!(backoff.first_failure());
+        assert_eq!(backoff.failed(), Duration::from_millis(200));
+        assert!(!backoff.first_failure());
+        for _ in 0..20 {
+            assert!(backoff.failed() <= Duration::from_secs(10));
+        }
+        assert_eq!(backoff.failed(), Duration::from_secs(10));
+        assert!(backoff.recovered());
+        assert!(!backoff.recovered());
+    }
 
     #[test]
     fn retry_after_in_seconds_or_as_a_date() {

@@ -20,8 +20,8 @@ pub use bindings::{
     PluginInfo, RunRequest, TransientFailure,
 };
 pub use sandbox::{
-    Credentials, EgressGrant, HIDDEN_INTEGRATION_URL, HostIo, RequestRecord, ResponseRecord,
-    secret_placeholder, show_secret_placeholders,
+    Credentials, EgressGrant, HIDDEN_INTEGRATION_URL, HostIo, MAX_REQUEST_HEADER_BYTES,
+    RequestRecord, ResponseRecord,
 };
 pub use state::LogLine;
 
@@ -99,6 +99,9 @@ pub struct Plugin {
     pub info: PluginInfo,
     /// The config JSON Schema, parsed.
     pub config_schema: serde_json::Value,
+    /// The config schema, compiled: the host checks every config against it before the plugin's
+    /// own `validate-config` sees it.
+    config_validator: jsonschema::Validator,
     /// Where it came from (`builtin` or a file path), for messages.
     pub source: String,
     pre: ActionPre<ExecState>,
@@ -111,6 +114,37 @@ impl std::fmt::Debug for Plugin {
             .field("version", &self.info.version)
             .field("source", &self.source)
             .finish()
+    }
+}
+
+impl Plugin {
+    /// Checks a config against the plugin's declared JSON Schema; the error names each failing
+    /// place as a JSON pointer into the config (at most five).
+    pub fn check_config(&self, config: &serde_json::Value) -> Result<(), String> {
+        let problems: Vec<String> = self
+            .config_validator
+            .iter_errors(config)
+            .take(5)
+            .map(|error| {
+                let path = error.instance_path().to_string();
+                // The error quotes the offending value, which may be long.
+                let mut text = error.to_string();
+                if text.len() > 200 {
+                    let mut end = 200;
+                    while !text.is_char_boundary(end) {
+                        end -= 1;
+                    }
+                    text.truncate(end);
+                    text.push('…');
+                }
+                format!("{}: {text}", if path.is_empty() { "/" } else { &path })
+            })
+            .collect();
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems.join("; "))
+        }
     }
 }
 
@@ -218,6 +252,8 @@ impl PluginEngine {
                 integration_kinds: Vec::new(),
             },
             config_schema: serde_json::Value::Null,
+            config_validator: jsonschema::validator_for(&serde_json::Value::Bool(true))
+                .expect("`true` is a schema"),
             source: source.to_string(),
             pre,
         };
@@ -231,6 +267,8 @@ impl PluginEngine {
         validate_info(&info).map_err(LoadError::Describe)?;
         plugin.config_schema = serde_json::from_str(&info.config_schema)
             .map_err(|e| LoadError::Describe(format!("config-schema is not JSON: {e}")))?;
+        plugin.config_validator = jsonschema::validator_for(&plugin.config_schema)
+            .map_err(|e| LoadError::Describe(format!("config-schema is not a JSON Schema: {e}")))?;
         plugin.info = info;
         Ok(plugin)
     }

@@ -12,6 +12,15 @@ use super::bindings::{Header, HttpError, HttpRequest, HttpResponse, LogLevel, Ru
 use super::state::ExecState;
 use crate::delivery::signing;
 use crate::delivery::transport::{OutboundRequest, Transport, TransportError};
+use crate::secrets::refs::RefTag;
+
+/// Requests past the request budget that are still recorded (each refused); past these they are
+/// only counted, so that a plugin looping on refused requests cannot grow its record.
+const MAX_REFUSED_RECORDS: usize = 8;
+/// The longest URL a record keeps; a longer one is cut and says so.
+const MAX_RECORDED_URL: usize = 2 << 10;
+/// The most header bytes (names and values) a plugin's request may carry.
+pub const MAX_REQUEST_HEADER_BYTES: usize = 32 << 10;
 
 /// Headers the host owns: a plugin's values for these are dropped.
 const HOST_OWNED_HEADERS: [&str; 9] = [
@@ -44,7 +53,8 @@ pub struct Credentials {
     pub access_token: Option<String>,
     /// Signs requests to that origin (`X-Wandb-Signature` and the Standard Webhooks headers).
     pub signing_secret: Option<String>,
-    /// Secret values for payload placeholders, by name (see [`secret_placeholder`]).
+    /// Values for the secrets the rendered payload references, by name: filled in for this
+    /// execution's placeholders only (see [`crate::secrets::refs`]).
     pub payload_secrets: Vec<(String, String)>,
     /// The URL is itself a credential: the plugin is given [`HIDDEN_INTEGRATION_URL`] and the
     /// host sends requests for it to the real URL.
@@ -110,56 +120,54 @@ impl std::fmt::Debug for Credentials {
     }
 }
 
-/// The placeholder a rendered payload carries for a secret: the host swaps in the value (JSON
-/// escaped) on the way out, only in requests to the integration's origin.
-pub fn secret_placeholder(name: &str) -> String {
-    format!("\u{0}herald-secret:{name}\u{0}")
-}
-
-/// Shows stored text with each secret placeholder written back as its `${NAME}` reference: how
-/// execution records display a payload without its secrets.
-pub fn show_secret_placeholders(text: &str) -> String {
-    const START: &str = "\\u0000herald-secret:";
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(index) = rest.find(START) {
-        out.push_str(&rest[..index]);
-        let after = &rest[index + START.len()..];
-        match after.find("\\u0000") {
-            Some(end) => {
-                out.push_str("${");
-                out.push_str(&after[..end]);
-                out.push('}');
-                rest = &after[end + 6..];
-            }
-            None => {
-                out.push_str(&rest[index..]);
-                rest = "";
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Everything `execute` may use to reach outside: the grant, the transport, the execution id.
+/// Everything `execute` may use to reach outside: the grant, the transport, the execution id
+/// and the tag of its secret placeholders.
 pub struct HostIo {
     grant: EgressGrant,
     transport: Arc<dyn Transport>,
     execution_id: String,
+    refs: RefTag,
     pub(super) records: Vec<RequestRecord>,
+    /// Requests asked for in all, recorded or not.
+    pub(super) requested: usize,
 }
 
 impl HostIo {
-    /// I/O for one execution, sending through `transport`.
-    pub fn new(grant: EgressGrant, transport: Arc<dyn Transport>, execution_id: &str) -> Self {
+    /// I/O for one execution, sending through `transport`; `refs` is the execution's tag.
+    pub fn new(
+        grant: EgressGrant,
+        transport: Arc<dyn Transport>,
+        execution_id: &str,
+        refs: RefTag,
+    ) -> Self {
         Self {
             grant,
             transport,
             execution_id: execution_id.to_string(),
+            refs,
             records: Vec::new(),
+            requested: 0,
         }
     }
+
+    /// Keeps a record unless the plugin is past its budget of recorded refusals.
+    fn keep(&mut self, record: RequestRecord, max_requests: u32) {
+        if self.records.len() < max_requests as usize + MAX_REFUSED_RECORDS {
+            self.records.push(record);
+        }
+    }
+}
+
+/// A URL as a record keeps it: at most [`MAX_RECORDED_URL`] bytes.
+fn recorded_url(url: &str) -> String {
+    if url.len() <= MAX_RECORDED_URL {
+        return url.to_string();
+    }
+    let mut end = MAX_RECORDED_URL;
+    while !url.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…[cut: {} bytes in all]", &url[..end], url.len())
 }
 
 /// One request a plugin asked for, as the host sent it (or why it did not).
@@ -222,10 +230,11 @@ impl http::Host for ExecState {
             )));
         };
         let at = SystemTime::now();
+        io.requested += 1;
         let mut record = RequestRecord {
             at,
-            method: request.method.clone(),
-            url: request.url.clone(),
+            method: recorded_url(&request.method),
+            url: recorded_url(&request.url),
             headers: Vec::new(),
             body: Vec::new(),
             response: None,
@@ -236,7 +245,7 @@ impl http::Host for ExecState {
             Ok(outbound) => outbound,
             Err(error) => {
                 record.error = Some(error_class(&error));
-                io.records.push(record);
+                io.keep(record, limits.max_requests);
                 return Ok(Err(error));
             }
         };
@@ -272,7 +281,7 @@ impl http::Host for ExecState {
             }
         };
         if let Some(io) = self.io.as_mut() {
-            io.records.push(record);
+            io.keep(record, limits.max_requests);
         }
         Ok(reply)
     }
@@ -293,22 +302,35 @@ fn prepare(
     limits: &IoLimits,
     at: SystemTime,
 ) -> Result<OutboundRequest, HttpError> {
-    if io.records.len() as u64 >= u64::from(limits.max_requests) {
+    // Every request asked for counts, refused ones included (`requested` counts this one).
+    if io.requested as u64 > u64::from(limits.max_requests) {
         return Err(HttpError::LimitExceeded(format!(
             "at most {} requests per execution",
             limits.max_requests
         )));
     }
-    let url = Url::parse(&request.url)
-        .map_err(|e| HttpError::InvalidRequest(format!("bad URL {:?}: {e}", request.url)))?;
+    let url = Url::parse(&request.url).map_err(|e| {
+        HttpError::InvalidRequest(format!("bad URL {:?}: {e}", recorded_url(&request.url)))
+    })?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(HttpError::InvalidRequest(format!(
             "only http and https URLs can be sent, not {}:",
             url.scheme()
         )));
     }
-    let method = ::http::Method::from_bytes(request.method.as_bytes())
-        .map_err(|_| HttpError::InvalidRequest(format!("bad method {:?}", request.method)))?;
+    let method = ::http::Method::from_bytes(request.method.as_bytes()).map_err(|_| {
+        HttpError::InvalidRequest(format!("bad method {:?}", recorded_url(&request.method)))
+    })?;
+    let header_bytes: usize = request
+        .headers
+        .iter()
+        .map(|h| h.name.len() + h.value.len())
+        .sum();
+    if header_bytes > MAX_REQUEST_HEADER_BYTES {
+        return Err(HttpError::LimitExceeded(format!(
+            "{header_bytes} bytes of headers is over the {MAX_REQUEST_HEADER_BYTES} byte limit"
+        )));
+    }
     if request.body.len() > limits.max_request_bytes {
         return Err(HttpError::LimitExceeded(format!(
             "request body of {} bytes is over the {} byte limit",
@@ -339,8 +361,9 @@ fn prepare(
 
     let mut headers = Vec::with_capacity(request.headers.len() + 6);
     for Header { name, value } in request.headers {
-        ::http::HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| HttpError::InvalidRequest(format!("bad header name {name:?}")))?;
+        ::http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            HttpError::InvalidRequest(format!("bad header name {:?}", recorded_url(&name)))
+        })?;
         ::http::HeaderValue::from_str(&value)
             .map_err(|_| HttpError::InvalidRequest(format!("bad value for header {name}")))?;
         if !HOST_OWNED_HEADERS
@@ -354,9 +377,11 @@ fn prepare(
         headers.push(("user-agent".into(), crate::USER_AGENT.into()));
     }
 
+    // Every request names its execution, so that receivers can deduplicate retries.
+    headers.push(("webhook-id".into(), io.execution_id.clone()));
     let mut body = request.body;
     if let Some(credentials) = credentials {
-        body = fill_secret_placeholders(body, &credentials.payload_secrets);
+        body = io.refs.fill(body, &credentials.payload_secrets);
         if let Some(token) = &credentials.access_token {
             headers.push(("authorization".into(), format!("Bearer {token}")));
         }
@@ -369,7 +394,6 @@ fn prepare(
                 "x-wandb-signature".into(),
                 signing::wandb_signature(secret, &body),
             ));
-            headers.push(("webhook-id".into(), io.execution_id.clone()));
             headers.push(("webhook-timestamp".into(), timestamp.to_string()));
             headers.push((
                 "webhook-signature".into(),
@@ -387,30 +411,6 @@ fn prepare(
         headers,
         body: body.into(),
     })
-}
-
-/// Replaces each secret placeholder (as it appears inside a JSON string) by the secret's value,
-/// JSON-escaped, so that the document stays valid whatever the value holds.
-fn fill_secret_placeholders(body: Vec<u8>, secrets: &[(String, String)]) -> Vec<u8> {
-    if secrets.is_empty() || !body.windows(6).any(|w| w == b"\\u0000") {
-        return body;
-    }
-    let mut text = match String::from_utf8(body) {
-        Ok(text) => text,
-        Err(e) => return e.into_bytes(),
-    };
-    for (name, value) in secrets {
-        let placeholder = serde_json::to_string(&secret_placeholder(name)).expect("a string");
-        let escaped = serde_json::to_string(value).expect("a string");
-        let (placeholder, escaped) = (
-            &placeholder[1..placeholder.len() - 1],
-            &escaped[1..escaped.len() - 1],
-        );
-        if text.contains(placeholder) {
-            text = text.replace(placeholder, escaped);
-        }
-    }
-    text.into_bytes()
 }
 
 fn transport_error(error: TransportError) -> HttpError {
@@ -446,27 +446,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn secret_placeholders_become_escaped_values_and_the_json_stays_valid() {
-        let secrets = vec![("TOKEN".to_string(), "a\"b\\c\nd".to_string())];
-        let body = serde_json::to_vec(&serde_json::json!({
-            "t": secret_placeholder("TOKEN"),
-            "u": format!("x {} y", secret_placeholder("TOKEN")),
-            "other": secret_placeholder("OTHER"),
-        }))
-        .unwrap();
-        let filled = fill_secret_placeholders(body, &secrets);
-        let value: serde_json::Value = serde_json::from_slice(&filled).unwrap();
-        assert_eq!(value["t"], "a\"b\\c\nd");
-        assert_eq!(value["u"], "x a\"b\\c\nd y");
-        assert_eq!(value["other"], secret_placeholder("OTHER"));
-    }
-
-    #[test]
-    fn placeholders_show_as_references() {
-        let stored = serde_json::to_string(
-            &serde_json::json!({"t": format!("x {}", secret_placeholder("TOKEN"))}),
-        )
-        .unwrap();
-        assert_eq!(show_secret_placeholders(&stored), r#"{"t":"x ${TOKEN}"}"#);
+    fn long_urls_are_cut_in_records() {
+        let url = format!("https://example.com/{}", "é".repeat(4000));
+        let kept = recorded_url(&url);
+        assert!(kept.len() < MAX_RECORDED_URL + 64, "{}", kept.len());
+        assert!(kept.ends_with(&format!("[cut: {} bytes in all]", url.len())));
+        assert_eq!(recorded_url("https://example.com/"), "https://example.com/");
     }
 }

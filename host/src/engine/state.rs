@@ -148,8 +148,19 @@ impl ExecState {
                 message: note,
             });
         }
-        let requests = self.io.map(|io| io.records).unwrap_or_default();
-        (requests, self.logs.lines)
+        let requests = self.io.map(|io| {
+            let unrecorded = io.requested - io.records.len();
+            if unrecorded > 0 {
+                self.logs.lines.push(LogLine {
+                    level: "warn",
+                    message: format!(
+                        "{unrecorded} more request(s) refused and not recorded: request limit reached"
+                    ),
+                });
+            }
+            io.records
+        });
+        (requests.unwrap_or_default(), self.logs.lines)
     }
 }
 

@@ -1,10 +1,25 @@
 //! Payload templates: JSON documents whose string values may reference `${name}` (an event
 //! variable or an entity secret). Rendering works on the parsed tree, so no value can break or
-//! inject into the document; `$${` is a literal `${`.
+//! inject into the document; `$${` is a literal `${`. A rendered document is bounded
+//! ([`MAX_RENDERED_BYTES`]) while it is rendered, so a short template cannot multiply a large
+//! event into an unbounded payload.
 
 use serde_json::Value;
 
 use super::variables;
+use crate::secrets::refs::RefTag;
+
+/// The most a rendered payload may hold, in bytes of its strings, numbers and keys (about its
+/// JSON size). A payload over it fails its execution as `invalid`.
+pub const MAX_RENDERED_BYTES: usize = 1 << 20;
+
+/// A rendered payload went over [`MAX_RENDERED_BYTES`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the rendered payload is over the {limit} byte limit")]
+pub struct TooLarge {
+    /// The limit, in bytes.
+    pub limit: usize,
+}
 
 /// A template problem found when an automation is saved.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -17,12 +32,13 @@ pub enum TemplateError {
         /// What is wrong.
         message: String,
     },
-    /// Names that are neither variables nor existing secrets.
-    #[error("unknown template variable{} {}; valid names: {}", if .unknown.len() > 1 { "s" } else { "" }, .unknown.join(", "), .valid.join(", "))]
+    /// Names that are neither variables nor existing secrets. The message lists the variables
+    /// and never the entity's secret names (a member may use secrets, not list them).
+    #[error("unknown template variable{} {}; valid names: {}, or the name of one of the entity's secrets", if .unknown.len() > 1 { "s" } else { "" }, .unknown.join(", "), .valid.join(", "))]
     Unknown {
         /// The unknown names.
         unknown: Vec<String>,
-        /// Every valid name (variables, `artifact_metadata.KEY`, the entity's secrets).
+        /// Every variable name (with `artifact_metadata.KEY`).
         valid: Vec<String>,
     },
 }
@@ -45,7 +61,7 @@ pub struct Template {
 pub enum Resolved<'a> {
     /// An event variable's value.
     Variable(&'a Value),
-    /// The name is a secret: rendered as the placeholder the host fills in on the way out.
+    /// The name is a secret: rendered as the execution's placeholder, filled in on the way out.
     Secret,
 }
 
@@ -77,7 +93,6 @@ impl Template {
             .map(|n| n.to_string())
             .collect();
         valid.push(format!("{}KEY", variables::METADATA_PREFIX));
-        valid.extend(secrets.iter().cloned());
         Err(TemplateError::Unknown { unknown, valid })
     }
 
@@ -91,10 +106,21 @@ impl Template {
         &self.tree
     }
 
-    /// Renders the template. `resolve` returns `None` for a name that has no value now (a
-    /// variable that does not apply, or a secret deleted since): it renders as `""`.
-    pub fn render<'a>(&self, resolve: impl Fn(&str) -> Option<Resolved<'a>>) -> Value {
-        render_value(&self.tree, &resolve)
+    /// Renders the template; secrets become placeholders tagged with `tag` (the execution's).
+    /// `resolve` returns `None` for a name that has no value now (a variable that does not apply,
+    /// or a secret deleted since): it renders as `""`. Stops as soon as the output passes
+    /// [`MAX_RENDERED_BYTES`].
+    pub fn render<'a>(
+        &self,
+        tag: &RefTag,
+        resolve: impl Fn(&str) -> Option<Resolved<'a>>,
+    ) -> Result<Value, TooLarge> {
+        let mut renderer = Renderer {
+            tag,
+            resolve,
+            budget: MAX_RENDERED_BYTES,
+        };
+        renderer.value(&self.tree)
     }
 }
 
@@ -168,46 +194,86 @@ fn split(s: &str) -> Result<Vec<Piece>, String> {
     Ok(pieces)
 }
 
-fn render_value<'a>(value: &Value, resolve: &impl Fn(&str) -> Option<Resolved<'a>>) -> Value {
-    match value {
-        Value::String(s) => render_string(s, resolve),
-        Value::Array(items) => {
-            Value::Array(items.iter().map(|v| render_value(v, resolve)).collect())
-        }
-        Value::Object(fields) => Value::Object(
-            fields
-                .iter()
-                .map(|(k, v)| (k.clone(), render_value(v, resolve)))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
+/// Renders a tree while counting what it produces against a budget.
+struct Renderer<'t, R> {
+    tag: &'t RefTag,
+    resolve: R,
+    budget: usize,
 }
 
-fn render_string<'a>(s: &str, resolve: &impl Fn(&str) -> Option<Resolved<'a>>) -> Value {
-    // Strings were checked at parse time; one that no longer splits is kept as it is.
-    let Ok(pieces) = split(s) else {
-        return Value::String(s.to_string());
-    };
-    if let [Piece::Reference(name)] = pieces.as_slice()
-        && let Some(Resolved::Variable(value @ (Value::Object(_) | Value::Array(_)))) =
-            resolve(name)
-    {
-        return value.clone();
+impl<'a, R: Fn(&str) -> Option<Resolved<'a>>> Renderer<'_, R> {
+    fn spend(&mut self, bytes: usize) -> Result<(), TooLarge> {
+        self.budget = self.budget.checked_sub(bytes).ok_or(TooLarge {
+            limit: MAX_RENDERED_BYTES,
+        })?;
+        Ok(())
     }
-    let mut out = String::with_capacity(s.len());
-    for piece in pieces {
-        match piece {
-            Piece::Text(text) => out.push_str(&text),
-            Piece::Reference(name) => match resolve(&name) {
-                Some(Resolved::Variable(Value::String(text))) => out.push_str(text),
-                Some(Resolved::Variable(Value::Null)) | None => {}
-                Some(Resolved::Variable(other)) => out.push_str(&other.to_string()),
-                Some(Resolved::Secret) => out.push_str(&crate::engine::secret_placeholder(&name)),
-            },
+
+    fn value(&mut self, value: &Value) -> Result<Value, TooLarge> {
+        Ok(match value {
+            Value::String(s) => self.string(s)?,
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|v| self.value(v))
+                    .collect::<Result<_, _>>()?,
+            ),
+            Value::Object(fields) => {
+                let mut out = serde_json::Map::with_capacity(fields.len());
+                for (k, v) in fields {
+                    self.spend(k.len())?;
+                    out.insert(k.clone(), self.value(v)?);
+                }
+                Value::Object(out)
+            }
+            other => {
+                self.spend(8)?;
+                other.clone()
+            }
+        })
+    }
+
+    fn string(&mut self, s: &str) -> Result<Value, TooLarge> {
+        // Strings were checked at parse time; one that no longer splits is kept as it is.
+        let Ok(pieces) = split(s) else {
+            self.spend(s.len())?;
+            return Ok(Value::String(s.to_string()));
+        };
+        if let [Piece::Reference(name)] = pieces.as_slice()
+            && let Some(Resolved::Variable(value @ (Value::Object(_) | Value::Array(_)))) =
+                (self.resolve)(name)
+        {
+            self.spend(serde_json::to_string(value).map_or(usize::MAX, |t| t.len()))?;
+            return Ok(value.clone());
         }
+        let mut out = String::with_capacity(s.len());
+        for piece in pieces {
+            match piece {
+                Piece::Text(text) => {
+                    self.spend(text.len())?;
+                    out.push_str(&text);
+                }
+                Piece::Reference(name) => match (self.resolve)(&name) {
+                    Some(Resolved::Variable(Value::String(text))) => {
+                        self.spend(text.len())?;
+                        out.push_str(text);
+                    }
+                    Some(Resolved::Variable(Value::Null)) | None => {}
+                    Some(Resolved::Variable(other)) => {
+                        let text = other.to_string();
+                        self.spend(text.len())?;
+                        out.push_str(&text);
+                    }
+                    Some(Resolved::Secret) => {
+                        let placeholder = self.tag.placeholder(&name);
+                        self.spend(placeholder.len())?;
+                        out.push_str(&placeholder);
+                    }
+                },
+            }
+        }
+        Ok(Value::String(out))
     }
-    Value::String(out)
 }
 
 #[cfg(test)]
@@ -215,14 +281,51 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    fn tag() -> RefTag {
+        crate::secrets::refs::RefKey::derive(&[1; 32]).tag("execution")
+    }
+
     fn render(template: Value, vars: &Value) -> Value {
         let t = Template::parse(template).unwrap();
         t.check_names(&["API_KEY".into()]).unwrap();
-        t.render(|name| match vars.get(name) {
+        t.render(&tag(), |name| match vars.get(name) {
             Some(v) => Some(Resolved::Variable(v)),
             None if name == "API_KEY" => Some(Resolved::Secret),
             None => None,
         })
+        .unwrap()
+    }
+
+    #[test]
+    fn secrets_render_as_this_executions_placeholders() {
+        let out = render(json!({"k": "Bearer ${API_KEY}"}), &json!({}));
+        assert_eq!(out["k"], format!("Bearer {}", tag().placeholder("API_KEY")));
+    }
+
+    #[test]
+    fn rendering_stops_at_the_size_limit() {
+        let big = "x".repeat(100 << 10);
+        let template = Template::parse(json!({"a": "${event_author}".repeat(11)})).unwrap();
+        let vars = json!({"event_author": big});
+        let resolve = |name: &str| vars.get(name).map(Resolved::Variable);
+        assert_eq!(
+            template.render(&tag(), resolve),
+            Err(TooLarge {
+                limit: MAX_RENDERED_BYTES
+            })
+        );
+        let template = Template::parse(json!({"a": "${event_author}".repeat(10)})).unwrap();
+        assert!(template.render(&tag(), resolve).is_ok());
+    }
+
+    #[test]
+    fn the_unknown_name_error_lists_no_secret() {
+        let e = Template::parse(json!({"a": "${nope}"}))
+            .unwrap()
+            .check_names(&["HIDDEN_SECRET".into()])
+            .unwrap_err();
+        assert!(!e.to_string().contains("HIDDEN_SECRET"), "{e}");
+        assert!(e.to_string().contains("entity's secrets"), "{e}");
     }
 
     #[test]

@@ -74,7 +74,7 @@ pub struct ExecutionRecord {
     /// The automation as it was when the event arrived.
     #[schema(value_type = Object)]
     pub automation: Value,
-    /// The rendered payload, secrets shown as `${NAME}`.
+    /// The rendered payload (the API shows its secret placeholders as `${NAME}`).
     #[schema(value_type = Option<Object>)]
     pub payload: Option<Value>,
     /// Every attempt, oldest first (only in single-execution reads).
@@ -112,9 +112,7 @@ fn finish_execution(
 ) -> Result<ExecutionRecord, StoreError> {
     let (mut record, automation, payload) = parts;
     record.automation = json_column(&automation)?;
-    record.payload = payload
-        .map(|p| json_column::<Value>(&crate::engine::show_secret_placeholders(&p)))
-        .transpose()?;
+    record.payload = payload.map(|p| json_column::<Value>(&p)).transpose()?;
     Ok(record)
 }
 

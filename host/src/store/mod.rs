@@ -55,6 +55,45 @@ pub enum StoreError {
     /// The writer thread is gone (the store is shutting down).
     #[error("the store is closed")]
     Closed,
+    /// The database cannot be written now (disk full, read-only, an I/O error): worth retrying
+    /// once the operator has freed space. Nothing of the write happened.
+    #[error("storage is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl StoreError {
+    /// Whether the failure is the storage's state rather than the request: callers answer 503
+    /// and retry later instead of reporting a bug.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            Self::Unavailable(_) | Self::Closed => true,
+            Self::Sqlite(error) => sqlite_unavailable(error),
+            _ => false,
+        }
+    }
+}
+
+/// SQLite's codes for a database that cannot be written now.
+fn sqlite_unavailable(error: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode;
+    matches!(
+        error.sqlite_error_code(),
+        Some(
+            ErrorCode::DiskFull
+                | ErrorCode::ReadOnly
+                | ErrorCode::SystemIoFailure
+                | ErrorCode::CannotOpen
+                | ErrorCode::DatabaseBusy
+                | ErrorCode::DatabaseLocked
+        )
+    )
+}
+
+/// Why a batch did not commit: the message, and whether the storage is unavailable.
+type CommitError = (String, bool);
+
+fn commit_error(error: &rusqlite::Error) -> CommitError {
+    (error.to_string(), sqlite_unavailable(error))
 }
 
 /// Durability of a commit.
@@ -72,7 +111,7 @@ trait Job: Send {
     /// Runs inside the batch's transaction; false when the job failed (and was rolled back).
     fn run(&mut self, tx: &Transaction<'_>) -> bool;
     /// Delivers the result once the batch committed (or failed to).
-    fn finish(self: Box<Self>, commit: Result<(), String>);
+    fn finish(self: Box<Self>, commit: Result<(), CommitError>);
 }
 
 struct WriteJob<T, F> {
@@ -113,10 +152,11 @@ where
         ok
     }
 
-    fn finish(self: Box<Self>, commit: Result<(), String>) {
+    fn finish(self: Box<Self>, commit: Result<(), CommitError>) {
         let result = match (commit, self.result) {
             (Ok(()), Some(result)) => result,
-            (Err(message), _) => Err(StoreError::CommitFailed(message)),
+            (Err((message, true)), _) => Err(StoreError::Unavailable(message)),
+            (Err((message, false)), _) => Err(StoreError::CommitFailed(message)),
             (Ok(()), None) => Err(StoreError::Closed),
         };
         let _ = self.reply.send(result);
@@ -308,6 +348,7 @@ fn writer_loop(
     stats: &StoreStats,
     checkpoint: &CheckpointSignal,
 ) {
+    let mut failing = false;
     while let Ok(first) = jobs.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -321,9 +362,9 @@ fn writer_loop(
                 for job in batch.iter_mut() {
                     job.run(&tx);
                 }
-                tx.commit().map_err(|e| e.to_string())
+                tx.commit().map_err(|e| commit_error(&e))
             }
-            Err(e) => Err(e.to_string()),
+            Err(e) => Err(commit_error(&e)),
         };
         if commit.is_ok() {
             checkpoint.committed();
@@ -332,8 +373,18 @@ fn writer_loop(
                 .writes
                 .fetch_add(batch.len() as u64, Ordering::Relaxed);
         }
-        if let Err(error) = &commit {
-            tracing::error!(%error, writes = batch.len(), "commit failed; the batch's writes are lost and reported as failed");
+        // Logged when the state changes, not for every failed commit: a full disk would
+        // otherwise write an error line per retry.
+        match (&commit, failing) {
+            (Err((error, _)), false) => {
+                tracing::error!(%error, writes = batch.len(), "commits fail; writes are reported as failed until one succeeds");
+                failing = true;
+            }
+            (Ok(()), true) => {
+                tracing::info!("commits succeed again");
+                failing = false;
+            }
+            _ => {}
         }
         for job in batch {
             job.finish(commit.clone());

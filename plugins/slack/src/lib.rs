@@ -3,7 +3,7 @@
 //! token (the integration's access token, added by the host).
 
 use herald_sdk::http::Response;
-use herald_sdk::{Action, ActionError, Invocation, Outcome, PluginInfo, Severity, http};
+use herald_sdk::{Action, ActionError, Invocation, Outcome, PluginInfo, Severity, http, text};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -17,10 +17,10 @@ struct Config {
     /// The channel (`#name` or an id); required in `bot` mode.
     #[serde(default)]
     channel: Option<String>,
-    /// The message's title.
+    /// The message's title; `${variables}` are filled in.
     #[serde(default)]
     title: Option<String>,
-    /// Extra text under the title.
+    /// Extra text under the title (mrkdwn); `${variables}` are filled in, escaped.
     #[serde(default)]
     message: Option<String>,
     /// How serious the message is.
@@ -102,43 +102,46 @@ impl Action for Slack {
 }
 
 /// The default Block Kit message: title, what happened, severity, and a text fallback for
-/// notifications.
+/// notifications. Every piece of event data in mrkdwn is escaped: an author named `<!channel>`
+/// must not ping a channel.
 fn default_message(invocation: &Invocation, config: &Config) -> Value {
     let facts = invocation.facts();
-    let title = config
-        .title
-        .clone()
-        .unwrap_or_else(|| format!("Herald: {}", facts.event_type));
+    let esc = text::slack_mrkdwn;
+    let title_template = config.title.as_deref().unwrap_or("Herald: ${event_type}");
+    // The header block is plain text; the fallback is mrkdwn.
+    let title = invocation.render_text(title_template, text::plain);
+    let title_mrkdwn = invocation.render_text(title_template, esc);
     let (badge, label) = match config.severity {
         Severity::Error => (":red_circle:", "error"),
         Severity::Warn => (":large_yellow_circle:", "warning"),
         _ => (":large_blue_circle:", "info"),
     };
-    let mut lines = vec![format!("*Event:* {}", facts.event_type)];
+    let mut lines = vec![format!("*Event:* {}", esc(&facts.event_type))];
     if !facts.author.is_empty() {
-        lines.push(format!("*Author:* {}", facts.author));
+        lines.push(format!("*Author:* {}", esc(&facts.author)));
     }
-    lines.push(format!("*Where:* {}", facts.place));
+    lines.push(format!("*Where:* {}", esc(&facts.place)));
     if !facts.subject.1.is_empty() {
-        lines.push(format!("*{}:* {}", facts.subject.0, facts.subject.1));
+        lines.push(format!("*{}:* {}", facts.subject.0, esc(&facts.subject.1)));
     }
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": title, "emoji": true}}),
     ];
     if let Some(message) = &config.message {
+        let message = invocation.render_text(message, esc);
         blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": message}}));
     }
     blocks.push(json!({"type": "section", "text": {"type": "mrkdwn", "text": lines.join("\n")}}));
     blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("{badge} Severity: {label}")}]}));
     let fallback = format!(
-        "[{}] {title}: {} in {}{}",
+        "[{}] {title_mrkdwn}: {} in {}{}",
         label.to_uppercase(),
-        facts.event_type,
-        facts.place,
+        esc(&facts.event_type),
+        esc(&facts.place),
         if facts.subject.1.is_empty() {
             String::new()
         } else {
-            format!(" ({})", facts.subject.1)
+            format!(" ({})", esc(&facts.subject.1))
         }
     );
     json!({"text": fallback, "blocks": blocks})

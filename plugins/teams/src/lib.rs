@@ -3,7 +3,7 @@
 
 use herald_sdk::http::Response;
 use herald_sdk::{
-    Action, ActionError, EventFacts, Invocation, Outcome, PluginInfo, Severity, http,
+    Action, ActionError, EventFacts, Invocation, Outcome, PluginInfo, Severity, http, text,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -74,8 +74,8 @@ impl Action for Teams {
             None => {
                 let facts = invocation.facts();
                 let card = match config.format.as_str() {
-                    "adaptive" => adaptive_card(&facts, &config),
-                    _ => message_card(&facts, &config),
+                    "adaptive" => adaptive_card(&invocation, &facts, &config),
+                    _ => message_card(&invocation, &facts, &config),
                 };
                 serde_json::to_vec(&card).expect("JSON serialises")
             }
@@ -87,46 +87,57 @@ impl Action for Teams {
     }
 }
 
-fn title(facts: &EventFacts, config: &Config) -> String {
-    config
-        .title
-        .clone()
-        .unwrap_or_else(|| format!("Herald: {}", facts.event_type))
+/// The title with its `${variables}` filled in through `escape`.
+fn title(invocation: &Invocation, config: &Config, escape: fn(&str) -> String) -> String {
+    invocation.render_text(
+        config.title.as_deref().unwrap_or("Herald: ${event_type}"),
+        escape,
+    )
 }
 
+/// The message with its `${variables}` filled in, escaped.
+fn message(invocation: &Invocation, config: &Config) -> Option<String> {
+    let message = config.message.as_deref()?;
+    Some(invocation.render_text(message, text::teams_markdown))
+}
+
+/// The facts, every piece of event data escaped for Teams Markdown.
 fn fact_list(facts: &EventFacts, config: &Config) -> Vec<(String, String)> {
+    let esc = text::teams_markdown;
+    // The event type is one of Herald's own names, not client data.
     let mut list = vec![("Event type".to_string(), facts.event_type.clone())];
     if !facts.author.is_empty() {
-        list.push(("Author".into(), facts.author.clone()));
+        list.push(("Author".into(), esc(&facts.author)));
     }
-    list.push(("Where".into(), facts.place.clone()));
+    list.push(("Where".into(), esc(&facts.place)));
     if !facts.subject.1.is_empty() {
-        list.push(facts.subject.clone());
+        list.push((facts.subject.0.clone(), esc(&facts.subject.1)));
     }
     list.push(("Severity".into(), config.severity.as_str().to_string()));
     list
 }
 
 /// The legacy connector card (the reference documents' format).
-fn message_card(facts: &EventFacts, config: &Config) -> Value {
+fn message_card(invocation: &Invocation, facts: &EventFacts, config: &Config) -> Value {
     let colour = match config.severity {
         Severity::Error => "D13438",
         Severity::Warn => "FFB900",
         _ => "0078D7",
     };
-    let title = title(facts, config);
+    let summary = title(invocation, config, text::plain);
+    let title = title(invocation, config, text::teams_markdown);
     let facts: Vec<Value> = fact_list(facts, config)
         .into_iter()
         .map(|(name, value)| json!({"name": name, "value": value}))
         .collect();
     let mut section = json!({"activityTitle": title, "facts": facts, "markdown": true});
-    if let Some(message) = &config.message {
-        section["text"] = message.clone().into();
+    if let Some(message) = message(invocation, config) {
+        section["text"] = message.into();
     }
     json!({
         "@type": "MessageCard",
         "@context": "http://schema.org/extensions",
-        "summary": title,
+        "summary": summary,
         "themeColor": colour,
         "title": title,
         "sections": [section]
@@ -134,16 +145,16 @@ fn message_card(facts: &EventFacts, config: &Config) -> Value {
 }
 
 /// A Workflows message: an Adaptive Card 1.4 as the one attachment.
-fn adaptive_card(facts: &EventFacts, config: &Config) -> Value {
+fn adaptive_card(invocation: &Invocation, facts: &EventFacts, config: &Config) -> Value {
     let colour = match config.severity {
         Severity::Error => "Attention",
         Severity::Warn => "Warning",
         _ => "Accent",
     };
     let mut body = vec![
-        json!({"type": "TextBlock", "text": title(facts, config), "weight": "Bolder", "size": "Medium", "color": colour, "wrap": true}),
+        json!({"type": "TextBlock", "text": title(invocation, config, text::teams_markdown), "weight": "Bolder", "size": "Medium", "color": colour, "wrap": true}),
     ];
-    if let Some(message) = &config.message {
+    if let Some(message) = message(invocation, config) {
         body.push(json!({"type": "TextBlock", "text": message, "wrap": true}));
     }
     let facts: Vec<Value> = fact_list(facts, config)

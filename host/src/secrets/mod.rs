@@ -1,6 +1,9 @@
 //! Secret values at rest: ChaCha20-Poly1305 under the operator's master key, each ciphertext bound
 //! to its entity and name. The master key comes from config or the environment, or is generated on
-//! first start into a file only its owner can read.
+//! first start into a file only its owner can read. [`refs`] owns how a payload names a secret
+//! until it is sent.
+
+pub mod refs;
 
 use std::path::Path;
 
@@ -22,9 +25,12 @@ pub fn valid_name(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
-/// The key that encrypts every secret.
+/// The key that encrypts every secret, and the key derived from it that tags secret references.
 #[derive(Clone)]
-pub struct MasterKey(ChaCha20Poly1305);
+pub struct MasterKey {
+    cipher: ChaCha20Poly1305,
+    refs: refs::RefKey,
+}
 
 impl std::fmt::Debug for MasterKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -35,7 +41,15 @@ impl std::fmt::Debug for MasterKey {
 impl MasterKey {
     /// From 32 raw bytes.
     pub fn from_bytes(bytes: &[u8; 32]) -> Self {
-        Self(ChaCha20Poly1305::new(Key::from_slice(bytes)))
+        Self {
+            cipher: ChaCha20Poly1305::new(Key::from_slice(bytes)),
+            refs: refs::RefKey::derive(bytes),
+        }
+    }
+
+    /// The key that tags secret references in rendered payloads.
+    pub fn refs(&self) -> &refs::RefKey {
+        &self.refs
     }
 
     /// From base64 text (as in `HERALD_MASTER_KEY` or a key file).
@@ -74,7 +88,7 @@ impl MasterKey {
         let nonce = random_bytes::<12>();
         let aad = associated_data(entity_id, name);
         let ciphertext = self
-            .0
+            .cipher
             .encrypt(
                 Nonce::from_slice(&nonce),
                 Payload {
@@ -99,7 +113,7 @@ impl MasterKey {
         }
         let aad = associated_data(entity_id, name);
         let plain = self
-            .0
+            .cipher
             .decrypt(
                 Nonce::from_slice(nonce),
                 Payload {
