@@ -133,7 +133,12 @@ async fn an_infinite_loop_ends_at_the_cpu_deadline() {
 async fn refused_requests_cannot_grow_the_record_without_bound() {
     let bench = Bench::new().await;
     let report = bench.hostile(json!({"mode": "bigurls"})).await;
-    let outcome = report.result.expect("no sandbox error").expect("a note");
+    let outcome = report
+        .result
+        .as_ref()
+        .expect("no sandbox error")
+        .as_ref()
+        .expect("a note");
     assert_eq!(outcome.summary, "200 refused");
     assert!(
         report.requests.len() <= 16,
