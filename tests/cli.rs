@@ -55,12 +55,18 @@ async fn every_route_is_reachable_from_the_command_line() {
         (whoami["entity"].as_str(), whoami["role"].as_str()),
         (Some("default"), Some("admin"))
     );
+    let plugins = cli.ok(&["plugins"]).await;
     assert!(
-        cli.ok(&["plugins"])
-            .await
+        plugins
             .lines()
-            .any(|l| l.starts_with("webhook ")),
-        "plugins table"
+            .any(|l| l.starts_with("webhook ") && l.contains(" webhook ")),
+        "the plugins table shows each plugin's integration kinds: {plugins}"
+    );
+    assert!(
+        plugins
+            .lines()
+            .any(|l| l.starts_with("github-dispatch ") && l.contains(" github ")),
+        "{plugins}"
     );
 
     // Secrets: from --value and from standard input; listed by name only.
@@ -125,6 +131,24 @@ async fn every_route_is_reachable_from_the_command_line() {
         cli.json(&["integrations", "get", "ci"]).await["signing_secret"],
         "SIGNING"
     );
+    // "Test" through the CLI: a receiver on 127.0.0.1 gets the payload and its answer comes back.
+    let receiver = common::Receiver::ok().await;
+    let local = write_json(
+        files,
+        "local.json",
+        &json!({"name": "local", "kind": "webhook", "url": receiver.url("/t")}),
+    );
+    cli.ok(&["integrations", "create", "-f", &local]).await;
+    let payload = write_json(files, "payload.json", &json!({"hello": "${TOKEN}"}));
+    let tested = cli
+        .json(&["integrations", "test", "local", "-p", &payload])
+        .await;
+    assert_eq!(tested["response"]["status"], 200, "{tested}");
+    let got = receiver
+        .wait_for(1, std::time::Duration::from_secs(5))
+        .await;
+    assert_eq!(got[0].json(), json!({"hello": "tok-value-1"}));
+    cli.ok(&["integrations", "delete", "local"]).await;
     let listed = cli.ok(&["integrations", "list"]).await;
     assert!(
         listed

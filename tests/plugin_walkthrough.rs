@@ -147,6 +147,6 @@ async fn the_readme_walkthrough_builds_a_plugin_that_herald_runs() {
         .await[0];
     assert_eq!(
         request.json(),
-        serde_json::json!({"channel": "#ml-alerts", "text": "ADD_ARTIFACT_ALIAS by ana in acme/models"})
+        serde_json::json!({"channel": "#ml-alerts", "text": "ADD_ARTIFACT_ALIAS by ana in default/models"})
     );
 }

@@ -139,7 +139,7 @@ async fn refused_requests_cannot_grow_the_record_without_bound() {
         .expect("no sandbox error")
         .as_ref()
         .expect("a note");
-    assert_eq!(outcome.summary, "200 refused");
+    assert_eq!(outcome.summary, "100 refused");
     assert!(
         report.requests.len() <= 16,
         "{} records",

@@ -179,6 +179,17 @@ pub enum IntegrationsCommand {
         #[command(flatten)]
         entity: EntityArg,
     },
+    /// Send a test payload through it, signed like a delivery, and show the receiver's answer.
+    Test {
+        /// Its name.
+        name: String,
+        /// A JSON file with the payload template (`-` for standard input); default
+        /// `{"test": true}`.
+        #[arg(long, short)]
+        payload: Option<PathBuf>,
+        #[command(flatten)]
+        entity: EntityArg,
+    },
 }
 
 /// `herald secrets …`
@@ -514,6 +525,22 @@ pub(super) async fn run(
                         Shape::Object,
                     )
                 }
+                IntegrationsCommand::Test {
+                    name,
+                    payload,
+                    entity,
+                } => {
+                    let entity = client.entity(&entity).await?;
+                    let body = match payload {
+                        Some(file) => json!({"payload": read_json(&file)?}),
+                        None => json!({}),
+                    };
+                    let path = format!("/v1/entities/{entity}/integrations/{name}/test");
+                    (
+                        client.call("POST", &path, Some(&body), &[]).await?,
+                        Shape::Object,
+                    )
+                }
                 IntegrationsCommand::Update { name, file, entity } => {
                     let entity = client.entity(&entity).await?;
                     let body = read_json(&file)?;
@@ -704,7 +731,12 @@ fn encode(text: &str) -> String {
 }
 
 fn cell(value: &Value, column: &str) -> String {
-    let value = column.split('.').fold(value, |v, key| &v[key]);
+    // An empty column is the value itself (an array's items).
+    let value = if column.is_empty() {
+        value
+    } else {
+        column.split('.').fold(value, |v, key| &v[key])
+    };
     match value {
         Value::Null => "-".into(),
         Value::String(s) => s.clone(),
