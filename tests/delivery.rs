@@ -12,7 +12,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use common::{
     ADMIN_KEY, Api, ConnectionProbe, FAST_DELIVERY_CONFIG, Receiver, Server, expect_status,
-    post_event, settled, status_and_attempts,
+    post_event, put_secret, settled, status_and_attempts,
 };
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
@@ -39,14 +39,7 @@ fn hmac_b64(key: &[u8], message: &[u8]) -> String {
 /// Secrets, and an integration called `name` pointing at `url`.
 async fn integration(admin: &Api, name: &str, url: &str) {
     for (secret, value) in [("TOKEN", TOKEN), ("SIGNING", SIGNING)] {
-        let status = admin
-            .put(
-                &format!("/v1/entities/default/secrets/{secret}"),
-                &json!({"value": value}),
-            )
-            .await
-            .0;
-        assert!(status == 200 || status == 201);
+        put_secret(admin, secret, value).await;
     }
     expect_status(
         &admin

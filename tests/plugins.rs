@@ -65,15 +65,7 @@ impl Bench {
     }
 
     async fn secret(&self, name: &str, value: &str) {
-        let status = self
-            .admin
-            .put(
-                &format!("/v1/entities/default/secrets/{name}"),
-                &json!({"value": value}),
-            )
-            .await
-            .0;
-        assert!(status == 200 || status == 201, "secret {name}: {status}");
+        common::put_secret(&self.admin, name, value).await;
     }
 
     async fn integration(&self, body: Value) {

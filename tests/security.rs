@@ -8,7 +8,8 @@ mod common;
 use std::time::Duration;
 
 use common::{
-    ADMIN_KEY, Api, FAST_DELIVERY_CONFIG, Receiver, Server, expect_status, post_event, settled_all,
+    ADMIN_KEY, FAST_DELIVERY_CONFIG, Receiver, Server, expect_status, member, post_event,
+    put_secret, settled_all,
 };
 use serde_json::{Value, json};
 
@@ -19,30 +20,6 @@ fn start(data: &std::path::Path) -> Server {
         &[("HERALD_BOOTSTRAP_KEY", ADMIN_KEY)],
         &[],
     )
-}
-
-async fn put_secret(admin: &Api, name: &str, value: &str) {
-    let status = admin
-        .put(
-            &format!("/v1/entities/default/secrets/{name}"),
-            &json!({ "value": value }),
-        )
-        .await
-        .0;
-    assert!(status == 200 || status == 201, "secret {name}: {status}");
-}
-
-async fn member(admin: &Api, server: &Server) -> Api {
-    let key = expect_status(
-        &admin
-            .post("/v1/entities/default/keys", &json!({"role": "member"}))
-            .await,
-        201,
-    )["key"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    server.client(&key)
 }
 
 /// Every form a value could take in JSON text or a URL.

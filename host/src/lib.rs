@@ -9,6 +9,7 @@
 pub mod api;
 pub mod auth;
 pub mod automations;
+pub mod bounded;
 pub mod cli;
 pub mod config;
 pub mod delivery;

@@ -569,3 +569,32 @@ pub async fn settled_all(
 pub async fn settled(api: &Api, event_id: &str, limit: std::time::Duration) -> serde_json::Value {
     settled_all(api, event_id, limit).await.remove(0)
 }
+
+/// Sets (creates or replaces) a secret of the `default` entity.
+pub async fn put_secret(admin: &Api, name: &str, value: &str) {
+    let status = admin
+        .put(
+            &format!("/v1/entities/default/secrets/{name}"),
+            &serde_json::json!({ "value": value }),
+        )
+        .await
+        .0;
+    assert!(status == 200 || status == 201, "secret {name}: {status}");
+}
+
+/// A new member key of the `default` entity, as a client.
+pub async fn member(admin: &Api, server: &Server) -> Api {
+    let key = expect_status(
+        &admin
+            .post(
+                "/v1/entities/default/keys",
+                &serde_json::json!({"role": "member"}),
+            )
+            .await,
+        201,
+    )["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    server.client(&key)
+}

@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use super::redact::{REDACTED, Redactor};
 use super::transport::Transport;
+use crate::bounded::cut;
 use crate::engine::{
     ActionError, Credentials, EgressGrant, ExecutionReport, HostIo, Invocation, PluginEngine,
     SandboxError,
@@ -25,18 +26,6 @@ pub const RECORD_BODY_LIMIT: usize = 64 << 10;
 pub const RECORD_BODIES_LIMIT: usize = 256 << 10;
 /// The longest message (a plugin's summary or error, a log line) a record keeps.
 pub const MAX_MESSAGE_BYTES: usize = 4 << 10;
-
-/// `text` cut to at most `max` bytes (on a character boundary), saying so when it was cut.
-pub fn cut(text: &str, max: usize) -> String {
-    if text.len() <= max {
-        return text.to_string();
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…[cut: {} bytes in all]", &text[..end], text.len())
-}
 
 /// What an attempt needs from the host.
 #[derive(Clone)]

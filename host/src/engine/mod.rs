@@ -128,15 +128,7 @@ impl Plugin {
             .map(|error| {
                 let path = error.instance_path().to_string();
                 // The error quotes the offending value, which may be long.
-                let mut text = error.to_string();
-                if text.len() > 200 {
-                    let mut end = 200;
-                    while !text.is_char_boundary(end) {
-                        end -= 1;
-                    }
-                    text.truncate(end);
-                    text.push('…');
-                }
+                let text = crate::bounded::cut(&error.to_string(), 300);
                 format!("{}: {text}", if path.is_empty() { "/" } else { &path })
             })
             .collect();

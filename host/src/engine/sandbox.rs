@@ -158,16 +158,9 @@ impl HostIo {
     }
 }
 
-/// A URL as a record keeps it: at most [`MAX_RECORDED_URL`] bytes.
+/// A URL (or method, or header name) as a record keeps it: at most [`MAX_RECORDED_URL`] bytes.
 fn recorded_url(url: &str) -> String {
-    if url.len() <= MAX_RECORDED_URL {
-        return url.to_string();
-    }
-    let mut end = MAX_RECORDED_URL;
-    while !url.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…[cut: {} bytes in all]", &url[..end], url.len())
+    crate::bounded::cut(url, MAX_RECORDED_URL)
 }
 
 /// One request a plugin asked for, as the host sent it (or why it did not).
