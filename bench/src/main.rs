@@ -3,6 +3,7 @@
 //! (`--quick` for a short run). Figures are printed, never asserted: a benchmark is not a test.
 
 mod e2e;
+mod hostile;
 mod matching;
 mod plugin_cost;
 mod receiver;
@@ -18,7 +19,7 @@ struct Args {
     /// A short run (under a minute): fewer iterations, shorter load, 10,000 automations at most.
     #[arg(long)]
     quick: bool,
-    /// Run only these sections (plugins, e2e, matching); all by default.
+    /// Run only these sections (plugins, e2e, matching, hostile); all by default.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
@@ -39,6 +40,9 @@ fn main() -> anyhow::Result<()> {
         }
         if wanted("e2e") {
             e2e::run(&mut report, args.quick).await?;
+        }
+        if wanted("hostile") {
+            hostile::run(&mut report, args.quick).await?;
         }
         if wanted("matching") {
             matching::run(&mut report, args.quick).await?;

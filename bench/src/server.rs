@@ -19,7 +19,12 @@ pub struct HeraldProcess {
     _dir: tempfile::TempDir,
 }
 
+/// The server binary: `HERALD_BENCH_SERVER` when set (to measure another build, e.g. the commit
+/// before a change, with the same benchmark), else `herald-server` beside the bench.
 fn server_binary() -> anyhow::Result<PathBuf> {
+    if let Some(path) = std::env::var_os("HERALD_BENCH_SERVER") {
+        return Ok(PathBuf::from(path));
+    }
     let exe = std::env::current_exe()?;
     let path = exe.with_file_name(format!("herald-server{}", std::env::consts::EXE_SUFFIX));
     if !path.exists() {

@@ -43,6 +43,10 @@ pub struct DeliveryConfig {
     /// How often to look for due retries when nothing wakes the dispatcher sooner.
     #[serde(with = "humantime_serde")]
     pub poll_interval: Duration,
+    /// How much lower than the API's the delivery threads' scheduling priority is (a `nice`
+    /// increment, 0 to 19): plugins that spin their CPU budget must not starve `/healthz` and
+    /// ingest, while under saturating ingest deliveries must still keep up.
+    pub nice: i32,
 }
 
 impl Default for DeliveryConfig {
@@ -65,6 +69,7 @@ impl Default for DeliveryConfig {
             request_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(10),
             poll_interval: Duration::from_secs(1),
+            nice: DEFAULT_NICE,
         }
     }
 }
@@ -120,12 +125,12 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     Some(at.duration_since(now).unwrap_or_default())
 }
 
-/// How much lower than the API's the delivery threads' scheduling priority is (a `nice`
-/// increment): plugins that spin their CPU budget must not starve `/healthz` and ingest.
-const DELIVERY_NICE: i32 = 5;
+/// The default [`DeliveryConfig::nice`]: its own threads already keep plugins from starving the
+/// API, and a lower priority lets a saturating ingest starve deliveries (BENCHMARKS.md).
+const DEFAULT_NICE: i32 = 0;
 
 /// The running dispatcher. Its attempts (plugin code included) run on a runtime of their own,
-/// on threads of lower priority than the API's. [`Dispatcher::shutdown`] stops it; dropping it
+/// whose threads' priority can be lowered (`delivery.nice`). [`Dispatcher::shutdown`] stops it; dropping it
 /// abandons what is in flight (the leases bring it back).
 pub struct Dispatcher {
     stop: watch::Sender<bool>,
@@ -135,30 +140,34 @@ pub struct Dispatcher {
     runtime: Option<tokio::runtime::Runtime>,
 }
 
-/// The delivery runtime: one worker thread per core, each lowered by [`DELIVERY_NICE`].
-fn delivery_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+/// The delivery runtime: one worker thread per core, each lowered by `nice`.
+fn delivery_runtime(nice: i32) -> anyhow::Result<tokio::runtime::Runtime> {
+    anyhow::ensure!(
+        (0..=19).contains(&nice),
+        "delivery.nice must be 0 to 19, not {nice}"
+    );
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .thread_name("herald-delivery")
-        .on_thread_start(lower_priority)
+        .on_thread_start(move || lower_priority(nice))
         .enable_all()
         .build()
         .context("starting the delivery runtime")
 }
 
 #[cfg(target_os = "linux")]
-fn lower_priority() {
+fn lower_priority(nice: i32) {
     // SAFETY: gettid and setpriority take no pointers; on Linux a thread id names one thread,
     // so only this thread's priority changes. A failure leaves the priority as it was.
     unsafe {
         let tid = libc::gettid();
-        let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, DELIVERY_NICE);
+        let _ = libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, nice);
     }
 }
 
 #[cfg(not(target_os = "linux"))]
-fn lower_priority() {}
+fn lower_priority(_nice: i32) {}
 
 impl Drop for Dispatcher {
     fn drop(&mut self) {
@@ -194,6 +203,7 @@ impl Dispatcher {
             .connect(&owner, lease_ms, config.workers / 2)
             .context("a dispatcher is already connected to this host")?;
         let (stop, stopped) = watch::channel(false);
+        let run_nice = config.nice;
         let run = Run {
             deliverer,
             config,
@@ -201,7 +211,7 @@ impl Dispatcher {
             owner: owner.clone(),
             link,
         };
-        let runtime = delivery_runtime()?;
+        let runtime = delivery_runtime(run_nice)?;
         let task = runtime.spawn(run.claim_loop(stopped, handed));
         Ok(Self {
             stop,

@@ -27,6 +27,10 @@ pub fn builtin_bytes(name: &str) -> Option<&'static [u8]> {
         .map(|(_, bytes)| *bytes)
 }
 
+/// Where this build put the components built from `plugins/` (the built-ins and the test
+/// fixtures), for the tests and the benchmark.
+pub const BUILT_COMPONENTS_DIR: &str = env!("HERALD_FIXTURE_DIR");
+
 /// Installed plugins by name.
 #[derive(Debug, Default)]
 pub struct PluginRegistry {
