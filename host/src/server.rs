@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use crate::api::{AppState, compile_automation};
+use crate::api::AppState;
+use crate::automations::compile as compile_automation;
 use crate::automations::index::AutomationIndex;
 use crate::config::Config;
 use crate::delivery::transport::{HttpTransport, Timeouts};

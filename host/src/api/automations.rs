@@ -2,8 +2,6 @@
 //! `GET /v1/automations/{id}/executions`. Every save is validated in full: definition, filter,
 //! template, integration and the plugin's own `validate-config`.
 
-use std::sync::Arc;
-
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -15,10 +13,8 @@ use super::auth::Principal;
 use super::json::JsonBody;
 use super::{AppState, shown, store_error};
 use crate::automations::index::Compiled;
-use crate::automations::{Automation, AutomationInput, AutomationPatch, check_definition};
+use crate::automations::{Automation, AutomationInput, AutomationPatch, check_definition, compile};
 use crate::error::{ApiError, ErrorBody};
-use crate::events::filter::Filter;
-use crate::events::template::Template;
 use crate::store::ExecutionRecord;
 use crate::store::{AutomationFilter, now_rfc3339};
 
@@ -27,36 +23,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/automations", get(list).post(create))
         .route("/automations/{id}", get(read).patch(update).delete(remove))
         .route("/automations/{id}/executions", get(executions))
-}
-
-/// Parses what a stored automation needs to match (filter, template). Used when saving (after
-/// the full checks) and when loading the index at start. An automation without a payload
-/// template uses its plugin's default one (`default_payload`), if the plugin has one.
-pub fn compile(
-    entity_id: i64,
-    automation: Automation,
-    default_payload: Option<&str>,
-) -> Result<Compiled, String> {
-    let filter = Filter::parse(automation.event.filter.as_ref().unwrap_or(&Value::Null))
-        .map_err(|e| format!("event.filter: {e}"))?;
-    let template = match (&automation.action.payload, default_payload) {
-        (Some(tree), _) => {
-            Some(Template::parse(tree.clone()).map_err(|e| format!("action.payload: {e}"))?)
-        }
-        (None, Some(default)) => {
-            let tree = serde_json::from_str(default)
-                .map_err(|e| format!("the plugin's default payload: {e}"))?;
-            Some(Template::parse(tree).map_err(|e| format!("the plugin's default payload: {e}"))?)
-        }
-        (None, None) => None,
-    };
-    Ok(Compiled {
-        snapshot: serde_json::to_string(&automation).expect("an automation serialises"),
-        automation: Arc::new(automation),
-        entity_id,
-        filter,
-        template,
-    })
 }
 
 /// Every check an automation must pass before it is saved.

@@ -2,8 +2,6 @@
 //! executions it triggers are durable before `202`; `Idempotency-Key` makes a retried post return
 //! the same event id and create nothing new.
 
-use std::sync::Arc;
-
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
@@ -14,11 +12,9 @@ use serde_json::{Value, json};
 use super::auth::Principal;
 use super::json::JsonBody;
 use super::{AppState, shown, store_error};
-use crate::automations::Automation;
 use crate::error::{ApiError, ErrorBody};
-use crate::events::template::Resolved;
-use crate::events::{Event, EventInput, Variables};
-use crate::store::{Claimed, EventToStore, IngestOutcome, NewExecution};
+use crate::events::{Event, EventInput};
+use crate::store::IngestOutcome;
 
 /// Events one batch may carry.
 pub const MAX_BATCH_EVENTS: usize = 1000;
@@ -42,154 +38,6 @@ fn parse_event(value: Value, prefix: &str, principal: &Principal) -> Result<Even
         .map_err(|e| ApiError::Invalid(format!("{prefix}{e}")))?;
     principal.own_entity(&input.entity)?;
     Ok(Event::new(input))
-}
-
-/// An event ready to store: its executions, and the automation behind each (for hand-over).
-struct Prepared {
-    item: EventToStore,
-    automations: Vec<Arc<Automation>>,
-}
-
-/// Matches an event and builds its executions: the automation snapshot and the rendered payload
-/// (secrets as placeholders, filled in at send time).
-fn prepare(
-    state: &AppState,
-    entity_id: i64,
-    event: Event,
-    idempotency_key: Option<String>,
-) -> Prepared {
-    let now = std::time::Instant::now();
-    let document = serde_json::to_value(&event.input).expect("an event serialises");
-    let matched = state.index.matching(entity_id, &event.input, &document);
-    let mut executions = Vec::with_capacity(matched.len());
-    let mut automations = Vec::with_capacity(matched.len());
-    for compiled in matched {
-        let automation = &compiled.automation;
-        let id = uuid::Uuid::now_v7().to_string();
-        let rendered = compiled.template.as_ref().map(|template| {
-            let variables = Variables::of(&event, &automation.name, None);
-            let tag = state.master_key.refs().tag(&id);
-            template
-                .render(&tag, |name| match variables.get(name) {
-                    Some(value) => Some(Resolved::Variable(value)),
-                    None => Some(Resolved::Secret),
-                })
-                .map(|payload| payload.to_string())
-        });
-        let (payload, too_large) = match rendered {
-            Some(Ok(payload)) => (Some(payload), None),
-            Some(Err(error)) => (None, Some(error)),
-            None => (None, None),
-        };
-        let over_limit = automation
-            .rate_limit
-            .filter(|limit| !state.rate_limiter.admit(&automation.id, *limit, now));
-        let (status, status_reason) = match (over_limit, too_large) {
-            (Some(limit), _) => (
-                "skipped",
-                Some(format!(
-                    "rate limit: at most {} per {} s",
-                    limit.max, limit.per_seconds
-                )),
-            ),
-            (None, Some(error)) => ("failed", Some(format!("invalid: {error}"))),
-            (None, None) => ("pending", None),
-        };
-        executions.push(NewExecution {
-            id,
-            automation_id: automation.id.clone(),
-            automation: compiled.snapshot.clone(),
-            leased: false,
-            payload,
-            status,
-            status_reason,
-        });
-        automations.push(automation.clone());
-    }
-    Prepared {
-        item: EventToStore {
-            event: Arc::new(event),
-            idempotency_key,
-            executions,
-        },
-        automations,
-    }
-}
-
-/// Stores events with their executions. As many pending executions as the dispatcher has room
-/// for are leased to it in the same transaction and handed over once committed; the rest wait in
-/// the store, and the dispatcher is woken to claim them.
-async fn store_events(
-    state: &AppState,
-    entity_id: i64,
-    prepared: Vec<Prepared>,
-) -> Result<Vec<IngestOutcome>, ApiError> {
-    let is_pending = |e: &NewExecution| e.status == "pending";
-    let pending: usize = prepared
-        .iter()
-        .map(|p| p.item.executions.iter().filter(|e| is_pending(e)).count())
-        .sum();
-    let mut lease = state.delivery.lease(pending);
-    let mut left = lease.as_ref().map_or(0, |lease| lease.count);
-    let mut handoffs = Vec::with_capacity(left);
-    let mut items = Vec::with_capacity(prepared.len());
-    // (event index, plugin, status) of each execution, counted once it is stored.
-    let mut created = Vec::new();
-    for (
-        index,
-        Prepared {
-            mut item,
-            automations,
-        },
-    ) in prepared.into_iter().enumerate()
-    {
-        for (execution, automation) in item.executions.iter_mut().zip(automations) {
-            created.push((index, automation.action.plugin.clone(), execution.status));
-            if left > 0 && is_pending(execution) {
-                left -= 1;
-                execution.leased = true;
-                let claimed = Claimed {
-                    id: execution.id.clone(),
-                    entity_id,
-                    attempt: 1,
-                    automation,
-                    event: item.event.clone(),
-                    payload: execution.payload.clone(),
-                };
-                handoffs.push((index, claimed));
-            }
-        }
-        items.push(item);
-    }
-    let leased_to = lease.as_ref().map(|l| (l.owner.clone(), l.until_ms));
-    let outcomes = state
-        .store
-        .ingest(entity_id, items, leased_to)
-        .await
-        .map_err(store_error)?;
-    let mut handed = 0;
-    if let Some(lease) = &mut lease {
-        for (index, claimed) in handoffs {
-            // A repeated idempotency key created nothing: there is nothing to deliver.
-            if !outcomes[index].duplicate {
-                lease.hand_over(claimed);
-                handed += 1;
-            }
-        }
-    }
-    drop(lease);
-    // A repeated idempotency key stored nothing: its executions are not counted.
-    for (index, plugin, status) in created {
-        if !outcomes[index].duplicate {
-            state.metrics.execution_created(&plugin, status);
-        }
-    }
-    let new: Vec<_> = outcomes.iter().filter(|o| !o.duplicate).collect();
-    state.metrics.events_ingested(new.len() as u64);
-    if pending > handed && new.iter().any(|o| o.matched > 0) {
-        state.delivery.wake();
-    }
-    Ok(outcomes)
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
@@ -218,8 +66,10 @@ pub(super) async fn ingest_one(
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let key = idempotency_key(&headers)?;
     let event = parse_event(body, "", &principal)?;
-    let prepared = prepare(&state, principal.entity.id, event, key);
-    let outcomes = store_events(&state, principal.entity.id, vec![prepared]).await?;
+    let outcomes = state
+        .ingest()
+        .events(principal.entity.id, vec![(event, key)])
+        .await?;
     let outcome = &outcomes[0];
     Ok((
         StatusCode::ACCEPTED,
@@ -263,17 +113,14 @@ pub(super) async fn ingest_batch(
             &principal,
         )?);
     }
-    // Matched only once every event parsed: a bad batch must not use up rate limits.
-    let prepared = events
+    // Matched only once every event parsed: a bad batch must not use up rate limits. One key
+    // covers the batch; each event gets its own derived key.
+    let events = events
         .into_iter()
         .enumerate()
-        .map(|(index, event)| {
-            // One key covers the batch; each event gets its own derived key.
-            let idempotency_key = key.as_ref().map(|k| format!("{k}#{index}"));
-            prepare(&state, principal.entity.id, event, idempotency_key)
-        })
+        .map(|(index, event)| (event, key.as_ref().map(|k| format!("{k}#{index}"))))
         .collect();
-    let outcomes = store_events(&state, principal.entity.id, prepared).await?;
+    let outcomes = state.ingest().events(principal.entity.id, events).await?;
     let matched: usize = outcomes.iter().map(|o| o.matched).sum();
     Ok((
         StatusCode::ACCEPTED,

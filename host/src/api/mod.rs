@@ -18,8 +18,6 @@ use std::sync::Arc;
 
 use axum::Router;
 
-pub use automations::compile as compile_automation;
-
 use crate::automations::index::AutomationIndex;
 use crate::automations::ratelimit::RateLimiter;
 use crate::delivery::attempt::Deliverer;
@@ -63,6 +61,18 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// What ingest needs, from the state's parts.
+    pub fn ingest(&self) -> crate::events::ingest::Ingest {
+        crate::events::ingest::Ingest {
+            store: self.store.clone(),
+            index: self.index.clone(),
+            rate_limiter: self.rate_limiter.clone(),
+            refs: self.master_key.refs().clone(),
+            delivery: self.delivery.clone(),
+            metrics: self.metrics.clone(),
+        }
+    }
+
     /// What an attempt needs, from the state's parts.
     pub fn deliverer(&self) -> Deliverer {
         Deliverer {
@@ -103,7 +113,14 @@ pub(crate) fn shown(state: &AppState, mut record: ExecutionRecord) -> ExecutionR
     record
 }
 
-/// Maps a store error to the API's: not found → 404, conflict → 409, the rest → 500.
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        store_error(error)
+    }
+}
+
+/// Maps a store error to the API's: not found → 404, conflict → 409, unavailable → 503, the rest
+/// → 500.
 pub(crate) fn store_error(error: StoreError) -> ApiError {
     match error {
         StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),

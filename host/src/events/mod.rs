@@ -1,8 +1,9 @@
-//! Events: the model clients post, the variables an event exposes to templates and plugins, and
-//! payload templates rendered on the JSON tree.
+//! Events: the model clients post, the variables an event exposes to templates and plugins,
+//! payload templates rendered on the JSON tree, and ingest (matching, storing, hand-over).
 
 pub mod event;
 pub mod filter;
+pub mod ingest;
 pub mod template;
 pub mod variables;
 

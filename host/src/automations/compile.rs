@@ -1,0 +1,41 @@
+//! Compiling an automation for matching: its filter and payload template parsed once, and the
+//! snapshot that every execution it creates keeps.
+
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use super::Automation;
+use super::index::Compiled;
+use crate::events::filter::Filter;
+use crate::events::template::Template;
+
+/// Parses what a stored automation needs to match (filter, template). Used when saving (after
+/// the full checks) and when loading the index at start. An automation without a payload
+/// template uses its plugin's default one (`default_payload`), if the plugin has one.
+pub fn compile(
+    entity_id: i64,
+    automation: Automation,
+    default_payload: Option<&str>,
+) -> Result<Compiled, String> {
+    let filter = Filter::parse(automation.event.filter.as_ref().unwrap_or(&Value::Null))
+        .map_err(|e| format!("event.filter: {e}"))?;
+    let template = match (&automation.action.payload, default_payload) {
+        (Some(tree), _) => {
+            Some(Template::parse(tree.clone()).map_err(|e| format!("action.payload: {e}"))?)
+        }
+        (None, Some(default)) => {
+            let tree = serde_json::from_str(default)
+                .map_err(|e| format!("the plugin's default payload: {e}"))?;
+            Some(Template::parse(tree).map_err(|e| format!("the plugin's default payload: {e}"))?)
+        }
+        (None, None) => None,
+    };
+    Ok(Compiled {
+        snapshot: serde_json::to_string(&automation).expect("an automation serialises"),
+        automation: Arc::new(automation),
+        entity_id,
+        filter,
+        template,
+    })
+}

@@ -1,0 +1,282 @@
+//! The automation model: scope, trigger, action, rate limit, and the bodies that create and
+//! change one.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::events::event::EventType;
+
+/// Where an automation listens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(tag = "type", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Scope {
+    /// Every project and registry of the entity, present and future.
+    Entity,
+    /// One project.
+    Project {
+        /// The project's name.
+        project: String,
+    },
+    /// One registry.
+    Registry {
+        /// The registry's name.
+        registry: String,
+    },
+    /// One collection (a registered model, in a registry), in a project or a registry.
+    Collection {
+        /// The project holding it (or `registry`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        project: Option<String>,
+        /// The registry holding it (or `project`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        registry: Option<String>,
+        /// The collection's name.
+        collection: String,
+    },
+}
+
+/// What an automation waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TriggerKind {
+    /// A new artifact version in a collection.
+    CreateArtifact,
+    /// An artifact version linked into a registry.
+    LinkArtifact,
+    /// An alias added to an artifact version.
+    AddArtifactAlias,
+    /// A run changed state.
+    RunState,
+    /// A run metric crossed a threshold.
+    RunMetricThreshold,
+    /// A run metric changed by an amount.
+    RunMetricChange,
+    /// A run metric's newest value is an outlier (z-score).
+    RunMetricZscore,
+}
+
+impl TriggerKind {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::CreateArtifact => "CREATE_ARTIFACT",
+            Self::LinkArtifact => "LINK_ARTIFACT",
+            Self::AddArtifactAlias => "ADD_ARTIFACT_ALIAS",
+            Self::RunState => "RUN_STATE",
+            Self::RunMetricThreshold => "RUN_METRIC_THRESHOLD",
+            Self::RunMetricChange => "RUN_METRIC_CHANGE",
+            Self::RunMetricZscore => "RUN_METRIC_ZSCORE",
+        }
+    }
+
+    /// The trigger kinds an event of this type fires directly. `RUN_METRIC` samples fire nothing
+    /// directly: they feed per-run metric history, against which the metric conditions are
+    /// evaluated (not part of this release: such events are stored and match nothing yet).
+    pub fn for_event(event_type: EventType) -> &'static [TriggerKind] {
+        match event_type {
+            EventType::CreateArtifact => &[Self::CreateArtifact],
+            EventType::LinkArtifact => &[Self::LinkArtifact],
+            EventType::AddArtifactAlias => &[Self::AddArtifactAlias],
+            EventType::RunState => &[Self::RunState],
+            EventType::RunMetric => &[],
+        }
+    }
+
+    pub(crate) fn is_metric(self) -> bool {
+        matches!(
+            self,
+            Self::RunMetricThreshold | Self::RunMetricChange | Self::RunMetricZscore
+        )
+    }
+}
+
+/// The trigger: an event kind, an optional filter on the event's fields, and (for metric kinds)
+/// the metric condition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    /// The event kind.
+    #[serde(rename = "type")]
+    pub kind: TriggerKind,
+    /// A filter (DESIGN §2) on the event's fields.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub filter: Option<Value>,
+    /// The metric condition, for `RUN_METRIC_*` kinds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub metric: Option<Value>,
+}
+
+/// What runs: a plugin, the integration it sends through, a payload template and plugin config.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ActionSpec {
+    /// The plugin's name (`webhook`, `slack`, ... or an installed third-party plugin).
+    #[serde(rename = "type")]
+    pub plugin: String,
+    /// The integration's name, where the plugin needs one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub integration: Option<String>,
+    /// The payload template (JSON), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub payload: Option<Value>,
+    /// The plugin's config (validated by the plugin).
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    pub config: Value,
+}
+
+fn empty_object() -> Value {
+    Value::Object(Default::default())
+}
+
+/// At most `max` executions per `per_seconds`; the rest are recorded as `skipped`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Executions allowed per window (≥ 1).
+    pub max: u32,
+    /// The window, in seconds (≥ 1).
+    pub per_seconds: u32,
+}
+
+/// An automation as stored and returned by the API.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Automation {
+    /// Its id.
+    pub id: String,
+    /// The entity it belongs to.
+    pub entity: String,
+    /// Its name, unique in the entity (1–255 characters).
+    pub name: String,
+    /// Free text.
+    pub description: String,
+    /// Disabled automations match nothing.
+    pub enabled: bool,
+    /// Where it listens.
+    pub scope: Scope,
+    /// What it waits for.
+    pub event: Trigger,
+    /// What runs.
+    pub action: ActionSpec,
+    /// An optional rate limit.
+    pub rate_limit: Option<RateLimit>,
+    /// When it was created (RFC 3339).
+    pub created_at: String,
+    /// When it was last changed.
+    pub updated_at: String,
+}
+
+/// The body of `POST /v1/automations`.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AutomationInput {
+    /// The entity (defaults to the key's).
+    #[serde(default)]
+    pub entity: Option<String>,
+    /// The name.
+    pub name: String,
+    /// Free text.
+    #[serde(default)]
+    pub description: String,
+    /// Enabled unless `false`.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Where it listens.
+    pub scope: Scope,
+    /// What it waits for.
+    pub event: Trigger,
+    /// What runs.
+    pub action: ActionSpec,
+    /// An optional rate limit.
+    #[serde(default)]
+    pub rate_limit: Option<RateLimit>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The body of `PATCH /v1/automations/{id}`: any subset of the fields.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AutomationPatch {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new description.
+    pub description: Option<String>,
+    /// Enable or disable.
+    pub enabled: Option<bool>,
+    /// A new scope.
+    pub scope: Option<Scope>,
+    /// A new trigger.
+    pub event: Option<Trigger>,
+    /// A new action.
+    pub action: Option<ActionSpec>,
+    /// A new rate limit (`null` removes it).
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<RateLimit>)]
+    pub rate_limit: Option<Option<RateLimit>>,
+}
+
+fn double_option<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Option<RateLimit>>, D::Error> {
+    Option::<RateLimit>::deserialize(d).map(Some)
+}
+
+impl Automation {
+    /// Applies a patch; the result still has to be validated.
+    pub fn patched(&self, patch: AutomationPatch) -> Self {
+        let mut next = self.clone();
+        if let Some(name) = patch.name {
+            next.name = name;
+        }
+        if let Some(description) = patch.description {
+            next.description = description;
+        }
+        if let Some(enabled) = patch.enabled {
+            next.enabled = enabled;
+        }
+        if let Some(scope) = patch.scope {
+            next.scope = scope;
+        }
+        if let Some(event) = patch.event {
+            next.event = event;
+        }
+        if let Some(action) = patch.action {
+            next.action = action;
+        }
+        if let Some(rate_limit) = patch.rate_limit {
+            next.rate_limit = rate_limit;
+        }
+        next
+    }
+
+    /// The project or registry the scope names (for list filters).
+    pub fn scope_space(&self) -> Option<&str> {
+        match &self.scope {
+            Scope::Entity => None,
+            Scope::Project { project } => Some(project),
+            Scope::Registry { registry } => Some(registry),
+            Scope::Collection {
+                project, registry, ..
+            } => project.as_deref().or(registry.as_deref()),
+        }
+    }
+
+    /// The collection the scope names.
+    pub fn scope_collection(&self) -> Option<&str> {
+        match &self.scope {
+            Scope::Collection { collection, .. } => Some(collection),
+            _ => None,
+        }
+    }
+
+    /// The launch queue the action enqueues to, if it is a launch action.
+    pub fn queue(&self) -> Option<&str> {
+        self.action.config.get("queue").and_then(Value::as_str)
+    }
+}
