@@ -7,12 +7,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use common::{ConnectionProbe, Receiver, fixture, herald};
+use herald::delivery::attempt::execute;
 use herald::delivery::egress::EgressConfig;
+use herald::delivery::outbound::Credentials;
 use herald::delivery::transport::{HttpTransport, Timeouts};
-use herald::engine::{
-    ActionError, Credentials, EgressGrant, HostIo, Invocation, Plugin, PluginEngine, SandboxError,
-    SandboxLimits,
-};
+use herald::engine::ExecutionReport;
+use herald::engine::{ActionError, Invocation, Plugin, PluginEngine, SandboxError, SandboxLimits};
 use herald::secrets::MasterKey;
 use serde_json::{Value, json};
 use url::Url;
@@ -54,16 +54,14 @@ impl Bench {
         }
     }
 
-    fn io(&self, execution_id: &str) -> HostIo {
-        let grant = EgressGrant {
-            integration: Some(Credentials {
-                url: Url::parse(&self.receiver.url("/hook")).unwrap(),
-                access_token: Some("token-value".into()),
-                signing_secret: None,
-                payload_secrets: vec![],
-                hidden_url: false,
-            }),
-            extra_origins: vec![],
+    /// Runs a plugin through the one attempt path, with the receiver as its integration.
+    async fn run(&self, plugin: &Plugin, invocation: Invocation) -> ExecutionReport {
+        let credentials = Credentials {
+            url: Url::parse(&self.receiver.url("/hook")).unwrap(),
+            access_token: Some("token-value".into()),
+            signing_secret: None,
+            payload_secrets: vec![],
+            hidden_url: false,
         };
         let policy = EgressConfig {
             allow_cidrs: vec!["127.0.0.0/8".parse().unwrap()],
@@ -71,8 +69,19 @@ impl Bench {
         };
         let transport =
             Arc::new(HttpTransport::new(Timeouts::default(), Arc::new(policy)).unwrap());
-        let tag = MasterKey::from_bytes(&[3; 32]).refs().tag(execution_id);
-        HostIo::new(grant, transport, execution_id, tag)
+        let tag = MasterKey::from_bytes(&[3; 32])
+            .refs()
+            .tag(&invocation.execution_id);
+        execute(
+            &self.engine,
+            plugin,
+            invocation,
+            Some(credentials),
+            vec![],
+            tag,
+            transport,
+        )
+        .await
     }
 
     fn invocation(&self, config: Value, payload: Option<&str>) -> Invocation {
@@ -90,19 +99,14 @@ impl Bench {
 
     async fn hostile(&self, config: Value) -> herald::engine::ExecutionReport {
         let invocation = self.invocation(config, None);
-        self.engine
-            .execute(&self.hostile, &invocation, self.io("exec-1"))
-            .await
+        self.run(&self.hostile, invocation).await
     }
 
     /// The good plugin still works on the same engine: one more request reaches the receiver.
     async fn still_serves(&self) {
         let before = self.receiver.requests().len();
         let invocation = self.invocation(json!({}), Some(r#"{"ok":true}"#));
-        let report = self
-            .engine
-            .execute(&self.webhook, &invocation, self.io("exec-good"))
-            .await;
+        let report = self.run(&self.webhook, invocation).await;
         let outcome = report.result.expect("no sandbox error").expect("delivered");
         assert_eq!(outcome.status, Some(200));
         let seen = self

@@ -443,6 +443,30 @@ async fn chat_messages_escape_event_data_and_every_request_names_its_execution()
             .unwrap()
             .contains("Linked by &lt;!channel&gt;")
     );
+    // "Test" on a Slack integration goes through the slack plugin, as its automations do: Slack's
+    // `ok` answer is its success, and a plugin that does not take Slack integrations is refused.
+    let tested = admin
+        .post(
+            "/v1/entities/default/integrations/slack/test",
+            &json!({"payload": {"text": "from a test"}}),
+        )
+        .await;
+    assert_eq!(tested.0, 200, "{}", tested.1);
+    assert_eq!(tested.1["response"]["status"], 200, "{}", tested.1);
+    let sent = receiver
+        .wait_for(4, Duration::from_secs(5))
+        .await
+        .pop()
+        .unwrap();
+    assert_eq!(sent.uri.path(), "/slack/hook");
+    assert_eq!(sent.json(), json!({"text": "from a test"}));
+    let wrong = admin
+        .post(
+            "/v1/entities/default/integrations/slack/test",
+            &json!({"plugin": "teams"}),
+        )
+        .await;
+    assert_eq!(wrong.0, 400, "{}", wrong.1);
     for request in requests.iter().filter(|r| r.uri.path() == "/teams/hook") {
         // `summary` is plain text (the notification); everything else is Markdown.
         let mut card = request.json();

@@ -6,9 +6,11 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use herald::delivery::attempt::execute;
+use herald::delivery::outbound::Credentials;
 use herald::delivery::signing::{standard_webhooks_signature, wandb_signature};
 use herald::delivery::transport::DryRunTransport;
-use herald::engine::{Credentials, EgressGrant, HostIo, Invocation, PluginEngine, SandboxLimits};
+use herald::engine::{Invocation, PluginEngine, SandboxLimits};
 use serde_json::{Value, json};
 use url::Url;
 
@@ -117,26 +119,38 @@ pub async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> {
             variables: variables.clone(),
             payload: payload.map(|p| p.to_string()),
             config: config.to_string(),
-            integration_url: (name != "no-op").then(|| url.to_string()),
+            integration_url: None,
         };
-        let grant = EgressGrant {
-            integration: (name != "no-op").then(|| Credentials {
-                url: url.clone(),
-                access_token: Some("token".into()),
-                signing_secret: Some("signing-secret".into()),
-                payload_secrets: vec![],
-                hidden_url: false,
-            }),
-            extra_origins: vec![],
-        };
+        let credentials = (name != "no-op").then(|| Credentials {
+            url: url.clone(),
+            access_token: Some("token".into()),
+            signing_secret: Some("signing-secret".into()),
+            payload_secrets: vec![],
+            hidden_url: false,
+        });
         let tag = herald::secrets::MasterKey::from_bytes(&[3; 32])
             .refs()
             .tag("bench");
         let mut times = Vec::with_capacity(iterations);
         for i in 0..warmup + iterations {
-            let io = HostIo::new(grant.clone(), transport.clone(), "bench", tag.clone());
+            // Clones made before the clock starts: the figure is the attempt path itself.
+            let (invocation, credentials, tag, transport) = (
+                invocation.clone(),
+                credentials.clone(),
+                tag.clone(),
+                transport.clone(),
+            );
             let started = Instant::now();
-            let result = engine.execute(&plugin, &invocation, io).await;
+            let result = execute(
+                &engine,
+                &plugin,
+                invocation,
+                credentials,
+                vec![],
+                tag,
+                transport,
+            )
+            .await;
             let elapsed = started.elapsed();
             anyhow::ensure!(
                 matches!(result.result, Ok(Ok(_))),

@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 use super::auth::Principal;
 use super::json::JsonBody;
 use super::{AppState, store_error};
-use crate::delivery::attempt::{Unrunnable, attempt_record, verdict};
-use crate::engine::{EgressGrant, HostIo, Invocation};
+use crate::delivery::attempt::{Unrunnable, attempt_record, execute, verdict};
+use crate::engine::Invocation;
 use crate::error::{ApiError, ErrorBody};
 use crate::events::template::{Resolved, Template};
 use crate::events::variables::is_variable;
@@ -306,6 +306,18 @@ pub struct TestRequest {
     #[serde(default = "default_test_payload")]
     #[schema(value_type = Object)]
     pub payload: Value,
+    /// The plugin that sends it: any installed plugin that takes this integration's kind.
+    /// Default: the built-in one for the kind (`webhook`, `slack`, `teams`, `github-dispatch`).
+    #[serde(default)]
+    pub plugin: Option<String>,
+    /// The plugin's action config (checked like an automation's). Default `{}`.
+    #[serde(default = "empty_config")]
+    #[schema(value_type = Object)]
+    pub config: Value,
+}
+
+fn empty_config() -> Value {
+    json!({})
 }
 
 fn default_test_payload() -> Value {
@@ -324,11 +336,60 @@ pub(super) async fn test(
 ) -> Result<Json<Value>, ApiError> {
     let entity = principal.own_entity(&entity)?;
     principal.require_admin("test integrations")?;
-    state
-        .store
-        .integration(entity.id, &name)
+    let integration = state.store.integration(entity.id, &name).await?;
+    // The integration's own plugin sends the test, as an automation's delivery would.
+    let takes_kind = |p: &&std::sync::Arc<crate::engine::Plugin>| {
+        p.info.integration_kinds.contains(&integration.kind)
+    };
+    let plugin = match &body.plugin {
+        Some(wanted) => state
+            .plugins
+            .get(wanted)
+            .filter(|p| takes_kind(&p))
+            .ok_or_else(|| {
+                ApiError::Invalid(format!(
+                    "plugin: no installed plugin {wanted:?} takes {} integrations",
+                    integration.kind
+                ))
+            })?,
+        None => state
+            .plugins
+            .iter()
+            .filter(|p| p.source == "builtin")
+            .find(takes_kind)
+            .cloned()
+            .ok_or_else(|| {
+                ApiError::Invalid(format!(
+                    "no built-in plugin takes {} integrations",
+                    integration.kind
+                ))
+            })?,
+    };
+    plugin.check_config(&body.config).map_err(|problem| {
+        ApiError::PluginRefused(format!(
+            "config does not match the {} plugin's config schema: {problem}",
+            plugin.info.name
+        ))
+    })?;
+    match state
+        .engine
+        .validate_config(&plugin, &body.config.to_string())
         .await
-        .map_err(store_error)?;
+    {
+        Ok(Ok(())) => {}
+        Ok(Err(refusal)) => {
+            return Err(ApiError::PluginRefused(format!(
+                "the {} plugin refused the config: {refusal}",
+                plugin.info.name
+            )));
+        }
+        Err(failure) => {
+            return Err(ApiError::PluginRefused(format!(
+                "the {} plugin failed to check the config: {failure}",
+                plugin.info.name
+            )));
+        }
+    }
     let template =
         Template::parse(body.payload).map_err(|e| ApiError::Invalid(format!("payload: {e}")))?;
     let secrets: Vec<String> = state
@@ -356,9 +417,6 @@ pub(super) async fn test(
         .credentials(entity.id, &name, tag.names_in(&payload))
         .await
         .map_err(|Unrunnable(reason)| ApiError::Invalid(reason))?;
-    let plugin = state.plugins.get("webhook").ok_or_else(|| {
-        ApiError::Internal(anyhow::anyhow!("the built-in webhook plugin is missing"))
-    })?;
     let invocation = Invocation {
         execution_id: id.clone(),
         attempt: 1,
@@ -366,21 +424,24 @@ pub(super) async fn test(
         event_type: "TEST".into(),
         variables: "{}".into(),
         payload: Some(payload),
-        config: "{}".into(),
-        integration_url: Some(credentials.url_for_plugin()),
+        config: body.config.to_string(),
+        integration_url: None,
     };
-    let grant = EgressGrant {
-        integration: Some(credentials),
-        extra_origins: Vec::new(),
-    };
-    let report = state
-        .engine
-        .execute(
-            &plugin,
-            &invocation,
-            HostIo::new(grant, state.transport.clone(), &id, tag),
-        )
-        .await;
+    let granted = state
+        .grants
+        .get(&plugin.info.name)
+        .cloned()
+        .unwrap_or_default();
+    let report = execute(
+        &state.engine,
+        &plugin,
+        invocation,
+        Some(credentials),
+        granted,
+        tag,
+        state.transport.clone(),
+    )
+    .await;
     let verdict = verdict(&report).redacted(&redactor);
     let record = serde_json::to_value(attempt_record(
         1,

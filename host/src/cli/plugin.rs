@@ -9,11 +9,12 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::delivery::attempt::{attempt_record, verdict};
+use crate::delivery::attempt::{attempt_record, execute, verdict};
 use crate::delivery::egress::EgressConfig;
+use crate::delivery::outbound::Credentials;
 use crate::delivery::redact::Redactor;
 use crate::delivery::transport::{DryRunTransport, HttpTransport, Timeouts, Transport};
-use crate::engine::{Credentials, EgressGrant, HostIo, Invocation, PluginEngine, SandboxLimits};
+use crate::engine::{Invocation, PluginEngine, SandboxLimits};
 use crate::events::template::Resolved;
 use crate::events::{Event, EventInput, Template, Variables};
 use crate::plugins::{load_one, plugin_json};
@@ -217,18 +218,16 @@ async fn run_once(engine: &PluginEngine, args: RunArgs, json: bool) -> anyhow::R
         variables: variables.to_json(),
         payload,
         config,
-        integration_url: args.target.as_ref().map(|u| u.to_string()),
+        integration_url: None,
     };
-    let grant = EgressGrant {
-        integration: args.target.clone().map(|url| Credentials {
-            url,
-            access_token: args.token_secret.clone(),
-            signing_secret: args.signing_secret.clone(),
-            payload_secrets: args.secrets.clone(),
-            hidden_url: false,
-        }),
-        extra_origins: args.grant.iter().map(Url::origin).collect(),
-    };
+    let credentials = args.target.clone().map(|url| Credentials {
+        url,
+        access_token: args.token_secret.clone(),
+        signing_secret: args.signing_secret.clone(),
+        payload_secrets: args.secrets.clone(),
+        hidden_url: false,
+    });
+    let granted = args.grant.iter().map(Url::origin).collect();
     let transport: Arc<dyn Transport> = if args.send {
         let mut policy = EgressConfig {
             allow_cidrs: args.allow_cidr.clone(),
@@ -246,13 +245,16 @@ async fn run_once(engine: &PluginEngine, args: RunArgs, json: bool) -> anyhow::R
         ))
     };
     let started = std::time::SystemTime::now();
-    let report = engine
-        .execute(
-            &plugin,
-            &invocation,
-            HostIo::new(grant, transport, &execution_id, tag),
-        )
-        .await;
+    let report = execute(
+        engine,
+        &plugin,
+        invocation,
+        credentials,
+        granted,
+        tag,
+        transport,
+    )
+    .await;
 
     let redactor = Redactor::new(
         args.token_secret

@@ -7,16 +7,17 @@ use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
+use super::outbound::{Credentials, DeliveryPort};
 use super::redact::{REDACTED, Redactor};
 use super::transport::Transport;
 use crate::bounded::cut;
 use crate::engine::{
-    ActionError, Credentials, EgressGrant, ExecutionReport, HostIo, Invocation, PluginEngine,
-    SandboxError,
+    ActionError, ExecutionReport, HostIo, Invocation, Plugin, PluginEngine, SandboxError,
 };
 use crate::events::{Event, Variables};
 use crate::plugins::PluginRegistry;
 use crate::secrets::MasterKey;
+use crate::secrets::refs::RefTag;
 use crate::store::{Store, StoreError};
 
 /// The most of a request or response body an attempt record keeps.
@@ -284,24 +285,54 @@ impl Deliverer {
             variables: Variables::of(event, &automation.name, None).to_json(),
             payload,
             config: automation.action.config.to_string(),
-            integration_url: integration.as_ref().map(Credentials::url_for_plugin),
+            integration_url: None,
         };
-        let extra_origins = self
+        let granted = self
             .grants
             .get(&automation.action.plugin)
             .cloned()
             .unwrap_or_default();
-        let grant = EgressGrant {
+        let report = execute(
+            &self.engine,
+            &plugin,
+            invocation,
             integration,
-            extra_origins,
-        };
-        let io = HostIo::new(grant, self.transport.clone(), execution_id, tag);
-        let report = self.engine.execute(&plugin, &invocation, io).await;
+            granted,
+            tag,
+            self.transport.clone(),
+        )
+        .await;
         let verdict = verdict(&report).redacted(&redactor);
         let record = attempt_record(attempt, started, &report, &verdict, &redactor);
         let waiting: Duration = report.requests.iter().map(|r| r.duration).sum();
         (verdict, record, report.duration.saturating_sub(waiting))
     }
+}
+
+/// Runs one plugin attempt: the one path that the dispatcher, an integration's test,
+/// `herald plugin run` and the benchmark share. The plugin may reach the origin of `credentials`
+/// (with them added by the host) and the `granted` origins; the invocation's integration URL is
+/// set from `credentials` (a hidden URL as its placeholder).
+pub async fn execute(
+    engine: &PluginEngine,
+    plugin: &Plugin,
+    mut invocation: Invocation,
+    credentials: Option<Credentials>,
+    granted: Vec<url::Origin>,
+    refs: RefTag,
+    transport: Arc<dyn Transport>,
+) -> ExecutionReport {
+    invocation.integration_url = credentials.as_ref().map(Credentials::url_for_plugin);
+    let port = DeliveryPort {
+        credentials,
+        execution_id: invocation.execution_id.clone(),
+        refs,
+        transport,
+    };
+    let gate = port.gate(granted);
+    engine
+        .execute(plugin, &invocation, HostIo::new(gate, Box::new(port)))
+        .await
 }
 
 /// What the report of an execution means for it.

@@ -4,6 +4,7 @@
 pub mod attempt;
 pub mod egress;
 pub mod handoff;
+pub mod outbound;
 pub mod redact;
 pub mod signing;
 pub mod transport;

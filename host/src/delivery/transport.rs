@@ -3,67 +3,14 @@
 //! resolver, so the address checked is the address connected to), and the dry-run double
 //! `herald plugin run` uses.
 
-use std::future::Future;
 use std::net::{IpAddr, SocketAddr};
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bytes::Bytes;
 use url::{Host, Url};
 
 use super::egress::EgressConfig;
-
-/// A request ready to leave the host: checked, credentials and signatures added.
-#[derive(Debug, Clone)]
-pub struct OutboundRequest {
-    /// The method.
-    pub method: http::Method,
-    /// The destination.
-    pub url: Url,
-    /// Headers, lowercase names.
-    pub headers: Vec<(String, String)>,
-    /// The exact bytes to send (the signatures cover them).
-    pub body: Bytes,
-}
-
-/// A receiver's answer.
-#[derive(Debug, Clone)]
-pub struct InboundResponse {
-    /// The status code.
-    pub status: u16,
-    /// The headers.
-    pub headers: Vec<(String, String)>,
-    /// The body, at most the cap the caller gave.
-    pub body: Vec<u8>,
-}
-
-/// Why a request got no answer.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum TransportError {
-    /// Refused by the egress policy: no connection was made.
-    #[error("denied: {0}")]
-    Denied(String),
-    /// The name did not resolve.
-    #[error("dns: {0}")]
-    Dns(String),
-    /// No connection could be made.
-    #[error("connect: {0}")]
-    Connect(String),
-    /// No answer in time.
-    #[error("timeout: {0}")]
-    Timeout(String),
-    /// The body was over the cap (bytes).
-    #[error("the response body is over {0} bytes")]
-    ResponseTooLarge(usize),
-    /// Anything else.
-    #[error("{0}")]
-    Other(String),
-}
-
-/// A boxed future returned by [`Transport::send`].
-pub type SendFuture<'a> =
-    Pin<Box<dyn Future<Output = Result<InboundResponse, TransportError>> + Send + 'a>>;
+pub use crate::engine::outbound::{InboundResponse, OutboundRequest, SendFuture, TransportError};
 
 /// Sends requests on the sandbox's behalf.
 pub trait Transport: Send + Sync + 'static {

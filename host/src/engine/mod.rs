@@ -4,6 +4,7 @@
 
 mod bindings;
 mod cache;
+pub mod outbound;
 mod sandbox;
 mod state;
 
@@ -19,10 +20,7 @@ pub use bindings::{
     ActionError, Header, HttpError, HttpRequest, HttpResponse, Invocation, LogLevel, Outcome,
     PluginInfo, RunRequest, TransientFailure,
 };
-pub use sandbox::{
-    Credentials, EgressGrant, HIDDEN_INTEGRATION_URL, HostIo, MAX_REQUEST_HEADER_BYTES,
-    RequestRecord, ResponseRecord,
-};
+pub use sandbox::{HostIo, MAX_REQUEST_HEADER_BYTES, RequestRecord, ResponseRecord};
 pub use state::LogLine;
 
 mod limits;

@@ -1,18 +1,16 @@
-//! The host side of the plugin imports: `http` (egress check, credentials, signatures, caps,
-//! recording), `log` and `launch`. Everything a plugin does outside its memory passes here.
+//! The host side of the plugin imports: `http` (caps, the origin gate, header rules, recording;
+//! the embedder's [`Outbound`] completes and sends), `log` and `launch`. Everything a plugin does
+//! outside its memory passes here.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use serde::Serialize;
-use url::{Origin, Url};
+use url::Url;
 
 use super::bindings::herald::plugin::{http, launch, log, types};
 use super::bindings::{Header, HttpError, HttpRequest, HttpResponse, LogLevel, RunRequest};
+use super::outbound::{OriginGate, Outbound, OutboundRequest, TransportError};
 use super::state::ExecState;
-use crate::delivery::signing;
-use crate::delivery::transport::{OutboundRequest, Transport, TransportError};
-use crate::secrets::refs::RefTag;
 
 /// Requests past the request budget that are still recorded (each refused); past these they are
 /// only counted, so that a plugin looping on refused requests cannot grow its record.
@@ -35,116 +33,21 @@ const HOST_OWNED_HEADERS: [&str; 9] = [
     "webhook-signature",
 ];
 
-/// What a plugin may reach during one execution.
-#[derive(Debug, Clone, Default)]
-pub struct EgressGrant {
-    /// The integration bound to the automation: its origin is reachable, with its credentials.
-    pub integration: Option<Credentials>,
-    /// Further origins the operator granted this plugin (reached without credentials).
-    pub extra_origins: Vec<Origin>,
-}
-
-/// An integration's destination and credentials. The values never enter the sandbox.
-#[derive(Clone)]
-pub struct Credentials {
-    /// The integration URL; its origin (scheme, host, port) is what the plugin may reach.
-    pub url: Url,
-    /// Sent as `Authorization: Bearer <token>` on requests to that origin.
-    pub access_token: Option<String>,
-    /// Signs requests to that origin (`X-Wandb-Signature` and the Standard Webhooks headers).
-    pub signing_secret: Option<String>,
-    /// Values for the secrets the rendered payload references, by name: filled in for this
-    /// execution's placeholders only (see [`crate::secrets::refs`]).
-    pub payload_secrets: Vec<(String, String)>,
-    /// The URL is itself a credential: the plugin is given [`HIDDEN_INTEGRATION_URL`] and the
-    /// host sends requests for it to the real URL.
-    pub hidden_url: bool,
-}
-
-/// What a plugin sees instead of an integration URL that is a credential.
-pub const HIDDEN_INTEGRATION_URL: &str = "https://integration.herald.invalid/";
-
-impl Credentials {
-    /// The integration URL as the plugin sees it.
-    pub fn url_for_plugin(&self) -> String {
-        if self.hidden_url {
-            HIDDEN_INTEGRATION_URL.to_string()
-        } else {
-            self.url.to_string()
-        }
-    }
-
-    /// The origin the plugin's requests must have to reach the integration.
-    fn plugin_origin(&self) -> Origin {
-        if self.hidden_url {
-            Url::parse(HIDDEN_INTEGRATION_URL)
-                .expect("a valid URL")
-                .origin()
-        } else {
-            self.url.origin()
-        }
-    }
-
-    /// Where a request the plugin made for the integration really goes.
-    fn real_url(&self, requested: Url) -> Url {
-        if !self.hidden_url {
-            return requested;
-        }
-        // The placeholder stands for the whole real URL; a longer path is appended to it.
-        let extra = requested.path().trim_start_matches('/');
-        let mut real = self.url.clone();
-        if !extra.is_empty() {
-            let joined = format!("{}/{extra}", real.path().trim_end_matches('/'));
-            real.set_path(&joined);
-        }
-        if requested.query().is_some() {
-            real.set_query(requested.query());
-        }
-        real
-    }
-}
-
-impl std::fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Credentials")
-            .field("url", &self.url.as_str())
-            .field(
-                "access_token",
-                &self.access_token.as_ref().map(|_| "<redacted>"),
-            )
-            .field(
-                "signing_secret",
-                &self.signing_secret.as_ref().map(|_| "<redacted>"),
-            )
-            .finish_non_exhaustive()
-    }
-}
-
-/// Everything `execute` may use to reach outside: the grant, the transport, the execution id
-/// and the tag of its secret placeholders.
+/// Everything `execute` may use to reach outside: the origin gate and the embedder's port.
 pub struct HostIo {
-    grant: EgressGrant,
-    transport: Arc<dyn Transport>,
-    execution_id: String,
-    refs: RefTag,
+    gate: OriginGate,
+    port: Box<dyn Outbound>,
     pub(super) records: Vec<RequestRecord>,
     /// Requests asked for in all, recorded or not.
     pub(super) requested: usize,
 }
 
 impl HostIo {
-    /// I/O for one execution, sending through `transport`; `refs` is the execution's tag.
-    pub fn new(
-        grant: EgressGrant,
-        transport: Arc<dyn Transport>,
-        execution_id: &str,
-        refs: RefTag,
-    ) -> Self {
+    /// I/O for one execution: requests the gate admits are completed and sent by `port`.
+    pub fn new(gate: OriginGate, port: Box<dyn Outbound>) -> Self {
         Self {
-            grant,
-            transport,
-            execution_id: execution_id.to_string(),
-            refs,
+            gate,
+            port,
             records: Vec::new(),
             requested: 0,
         }
@@ -234,7 +137,7 @@ impl http::Host for ExecState {
             error: None,
             duration: Duration::ZERO,
         };
-        let outbound = match prepare(io, request, &limits, at) {
+        let outbound = match prepare(io, request, &limits) {
             Ok(outbound) => outbound,
             Err(error) => {
                 record.error = Some(error_class(&error));
@@ -244,9 +147,8 @@ impl http::Host for ExecState {
         };
         record.headers = outbound.headers.clone();
         record.body = outbound.body.to_vec();
-        let transport = io.transport.clone();
         let started = Instant::now();
-        let result = transport.send(outbound, limits.max_response_bytes).await;
+        let result = io.port.send(outbound, limits.max_response_bytes).await;
         let waited = started.elapsed();
         self.add_host_wait(waited);
         record.duration = waited;
@@ -288,12 +190,12 @@ pub(super) struct IoLimits {
     pub max_response_bytes: usize,
 }
 
-/// Checks a plugin's request against the grant and the caps, then adds what the host owns.
+/// Checks a plugin's request against the caps, the gate and the header rules, then has the port
+/// complete it.
 fn prepare(
     io: &HostIo,
     request: HttpRequest,
     limits: &IoLimits,
-    at: SystemTime,
 ) -> Result<OutboundRequest, HttpError> {
     // Every request asked for counts, refused ones included (`requested` counts this one).
     if io.requested as u64 > u64::from(limits.max_requests) {
@@ -333,17 +235,13 @@ fn prepare(
     }
 
     let origin = url.origin();
-    let credentials = io
-        .grant
-        .integration
-        .as_ref()
-        .filter(|c| c.plugin_origin() == origin);
-    if credentials.is_none() && !io.grant.extra_origins.contains(&origin) {
-        return Err(HttpError::Denied(match &io.grant.integration {
-            Some(c) => format!(
+    let to_integration = io.gate.integration.as_ref() == Some(&origin);
+    if !to_integration && !io.gate.granted.contains(&origin) {
+        return Err(HttpError::Denied(match &io.gate.integration {
+            Some(integration) => format!(
                 "{} is not the integration's origin ({}) nor granted to this plugin",
                 origin.ascii_serialization(),
-                c.plugin_origin().ascii_serialization()
+                integration.ascii_serialization()
             ),
             None => format!(
                 "{} is not granted to this plugin (the automation has no integration)",
@@ -370,40 +268,13 @@ fn prepare(
         headers.push(("user-agent".into(), crate::USER_AGENT.into()));
     }
 
-    // Every request names its execution, so that receivers can deduplicate retries.
-    headers.push(("webhook-id".into(), io.execution_id.clone()));
-    let mut body = request.body;
-    if let Some(credentials) = credentials {
-        body = io.refs.fill(body, &credentials.payload_secrets);
-        if let Some(token) = &credentials.access_token {
-            headers.push(("authorization".into(), format!("Bearer {token}")));
-        }
-        if let Some(secret) = &credentials.signing_secret {
-            let timestamp = at
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_secs();
-            headers.push((
-                "x-wandb-signature".into(),
-                signing::wandb_signature(secret, &body),
-            ));
-            headers.push(("webhook-timestamp".into(), timestamp.to_string()));
-            headers.push((
-                "webhook-signature".into(),
-                signing::standard_webhooks_signature(secret, &io.execution_id, timestamp, &body),
-            ));
-        }
-    }
-    let url = match credentials {
-        Some(credentials) => credentials.real_url(url),
-        None => url,
-    };
-    Ok(OutboundRequest {
+    let request = OutboundRequest {
         method,
         url,
         headers,
-        body: body.into(),
-    })
+        body: request.body.into(),
+    };
+    Ok(io.port.complete(request, to_integration))
 }
 
 fn transport_error(error: TransportError) -> HttpError {
