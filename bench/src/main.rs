@@ -1,4 +1,4 @@
-//! `herald-bench`: measures Herald against the targets of DESIGN §7 and prints each figure
+//! `herald-bench`: measures Herald against its performance targets (BENCHMARKS.md) and prints each figure
 //! beside its target with PASS or MISS. Run it with `cargo run --release -p herald-bench`
 //! (`--quick` for a short run). Figures are printed, never asserted: a benchmark is not a test.
 

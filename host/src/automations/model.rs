@@ -98,7 +98,8 @@ pub struct Trigger {
     /// The event kind.
     #[serde(rename = "type")]
     pub kind: TriggerKind,
-    /// A filter (DESIGN §2) on the event's fields.
+    /// A filter on the event's fields: a MongoDB-style condition (`$and $or $nor $not $eq $ne $gt
+    /// $gte $lt $lte $in $nin $exists $regex $contains`; several keys = and; a bare value = `$eq`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub filter: Option<Value>,

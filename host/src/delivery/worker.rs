@@ -504,13 +504,22 @@ mod tests {
             ..Default::default()
         };
         let now = SystemTime::now();
-        for _ in 0..100 {
-            let wait = next_retry(&config, 1, None, now).unwrap();
+        let waits: Vec<Duration> = (0..100)
+            .map(|_| next_retry(&config, 1, None, now).unwrap())
+            .collect();
+        for wait in &waits {
             assert!(
-                wait >= Duration::from_secs(10) && wait <= Duration::from_secs(12),
+                *wait >= Duration::from_secs(10) && *wait <= Duration::from_secs(12),
                 "{wait:?}"
             );
         }
+        // Jitter is applied: the waits spread over the range (all 100 on one side of its middle
+        // has a chance of 2^-99).
+        let middle = Duration::from_secs(11);
+        assert!(
+            waits.iter().any(|w| *w > middle) && waits.iter().any(|w| *w < middle),
+            "no spread: {waits:?}"
+        );
         assert!(next_retry(&config, 2, Some("600"), now).unwrap() >= Duration::from_secs(600));
         assert!(next_retry(&config, 2, Some("1"), now).unwrap() >= Duration::from_secs(60));
         assert_eq!(

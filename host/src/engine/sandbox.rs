@@ -109,7 +109,7 @@ impl log::Host for ExecState {
 
 impl launch::Host for ExecState {
     async fn enqueue(&mut self, _request: RunRequest) -> wasmtime::Result<Result<String, String>> {
-        // Launch queues are not part of this host yet (DESIGN §2 "Launch"); the plugin is told so.
+        // Launch queues are not built yet; the plugin is told so.
         Ok(Err("launch queues are not available on this host".into()))
     }
 }

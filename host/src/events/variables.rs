@@ -1,4 +1,5 @@
-//! The variables an event exposes (DESIGN §3), computed once per event and automation.
+//! The variables an event exposes to payload templates and plugins, computed once per event and
+//! automation.
 
 use serde_json::{Map, Value};
 

@@ -2,24 +2,22 @@
 //! plugins directory (bad files reported and skipped), and compiled components cached on disk so
 //! that a restart does not compile them again.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
-use common::{Server, fixture};
+use crate::common::{Server, fixture};
 
 /// A server with its own compile cache in its data directory (this test inspects it).
 fn start(data_dir: &std::path::Path, plugins_dir: &str) -> Server {
     let config = format!(
         "compiled_dir = {:?}\n{}",
         data_dir.join("compiled").display().to_string(),
-        common::TEST_CONFIG
+        crate::common::TEST_CONFIG
     );
     Server::start_with(
         data_dir,
         &config,
-        &[("HERALD_BOOTSTRAP_KEY", common::ADMIN_KEY)],
+        &[("HERALD_BOOTSTRAP_KEY", crate::common::ADMIN_KEY)],
         &["--plugins-dir", plugins_dir],
     )
 }
@@ -50,10 +48,12 @@ async fn serves_builtin_and_third_party_plugins_and_restarts_without_recompiling
     let plugins_arg = plugins_dir.display().to_string();
 
     let server = start(&data_dir, &plugins_arg);
-    let health = common::expect_status(&server.anonymous().get("/healthz").await, 200).clone();
+    let health =
+        crate::common::expect_status(&server.anonymous().get("/healthz").await, 200).clone();
     assert_eq!(health["status"], "ok");
 
-    let listed = common::expect_status(&server.admin().get("/v1/plugins").await, 200).clone();
+    let listed =
+        crate::common::expect_status(&server.admin().get("/v1/plugins").await, 200).clone();
     let plugins = listed["plugins"].as_array().unwrap();
     let names: Vec<&str> = plugins
         .iter()
@@ -96,7 +96,8 @@ async fn serves_builtin_and_third_party_plugins_and_restarts_without_recompiling
     // the broken file never gets that far.
     assert_eq!(cached.len(), 7, "each component compiled once: {cached:?}");
     let server = start(&data_dir, &plugins_arg);
-    let listed = common::expect_status(&server.admin().get("/v1/plugins").await, 200).clone();
+    let listed =
+        crate::common::expect_status(&server.admin().get("/v1/plugins").await, 200).clone();
     assert_eq!(listed["plugins"].as_array().unwrap().len(), 6);
     assert_eq!(
         cache_entries(&data_dir),
@@ -111,7 +112,7 @@ async fn a_bad_listen_address_or_config_file_is_a_clear_error() {
     let config = dir.path().join("herald.toml");
     std::fs::write(&config, "lisen = \"127.0.0.1:1\"\n").unwrap();
     let config_arg = config.display().to_string();
-    let output = common::herald(&["serve", "--config", &config_arg]).await;
+    let output = crate::common::herald(&["serve", "--config", &config_arg]).await;
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2));
     assert!(

@@ -2,13 +2,11 @@
 //! on 127.0.0.1: body, headers, and both signatures checked by the test's own computation (and
 //! by the reference documents' openssl pipeline).
 
-mod common;
-
 use std::time::Duration;
 
+use crate::common::{Receiver, herald, write_json};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use common::{Receiver, herald, write_json};
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;

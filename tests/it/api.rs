@@ -2,9 +2,7 @@
 //! statuses, the permission matrix, matching and scope isolation, template safety, idempotency,
 //! restart, and secrets that never leak.
 
-mod common;
-
-use common::{Api, Server, expect_status};
+use crate::common::{Api, Server, expect_status};
 use serde_json::{Value, json};
 
 const SECRET_VALUE: &str = "sk-live-7f3a9c1e-NEVER-SHOW-ME";
@@ -1053,7 +1051,7 @@ async fn restart_keeps_everything_and_no_secret_ever_leaks() {
 async fn first_start_prints_a_generated_admin_key_once() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = Server::start_with(&data, common::INGEST_ONLY_CONFIG, &[], &[]);
+    let server = Server::start_with(&data, crate::common::INGEST_ONLY_CONFIG, &[], &[]);
     let line = server.banner.join("\n");
     let key = line.split_whitespace().last().unwrap().to_string();
     assert!(
@@ -1065,7 +1063,7 @@ async fn first_start_prints_a_generated_admin_key_once() {
         200,
     );
     server.kill();
-    let server = Server::start_with(&data, common::INGEST_ONLY_CONFIG, &[], &[]);
+    let server = Server::start_with(&data, crate::common::INGEST_ONLY_CONFIG, &[], &[]);
     assert!(
         server.banner.is_empty(),
         "printed again: {:?}",

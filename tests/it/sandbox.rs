@@ -1,12 +1,10 @@
 //! The sandbox against hostile components built from `plugins/fixtures/`: each attack fails
 //! cleanly with a typed error, and the same engine then still runs a good plugin.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{ConnectionProbe, Receiver, fixture, herald};
+use crate::common::{ConnectionProbe, Receiver, fixture, herald};
 use herald::delivery::attempt::execute;
 use herald::delivery::egress::EgressConfig;
 use herald::delivery::outbound::Credentials;
@@ -311,12 +309,12 @@ async fn bad_components_get_one_clear_line() {
 #[tokio::test]
 async fn a_config_the_plugin_refuses_is_named() {
     let dir = tempfile::tempdir().unwrap();
-    let event = common::write_json(
+    let event = crate::common::write_json(
         dir.path(),
         "e.json",
         &json!({"type": "RUN_STATE", "entity": "a", "project": "p", "run_id": "r", "state": "FAILED"}),
     );
-    let config = common::write_json(dir.path(), "c.json", &json!({"mode": "teleport"}));
+    let config = crate::common::write_json(dir.path(), "c.json", &json!({"mode": "teleport"}));
     let hostile = fixture("hostile").display().to_string();
     let output = herald(&[
         "plugin", "run", &hostile, "--event", &event, "--config", &config,
@@ -329,7 +327,7 @@ async fn a_config_the_plugin_refuses_is_named() {
         "error: hostile refused the config: unknown mode \"teleport\""
     );
 
-    let config = common::write_json(dir.path(), "c2.json", &json!({"url": "x"}));
+    let config = crate::common::write_json(dir.path(), "c2.json", &json!({"url": "x"}));
     let output = herald(&[
         "plugin", "run", "webhook", "--event", &event, "--config", &config,
     ])

@@ -2,13 +2,11 @@
 //! real components, and a receiver on 127.0.0.1 emulating each service. The exact request is
 //! asserted, and every response class gives the execution outcome the service's semantics call for.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{
+use crate::common::{
     ADMIN_KEY, Api, FAST_DELIVERY_CONFIG, Receiver, Recorded, Server, expect_status,
     status_and_attempts,
 };
@@ -16,7 +14,7 @@ use serde_json::{Value, json};
 
 /// A receiver that answers by path: `answers[path]` lists the replies in order (the last one
 /// repeats). Requests are kept by path.
-async fn service(answers: BTreeMap<&'static str, Vec<common::Reply>>) -> Receiver {
+async fn service(answers: BTreeMap<&'static str, Vec<crate::common::Reply>>) -> Receiver {
     let counts: Arc<Mutex<BTreeMap<String, usize>>> = Arc::default();
     Receiver::start(move |_, request| {
         let path = request.uri.path().to_string();
@@ -65,7 +63,7 @@ impl Bench {
     }
 
     async fn secret(&self, name: &str, value: &str) {
-        common::put_secret(&self.admin, name, value).await;
+        crate::common::put_secret(&self.admin, name, value).await;
     }
 
     async fn integration(&self, body: Value) {
@@ -122,7 +120,7 @@ fn outcome(execution: &Value) -> (String, String) {
     )
 }
 
-fn reply(status: u16, body: &str) -> common::Reply {
+fn reply(status: u16, body: &str) -> crate::common::Reply {
     (status, vec![], body.to_string())
 }
 

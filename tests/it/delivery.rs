@@ -2,18 +2,16 @@
 //! the test's own code, retries and their classes, Retry-After, redirects, timeouts, a kill -9 in
 //! the middle of hundreds of deliveries, rate limits, the integration test endpoint, metrics.
 
-mod common;
-
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as BASE64;
-use common::{
+use crate::common::{
     ADMIN_KEY, Api, ConnectionProbe, FAST_DELIVERY_CONFIG, Receiver, Server, expect_status,
     post_event, put_secret, settled, status_and_attempts,
 };
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;

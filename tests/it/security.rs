@@ -3,11 +3,9 @@
 //! values (hostile ones) in any record or log, an unbounded payload, chat markup injected by event
 //! data, a config that breaks a plugin's schema, and storage faults answered as bugs.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{
+use crate::common::{
     ADMIN_KEY, FAST_DELIVERY_CONFIG, Receiver, Server, expect_status, member, post_event,
     put_secret, settled_all,
 };

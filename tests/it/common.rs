@@ -1,7 +1,6 @@
 //! The one harness every end-to-end test shares: the real `herald` binary, real components
 //! built from `plugins/`, a recording HTTP receiver on 127.0.0.1, a connection probe, and a
 //! server started on an ephemeral port and stopped when dropped.
-#![allow(dead_code)] // each test file uses part of the harness
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -273,8 +272,6 @@ pub struct Server {
     child: Child,
     /// `http://127.0.0.1:<port>`.
     pub url: String,
-    /// Its data directory.
-    pub data_dir: PathBuf,
     /// Where its log (stderr) goes.
     pub log_path: PathBuf,
     /// What it printed on stdout before listening (the bootstrap line).
@@ -282,17 +279,6 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `herald serve` with `data_dir`, the test config and extra arguments; returns once it
-    /// listens.
-    pub fn start(data_dir: &Path, extra_args: &[&str]) -> Self {
-        Self::start_with(
-            data_dir,
-            TEST_CONFIG,
-            &[("HERALD_BOOTSTRAP_KEY", ADMIN_KEY)],
-            extra_args,
-        )
-    }
-
     /// Starts a server that ingests but never delivers.
     pub fn start_ingest_only(data_dir: &Path) -> Self {
         Self::start_with(
@@ -368,7 +354,6 @@ impl Server {
         Self {
             child,
             url,
-            data_dir: data_dir.to_path_buf(),
             log_path,
             banner,
         }

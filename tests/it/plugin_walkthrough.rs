@@ -2,12 +2,10 @@
 //! workspace: the files are the README's own code blocks (`file=` blocks), the crate is built for
 //! wasm32-wasip2, and `herald plugin inspect|run` execute it.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::{Receiver, herald};
+use crate::common::{Receiver, herald};
 
 /// The README's fenced blocks whose info string names a file (```` ```rust file=src/lib.rs ````).
 fn readme_files() -> Vec<(String, String)> {

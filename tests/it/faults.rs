@@ -3,15 +3,13 @@
 //! store could not record is kept and recorded once space returns (never delivered twice), and a
 //! server started on a full data directory says why and never announces that it listens.
 
-mod common;
-
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{
+use crate::common::{
     ADMIN_KEY, FAST_DELIVERY_CONFIG, Receiver, Server, expect_status, herald_bin, post_event,
     settled,
 };

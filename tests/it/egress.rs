@@ -2,9 +2,7 @@
 //! default policy every non-public destination is refused before a socket opens, and the test's
 //! listener on 127.0.0.1 sees no connection.
 
-mod common;
-
-use common::{ConnectionProbe, herald, write_json};
+use crate::common::{ConnectionProbe, herald, write_json};
 use herald::delivery::egress::is_public;
 use serde_json::{Value, json};
 
@@ -85,7 +83,7 @@ async fn every_non_public_destination_is_refused_without_a_connection() {
     );
 
     // The operator's allowance opens exactly what it names.
-    let receiver = common::Receiver::ok().await;
+    let receiver = crate::common::Receiver::ok().await;
     let target = receiver
         .url("/allowed")
         .replace("127.0.0.1", "rebind.example");

@@ -1,9 +1,7 @@
 //! The `herald` client subcommands against a real server: every route reachable from the command
 //! line, tables by default, `--json` on request, one-line errors.
 
-mod common;
-
-use common::{ADMIN_KEY, Server, herald, write_json};
+use crate::common::{ADMIN_KEY, Server, herald, write_json};
 use serde_json::{Value, json};
 use tokio::io::AsyncWriteExt as _;
 
@@ -76,7 +74,7 @@ async fn every_route_is_reachable_from_the_command_line() {
             .trim(),
         "created secret TOKEN"
     );
-    let mut child = tokio::process::Command::new(common::herald_bin())
+    let mut child = tokio::process::Command::new(crate::common::herald_bin())
         .args([
             "--url",
             &server.url,
@@ -132,7 +130,7 @@ async fn every_route_is_reachable_from_the_command_line() {
         "SIGNING"
     );
     // "Test" through the CLI: a receiver on 127.0.0.1 gets the payload and its answer comes back.
-    let receiver = common::Receiver::ok().await;
+    let receiver = crate::common::Receiver::ok().await;
     let local = write_json(
         files,
         "local.json",

@@ -1,0 +1,18 @@
+//! Herald's end-to-end tests, one binary (so that cargo links the harness and the `herald`
+//! binary's dependencies once): the real `herald` binary, real components built from `plugins/`,
+//! real HTTP receivers on 127.0.0.1, real SQLite files. One module per area; the shared harness is
+//! [`common`].
+
+mod common;
+
+mod api;
+mod cli;
+mod delivery;
+mod egress;
+mod faults;
+mod plugin_walkthrough;
+mod plugins;
+mod sandbox;
+mod security;
+mod serve;
+mod webhook_plugin;
