@@ -42,7 +42,7 @@ fn main() {
     let out_wasm = target_dir.join(WASM_TARGET).join("release");
     let mut builtins = String::from(
         "/// The built-in action plugins: (crate name, component bytes).\n\
-         pub static BUILTIN_COMPONENTS: &[(&str, &[u8])] = &[\n",
+         pub(super) static BUILTIN_COMPONENTS: &[(&str, &[u8])] = &[\n",
     );
     for krate in plugin_crates(&root.join("plugins")) {
         let file = out_wasm.join(format!("{}.wasm", krate.replace('-', "_")));

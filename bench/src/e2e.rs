@@ -269,7 +269,7 @@ fn latency_figures(
 }
 
 /// Runs the end-to-end section.
-pub async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> {
+pub(crate) async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> {
     let duration = if quick {
         Duration::from_secs(3)
     } else {

@@ -61,7 +61,7 @@ fn describe(sorted: &[Duration]) -> String {
 }
 
 /// Runs the section.
-pub async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> {
+pub(crate) async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> {
     let window = if quick {
         Duration::from_secs(3)
     } else {

@@ -77,7 +77,7 @@ async fn ingest_rate(client: &Client, duration: Duration) -> anyhow::Result<f64>
 }
 
 /// Runs the matching section.
-pub async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> {
+pub(crate) async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> {
     let sizes: &[usize] = if quick {
         &[10, 1_000, 10_000]
     } else {

@@ -62,7 +62,7 @@ fn samples(iterations: usize, mut f: impl FnMut()) -> Vec<Duration> {
 }
 
 /// Measures every built-in plugin and records median, p99 and the ratio to plain Rust.
-pub async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> {
+pub(crate) async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> {
     println!("plugin invocation (instantiate + execute, sending stubbed)");
     let engine = PluginEngine::new(SandboxLimits::default(), None)?;
     let (warmup, iterations) = if quick { (500, 5_000) } else { (2_000, 50_000) };

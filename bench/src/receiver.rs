@@ -11,7 +11,7 @@ use axum::http::HeaderMap;
 
 /// What the receiver saw.
 #[derive(Default)]
-pub struct Seen {
+pub(crate) struct Seen {
     /// Requests received.
     pub count: AtomicU64,
     /// (sequence number, arrival) of each request that carried one (`{"seq": "<n>"}`).
@@ -19,7 +19,7 @@ pub struct Seen {
 }
 
 /// A running receiver.
-pub struct BenchReceiver {
+pub(crate) struct BenchReceiver {
     /// Where it listens.
     pub addr: SocketAddr,
     /// What it saw.
@@ -29,7 +29,7 @@ pub struct BenchReceiver {
 
 impl BenchReceiver {
     /// Starts the receiver on an ephemeral port.
-    pub async fn start() -> anyhow::Result<Self> {
+    pub(crate) async fn start() -> anyhow::Result<Self> {
         let seen = Arc::new(Seen::default());
         let state = seen.clone();
         let app = axum::Router::new().fallback(move |_headers: HeaderMap, body: Bytes| {
@@ -52,12 +52,12 @@ impl BenchReceiver {
     }
 
     /// Requests received so far.
-    pub fn count(&self) -> u64 {
+    pub(crate) fn count(&self) -> u64 {
         self.seen.count.load(Ordering::Relaxed)
     }
 
     /// Takes the recorded arrivals.
-    pub fn take_arrivals(&self) -> Vec<(u64, Instant)> {
+    pub(crate) fn take_arrivals(&self) -> Vec<(u64, Instant)> {
         std::mem::take(&mut *self.seen.arrivals.lock().expect("not poisoned"))
     }
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// One measured figure.
-pub struct Figure {
+pub(crate) struct Figure {
     name: String,
     value: String,
     target: String,
@@ -13,13 +13,13 @@ pub struct Figure {
 
 /// Every figure of a run, printed at the end.
 #[derive(Default)]
-pub struct Report {
+pub(crate) struct Report {
     figures: Vec<Figure>,
 }
 
 impl Report {
     /// Records a figure with a target; `pass` is whether the target was met.
-    pub fn add(&mut self, name: &str, value: String, target: &str, pass: bool) {
+    pub(crate) fn add(&mut self, name: &str, value: String, target: &str, pass: bool) {
         println!("  {name}: {value}");
         self.figures.push(Figure {
             name: name.into(),
@@ -30,7 +30,7 @@ impl Report {
     }
 
     /// Records a figure that has no target of its own (context for the others).
-    pub fn info(&mut self, name: &str, value: String) {
+    pub(crate) fn info(&mut self, name: &str, value: String) {
         println!("  {name}: {value}");
         self.figures.push(Figure {
             name: name.into(),
@@ -41,7 +41,7 @@ impl Report {
     }
 
     /// Records a target that cannot be measured yet, and why.
-    pub fn unmeasured(&mut self, name: &str, target: &str, why: &str) {
+    pub(crate) fn unmeasured(&mut self, name: &str, target: &str, why: &str) {
         println!("  {name}: not measured: {why}");
         self.figures.push(Figure {
             name: name.into(),
@@ -52,7 +52,7 @@ impl Report {
     }
 
     /// Prints the summary table.
-    pub fn print(&self) {
+    pub(crate) fn print(&self) {
         println!();
         println!("{:<58} {:>22}  {:<22} result", "figure", "value", "target");
         for figure in &self.figures {
@@ -65,17 +65,17 @@ impl Report {
 }
 
 /// The q-quantile (0..=1) of sorted durations.
-pub fn quantile(sorted: &[Duration], q: f64) -> Duration {
+pub(crate) fn quantile(sorted: &[Duration], q: f64) -> Duration {
     let index = ((sorted.len() as f64 - 1.0) * q).round() as usize;
     sorted[index.min(sorted.len() - 1)]
 }
 
 /// A duration in microseconds, one decimal.
-pub fn micros(duration: Duration) -> String {
+pub(crate) fn micros(duration: Duration) -> String {
     format!("{:.1} µs", duration.as_secs_f64() * 1e6)
 }
 
 /// A duration in milliseconds, two decimals.
-pub fn millis(duration: Duration) -> String {
+pub(crate) fn millis(duration: Duration) -> String {
     format!("{:.2} ms", duration.as_secs_f64() * 1e3)
 }

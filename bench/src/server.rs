@@ -9,10 +9,10 @@ use anyhow::{Context as _, bail};
 use serde_json::Value;
 
 /// The bootstrap key the bench's servers start with.
-pub const KEY: &str = "hk_bench-admin-key-0123456789abcdef";
+pub(crate) const KEY: &str = "hk_bench-admin-key-0123456789abcdef";
 
 /// A running server, stopped when dropped.
-pub struct HeraldProcess {
+pub(crate) struct HeraldProcess {
     child: Child,
     /// `http://127.0.0.1:<port>`.
     pub url: String,
@@ -38,7 +38,7 @@ fn server_binary() -> anyhow::Result<PathBuf> {
 
 impl HeraldProcess {
     /// Starts a server with `config` (TOML) on a fresh data directory.
-    pub fn start(config: &str) -> anyhow::Result<Self> {
+    pub(crate) fn start(config: &str) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let config_path = dir.path().join("herald.toml");
         std::fs::write(&config_path, config)?;
@@ -74,12 +74,12 @@ impl HeraldProcess {
     }
 
     /// The CPU time the server has used so far.
-    pub fn cpu_time(&self) -> Option<std::time::Duration> {
+    pub(crate) fn cpu_time(&self) -> Option<std::time::Duration> {
         cpu_time(&self.child.id().to_string())
     }
 
     /// The server's peak resident memory so far (Linux `VmHWM`), in bytes.
-    pub fn peak_rss(&self) -> Option<u64> {
+    pub(crate) fn peak_rss(&self) -> Option<u64> {
         peak_rss(
             &Path::new("/proc")
                 .join(self.child.id().to_string())
@@ -89,7 +89,7 @@ impl HeraldProcess {
 }
 
 /// CPU time (user + system) a process has used so far, from `/proc/<pid>/stat` (Linux).
-pub fn cpu_time(pid: &str) -> Option<std::time::Duration> {
+pub(crate) fn cpu_time(pid: &str) -> Option<std::time::Duration> {
     let stat = std::fs::read_to_string(Path::new("/proc").join(pid).join("stat")).ok()?;
     // Fields after the command name, which is in parentheses and may itself hold spaces.
     let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
@@ -114,14 +114,14 @@ impl Drop for HeraldProcess {
 
 /// A JSON client for the bench's server.
 #[derive(Clone)]
-pub struct Client {
+pub(crate) struct Client {
     base: String,
     http: reqwest::Client,
 }
 
 impl Client {
     /// A client for `base` with the bench's key.
-    pub fn new(base: &str) -> Self {
+    pub(crate) fn new(base: &str) -> Self {
         let http = reqwest::Client::builder()
             .pool_max_idle_per_host(256)
             .build()
@@ -133,7 +133,7 @@ impl Client {
     }
 
     /// Sends a JSON body; fails unless the status is `expected`.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -161,12 +161,22 @@ impl Client {
     }
 
     /// POST, expecting `expected`.
-    pub async fn post(&self, path: &str, body: &Value, expected: u16) -> anyhow::Result<Value> {
+    pub(crate) async fn post(
+        &self,
+        path: &str,
+        body: &Value,
+        expected: u16,
+    ) -> anyhow::Result<Value> {
         self.send(reqwest::Method::POST, path, body, expected).await
     }
 
     /// PUT, expecting `expected`.
-    pub async fn put(&self, path: &str, body: &Value, expected: u16) -> anyhow::Result<Value> {
+    pub(crate) async fn put(
+        &self,
+        path: &str,
+        body: &Value,
+        expected: u16,
+    ) -> anyhow::Result<Value> {
         self.send(reqwest::Method::PUT, path, body, expected).await
     }
 }

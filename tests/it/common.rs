@@ -14,18 +14,18 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use tokio::sync::Notify;
 
 /// The `herald` binary cargo built for these tests.
-pub fn herald_bin() -> &'static str {
+pub(crate) fn herald_bin() -> &'static str {
     env!("CARGO_BIN_EXE_herald")
 }
 
 /// A test-only component from `plugins/fixtures/` (e.g. `hostile`).
-pub fn fixture(name: &str) -> PathBuf {
+pub(crate) fn fixture(name: &str) -> PathBuf {
     let file = format!("herald_fixture_{}.wasm", name.replace('-', "_"));
     Path::new(env!("HERALD_FIXTURE_DIR")).join(file)
 }
 
 /// Runs `herald` with these arguments to completion.
-pub async fn herald(args: &[&str]) -> std::process::Output {
+pub(crate) async fn herald(args: &[&str]) -> std::process::Output {
     tokio::process::Command::new(herald_bin())
         .args(args)
         .env_remove("HERALD_TOKEN_SECRET")
@@ -37,7 +37,7 @@ pub async fn herald(args: &[&str]) -> std::process::Output {
 }
 
 /// Writes `value` as JSON into `dir/name` and returns the path as a string.
-pub fn write_json(dir: &Path, name: &str, value: &serde_json::Value) -> String {
+pub(crate) fn write_json(dir: &Path, name: &str, value: &serde_json::Value) -> String {
     let path = dir.join(name);
     std::fs::write(&path, serde_json::to_vec_pretty(value).unwrap()).unwrap();
     path.display().to_string()
@@ -45,7 +45,7 @@ pub fn write_json(dir: &Path, name: &str, value: &serde_json::Value) -> String {
 
 /// One request a [`Receiver`] saw.
 #[derive(Debug, Clone)]
-pub struct Recorded {
+pub(crate) struct Recorded {
     /// The method.
     pub method: Method,
     /// Path and query.
@@ -58,7 +58,7 @@ pub struct Recorded {
 
 impl Recorded {
     /// A header's value as text ("" when absent).
-    pub fn header(&self, name: &str) -> String {
+    pub(crate) fn header(&self, name: &str) -> String {
         self.headers
             .get(name)
             .map(|v| v.to_str().unwrap().to_string())
@@ -66,18 +66,18 @@ impl Recorded {
     }
 
     /// The body parsed as JSON.
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).expect("the body is JSON")
     }
 }
 
 /// What a [`Receiver`] answers: status, headers, body.
-pub type Reply = (u16, Vec<(&'static str, String)>, String);
+pub(crate) type Reply = (u16, Vec<(&'static str, String)>, String);
 
 type Responder = Arc<dyn Fn(usize, &Recorded) -> Reply + Send + Sync>;
 
 /// A real HTTP server on 127.0.0.1 that records every request and answers as told.
-pub struct Receiver {
+pub(crate) struct Receiver {
     /// Where it listens.
     pub addr: SocketAddr,
     requests: Arc<Mutex<Vec<Recorded>>>,
@@ -87,12 +87,12 @@ pub struct Receiver {
 
 impl Receiver {
     /// A receiver that answers every request `200 ok`.
-    pub async fn ok() -> Self {
+    pub(crate) async fn ok() -> Self {
         Self::start(|_, _| (200, vec![], "ok".into())).await
     }
 
     /// A receiver whose answer to the n-th request (0-based) `respond` decides.
-    pub async fn start(
+    pub(crate) async fn start(
         respond: impl Fn(usize, &Recorded) -> Reply + Send + Sync + 'static,
     ) -> Self {
         let requests = Arc::new(Mutex::new(Vec::new()));
@@ -150,17 +150,17 @@ impl Receiver {
     }
 
     /// `http://127.0.0.1:<port><path>`.
-    pub fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
     }
 
     /// Every request so far.
-    pub fn requests(&self) -> Vec<Recorded> {
+    pub(crate) fn requests(&self) -> Vec<Recorded> {
         self.requests.lock().unwrap().clone()
     }
 
     /// Waits until at least `count` requests arrived (panics after `limit`).
-    pub async fn wait_for(&self, count: usize, limit: Duration) -> Vec<Recorded> {
+    pub(crate) async fn wait_for(&self, count: usize, limit: Duration) -> Vec<Recorded> {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
             let notified = self.arrived.notified();
@@ -185,7 +185,7 @@ impl Drop for Receiver {
 }
 
 /// A TCP listener that only counts connections: proof that nothing was sent somewhere.
-pub struct ConnectionProbe {
+pub(crate) struct ConnectionProbe {
     /// Where it listens.
     pub addr: SocketAddr,
     accepted: Arc<Mutex<Vec<SocketAddr>>>,
@@ -195,7 +195,7 @@ pub struct ConnectionProbe {
 
 impl ConnectionProbe {
     /// Starts listening on an ephemeral port.
-    pub async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let accepted = Arc::new(Mutex::new(Vec::new()));
@@ -218,7 +218,7 @@ impl ConnectionProbe {
     /// How many connections arrived before now. The probe connects to itself and waits until
     /// that marker is accepted: the backlog is FIFO, so every earlier connection has been
     /// counted by then. No sleeping, no race.
-    pub async fn connections(&self) -> usize {
+    pub(crate) async fn connections(&self) -> usize {
         let marker = tokio::net::TcpStream::connect(self.addr).await.unwrap();
         let marker_addr = marker.local_addr().unwrap();
         loop {
@@ -243,14 +243,14 @@ impl Drop for ConnectionProbe {
 }
 
 /// The bootstrap admin key every test server is started with (`HERALD_BOOTSTRAP_KEY`).
-pub const ADMIN_KEY: &str = "hk_test-bootstrap-admin-key-0123456789";
+pub(crate) const ADMIN_KEY: &str = "hk_test-bootstrap-admin-key-0123456789";
 
 /// The config every test server gets unless told otherwise: receivers on 127.0.0.1 are allowed.
-pub const TEST_CONFIG: &str = "[egress]\nallow_cidrs = [\"127.0.0.0/8\"]\n";
+pub(crate) const TEST_CONFIG: &str = "[egress]\nallow_cidrs = [\"127.0.0.0/8\"]\n";
 
 /// Retries a few hundred milliseconds apart and short timeouts, so delivery tests wait on
 /// conditions, not on production schedules.
-pub const FAST_DELIVERY_CONFIG: &str = r#"
+pub(crate) const FAST_DELIVERY_CONFIG: &str = r#"
 [egress]
 allow_cidrs = ["127.0.0.0/8"]
 [delivery]
@@ -264,11 +264,11 @@ shutdown_grace = "5s"
 
 /// A server that ingests but delivers nothing (`delivery.workers = 0`): for tests of the API
 /// whose integrations point at names that must never be looked up.
-pub const INGEST_ONLY_CONFIG: &str =
+pub(crate) const INGEST_ONLY_CONFIG: &str =
     "[egress]\nallow_cidrs = [\"127.0.0.0/8\"]\n[delivery]\nworkers = 0\n";
 
 /// A `herald serve` process on an ephemeral port, killed when dropped.
-pub struct Server {
+pub(crate) struct Server {
     child: Child,
     /// `http://127.0.0.1:<port>`.
     pub url: String,
@@ -280,7 +280,7 @@ pub struct Server {
 
 impl Server {
     /// Starts a server that ingests but never delivers.
-    pub fn start_ingest_only(data_dir: &Path) -> Self {
+    pub(crate) fn start_ingest_only(data_dir: &Path) -> Self {
         Self::start_with(
             data_dir,
             INGEST_ONLY_CONFIG,
@@ -290,7 +290,7 @@ impl Server {
     }
 
     /// Starts `herald serve` with a config file holding `config` (TOML) and extra environment.
-    pub fn start_with(
+    pub(crate) fn start_with(
         data_dir: &Path,
         config: &str,
         env: &[(&str, &str)],
@@ -360,7 +360,7 @@ impl Server {
     }
 
     /// A client for this server with `key`.
-    pub fn client(&self, key: &str) -> Api {
+    pub(crate) fn client(&self, key: &str) -> Api {
         Api {
             base: self.url.clone(),
             key: Some(key.to_string()),
@@ -369,12 +369,12 @@ impl Server {
     }
 
     /// A client with the bootstrap admin key.
-    pub fn admin(&self) -> Api {
+    pub(crate) fn admin(&self) -> Api {
         self.client(ADMIN_KEY)
     }
 
     /// A client with no key at all.
-    pub fn anonymous(&self) -> Api {
+    pub(crate) fn anonymous(&self) -> Api {
         Api {
             base: self.url.clone(),
             key: None,
@@ -383,12 +383,12 @@ impl Server {
     }
 
     /// The server's log so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }
 
     /// Sends SIGTERM and waits (up to `limit`) for the server to exit; returns its exit status.
-    pub fn terminate(mut self, limit: std::time::Duration) -> std::process::ExitStatus {
+    pub(crate) fn terminate(mut self, limit: std::time::Duration) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
         let sent = Command::new("kill")
             .args(["-TERM", &pid])
@@ -409,7 +409,7 @@ impl Server {
     }
 
     /// Stops the server (SIGKILL) and waits for it.
-    pub fn kill(mut self) {
+    pub(crate) fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -424,7 +424,7 @@ impl Drop for Server {
 
 /// A JSON client for the API: every call returns the status and the parsed body.
 #[derive(Clone)]
-pub struct Api {
+pub(crate) struct Api {
     base: String,
     key: Option<String>,
     http: reqwest::Client,
@@ -432,7 +432,7 @@ pub struct Api {
 
 impl Api {
     /// Sends `method path` with an optional JSON body and extra headers.
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         method: &str,
         path: &str,
@@ -464,34 +464,49 @@ impl Api {
     }
 
     /// GET.
-    pub async fn get(&self, path: &str) -> (u16, serde_json::Value) {
+    pub(crate) async fn get(&self, path: &str) -> (u16, serde_json::Value) {
         self.send("GET", path, None, &[]).await
     }
 
     /// POST with a JSON body.
-    pub async fn post(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    pub(crate) async fn post(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
         self.send("POST", path, Some(body), &[]).await
     }
 
     /// PUT with a JSON body.
-    pub async fn put(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    pub(crate) async fn put(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
         self.send("PUT", path, Some(body), &[]).await
     }
 
     /// PATCH with a JSON body.
-    pub async fn patch(&self, path: &str, body: &serde_json::Value) -> (u16, serde_json::Value) {
+    pub(crate) async fn patch(
+        &self,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> (u16, serde_json::Value) {
         self.send("PATCH", path, Some(body), &[]).await
     }
 
     /// DELETE.
-    pub async fn delete(&self, path: &str) -> (u16, serde_json::Value) {
+    pub(crate) async fn delete(&self, path: &str) -> (u16, serde_json::Value) {
         self.send("DELETE", path, None, &[]).await
     }
 }
 
 /// Asserts a status, showing the body when it differs; returns the body.
 #[track_caller]
-pub fn expect_status(response: &(u16, serde_json::Value), status: u16) -> &serde_json::Value {
+pub(crate) fn expect_status(
+    response: &(u16, serde_json::Value),
+    status: u16,
+) -> &serde_json::Value {
     assert_eq!(
         response.0, status,
         "unexpected status; body: {}",
@@ -501,12 +516,12 @@ pub fn expect_status(response: &(u16, serde_json::Value), status: u16) -> &serde
 }
 
 /// An execution's status and attempt count, as the API shows them.
-pub fn status_and_attempts(execution: &serde_json::Value) -> (Option<&str>, Option<i64>) {
+pub(crate) fn status_and_attempts(execution: &serde_json::Value) -> (Option<&str>, Option<i64>) {
     (execution["status"].as_str(), execution["attempts"].as_i64())
 }
 
 /// Posts one event; returns its id.
-pub async fn post_event(api: &Api, event: &serde_json::Value) -> String {
+pub(crate) async fn post_event(api: &Api, event: &serde_json::Value) -> String {
     expect_status(&api.post("/v1/events", event).await, 202)["event_id"]
         .as_str()
         .unwrap()
@@ -515,7 +530,7 @@ pub async fn post_event(api: &Api, event: &serde_json::Value) -> String {
 
 /// Waits until every execution of the event has a final status; returns them (as
 /// `GET /v1/executions/{id}` shows them, attempts included).
-pub async fn settled_all(
+pub(crate) async fn settled_all(
     api: &Api,
     event_id: &str,
     limit: std::time::Duration,
@@ -551,12 +566,16 @@ pub async fn settled_all(
 }
 
 /// Waits until the event's (first) execution has a final status; returns it.
-pub async fn settled(api: &Api, event_id: &str, limit: std::time::Duration) -> serde_json::Value {
+pub(crate) async fn settled(
+    api: &Api,
+    event_id: &str,
+    limit: std::time::Duration,
+) -> serde_json::Value {
     settled_all(api, event_id, limit).await.remove(0)
 }
 
 /// Sets (creates or replaces) a secret of the `default` entity.
-pub async fn put_secret(admin: &Api, name: &str, value: &str) {
+pub(crate) async fn put_secret(admin: &Api, name: &str, value: &str) {
     let status = admin
         .put(
             &format!("/v1/entities/default/secrets/{name}"),
@@ -568,7 +587,7 @@ pub async fn put_secret(admin: &Api, name: &str, value: &str) {
 }
 
 /// A new member key of the `default` entity, as a client.
-pub async fn member(admin: &Api, server: &Server) -> Api {
+pub(crate) async fn member(admin: &Api, server: &Server) -> Api {
     let key = expect_status(
         &admin
             .post(

@@ -178,7 +178,7 @@ pub(super) async fn create(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub struct ListQuery {
+pub(super) struct ListQuery {
     /// Only this entity's (must be the key's; the default).
     pub entity: Option<String>,
     /// Only automations scoped to this project or registry.
@@ -269,7 +269,7 @@ pub(super) async fn remove(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
-pub struct ExecutionsQuery {
+pub(super) struct ExecutionsQuery {
     /// At most this many, newest first (default 100, at most 1000).
     pub limit: Option<usize>,
 }

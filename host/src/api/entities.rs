@@ -36,7 +36,7 @@ pub(super) async fn me(principal: Principal) -> Json<Value> {
 /// The body of `POST /v1/entities`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NewEntity {
+pub(super) struct NewEntity {
     /// The new entity's name.
     pub name: String,
 }
@@ -70,7 +70,7 @@ pub(super) async fn create_entity(
 /// The body of `POST /v1/entities/{entity}/keys`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NewKeyBody {
+pub(super) struct NewKeyBody {
     /// `admin` or `member`.
     pub role: Role,
     /// A label to recognise the key by.

@@ -17,9 +17,9 @@ use crate::events::{Event, EventInput};
 use crate::store::IngestOutcome;
 
 /// Events one batch may carry.
-pub const MAX_BATCH_EVENTS: usize = 1000;
+pub(super) const MAX_BATCH_EVENTS: usize = 1000;
 /// The largest request body of the event routes.
-pub const MAX_EVENT_BODY: usize = 1 << 20;
+pub(super) const MAX_EVENT_BODY: usize = 1 << 20;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -82,7 +82,7 @@ pub(super) async fn ingest_one(
 /// The body of `POST /v1/events/batch`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Batch {
+pub(super) struct Batch {
     /// Up to 1,000 events.
     #[schema(value_type = Vec<EventInput>)]
     pub events: Vec<Value>,

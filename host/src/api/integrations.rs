@@ -19,7 +19,7 @@ use crate::events::variables::is_variable;
 use crate::store::{IntegrationRecord, now_rfc3339};
 
 /// The kinds of integration.
-pub const KINDS: [&str; 4] = ["webhook", "slack", "teams", "github"];
+pub(super) const KINDS: [&str; 4] = ["webhook", "slack", "teams", "github"];
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -34,7 +34,7 @@ pub(super) fn routes() -> Router<AppState> {
 /// The body of `POST …/integrations`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct NewIntegration {
+pub(super) struct NewIntegration {
     /// Its name, unique in the entity.
     pub name: String,
     /// `webhook`, `slack`, `teams` or `github`.
@@ -57,7 +57,7 @@ pub struct NewIntegration {
 /// The body of `PATCH …/integrations/{name}`: any subset; `null` clears a secret.
 #[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct IntegrationPatch {
+pub(super) struct IntegrationPatch {
     /// A new name.
     pub name: Option<String>,
     /// A new kind.
@@ -300,7 +300,7 @@ pub(super) async fn remove(
 /// The body of `POST …/integrations/{name}/test`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct TestRequest {
+pub(super) struct TestRequest {
     /// The payload to send, as a template: `${SECRET}` references are resolved; event variables
     /// are empty (there is no event). Default: `{"test": true}`.
     #[serde(default = "default_test_payload")]

@@ -23,7 +23,7 @@ pub(super) fn routes() -> Router<AppState> {
 /// The body of `PUT …/secrets/{name}`.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SecretValue {
+pub(super) struct SecretValue {
     /// The secret's value (write-only).
     pub value: String,
 }

@@ -8,7 +8,10 @@ use super::TriggerKind;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)] // the fields are checked, then used by evaluation
+#[allow(
+    dead_code,
+    reason = "the fields are checked when saved; evaluation will read them"
+)]
 struct Threshold {
     name: String,
     #[serde(default)]
@@ -23,7 +26,10 @@ struct Threshold {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
+#[allow(
+    dead_code,
+    reason = "the fields are checked when saved; evaluation will read them"
+)]
 struct Change {
     name: String,
     current_window: u32,
@@ -39,7 +45,10 @@ struct Change {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-#[allow(dead_code)]
+#[allow(
+    dead_code,
+    reason = "the fields are checked when saved; evaluation will read them"
+)]
 struct ZScore {
     name: String,
     #[serde(default)]

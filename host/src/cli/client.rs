@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 
 /// Where the server is and who is asking.
 #[derive(Debug, Args)]
-pub struct Connection {
+pub(super) struct Connection {
     /// The server's URL.
     #[arg(
         long,
@@ -29,7 +29,7 @@ pub struct Connection {
 
 /// Resources the client manages.
 #[derive(Debug, Subcommand)]
-pub enum ClientCommand {
+pub(super) enum ClientCommand {
     /// Events: send one or a batch, show one with what it triggered.
     #[command(subcommand)]
     Events(EventsCommand),
@@ -59,7 +59,7 @@ pub enum ClientCommand {
 
 /// `herald events …`
 #[derive(Debug, Subcommand)]
-pub enum EventsCommand {
+pub(super) enum EventsCommand {
     /// Send an event (a JSON object) or a batch (`{"events": [...]}` or an array).
     Send {
         /// The JSON file (`-` for standard input).
@@ -78,7 +78,7 @@ pub enum EventsCommand {
 
 /// `herald automations …`
 #[derive(Debug, Subcommand)]
-pub enum AutomationsCommand {
+pub(super) enum AutomationsCommand {
     /// List automations.
     List {
         /// Only those scoped to this project or registry.
@@ -134,7 +134,7 @@ pub enum AutomationsCommand {
 
 /// `herald executions …`
 #[derive(Debug, Subcommand)]
-pub enum ExecutionsCommand {
+pub(super) enum ExecutionsCommand {
     /// Show one execution with its attempts.
     Get {
         /// The execution id.
@@ -144,7 +144,7 @@ pub enum ExecutionsCommand {
 
 /// `herald integrations …`
 #[derive(Debug, Subcommand)]
-pub enum IntegrationsCommand {
+pub(super) enum IntegrationsCommand {
     /// List integrations.
     List(EntityArg),
     /// Show one.
@@ -194,7 +194,7 @@ pub enum IntegrationsCommand {
 
 /// `herald secrets …`
 #[derive(Debug, Subcommand)]
-pub enum SecretsCommand {
+pub(super) enum SecretsCommand {
     /// List secret names (never values).
     List(EntityArg),
     /// Set a secret; the value is read from standard input unless --value is given.
@@ -218,7 +218,7 @@ pub enum SecretsCommand {
 
 /// `herald keys …`
 #[derive(Debug, Subcommand)]
-pub enum KeysCommand {
+pub(super) enum KeysCommand {
     /// List keys.
     List(EntityArg),
     /// Create a key (printed once).
@@ -243,7 +243,7 @@ pub enum KeysCommand {
 
 /// `herald entities …`
 #[derive(Debug, Subcommand)]
-pub enum EntitiesCommand {
+pub(super) enum EntitiesCommand {
     /// Create an entity; prints its first admin key once.
     Create {
         /// The entity's name.
@@ -253,7 +253,7 @@ pub enum EntitiesCommand {
 
 /// The entity a command acts on (default: the key's own).
 #[derive(Debug, Args)]
-pub struct EntityArg {
+pub(super) struct EntityArg {
     /// The entity (default: the key's).
     #[arg(long)]
     entity: Option<String>,
@@ -261,7 +261,7 @@ pub struct EntityArg {
 
 impl Connection {
     /// Whether `--json` was given.
-    pub fn json(&self) -> bool {
+    pub(super) fn json(&self) -> bool {
         self.json
     }
 }

@@ -21,7 +21,7 @@ use crate::plugins::{load_one, plugin_json};
 
 /// `herald plugin …`
 #[derive(Debug, Subcommand)]
-pub enum PluginCommand {
+pub(super) enum PluginCommand {
     /// Print what a plugin says about itself (name, version, config schema, default payload).
     Inspect {
         /// A built-in plugin's name (e.g. `webhook`) or a path to a component (`.wasm`).
@@ -33,7 +33,7 @@ pub enum PluginCommand {
 
 /// Options of `herald plugin run`.
 #[derive(Debug, Args)]
-pub struct RunArgs {
+pub(super) struct RunArgs {
     /// A built-in plugin's name (e.g. `webhook`) or a path to a component (`.wasm`).
     plugin: String,
     /// The event, as posted to `POST /v1/events` (JSON file).

@@ -12,7 +12,7 @@ use crate::delivery::worker::Dispatcher;
 
 /// Options of `herald serve`; each overrides the config file and the environment.
 #[derive(Debug, Args)]
-pub struct ServeArgs {
+pub(super) struct ServeArgs {
     /// A TOML config file (defaults need none).
     #[arg(long, short, env = "HERALD_CONFIG")]
     config: Option<PathBuf>,

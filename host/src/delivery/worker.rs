@@ -80,7 +80,10 @@ mod durations {
 
     use serde::{Deserialize, Deserializer, Serializer};
 
-    pub fn serialize<S: Serializer>(value: &[Duration], serializer: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(
+        value: &[Duration],
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         serializer.collect_seq(
             value
                 .iter()
@@ -88,7 +91,7 @@ mod durations {
         )
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         deserializer: D,
     ) -> Result<Vec<Duration>, D::Error> {
         Vec::<String>::deserialize(deserializer)?

@@ -28,7 +28,7 @@ pub struct LogLine {
 }
 
 /// What a store holds for one call into a plugin.
-pub struct ExecState {
+pub(super) struct ExecState {
     wasi: WasiCtx,
     table: ResourceTable,
     stderr: MemoryOutputPipe,
