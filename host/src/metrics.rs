@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::delivery::status::ExecutionStatus;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -92,21 +93,27 @@ impl Metrics {
     }
 
     /// Counts an execution created with `status` (`pending` or `skipped`).
-    pub fn execution_created(&self, action: &str, status: &str) {
+    pub fn execution_created(&self, action: &str, status: ExecutionStatus) {
         self.executions
             .get_or_create(&StatusLabels {
                 action: action.into(),
-                status: status.into(),
+                status: status.as_str().into(),
             })
             .inc();
     }
 
     /// Records one attempt: its resulting status, its duration and the plugin's share of it.
-    pub fn attempt(&self, action: &str, status: &str, elapsed: Duration, in_plugin: Duration) {
+    pub fn attempt(
+        &self,
+        action: &str,
+        status: ExecutionStatus,
+        elapsed: Duration,
+        in_plugin: Duration,
+    ) {
         self.attempts
             .get_or_create(&StatusLabels {
                 action: action.into(),
-                status: status.into(),
+                status: status.as_str().into(),
             })
             .inc();
         let labels = ActionLabels {

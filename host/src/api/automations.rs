@@ -75,7 +75,7 @@ async fn validate(
                         )),
                         other => store_error(other),
                     })?;
-            if !kinds.contains(&integration.kind) {
+            if !integration.kind.served_by(kinds) {
                 return Err(ApiError::Invalid(format!(
                     "action.integration: {name} is a {} integration; the {} action sends through {}",
                     integration.kind,

@@ -12,14 +12,12 @@ use super::auth::Principal;
 use super::json::JsonBody;
 use super::{AppState, store_error};
 use crate::delivery::attempt::{Unrunnable, attempt_record, execute, verdict};
+use crate::delivery::integration::IntegrationKind;
 use crate::engine::Invocation;
 use crate::error::{ApiError, ErrorBody};
 use crate::events::template::{Resolved, Template};
 use crate::events::variables::is_variable;
 use crate::store::{IntegrationRecord, now_rfc3339};
-
-/// The kinds of integration.
-pub(super) const KINDS: [&str; 4] = ["webhook", "slack", "teams", "github"];
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -37,8 +35,8 @@ pub(super) fn routes() -> Router<AppState> {
 pub(super) struct NewIntegration {
     /// Its name, unique in the entity.
     pub name: String,
-    /// `webhook`, `slack`, `teams` or `github`.
-    pub kind: String,
+    /// What it points at.
+    pub kind: IntegrationKind,
     /// Where requests go (http or https, a DNS name). Give this or `url_secret`.
     #[serde(default)]
     pub url: Option<String>,
@@ -61,7 +59,7 @@ pub(super) struct IntegrationPatch {
     /// A new name.
     pub name: Option<String>,
     /// A new kind.
-    pub kind: Option<String>,
+    pub kind: Option<IntegrationKind>,
     /// A new URL (clears `url_secret`).
     pub url: Option<String>,
     /// A new URL secret (clears `url`).
@@ -98,13 +96,6 @@ async fn check(
         return Err(ApiError::Invalid(format!(
             "name: {:?} must be 1-128 letters, digits, `-`, `_` or `.`",
             record.name
-        )));
-    }
-    if !KINDS.contains(&record.kind.as_str()) {
-        return Err(ApiError::Invalid(format!(
-            "kind: {:?} is not one of {}",
-            record.kind,
-            KINDS.join(", ")
         )));
     }
     match (record.url.is_empty(), &record.url_secret) {
@@ -339,7 +330,7 @@ pub(super) async fn test(
     let integration = state.store.integration(entity.id, &name).await?;
     // The integration's own plugin sends the test, as an automation's delivery would.
     let takes_kind = |p: &&std::sync::Arc<crate::engine::Plugin>| {
-        p.info.integration_kinds.contains(&integration.kind)
+        integration.kind.served_by(&p.info.integration_kinds)
     };
     let plugin = match &body.plugin {
         Some(wanted) => state

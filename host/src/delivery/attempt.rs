@@ -81,17 +81,46 @@ impl CredentialCache {
 #[derive(Debug, Clone)]
 pub struct Unrunnable(pub String);
 
+/// Why an attempt will never work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The plugin found the action itself wrong (config, payload).
+    Invalid,
+    /// The receiver refused it for good.
+    Rejected,
+    /// The plugin trapped, ran out of CPU time or memory, or broke the contract.
+    SandboxError,
+    /// Its plugin, integration or a secret is gone.
+    Unrunnable,
+}
+
+impl FailureKind {
+    /// The name as recorded: `invalid`, `rejected`, `sandbox-error`, `unrunnable`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Invalid => "invalid",
+            Self::Rejected => "rejected",
+            Self::SandboxError => "sandbox-error",
+            Self::Unrunnable => "unrunnable",
+        }
+    }
+}
+
+impl std::fmt::Display for FailureKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// The verdict on one attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     /// Delivered; the plugin's summary.
     Succeeded(String),
-    /// Will never work. `kind` is `invalid` or `rejected` (the plugin said so), `sandbox-error`
-    /// (the plugin trapped, ran out of time or memory) or `unrunnable` (its plugin, integration
-    /// or a secret is gone).
+    /// Will never work.
     Permanent {
         /// Which kind of permanent failure.
-        kind: &'static str,
+        kind: FailureKind,
         /// Why.
         message: String,
     },
@@ -136,7 +165,7 @@ impl Verdict {
 
     fn unrunnable(message: String) -> Self {
         Self::Permanent {
-            kind: "unrunnable",
+            kind: FailureKind::Unrunnable,
             message,
         }
     }
@@ -340,11 +369,11 @@ pub fn verdict(report: &ExecutionReport) -> Verdict {
     match &report.result {
         Ok(Ok(outcome)) => Verdict::Succeeded(outcome.summary.clone()),
         Ok(Err(ActionError::Invalid(message))) => Verdict::Permanent {
-            kind: "invalid",
+            kind: FailureKind::Invalid,
             message: message.clone(),
         },
         Ok(Err(ActionError::Rejected(message))) => Verdict::Permanent {
-            kind: "rejected",
+            kind: FailureKind::Rejected,
             message: message.clone(),
         },
         Ok(Err(ActionError::Transient(failure))) => Verdict::Transient {
@@ -358,7 +387,7 @@ pub fn verdict(report: &ExecutionReport) -> Verdict {
             }
         }
         Err(error) => Verdict::Permanent {
-            kind: "sandbox-error",
+            kind: FailureKind::SandboxError,
             message: error.to_string(),
         },
     }
@@ -585,7 +614,7 @@ pub fn attempt_record(
         .collect();
     let (outcome, message, retry_after) = match verdict {
         Verdict::Succeeded(summary) => ("succeeded", summary, None),
-        Verdict::Permanent { kind, message } => (*kind, message, None),
+        Verdict::Permanent { kind, message } => (kind.as_str(), message, None),
         Verdict::Transient {
             reason,
             retry_after,

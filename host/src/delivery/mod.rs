@@ -4,8 +4,10 @@
 pub mod attempt;
 pub mod egress;
 pub mod handoff;
+pub mod integration;
 pub mod outbound;
 pub mod redact;
 pub mod signing;
+pub mod status;
 pub mod transport;
 pub mod worker;

@@ -13,6 +13,7 @@ use tokio::sync::{Semaphore, mpsc, watch};
 
 use super::attempt::{Deliverer, Verdict};
 use super::handoff::{DeliveryLink, Reservation};
+use super::status::ExecutionStatus;
 use crate::metrics::Metrics;
 use crate::store::{Claimed, Settlement, Store, unix_millis};
 
@@ -382,11 +383,7 @@ impl Run {
                 }
             }
         };
-        let status = match &settlement {
-            Settlement::Succeeded(_) => "succeeded",
-            Settlement::Failed(_) => "failed",
-            Settlement::Retry { .. } => "retrying",
-        };
+        let status = settlement.status();
         self.metrics
             .attempt(&automation.action.plugin, status, elapsed, in_plugin);
         let record = serde_json::to_string(&record).unwrap_or_else(|error| {
@@ -429,8 +426,8 @@ impl Run {
                 }
             }
         }
-        tracing::debug!(execution = %execution.id, attempt = execution.attempt, status, ?elapsed, "attempt finished");
-        if status == "retrying" {
+        tracing::debug!(execution = %execution.id, attempt = execution.attempt, status = status.as_str(), ?elapsed, "attempt finished");
+        if status == ExecutionStatus::Retrying {
             // The claim loop may be sleeping past this retry's due time.
             self.link.wake();
         }

@@ -10,6 +10,7 @@ use crate::automations::Automation;
 use crate::automations::index::AutomationIndex;
 use crate::automations::ratelimit::RateLimiter;
 use crate::delivery::handoff::DeliveryLink;
+use crate::delivery::status::ExecutionStatus;
 use crate::metrics::Metrics;
 use crate::secrets::refs::RefKey;
 use crate::store::{Claimed, EventToStore, IngestOutcome, NewExecution, Store, StoreError};
@@ -90,14 +91,14 @@ fn prepare(
             .filter(|limit| !ingest.rate_limiter.admit(&automation.id, *limit, now));
         let (status, status_reason) = match (over_limit, too_large) {
             (Some(limit), _) => (
-                "skipped",
+                ExecutionStatus::Skipped,
                 Some(format!(
                     "rate limit: at most {} per {} s",
                     limit.max, limit.per_seconds
                 )),
             ),
-            (None, Some(error)) => ("failed", Some(format!("invalid: {error}"))),
-            (None, None) => ("pending", None),
+            (None, Some(error)) => (ExecutionStatus::Failed, Some(format!("invalid: {error}"))),
+            (None, None) => (ExecutionStatus::Pending, None),
         };
         executions.push(NewExecution {
             id,
@@ -128,7 +129,7 @@ async fn store_events(
     entity_id: i64,
     prepared: Vec<Prepared>,
 ) -> Result<Vec<IngestOutcome>, StoreError> {
-    let is_pending = |e: &NewExecution| e.status == "pending";
+    let is_pending = |e: &NewExecution| e.status == ExecutionStatus::Pending;
     let pending: usize = prepared
         .iter()
         .map(|p| p.item.executions.iter().filter(|e| is_pending(e)).count())

@@ -8,6 +8,7 @@ use rusqlite::{OptionalExtension, params};
 use super::events::unix_millis;
 use super::{Store, StoreError, json_column, now_rfc3339};
 use crate::automations::Automation;
+use crate::delivery::status::ExecutionStatus;
 use crate::events::Event;
 
 /// An execution claimed for one attempt.
@@ -41,6 +42,17 @@ pub enum Settlement {
         /// Why this attempt failed.
         reason: String,
     },
+}
+
+impl Settlement {
+    /// The status the execution takes.
+    pub fn status(&self) -> ExecutionStatus {
+        match self {
+            Self::Succeeded(_) => ExecutionStatus::Succeeded,
+            Self::Failed(_) => ExecutionStatus::Failed,
+            Self::Retry { .. } => ExecutionStatus::Retrying,
+        }
+    }
 }
 
 /// Claims due executions: ?1 owner, ?2 lease end, ?3 now (RFC 3339), ?4 now (Unix ms), ?5 limit.
@@ -173,10 +185,10 @@ impl Store {
             let now = now_rfc3339();
             tx.prepare_cached("INSERT OR REPLACE INTO attempts (execution_id, number, started_at, duration_ms, record)
                  VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(params![id, attempt, now, duration_ms, record])?;
-            let (status, reason, next) = match settlement {
-                Settlement::Succeeded(summary) => ("succeeded", summary, None),
-                Settlement::Failed(reason) => ("failed", reason, None),
-                Settlement::Retry { at_ms, reason } => ("retrying", reason, Some(at_ms)),
+            let status = settlement.status();
+            let (reason, next) = match settlement {
+                Settlement::Succeeded(summary) | Settlement::Failed(summary) => (summary, None),
+                Settlement::Retry { at_ms, reason } => (reason, Some(at_ms)),
             };
             let updated = tx.prepare_cached("UPDATE executions SET status = ?1, status_reason = ?2,
                  next_attempt_at = COALESCE(?3, next_attempt_at), lease_owner = NULL, lease_until = NULL,
@@ -212,16 +224,16 @@ impl Store {
     pub async fn retry_execution(&self, entity_id: i64, id: &str) -> Result<(), StoreError> {
         let id = id.to_string();
         self.write(move |tx| {
-            let status: Option<String> = tx
+            let status: Option<ExecutionStatus> = tx
                 .query_row(
                     "SELECT status FROM executions WHERE entity_id = ?1 AND id = ?2",
                     params![entity_id, id],
                     |r| r.get(0),
                 )
                 .optional()?;
-            match status.as_deref() {
+            match status {
                 None => Err(StoreError::NotFound(format!("execution {id}"))),
-                Some("succeeded" | "failed" | "skipped") => {
+                Some(status) if status.is_final() => {
                     tx.prepare_cached(
                         "UPDATE executions SET status = 'pending', status_reason = 'manual retry',
                          next_attempt_at = ?1, updated_at = ?2 WHERE id = ?3",
@@ -282,7 +294,7 @@ mod tests {
                     automation: automation.clone(),
                     leased: false,
                     payload: None,
-                    status: "pending",
+                    status: ExecutionStatus::Pending,
                     status_reason: None,
                 })
                 .collect(),

@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{Store, StoreError, json_column, now_rfc3339};
+use crate::delivery::status::ExecutionStatus;
 use crate::events::Event;
 
 /// An execution to create with its event.
@@ -24,8 +25,8 @@ pub struct NewExecution {
     pub leased: bool,
     /// The rendered payload (secrets as placeholders), if the automation has a template.
     pub payload: Option<String>,
-    /// `pending`, or `skipped` when the rate limit refused it.
-    pub status: &'static str,
+    /// `pending`; `skipped` when the rate limit refused it; `failed` when it cannot run at all.
+    pub status: ExecutionStatus,
     /// Why it was skipped.
     pub status_reason: Option<String>,
 }
@@ -62,7 +63,7 @@ pub struct ExecutionRecord {
     /// The automation (it may since have changed or gone; `automation` is the snapshot).
     pub automation_id: String,
     /// `pending`, `running`, `retrying`, `succeeded`, `failed` or `skipped`.
-    pub status: String,
+    pub status: ExecutionStatus,
     /// Why it has that status (the failure, or why it was skipped).
     pub status_reason: Option<String>,
     /// Attempts made so far.
@@ -157,7 +158,7 @@ impl Store {
                 for execution in &item.executions {
                     let leased = lease.as_ref().filter(|_| execution.leased);
                     let (status, attempts) = match leased {
-                        Some(_) => ("running", 1),
+                        Some(_) => (ExecutionStatus::Running, 1),
                         None => (execution.status, 0),
                     };
                     insert_execution.execute(params![

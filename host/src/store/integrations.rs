@@ -3,6 +3,7 @@
 use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError, conflict};
+use crate::delivery::integration::IntegrationKind;
 
 /// An integration as stored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -11,8 +12,8 @@ pub struct IntegrationRecord {
     pub id: String,
     /// Its name, unique in the entity.
     pub name: String,
-    /// `webhook`, `slack`, `teams` or `github`.
-    pub kind: String,
+    /// What it points at.
+    pub kind: IntegrationKind,
     /// Where requests go (empty when `url_secret` holds it).
     pub url: String,
     /// The secret whose value is the URL, when the URL is itself a credential.

@@ -73,6 +73,42 @@ impl StoreError {
     }
 }
 
+/// Execution statuses are stored by name.
+impl rusqlite::types::ToSql for crate::delivery::status::ExecutionStatus {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl rusqlite::types::FromSql for crate::delivery::status::ExecutionStatus {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let name = value.as_str()?;
+        Self::parse(name).ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(
+                format!("unknown execution status {name:?}").into(),
+            )
+        })
+    }
+}
+
+/// Integration kinds are stored by name.
+impl rusqlite::types::ToSql for crate::delivery::integration::IntegrationKind {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(self.as_str().into())
+    }
+}
+
+impl rusqlite::types::FromSql for crate::delivery::integration::IntegrationKind {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        let name = value.as_str()?;
+        Self::parse(name).ok_or_else(|| {
+            rusqlite::types::FromSqlError::Other(
+                format!("unknown integration kind {name:?}").into(),
+            )
+        })
+    }
+}
+
 /// SQLite's codes for a database that cannot be written now.
 fn sqlite_unavailable(error: &rusqlite::Error) -> bool {
     use rusqlite::ErrorCode;
