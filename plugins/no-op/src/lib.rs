@@ -1,7 +1,7 @@
 //! The `no-op` action: records the rendered payload in the execution and succeeds. For testing
 //! automations (filters, scopes, templates) without sending anything.
 
-use herald_sdk::{Action, ActionError, Invocation, Outcome, PluginInfo, log};
+use herald_sdk::{Action, ActionError, Invocation, Outcome, PluginInfo};
 use serde_json::{Value, json};
 
 struct NoOp;
@@ -29,7 +29,7 @@ impl Action for NoOp {
             .payload()
             .map(str::to_string)
             .unwrap_or_else(|| invocation.variables_json());
-        log::info(&format!("payload: {payload}"));
+        herald_sdk::info!("payload: {payload}");
         Ok(Outcome::note(format!(
             "recorded {} bytes; nothing sent",
             payload.len()

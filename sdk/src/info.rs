@@ -1,0 +1,48 @@
+//! What a plugin says about itself: name, version, config schema, default payload, the
+//! integration kinds it sends through.
+
+use serde_json::Value;
+
+/// What a plugin says about itself (see [`Action::describe`](crate::Action::describe)).
+#[derive(Debug, Clone)]
+pub struct PluginInfo {
+    pub(crate) name: String,
+    pub(crate) version: String,
+    pub(crate) description: String,
+    pub(crate) config_schema: Value,
+    pub(crate) default_payload: Option<Value>,
+    pub(crate) integration_kinds: Vec<String>,
+}
+
+impl PluginInfo {
+    /// A plugin called `name` (lowercase letters, digits and `-`) at `version`, described in one
+    /// sentence. Its config schema starts as "any object" and it needs no integration.
+    pub fn new(name: &str, version: &str, description: &str) -> Self {
+        Self {
+            name: name.into(),
+            version: version.into(),
+            description: description.into(),
+            config_schema: serde_json::json!({"type": "object"}),
+            default_payload: None,
+            integration_kinds: Vec::new(),
+        }
+    }
+
+    /// Sets the JSON Schema of the action config (shown by `GET /v1/plugins`).
+    pub fn config_schema(mut self, schema: Value) -> Self {
+        self.config_schema = schema;
+        self
+    }
+
+    /// Sets the payload template used when an automation gives none.
+    pub fn default_payload(mut self, template: Value) -> Self {
+        self.default_payload = Some(template);
+        self
+    }
+
+    /// Sets the integration kinds this action can send through.
+    pub fn integration_kinds(mut self, kinds: &[&str]) -> Self {
+        self.integration_kinds = kinds.iter().map(|k| k.to_string()).collect();
+        self
+    }
+}

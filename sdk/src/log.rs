@@ -1,0 +1,44 @@
+//! Log lines attached to the execution record.
+
+use crate::__bindings::herald::plugin::log::{Level, write};
+
+/// Detail for plugin authors.
+pub fn debug(message: &str) {
+    write(Level::Debug, message)
+}
+/// Normal progress.
+pub fn info(message: &str) {
+    write(Level::Info, message)
+}
+/// Something odd that did not stop the action.
+pub fn warn(message: &str) {
+    write(Level::Warn, message)
+}
+/// Something that made the action fail.
+pub fn error(message: &str) {
+    write(Level::Error, message)
+}
+
+/// Logs a `debug` line with `format!` arguments: `herald_sdk::debug!("got {n} rows")`.
+#[macro_export]
+macro_rules! debug {
+    ($($arg:tt)*) => { $crate::log::debug(&::std::format!($($arg)*)) };
+}
+
+/// Logs an `info` line with `format!` arguments: `herald_sdk::info!("sent to {channel}")`.
+#[macro_export]
+macro_rules! info {
+    ($($arg:tt)*) => { $crate::log::info(&::std::format!($($arg)*)) };
+}
+
+/// Logs a `warn` line with `format!` arguments.
+#[macro_export]
+macro_rules! warn {
+    ($($arg:tt)*) => { $crate::log::warn(&::std::format!($($arg)*)) };
+}
+
+/// Logs an `error` line with `format!` arguments.
+#[macro_export]
+macro_rules! error {
+    ($($arg:tt)*) => { $crate::log::error(&::std::format!($($arg)*)) };
+}

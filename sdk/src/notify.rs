@@ -1,0 +1,71 @@
+//! What chat notifications share: a severity from the config, and the facts of an event.
+
+use crate::Invocation;
+
+/// How serious a notification is, as chat plugins take it in their config
+/// (`"severity": "info" | "warn" | "error"`, default `info`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// For information.
+    #[default]
+    Info,
+    /// Something to look at.
+    Warn,
+    /// Something is wrong.
+    Error,
+}
+
+impl Severity {
+    /// `info`, `warn` or `error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Info => "info",
+            Self::Warn => "warn",
+            Self::Error => "error",
+        }
+    }
+}
+
+/// The facts of an event, as chat messages and cards show them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EventFacts {
+    /// `LINK_ARTIFACT`, `RUN_STATE`, ...
+    pub event_type: String,
+    /// Who caused it (may be empty).
+    pub author: String,
+    /// `entity/project`.
+    pub place: String,
+    /// The subject: the artifact version string, or the run's name and state.
+    pub subject: (String, String),
+}
+
+impl Invocation {
+    /// The facts every notification shows: event type, author, where, and what (the artifact
+    /// version string, or the run and its state).
+    pub fn facts(&self) -> EventFacts {
+        let version = self.var_str("artifact_version_string");
+        let subject = if !version.is_empty() {
+            ("Version".to_string(), version)
+        } else {
+            let run = self.var_str("run_name");
+            let state = self.var_str("run_state");
+            let text = if state.is_empty() {
+                run
+            } else {
+                format!("{run} ({state})")
+            };
+            ("Run".to_string(), text)
+        };
+        EventFacts {
+            event_type: self.event_type().to_string(),
+            author: self.var_str("event_author"),
+            place: format!(
+                "{}/{}",
+                self.var_str("entity_name"),
+                self.var_str("project_name")
+            ),
+            subject,
+        }
+    }
+}
