@@ -16,8 +16,8 @@ pub struct ErrorBody {
 /// What went wrong: a stable code and a message for people.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ErrorDetail {
-    /// `invalid`, `unauthorized`, `forbidden`, `not_found`, `conflict`, `too_large`,
-    /// `plugin_refused` or `internal`.
+    /// `invalid`, `unauthorized`, `forbidden`, `not_found`, `method_not_allowed`, `conflict`,
+    /// `too_large`, `plugin_refused`, `unavailable` or `internal`.
     pub code: String,
     /// What is wrong, naming the field where there is one.
     pub message: String,

@@ -7,6 +7,7 @@ mod common;
 
 mod api;
 mod cli;
+mod contract;
 mod delivery;
 mod egress;
 mod faults;

@@ -102,7 +102,55 @@ pub fn router(state: AppState) -> Router {
         .merge(health::routes())
         .nest("/v1", v1)
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .layer(axum::middleware::map_response(error_bodies))
         .with_state(state)
+}
+
+/// Gives every error answer the API's JSON error body: axum's own rejections (a query string
+/// that does not parse, a path segment of the wrong type, a method the route does not take) come
+/// as plain text or empty otherwise. Answers that already are JSON pass through untouched.
+async fn error_bodies(response: axum::response::Response) -> axum::response::Response {
+    use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+    use axum::response::IntoResponse as _;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 16 << 10)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).trim().to_string())
+        .unwrap_or_default();
+    let (code, fallback) = match status.as_u16() {
+        404 => ("not_found", "no such route"),
+        405 => ("method_not_allowed", "this route does not take that method"),
+        413 => ("too_large", "the request body is too large"),
+        415 => ("invalid", "expected Content-Type: application/json"),
+        500..=599 => ("internal", "internal error (see the server log)"),
+        _ => ("invalid", "the request is not valid"),
+    };
+    let message = if text.is_empty() || status.is_server_error() {
+        fallback.to_string()
+    } else {
+        text
+    };
+    let body = crate::error::ErrorBody {
+        error: crate::error::ErrorDetail {
+            code: code.into(),
+            message,
+        },
+    };
+    parts.headers.remove(CONTENT_TYPE);
+    parts.headers.remove(CONTENT_LENGTH);
+    let mut response = (status, axum::Json(body)).into_response();
+    for (name, value) in parts.headers.iter() {
+        response.headers_mut().insert(name.clone(), value.clone());
+    }
+    response
 }
 
 /// An execution as the API shows it: its payload's secret placeholders written as `${NAME}`.

@@ -48,7 +48,7 @@ use super::{
         integrations::test,
     ),
     components(schemas(crate::error::ErrorBody, crate::events::event::MetricValue, crate::events::event::SpecialFloat)),
-    modifiers(&BearerKey),
+    modifiers(&BearerKey, &CommonAnswers),
     tags(
         (name = "events", description = "Post events; see what they triggered"),
         (name = "automations", description = "When an event happens and its conditions hold, run an action"),
@@ -77,6 +77,71 @@ impl Modify for BearerKey {
                     .build(),
             ),
         );
+    }
+}
+
+/// Documents the answers every operation of a kind can give, so that no operation leaves them
+/// out: 401 for those that take a key, 400 and 413 for those that take a body or a query, and
+/// 503 (storage unavailable) for everything under `/v1`.
+struct CommonAnswers;
+
+impl Modify for CommonAnswers {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{RefOr, Response, ResponseBuilder, content::ContentBuilder};
+        let error = |description: &str| -> RefOr<Response> {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description(description)
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(utoipa::openapi::Ref::from_schema_name("ErrorBody")))
+                            .build(),
+                    )
+                    .build(),
+            )
+        };
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let answers = &mut operation.responses.responses;
+                let mut add = |status: &str, description: &str| {
+                    answers
+                        .entry(status.to_string())
+                        .or_insert_with(|| error(description));
+                };
+                if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                    add("401", "No key, or a key that is not valid");
+                }
+                let has_query = operation.parameters.as_ref().is_some_and(|params| {
+                    params.iter().any(|p| {
+                        matches!(p.parameter_in, utoipa::openapi::path::ParameterIn::Query)
+                    })
+                });
+                let has_path = path.contains('{');
+                if operation.request_body.is_some() || has_query || has_path {
+                    add(
+                        "400",
+                        "The request is not valid (the message names the field)",
+                    );
+                }
+                if operation.request_body.is_some() {
+                    add("413", "The body is too large");
+                }
+                if path.starts_with("/v1/") {
+                    add(
+                        "503",
+                        "Storage is unavailable; retry after `Retry-After` seconds",
+                    );
+                }
+            }
+        }
     }
 }
 
