@@ -187,3 +187,257 @@ async fn generated_requests_get_documented_statuses_and_json_error_bodies() {
     }
     assert!(tried_count > 60, "only {tried_count} requests generated");
 }
+
+/// Validates a 2xx answer against the schema the document gives that operation and status.
+fn check_answer(
+    document: &Value,
+    method: &str,
+    template: &str,
+    status: u16,
+    body: &Value,
+) -> Result<(), String> {
+    let operation = &document["paths"][template][method];
+    if !operation.is_object() {
+        return Err(format!("{method} {template} is not documented"));
+    }
+    let answer = &operation["responses"][status.to_string()];
+    if !answer.is_object() {
+        return Err(format!("{method} {template}: {status} is not documented"));
+    }
+    let Some(schema) = answer["content"]["application/json"]["schema"].as_object() else {
+        // A documented answer without a JSON body (204) carries none.
+        return match body.is_null() {
+            true => Ok(()),
+            false => Err(format!(
+                "{method} {template}: {status} has an undocumented body"
+            )),
+        };
+    };
+    // References point into the document's components: validate inside a copy of them.
+    let mut root = json!({"components": document["components"].clone()});
+    for (key, value) in schema {
+        root[key] = value.clone();
+    }
+    let validator = jsonschema::validator_for(&root).expect("the documented schema compiles");
+    let problems: Vec<String> = validator
+        .iter_errors(body)
+        .take(3)
+        .map(|e| format!("{}: {e}", e.instance_path()))
+        .collect();
+    match problems.is_empty() {
+        true => Ok(()),
+        false => Err(format!(
+            "{method} {template} {status} does not match its schema: {problems:?}"
+        )),
+    }
+}
+
+#[tokio::test]
+async fn answers_match_their_documented_schemas() {
+    let receiver = crate::common::Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        &dir.path().join("data"),
+        crate::common::FAST_DELIVERY_CONFIG,
+        &[("HERALD_BOOTSTRAP_KEY", ADMIN_KEY)],
+        &[],
+    );
+    let admin = server.admin();
+    let document = server.anonymous().get("/v1/openapi.json").await.1;
+    let wrong = std::cell::RefCell::new(Vec::new());
+    let call =
+        async |method: &str, template: &str, path: &str, body: Option<Value>, status: u16| {
+            let (got, answer) = admin
+                .send(&method.to_ascii_uppercase(), path, body.as_ref(), &[])
+                .await;
+            assert_eq!(got, status, "{method} {path}: {answer}");
+            if let Err(problem) = check_answer(&document, method, template, status, &answer) {
+                wrong.borrow_mut().push(problem);
+            }
+            answer
+        };
+    call("get", "/v1/plugins", "/v1/plugins", None, 200).await;
+    call("get", "/v1/me", "/v1/me", None, 200).await;
+    call(
+        "get",
+        "/v1/entities/{entity}/keys",
+        "/v1/entities/default/keys",
+        None,
+        200,
+    )
+    .await;
+    let key = call(
+        "post",
+        "/v1/entities/{entity}/keys",
+        "/v1/entities/default/keys",
+        Some(json!({"role": "member"})),
+        201,
+    )
+    .await;
+    call(
+        "put",
+        "/v1/entities/{entity}/secrets/{name}",
+        "/v1/entities/default/secrets/TOKEN",
+        Some(json!({"value": "tok-contract-1"})),
+        201,
+    )
+    .await;
+    call(
+        "get",
+        "/v1/entities/{entity}/secrets",
+        "/v1/entities/default/secrets",
+        None,
+        200,
+    )
+    .await;
+    call("post", "/v1/entities/{entity}/integrations", "/v1/entities/default/integrations",
+         Some(json!({"name": "hook", "kind": "webhook", "url": receiver.url("/h"), "access_token": "TOKEN"})), 201).await;
+    call(
+        "get",
+        "/v1/entities/{entity}/integrations",
+        "/v1/entities/default/integrations",
+        None,
+        200,
+    )
+    .await;
+    call(
+        "get",
+        "/v1/entities/{entity}/integrations/{name}",
+        "/v1/entities/default/integrations/hook",
+        None,
+        200,
+    )
+    .await;
+    call(
+        "patch",
+        "/v1/entities/{entity}/integrations/{name}",
+        "/v1/entities/default/integrations/hook",
+        Some(json!({"access_token": null})),
+        200,
+    )
+    .await;
+    call(
+        "post",
+        "/v1/entities/{entity}/integrations/{name}/test",
+        "/v1/entities/default/integrations/hook/test",
+        Some(json!({})),
+        200,
+    )
+    .await;
+    let automation = call(
+        "post",
+        "/v1/automations",
+        "/v1/automations",
+        Some(
+            json!({"name": "a", "scope": {"type": "entity"}, "event": {"type": "LINK_ARTIFACT"},
+                    "action": {"type": "webhook", "integration": "hook"}}),
+        ),
+        201,
+    )
+    .await;
+    let id = automation["id"].as_str().unwrap().to_string();
+    call("get", "/v1/automations", "/v1/automations", None, 200).await;
+    call(
+        "get",
+        "/v1/automations/{id}",
+        &format!("/v1/automations/{id}"),
+        None,
+        200,
+    )
+    .await;
+    call(
+        "patch",
+        "/v1/automations/{id}",
+        &format!("/v1/automations/{id}"),
+        Some(json!({"description": "d"})),
+        200,
+    )
+    .await;
+    let event = json!({"type": "LINK_ARTIFACT", "entity": "default", "registry": "models",
+                       "collection": "c", "version": "v1", "author": "ana"});
+    let one = call("post", "/v1/events", "/v1/events", Some(event.clone()), 202).await;
+    call(
+        "post",
+        "/v1/events/batch",
+        "/v1/events/batch",
+        Some(json!({"events": [event.clone(), event]})),
+        202,
+    )
+    .await;
+    let event_id = one["event_id"].as_str().unwrap().to_string();
+    let execution =
+        crate::common::settled(&admin, &event_id, std::time::Duration::from_secs(10)).await;
+    let execution_id = execution["id"].as_str().unwrap().to_string();
+    call(
+        "get",
+        "/v1/events/{id}",
+        &format!("/v1/events/{event_id}"),
+        None,
+        200,
+    )
+    .await;
+    call(
+        "get",
+        "/v1/executions/{id}",
+        &format!("/v1/executions/{execution_id}"),
+        None,
+        200,
+    )
+    .await;
+    call(
+        "get",
+        "/v1/automations/{id}/executions",
+        &format!("/v1/automations/{id}/executions"),
+        None,
+        200,
+    )
+    .await;
+    call(
+        "post",
+        "/v1/executions/{id}/retry",
+        &format!("/v1/executions/{execution_id}/retry"),
+        None,
+        202,
+    )
+    .await;
+    call(
+        "delete",
+        "/v1/automations/{id}",
+        &format!("/v1/automations/{id}"),
+        None,
+        204,
+    )
+    .await;
+    let key_id = key["id"].as_str().unwrap().to_string();
+    call(
+        "delete",
+        "/v1/entities/{entity}/keys/{id}",
+        &format!("/v1/entities/default/keys/{key_id}"),
+        None,
+        204,
+    )
+    .await;
+    call(
+        "delete",
+        "/v1/entities/{entity}/secrets/{name}",
+        "/v1/entities/default/secrets/TOKEN",
+        None,
+        204,
+    )
+    .await;
+    call(
+        "post",
+        "/v1/entities",
+        "/v1/entities",
+        Some(json!({"name": "second"})),
+        201,
+    )
+    .await;
+    let wrong = wrong.into_inner();
+    assert!(
+        wrong.is_empty(),
+        "{} answers break the document:\n{}",
+        wrong.len(),
+        wrong.join("\n")
+    );
+}

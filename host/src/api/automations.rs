@@ -7,15 +7,14 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::auth::Principal;
 use super::json::JsonBody;
+use super::out::{AutomationRow, AutomationsOut, ExecutionsOut};
 use super::{AppState, shown, store_error};
 use crate::automations::index::Compiled;
 use crate::automations::{Automation, AutomationInput, AutomationPatch, check_definition, compile};
 use crate::error::{ApiError, ErrorBody};
-use crate::store::ExecutionRecord;
 use crate::store::{AutomationFilter, now_rfc3339};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -126,26 +125,12 @@ async fn validate(
 }
 
 /// An automation as listed: the definition plus the summary columns of the reference UI.
-fn listed(automation: &Automation) -> Value {
-    let mut value = serde_json::to_value(automation).expect("an automation serialises");
-    value["trigger_type"] = automation.event.kind.as_str().into();
-    value["action_type"] = automation.action.plugin.clone().into();
-    value["action_name"] = automation
-        .action
-        .integration
-        .clone()
-        .unwrap_or_else(|| automation.action.plugin.clone())
-        .into();
-    value["queue"] = automation.queue().map(Into::into).unwrap_or(Value::Null);
-    value
-}
-
-#[utoipa::path(post, path = "/v1/automations", tag = "automations", security(("api_key" = [])), request_body = AutomationInput, responses((status = 201, body = Automation), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody, description = "The plugin refused the config")))]
+#[utoipa::path(post, path = "/v1/automations", tag = "automations", security(("api_key" = [])), request_body = AutomationInput, responses((status = 201, body = AutomationRow), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody, description = "The plugin refused the config")))]
 pub(super) async fn create(
     State(state): State<AppState>,
     principal: Principal,
     JsonBody(input): JsonBody<AutomationInput>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<AutomationRow>), ApiError> {
     let entity = match &input.entity {
         Some(name) => principal.own_entity(name)?.clone(),
         None => principal.entity.clone(),
@@ -171,7 +156,7 @@ pub(super) async fn create(
         .await
         .map_err(store_error)?;
     state.index.upsert(compiled);
-    Ok((StatusCode::CREATED, Json(listed(&saved))))
+    Ok((StatusCode::CREATED, Json(AutomationRow::from(saved))))
 }
 
 /// Query parameters of `GET /v1/automations`.
@@ -187,12 +172,12 @@ pub(super) struct ListQuery {
     pub collection: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/automations", tag = "automations", security(("api_key" = [])), params(ListQuery), responses((status = 200, description = "Automations with trigger_type, action_type, action_name and queue", body = [Automation]), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/automations", tag = "automations", security(("api_key" = [])), params(ListQuery), responses((status = 200, description = "Automations with trigger_type, action_type, action_name and queue", body = AutomationsOut), (status = 404, body = ErrorBody)))]
 pub(super) async fn list(
     State(state): State<AppState>,
     principal: Principal,
     Query(query): Query<ListQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AutomationsOut>, ApiError> {
     let entity = match &query.entity {
         Some(name) => principal.own_entity(name)?,
         None => &principal.entity,
@@ -206,32 +191,32 @@ pub(super) async fn list(
         .list_automations(entity.id, filter)
         .await
         .map_err(store_error)?;
-    Ok(Json(
-        json!({ "automations": automations.iter().map(listed).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(AutomationsOut {
+        automations: automations.into_iter().map(AutomationRow::from).collect(),
+    }))
 }
 
-#[utoipa::path(get, path = "/v1/automations/{id}", tag = "automations", security(("api_key" = [])), params(("id" = String, Path)), responses((status = 200, body = Automation), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/automations/{id}", tag = "automations", security(("api_key" = [])), params(("id" = String, Path)), responses((status = 200, body = AutomationRow), (status = 404, body = ErrorBody)))]
 pub(super) async fn read(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AutomationRow>, ApiError> {
     let automation = state
         .store
         .automation(principal.entity.id, &id)
         .await
         .map_err(store_error)?;
-    Ok(Json(listed(&automation)))
+    Ok(Json(AutomationRow::from(automation)))
 }
 
-#[utoipa::path(patch, path = "/v1/automations/{id}", tag = "automations", security(("api_key" = [])), params(("id" = String, Path)), request_body = AutomationPatch, responses((status = 200, body = Automation), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(patch, path = "/v1/automations/{id}", tag = "automations", security(("api_key" = [])), params(("id" = String, Path)), request_body = AutomationPatch, responses((status = 200, body = AutomationRow), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub(super) async fn update(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
     JsonBody(patch): JsonBody<AutomationPatch>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<AutomationRow>, ApiError> {
     let entity_id = principal.entity.id;
     let current = state
         .store
@@ -247,7 +232,7 @@ pub(super) async fn update(
         .await
         .map_err(store_error)?;
     state.index.upsert(compiled);
-    Ok(Json(listed(&saved)))
+    Ok(Json(AutomationRow::from(saved)))
 }
 
 #[utoipa::path(delete, path = "/v1/automations/{id}", tag = "automations", security(("api_key" = [])), params(("id" = String, Path)), responses((status = 204, description = "Deleted; its executions stay"), (status = 404, body = ErrorBody)))]
@@ -274,13 +259,13 @@ pub(super) struct ExecutionsQuery {
     pub limit: Option<usize>,
 }
 
-#[utoipa::path(get, path = "/v1/automations/{id}/executions", tag = "automations", security(("api_key" = [])), params(("id" = String, Path), ExecutionsQuery), responses((status = 200, body = [ExecutionRecord]), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/automations/{id}/executions", tag = "automations", security(("api_key" = [])), params(("id" = String, Path), ExecutionsQuery), responses((status = 200, body = ExecutionsOut), (status = 404, body = ErrorBody)))]
 pub(super) async fn executions(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
     Query(query): Query<ExecutionsQuery>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<ExecutionsOut>, ApiError> {
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     let executions = state
         .store
@@ -295,6 +280,6 @@ pub(super) async fn executions(
             .await
             .map_err(store_error)?;
     }
-    let executions: Vec<_> = executions.into_iter().map(|e| shown(&state, e)).collect();
-    Ok(Json(json!({ "executions": executions })))
+    let executions = executions.into_iter().map(|e| shown(&state, e)).collect();
+    Ok(Json(ExecutionsOut { executions }))
 }

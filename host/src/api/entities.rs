@@ -6,10 +6,10 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::auth::Principal;
 use super::json::JsonBody;
+use super::out::{AdminKeyOut, KeyOut, KeysOut, MeOut, NewEntityOut, NewKeyOut};
 use super::{AppState, store_error};
 use crate::auth::{Role, generate_key};
 use crate::error::{ApiError, ErrorBody};
@@ -23,14 +23,14 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/entities/{entity}/keys/{id}", delete(delete_key))
 }
 
-#[utoipa::path(get, path = "/v1/me", tag = "entities", security(("api_key" = [])), responses((status = 200, description = "The calling key's entity and role"), (status = 401, body = ErrorBody)))]
-pub(super) async fn me(principal: Principal) -> Json<Value> {
-    Json(json!({
-        "entity": principal.entity.name,
-        "role": principal.role,
-        "key_id": principal.key_id,
-        "operator": principal.entity.operator,
-    }))
+#[utoipa::path(get, path = "/v1/me", tag = "entities", security(("api_key" = [])), responses((status = 200, body = MeOut, description = "The calling key's entity and role"), (status = 401, body = ErrorBody)))]
+pub(super) async fn me(principal: Principal) -> Json<MeOut> {
+    Json(MeOut {
+        entity: principal.entity.name,
+        role: principal.role,
+        key_id: principal.key_id,
+        operator: principal.entity.operator,
+    })
 }
 
 /// The body of `POST /v1/entities`.
@@ -41,12 +41,12 @@ pub(super) struct NewEntity {
     pub name: String,
 }
 
-#[utoipa::path(post, path = "/v1/entities", tag = "entities", security(("api_key" = [])), request_body = NewEntity, responses((status = 201, description = "The entity and its first admin key (shown once)"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/entities", tag = "entities", security(("api_key" = [])), request_body = NewEntity, responses((status = 201, body = NewEntityOut, description = "The entity and its first admin key (shown once)"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(super) async fn create_entity(
     State(state): State<AppState>,
     principal: Principal,
     JsonBody(body): JsonBody<NewEntity>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<NewEntityOut>), ApiError> {
     principal.require_admin("create entities")?;
     if !principal.entity.operator {
         return Err(ApiError::Forbidden(
@@ -61,9 +61,14 @@ pub(super) async fn create_entity(
         .map_err(store_error)?;
     Ok((
         StatusCode::CREATED,
-        Json(
-            json!({"entity": entity.name, "created_at": entity.created_at, "admin_key": {"id": key.id, "key": key.key}}),
-        ),
+        Json(NewEntityOut {
+            entity: entity.name,
+            created_at: entity.created_at,
+            admin_key: AdminKeyOut {
+                id: key.id,
+                key: key.key,
+            },
+        }),
     ))
 }
 
@@ -78,13 +83,13 @@ pub(super) struct NewKeyBody {
     pub label: String,
 }
 
-#[utoipa::path(post, path = "/v1/entities/{entity}/keys", tag = "entities", security(("api_key" = [])), params(("entity" = String, Path)), request_body = NewKeyBody, responses((status = 201, description = "The new key (shown once)"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/entities/{entity}/keys", tag = "entities", security(("api_key" = [])), params(("entity" = String, Path)), request_body = NewKeyBody, responses((status = 201, body = NewKeyOut, description = "The new key (shown once)"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn create_key(
     State(state): State<AppState>,
     principal: Principal,
     Path(entity): Path<String>,
     JsonBody(body): JsonBody<NewKeyBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<NewKeyOut>), ApiError> {
     let entity = principal.own_entity(&entity)?;
     principal.require_admin("create API keys")?;
     let key = state
@@ -94,16 +99,21 @@ pub(super) async fn create_key(
         .map_err(store_error)?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"id": key.id, "key": key.key, "role": key.role, "label": body.label})),
+        Json(NewKeyOut {
+            id: key.id,
+            key: key.key,
+            role: key.role,
+            label: body.label,
+        }),
     ))
 }
 
-#[utoipa::path(get, path = "/v1/entities/{entity}/keys", tag = "entities", security(("api_key" = [])), params(("entity" = String, Path)), responses((status = 200, description = "Key ids, roles and labels"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/entities/{entity}/keys", tag = "entities", security(("api_key" = [])), params(("entity" = String, Path)), responses((status = 200, body = KeysOut, description = "Key ids, roles and labels"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn list_keys(
     State(state): State<AppState>,
     principal: Principal,
     Path(entity): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<KeysOut>, ApiError> {
     let entity = principal.own_entity(&entity)?;
     principal.require_admin("list API keys")?;
     let keys = state
@@ -111,11 +121,16 @@ pub(super) async fn list_keys(
         .list_keys(entity.id)
         .await
         .map_err(store_error)?;
-    let keys: Vec<Value> = keys
+    let keys = keys
         .into_iter()
-        .map(|(id, role, label, created_at)| json!({"id": id, "role": role, "label": label, "created_at": created_at}))
+        .map(|(id, role, label, created_at)| KeyOut {
+            id,
+            role,
+            label,
+            created_at,
+        })
         .collect();
-    Ok(Json(json!({ "keys": keys })))
+    Ok(Json(KeysOut { keys }))
 }
 
 #[utoipa::path(delete, path = "/v1/entities/{entity}/keys/{id}", tag = "entities", security(("api_key" = [])), params(("entity" = String, Path), ("id" = String, Path)), responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]

@@ -7,10 +7,11 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::auth::Principal;
 use super::json::JsonBody;
+use super::out::{BatchOut, EventOut};
 use super::{AppState, shown, store_error};
 use crate::error::{ApiError, ErrorBody};
 use crate::events::{Event, EventInput};
@@ -63,20 +64,15 @@ pub(super) async fn ingest_one(
     principal: Principal,
     headers: HeaderMap,
     JsonBody(body): JsonBody<Value>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<IngestOutcome>), ApiError> {
     let key = idempotency_key(&headers)?;
     let event = parse_event(body, "", &principal)?;
     let outcomes = state
         .ingest()
         .events(principal.entity.id, vec![(event, key)])
         .await?;
-    let outcome = &outcomes[0];
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(
-            json!({"event_id": outcome.event_id, "matched": outcome.matched, "duplicate": outcome.duplicate}),
-        ),
-    ))
+    let outcome = outcomes.into_iter().next().expect("one outcome per event");
+    Ok((StatusCode::ACCEPTED, Json(outcome)))
 }
 
 /// The body of `POST /v1/events/batch`.
@@ -88,13 +84,13 @@ pub(super) struct Batch {
     pub events: Vec<Value>,
 }
 
-#[utoipa::path(post, path = "/v1/events/batch", tag = "events", security(("api_key" = [])), request_body = Batch, params(("Idempotency-Key" = Option<String>, Header, description = "Covers the whole batch")), responses((status = 202, body = [IngestOutcome]), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/events/batch", tag = "events", security(("api_key" = [])), request_body = Batch, params(("Idempotency-Key" = Option<String>, Header, description = "Covers the whole batch")), responses((status = 202, body = BatchOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub(super) async fn ingest_batch(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
     JsonBody(batch): JsonBody<Batch>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<BatchOut>), ApiError> {
     if batch.events.len() > MAX_BATCH_EVENTS {
         return Err(ApiError::TooLarge(format!(
             "a batch holds at most {MAX_BATCH_EVENTS} events, not {}",
@@ -124,21 +120,24 @@ pub(super) async fn ingest_batch(
     let matched: usize = outcomes.iter().map(|o| o.matched).sum();
     Ok((
         StatusCode::ACCEPTED,
-        Json(json!({"events": outcomes, "matched": matched})),
+        Json(BatchOut {
+            events: outcomes,
+            matched,
+        }),
     ))
 }
 
-#[utoipa::path(get, path = "/v1/events/{id}", tag = "events", security(("api_key" = [])), params(("id" = String, Path)), responses((status = 200, description = "The event and the executions it triggered"), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/events/{id}", tag = "events", security(("api_key" = [])), params(("id" = String, Path)), responses((status = 200, body = EventOut, description = "The event and the executions it triggered"), (status = 404, body = ErrorBody)))]
 pub(super) async fn read(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EventOut>, ApiError> {
     let (event, executions) = state
         .store
         .event(principal.entity.id, &id)
         .await
         .map_err(store_error)?;
-    let executions: Vec<_> = executions.into_iter().map(|e| shown(&state, e)).collect();
-    Ok(Json(json!({"event": event, "executions": executions})))
+    let executions = executions.into_iter().map(|e| shown(&state, e)).collect();
+    Ok(Json(EventOut { event, executions }))
 }

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::auth::Principal;
 use super::json::JsonBody;
+use super::out::{IntegrationsOut, TestOut};
 use super::{AppState, store_error};
 use crate::delivery::attempt::{Unrunnable, attempt_record, execute, verdict};
 use crate::delivery::integration::IntegrationKind;
@@ -182,19 +183,19 @@ pub(super) async fn create(
     Ok((StatusCode::CREATED, Json(record)))
 }
 
-#[utoipa::path(get, path = "/v1/entities/{entity}/integrations", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path)), responses((status = 200, body = [IntegrationRecord]), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/entities/{entity}/integrations", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path)), responses((status = 200, body = IntegrationsOut), (status = 404, body = ErrorBody)))]
 pub(super) async fn list(
     State(state): State<AppState>,
     principal: Principal,
     Path(entity): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<IntegrationsOut>, ApiError> {
     let entity = principal.own_entity(&entity)?;
     let integrations = state
         .store
         .list_integrations(entity.id)
         .await
         .map_err(store_error)?;
-    Ok(Json(json!({ "integrations": integrations })))
+    Ok(Json(IntegrationsOut { integrations }))
 }
 
 #[utoipa::path(get, path = "/v1/entities/{entity}/integrations/{name}", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), responses((status = 200, body = IntegrationRecord), (status = 404, body = ErrorBody)))]
@@ -318,13 +319,13 @@ fn default_test_payload() -> Value {
 /// What an empty event variable renders as.
 static NOTHING: Value = Value::Null;
 
-#[utoipa::path(post, path = "/v1/entities/{entity}/integrations/{name}/test", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), request_body = TestRequest, responses((status = 200, description = "The receiver's status, headers and body, or why nothing was sent; the request as sent, secrets redacted"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/entities/{entity}/integrations/{name}/test", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), request_body = TestRequest, responses((status = 200, body = TestOut, description = "The receiver's status, headers and body, or why nothing was sent; the request as sent, secrets redacted"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn test(
     State(state): State<AppState>,
     principal: Principal,
     Path((entity, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<TestRequest>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TestOut>, ApiError> {
     let entity = principal.own_entity(&entity)?;
     principal.require_admin("test integrations")?;
     let integration = state.store.integration(entity.id, &name).await?;
@@ -443,20 +444,20 @@ pub(super) async fn test(
     ))
     .map_err(|e| ApiError::Internal(e.into()))?;
     let request = record["requests"].get(0).cloned().unwrap_or(Value::Null);
-    Ok(Json(json!({
-        "sent": !request["response"].is_null(),
-        "response": request["response"],
-        "error": match (&request["error"], request.is_null()) {
+    Ok(Json(TestOut {
+        sent: !request["response"].is_null(),
+        response: request["response"].clone(),
+        error: match (&request["error"], request.is_null()) {
             (Value::Null, false) => Value::Null,
             (error, false) => error.clone(),
             (_, true) => json!({"class": record["error_class"], "message": record["message"]}),
         },
-        "request": {
+        request: json!({
             "method": request["method"],
             "url": request["url"],
             "headers": request["headers"],
             "body": request["body"],
-        },
-        "duration_ms": request["duration_ms"],
-    })))
+        }),
+        duration_ms: request["duration_ms"].clone(),
+    }))
 }

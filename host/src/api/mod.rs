@@ -10,6 +10,7 @@ mod health;
 mod integrations;
 pub mod json;
 pub mod openapi;
+mod out;
 mod plugins;
 mod secrets;
 

@@ -6,13 +6,12 @@ use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde::Deserialize;
-use serde_json::{Value, json};
 
 use super::auth::Principal;
 use super::json::JsonBody;
+use super::out::{SecretSetOut, SecretsOut};
 use super::{AppState, store_error};
 use crate::error::{ApiError, ErrorBody};
-use crate::store::SecretRecord;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -28,13 +27,13 @@ pub(super) struct SecretValue {
     pub value: String,
 }
 
-#[utoipa::path(put, path = "/v1/entities/{entity}/secrets/{name}", tag = "secrets", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), request_body = SecretValue, responses((status = 201, description = "Created"), (status = 200, description = "Replaced"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(put, path = "/v1/entities/{entity}/secrets/{name}", tag = "secrets", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), request_body = SecretValue, responses((status = 201, body = SecretSetOut, description = "Created"), (status = 200, body = SecretSetOut, description = "Replaced"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn set(
     State(state): State<AppState>,
     principal: Principal,
     Path((entity, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<SecretValue>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<SecretSetOut>), ApiError> {
     let entity = principal.own_entity(&entity)?;
     principal.require_admin("set secrets")?;
     if !crate::secrets::valid_name(&name) {
@@ -59,7 +58,7 @@ pub(super) async fn set(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(json!({"name": name, "created": created}))))
+    Ok((status, Json(SecretSetOut { name, created })))
 }
 
 #[utoipa::path(delete, path = "/v1/entities/{entity}/secrets/{name}", tag = "secrets", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -78,12 +77,12 @@ pub(super) async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/v1/entities/{entity}/secrets", tag = "secrets", security(("api_key" = [])), params(("entity" = String, Path)), responses((status = 200, description = "Names and times, never values", body = [SecretRecord]), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/entities/{entity}/secrets", tag = "secrets", security(("api_key" = [])), params(("entity" = String, Path)), responses((status = 200, description = "Names and times, never values", body = SecretsOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn list(
     State(state): State<AppState>,
     principal: Principal,
     Path(entity): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<SecretsOut>, ApiError> {
     let entity = principal.own_entity(&entity)?;
     principal.require_admin("list secrets")?;
     let secrets = state
@@ -91,5 +90,5 @@ pub(super) async fn list(
         .list_secrets(entity.id)
         .await
         .map_err(store_error)?;
-    Ok(Json(json!({ "secrets": secrets })))
+    Ok(Json(SecretsOut { secrets }))
 }

@@ -140,19 +140,46 @@ fn builtin_names() -> Vec<String> {
         .collect()
 }
 
-/// A plugin as the API (`GET /v1/plugins`) and `herald plugin inspect --json` show it.
+/// An installed plugin as the API lists it and `herald plugin inspect` prints it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct PluginOut {
+    /// Its name (an automation's `action.type`).
+    pub name: String,
+    /// Its version.
+    pub version: String,
+    /// One sentence.
+    pub description: String,
+    /// `builtin` or the file it came from.
+    pub source: String,
+    /// The integration kinds it sends through.
+    pub integration_kinds: Vec<String>,
+    /// The JSON Schema its action config must match (the host checks it).
+    #[schema(value_type = Object)]
+    pub config_schema: serde_json::Value,
+    /// The payload template used when an automation has none.
+    #[schema(value_type = Option<Object>)]
+    pub default_payload: Option<serde_json::Value>,
+}
+
+impl From<&Plugin> for PluginOut {
+    fn from(plugin: &Plugin) -> Self {
+        let info = &plugin.info;
+        Self {
+            name: info.name.clone(),
+            version: info.version.clone(),
+            description: info.description.clone(),
+            source: plugin.source.clone(),
+            integration_kinds: info.integration_kinds.clone(),
+            config_schema: plugin.config_schema.clone(),
+            default_payload: info
+                .default_payload
+                .as_deref()
+                .and_then(|p| serde_json::from_str(p).ok()),
+        }
+    }
+}
+
+/// A plugin as JSON (see [`PluginOut`]).
 pub fn plugin_json(plugin: &Plugin) -> serde_json::Value {
-    let info = &plugin.info;
-    serde_json::json!({
-        "name": info.name,
-        "version": info.version,
-        "description": info.description,
-        "source": plugin.source,
-        "integration_kinds": info.integration_kinds,
-        "config_schema": plugin.config_schema,
-        "default_payload": info
-            .default_payload
-            .as_deref()
-            .and_then(|p| serde_json::from_str::<serde_json::Value>(p).ok()),
-    })
+    serde_json::to_value(PluginOut::from(plugin)).expect("a plugin serialises")
 }
