@@ -2,11 +2,12 @@
 //! `GET /v1/automations/{id}/executions`. Every save is validated in full: definition, filter,
 //! template, integration and the plugin's own `validate-config`.
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::routing::get;
-use axum::{Json, Router};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Principal;
 use super::json::JsonBody;
@@ -17,11 +18,11 @@ use crate::automations::{Automation, AutomationInput, AutomationPatch, check_def
 use crate::error::{ApiError, ErrorBody};
 use crate::store::{AutomationFilter, now_rfc3339};
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/automations", get(list).post(create))
-        .route("/automations/{id}", get(read).patch(update).delete(remove))
-        .route("/automations/{id}/executions", get(executions))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(read, update, remove))
+        .routes(routes!(executions))
 }
 
 /// Every check an automation must pass before it is saved.

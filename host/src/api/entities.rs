@@ -1,11 +1,12 @@
 //! Entities and API keys: `POST /v1/entities` (instance operators), and an entity's keys
 //! (`GET/POST /v1/entities/{entity}/keys`, `DELETE …/keys/{id}`, admins).
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Principal;
 use super::json::JsonBody;
@@ -15,12 +16,12 @@ use crate::auth::{Role, generate_key};
 use crate::error::{ApiError, ErrorBody};
 use crate::events::event::check_name;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/me", get(me))
-        .route("/entities", post(create_entity))
-        .route("/entities/{entity}/keys", get(list_keys).post(create_key))
-        .route("/entities/{entity}/keys/{id}", delete(delete_key))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(me))
+        .routes(routes!(create_entity))
+        .routes(routes!(list_keys, create_key))
+        .routes(routes!(delete_key))
 }
 
 #[utoipa::path(get, path = "/v1/me", tag = "entities", security(("api_key" = [])), responses((status = 200, body = MeOut, description = "The calling key's entity and role"), (status = 401, body = ErrorBody)))]

@@ -2,12 +2,13 @@
 //! executions it triggers are durable before `202`; `Idempotency-Key` makes a retried post return
 //! the same event id and create nothing new.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Principal;
 use super::json::JsonBody;
@@ -22,11 +23,11 @@ pub(super) const MAX_BATCH_EVENTS: usize = 1000;
 /// The largest request body of the event routes.
 pub(super) const MAX_EVENT_BODY: usize = 1 << 20;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/events", post(ingest_one))
-        .route("/events/batch", post(ingest_batch))
-        .route("/events/{id}", get(read))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(ingest_one))
+        .routes(routes!(ingest_batch))
+        .routes(routes!(read))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_EVENT_BODY))
 }
 

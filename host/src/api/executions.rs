@@ -1,20 +1,21 @@
 //! Executions: `GET /v1/executions/{id}` (with every attempt) and
 //! `POST /v1/executions/{id}/retry` (run a finished execution again).
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Principal;
 use super::{AppState, shown, store_error};
 use crate::error::{ApiError, ErrorBody};
 use crate::store::ExecutionRecord;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/executions/{id}", get(read))
-        .route("/executions/{id}/retry", post(retry))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(read))
+        .routes(routes!(retry))
 }
 
 #[utoipa::path(get, path = "/v1/executions/{id}", tag = "executions", security(("api_key" = [])), params(("id" = String, Path)), responses((status = 200, body = ExecutionRecord), (status = 404, body = ErrorBody)))]

@@ -1,12 +1,13 @@
 //! Integrations: `POST/GET /v1/entities/{entity}/integrations`, `GET/PATCH/DELETE …/{name}`,
 //! and `POST …/{name}/test` (send a payload like a real delivery). Members read; admins write.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Principal;
 use super::json::JsonBody;
@@ -20,14 +21,11 @@ use crate::events::template::{Resolved, Template};
 use crate::events::variables::is_variable;
 use crate::store::{IntegrationRecord, now_rfc3339};
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/entities/{entity}/integrations", get(list).post(create))
-        .route("/entities/{entity}/integrations/{name}/test", post(test))
-        .route(
-            "/entities/{entity}/integrations/{name}",
-            get(read).patch(update).delete(remove),
-        )
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(test))
+        .routes(routes!(read, update, remove))
 }
 
 /// The body of `POST …/integrations`.

@@ -90,18 +90,17 @@ impl AppState {
 
 /// The whole API.
 pub fn router(state: AppState) -> Router {
-    let v1 = Router::new()
+    // Each route is registered here once, with its documentation (its path is in its annotation).
+    let documented = openapi::documented()
+        .merge(health::routes())
         .merge(plugins::routes())
         .merge(entities::routes())
         .merge(secrets::routes())
         .merge(integrations::routes())
         .merge(automations::routes())
         .merge(events::routes())
-        .merge(executions::routes())
-        .merge(openapi::routes());
-    Router::new()
-        .merge(health::routes())
-        .nest("/v1", v1)
+        .merge(executions::routes());
+    openapi::serve(documented)
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(axum::middleware::map_response(error_bodies))
         .with_state(state)

@@ -1,14 +1,15 @@
-//! `GET /v1/openapi.json`: the OpenAPI 3.1 document, generated from the routes' annotations and
-//! the body types themselves (utoipa), so it cannot drift from the code.
+//! `GET /v1/openapi.json`: the OpenAPI 3.1 document. Each route is registered once, with its
+//! annotation (utoipa-axum), so the document lists exactly the routes served, with the body types
+//! the handlers return.
 
+use axum::Router;
 use axum::routing::get;
-use axum::{Json, Router};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{
-    AppState, automations, entities, events, executions, health, integrations, plugins, secrets,
-};
+use utoipa_axum::router::OpenApiRouter;
+
+use super::AppState;
 
 /// The API document.
 #[derive(OpenApi)]
@@ -17,38 +18,7 @@ use super::{
         title = "Herald",
         description = "Events from ML projects and model registries trigger sandboxed WebAssembly actions."
     ),
-    paths(
-        health::health,
-        health::metrics,
-        plugins::list,
-        entities::me,
-        entities::create_entity,
-        entities::list_keys,
-        entities::create_key,
-        entities::delete_key,
-        secrets::list,
-        secrets::set,
-        secrets::remove,
-        integrations::create,
-        integrations::list,
-        integrations::read,
-        integrations::update,
-        integrations::remove,
-        automations::create,
-        automations::list,
-        automations::read,
-        automations::update,
-        automations::remove,
-        automations::executions,
-        events::ingest_one,
-        events::ingest_batch,
-        events::read,
-        executions::read,
-        executions::retry,
-        integrations::test,
-    ),
     components(schemas(crate::error::ErrorBody, crate::events::event::MetricValue, crate::events::event::SpecialFloat)),
-    modifiers(&BearerKey, &CommonAnswers),
     tags(
         (name = "events", description = "Post events; see what they triggered"),
         (name = "automations", description = "When an event happens and its conditions hold, run an action"),
@@ -145,6 +115,32 @@ impl Modify for CommonAnswers {
     }
 }
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+/// Splits the documented routes into the router and the finished document, and serves the
+/// document at `/v1/openapi.json`.
+pub(super) fn serve(routes: OpenApiRouter<AppState>) -> Router<AppState> {
+    let (router, mut document) = routes.split_for_parts();
+    // After the routes are in: the modifiers look at every operation.
+    BearerKey.modify(&mut document);
+    CommonAnswers.modify(&mut document);
+    // Rendered once: the document does not change while the server runs.
+    let text = axum::body::Bytes::from(
+        serde_json::to_vec(&document).expect("the OpenAPI document serialises"),
+    );
+    router.route(
+        "/v1/openapi.json",
+        get(move || {
+            let text = text.clone();
+            async move {
+                (
+                    [(axum::http::header::CONTENT_TYPE, "application/json")],
+                    text,
+                )
+            }
+        }),
+    )
+}
+
+/// The routers every documented route comes from, with the document's info and tags.
+pub(super) fn documented() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
 }

@@ -1,8 +1,9 @@
 //! `GET /v1/plugins`: the installed action plugins with their versions and config schemas.
 
+use axum::Json;
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::auth::Principal;
@@ -10,8 +11,8 @@ use super::out::PluginsOut;
 use crate::error::ErrorBody;
 use crate::plugins::PluginOut;
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new().route("/plugins", get(list))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list))
 }
 
 #[utoipa::path(get, path = "/v1/plugins", tag = "plugins", security(("api_key" = [])), responses((status = 200, body = PluginsOut, description = "Installed action plugins with versions and config schemas"), (status = 401, body = ErrorBody)))]

@@ -1,11 +1,12 @@
 //! Secrets: `PUT/DELETE /v1/entities/{entity}/secrets/{name}`, `GET …/secrets`. Admins only;
 //! values are write-only: no response ever carries one.
 
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, put};
-use axum::{Json, Router};
 use serde::Deserialize;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::auth::Principal;
 use super::json::JsonBody;
@@ -13,10 +14,10 @@ use super::out::{SecretSetOut, SecretsOut};
 use super::{AppState, store_error};
 use crate::error::{ApiError, ErrorBody};
 
-pub(super) fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/entities/{entity}/secrets", get(list))
-        .route("/entities/{entity}/secrets/{name}", put(set).delete(remove))
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(set, remove))
 }
 
 /// The body of `PUT …/secrets/{name}`.
