@@ -441,3 +441,30 @@ async fn answers_match_their_documented_schemas() {
         wrong.join("\n")
     );
 }
+
+#[tokio::test]
+async fn inputs_the_schema_refuses_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_ingest_only(&dir.path().join("data"));
+    let admin = server.admin();
+    let automation = |name: &str, payload: Value| {
+        json!({"name": name, "scope": {"type": "entity"}, "event": {"type": "LINK_ARTIFACT"},
+               "action": {"type": "no-op", "payload": payload}})
+    };
+    // The document says a payload template is an object, and a name is not empty.
+    let (status, body) = admin
+        .post("/v1/automations", &automation("arr", json!([1, 2])))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["error"]["message"],
+        "action.payload: must be a JSON object"
+    );
+    let (status, body) = admin
+        .post("/v1/automations", &automation("", json!({})))
+        .await;
+    assert_eq!(status, 400, "{body}");
+    let document = server.anonymous().get("/v1/openapi.json").await.1;
+    let name = &document["components"]["schemas"]["AutomationInput"]["properties"]["name"];
+    assert_eq!(name["minLength"], 1, "{name}");
+}

@@ -38,7 +38,8 @@ pub(super) async fn me(principal: Principal) -> Json<MeOut> {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewEntity {
-    /// The new entity's name.
+    /// The new entity's name (no `/`, `:` or control characters).
+    #[schema(min_length = 1, max_length = 128)]
     pub name: String,
 }
 

@@ -32,7 +32,8 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewIntegration {
-    /// Its name, unique in the entity.
+    /// Its name, unique in the entity: letters, digits, `-`, `_`, `.`.
+    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9._-]+$")]
     pub name: String,
     /// What it points at.
     pub kind: IntegrationKind,
@@ -56,6 +57,7 @@ pub(super) struct NewIntegration {
 #[serde(deny_unknown_fields)]
 pub(super) struct IntegrationPatch {
     /// A new name.
+    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9._-]+$")]
     pub name: Option<String>,
     /// A new kind.
     pub kind: Option<IntegrationKind>,
@@ -379,6 +381,9 @@ pub(super) async fn test(
                 plugin.info.name
             )));
         }
+    }
+    if !body.payload.is_object() {
+        return Err(ApiError::Invalid("payload: must be a JSON object".into()));
     }
     let template =
         Template::parse(body.payload).map_err(|e| ApiError::Invalid(format!("payload: {e}")))?;

@@ -24,7 +24,8 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SecretValue {
-    /// The secret's value (write-only).
+    /// The secret's value (write-only): 4 bytes to 64 KiB.
+    #[schema(min_length = 4, max_length = 65536)]
     pub value: String,
 }
 

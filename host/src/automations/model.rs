@@ -119,7 +119,7 @@ pub struct ActionSpec {
     /// The integration's name, where the plugin needs one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub integration: Option<String>,
-    /// The payload template (JSON), if any.
+    /// The payload template (a JSON object), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub payload: Option<Value>,
@@ -177,7 +177,8 @@ pub struct AutomationInput {
     /// The entity (defaults to the key's).
     #[serde(default)]
     pub entity: Option<String>,
-    /// The name.
+    /// The name, unique in the entity.
+    #[schema(min_length = 1, max_length = 255)]
     pub name: String,
     /// Free text.
     #[serde(default)]
@@ -205,6 +206,7 @@ fn yes() -> bool {
 #[serde(deny_unknown_fields)]
 pub struct AutomationPatch {
     /// A new name.
+    #[schema(min_length = 1, max_length = 255)]
     pub name: Option<String>,
     /// A new description.
     pub description: Option<String>,

@@ -32,6 +32,14 @@ pub fn check_definition(automation: &Automation) -> Result<(), DefinitionError> 
     if automation.name.chars().any(char::is_control) {
         return Err(invalid("name", "must not contain control characters"));
     }
+    if automation
+        .action
+        .payload
+        .as_ref()
+        .is_some_and(|payload| !payload.is_object())
+    {
+        return Err(invalid("action.payload", "must be a JSON object"));
+    }
     let kind = automation.event.kind;
     let in_registry = match &automation.scope {
         Scope::Entity => None,
