@@ -12,11 +12,10 @@ use utoipa_axum::routes;
 
 use super::auth::Principal;
 use super::json::JsonBody;
-use super::out::{BatchOut, EventOut};
+use super::out::{BatchOut, EventOut, IngestOut};
 use super::{AppState, shown, store_error};
 use crate::error::{ApiError, ErrorBody};
 use crate::events::{Event, EventInput};
-use crate::store::IngestOutcome;
 
 /// Events one batch may carry.
 pub(super) const MAX_BATCH_EVENTS: usize = 1000;
@@ -59,13 +58,13 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     }
 }
 
-#[utoipa::path(post, path = "/v1/events", tag = "events", security(("api_key" = [])), request_body = EventInput, params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried post return the same event id")), responses((status = 202, body = IngestOutcome), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/events", tag = "events", security(("api_key" = [])), request_body = EventInput, params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried post return the same event id")), responses((status = 202, body = IngestOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub(super) async fn ingest_one(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
     JsonBody(body): JsonBody<Value>,
-) -> Result<(StatusCode, Json<IngestOutcome>), ApiError> {
+) -> Result<(StatusCode, Json<IngestOut>), ApiError> {
     let key = idempotency_key(&headers)?;
     let event = parse_event(body, "", &principal)?;
     let outcomes = state
@@ -73,7 +72,7 @@ pub(super) async fn ingest_one(
         .events(principal.entity.id, vec![(event, key)])
         .await?;
     let outcome = outcomes.into_iter().next().expect("one outcome per event");
-    Ok((StatusCode::ACCEPTED, Json(outcome)))
+    Ok((StatusCode::ACCEPTED, Json(outcome.into())))
 }
 
 /// The body of `POST /v1/events/batch`.
@@ -122,7 +121,7 @@ pub(super) async fn ingest_batch(
     Ok((
         StatusCode::ACCEPTED,
         Json(BatchOut {
-            events: outcomes,
+            events: outcomes.into_iter().map(Into::into).collect(),
             matched,
         }),
     ))

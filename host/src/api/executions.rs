@@ -8,9 +8,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Principal;
+use super::out::ExecutionOut;
 use super::{AppState, shown, store_error};
 use crate::error::{ApiError, ErrorBody};
-use crate::store::ExecutionRecord;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -18,12 +18,12 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(retry))
 }
 
-#[utoipa::path(get, path = "/v1/executions/{id}", tag = "executions", security(("api_key" = [])), params(("id" = String, Path)), responses((status = 200, body = ExecutionRecord), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/executions/{id}", tag = "executions", security(("api_key" = [])), params(("id" = String, Path)), responses((status = 200, body = ExecutionOut), (status = 404, body = ErrorBody)))]
 pub(super) async fn read(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<Json<ExecutionRecord>, ApiError> {
+) -> Result<Json<ExecutionOut>, ApiError> {
     let record = state
         .store
         .execution(principal.entity.id, &id)
@@ -32,12 +32,12 @@ pub(super) async fn read(
     Ok(Json(shown(&state, record)))
 }
 
-#[utoipa::path(post, path = "/v1/executions/{id}/retry", tag = "executions", security(("api_key" = [])), params(("id" = String, Path)), responses((status = 202, body = ExecutionRecord, description = "Queued again"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "Still in progress")))]
+#[utoipa::path(post, path = "/v1/executions/{id}/retry", tag = "executions", security(("api_key" = [])), params(("id" = String, Path)), responses((status = 202, body = ExecutionOut, description = "Queued again"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "Still in progress")))]
 pub(super) async fn retry(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<String>,
-) -> Result<(StatusCode, Json<ExecutionRecord>), ApiError> {
+) -> Result<(StatusCode, Json<ExecutionOut>), ApiError> {
     state
         .store
         .retry_execution(principal.entity.id, &id)

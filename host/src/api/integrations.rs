@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use super::auth::Principal;
 use super::json::JsonBody;
-use super::out::{IntegrationsOut, TestOut};
+use super::out::{IntegrationOut, IntegrationsOut, TestOut};
 use super::{AppState, store_error};
 use crate::delivery::attempt::{Unrunnable, attempt_record, execute, verdict};
 use crate::delivery::integration::IntegrationKind;
@@ -153,13 +153,13 @@ async fn check(
     Ok(())
 }
 
-#[utoipa::path(post, path = "/v1/entities/{entity}/integrations", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path)), request_body = NewIntegration, responses((status = 201, body = IntegrationRecord), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/entities/{entity}/integrations", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path)), request_body = NewIntegration, responses((status = 201, body = IntegrationOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(super) async fn create(
     State(state): State<AppState>,
     principal: Principal,
     Path(entity): Path<String>,
     JsonBody(body): JsonBody<NewIntegration>,
-) -> Result<(StatusCode, Json<IntegrationRecord>), ApiError> {
+) -> Result<(StatusCode, Json<IntegrationOut>), ApiError> {
     let entity = principal.own_entity(&entity)?;
     principal.require_admin("create integrations")?;
     let now = now_rfc3339();
@@ -180,7 +180,7 @@ pub(super) async fn create(
         .create_integration(entity.id, record)
         .await
         .map_err(store_error)?;
-    Ok((StatusCode::CREATED, Json(record)))
+    Ok((StatusCode::CREATED, Json(record.into())))
 }
 
 #[utoipa::path(get, path = "/v1/entities/{entity}/integrations", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path)), responses((status = 200, body = IntegrationsOut), (status = 404, body = ErrorBody)))]
@@ -195,32 +195,34 @@ pub(super) async fn list(
         .list_integrations(entity.id)
         .await
         .map_err(store_error)?;
+    let integrations = integrations.into_iter().map(Into::into).collect();
     Ok(Json(IntegrationsOut { integrations }))
 }
 
-#[utoipa::path(get, path = "/v1/entities/{entity}/integrations/{name}", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), responses((status = 200, body = IntegrationRecord), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/entities/{entity}/integrations/{name}", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), responses((status = 200, body = IntegrationOut), (status = 404, body = ErrorBody)))]
 pub(super) async fn read(
     State(state): State<AppState>,
     principal: Principal,
     Path((entity, name)): Path<(String, String)>,
-) -> Result<Json<IntegrationRecord>, ApiError> {
+) -> Result<Json<IntegrationOut>, ApiError> {
     let entity = principal.own_entity(&entity)?;
     Ok(Json(
         state
             .store
             .integration(entity.id, &name)
             .await
-            .map_err(store_error)?,
+            .map_err(store_error)?
+            .into(),
     ))
 }
 
-#[utoipa::path(patch, path = "/v1/entities/{entity}/integrations/{name}", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), request_body = IntegrationPatch, responses((status = 200, body = IntegrationRecord), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(patch, path = "/v1/entities/{entity}/integrations/{name}", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), request_body = IntegrationPatch, responses((status = 200, body = IntegrationOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(super) async fn update(
     State(state): State<AppState>,
     principal: Principal,
     Path((entity, name)): Path<(String, String)>,
     JsonBody(patch): JsonBody<IntegrationPatch>,
-) -> Result<Json<IntegrationRecord>, ApiError> {
+) -> Result<Json<IntegrationOut>, ApiError> {
     let entity = principal.own_entity(&entity)?;
     principal.require_admin("change integrations")?;
     let mut record = state
@@ -269,7 +271,8 @@ pub(super) async fn update(
             .store
             .update_integration(entity.id, record)
             .await
-            .map_err(store_error)?,
+            .map_err(store_error)?
+            .into(),
     ))
 }
 

@@ -154,11 +154,8 @@ async fn error_bodies(response: axum::response::Response) -> axum::response::Res
 }
 
 /// An execution as the API shows it: its payload's secret placeholders written as `${NAME}`.
-pub(crate) fn shown(state: &AppState, mut record: ExecutionRecord) -> ExecutionRecord {
-    if let Some(payload) = &mut record.payload {
-        state.master_key.refs().tag(&record.id).show(payload);
-    }
-    record
+pub(crate) fn shown(state: &AppState, record: ExecutionRecord) -> out::ExecutionOut {
+    out::ExecutionOut::shown(record, state.master_key.refs())
 }
 
 impl From<StoreError> for ApiError {

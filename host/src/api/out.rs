@@ -89,14 +89,14 @@ pub(crate) struct SecretSetOut {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct SecretsOut {
     /// The entity's secrets.
-    pub secrets: Vec<SecretRecord>,
+    pub secrets: Vec<SecretOut>,
 }
 
 /// `GET …/integrations`.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct IntegrationsOut {
     /// The entity's integrations.
-    pub integrations: Vec<IntegrationRecord>,
+    pub integrations: Vec<IntegrationOut>,
 }
 
 /// An automation as listed: its definition plus the summary columns of the automations view.
@@ -142,14 +142,14 @@ pub(crate) struct AutomationsOut {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ExecutionsOut {
     /// Newest first.
-    pub executions: Vec<ExecutionRecord>,
+    pub executions: Vec<ExecutionOut>,
 }
 
 /// `POST /v1/events/batch`.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct BatchOut {
     /// One outcome per event, in order.
-    pub events: Vec<IngestOutcome>,
+    pub events: Vec<IngestOut>,
     /// Executions created in all.
     pub matched: usize,
 }
@@ -161,7 +161,7 @@ pub(crate) struct EventOut {
     #[schema(value_type = Object)]
     pub event: Value,
     /// The executions it triggered.
-    pub executions: Vec<ExecutionRecord>,
+    pub executions: Vec<ExecutionOut>,
 }
 
 /// An installed action plugin.
@@ -188,4 +188,140 @@ pub(crate) struct TestOut {
     /// How long the exchange took.
     #[schema(value_type = Option<f64>)]
     pub duration_ms: Value,
+}
+
+/// What storing an event did (`POST /v1/events`, and each event of a batch).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct IngestOut {
+    /// The event's id (the first one's, for a repeated idempotency key).
+    pub event_id: String,
+    /// How many automations it triggered.
+    pub matched: usize,
+    /// True when the idempotency key had been seen: nothing new was created.
+    pub duplicate: bool,
+}
+
+impl From<IngestOutcome> for IngestOut {
+    fn from(outcome: IngestOutcome) -> Self {
+        Self {
+            event_id: outcome.event_id,
+            matched: outcome.matched,
+            duplicate: outcome.duplicate,
+        }
+    }
+}
+
+/// A secret as listed: never its value.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SecretOut {
+    /// Its name.
+    pub name: String,
+    /// When it was first set.
+    pub created_at: String,
+    /// When its value last changed.
+    pub updated_at: String,
+}
+
+impl From<SecretRecord> for SecretOut {
+    fn from(record: SecretRecord) -> Self {
+        Self {
+            name: record.name,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+        }
+    }
+}
+
+/// An integration: where requests go and the names (never values) of its secrets.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct IntegrationOut {
+    /// Its id.
+    pub id: String,
+    /// Its name, unique in the entity.
+    pub name: String,
+    /// What it points at.
+    pub kind: crate::delivery::integration::IntegrationKind,
+    /// Where requests go (empty when `url_secret` holds it).
+    pub url: String,
+    /// The secret whose value is the URL, when the URL is itself a credential.
+    pub url_secret: Option<String>,
+    /// The secret sent as `Authorization: Bearer`.
+    pub access_token: Option<String>,
+    /// The secret that signs requests.
+    pub signing_secret: Option<String>,
+    /// When it was created.
+    pub created_at: String,
+    /// When it last changed.
+    pub updated_at: String,
+}
+
+impl From<IntegrationRecord> for IntegrationOut {
+    fn from(record: IntegrationRecord) -> Self {
+        Self {
+            id: record.id,
+            name: record.name,
+            kind: record.kind,
+            url: record.url,
+            url_secret: record.url_secret,
+            access_token: record.access_token,
+            signing_secret: record.signing_secret,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+        }
+    }
+}
+
+/// An execution: one triggering of one automation by one event, with its attempts when read
+/// alone.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ExecutionOut {
+    /// Its id (also the `webhook-id` receivers deduplicate on).
+    pub id: String,
+    /// The event that triggered it.
+    pub event_id: String,
+    /// The automation (it may since have changed or gone; `automation` is the snapshot).
+    pub automation_id: String,
+    /// Where it stands.
+    pub status: crate::delivery::status::ExecutionStatus,
+    /// Why it has that status (the failure, or why it was skipped).
+    pub status_reason: Option<String>,
+    /// Attempts made so far.
+    pub attempts: i64,
+    /// When it was created.
+    pub created_at: String,
+    /// When it last changed.
+    pub updated_at: String,
+    /// The automation as it was when the event arrived.
+    #[schema(value_type = Object)]
+    pub automation: Value,
+    /// The rendered payload, secrets shown as `${NAME}`.
+    #[schema(value_type = Option<Object>)]
+    pub payload: Option<Value>,
+    /// Every attempt, oldest first (only in single-execution reads).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub attempt_log: Vec<Value>,
+}
+
+impl ExecutionOut {
+    /// The execution as shown: its payload's secret placeholders written as `${NAME}`.
+    pub(crate) fn shown(record: ExecutionRecord, refs: &crate::secrets::refs::RefKey) -> Self {
+        let mut payload = record.payload;
+        if let Some(payload) = &mut payload {
+            refs.tag(&record.id).show(payload);
+        }
+        Self {
+            id: record.id,
+            event_id: record.event_id,
+            automation_id: record.automation_id,
+            status: record.status,
+            status_reason: record.status_reason,
+            attempts: record.attempts,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+            automation: record.automation,
+            payload,
+            attempt_log: record.attempt_log,
+        }
+    }
 }

@@ -92,5 +92,6 @@ pub(super) async fn list(
         .list_secrets(entity.id)
         .await
         .map_err(store_error)?;
+    let secrets = secrets.into_iter().map(Into::into).collect();
     Ok(Json(SecretsOut { secrets }))
 }

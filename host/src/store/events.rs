@@ -43,7 +43,7 @@ pub struct EventToStore {
 }
 
 /// What storing an event did.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IngestOutcome {
     /// The event's id (the first one's, for a repeated idempotency key).
     pub event_id: String,
@@ -54,7 +54,7 @@ pub struct IngestOutcome {
 }
 
 /// An execution as the API shows it.
-#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Serialize)]
 pub struct ExecutionRecord {
     /// Its id (also the `webhook-id` receivers deduplicate on).
     pub id: String,
@@ -73,14 +73,11 @@ pub struct ExecutionRecord {
     /// When it last changed.
     pub updated_at: String,
     /// The automation as it was when the event arrived.
-    #[schema(value_type = Object)]
     pub automation: Value,
     /// The rendered payload (the API shows its secret placeholders as `${NAME}`).
-    #[schema(value_type = Option<Object>)]
     pub payload: Option<Value>,
     /// Every attempt, oldest first (only in single-execution reads).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[schema(value_type = Vec<Object>)]
     pub attempt_log: Vec<Value>,
 }
 

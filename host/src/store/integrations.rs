@@ -6,7 +6,7 @@ use super::{Store, StoreError, conflict};
 use crate::delivery::integration::IntegrationKind;
 
 /// An integration as stored.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct IntegrationRecord {
     /// Its id.
     pub id: String,

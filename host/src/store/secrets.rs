@@ -5,7 +5,7 @@ use rusqlite::{OptionalExtension, params};
 use super::{Store, StoreError, now_rfc3339};
 
 /// A secret as listed: never its value.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, serde::Serialize)]
 pub struct SecretRecord {
     /// Its name.
     pub name: String,
