@@ -279,6 +279,17 @@ pub(crate) struct Server {
 }
 
 impl Server {
+    /// Starts a server that delivers at once and retries within milliseconds
+    /// ([`FAST_DELIVERY_CONFIG`]), with the bootstrap admin key.
+    pub(crate) fn start_fast(data_dir: &Path) -> Self {
+        Self::start_with(
+            data_dir,
+            FAST_DELIVERY_CONFIG,
+            &[("HERALD_BOOTSTRAP_KEY", ADMIN_KEY)],
+            &[],
+        )
+    }
+
     /// Starts a server that ingests but never delivers.
     pub(crate) fn start_ingest_only(data_dir: &Path) -> Self {
         Self::start_with(

@@ -212,12 +212,7 @@ fn check_answer(
 async fn answers_match_their_documented_schemas() {
     let receiver = crate::common::Receiver::ok().await;
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_with(
-        &dir.path().join("data"),
-        crate::common::FAST_DELIVERY_CONFIG,
-        &[("HERALD_BOOTSTRAP_KEY", ADMIN_KEY)],
-        &[],
-    );
+    let server = Server::start_fast(&dir.path().join("data"));
     let admin = server.admin();
     let document = server.anonymous().get("/v1/openapi.json").await.1;
     let wrong = std::cell::RefCell::new(Vec::new());

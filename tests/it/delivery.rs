@@ -19,15 +19,6 @@ use sha2::Sha256;
 const TOKEN: &str = "tok-delivery-7c1d2e3f";
 const SIGNING: &str = "whsec_c2lnbmluZy1zZWNyZXQtZm9yLXRlc3Rz";
 
-fn start(data: &std::path::Path) -> Server {
-    Server::start_with(
-        data,
-        FAST_DELIVERY_CONFIG,
-        &[("HERALD_BOOTSTRAP_KEY", ADMIN_KEY)],
-        &[],
-    )
-}
-
 fn hmac_b64(key: &[u8], message: &[u8]) -> String {
     let mut mac = Hmac::<Sha256>::new_from_slice(key).unwrap();
     mac.update(message);
@@ -83,7 +74,7 @@ fn link(collection: &str, version: &str) -> Value {
 async fn an_event_arrives_signed_and_receivers_can_deduplicate_on_the_execution_id() {
     let receiver = Receiver::ok().await;
     let dir = tempfile::tempdir().unwrap();
-    let server = start(&dir.path().join("data"));
+    let server = Server::start_fast(&dir.path().join("data"));
     let admin = server.admin();
     integration(&admin, "ci", &receiver.url("/hook")).await;
     automation(&admin, "deploy", "churn", "ci", json!({})).await;
@@ -210,7 +201,7 @@ async fn receiver_answers_decide_retries() {
         .await
     };
     let dir = tempfile::tempdir().unwrap();
-    let server = start(&dir.path().join("data"));
+    let server = Server::start_fast(&dir.path().join("data"));
     let admin = server.admin();
     let mut events = BTreeMap::new();
     for case in ["flaky", "slow-down", "gone", "moved", "hang"] {
@@ -298,7 +289,7 @@ async fn a_killed_host_loses_no_execution() {
     .await;
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
-    let server = start(&data);
+    let server = Server::start_fast(&data);
     let admin = server.admin();
     integration(&admin, "ci", &receiver.url("/hook")).await;
     let automation_id = automation(&admin, "many", "churn", "ci", json!({})).await;
@@ -319,7 +310,7 @@ async fn a_killed_host_loses_no_execution() {
         "the kill came too late to test anything"
     );
 
-    let server = start(&data);
+    let server = Server::start_fast(&data);
     let admin = server.admin();
     let deadline = Instant::now() + Duration::from_secs(60);
     let executions = loop {
@@ -365,7 +356,7 @@ async fn rate_limits_skip_the_excess_and_the_test_endpoint_shows_the_real_answer
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let server = start(&dir.path().join("data"));
+    let server = Server::start_fast(&dir.path().join("data"));
     let admin = server.admin();
     integration(&admin, "ci", &receiver.url("/hook")).await;
     let limited = automation(
@@ -496,7 +487,7 @@ async fn a_destination_refused_at_send_time_is_a_failed_attempt_without_a_connec
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     // Saved while the operator allowed loopback...
-    let server = start(&data);
+    let server = Server::start_fast(&data);
     let admin = server.admin();
     integration(&admin, "ci", &format!("http://{}/hook", probe.addr)).await;
     automation(&admin, "tightened", "churn", "ci", json!({})).await;
@@ -553,7 +544,7 @@ async fn sigterm_lets_in_flight_deliveries_finish() {
     }
     assert!(log.contains("no new deliveries are claimed"), "{log}");
 
-    let server = start(&data);
+    let server = Server::start_fast(&data);
     let (_, event) = server.admin().get(&format!("/v1/events/{event_id}")).await;
     let execution = &event["executions"][0];
     assert_eq!(

@@ -9,10 +9,7 @@ use std::process::Command;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::common::{
-    ADMIN_KEY, FAST_DELIVERY_CONFIG, Receiver, Server, expect_status, herald_bin, post_event,
-    settled,
-};
+use crate::common::{ADMIN_KEY, Receiver, Server, expect_status, herald_bin, post_event, settled};
 use serde_json::json;
 
 /// A tmpfs of `size` mounted at a new directory, unmounted when dropped.
@@ -93,12 +90,7 @@ async fn a_full_disk_answers_503_keeps_outcomes_and_recovers_without_a_restart()
         (200, vec![], "ok".into())
     })
     .await;
-    let server = Server::start_with(
-        &data,
-        FAST_DELIVERY_CONFIG,
-        &[("HERALD_BOOTSTRAP_KEY", ADMIN_KEY)],
-        &[],
-    );
+    let server = Server::start_fast(&data);
     let admin = server.admin();
     expect_status(
         &admin

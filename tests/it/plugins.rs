@@ -6,10 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::common::{
-    ADMIN_KEY, Api, FAST_DELIVERY_CONFIG, Receiver, Recorded, Server, expect_status,
-    status_and_attempts,
-};
+use crate::common::{Api, Receiver, Recorded, Server, expect_status, status_and_attempts};
 use serde_json::{Value, json};
 
 /// A receiver that answers by path: `answers[path]` lists the replies in order (the last one
@@ -49,12 +46,7 @@ struct Bench {
 impl Bench {
     async fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let server = Server::start_with(
-            &dir.path().join("data"),
-            FAST_DELIVERY_CONFIG,
-            &[("HERALD_BOOTSTRAP_KEY", ADMIN_KEY)],
-            &[],
-        );
+        let server = Server::start_fast(&dir.path().join("data"));
         Self {
             admin: server.admin(),
             _server: server,

@@ -5,20 +5,8 @@
 
 use std::time::Duration;
 
-use crate::common::{
-    ADMIN_KEY, FAST_DELIVERY_CONFIG, Receiver, Server, expect_status, member, post_event,
-    put_secret, settled_all,
-};
+use crate::common::{Receiver, Server, expect_status, member, post_event, put_secret, settled_all};
 use serde_json::{Value, json};
-
-fn start(data: &std::path::Path) -> Server {
-    Server::start_with(
-        data,
-        FAST_DELIVERY_CONFIG,
-        &[("HERALD_BOOTSTRAP_KEY", ADMIN_KEY)],
-        &[],
-    )
-}
 
 /// Every form a value could take in JSON text or a URL.
 fn forms(value: &str) -> Vec<String> {
@@ -53,7 +41,7 @@ fn assert_absent(what: &str, haystack: &str, secret: &str) {
 async fn client_data_is_never_taken_for_a_secret_reference() {
     let receiver = Receiver::ok().await;
     let dir = tempfile::tempdir().unwrap();
-    let server = start(&dir.path().join("data"));
+    let server = Server::start_fast(&dir.path().join("data"));
     let admin = server.admin();
     const TOKEN: &str = "tok-forge-0a1b2c3d4e";
     const SIGNING: &str = "sign-forge-5f6a7b8c9d";
@@ -161,7 +149,7 @@ async fn hostile_secret_values_never_appear_in_records_responses_or_logs() {
     let closed_port = closed.local_addr().unwrap().port();
     drop(closed);
     let dir = tempfile::tempdir().unwrap();
-    let server = start(&dir.path().join("data"));
+    let server = Server::start_fast(&dir.path().join("data"));
     let admin = server.admin();
 
     let quote = "q\"uo\\te\nline2\t–ünï€😀";
@@ -303,7 +291,7 @@ async fn hostile_secret_values_never_appear_in_records_responses_or_logs() {
 async fn a_payload_over_the_render_limit_fails_invalid_without_growing_the_server() {
     let receiver = Receiver::ok().await;
     let dir = tempfile::tempdir().unwrap();
-    let server = start(&dir.path().join("data"));
+    let server = Server::start_fast(&dir.path().join("data"));
     let admin = server.admin();
     expect_status(
         &admin
@@ -346,7 +334,7 @@ async fn a_payload_over_the_render_limit_fails_invalid_without_growing_the_serve
 async fn chat_messages_escape_event_data_and_every_request_names_its_execution() {
     let receiver = Receiver::ok().await;
     let dir = tempfile::tempdir().unwrap();
-    let server = start(&dir.path().join("data"));
+    let server = Server::start_fast(&dir.path().join("data"));
     let admin = server.admin();
     put_secret(&admin, "SLACK_URL", &receiver.url("/slack/hook")).await;
     put_secret(&admin, "TEAMS_URL", &receiver.url("/teams/hook")).await;
