@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use super::auth::Principal;
 use super::json::JsonBody;
 use super::out::{AutomationRow, AutomationsOut, ExecutionsOut};
-use super::{AppState, shown, store_error};
+use super::{AppState, check_action_config, shown, store_error};
 use crate::automations::index::Compiled;
 use crate::automations::{Automation, AutomationInput, AutomationPatch, check_definition, compile};
 use crate::error::{ApiError, ErrorBody};
@@ -101,28 +101,8 @@ async fn validate(
             "action.config: must be a JSON object".into(),
         ));
     }
-    // The host enforces the schema the plugin declares, then asks the plugin itself.
-    plugin.check_config(&action.config).map_err(|problem| {
-        ApiError::PluginRefused(format!(
-            "action.config does not match the {} plugin's config schema: {problem}",
-            action.plugin
-        ))
-    })?;
-    match state
-        .engine
-        .validate_config(&plugin, &action.config.to_string())
-        .await
-    {
-        Ok(Ok(())) => Ok(compiled),
-        Ok(Err(refusal)) => Err(ApiError::PluginRefused(format!(
-            "the {} plugin refused the config: {refusal}",
-            action.plugin
-        ))),
-        Err(failure) => Err(ApiError::PluginRefused(format!(
-            "the {} plugin failed to check the config: {failure}",
-            action.plugin
-        ))),
-    }
+    check_action_config(state, &plugin, "action.config", &action.config).await?;
+    Ok(compiled)
 }
 
 /// An automation as listed: the definition plus the summary columns of the reference UI.

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 use super::auth::Principal;
 use super::json::JsonBody;
 use super::out::{IntegrationOut, IntegrationsOut, TestOut};
-use super::{AppState, store_error};
+use super::{AppState, check_action_config, store_error};
 use crate::delivery::attempt::{Unrunnable, attempt_record, execute, verdict};
 use crate::delivery::integration::IntegrationKind;
 use crate::engine::Invocation;
@@ -360,31 +360,7 @@ pub(super) async fn test(
                 ))
             })?,
     };
-    plugin.check_config(&body.config).map_err(|problem| {
-        ApiError::PluginRefused(format!(
-            "config does not match the {} plugin's config schema: {problem}",
-            plugin.info.name
-        ))
-    })?;
-    match state
-        .engine
-        .validate_config(&plugin, &body.config.to_string())
-        .await
-    {
-        Ok(Ok(())) => {}
-        Ok(Err(refusal)) => {
-            return Err(ApiError::PluginRefused(format!(
-                "the {} plugin refused the config: {refusal}",
-                plugin.info.name
-            )));
-        }
-        Err(failure) => {
-            return Err(ApiError::PluginRefused(format!(
-                "the {} plugin failed to check the config: {failure}",
-                plugin.info.name
-            )));
-        }
-    }
+    check_action_config(&state, &plugin, "config", &body.config).await?;
     if !body.payload.is_object() {
         return Err(ApiError::Invalid("payload: must be a JSON object".into()));
     }

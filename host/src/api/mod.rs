@@ -153,6 +153,35 @@ async fn error_bodies(response: axum::response::Response) -> axum::response::Res
     response
 }
 
+/// Checks an action config: first against the JSON Schema the plugin declares (the host enforces
+/// it), then with the plugin's own `validate-config`. Every refusal is a 422 naming `field`.
+pub(crate) async fn check_action_config(
+    state: &AppState,
+    plugin: &crate::engine::Plugin,
+    field: &str,
+    config: &serde_json::Value,
+) -> Result<(), ApiError> {
+    let name = &plugin.info.name;
+    plugin.check_config(config).map_err(|problem| {
+        ApiError::PluginRefused(format!(
+            "{field} does not match the {name} plugin's config schema: {problem}"
+        ))
+    })?;
+    match state
+        .engine
+        .validate_config(plugin, &config.to_string())
+        .await
+    {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(refusal)) => Err(ApiError::PluginRefused(format!(
+            "the {name} plugin refused the config: {refusal}"
+        ))),
+        Err(failure) => Err(ApiError::PluginRefused(format!(
+            "the {name} plugin failed to check the config: {failure}"
+        ))),
+    }
+}
+
 /// An execution as the API shows it: its payload's secret placeholders written as `${NAME}`.
 pub(crate) fn shown(state: &AppState, record: ExecutionRecord) -> out::ExecutionOut {
     out::ExecutionOut::shown(record, state.master_key.refs())
