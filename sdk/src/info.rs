@@ -1,5 +1,5 @@
-//! What a plugin says about itself: name, version, config schema, default payload, the
-//! integration kinds it sends through.
+//! What a plugin says about itself: name, version, default payload, the integration kinds it
+//! sends through. (The config schema is derived from [`Action::Config`](crate::Action::Config).)
 
 use serde_json::Value;
 
@@ -9,29 +9,21 @@ pub struct PluginInfo {
     pub(crate) name: String,
     pub(crate) version: String,
     pub(crate) description: String,
-    pub(crate) config_schema: Value,
     pub(crate) default_payload: Option<Value>,
     pub(crate) integration_kinds: Vec<String>,
 }
 
 impl PluginInfo {
     /// A plugin called `name` (lowercase letters, digits and `-`) at `version`, described in one
-    /// sentence. Its config schema starts as "any object" and it needs no integration.
+    /// sentence. It needs no integration until [`PluginInfo::integration_kinds`] says so.
     pub fn new(name: &str, version: &str, description: &str) -> Self {
         Self {
             name: name.into(),
             version: version.into(),
             description: description.into(),
-            config_schema: serde_json::json!({"type": "object"}),
             default_payload: None,
             integration_kinds: Vec::new(),
         }
-    }
-
-    /// Sets the JSON Schema of the action config (shown by `GET /v1/plugins`).
-    pub fn config_schema(mut self, schema: Value) -> Self {
-        self.config_schema = schema;
-        self
     }
 
     /// Sets the payload template used when an automation gives none.

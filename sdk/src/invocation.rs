@@ -1,7 +1,6 @@
 //! One triggering of one automation by one event: ids, the event's variables, the rendered
 //! payload, the action config, the integration URL, and text templates over the variables.
 
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use crate::__bindings::herald::plugin::types as wit;
@@ -79,15 +78,9 @@ impl Invocation {
         self.raw.payload.as_deref()
     }
 
-    /// The action config, raw JSON text.
+    /// The action config as the host passed it (JSON text); `execute` also receives it parsed.
     pub fn config_json(&self) -> &str {
         &self.raw.config
-    }
-
-    /// The action config, deserialised; a config that does not fit is [`ActionError::Invalid`].
-    pub fn config<T: DeserializeOwned>(&self) -> Result<T, ActionError> {
-        serde_json::from_str(&self.raw.config)
-            .map_err(|e| ActionError::Invalid(format!("action config: {e}")))
     }
 
     /// The URL of the integration bound to the automation, or [`ActionError::Invalid`] when the

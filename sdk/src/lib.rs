@@ -1,8 +1,9 @@
 //! `herald-sdk`: write a Herald action plugin as a plain Rust type.
 //!
-//! A plugin is a WebAssembly component that implements the `herald:plugin/action` world
+//! A plugin is a WebAssembly component that implements the `herald:plugin/plugin` world
 //! (`wit/plugin.wit`). This crate hides the generated bindings: you implement [`Action`] on a type,
-//! export it with [`export_action!`], and build with
+//! say what config it takes as a plain Rust type (its JSON Schema is derived from the type and
+//! enforced by the host), export it with [`export_action!`], and build with
 //! `cargo build --target wasm32-wasip2 --release`. The only way out of the sandbox is the host:
 //! [`http`] (the host checks the destination, adds credentials and signatures), [`log`] and
 //! [`launch`].
@@ -13,18 +14,20 @@
 //! integration's URL:
 //!
 //! ```no_run
-//! use herald_sdk::{Action, ActionError, Invocation, Outcome, PluginInfo, http};
+//! use herald_sdk::{Action, ActionError, Invocation, NoConfig, Outcome, PluginInfo, http};
 //! use serde_json::json;
 //!
 //! struct Echo;
 //!
 //! impl Action for Echo {
+//!     type Config = NoConfig;
+//!
 //!     fn describe() -> PluginInfo {
 //!         PluginInfo::new("echo", env!("CARGO_PKG_VERSION"), "Posts the event to a URL.")
 //!             .integration_kinds(&["webhook"])
 //!     }
 //!
-//!     fn execute(invocation: Invocation) -> Result<Outcome, ActionError> {
+//!     fn execute(invocation: Invocation, _config: NoConfig) -> Result<Outcome, ActionError> {
 //!         let url = invocation.integration_url()?;
 //!         let body = match invocation.payload() {
 //!             Some(rendered) => rendered.as_bytes().to_vec(),
@@ -49,8 +52,10 @@
 // in plugin crates; this alias makes the same path resolve inside the SDK itself.
 extern crate self as herald_sdk;
 
-use serde_json::Value;
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
 
+mod config;
 mod info;
 mod invocation;
 mod notify;
@@ -65,6 +70,7 @@ pub mod text;
 #[path = "export.rs"]
 pub mod __export;
 
+pub use config::NoConfig;
 pub use info::PluginInfo;
 pub use invocation::Invocation;
 pub use notify::{EventFacts, Severity};
@@ -72,12 +78,12 @@ pub use outcome::{ActionError, Outcome};
 
 #[doc(hidden)]
 pub mod __bindings {
-    //! The wit-bindgen output for `herald:plugin/action`; not part of the SDK's API.
+    //! The wit-bindgen output for the `herald:plugin/plugin` world; not part of the SDK's API.
     wit_bindgen::generate!({
-        world: "action",
+        world: "plugin",
         path: "../wit",
         pub_export_macro: true,
-        export_macro_name: "__export_action_world",
+        export_macro_name: "__export_plugin_world",
         default_bindings_module: "herald_sdk::__bindings",
         runtime_path: "herald_sdk::__wit_bindgen::rt",
     });
@@ -95,39 +101,45 @@ macro_rules! export_action {
         #[doc(hidden)]
         struct __HeraldExport;
 
-        impl $crate::__bindings::Guest for __HeraldExport {
-            fn describe() -> $crate::__bindings::PluginInfo {
+        impl $crate::__export::Guest for __HeraldExport {
+            fn describe() -> $crate::__export::wit::PluginInfo {
                 $crate::__export::describe::<$ty>()
             }
             fn validate_config(config: ::std::string::String) -> ::core::result::Result<(), ::std::string::String> {
                 $crate::__export::validate_config::<$ty>(config)
             }
             fn execute(
-                invocation: $crate::__bindings::Invocation,
-            ) -> ::core::result::Result<$crate::__bindings::Outcome, $crate::__bindings::ActionError> {
+                invocation: $crate::__export::wit::Invocation,
+            ) -> ::core::result::Result<$crate::__export::wit::Outcome, $crate::__export::wit::ActionError> {
                 $crate::__export::execute::<$ty>(invocation)
             }
         }
 
-        $crate::__bindings::__export_action_world!(__HeraldExport with_types_in $crate::__bindings);
+        $crate::__bindings::__export_plugin_world!(__HeraldExport with_types_in $crate::__bindings);
     };
 }
 
 /// An action plugin. Implement it on a plain type and export the type with [`export_action!`].
 pub trait Action {
+    /// The action config an automation gives (`action.config`), as a Rust type. Its JSON Schema
+    /// is derived from the type (doc comments become descriptions, `#[serde(default)]` fields are
+    /// optional, `#[serde(deny_unknown_fields)]` refuses unknown keys) and published by
+    /// `describe`; the host checks every config against it before the plugin sees it. Use
+    /// [`NoConfig`] for an action that takes none.
+    type Config: DeserializeOwned + JsonSchema;
+
     /// Says what the plugin is; called once when the host loads it. Must not do I/O.
     fn describe() -> PluginInfo;
 
-    /// Checks an action config when an automation is saved. The error text is shown to the user
-    /// (the API answers 422 with it). The default accepts any JSON object.
-    fn validate_config(config: &Value) -> Result<(), String> {
-        if config.is_object() {
-            Ok(())
-        } else {
-            Err("the action config must be a JSON object".into())
-        }
+    /// Checks what the schema cannot say (rules across fields, formats) when an automation is
+    /// saved. The error text is shown to the user (the API answers 422 with it). The default
+    /// accepts every config that parses.
+    fn check_config(config: &Self::Config) -> Result<(), String> {
+        let _ = config;
+        Ok(())
     }
 
-    /// Runs the action once for one event.
-    fn execute(invocation: Invocation) -> Result<Outcome, ActionError>;
+    /// Runs the action once for one event, with the automation's config already parsed and
+    /// checked.
+    fn execute(invocation: Invocation, config: Self::Config) -> Result<Outcome, ActionError>;
 }

@@ -16,6 +16,22 @@ pub enum Severity {
     Error,
 }
 
+/// A plain string enum (not one `const` per documented variant), so that a wrong value gets a
+/// one-line error from the host's schema check.
+impl schemars::JsonSchema for Severity {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "Severity".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "enum": ["info", "warn", "error"],
+            "default": "info",
+        })
+    }
+}
+
 impl Severity {
     /// `info`, `warn` or `error`.
     pub fn as_str(self) -> &'static str {

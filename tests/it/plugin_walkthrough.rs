@@ -110,7 +110,7 @@ async fn the_readme_walkthrough_builds_a_plugin_that_herald_runs() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("log info: notifying \"#ml-alerts\""),
+        stdout.contains("log info: notifying #ml-alerts"),
         "{stdout}"
     );
     assert!(

@@ -290,11 +290,15 @@ async fn bad_components_get_one_clear_line() {
         (text.display().to_string(), "not a WebAssembly file"),
         (
             fixture("other-world").display().to_string(),
-            "not a Herald action plugin: missing exports `describe`",
+            "not a Herald action plugin: missing export `herald:plugin/action@0.2.0` (it exports: greet)",
         ),
         (
             fixture("future-version").display().to_string(),
-            "built for herald:plugin@0.2.0, but this host runs herald:plugin@0.1.x",
+            "built for herald:plugin@0.3.0, but this host runs herald:plugin@0.2.x plugins",
+        ),
+        (
+            fixture("older-version").display().to_string(),
+            "built for herald:plugin@0.1.0, an older contract: rebuild it against herald:plugin@0.2.x",
         ),
     ];
     for (path, expected) in cases {
@@ -324,7 +328,7 @@ async fn a_config_the_plugin_refuses_is_named() {
     assert_eq!(output.status.code(), Some(2));
     assert_eq!(
         stderr.trim(),
-        "error: hostile refused the config: unknown mode \"teleport\""
+        "error: the hostile plugin refused the config: unknown mode \"teleport\""
     );
 
     let config = crate::common::write_json(dir.path(), "c2.json", &json!({"url": "x"}));
@@ -335,6 +339,6 @@ async fn a_config_the_plugin_refuses_is_named() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(
         stderr.trim(),
-        "error: webhook refused the config: the webhook action takes no config; unknown field `url`"
+        "error: the config does not match the webhook plugin's config schema: /: Additional properties are not allowed ('url' was unexpected)"
     );
 }

@@ -86,7 +86,7 @@ async fn serves_builtin_and_third_party_plugins_and_restarts_without_recompiling
         "{log}"
     );
     assert!(
-        log.contains("greeter.wasm") && log.contains("missing exports"),
+        log.contains("greeter.wasm") && log.contains("missing export `herald:plugin/action@0.2.0`"),
         "{log}"
     );
     server.kill();

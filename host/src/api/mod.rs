@@ -161,25 +161,11 @@ pub(crate) async fn check_action_config(
     field: &str,
     config: &serde_json::Value,
 ) -> Result<(), ApiError> {
-    let name = &plugin.info.name;
-    plugin.check_config(config).map_err(|problem| {
-        ApiError::PluginRefused(format!(
-            "{field} does not match the {name} plugin's config schema: {problem}"
-        ))
-    })?;
-    match state
+    state
         .engine
-        .validate_config(plugin, &config.to_string())
+        .check_config(plugin, config)
         .await
-    {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(refusal)) => Err(ApiError::PluginRefused(format!(
-            "the {name} plugin refused the config: {refusal}"
-        ))),
-        Err(failure) => Err(ApiError::PluginRefused(format!(
-            "the {name} plugin failed to check the config: {failure}"
-        ))),
-    }
+        .map_err(|refusal| ApiError::PluginRefused(refusal.explain(field, &plugin.info.name)))
 }
 
 /// An execution as the API shows it: its payload's secret placeholders written as `${NAME}`.

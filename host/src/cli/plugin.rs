@@ -173,10 +173,10 @@ async fn run_once(engine: &PluginEngine, args: RunArgs, json: bool) -> anyhow::R
         Some(path) => read_json(path, "config")?,
         None => json!({}),
     };
-    let config = config.to_string();
-    if let Err(refusal) = engine.validate_config(&plugin, &config).await? {
-        bail!("{} refused the config: {refusal}", plugin.info.name);
+    if let Err(refusal) = engine.check_config(&plugin, &config).await {
+        bail!("{}", refusal.explain("the config", &plugin.info.name));
     }
+    let config = config.to_string();
 
     let template = match (&args.payload, &plugin.info.default_payload) {
         (Some(path), _) => Some(read_json(path, "payload template")?),

@@ -1,7 +1,7 @@
-//! Host bindings for the `herald:plugin/action` world, generated from `wit/` at compile time.
+//! Host bindings for the `herald:plugin/plugin` world, generated from `wit/` at compile time.
 
 wasmtime::component::bindgen!({
-    world: "action",
+    world: "plugin",
     path: "../wit",
     imports: { default: async | trappable },
     exports: { default: async },
@@ -10,4 +10,6 @@ wasmtime::component::bindgen!({
 pub use herald::plugin::http::{HttpError, Request as HttpRequest, Response as HttpResponse};
 pub use herald::plugin::launch::RunRequest;
 pub use herald::plugin::log::Level as LogLevel;
-pub use herald::plugin::types::{Header, TransientFailure};
+pub use herald::plugin::types::{
+    ActionError, Header, Invocation, Outcome, PluginInfo, TransientFailure,
+};

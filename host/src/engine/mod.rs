@@ -26,14 +26,19 @@ pub use state::LogLine;
 mod limits;
 pub use limits::SandboxLimits;
 
-use bindings::{Action, ActionPre};
+use bindings::{Plugin as Bindings, PluginPre};
 use state::ExecState;
 
-/// The contract version this host implements: plugins built against any `0.1.x` load.
-pub const CONTRACT_VERSION: &str = "0.1.0";
+/// The contract version this host implements: plugins built against any `0.2.x` load.
+pub const CONTRACT_VERSION: &str = "0.2.0";
 const CONTRACT_PACKAGE: &str = "herald:plugin";
+/// The version prefix every name of a loadable component carries.
+const CONTRACT_LINE: &str = "0.2.";
+/// The interface every plugin exports, without its version.
+const ACTION_EXPORT: &str = "herald:plugin/action";
 const EPOCH_TICK: Duration = Duration::from_millis(5);
-const WORLD_EXPORTS: [&str; 3] = ["describe", "validate-config", "execute"];
+/// The bare exports of the 0.1 contract, recognised only to say that a plugin is too old.
+const V01_EXPORTS: [&str; 3] = ["describe", "validate-config", "execute"];
 
 /// Why a component could not be loaded as a plugin. Each message is one line naming the problem.
 #[derive(Debug, Error)]
@@ -49,12 +54,20 @@ pub enum LoadError {
     /// The component failed to compile.
     #[error("the component does not compile: {0}")]
     Compile(String),
-    /// The component was built for another contract version.
+    /// The component was built for a newer contract version.
     #[error(
-        "built for {CONTRACT_PACKAGE}@{found}, but this host runs {CONTRACT_PACKAGE}@0.1.x plugins"
+        "built for {CONTRACT_PACKAGE}@{found}, but this host runs {CONTRACT_PACKAGE}@0.2.x plugins"
     )]
     IncompatibleVersion {
-        /// The version the component imports.
+        /// The version the component imports or exports.
+        found: String,
+    },
+    /// The component was built for an older contract version that this host no longer runs.
+    #[error(
+        "built for {CONTRACT_PACKAGE}@{found}, an older contract: rebuild it against {CONTRACT_PACKAGE}@0.2.x (a current herald-sdk)"
+    )]
+    OlderContract {
+        /// The version the component imports, or `0.1` when only its exports say so.
         found: String,
     },
     /// The component implements some other world.
@@ -91,6 +104,36 @@ pub enum SandboxError {
     ContractViolation(String),
 }
 
+/// Why an action config was not accepted (see [`PluginEngine::check_config`]).
+#[derive(Debug, Error)]
+pub enum ConfigRefusal {
+    /// It does not match the plugin's config schema; each failing place named by a JSON pointer.
+    #[error("it does not match the plugin's config schema: {0}")]
+    Schema(String),
+    /// The plugin's `validate-config` refused it, with this message.
+    #[error("the plugin refused it: {0}")]
+    Refused(String),
+    /// The plugin failed while checking it.
+    #[error("the plugin failed to check it: {0}")]
+    Failed(SandboxError),
+}
+
+impl ConfigRefusal {
+    /// The refusal as one sentence for a user: `field` names what held the config (for example
+    /// `action.config`), `plugin` the plugin.
+    pub fn explain(&self, field: &str, plugin: &str) -> String {
+        match self {
+            Self::Schema(problem) => {
+                format!("{field} does not match the {plugin} plugin's config schema: {problem}")
+            }
+            Self::Refused(refusal) => format!("the {plugin} plugin refused {field}: {refusal}"),
+            Self::Failed(failure) => {
+                format!("the {plugin} plugin failed to check {field}: {failure}")
+            }
+        }
+    }
+}
+
 /// A loaded, pre-linked plugin, ready to instantiate.
 pub struct Plugin {
     /// What the plugin said about itself.
@@ -102,7 +145,7 @@ pub struct Plugin {
     config_validator: jsonschema::Validator,
     /// Where it came from (`builtin` or a file path), for messages.
     pub source: String,
-    pre: ActionPre<ExecState>,
+    pre: PluginPre<ExecState>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -118,7 +161,7 @@ impl std::fmt::Debug for Plugin {
 impl Plugin {
     /// Checks a config against the plugin's declared JSON Schema; the error names each failing
     /// place as a JSON pointer into the config (at most five).
-    pub fn check_config(&self, config: &serde_json::Value) -> Result<(), String> {
+    fn check_schema(&self, config: &serde_json::Value) -> Result<(), String> {
         let problems: Vec<String> = self
             .config_validator
             .iter_errors(config)
@@ -198,7 +241,7 @@ impl PluginEngine {
         let engine = Engine::new(&config)?;
         let mut linker = Linker::<ExecState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        Action::add_to_linker::<ExecState, wasmtime::component::HasSelf<ExecState>>(
+        Bindings::add_to_linker::<ExecState, wasmtime::component::HasSelf<ExecState>>(
             &mut linker,
             |state| state,
         )?;
@@ -231,7 +274,7 @@ impl PluginEngine {
             .linker
             .instantiate_pre(&component)
             .map_err(|e| LoadError::WrongWorld(one_line(&e)))?;
-        let pre = ActionPre::new(instance_pre).map_err(|e| LoadError::WrongWorld(one_line(&e)))?;
+        let pre = PluginPre::new(instance_pre).map_err(|e| LoadError::WrongWorld(one_line(&e)))?;
         let mut plugin = Plugin {
             info: PluginInfo {
                 name: String::new(),
@@ -249,7 +292,7 @@ impl PluginEngine {
         };
         let info = self
             .call(&plugin, None, async |action, store| {
-                action.call_describe(store).await
+                action.herald_plugin_action().call_describe(store).await
             })
             .await
             .0
@@ -263,14 +306,32 @@ impl PluginEngine {
         Ok(plugin)
     }
 
+    /// The one config check every caller makes (saving an automation, testing an integration,
+    /// `herald plugin run`): the plugin's declared JSON Schema first, then its `validate-config`.
+    pub async fn check_config(
+        &self,
+        plugin: &Plugin,
+        config: &serde_json::Value,
+    ) -> Result<(), ConfigRefusal> {
+        plugin.check_schema(config).map_err(ConfigRefusal::Schema)?;
+        match self.validate_config(plugin, &config.to_string()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(refusal)) => Err(ConfigRefusal::Refused(refusal)),
+            Err(failure) => Err(ConfigRefusal::Failed(failure)),
+        }
+    }
+
     /// Asks the plugin whether it accepts an action config. `Ok(Err(message))` is a refusal.
-    pub async fn validate_config(
+    async fn validate_config(
         &self,
         plugin: &Plugin,
         config: &str,
     ) -> Result<Result<(), String>, SandboxError> {
         self.call(plugin, None, async |action, store| {
-            action.call_validate_config(store, config).await
+            action
+                .herald_plugin_action()
+                .call_validate_config(store, config)
+                .await
         })
         .await
         .0
@@ -286,7 +347,10 @@ impl PluginEngine {
         let started = Instant::now();
         let (result, state) = self
             .call(plugin, Some(io), async |action, store| {
-                action.call_execute(store, invocation).await
+                action
+                    .herald_plugin_action()
+                    .call_execute(store, invocation)
+                    .await
             })
             .await;
         let (requests, logs) = state.into_records();
@@ -303,7 +367,7 @@ impl PluginEngine {
         &self,
         plugin: &Plugin,
         io: Option<HostIo>,
-        f: impl AsyncFnOnce(&Action, &mut wasmtime::Store<ExecState>) -> wasmtime::Result<R>,
+        f: impl AsyncFnOnce(&Bindings, &mut wasmtime::Store<ExecState>) -> wasmtime::Result<R>,
     ) -> (Result<R, SandboxError>, ExecState) {
         let limits = &self.inner.limits;
         let mut store = state::new_store(&self.inner.engine, limits, io, EPOCH_TICK);
@@ -352,51 +416,72 @@ fn spawn_epoch_ticker(engine: &Engine) {
         .expect("the epoch thread starts");
 }
 
-/// Checks imports and exports against `herald:plugin/action@0.1.x` before linking, so that a
+/// Checks imports and exports against `herald:plugin/plugin@0.2.x` before linking, so that a
 /// component of another world or version gets an error that says so.
 fn check_world(engine: &Engine, component: &Component) -> Result<(), LoadError> {
     let ty = component.component_type();
-    for (name, _) in ty.imports(engine) {
-        if let Some(rest) = name.strip_prefix(&format!("{CONTRACT_PACKAGE}/")) {
-            let version = rest.split_once('@').map(|(_, v)| v).unwrap_or("");
-            if !version.starts_with("0.1.") {
-                return Err(LoadError::IncompatibleVersion {
-                    found: if version.is_empty() {
-                        "(unversioned)".into()
-                    } else {
-                        version.into()
-                    },
-                });
-            }
-        } else if !name.starts_with("wasi:") {
-            return Err(LoadError::WrongWorld(format!(
-                "it imports `{name}`, which the action world does not provide"
-            )));
-        }
-    }
     let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
-    let missing: Vec<&str> = WORLD_EXPORTS
-        .iter()
-        .copied()
-        .filter(|export| !exports.contains(export))
-        .collect();
-    if !missing.is_empty() {
+    let names = ty
+        .imports(engine)
+        .map(|(name, _)| name)
+        .chain(exports.iter().copied());
+    for name in names {
+        let Some(rest) = name.strip_prefix(&format!("{CONTRACT_PACKAGE}/")) else {
+            continue;
+        };
+        let version = rest.split_once('@').map(|(_, v)| v).unwrap_or("");
+        if version.starts_with(CONTRACT_LINE) {
+            continue;
+        }
+        let found = if version.is_empty() {
+            "(unversioned)".to_string()
+        } else {
+            version.to_string()
+        };
+        return Err(if is_older(version) {
+            LoadError::OlderContract { found }
+        } else {
+            LoadError::IncompatibleVersion { found }
+        });
+    }
+    if let Some(name) = ty
+        .imports(engine)
+        .map(|(name, _)| name)
+        .find(|name| !name.starts_with("wasi:") && !name.starts_with(CONTRACT_PACKAGE))
+    {
         return Err(LoadError::WrongWorld(format!(
-            "missing export{} {} (it exports: {})",
-            if missing.len() > 1 { "s" } else { "" },
-            missing
-                .iter()
-                .map(|m| format!("`{m}`"))
-                .collect::<Vec<_>>()
-                .join(", "),
-            if exports.is_empty() {
-                "nothing".into()
-            } else {
-                exports.join(", ")
-            }
+            "it imports `{name}`, which the plugin world does not provide"
         )));
     }
-    Ok(())
+    if exports
+        .iter()
+        .any(|e| e.split('@').next() == Some(ACTION_EXPORT))
+    {
+        return Ok(());
+    }
+    // A 0.1 plugin that imports nothing from Herald says its age only through its bare exports.
+    if V01_EXPORTS.iter().all(|e| exports.contains(e)) {
+        return Err(LoadError::OlderContract {
+            found: "0.1".into(),
+        });
+    }
+    Err(LoadError::WrongWorld(format!(
+        "missing export `{ACTION_EXPORT}@{CONTRACT_VERSION}` (it exports: {})",
+        if exports.is_empty() {
+            "nothing".into()
+        } else {
+            exports.join(", ")
+        }
+    )))
+}
+
+/// Whether a contract version is older than the line this host runs (`0.0.x` or `0.1.x`).
+fn is_older(version: &str) -> bool {
+    let mut parts = version.split('.').map(str::parse::<u64>);
+    match (parts.next(), parts.next()) {
+        (Some(Ok(0)), Some(Ok(minor))) => minor < 2,
+        _ => false,
+    }
 }
 
 fn validate_info(info: &PluginInfo) -> Result<(), String> {

@@ -4,18 +4,21 @@
 
 use herald_sdk::http::Response;
 use herald_sdk::{Action, ActionError, Invocation, Outcome, PluginInfo, Severity, http, text};
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// The action config.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Config {
-    /// `webhook` (an incoming-webhook URL) or `bot` (`chat.postMessage` with a bot token).
-    #[serde(default = "default_mode")]
-    mode: String,
+    /// `webhook` (the integration's URL is an incoming webhook) or `bot` (`chat.postMessage`
+    /// with the integration's bot token).
+    #[serde(default)]
+    mode: Mode,
     /// The channel (`#name` or an id); required in `bot` mode.
     #[serde(default)]
+    #[schemars(length(min = 1))]
     channel: Option<String>,
     /// The message's title; `${variables}` are filled in.
     #[serde(default)]
@@ -23,32 +26,25 @@ struct Config {
     /// Extra text under the title (mrkdwn); `${variables}` are filled in, escaped.
     #[serde(default)]
     message: Option<String>,
-    /// How serious the message is.
+    /// How serious the message is: `info`, `warn` or `error`.
     #[serde(default)]
     severity: Severity,
 }
 
-fn default_mode() -> String {
-    "webhook".into()
-}
-
-fn parse(config: &Value) -> Result<Config, String> {
-    let config: Config = serde_json::from_value(config.clone()).map_err(|e| e.to_string())?;
-    if !matches!(config.mode.as_str(), "webhook" | "bot") {
-        return Err(format!(
-            "mode must be webhook or bot, not {:?}",
-            config.mode
-        ));
-    }
-    if config.mode == "bot" && config.channel.as_deref().is_none_or(str::is_empty) {
-        return Err("channel is required in bot mode".into());
-    }
-    Ok(config)
+/// How the message reaches Slack.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+enum Mode {
+    #[default]
+    Webhook,
+    Bot,
 }
 
 struct Slack;
 
 impl Action for Slack {
+    type Config = Config;
+
     fn describe() -> PluginInfo {
         PluginInfo::new(
             "slack",
@@ -56,25 +52,16 @@ impl Action for Slack {
             "Posts a Block Kit message to Slack, by incoming webhook or by bot token.",
         )
         .integration_kinds(&["slack"])
-        .config_schema(json!({
-            "type": "object",
-            "additionalProperties": false,
-            "properties": {
-                "mode": {"enum": ["webhook", "bot"], "default": "webhook"},
-                "channel": {"type": "string", "minLength": 1, "description": "required in bot mode"},
-                "title": {"type": "string"},
-                "message": {"type": "string"},
-                "severity": {"enum": ["info", "warn", "error"], "default": "info"}
-            }
-        }))
     }
 
-    fn validate_config(config: &Value) -> Result<(), String> {
-        parse(config).map(|_| ())
+    fn check_config(config: &Config) -> Result<(), String> {
+        if config.mode == Mode::Bot && config.channel.as_deref().is_none_or(str::is_empty) {
+            return Err("channel is required in bot mode".into());
+        }
+        Ok(())
     }
 
-    fn execute(invocation: Invocation) -> Result<Outcome, ActionError> {
-        let config = parse(&invocation.config()?).map_err(ActionError::Invalid)?;
+    fn execute(invocation: Invocation, config: Config) -> Result<Outcome, ActionError> {
         let mut message = match invocation.payload() {
             // A custom template is sent as given.
             Some(rendered) => serde_json::from_str(rendered).map_err(|e| {
@@ -83,7 +70,7 @@ impl Action for Slack {
             None => default_message(&invocation, &config),
         };
         let url = invocation.integration_url()?;
-        if config.mode == "bot" {
+        if config.mode == Mode::Bot {
             if let (Some(body), Some(channel)) = (message.as_object_mut(), &config.channel) {
                 body.entry("channel")
                     .or_insert_with(|| channel.clone().into());

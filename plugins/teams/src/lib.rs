@@ -5,45 +5,42 @@ use herald_sdk::http::Response;
 use herald_sdk::{
     Action, ActionError, EventFacts, Invocation, Outcome, PluginInfo, Severity, http, text,
 };
+use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// The action config.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 struct Config {
-    /// `messagecard` (legacy Office 365 connector) or `adaptive` (Workflows).
-    #[serde(default = "default_format")]
-    format: String,
-    /// The card's title.
+    /// `messagecard` (a legacy Office 365 connector) or `adaptive` (a Workflows webhook).
+    #[serde(default)]
+    format: Format,
+    /// The card's title; `${variables}` are filled in.
     #[serde(default)]
     title: Option<String>,
-    /// Extra text under the title.
+    /// Extra text under the title; `${variables}` are filled in, escaped.
     #[serde(default)]
     message: Option<String>,
-    /// How serious the message is.
+    /// How serious the message is: `info`, `warn` or `error`.
     #[serde(default)]
     severity: Severity,
 }
 
-fn default_format() -> String {
-    "messagecard".into()
-}
-
-fn parse(config: &Value) -> Result<Config, String> {
-    let config: Config = serde_json::from_value(config.clone()).map_err(|e| e.to_string())?;
-    if !matches!(config.format.as_str(), "messagecard" | "adaptive") {
-        return Err(format!(
-            "format must be messagecard or adaptive, not {:?}",
-            config.format
-        ));
-    }
-    Ok(config)
+/// The card format the receiver takes.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+enum Format {
+    #[default]
+    Messagecard,
+    Adaptive,
 }
 
 struct Teams;
 
 impl Action for Teams {
+    type Config = Config;
+
     fn describe() -> PluginInfo {
         PluginInfo::new(
             "teams",
@@ -51,31 +48,16 @@ impl Action for Teams {
             "Posts a card to Microsoft Teams: a connector MessageCard or a Workflows Adaptive Card.",
         )
         .integration_kinds(&["teams"])
-        .config_schema(json!({
-            "type": "object",
-            "additionalProperties": false,
-            "properties": {
-                "format": {"enum": ["messagecard", "adaptive"], "default": "messagecard"},
-                "title": {"type": "string"},
-                "message": {"type": "string"},
-                "severity": {"enum": ["info", "warn", "error"], "default": "info"}
-            }
-        }))
     }
 
-    fn validate_config(config: &Value) -> Result<(), String> {
-        parse(config).map(|_| ())
-    }
-
-    fn execute(invocation: Invocation) -> Result<Outcome, ActionError> {
-        let config = parse(&invocation.config()?).map_err(ActionError::Invalid)?;
+    fn execute(invocation: Invocation, config: Config) -> Result<Outcome, ActionError> {
         let body = match invocation.payload() {
             Some(rendered) => rendered.as_bytes().to_vec(),
             None => {
                 let facts = invocation.facts();
-                let card = match config.format.as_str() {
-                    "adaptive" => adaptive_card(&invocation, &facts, &config),
-                    _ => message_card(&invocation, &facts, &config),
+                let card = match config.format {
+                    Format::Adaptive => adaptive_card(&invocation, &facts, &config),
+                    Format::Messagecard => message_card(&invocation, &facts, &config),
                 };
                 serde_json::to_vec(&card).expect("JSON serialises")
             }

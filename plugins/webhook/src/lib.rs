@@ -1,12 +1,14 @@
 //! The `webhook` action: POSTs the automation's rendered payload to the integration URL, or,
 //! when the automation has no template, a default document describing the event.
 
-use herald_sdk::{Action, ActionError, Invocation, Outcome, PluginInfo, http};
-use serde_json::{Map, Value, json};
+use herald_sdk::{Action, ActionError, Invocation, NoConfig, Outcome, PluginInfo, http};
+use serde_json::{Map, Value};
 
 struct Webhook;
 
 impl Action for Webhook {
+    type Config = NoConfig;
+
     fn describe() -> PluginInfo {
         PluginInfo::new(
             "webhook",
@@ -14,25 +16,9 @@ impl Action for Webhook {
             "POSTs a JSON payload to the integration's URL, signed and authorised by the host.",
         )
         .integration_kinds(&["webhook"])
-        .config_schema(json!({
-            "type": "object",
-            "additionalProperties": false,
-            "properties": {}
-        }))
     }
 
-    fn validate_config(config: &Value) -> Result<(), String> {
-        match config.as_object() {
-            Some(fields) if fields.is_empty() => Ok(()),
-            Some(fields) => Err(format!(
-                "the webhook action takes no config; unknown field `{}`",
-                fields.keys().next().expect("non-empty")
-            )),
-            None => Err("the action config must be a JSON object".into()),
-        }
-    }
-
-    fn execute(invocation: Invocation) -> Result<Outcome, ActionError> {
+    fn execute(invocation: Invocation, _config: NoConfig) -> Result<Outcome, ActionError> {
         let url = invocation.integration_url()?;
         let body = match invocation.payload() {
             // Sent byte for byte: the host signs exactly these bytes.
