@@ -16,6 +16,7 @@ pub mod delivery;
 pub mod engine;
 pub mod error;
 pub mod events;
+pub mod ids;
 pub mod metrics;
 pub mod plugins;
 pub mod secrets;

@@ -16,6 +16,7 @@ use super::{AppState, check_action_config, shown, store_error};
 use crate::automations::index::Compiled;
 use crate::automations::{Automation, AutomationInput, AutomationPatch, check_definition, compile};
 use crate::error::{ApiError, ErrorBody};
+use crate::ids::AutomationId;
 use crate::store::{AutomationFilter, now_rfc3339};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -118,7 +119,7 @@ pub(super) async fn create(
     };
     let now = now_rfc3339();
     let automation = Automation {
-        id: crate::auth::random_id("aut_"),
+        id: crate::ids::AutomationId::generate(),
         entity: entity.name.clone(),
         name: input.name,
         description: input.description,
@@ -181,7 +182,7 @@ pub(super) async fn list(
 pub(super) async fn read(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<AutomationId>,
 ) -> Result<Json<AutomationRow>, ApiError> {
     let automation = state
         .store
@@ -195,7 +196,7 @@ pub(super) async fn read(
 pub(super) async fn update(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<AutomationId>,
     JsonBody(patch): JsonBody<AutomationPatch>,
 ) -> Result<Json<AutomationRow>, ApiError> {
     let entity_id = principal.entity.id;
@@ -220,7 +221,7 @@ pub(super) async fn update(
 pub(super) async fn remove(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<AutomationId>,
 ) -> Result<StatusCode, ApiError> {
     state
         .store
@@ -244,7 +245,7 @@ pub(super) struct ExecutionsQuery {
 pub(super) async fn executions(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<AutomationId>,
     Query(query): Query<ExecutionsQuery>,
 ) -> Result<Json<ExecutionsOut>, ApiError> {
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);

@@ -16,6 +16,7 @@ use super::out::{BatchOut, EventOut, IngestOut};
 use super::{AppState, shown, store_error};
 use crate::error::{ApiError, ErrorBody};
 use crate::events::{Event, EventInput};
+use crate::ids::EventId;
 
 /// Events one batch may carry.
 pub(super) const MAX_BATCH_EVENTS: usize = 1000;
@@ -131,7 +132,7 @@ pub(super) async fn ingest_batch(
 pub(super) async fn read(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<EventId>,
 ) -> Result<Json<EventOut>, ApiError> {
     let (event, executions) = state
         .store

@@ -11,6 +11,7 @@ use super::auth::Principal;
 use super::out::ExecutionOut;
 use super::{AppState, shown, store_error};
 use crate::error::{ApiError, ErrorBody};
+use crate::ids::ExecutionId;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -22,7 +23,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 pub(super) async fn read(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<ExecutionId>,
 ) -> Result<Json<ExecutionOut>, ApiError> {
     let record = state
         .store
@@ -36,7 +37,7 @@ pub(super) async fn read(
 pub(super) async fn retry(
     State(state): State<AppState>,
     principal: Principal,
-    Path(id): Path<String>,
+    Path(id): Path<ExecutionId>,
 ) -> Result<(StatusCode, Json<ExecutionOut>), ApiError> {
     state
         .store

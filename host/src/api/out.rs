@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 
 use crate::auth::Role;
 use crate::automations::{Automation, TriggerKind};
+use crate::ids::{AutomationId, EventId, ExecutionId};
 use crate::store::{ExecutionRecord, IngestOutcome, IntegrationRecord, SecretRecord};
 
 /// `GET /v1/me`: who the calling key is.
@@ -194,7 +195,7 @@ pub(crate) struct TestOut {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct IngestOut {
     /// The event's id (the first one's, for a repeated idempotency key).
-    pub event_id: String,
+    pub event_id: EventId,
     /// How many automations it triggered.
     pub matched: usize,
     /// True when the idempotency key had been seen: nothing new was created.
@@ -276,11 +277,11 @@ impl From<IntegrationRecord> for IntegrationOut {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct ExecutionOut {
     /// Its id (also the `webhook-id` receivers deduplicate on).
-    pub id: String,
+    pub id: ExecutionId,
     /// The event that triggered it.
-    pub event_id: String,
+    pub event_id: EventId,
     /// The automation (it may since have changed or gone; `automation` is the snapshot).
-    pub automation_id: String,
+    pub automation_id: AutomationId,
     /// Where it stands.
     pub status: crate::delivery::status::ExecutionStatus,
     /// Why it has that status (the failure, or why it was skipped).
@@ -308,7 +309,7 @@ impl ExecutionOut {
     pub(crate) fn shown(record: ExecutionRecord, refs: &crate::secrets::refs::RefKey) -> Self {
         let mut payload = record.payload;
         if let Some(payload) = &mut payload {
-            refs.tag(&record.id).show(payload);
+            refs.tag(record.id.as_str()).show(payload);
         }
         Self {
             id: record.id,

@@ -15,6 +15,7 @@ use super::{Automation, Scope, TriggerKind};
 use crate::events::event::EventInput;
 use crate::events::filter::{Filter, guard_keys};
 use crate::events::template::Template;
+use crate::ids::AutomationId;
 
 /// An automation ready to match: its filter and template parsed once.
 #[derive(Debug)]
@@ -91,7 +92,7 @@ struct Buckets {
 
 #[derive(Debug, Default)]
 struct Inner {
-    by_id: HashMap<String, Arc<Compiled>>,
+    by_id: HashMap<AutomationId, Arc<Compiled>>,
     buckets: HashMap<(i64, TriggerKind), Buckets>,
     /// Keys the digests (randomly per process, so nobody can aim collisions at one list).
     digests: RandomState,
@@ -189,7 +190,7 @@ impl AutomationIndex {
     }
 
     /// Removes an automation.
-    pub fn remove(&self, id: &str) {
+    pub fn remove(&self, id: &AutomationId) {
         let mut inner = self.inner.write().expect("not poisoned");
         if let Some(old) = inner.by_id.remove(id) {
             inner.remove(&old);
@@ -296,7 +297,7 @@ mod tests {
         let mut ids: Vec<String> = index
             .matching(1, &event, &document)
             .iter()
-            .map(|c| c.automation.id.clone())
+            .map(|c| c.automation.id.to_string())
             .collect();
         ids.sort();
         ids
@@ -333,7 +334,7 @@ mod tests {
         );
         assert!(matched(&index, json!({"state": 3})).is_empty());
 
-        index.remove("failed");
+        index.remove(&"failed".into());
         let mut disabled = compiled("finished", "p", json!({"state": "FINISHED"}));
         Arc::make_mut(&mut disabled.automation).enabled = false;
         index.upsert(disabled);
@@ -409,7 +410,7 @@ mod tests {
             let mut ids: Vec<String> = index
                 .matching(1, event, &document)
                 .iter()
-                .map(|c| c.automation.id.clone())
+                .map(|c| c.automation.id.to_string())
                 .collect();
             ids.sort();
             ids
@@ -453,7 +454,7 @@ mod tests {
         );
 
         for (id, ..) in &automations {
-            index.remove(id);
+            index.remove(&(*id).into());
         }
         assert!(ids(&in_collection, json!({"alias": "production"})).is_empty());
         assert!(

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::events::event::EventType;
+use crate::ids::AutomationId;
 
 /// Where an automation listens.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -147,7 +148,7 @@ pub struct RateLimit {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Automation {
     /// Its id.
-    pub id: String,
+    pub id: AutomationId,
     /// The entity it belongs to.
     pub entity: String,
     /// Its name, unique in the entity (1–255 characters).

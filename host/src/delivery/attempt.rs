@@ -15,6 +15,7 @@ use crate::engine::{
     ActionError, ExecutionReport, HostIo, Invocation, Plugin, PluginEngine, SandboxError,
 };
 use crate::events::{Event, Variables};
+use crate::ids::ExecutionId;
 use crate::plugins::PluginRegistry;
 use crate::secrets::MasterKey;
 use crate::secrets::refs::RefTag;
@@ -270,7 +271,7 @@ impl Deliverer {
     /// Runs one attempt of an execution; returns the verdict and the attempt record (redacted).
     pub async fn attempt(
         &self,
-        execution_id: &str,
+        execution_id: &ExecutionId,
         entity_id: i64,
         attempt: u32,
         automation: &crate::automations::Automation,
@@ -286,7 +287,7 @@ impl Deliverer {
                 Duration::ZERO,
             );
         };
-        let tag = self.master_key.refs().tag(execution_id);
+        let tag = self.master_key.refs().tag(execution_id.as_str());
         let (integration, redactor) = match &automation.action.integration {
             Some(name) => {
                 let secrets = payload
@@ -354,7 +355,7 @@ pub async fn execute(
     invocation.integration_url = credentials.as_ref().map(Credentials::url_for_plugin);
     let port = DeliveryPort {
         credentials,
-        execution_id: invocation.execution_id.clone(),
+        execution_id: ExecutionId::from(invocation.execution_id.as_str()),
         refs,
         transport,
     };

@@ -8,6 +8,8 @@ use std::time::SystemTime;
 
 use url::{Origin, Url};
 
+use crate::ids::ExecutionId;
+
 use super::signing;
 use super::transport::Transport;
 use crate::engine::outbound::{OriginGate, Outbound, OutboundRequest, SendFuture};
@@ -94,7 +96,7 @@ pub struct DeliveryPort {
     /// The integration's credentials, if the automation has one.
     pub credentials: Option<Credentials>,
     /// The execution's id: `webhook-id` on every request, and what signatures cover.
-    pub execution_id: String,
+    pub execution_id: ExecutionId,
     /// The execution's placeholder tag.
     pub refs: RefTag,
     /// Where requests go out.
@@ -117,7 +119,7 @@ impl Outbound for DeliveryPort {
         // Every request names its execution, so that receivers can deduplicate retries.
         request
             .headers
-            .push(("webhook-id".into(), self.execution_id.clone()));
+            .push(("webhook-id".into(), self.execution_id.to_string()));
         let Some(credentials) = self.credentials.as_ref().filter(|_| to_integration) else {
             return request;
         };
@@ -143,7 +145,12 @@ impl Outbound for DeliveryPort {
                 .push(("webhook-timestamp".into(), timestamp.to_string()));
             request.headers.push((
                 "webhook-signature".into(),
-                signing::standard_webhooks_signature(secret, &self.execution_id, timestamp, &body),
+                signing::standard_webhooks_signature(
+                    secret,
+                    self.execution_id.as_str(),
+                    timestamp,
+                    &body,
+                ),
             ));
         }
         request.url = credentials.real_url(request.url);

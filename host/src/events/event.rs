@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::ids::EventId;
+
 /// The kinds of event a client can post.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -324,7 +326,7 @@ impl EventInput {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     /// The event id.
-    pub id: String,
+    pub id: EventId,
     /// When it happened, RFC 3339.
     pub occurred_at: String,
     /// What the client posted.
@@ -339,7 +341,7 @@ impl Event {
             humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
         });
         Self {
-            id: uuid::Uuid::now_v7().to_string(),
+            id: EventId::generate(),
             occurred_at,
             input,
         }

@@ -11,6 +11,7 @@ use crate::automations::index::AutomationIndex;
 use crate::automations::ratelimit::RateLimiter;
 use crate::delivery::handoff::DeliveryLink;
 use crate::delivery::status::ExecutionStatus;
+use crate::ids::ExecutionId;
 use crate::metrics::Metrics;
 use crate::secrets::refs::RefKey;
 use crate::store::{Claimed, EventToStore, IngestOutcome, NewExecution, Store, StoreError};
@@ -70,10 +71,10 @@ fn prepare(
     let mut automations = Vec::with_capacity(matched.len());
     for compiled in matched {
         let automation = &compiled.automation;
-        let id = uuid::Uuid::now_v7().to_string();
+        let id = ExecutionId::generate();
         let rendered = compiled.template.as_ref().map(|template| {
             let variables = Variables::of(&event, &automation.name, None);
-            let tag = ingest.refs.tag(&id);
+            let tag = ingest.refs.tag(id.as_str());
             template
                 .render(&tag, |name| match variables.get(name) {
                     Some(value) => Some(Resolved::Variable(value)),

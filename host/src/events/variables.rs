@@ -67,7 +67,7 @@ impl Variables {
         vars.insert("entity_name".into(), input.entity.clone().into());
         vars.insert("project_name".into(), input.project_name().into());
         vars.insert("automation_name".into(), automation_name.into());
-        vars.insert("event_id".into(), event.id.clone().into());
+        vars.insert("event_id".into(), event.id.as_str().into());
         vars.insert("occurred_at".into(), event.occurred_at.clone().into());
 
         if let (Some(collection), Some(version)) = (&input.collection, &input.version) {

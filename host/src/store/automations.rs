@@ -4,6 +4,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{Store, StoreError, conflict, json_column};
 use crate::automations::Automation;
+use crate::ids::AutomationId;
 
 /// What `GET /v1/automations` filters on.
 #[derive(Debug, Clone, Default)]
@@ -66,7 +67,11 @@ impl Store {
     }
 
     /// Deletes an automation. Its executions stay, with their snapshot.
-    pub async fn delete_automation(&self, entity_id: i64, id: &str) -> Result<(), StoreError> {
+    pub async fn delete_automation(
+        &self,
+        entity_id: i64,
+        id: &AutomationId,
+    ) -> Result<(), StoreError> {
         let id = id.to_string();
         self.write(move |tx| {
             match tx.execute(
@@ -81,7 +86,11 @@ impl Store {
     }
 
     /// One automation of the entity.
-    pub async fn automation(&self, entity_id: i64, id: &str) -> Result<Automation, StoreError> {
+    pub async fn automation(
+        &self,
+        entity_id: i64,
+        id: &AutomationId,
+    ) -> Result<Automation, StoreError> {
         let id = id.to_string();
         self.read(move |c| {
             let text: Option<String> = c

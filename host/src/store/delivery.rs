@@ -10,12 +10,13 @@ use super::{Store, StoreError, json_column, now_rfc3339};
 use crate::automations::Automation;
 use crate::delivery::status::ExecutionStatus;
 use crate::events::Event;
+use crate::ids::ExecutionId;
 
 /// An execution claimed for one attempt.
 #[derive(Debug, Clone)]
 pub struct Claimed {
     /// The execution id.
-    pub id: String,
+    pub id: ExecutionId,
     /// The entity it belongs to.
     pub entity_id: i64,
     /// The attempt being made (1 for the first).
@@ -128,7 +129,7 @@ impl Store {
         for (id, entity_id, attempts, automation, payload, body) in rows {
             match (json_column(&automation), json_column(&body)) {
                 (Ok(automation), Ok(event)) => claimed.push(Claimed {
-                    id,
+                    id: ExecutionId::from(id),
                     entity_id,
                     attempt: attempts as u32,
                     automation: Arc::new(automation),
@@ -173,7 +174,7 @@ impl Store {
     /// false when the lease was lost (another worker took over): the attempt is still recorded.
     pub async fn finish_attempt(
         &self,
-        id: &str,
+        id: &ExecutionId,
         owner: &str,
         attempt: u32,
         record: String,
@@ -221,7 +222,11 @@ impl Store {
     }
 
     /// Puts a finished execution back on the queue. Conflict when it is still in progress.
-    pub async fn retry_execution(&self, entity_id: i64, id: &str) -> Result<(), StoreError> {
+    pub async fn retry_execution(
+        &self,
+        entity_id: i64,
+        id: &ExecutionId,
+    ) -> Result<(), StoreError> {
         let id = id.to_string();
         self.write(move |tx| {
             let status: Option<ExecutionStatus> = tx
@@ -289,7 +294,7 @@ mod tests {
             executions: rows
                 .iter()
                 .map(|(id, ..)| NewExecution {
-                    id: id.to_string(),
+                    id: ExecutionId::from(*id),
                     automation_id: "a".into(),
                     automation: automation.clone(),
                     leased: false,

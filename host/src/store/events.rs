@@ -10,14 +10,15 @@ use serde_json::Value;
 use super::{Store, StoreError, json_column, now_rfc3339};
 use crate::delivery::status::ExecutionStatus;
 use crate::events::Event;
+use crate::ids::{AutomationId, EventId, ExecutionId};
 
 /// An execution to create with its event.
 #[derive(Debug, Clone)]
 pub struct NewExecution {
     /// Its id.
-    pub id: String,
+    pub id: ExecutionId,
     /// The automation that fired.
-    pub automation_id: String,
+    pub automation_id: AutomationId,
     /// A snapshot of the automation's definition (JSON).
     pub automation: String,
     /// Created already leased to the dispatcher (running, first attempt), which the caller hands
@@ -46,7 +47,7 @@ pub struct EventToStore {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct IngestOutcome {
     /// The event's id (the first one's, for a repeated idempotency key).
-    pub event_id: String,
+    pub event_id: EventId,
     /// How many automations it triggered.
     pub matched: usize,
     /// True when the idempotency key had been seen: nothing new was created.
@@ -57,11 +58,11 @@ pub struct IngestOutcome {
 #[derive(Debug, Clone, Serialize)]
 pub struct ExecutionRecord {
     /// Its id (also the `webhook-id` receivers deduplicate on).
-    pub id: String,
+    pub id: ExecutionId,
     /// The event that triggered it.
-    pub event_id: String,
+    pub event_id: EventId,
     /// The automation (it may since have changed or gone; `automation` is the snapshot).
-    pub automation_id: String,
+    pub automation_id: AutomationId,
     /// `pending`, `running`, `retrying`, `succeeded`, `failed` or `skipped`.
     pub status: ExecutionStatus,
     /// Why it has that status (the failure, or why it was skipped).
@@ -146,7 +147,7 @@ impl Store {
                         .query_row(params![entity_id, key], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
                         .optional()?
                 {
-                    outcomes.push(IngestOutcome { event_id, matched: matched as usize, duplicate: true });
+                    outcomes.push(IngestOutcome { event_id: EventId::from(event_id), matched: matched as usize, duplicate: true });
                     continue;
                 }
                 let body = serde_json::to_string(&*item.event).expect("an event always serialises");
@@ -175,9 +176,9 @@ impl Store {
     pub async fn event(
         &self,
         entity_id: i64,
-        id: &str,
+        id: &EventId,
     ) -> Result<(Value, Vec<ExecutionRecord>), StoreError> {
-        let id = id.to_string();
+        let id = id.clone();
         self.read(move |c| {
             let body: Option<(String, String)> = c
                 .query_row(
@@ -205,10 +206,10 @@ impl Store {
     pub async fn automation_executions(
         &self,
         entity_id: i64,
-        automation_id: &str,
+        automation_id: &AutomationId,
         limit: usize,
     ) -> Result<Vec<ExecutionRecord>, StoreError> {
-        let automation_id = automation_id.to_string();
+        let automation_id = automation_id.clone();
         self.read(move |c| {
             let mut statement = c.prepare(&format!(
                 "SELECT {EXECUTION_COLUMNS} FROM executions WHERE entity_id = ?1 AND automation_id = ?2
@@ -223,7 +224,11 @@ impl Store {
     }
 
     /// One execution with its attempts.
-    pub async fn execution(&self, entity_id: i64, id: &str) -> Result<ExecutionRecord, StoreError> {
+    pub async fn execution(
+        &self,
+        entity_id: i64,
+        id: &ExecutionId,
+    ) -> Result<ExecutionRecord, StoreError> {
         let id = id.to_string();
         self.read(move |c| {
             let row = c

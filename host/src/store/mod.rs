@@ -74,6 +74,32 @@ impl StoreError {
 }
 
 /// Execution statuses are stored by name.
+/// Ids are stored as their text.
+macro_rules! id_columns {
+    ($($id:ty),*) => {$(
+        impl rusqlite::types::ToSql for $id {
+            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+                Ok(rusqlite::types::ToSqlOutput::Borrowed(
+                    rusqlite::types::ValueRef::Text(self.as_str().as_bytes()),
+                ))
+            }
+        }
+
+        impl rusqlite::types::FromSql for $id {
+            fn column_result(
+                value: rusqlite::types::ValueRef<'_>,
+            ) -> rusqlite::types::FromSqlResult<Self> {
+                String::column_result(value).map(Self::from)
+            }
+        }
+    )*};
+}
+id_columns!(
+    crate::ids::EventId,
+    crate::ids::AutomationId,
+    crate::ids::ExecutionId
+);
+
 impl rusqlite::types::ToSql for crate::delivery::status::ExecutionStatus {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
         Ok(self.as_str().into())
