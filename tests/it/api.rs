@@ -83,8 +83,20 @@ impl World {
     }
 }
 
-#[tokio::test]
-async fn permission_matrix_for_every_route() {
+/// Who calls the routes in [`route_matrix`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Caller {
+    Admin,
+    Member,
+    /// The admin of another entity.
+    Other,
+    /// No key, then a key that does not exist.
+    Anonymous,
+}
+
+/// Calls every /v1 route as `caller` and checks each status; returns the world for follow-up
+/// checks and the id of the automation the routes read and patch.
+async fn route_matrix(caller: Caller) -> (World, String) {
     let world = World::new().await;
     let World {
         server,
@@ -132,16 +144,19 @@ async fn permission_matrix_for_every_route() {
 
     // For each route: the statuses expected for (admin, member, other entity's admin).
     // No key and a bad key are 401 everywhere under /v1.
-    for role in ["admin", "member", "other"] {
-        let client = match role {
-            "admin" => admin,
-            "member" => member,
-            _ => other,
+    {
+        let role = format!("{caller:?}");
+        let clients = match caller {
+            Caller::Admin => vec![admin],
+            Caller::Member => vec![member],
+            Caller::Other => vec![other],
+            Caller::Anonymous => vec![&none, &bad],
         };
-        let pick = |a: u16, m: u16, o: u16| match role {
-            "admin" => a,
-            "member" => m,
-            _ => o,
+        let pick = |a: u16, m: u16, o: u16| match caller {
+            Caller::Admin => a,
+            Caller::Member => m,
+            Caller::Other => o,
+            Caller::Anonymous => 401,
         };
         let spare_key = expect_status(
             &admin
@@ -335,52 +350,97 @@ async fn permission_matrix_for_every_route() {
             ),
         ];
         for (method, path, body, expected) in &cases {
-            let (status, response) = client.send(method, path, body.as_ref(), &[]).await;
-            assert_eq!(status, *expected, "{role}: {method} {path} → {response}");
-            if status >= 400 {
-                assert!(
-                    response["error"]["code"].is_string()
-                        && response["error"]["message"].is_string(),
-                    "{response}"
-                );
-            }
-            if role == "admin" {
-                for anonymous in [&none, &bad] {
-                    let (status, response) = anonymous.send(method, path, body.as_ref(), &[]).await;
-                    assert_eq!(status, 401, "no/bad key: {method} {path} → {response}");
+            for client in &clients {
+                let (status, response) = client.send(method, path, body.as_ref(), &[]).await;
+                assert_eq!(status, *expected, "{role}: {method} {path} → {response}");
+                if status >= 400 {
+                    assert!(
+                        response["error"]["code"].is_string()
+                            && response["error"]["message"].is_string(),
+                        "{response}"
+                    );
                 }
             }
         }
     }
+    (world, automation_id)
+}
 
-    // The other entity touched nothing: everything of ours is still there, unchanged by it.
-    let (_, automation) = admin.get(&format!("/v1/automations/{automation_id}")).await;
+#[tokio::test]
+async fn an_admin_may_use_every_route_of_its_entity() {
+    let (world, automation_id) = route_matrix(Caller::Admin).await;
+    let (_, automation) = world
+        .admin
+        .get(&format!("/v1/automations/{automation_id}"))
+        .await;
+    assert_eq!(automation["description"], "Admin");
+    let (_, integration) = world
+        .admin
+        .get("/v1/entities/default/integrations/ci")
+        .await;
+    assert_eq!(integration["url"], "https://ci2.example.com/");
+}
+
+#[tokio::test]
+async fn a_member_reads_and_runs_but_does_not_administer() {
+    let (world, automation_id) = route_matrix(Caller::Member).await;
+    let (_, automation) = world
+        .admin
+        .get(&format!("/v1/automations/{automation_id}"))
+        .await;
     assert_eq!(
-        automation["description"], "member",
-        "the last successful patch was the member's"
+        automation["description"], "Member",
+        "a member may edit automations"
     );
-    let (_, listed) = other.get("/v1/automations").await;
+    let (_, integration) = world
+        .admin
+        .get("/v1/entities/default/integrations/ci")
+        .await;
+    assert_ne!(
+        integration["url"], "https://ci2.example.com/",
+        "a member may not edit integrations"
+    );
+}
+
+#[tokio::test]
+async fn another_entitys_admin_finds_nothing_of_ours_and_changes_nothing() {
+    let (world, automation_id) = route_matrix(Caller::Other).await;
+    let (_, automation) = world
+        .admin
+        .get(&format!("/v1/automations/{automation_id}"))
+        .await;
+    assert_ne!(automation["description"], "Other");
+    let (_, listed) = world.other.get("/v1/automations").await;
     assert_eq!(
         listed["automations"],
         json!([]),
         "another entity's automations are invisible"
     );
-    let (_, integration) = admin.get("/v1/entities/default/integrations/ci").await;
-    assert_eq!(integration["url"], "https://ci2.example.com/");
-    assert_eq!(none.get("/healthz").await.0, 200, "health needs no key");
+    let (_, integration) = world
+        .admin
+        .get("/v1/entities/default/integrations/ci")
+        .await;
+    assert_ne!(integration["url"], "https://ci2.example.com/");
 }
 
 #[tokio::test]
-async fn each_failure_has_its_status_and_says_why() {
+async fn no_key_or_a_bad_key_is_401_on_every_route_and_health_needs_none() {
+    let (world, _) = route_matrix(Caller::Anonymous).await;
+    assert_eq!(world.server.anonymous().get("/healthz").await.0, 200);
+}
+
+/// The API error's message.
+fn message(response: &(u16, Value)) -> String {
+    response.1["error"]["message"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn bad_bodies_are_400_and_name_the_field() {
     let world = World::new().await;
     let admin = &world.admin;
-    let message = |response: &(u16, Value)| {
-        response.1["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    };
-
     // 400: malformed and invalid bodies, each naming the field.
     let r = admin
         .send(
@@ -565,7 +625,13 @@ async fn each_failure_has_its_status_and_says_why() {
         "{}",
         r.1
     );
+}
 
+#[tokio::test]
+async fn a_config_the_schema_refuses_is_422_with_its_path() {
+    let world = World::new().await;
+    let admin = &world.admin;
+    let registry_scope = json!({"type": "registry", "registry": "models"});
     // 422: the config breaks the plugin's declared schema (checked by the host, with the path).
     let mut refused = automation(
         "refused",
@@ -581,7 +647,13 @@ async fn each_failure_has_its_status_and_says_why() {
         "{}",
         message(&r)
     );
+}
 
+#[tokio::test]
+async fn duplicates_and_things_in_use_are_409_and_name_the_user() {
+    let world = World::new().await;
+    let admin = &world.admin;
+    let registry_scope = json!({"type": "registry", "registry": "models"});
     // 409: duplicates and things in use.
     let body = automation(
         "deploy",
@@ -618,7 +690,12 @@ async fn each_failure_has_its_status_and_says_why() {
             .0,
         409
     );
+}
 
+#[tokio::test]
+async fn oversized_requests_are_413_and_unknown_ids_404() {
+    let world = World::new().await;
+    let admin = &world.admin;
     // 413: too many events, too many bytes.
     let many: Vec<Value> = (0..1001)
         .map(|i| alias_event("default", ("registry", "r"), "c", &format!("a{i}")))

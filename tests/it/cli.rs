@@ -39,7 +39,7 @@ impl Cli {
 }
 
 #[tokio::test]
-async fn every_route_is_reachable_from_the_command_line() {
+async fn secrets_integrations_automations_and_events_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_ingest_only(&dir.path().join("data"));
     let cli = Cli {
@@ -239,7 +239,33 @@ async fn every_route_is_reachable_from_the_command_line() {
         "three executions: {executions}"
     );
 
-    // Keys and entities.
+    // Deletes, and the one-line error for what is in use.
+    let (code, _, stderr) = cli.run(&["integrations", "delete", "ci"]).await;
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr.trim(),
+        "error: 409 conflict: integration ci is used by automation deploy"
+    );
+    assert_eq!(
+        cli.ok(&["automations", "delete", &id]).await.trim(),
+        format!("deleted automation {id}")
+    );
+    cli.ok(&["integrations", "delete", "ci"]).await;
+    cli.ok(&["secrets", "delete", "TOKEN"]).await;
+    assert_eq!(
+        cli.ok(&["integrations", "list"]).await.trim(),
+        "NAME  KIND  URL  ACCESS_TOKEN  SIGNING_SECRET\n(none)"
+    );
+}
+
+#[tokio::test]
+async fn keys_and_entities_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_ingest_only(&dir.path().join("data"));
+    let cli = Cli {
+        url: server.url.clone(),
+        key: ADMIN_KEY.into(),
+    };
     let key = cli
         .json(&["keys", "create", "--role", "member", "--label", "bot"])
         .await;
@@ -272,26 +298,12 @@ async fn every_route_is_reachable_from_the_command_line() {
             .unwrap()
             .starts_with("hk_")
     );
+}
 
-    // Deletes, and the one-line error for what is in use.
-    let (code, _, stderr) = cli.run(&["integrations", "delete", "ci"]).await;
-    assert_eq!(code, 2);
-    assert_eq!(
-        stderr.trim(),
-        "error: 409 conflict: integration ci is used by automation deploy"
-    );
-    assert_eq!(
-        cli.ok(&["automations", "delete", &id]).await.trim(),
-        format!("deleted automation {id}")
-    );
-    cli.ok(&["integrations", "delete", "ci"]).await;
-    cli.ok(&["secrets", "delete", "TOKEN"]).await;
-    assert_eq!(
-        cli.ok(&["integrations", "list"]).await.trim(),
-        "NAME  KIND  URL  ACCESS_TOKEN  SIGNING_SECRET\n(none)"
-    );
-
-    // No key, and no server.
+#[tokio::test]
+async fn no_key_or_no_server_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_ingest_only(&dir.path().join("data"));
     let output = herald(&["--url", &server.url, "plugins"]).await;
     assert_eq!(
         String::from_utf8_lossy(&output.stderr).trim(),

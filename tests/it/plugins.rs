@@ -116,10 +116,11 @@ fn reply(status: u16, body: &str) -> crate::common::Reply {
     (status, vec![], body.to_string())
 }
 
-#[tokio::test]
-async fn slack_by_incoming_webhook_and_by_bot_token() {
+/// One Slack stand-in for every Slack test: incoming-webhook paths under `/services/` and Web API
+/// paths ending in `/chat.postMessage`, each answering as Slack does for one case.
+async fn slack_service() -> Receiver {
     let ok = |body: &str| vec![reply(200, body)];
-    let receiver = service(BTreeMap::from([
+    service(BTreeMap::from([
         ("/services/ok", ok("ok")),
         ("/services/reference", ok("ok")),
         ("/services/invalid", vec![reply(400, "invalid_payload")]),
@@ -172,49 +173,39 @@ async fn slack_by_incoming_webhook_and_by_bot_token() {
             ],
         ),
     ]))
-    .await;
-    let bench = Bench::new().await;
+    .await
+}
 
-    // Incoming webhooks: the URL is a credential, kept in a secret.
-    let mut executions = BTreeMap::new();
-    for case in [
-        "ok",
-        "reference",
-        "invalid",
-        "no-text",
-        "no-channel",
-        "prohibited",
-        "archived",
-        "no-service",
-        "busy",
-    ] {
-        let secret = format!("HOOK_{}", case.replace('-', "_").to_uppercase());
-        bench
-            .secret(&secret, &receiver.url(&format!("/services/{case}")))
-            .await;
-        bench
-            .integration(
-                json!({"name": format!("hook-{case}"), "kind": "slack", "url_secret": secret}),
-            )
-            .await;
-        let mut action = json!({"type": "slack", "integration": format!("hook-{case}"),
-                                "config": {"title": "Model alert", "severity": "error"}});
-        if case == "reference" {
-            // The reference documents' Slack example, as a template.
-            action["payload"] = json!({
-                "text": "New alert from WANDB!",
-                "blocks": [
-                    {"type": "section", "text": {"type": "mrkdwn", "text": "Registry event: ${event_type}"}},
-                    {"type": "section", "text": {"type": "mrkdwn", "text": "New version: ${artifact_version_string}"}},
-                    {"type": "divider"},
-                    {"type": "section", "text": {"type": "mrkdwn", "text": "Author: ${event_author}"}}
-                ]
-            });
-        }
-        executions.insert(case, bench.run(case, action).await);
+/// Sends one LINK_ARTIFACT through a Slack incoming-webhook integration whose URL (a credential,
+/// kept in a secret) is the receiver's `/services/{case}`.
+async fn slack_hook(
+    bench: &Bench,
+    receiver: &Receiver,
+    case: &str,
+    payload: Option<Value>,
+) -> Value {
+    let secret = format!("HOOK_{}", case.replace('-', "_").to_uppercase());
+    bench
+        .secret(&secret, &receiver.url(&format!("/services/{case}")))
+        .await;
+    bench
+        .integration(json!({"name": format!("hook-{case}"), "kind": "slack", "url_secret": secret}))
+        .await;
+    let mut action = json!({"type": "slack", "integration": format!("hook-{case}"),
+                            "config": {"title": "Model alert", "severity": "error"}});
+    if let Some(payload) = payload {
+        action["payload"] = payload;
     }
-    let (status, _) = outcome(&executions["ok"]);
-    assert_eq!(status, "succeeded", "{}", executions["ok"]);
+    bench.run(case, action).await
+}
+
+#[tokio::test]
+async fn slack_incoming_webhook_default_message_and_template_keep_the_url_secret() {
+    let receiver = slack_service().await;
+    let bench = Bench::new().await;
+    let ok = slack_hook(&bench, &receiver, "ok", None).await;
+    let (status, _) = outcome(&ok);
+    assert_eq!(status, "succeeded", "{ok}");
     let request = &by_path(&receiver, "/services/ok")[0];
     assert_eq!(request.header("content-type"), "application/json");
     assert!(request.headers.get("authorization").is_none());
@@ -229,7 +220,7 @@ async fn slack_by_incoming_webhook_and_by_bot_token() {
             ]
         })
     );
-    let stored = executions["ok"]["attempt_log"].to_string();
+    let stored = ok["attempt_log"].to_string();
     assert!(
         !stored.contains("/services/ok"),
         "the webhook URL (a credential) reached the record: {stored}"
@@ -239,6 +230,17 @@ async fn slack_by_incoming_webhook_and_by_bot_token() {
         "{stored}"
     );
 
+    // The reference documents' Slack example, as a template: sent as given.
+    let reference = json!({
+        "text": "New alert from WANDB!",
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": "Registry event: ${event_type}"}},
+            {"type": "section", "text": {"type": "mrkdwn", "text": "New version: ${artifact_version_string}"}},
+            {"type": "divider"},
+            {"type": "section", "text": {"type": "mrkdwn", "text": "Author: ${event_author}"}}
+        ]
+    });
+    slack_hook(&bench, &receiver, "reference", Some(reference)).await;
     assert_eq!(
         by_path(&receiver, "/services/reference")[0].json(),
         json!({"text": "New alert from WANDB!", "blocks": [
@@ -249,33 +251,31 @@ async fn slack_by_incoming_webhook_and_by_bot_token() {
         ]}),
         "a custom template is sent as given"
     );
+}
+
+#[tokio::test]
+async fn slack_incoming_webhook_error_codes_are_classified_and_429_retried() {
+    let receiver = slack_service().await;
+    let bench = Bench::new().await;
     for (case, expected) in [
-        ("invalid", ("failed", "invalid: slack: invalid_payload")),
-        ("no-text", ("failed", "invalid: slack: no_text")),
-        (
-            "no-channel",
-            ("failed", "rejected: slack: channel_not_found"),
-        ),
-        (
-            "prohibited",
-            ("failed", "rejected: slack: action_prohibited"),
-        ),
-        (
-            "archived",
-            ("failed", "rejected: slack: channel_is_archived"),
-        ),
-        ("no-service", ("failed", "rejected: slack: no_service")),
+        ("invalid", "invalid: slack: invalid_payload"),
+        ("no-text", "invalid: slack: no_text"),
+        ("no-channel", "rejected: slack: channel_not_found"),
+        ("prohibited", "rejected: slack: action_prohibited"),
+        ("archived", "rejected: slack: channel_is_archived"),
+        ("no-service", "rejected: slack: no_service"),
     ] {
+        let execution = slack_hook(&bench, &receiver, case, None).await;
         assert_eq!(
-            outcome(&executions[case]),
-            (expected.0.to_string(), expected.1.to_string()),
+            outcome(&execution),
+            ("failed".to_string(), expected.to_string()),
             "{case}"
         );
-        assert_eq!(executions[case]["attempts"], 1, "{case} is not retried");
+        assert_eq!(execution["attempts"], 1, "{case} is not retried");
     }
-    let busy = &executions["busy"];
+    let busy = slack_hook(&bench, &receiver, "busy", None).await;
     assert_eq!(
-        status_and_attempts(busy),
+        status_and_attempts(&busy),
         (Some("succeeded"), Some(2)),
         "{busy}"
     );
@@ -285,8 +285,12 @@ async fn slack_by_incoming_webhook_and_by_bot_token() {
         2,
         "a 429 is retried once here"
     );
+}
 
-    // The Web API with a bot token, added by the host.
+#[tokio::test]
+async fn slack_web_api_with_a_bot_token_added_by_the_host() {
+    let receiver = slack_service().await;
+    let bench = Bench::new().await;
     bench.secret("SLACK_BOT", "xoxb-test-bot-token").await;
     let mut bot = BTreeMap::new();
     for case in ["api-ok", "api-token", "api-text", "api-limited"] {
@@ -326,8 +330,14 @@ async fn slack_by_incoming_webhook_and_by_bot_token() {
         status_and_attempts(&bot["api-limited"]),
         (Some("succeeded"), Some(2))
     );
+}
 
-    // Config checks at save time: 422 with the plugin's message.
+#[tokio::test]
+async fn slack_bot_mode_without_a_channel_is_refused_at_save() {
+    let receiver = slack_service().await;
+    let bench = Bench::new().await;
+    bench.secret("SLACK_BOT", "xoxb-test-bot-token").await;
+    bench.integration(json!({"name": "api-ok", "kind": "slack", "url": receiver.url("/api-ok"), "access_token": "SLACK_BOT"})).await;
     let automation = json!({"name": "bad", "scope": {"type": "entity"}, "event": {"type": "LINK_ARTIFACT"},
                             "action": {"type": "slack", "integration": "api-ok", "config": {"mode": "bot"}}});
     let (status, body) = bench.admin.post("/v1/automations", &automation).await;
@@ -338,6 +348,19 @@ async fn slack_by_incoming_webhook_and_by_bot_token() {
             .unwrap()
             .contains("channel is required in bot mode"),
         "{body}"
+    );
+    let (status, body) = bench
+        .admin
+        .post("/v1/automations", &json!({"name": "bad", "scope": {"type": "entity"}, "event": {"type": "LINK_ARTIFACT"},
+              "action": {"type": "slack", "integration": "api-ok", "config": {"mode": "carrier-pigeon"}}}))
+        .await;
+    assert_eq!(status, 422);
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("/mode: \"carrier-pigeon\" is not one of \"webhook\" or \"bot\""),
+        "the derived schema names the field and the choices: {body}"
     );
 }
 
