@@ -37,6 +37,7 @@ pub struct Metrics {
     attempt_seconds: Family<ActionLabels, Histogram, fn() -> Histogram>,
     plugin_seconds: Family<ActionLabels, Histogram, fn() -> Histogram>,
     queue_depth: Gauge,
+    suppressed: Counter,
 }
 
 impl Default for Metrics {
@@ -48,6 +49,12 @@ impl Default for Metrics {
         let attempt_seconds = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
         let plugin_seconds = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
         let queue_depth = Gauge::default();
+        let suppressed = Counter::default();
+        registry.register(
+            "metric_firings_suppressed",
+            "Metric conditions that held inside their automation's cooldown (no execution created)",
+            suppressed.clone(),
+        );
         registry.register("events_ingested", "Events accepted", events.clone());
         registry.register(
             "executions_created",
@@ -82,11 +89,19 @@ impl Default for Metrics {
             attempt_seconds,
             plugin_seconds,
             queue_depth,
+            suppressed,
         }
     }
 }
 
 impl Metrics {
+    /// Counts metric conditions that held inside their cooldown.
+    pub fn metric_firings_suppressed(&self, count: u64) {
+        if count > 0 {
+            self.suppressed.inc_by(count);
+        }
+    }
+
     /// Counts ingested events.
     pub fn events_ingested(&self, count: u64) {
         self.events.inc_by(count);

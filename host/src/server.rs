@@ -136,6 +136,9 @@ pub async fn build(config: &Config) -> anyhow::Result<(AppState, Option<Bootstra
         metrics: Arc::default(),
         delivery: Default::default(),
         rate_limiter: Arc::default(),
+        runs: Arc::new(crate::automations::runs::RunStates::new(
+            crate::automations::runs::DEFAULT_MAX_RUNS,
+        )),
         grants: Arc::new(grants),
     };
     Ok((state, bootstrap))

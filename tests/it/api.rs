@@ -573,7 +573,7 @@ async fn bad_bodies_are_400_and_name_the_field() {
                 json!({"type": "project", "project": "p"}),
                 json!({"type": "RUN_METRIC_CHANGE", "metric": {"name": "loss", "current_window": 1, "prior_window": 1, "change": "ABSOLUTE", "direction": "ANY", "amount": 0}}),
             ),
-            "event.metric: amount must be greater than 0",
+            "event.metric: amount must be a number greater than 0",
         ),
         (
             automation(

@@ -13,6 +13,7 @@ mod egress;
 mod faults;
 mod plugin_walkthrough;
 mod plugins;
+mod run_metrics;
 mod sandbox;
 mod security;
 mod serve;

@@ -57,6 +57,8 @@ pub struct AppState {
     pub delivery: DeliveryLink,
     /// Per-automation rate limits.
     pub rate_limiter: Arc<RateLimiter>,
+    /// Run-metric windows and cooldowns.
+    pub runs: Arc<crate::automations::runs::RunStates>,
     /// Extra origins each plugin may reach, by plugin name.
     pub grants: Arc<BTreeMap<String, Vec<url::Origin>>>,
 }
@@ -68,6 +70,7 @@ impl AppState {
             store: self.store.clone(),
             index: self.index.clone(),
             rate_limiter: self.rate_limiter.clone(),
+            runs: self.runs.clone(),
             refs: self.master_key.refs().clone(),
             delivery: self.delivery.clone(),
             metrics: self.metrics.clone(),

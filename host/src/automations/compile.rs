@@ -31,7 +31,19 @@ pub fn compile(
         }
         (None, None) => None,
     };
+    let metric = match &automation.event.metric {
+        Some(metric) if automation.event.kind.is_metric() => Some(
+            super::metric::MetricCondition::parse(automation.event.kind, metric)
+                .map_err(|e| format!("event.metric: {e}"))?,
+        ),
+        _ => None,
+    };
+    let created_ms = humantime::parse_rfc3339_weak(&automation.created_at)
+        .map(crate::events::unix_ms)
+        .unwrap_or_default();
     Ok(Compiled {
+        metric,
+        created_ms,
         snapshot: serde_json::to_string(&automation).expect("an automation serialises"),
         automation: Arc::new(automation),
         entity_id,

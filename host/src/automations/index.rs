@@ -30,6 +30,10 @@ pub struct Compiled {
     pub filter: Filter,
     /// The parsed payload template, if any.
     pub template: Option<Template>,
+    /// The metric condition, for a run-metric automation.
+    pub metric: Option<super::metric::MetricCondition>,
+    /// When the automation was saved (ms): a metric automation sees only later samples.
+    pub created_ms: i64,
 }
 
 /// Where a scope puts an automation, or one of the places an event is in: the entity, a project
@@ -286,6 +290,8 @@ mod tests {
             automation: Arc::new(automation),
             entity_id: 1,
             template: None,
+            metric: None,
+            created_ms: 0,
         }
     }
 

@@ -7,6 +7,7 @@ pub mod metric;
 mod model;
 pub mod ratelimit;
 mod rules;
+pub mod runs;
 
 pub use compile::compile;
 pub use model::{

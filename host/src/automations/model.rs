@@ -70,16 +70,20 @@ impl TriggerKind {
         }
     }
 
-    /// The trigger kinds an event of this type fires directly. `RUN_METRIC` samples fire nothing
-    /// directly: they feed per-run metric history, against which the metric conditions are
-    /// evaluated (not part of this release: such events are stored and match nothing yet).
+    /// The trigger kinds an event of this type is matched against. For `RUN_METRIC` samples
+    /// these are the metric kinds: the automations found are candidates, and fire only when
+    /// their metric condition holds on the run's window (`automations::runs`).
     pub fn for_event(event_type: EventType) -> &'static [TriggerKind] {
         match event_type {
             EventType::CreateArtifact => &[Self::CreateArtifact],
             EventType::LinkArtifact => &[Self::LinkArtifact],
             EventType::AddArtifactAlias => &[Self::AddArtifactAlias],
             EventType::RunState => &[Self::RunState],
-            EventType::RunMetric => &[],
+            EventType::RunMetric => &[
+                Self::RunMetricThreshold,
+                Self::RunMetricChange,
+                Self::RunMetricZscore,
+            ],
         }
     }
 

@@ -14,12 +14,12 @@ use crate::bounded::cut;
 use crate::engine::{
     ActionError, ExecutionReport, HostIo, Invocation, Plugin, PluginEngine, SandboxError,
 };
-use crate::events::{Event, Variables};
+use crate::events::Variables;
 use crate::ids::ExecutionId;
 use crate::plugins::PluginRegistry;
 use crate::secrets::MasterKey;
 use crate::secrets::refs::RefTag;
-use crate::store::{Store, StoreError};
+use crate::store::{Claimed, Store, StoreError};
 
 /// The most of a request or response body an attempt record keeps.
 pub const RECORD_BODY_LIMIT: usize = 64 << 10;
@@ -268,16 +268,20 @@ impl Deliverer {
         ))
     }
 
-    /// Runs one attempt of an execution; returns the verdict and the attempt record (redacted).
-    pub async fn attempt(
-        &self,
-        execution_id: &ExecutionId,
-        entity_id: i64,
-        attempt: u32,
-        automation: &crate::automations::Automation,
-        event: &Event,
-        payload: Option<String>,
-    ) -> (Verdict, AttemptRecord, Duration) {
+    /// Runs one attempt of a claimed execution; returns the verdict and the attempt record
+    /// (redacted).
+    pub async fn attempt(&self, execution: &Claimed) -> (Verdict, AttemptRecord, Duration) {
+        let Claimed {
+            id: execution_id,
+            entity_id,
+            attempt,
+            automation,
+            event,
+            payload,
+            metric,
+        } = execution;
+        let (entity_id, attempt, payload) = (*entity_id, *attempt, payload.clone());
+        let metric = metric.as_ref();
         let started = SystemTime::now();
         let Some(plugin) = self.plugins.get(&automation.action.plugin) else {
             let reason = format!("plugin {} is no longer installed", automation.action.plugin);
@@ -312,7 +316,7 @@ impl Deliverer {
             attempt,
             automation_name: automation.name.clone(),
             event_type: event.input.event_type.as_str().to_string(),
-            variables: Variables::of(event, &automation.name, None).to_json(),
+            variables: Variables::of(event, &automation.name, metric).to_json(),
             payload,
             config: automation.action.config.to_string(),
             integration_url: None,

@@ -182,6 +182,7 @@ mod tests {
             automation: Arc::new(automation),
             event: Arc::new(Event::new(input)),
             payload: None,
+            metric: None,
         }
     }
 

@@ -347,17 +347,7 @@ impl Run {
     async fn deliver(&self, execution: Claimed) {
         let started = Instant::now();
         let automation = &execution.automation;
-        let (verdict, record, in_plugin) = self
-            .deliverer
-            .attempt(
-                &execution.id,
-                execution.entity_id,
-                execution.attempt,
-                automation,
-                &execution.event,
-                execution.payload.clone(),
-            )
-            .await;
+        let (verdict, record, in_plugin) = self.deliverer.attempt(&execution).await;
         let elapsed = started.elapsed();
         let settlement = match &verdict {
             Verdict::Succeeded(summary) => Settlement::Succeeded(summary.clone()),

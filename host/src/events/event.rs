@@ -120,7 +120,11 @@ pub struct EventInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<u64>,
     /// `RUN_METRIC`: metric name → value (numbers, or `"NaN"`, `"Infinity"`, `"-Infinity"`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "metrics_field"
+    )]
     #[schema(value_type = Option<Object>)]
     pub metrics: Option<BTreeMap<String, MetricValue>>,
     /// When it happened (RFC 3339); the time of ingest when absent.
@@ -148,6 +152,26 @@ pub enum SpecialFloat {
     /// Negative infinity.
     #[serde(rename = "-Infinity")]
     NegInfinity,
+}
+
+/// `metrics`, with an error that names the metric and says what a value may be (an untagged
+/// enum's own error names neither).
+fn metrics_field<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<BTreeMap<String, MetricValue>>, D::Error> {
+    let raw = Option::<Map<String, Value>>::deserialize(deserializer)?;
+    raw.map(|raw| {
+        raw.into_iter()
+            .map(|(name, value)| match MetricValue::deserialize(&value) {
+                Ok(parsed) => Ok((name, parsed)),
+                Err(_) => Err(serde::de::Error::custom(format!(
+                    "metrics.{name}: must be a number or one of \"NaN\", \"Infinity\", \"-Infinity\", not {}",
+                    crate::bounded::cut(&value.to_string(), 64)
+                ))),
+            })
+            .collect()
+    })
+    .transpose()
 }
 
 impl MetricValue {

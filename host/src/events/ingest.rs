@@ -4,11 +4,14 @@
 
 use std::sync::Arc;
 
+use super::event::{EventInput, EventType, RunState as RunStateKind};
 use super::template::Resolved;
-use super::{Event, Variables};
+use super::variables::float_json;
+use super::{Event, MetricContext, Variables};
 use crate::automations::Automation;
-use crate::automations::index::AutomationIndex;
+use crate::automations::index::{AutomationIndex, Compiled};
 use crate::automations::ratelimit::RateLimiter;
+use crate::automations::runs::{RunKey, RunState, RunStates, Verdict};
 use crate::delivery::handoff::DeliveryLink;
 use crate::delivery::status::ExecutionStatus;
 use crate::ids::ExecutionId;
@@ -25,6 +28,8 @@ pub struct Ingest {
     pub index: Arc<AutomationIndex>,
     /// Per-automation rate limits.
     pub rate_limiter: Arc<RateLimiter>,
+    /// Run-metric windows and cooldowns.
+    pub runs: Arc<RunStates>,
     /// Tags the secret placeholders of rendered payloads.
     pub refs: RefKey,
     /// Wakes the dispatcher and takes the executions leased to it.
@@ -36,18 +41,78 @@ pub struct Ingest {
 impl Ingest {
     /// Matches and stores events of one entity, each with its idempotency key; returns one
     /// outcome per event, in order. Durable when it returns: the events and their executions are
-    /// committed.
+    /// committed. Run-metric samples are evaluated in order, a batch keeping its order.
     pub async fn events(
         &self,
         entity_id: i64,
         events: Vec<(Event, Option<String>)>,
     ) -> Result<Vec<IngestOutcome>, StoreError> {
+        self.load_runs(entity_id, &events).await?;
+        let mut runs = Vec::with_capacity(events.len());
         let prepared = events
             .into_iter()
-            .map(|(event, key)| prepare(self, entity_id, event, key))
+            .map(|(event, key)| {
+                runs.push(run_key(entity_id, &event.input));
+                prepare(self, entity_id, event, key)
+            })
             .collect();
-        store_events(self, entity_id, prepared).await
+        let outcomes = store_events(self, entity_id, prepared).await;
+        // Samples applied in memory but not stored (a failed write, a repeated idempotency key)
+        // must not count: the run is rebuilt from what was stored when it logs again.
+        for (index, key) in runs.iter().enumerate() {
+            let stored = outcomes.as_ref().is_ok_and(|o| !o[index].duplicate);
+            if let Some(key) = key.as_ref().filter(|_| !stored) {
+                self.runs.forget(key);
+            }
+        }
+        outcomes
     }
+
+    /// Rebuilds, from its stored samples, the state of every run in `events` that some metric
+    /// automation watches and that is not in memory (after a start, or an eviction).
+    async fn load_runs(
+        &self,
+        entity_id: i64,
+        events: &[(Event, Option<String>)],
+    ) -> Result<(), StoreError> {
+        for (event, _) in events {
+            let Some(key) = run_key(entity_id, &event.input) else {
+                continue;
+            };
+            if self.runs.contains(&key) || candidates(self, entity_id, event).is_empty() {
+                continue;
+            }
+            let samples = self
+                .store
+                .run_samples(entity_id, &key.project, &key.run_id)
+                .await?;
+            let mut state = RunState::default();
+            let mut scratch = Vec::new();
+            for (at_ms, sample) in &samples {
+                let candidates = candidates(self, entity_id, sample);
+                for (name, value) in sample.input.metrics.iter().flatten() {
+                    state.apply(&candidates, name, *value, *at_ms, &mut scratch, |_, _| {});
+                }
+            }
+            self.runs.insert(key, state);
+        }
+        Ok(())
+    }
+}
+
+/// The run a metric sample belongs to; `None` for other events.
+fn run_key(entity_id: i64, input: &EventInput) -> Option<RunKey> {
+    (input.event_type == EventType::RunMetric).then(|| RunKey {
+        entity_id,
+        project: input.project_name().to_string(),
+        run_id: input.run_id.clone().unwrap_or_default(),
+    })
+}
+
+/// The enabled automations whose scope, trigger and filter hold on an event.
+fn candidates(ingest: &Ingest, entity_id: i64, event: &Event) -> Vec<Arc<Compiled>> {
+    let document = serde_json::to_value(&event.input).expect("an event serialises");
+    ingest.index.matching(entity_id, &event.input, &document)
 }
 
 /// An event ready to store: its executions, and the automation behind each (for hand-over).
@@ -57,7 +122,8 @@ struct Prepared {
 }
 
 /// Matches an event and builds its executions: the automation snapshot and the rendered payload
-/// (secrets as placeholders, filled in at send time).
+/// (secrets as placeholders, filled in at send time). A metric sample first goes through its
+/// run's windows: only the automations whose condition held (outside their cooldown) fire.
 fn prepare(
     ingest: &Ingest,
     entity_id: i64,
@@ -65,52 +131,30 @@ fn prepare(
     idempotency_key: Option<String>,
 ) -> Prepared {
     let now = std::time::Instant::now();
-    let document = serde_json::to_value(&event.input).expect("an event serialises");
-    let matched = ingest.index.matching(entity_id, &event.input, &document);
-    let mut executions = Vec::with_capacity(matched.len());
-    let mut automations = Vec::with_capacity(matched.len());
-    for compiled in matched {
-        let automation = &compiled.automation;
-        let id = ExecutionId::generate();
-        let rendered = compiled.template.as_ref().map(|template| {
-            let variables = Variables::of(&event, &automation.name, None);
-            let tag = ingest.refs.tag(id.as_str());
-            template
-                .render(&tag, |name| match variables.get(name) {
-                    Some(value) => Some(Resolved::Variable(value)),
-                    None => Some(Resolved::Secret),
-                })
-                .map(|payload| payload.to_string())
-        });
-        let (payload, too_large) = match rendered {
-            Some(Ok(payload)) => (Some(payload), None),
-            Some(Err(error)) => (None, Some(error)),
-            None => (None, None),
-        };
-        let over_limit = automation
-            .rate_limit
-            .filter(|limit| !ingest.rate_limiter.admit(&automation.id, *limit, now));
-        let (status, status_reason) = match (over_limit, too_large) {
-            (Some(limit), _) => (
-                ExecutionStatus::Skipped,
-                Some(format!(
-                    "rate limit: at most {} per {} s",
-                    limit.max, limit.per_seconds
-                )),
-            ),
-            (None, Some(error)) => (ExecutionStatus::Failed, Some(format!("invalid: {error}"))),
-            (None, None) => (ExecutionStatus::Pending, None),
-        };
-        executions.push(NewExecution {
-            id,
-            automation_id: automation.id.clone(),
-            automation: compiled.snapshot.clone(),
-            leased: false,
-            payload,
-            status,
-            status_reason,
-        });
-        automations.push(automation.clone());
+    let matched = candidates(ingest, entity_id, &event);
+    let fired: Vec<(Arc<Compiled>, Option<MetricContext>)> = match run_key(entity_id, &event.input)
+    {
+        Some(key) if !matched.is_empty() => evaluate_sample(ingest, &key, &event, &matched),
+        Some(_) => Vec::new(),
+        None => {
+            if let (EventType::RunState, Some(RunStateKind::Finished | RunStateKind::Failed)) =
+                (event.input.event_type, event.input.state)
+            {
+                // A finished run logs no more samples: its windows are dropped now.
+                ingest.runs.forget(&RunKey {
+                    entity_id,
+                    project: event.input.project_name().to_string(),
+                    run_id: event.input.run_id.clone().unwrap_or_default(),
+                });
+            }
+            matched.into_iter().map(|c| (c, None)).collect()
+        }
+    };
+    let mut executions = Vec::with_capacity(fired.len());
+    let mut automations = Vec::with_capacity(fired.len());
+    for (compiled, metric) in fired {
+        executions.push(new_execution(ingest, &event, &compiled, metric, now));
+        automations.push(compiled.automation.clone());
     }
     Prepared {
         item: EventToStore {
@@ -119,6 +163,97 @@ fn prepare(
             executions,
         },
         automations,
+    }
+}
+
+/// Takes every metric of a sample into its run's windows and returns the automations that fire,
+/// each with what fired it.
+fn evaluate_sample(
+    ingest: &Ingest,
+    key: &RunKey,
+    event: &Event,
+    matched: &[Arc<Compiled>],
+) -> Vec<(Arc<Compiled>, Option<MetricContext>)> {
+    let at_ms = crate::events::unix_ms(std::time::SystemTime::now());
+    let mut fired = Vec::new();
+    let mut suppressed = 0;
+    ingest.runs.with(key, |state| {
+        let mut scratch = Vec::new();
+        for (name, value) in event.input.metrics.iter().flatten() {
+            state.apply(
+                matched,
+                name,
+                *value,
+                at_ms,
+                &mut scratch,
+                |compiled, verdict| match verdict {
+                    Verdict::Fire(firing) => {
+                        let condition = compiled.metric.as_ref().expect("it has a condition");
+                        let context = MetricContext {
+                            name: name.clone(),
+                            value: float_json(firing.value),
+                            values: firing.values.iter().map(|x| float_json(*x)).collect(),
+                            condition: condition.describe(),
+                        };
+                        fired.push((compiled.clone(), Some(context)));
+                    }
+                    Verdict::Suppressed => suppressed += 1,
+                },
+            );
+        }
+    });
+    ingest.metrics.metric_firings_suppressed(suppressed);
+    fired
+}
+
+/// One execution of `compiled` for `event`: snapshot, rendered payload, rate limit.
+fn new_execution(
+    ingest: &Ingest,
+    event: &Event,
+    compiled: &Compiled,
+    metric: Option<MetricContext>,
+    now: std::time::Instant,
+) -> NewExecution {
+    let automation = &compiled.automation;
+    let id = ExecutionId::generate();
+    let rendered = compiled.template.as_ref().map(|template| {
+        let variables = Variables::of(event, &automation.name, metric.as_ref());
+        let tag = ingest.refs.tag(id.as_str());
+        template
+            .render(&tag, |name| match variables.get(name) {
+                Some(value) => Some(Resolved::Variable(value)),
+                None => Some(Resolved::Secret),
+            })
+            .map(|payload| payload.to_string())
+    });
+    let (payload, too_large) = match rendered {
+        Some(Ok(payload)) => (Some(payload), None),
+        Some(Err(error)) => (None, Some(error)),
+        None => (None, None),
+    };
+    let over_limit = automation
+        .rate_limit
+        .filter(|limit| !ingest.rate_limiter.admit(&automation.id, *limit, now));
+    let (status, status_reason) = match (over_limit, too_large) {
+        (Some(limit), _) => (
+            ExecutionStatus::Skipped,
+            Some(format!(
+                "rate limit: at most {} per {} s",
+                limit.max, limit.per_seconds
+            )),
+        ),
+        (None, Some(error)) => (ExecutionStatus::Failed, Some(format!("invalid: {error}"))),
+        (None, None) => (ExecutionStatus::Pending, None),
+    };
+    NewExecution {
+        id,
+        automation_id: automation.id.clone(),
+        automation: compiled.snapshot.clone(),
+        leased: false,
+        payload,
+        status,
+        status_reason,
+        trigger: metric.map(|m| serde_json::to_string(&m).expect("a context serialises")),
     }
 }
 
@@ -161,6 +296,10 @@ async fn store_events(
                     automation,
                     event: item.event.clone(),
                     payload: execution.payload.clone(),
+                    metric: execution
+                        .trigger
+                        .as_deref()
+                        .and_then(|t| serde_json::from_str(t).ok()),
                 };
                 handoffs.push((index, claimed));
             }

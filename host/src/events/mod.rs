@@ -9,4 +9,10 @@ pub mod variables;
 
 pub use event::{Event, EventInput, EventType, FieldError, RunState};
 pub use template::{Template, TemplateError};
-pub use variables::{VARIABLE_NAMES, Variables};
+pub use variables::{MetricContext, VARIABLE_NAMES, Variables};
+
+/// Milliseconds since the Unix epoch of a point in time (0 before it).
+pub fn unix_ms(at: std::time::SystemTime) -> i64 {
+    at.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

@@ -6,7 +6,7 @@ use serde_json::{Map, Value};
 use super::event::{Event, EventType};
 
 /// Every variable name a template may use, besides `artifact_metadata.KEY` and secrets.
-pub const VARIABLE_NAMES: [&str; 18] = [
+pub const VARIABLE_NAMES: [&str; 20] = [
     "event_type",
     "event_author",
     "entity_name",
@@ -22,7 +22,9 @@ pub const VARIABLE_NAMES: [&str; 18] = [
     "run_id",
     "run_name",
     "run_state",
+    "step",
     "metric_name",
+    "metric_value",
     "metric_values",
     "metric_condition",
 ];
@@ -42,15 +44,29 @@ pub fn is_variable(name: &str) -> bool {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Variables(Map<String, Value>);
 
-/// What a metric automation adds to the variables of the event that fired it.
-#[derive(Debug, Clone, Default)]
+/// What a metric automation adds to the variables of the event that fired it; stored with the
+/// execution.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct MetricContext {
     /// The metric's name.
     pub name: String,
-    /// The values the condition looked at.
+    /// The value compared: the aggregate, the change or the z-score (`"NaN"`, `"Infinity"` or
+    /// `"-Infinity"` when not finite).
+    pub value: Value,
+    /// The values the condition looked at, oldest first.
     pub values: Value,
     /// The condition, in words.
     pub condition: String,
+}
+
+/// A float as JSON: a number, or the string JSON uses for a non-finite one.
+pub fn float_json(x: f64) -> Value {
+    match serde_json::Number::from_f64(x) {
+        Some(n) => Value::Number(n),
+        None if x.is_nan() => "NaN".into(),
+        None if x > 0.0 => "Infinity".into(),
+        None => "-Infinity".into(),
+    }
 }
 
 impl Variables {
@@ -99,9 +115,13 @@ impl Variables {
             if input.event_type == EventType::RunState {
                 vars.insert("run_state".into(), text(input.state.map(|s| s.as_str())));
             }
+            if let Some(step) = input.step {
+                vars.insert("step".into(), step.into());
+            }
         }
         if let Some(metric) = metric {
             vars.insert("metric_name".into(), metric.name.clone().into());
+            vars.insert("metric_value".into(), metric.value.clone());
             vars.insert("metric_values".into(), metric.values.clone());
             vars.insert("metric_condition".into(), metric.condition.clone().into());
         }

@@ -27,6 +27,8 @@ pub struct Claimed {
     pub event: Arc<Event>,
     /// The rendered payload (secrets as placeholders).
     pub payload: Option<String>,
+    /// What fired it, for a metric automation.
+    pub metric: Option<crate::events::MetricContext>,
 }
 
 /// How an attempt ended, for the execution.
@@ -80,7 +82,7 @@ const CLAIM_DUE: &str =
                 SELECT id, next_attempt_at FROM executions
                 WHERE status = 'running' AND lease_until < ?4 LIMIT ?5))
         ORDER BY next_attempt_at LIMIT ?5)
-    RETURNING id, entity_id, attempts, automation, payload, event_id, next_attempt_at";
+    RETURNING id, entity_id, attempts, automation, payload, event_id, next_attempt_at, trigger";
 
 impl Store {
     /// Claims up to `limit` executions that are due (or whose lease expired) for `owner` until
@@ -108,6 +110,7 @@ impl Store {
                                 r.get::<_, Option<String>>(4)?,
                                 r.get::<_, String>(5)?,
                                 r.get::<_, i64>(6)?,
+                                r.get::<_, Option<String>>(7)?,
                             ))
                         },
                     )?
@@ -116,9 +119,9 @@ impl Store {
                 rows.sort_by_key(|row| row.6);
                 let mut event = tx.prepare_cached("SELECT body FROM events WHERE id = ?1")?;
                 let mut claimed = Vec::with_capacity(rows.len());
-                for (id, entity_id, attempts, automation, payload, event_id, _) in rows {
+                for (id, entity_id, attempts, automation, payload, event_id, _, trigger) in rows {
                     let body: String = event.query_row([&event_id], |r| r.get(0))?;
-                    claimed.push((id, entity_id, attempts, automation, payload, body));
+                    claimed.push((id, entity_id, attempts, automation, payload, body, trigger));
                 }
                 Ok(claimed)
             })
@@ -126,7 +129,7 @@ impl Store {
         // Parsed here, not in the writer: the writer is serial, the callers are not.
         let mut claimed = Vec::with_capacity(rows.len());
         let mut unreadable = Vec::new();
-        for (id, entity_id, attempts, automation, payload, body) in rows {
+        for (id, entity_id, attempts, automation, payload, body, trigger) in rows {
             match (json_column(&automation), json_column(&body)) {
                 (Ok(automation), Ok(event)) => claimed.push(Claimed {
                     id: ExecutionId::from(id),
@@ -135,6 +138,9 @@ impl Store {
                     automation: Arc::new(automation),
                     event: Arc::new(event),
                     payload,
+                    // A context that does not parse leaves the metric variables empty rather
+                    // than failing an execution that can still be delivered.
+                    metric: trigger.and_then(|t| serde_json::from_str(&t).ok()),
                 }),
                 (Err(error), _) | (_, Err(error)) => unreadable.push((id, error.to_string())),
             }
@@ -301,6 +307,7 @@ mod tests {
                     payload: None,
                     status: ExecutionStatus::Pending,
                     status_reason: None,
+                    trigger: None,
                 })
                 .collect(),
         };

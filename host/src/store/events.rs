@@ -30,6 +30,8 @@ pub struct NewExecution {
     pub status: ExecutionStatus,
     /// Why it was skipped.
     pub status_reason: Option<String>,
+    /// What fired it, for a metric automation (JSON of a `MetricContext`).
+    pub trigger: Option<String>,
 }
 
 /// One event to store, with its executions.
@@ -135,8 +137,8 @@ impl Store {
             )?;
             let mut insert_execution = tx.prepare_cached(
                 "INSERT INTO executions (id, event_id, entity_id, automation_id, automation, payload, status, status_reason,
-                 attempts, next_attempt_at, lease_owner, lease_until, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13)",
+                 attempts, next_attempt_at, lease_owner, lease_until, created_at, updated_at, trigger)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, ?14)",
             )?;
             let now = now_rfc3339();
             let now_ms = unix_millis();
@@ -162,12 +164,45 @@ impl Store {
                     insert_execution.execute(params![
                         execution.id, item.event.id, entity_id, execution.automation_id, execution.automation,
                         execution.payload, status, execution.status_reason, attempts, now_ms,
-                        leased.map(|(owner, _)| owner), leased.map(|(_, until)| until), now
+                        leased.map(|(owner, _)| owner), leased.map(|(_, until)| until), now,
+                        execution.trigger
                     ])?;
                 }
                 outcomes.push(IngestOutcome { event_id: item.event.id.clone(), matched, duplicate: false });
             }
             Ok(outcomes)
+        })
+        .await
+    }
+
+    /// A run's stored metric samples, oldest first (ingest order): (received at in ms, metrics).
+    pub async fn run_samples(
+        &self,
+        entity_id: i64,
+        project: &str,
+        run_id: &str,
+    ) -> Result<Vec<(i64, Event)>, StoreError> {
+        let (project, run_id) = (project.to_string(), run_id.to_string());
+        self.read(move |c| {
+            let mut statement = c.prepare_cached(
+                "SELECT received_at, body FROM events
+                 WHERE entity_id = ?1 AND json_extract(body, '$.project') = ?2
+                   AND json_extract(body, '$.run_id') = ?3 AND json_extract(body, '$.type') = 'RUN_METRIC'
+                 ORDER BY rowid",
+            )?;
+            let rows = statement
+                .query_map(params![entity_id, project, run_id], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter()
+                .map(|(at, body)| {
+                    let at = humantime::parse_rfc3339_weak(&at)
+                        .map(crate::events::unix_ms)
+                        .unwrap_or_default();
+                    Ok((at, json_column::<Event>(&body)?))
+                })
+                .collect()
         })
         .await
     }

@@ -11,6 +11,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_integration_url_secret",
         include_str!("migrations/0002_integration_url_secret.sql"),
     ),
+    (
+        "0003_run_metrics",
+        include_str!("migrations/0003_run_metrics.sql"),
+    ),
 ];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

@@ -1,0 +1,188 @@
+//! Run-metric state: for each run, the newest finite values of each watched metric and each
+//! metric automation's last firing. Kept in memory, bounded, and rebuilt from the run's stored
+//! samples (replayed through the same code) when a run is first seen after a start or an
+//! eviction, so that a restart fires at exactly the samples an uninterrupted run would.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::index::Compiled;
+use super::metric::Firing;
+use crate::events::event::MetricValue;
+use crate::ids::AutomationId;
+
+/// How many runs' metric state is kept in memory by default. A run's state is, per metric some
+/// automation watches, at most the largest window in use (≤ 1,001 values of 16 bytes).
+pub const DEFAULT_MAX_RUNS: usize = 100_000;
+
+/// A run, as metric state is kept for it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RunKey {
+    /// The entity.
+    pub entity_id: i64,
+    /// The project the run logs to.
+    pub project: String,
+    /// The run's id.
+    pub run_id: String,
+}
+
+/// One run's state.
+#[derive(Debug, Default)]
+pub struct RunState {
+    /// Per metric: (received at, ms; value), oldest first; finite values only.
+    values: HashMap<String, VecDeque<(i64, f64)>>,
+    /// Per automation: when it last fired for this run (ms).
+    fired: HashMap<AutomationId, i64>,
+    touched: u64,
+}
+
+/// What one sample did for one automation.
+#[derive(Debug)]
+pub enum Verdict {
+    /// The condition held and the cooldown allowed it: create an execution.
+    Fire(Firing),
+    /// The condition held inside the cooldown: counted, nothing created.
+    Suppressed,
+}
+
+impl RunState {
+    /// Takes one sample of `metric` received at `at_ms` and evaluates every candidate watching
+    /// it, calling `verdict` for each that held. Live ingest and the replay after a restart both
+    /// come through here, so they cannot disagree.
+    pub fn apply(
+        &mut self,
+        candidates: &[Arc<Compiled>],
+        metric: &str,
+        value: MetricValue,
+        at_ms: i64,
+        scratch: &mut Vec<f64>,
+        mut verdict: impl FnMut(&Arc<Compiled>, Verdict),
+    ) {
+        let watching = || {
+            candidates
+                .iter()
+                .filter(move |c| c.metric.as_ref().is_some_and(|m| m.name == metric))
+        };
+        let Some(keep) = watching()
+            .map(|c| c.metric.as_ref().map_or(0, |m| m.needed()))
+            .max()
+        else {
+            // No automation watches this metric: no window work at all.
+            return;
+        };
+        let sample = value.as_f64();
+        let values = self.values.entry(metric.to_string()).or_default();
+        if sample.is_finite() {
+            values.push_back((at_ms, sample));
+        }
+        while values.len() > keep {
+            values.pop_front();
+        }
+        for compiled in watching() {
+            let condition = compiled
+                .metric
+                .as_ref()
+                .expect("watching means a condition");
+            // An automation only sees samples that arrived after it was saved.
+            if at_ms < compiled.created_ms {
+                continue;
+            }
+            scratch.clear();
+            scratch.extend(
+                values
+                    .iter()
+                    .filter(|(t, _)| *t >= compiled.created_ms)
+                    .map(|(_, v)| *v),
+            );
+            let Some(firing) = condition.evaluate(scratch, sample) else {
+                continue;
+            };
+            let id = &compiled.automation.id;
+            let cooldown_ms = condition.cooldown_seconds.saturating_mul(1000) as i64;
+            match self.fired.get(id) {
+                Some(&last) if at_ms.saturating_sub(last) < cooldown_ms => {
+                    verdict(compiled, Verdict::Suppressed);
+                }
+                _ => {
+                    self.fired.insert(id.clone(), at_ms);
+                    verdict(compiled, Verdict::Fire(firing));
+                }
+            }
+        }
+    }
+}
+
+/// Every run's state, bounded to `max_runs` (the least recently used are evicted and rebuilt
+/// from storage when they log again).
+#[derive(Debug)]
+pub struct RunStates {
+    runs: Mutex<HashMap<RunKey, RunState>>,
+    max_runs: usize,
+    clock: AtomicU64,
+}
+
+impl RunStates {
+    /// Keeps at most `max_runs` runs in memory.
+    pub fn new(max_runs: usize) -> Self {
+        Self {
+            runs: Mutex::new(HashMap::new()),
+            max_runs: max_runs.max(1),
+            clock: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether the run's state is in memory.
+    pub fn contains(&self, key: &RunKey) -> bool {
+        self.runs.lock().expect("not poisoned").contains_key(key)
+    }
+
+    /// Puts a rebuilt run in (unless a concurrent request got there first).
+    pub fn insert(&self, key: RunKey, state: RunState) {
+        let mut runs = self.runs.lock().expect("not poisoned");
+        let touched = self.clock.fetch_add(1, Ordering::Relaxed);
+        runs.entry(key).or_insert(RunState { touched, ..state });
+        self.evict_over_limit(&mut runs);
+    }
+
+    /// Runs `f` on a run's state (a fresh one if it is not in memory).
+    pub fn with<R>(&self, key: &RunKey, f: impl FnOnce(&mut RunState) -> R) -> R {
+        let mut runs = self.runs.lock().expect("not poisoned");
+        let touched = self.clock.fetch_add(1, Ordering::Relaxed);
+        if !runs.contains_key(key) {
+            runs.insert(key.clone(), RunState::default());
+            runs.get_mut(key).expect("just inserted").touched = touched;
+            self.evict_over_limit(&mut runs);
+        }
+        let state = runs.get_mut(key).expect("the newest run is never evicted");
+        state.touched = touched;
+        f(state)
+    }
+
+    /// Forgets a run: it finished, or what was applied in memory was not stored.
+    pub fn forget(&self, key: &RunKey) {
+        self.runs.lock().expect("not poisoned").remove(key);
+    }
+
+    /// How many runs are in memory.
+    pub fn len(&self) -> usize {
+        self.runs.lock().expect("not poisoned").len()
+    }
+
+    /// Whether no run is in memory.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn evict_over_limit(&self, runs: &mut HashMap<RunKey, RunState>) {
+        if runs.len() <= self.max_runs {
+            return;
+        }
+        // Evict the least recently used tenth at once, so eviction is amortised.
+        let mut ages: Vec<u64> = runs.values().map(|r| r.touched).collect();
+        let cut = (runs.len() / 10).max(runs.len() - self.max_runs);
+        let (_, nth, _) = ages.select_nth_unstable(cut - 1);
+        let oldest_kept = *nth;
+        runs.retain(|_, run| run.touched > oldest_kept);
+    }
+}
