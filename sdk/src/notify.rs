@@ -54,6 +54,9 @@ pub struct EventFacts {
     pub place: String,
     /// The subject: the artifact version string, or the run's name and state.
     pub subject: (String, String),
+    /// For a run-metric automation, what crossed and by how much, e.g. `loss = 0.62 (average of
+    /// loss over the last 5 values > 0.5) at step 1200`; empty otherwise.
+    pub metric: String,
 }
 
 impl Invocation {
@@ -82,6 +85,26 @@ impl Invocation {
                 self.var_str("project_name")
             ),
             subject,
+            metric: self.metric_summary(),
         }
+    }
+
+    /// What crossed and by how much, from the metric variables; empty for other events.
+    fn metric_summary(&self) -> String {
+        let name = self.var_str("metric_name");
+        if name.is_empty() {
+            return String::new();
+        }
+        let step = self.var_str("step");
+        format!(
+            "{name} = {} ({}){}",
+            self.var_str("metric_value"),
+            self.var_str("metric_condition"),
+            if step.is_empty() {
+                String::new()
+            } else {
+                format!(" at step {step}")
+            }
+        )
     }
 }

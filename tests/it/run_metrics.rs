@@ -419,6 +419,27 @@ async fn the_receiver_gets_the_metric_variables() {
     expect_status(
         &admin
             .post(
+                "/v1/entities/default/integrations",
+                &json!({"name": "chat", "kind": "slack", "url": receiver.url("/slack")}),
+            )
+            .await,
+        201,
+    );
+    expect_status(
+        &admin
+            .post(
+                "/v1/automations",
+                &json!({"name": "diverged-chat", "scope": {"type": "project", "project": "train"},
+                        "event": {"type": "RUN_METRIC_THRESHOLD",
+                                  "metric": {"name": "loss", "window": 2, "agg": "MAX", "cmp": "$gte", "value": 1.0}},
+                        "action": {"type": "slack", "integration": "chat"}}),
+            )
+            .await,
+        201,
+    );
+    expect_status(
+        &admin
+            .post(
                 "/v1/events/batch",
                 &json!({"events": [sample("r", 10, json!({"loss": 0.5, "acc": 0.1})),
                                    sample("r", 11, json!({"loss": 1.5, "acc": 0.2}))]}),
@@ -426,8 +447,21 @@ async fn the_receiver_gets_the_metric_variables() {
             .await,
         202,
     );
-    let got = receiver.wait_for(1, Duration::from_secs(20)).await;
-    let body = got[0].json();
+    let got = receiver.wait_for(2, Duration::from_secs(20)).await;
+    let at = |path: &str| got.iter().find(|r| r.uri.path() == path).unwrap().json();
+    let summary = "loss = 1.5 (max of loss over the last 2 values ≥ 1) at step 11";
+    let slack = at("/slack");
+    assert!(
+        slack["blocks"]
+            .to_string()
+            .contains(&format!("*Metric:* {summary}")),
+        "the default Slack message says what crossed: {slack}"
+    );
+    let body = at("/alerts");
+    assert_eq!(
+        body["metric"], summary,
+        "and so does the default webhook document"
+    );
     let variables = &body["variables"];
     assert_eq!(variables["metric_name"], "loss");
     assert_eq!(variables["metric_value"], 1.5);

@@ -111,6 +111,9 @@ fn default_message(invocation: &Invocation, config: &Config) -> Value {
     if !facts.subject.1.is_empty() {
         lines.push(format!("*{}:* {}", facts.subject.0, esc(&facts.subject.1)));
     }
+    if !facts.metric.is_empty() {
+        lines.push(format!("*Metric:* {}", esc(&facts.metric)));
+    }
     let mut blocks = vec![
         json!({"type": "header", "text": {"type": "plain_text", "text": title, "emoji": true}}),
     ];

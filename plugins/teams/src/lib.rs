@@ -95,6 +95,9 @@ fn fact_list(facts: &EventFacts, config: &Config) -> Vec<(String, String)> {
     if !facts.subject.1.is_empty() {
         list.push((facts.subject.0.clone(), esc(&facts.subject.1)));
     }
+    if !facts.metric.is_empty() {
+        list.push(("Metric".into(), esc(&facts.metric)));
+    }
     list.push(("Severity".into(), config.severity.as_str().to_string()));
     list
 }

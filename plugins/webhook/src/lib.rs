@@ -51,6 +51,11 @@ fn default_document(invocation: &Invocation) -> Value {
         invocation.automation_name().into(),
     );
     document.insert("execution_id".into(), invocation.execution_id().into());
+    // For a run-metric automation: what crossed and by how much, in words.
+    let metric = invocation.facts().metric;
+    if !metric.is_empty() {
+        document.insert("metric".into(), metric.into());
+    }
     document.insert(
         "variables".into(),
         Value::Object(invocation.variables().clone()),
