@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
+use crate::automations::runs::RunMetricsConfig;
 use crate::delivery::egress::EgressConfig;
 use crate::delivery::worker::DeliveryConfig;
 use crate::engine::SandboxLimits;
@@ -44,6 +45,8 @@ pub struct Config {
     pub egress: EgressConfig,
     /// Workers, retries, timeouts and shutdown of delivery.
     pub delivery: DeliveryConfig,
+    /// Run-metric automations: runs kept in memory, retention of stored samples.
+    pub run_metrics: RunMetricsConfig,
 }
 
 /// The format of Herald's own log lines.
@@ -71,6 +74,7 @@ impl Default for Config {
             master_key_file: None,
             egress: EgressConfig::default(),
             delivery: DeliveryConfig::default(),
+            run_metrics: RunMetricsConfig::default(),
         }
     }
 }

@@ -137,7 +137,7 @@ pub async fn build(config: &Config) -> anyhow::Result<(AppState, Option<Bootstra
         delivery: Default::default(),
         rate_limiter: Arc::default(),
         runs: Arc::new(crate::automations::runs::RunStates::new(
-            crate::automations::runs::DEFAULT_MAX_RUNS,
+            config.run_metrics.max_runs,
         )),
         grants: Arc::new(grants),
     };

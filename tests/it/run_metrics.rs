@@ -474,3 +474,60 @@ async fn the_receiver_gets_the_metric_variables() {
     assert_eq!(variables["run_id"], "r");
     assert_eq!(body["event_type"], "RUN_METRIC");
 }
+
+#[tokio::test]
+async fn samples_older_than_the_retention_are_purged_unless_they_fired() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = format!(
+        "{}[run_metrics]\nretention = \"1s\"\npurge_interval = \"100ms\"\n",
+        crate::common::INGEST_ONLY_CONFIG
+    );
+    let server = Server::start_with(
+        &dir.path().join("data"),
+        &config,
+        &[("HERALD_BOOTSTRAP_KEY", crate::common::ADMIN_KEY)],
+        &[],
+    );
+    let admin = server.admin();
+    watch(
+        &admin,
+        "high",
+        "RUN_METRIC_THRESHOLD",
+        json!({"name": "loss", "cmp": "$gt", "value": 1.0}),
+        json!({}),
+    )
+    .await;
+    let quiet = expect_status(
+        &admin
+            .post("/v1/events", &sample("r", 1, json!({"loss": 0.5})))
+            .await,
+        202,
+    )["event_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let fired = expect_status(
+        &admin
+            .post("/v1/events", &sample("r", 2, json!({"loss": 5.0})))
+            .await,
+        202,
+    )
+    .clone();
+    assert_eq!(fired["matched"], 1);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while admin.get(&format!("/v1/events/{quiet}")).await.0 != 404 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the quiet sample was never purged"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (status, event) = admin
+        .get(&format!(
+            "/v1/events/{}",
+            fired["event_id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(status, 200, "a sample that fired stays with its execution");
+    assert_eq!(event["executions"].as_array().unwrap().len(), 1);
+}

@@ -6,6 +6,9 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
 
 use super::index::Compiled;
 use super::metric::Firing;
@@ -15,6 +18,33 @@ use crate::ids::AutomationId;
 /// How many runs' metric state is kept in memory by default. A run's state is, per metric some
 /// automation watches, at most the largest window in use (≤ 1,001 values of 16 bytes).
 pub const DEFAULT_MAX_RUNS: usize = 100_000;
+
+/// Memory and storage bounds of run-metric automations (`[run_metrics]` in the config).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RunMetricsConfig {
+    /// Runs whose windows are kept in memory; the least recently used beyond it are dropped and
+    /// rebuilt from storage when they log again.
+    pub max_runs: usize,
+    /// Stored samples older than this are deleted in the background (those that fired an
+    /// automation stay, with their executions). A run rebuilt after a restart sees only the
+    /// samples still stored.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+    /// How often the purge runs.
+    #[serde(with = "humantime_serde")]
+    pub purge_interval: Duration,
+}
+
+impl Default for RunMetricsConfig {
+    fn default() -> Self {
+        Self {
+            max_runs: DEFAULT_MAX_RUNS,
+            retention: Duration::from_secs(30 * 86_400),
+            purge_interval: Duration::from_secs(3_600),
+        }
+    }
+}
 
 /// A run, as metric state is kept for it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -184,5 +214,34 @@ impl RunStates {
         let (_, nth, _) = ages.select_nth_unstable(cut - 1);
         let oldest_kept = *nth;
         runs.retain(|_, run| run.touched > oldest_kept);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(n: usize) -> RunKey {
+        RunKey {
+            entity_id: 1,
+            project: "p".into(),
+            run_id: format!("r{n}"),
+        }
+    }
+
+    #[test]
+    fn the_least_recently_used_runs_are_evicted_past_the_limit() {
+        let runs = RunStates::new(10);
+        for n in 0..10 {
+            runs.with(&key(n), |_| ());
+        }
+        // r0 is used again, so r1 is now the least recently used.
+        runs.with(&key(0), |_| ());
+        runs.with(&key(10), |_| ());
+        assert_eq!(runs.len(), 10);
+        assert!(runs.contains(&key(0)) && runs.contains(&key(10)));
+        assert!(!runs.contains(&key(1)));
+        runs.forget(&key(0));
+        assert!(!runs.contains(&key(0)));
     }
 }

@@ -80,10 +80,15 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await?,
         )
     };
+    let purge = tokio::spawn(crate::events::retention::purge_run_samples(
+        state.store.clone(),
+        config.run_metrics.clone(),
+    ));
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving the API")?;
+    purge.abort();
     tracing::info!("stopping: no new deliveries are claimed");
     if let Some(dispatcher) = dispatcher {
         dispatcher.shutdown(config.delivery.shutdown_grace).await;

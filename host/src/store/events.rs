@@ -207,6 +207,26 @@ impl Store {
         .await
     }
 
+    /// Deletes up to `limit` stored metric samples received before `before` (RFC 3339) that
+    /// fired nothing; returns how many went.
+    pub async fn purge_run_samples(
+        &self,
+        before: String,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        self.write(move |tx| {
+            Ok(tx.execute(
+                "DELETE FROM events WHERE rowid IN (
+                     SELECT rowid FROM events
+                     WHERE json_extract(body, '$.type') = 'RUN_METRIC' AND received_at < ?1
+                       AND NOT EXISTS (SELECT 1 FROM executions WHERE event_id = events.id)
+                     LIMIT ?2)",
+                params![before, limit as i64],
+            )?)
+        })
+        .await
+    }
+
     /// An event and the executions it triggered.
     pub async fn event(
         &self,
