@@ -40,17 +40,6 @@ impl Report {
         });
     }
 
-    /// Records a target that cannot be measured yet, and why.
-    pub(crate) fn unmeasured(&mut self, name: &str, target: &str, why: &str) {
-        println!("  {name}: not measured: {why}");
-        self.figures.push(Figure {
-            name: name.into(),
-            value: "—".into(),
-            target: target.into(),
-            result: "n/a",
-        });
-    }
-
     /// Prints the summary table.
     pub(crate) fn print(&self) {
         println!();

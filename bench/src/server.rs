@@ -78,6 +78,23 @@ impl HeraldProcess {
         cpu_time(&self.child.id().to_string())
     }
 
+    /// The bytes in the server's data directory (database, WAL, key, compiled plugins).
+    pub(crate) fn data_bytes(&self) -> Option<u64> {
+        fn size(path: &Path) -> u64 {
+            match std::fs::read_dir(path) {
+                Ok(entries) => entries
+                    .flatten()
+                    .map(|e| match e.file_type() {
+                        Ok(t) if t.is_dir() => size(&e.path()),
+                        _ => e.metadata().map_or(0, |m| m.len()),
+                    })
+                    .sum(),
+                Err(_) => 0,
+            }
+        }
+        Some(size(&self._dir.path().join("data")))
+    }
+
     /// The server's peak resident memory so far (Linux `VmHWM`), in bytes.
     pub(crate) fn peak_rss(&self) -> Option<u64> {
         peak_rss(

@@ -118,6 +118,35 @@ async fn threshold_conditions_fire_at_their_samples() {
     .await;
     let fired = feed(&admin, "r2", "acc", &numbers(&[0.4, 0.5, 0.6]), 1, &gte).await;
     assert_eq!(steps(&fired), [2, 3]);
+    // Each comparison, with the value 2 exactly at the threshold.
+    for (cmp, expected) in [
+        ("$gt", vec![3]),
+        ("$gte", vec![2, 3]),
+        ("$lt", vec![1]),
+        ("$lte", vec![1, 2]),
+        ("$eq", vec![2]),
+        ("$ne", vec![1, 3]),
+    ] {
+        let metric = format!("c{}", cmp.trim_start_matches('$'));
+        let id = watch(
+            &admin,
+            &format!("cmp-{metric}"),
+            "RUN_METRIC_THRESHOLD",
+            json!({"name": metric, "cmp": cmp, "value": 2.0, "cooldown_seconds": 0}),
+            json!({}),
+        )
+        .await;
+        let fired = feed(
+            &admin,
+            &format!("run-{metric}"),
+            &metric,
+            &numbers(&[1.0, 2.0, 3.0]),
+            1,
+            &id,
+        )
+        .await;
+        assert_eq!(steps(&fired), expected, "{cmp}");
+    }
     // A sequence that never fires.
     let never = watch(
         &admin,
