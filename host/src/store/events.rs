@@ -133,7 +133,8 @@ impl Store {
                 "SELECT id, matched FROM events WHERE entity_id = ?1 AND idempotency_key = ?2",
             )?;
             let mut insert_event = tx.prepare_cached(
-                "INSERT INTO events (id, entity_id, body, idempotency_key, matched, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO events (id, entity_id, body, idempotency_key, matched, received_at, run_project, run_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?;
             let mut insert_execution = tx.prepare_cached(
                 "INSERT INTO executions (id, event_id, entity_id, automation_id, automation, payload, status, status_reason,
@@ -154,7 +155,15 @@ impl Store {
                 }
                 let body = serde_json::to_string(&*item.event).expect("an event always serialises");
                 let matched = item.executions.len();
-                insert_event.execute(params![item.event.id, entity_id, body, item.idempotency_key, matched as i64, now])?;
+                // A metric sample names its run in columns of their own, for rebuilding windows.
+                let input = &item.event.input;
+                let (run_project, run_id) = match input.event_type {
+                    crate::events::EventType::RunMetric => (Some(input.project_name()), input.run_id.as_deref()),
+                    _ => (None, None),
+                };
+                insert_event.execute(params![
+                    item.event.id, entity_id, body, item.idempotency_key, matched as i64, now, run_project, run_id
+                ])?;
                 for execution in &item.executions {
                     let leased = lease.as_ref().filter(|_| execution.leased);
                     let (status, attempts) = match leased {
@@ -186,8 +195,7 @@ impl Store {
         self.read(move |c| {
             let mut statement = c.prepare_cached(
                 "SELECT received_at, body FROM events
-                 WHERE entity_id = ?1 AND json_extract(body, '$.project') = ?2
-                   AND json_extract(body, '$.run_id') = ?3 AND json_extract(body, '$.type') = 'RUN_METRIC'
+                 WHERE entity_id = ?1 AND run_project = ?2 AND run_id = ?3 AND run_id IS NOT NULL
                  ORDER BY rowid",
             )?;
             let rows = statement
@@ -218,7 +226,7 @@ impl Store {
             Ok(tx.execute(
                 "DELETE FROM events WHERE rowid IN (
                      SELECT rowid FROM events
-                     WHERE json_extract(body, '$.type') = 'RUN_METRIC' AND received_at < ?1
+                     WHERE run_id IS NOT NULL AND received_at < ?1
                        AND NOT EXISTS (SELECT 1 FROM executions WHERE event_id = events.id)
                      LIMIT ?2)",
                 params![before, limit as i64],
