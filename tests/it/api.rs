@@ -45,15 +45,7 @@ impl World {
                 .await,
             201,
         );
-        expect_status(
-            &admin
-                .post(
-                    "/v1/entities/default/integrations",
-                    &json!({"name": "ci", "kind": "webhook", "url": "https://ci.example.com/hook", "access_token": "TOKEN"}),
-                )
-                .await,
-            201,
-        );
+        crate::common::create_integration(&admin, json!({"name": "ci", "kind": "webhook", "url": "https://ci.example.com/hook", "access_token": "TOKEN"})).await;
         let member_key = expect_status(
             &admin
                 .post(
@@ -178,15 +170,7 @@ async fn route_matrix(caller: Caller) -> (World, String) {
             201,
         );
         let spare_integration = unique("spare-");
-        expect_status(
-            &admin
-                .post(
-                    "/v1/entities/default/integrations",
-                    &json!({"name": spare_integration, "kind": "webhook", "url": "https://spare.example.com/"}),
-                )
-                .await,
-            201,
-        );
+        crate::common::create_integration(admin, json!({"name": spare_integration, "kind": "webhook", "url": "https://spare.example.com/"})).await;
         let spare_automation = expect_status(
             &admin
                 .post(

@@ -585,6 +585,32 @@ pub(crate) async fn settled(
     settled_all(api, event_id, limit).await.remove(0)
 }
 
+/// Creates an integration of the `default` entity (`201` expected).
+pub(crate) async fn create_integration(admin: &Api, body: serde_json::Value) {
+    expect_status(
+        &admin.post("/v1/entities/default/integrations", &body).await,
+        201,
+    );
+}
+
+/// Creates an automation (`201` expected); returns its id.
+pub(crate) async fn create_automation(admin: &Api, body: serde_json::Value) -> String {
+    expect_status(&admin.post("/v1/automations", &body).await, 201)["id"]
+        .as_str()
+        .expect("an automation has an id")
+        .to_string()
+}
+
+/// The server's Prometheus metrics, as text.
+pub(crate) async fn metrics_text(server: &Server) -> String {
+    reqwest::get(format!("{}/metrics", server.url))
+        .await
+        .expect("the server answers")
+        .text()
+        .await
+        .expect("a text body")
+}
+
 /// Sets (creates or replaces) a secret of the `default` entity.
 pub(crate) async fn put_secret(admin: &Api, name: &str, value: &str) {
     let status = admin

@@ -30,15 +30,7 @@ async fn integration(admin: &Api, name: &str, url: &str) {
     for (secret, value) in [("TOKEN", TOKEN), ("SIGNING", SIGNING)] {
         put_secret(admin, secret, value).await;
     }
-    expect_status(
-        &admin
-            .post(
-                "/v1/entities/default/integrations",
-                &json!({"name": name, "kind": "webhook", "url": url, "access_token": "TOKEN", "signing_secret": "SIGNING"}),
-            )
-            .await,
-        201,
-    );
+    crate::common::create_integration(admin, json!({"name": name, "kind": "webhook", "url": url, "access_token": "TOKEN", "signing_secret": "SIGNING"})).await;
 }
 
 /// An automation on LINK_ARTIFACT events of collection `collection` in registry `models`.
@@ -59,10 +51,7 @@ async fn automation(
     if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
         body.extend(extra.clone());
     }
-    expect_status(&admin.post("/v1/automations", &body).await, 201)["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    crate::common::create_automation(admin, body).await
 }
 
 fn link(collection: &str, version: &str) -> Value {
@@ -459,12 +448,7 @@ async fn rate_limits_skip_the_excess_and_the_test_endpoint_shows_the_real_answer
     }
 
     // The metrics count what happened.
-    let metrics = reqwest::get(format!("{}/metrics", server.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = crate::common::metrics_text(&server).await;
     assert!(
         metrics.contains("herald_events_ingested_total 6"),
         "{metrics}"

@@ -9,7 +9,7 @@ use std::process::Command;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::common::{ADMIN_KEY, Receiver, Server, expect_status, herald_bin, post_event, settled};
+use crate::common::{ADMIN_KEY, Receiver, Server, herald_bin, post_event, settled};
 use serde_json::json;
 
 /// A tmpfs of `size` mounted at a new directory, unmounted when dropped.
@@ -92,25 +92,13 @@ async fn a_full_disk_answers_503_keeps_outcomes_and_recovers_without_a_restart()
     .await;
     let server = Server::start_fast(&data);
     let admin = server.admin();
-    expect_status(
-        &admin
-            .post(
-                "/v1/entities/default/integrations",
-                &json!({"name": "hook", "kind": "webhook", "url": receiver.url("/hook")}),
-            )
-            .await,
-        201,
-    );
-    expect_status(
-        &admin
-            .post(
-                "/v1/automations",
-                &json!({"name": "a", "scope": {"type": "entity"}, "event": {"type": "CREATE_ARTIFACT"},
-                        "action": {"type": "webhook", "integration": "hook", "payload": {"v": "${artifact_version}"}}}),
-            )
-            .await,
-        201,
-    );
+    crate::common::create_integration(
+        &admin,
+        json!({"name": "hook", "kind": "webhook", "url": receiver.url("/hook")}),
+    )
+    .await;
+    crate::common::create_automation(&admin, json!({"name": "a", "scope": {"type": "entity"}, "event": {"type": "CREATE_ARTIFACT"},
+                        "action": {"type": "webhook", "integration": "hook", "payload": {"v": "${artifact_version}"}}})).await;
     // The first delivery reaches the receiver, which holds its answer.
     let held = post_event(&admin, &link("v0", 10)).await;
     receiver.wait_for(1, Duration::from_secs(10)).await;

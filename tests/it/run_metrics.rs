@@ -8,9 +8,10 @@ use serde_json::{Value, json};
 
 use crate::common::{Api, Receiver, Server, expect_status};
 
-/// A no-op automation on `kind` with `metric`, scoped to project `train` (or `scope`).
-async fn watch(admin: &Api, name: &str, kind: &str, metric: Value, extra: Value) -> String {
-    let mut body = json!({
+/// A no-op automation on `kind` with `metric`, scoped to project `train`, whose payload shows the
+/// metric variables.
+async fn watch(admin: &Api, name: &str, kind: &str, metric: Value) -> String {
+    let body = json!({
         "name": name,
         "scope": {"type": "project", "project": "train"},
         "event": {"type": kind, "metric": metric},
@@ -18,13 +19,7 @@ async fn watch(admin: &Api, name: &str, kind: &str, metric: Value, extra: Value)
                    "values": "${metric_values}", "condition": "${metric_condition}", "step": "${step}",
                    "run": "${run_name}"}}
     });
-    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
-        body.extend(extra.clone());
-    }
-    expect_status(&admin.post("/v1/automations", &body).await, 201)["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    crate::common::create_automation(admin, body).await
 }
 
 fn sample(run: &str, step: u64, metrics: Value) -> Value {
@@ -80,13 +75,11 @@ async fn threshold_conditions_fire_at_their_samples() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_ingest_only(&dir.path().join("data"));
     let admin = server.admin();
-    let no_cooldown = json!({});
     let average = watch(
         &admin,
         "avg-loss",
         "RUN_METRIC_THRESHOLD",
         json!({"name": "loss", "window": 3, "agg": "AVERAGE", "cmp": "$gt", "value": 0.5, "cooldown_seconds": 0}),
-        no_cooldown.clone(),
     )
     .await;
     // The window is not full until the third value; then avg(0.9, 0.9, 0.0) = 0.6 > 0.5.
@@ -113,7 +106,6 @@ async fn threshold_conditions_fire_at_their_samples() {
         "acc-gte",
         "RUN_METRIC_THRESHOLD",
         json!({"name": "acc", "cmp": "$gte", "value": 0.5, "cooldown_seconds": 0}),
-        no_cooldown.clone(),
     )
     .await;
     let fired = feed(&admin, "r2", "acc", &numbers(&[0.4, 0.5, 0.6]), 1, &gte).await;
@@ -133,7 +125,6 @@ async fn threshold_conditions_fire_at_their_samples() {
             &format!("cmp-{metric}"),
             "RUN_METRIC_THRESHOLD",
             json!({"name": metric, "cmp": cmp, "value": 2.0, "cooldown_seconds": 0}),
-            json!({}),
         )
         .await;
         let fired = feed(
@@ -153,7 +144,6 @@ async fn threshold_conditions_fire_at_their_samples() {
         "never",
         "RUN_METRIC_THRESHOLD",
         json!({"name": "lr", "cmp": "$lt", "value": 0.0, "cooldown_seconds": 0}),
-        no_cooldown,
     )
     .await;
     assert!(
@@ -174,7 +164,6 @@ async fn change_and_zscore_conditions_fire_at_their_samples() {
         "RUN_METRIC_CHANGE",
         json!({"name": "acc", "current_window": 1, "prior_window": 1, "change": "RELATIVE",
                "direction": "ANY", "amount": 1.0, "cooldown_seconds": 0}),
-        json!({}),
     )
     .await;
     // prior = 0: no change when cur = 0, infinite otherwise.
@@ -195,7 +184,6 @@ async fn change_and_zscore_conditions_fire_at_their_samples() {
         "spike",
         "RUN_METRIC_ZSCORE",
         json!({"name": "gpu", "window": 4, "threshold": 2.0, "direction": "INCREASE", "cooldown_seconds": 0}),
-        json!({}),
     )
     .await;
     // Mean 2, population std 1 over (1, 3, 1, 3): 4 is z = 2, exactly the threshold.
@@ -216,7 +204,6 @@ async fn change_and_zscore_conditions_fire_at_their_samples() {
         "flat",
         "RUN_METRIC_ZSCORE",
         json!({"name": "temp", "window": 2, "direction": "ANY", "cooldown_seconds": 0}),
-        json!({}),
     )
     .await;
     let fired = feed(
@@ -241,7 +228,6 @@ async fn nan_and_infinity_hold_every_condition_and_bad_values_are_400() {
         "avg-loss",
         "RUN_METRIC_THRESHOLD",
         json!({"name": "loss", "window": 5, "agg": "AVERAGE", "cmp": "$gt", "value": 100.0, "cooldown_seconds": 0}),
-        json!({}),
     )
     .await;
     let values = [json!(1.0), json!("NaN"), json!(1.0), json!("-Infinity")];
@@ -273,7 +259,6 @@ async fn an_automation_fires_once_per_run_per_cooldown() {
         "high-loss",
         "RUN_METRIC_THRESHOLD",
         json!({"name": "loss", "cmp": "$gt", "value": 1.0}),
-        json!({}),
     )
     .await;
     let high = numbers(&[2.0, 3.0, 4.0]);
@@ -283,12 +268,7 @@ async fn an_automation_fires_once_per_run_per_cooldown() {
         [1],
         "another run fires on its own"
     );
-    let text = reqwest::get(format!("{}/metrics", server.url))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = crate::common::metrics_text(&server).await;
     assert!(
         text.contains("herald_metric_firings_suppressed_total 4"),
         "two held-inside-cooldown samples per run: {text}"
@@ -299,7 +279,6 @@ async fn an_automation_fires_once_per_run_per_cooldown() {
         "short",
         "RUN_METRIC_THRESHOLD",
         json!({"name": "acc", "cmp": "$lt", "value": 0.5, "cooldown_seconds": 1}),
-        json!({}),
     )
     .await;
     assert_eq!(
@@ -324,7 +303,6 @@ async fn other_projects_and_filtered_out_runs_never_fire() {
         "prod-runs",
         "RUN_METRIC_THRESHOLD",
         json!({"name": "loss", "cmp": "$gt", "value": 1.0, "cooldown_seconds": 0}),
-        json!({}),
     )
     .await;
     expect_status(
@@ -361,13 +339,12 @@ async fn a_restart_in_the_middle_of_a_run_fires_at_the_same_samples() {
     let admin = server.admin();
     let metric = json!({"name": "loss", "current_window": 2, "prior_window": 2, "change": "ABSOLUTE",
                         "direction": "INCREASE", "amount": 1.0, "cooldown_seconds": 0});
-    let change = watch(&admin, "jump", "RUN_METRIC_CHANGE", metric, json!({})).await;
+    let change = watch(&admin, "jump", "RUN_METRIC_CHANGE", metric).await;
     let cooled = watch(
         &admin,
         "cooled",
         "RUN_METRIC_THRESHOLD",
         json!({"name": "loss", "cmp": "$gt", "value": 1.5}),
-        json!({}),
     )
     .await;
     let sequence = numbers(&[1.0, 1.0, 1.0, 2.0, 3.0, 3.0, 1.0, 1.0, 3.0, 4.0]);
@@ -400,7 +377,6 @@ async fn an_automation_created_mid_run_starts_from_its_next_sample() {
         "early",
         "RUN_METRIC_THRESHOLD",
         json!({"name": "loss", "window": 2, "agg": "MAX", "cmp": "$gt", "value": 100.0, "cooldown_seconds": 0}),
-        json!({}),
     )
     .await;
     feed(&admin, "m", "loss", &numbers(&[1.0, 2.0, 3.0]), 1, &early).await;
@@ -409,7 +385,6 @@ async fn an_automation_created_mid_run_starts_from_its_next_sample() {
         "late",
         "RUN_METRIC_THRESHOLD",
         json!({"name": "loss", "window": 2, "agg": "AVERAGE", "cmp": "$gt", "value": 0.0, "cooldown_seconds": 0}),
-        json!({}),
     )
     .await;
     // Its window of 2 fills with samples 4 and 5, not with 2 and 3 stored before it existed.
@@ -424,48 +399,24 @@ async fn the_receiver_gets_the_metric_variables() {
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_fast(&dir.path().join("data"));
     let admin = server.admin();
-    expect_status(
-        &admin
-            .post(
-                "/v1/entities/default/integrations",
-                &json!({"name": "hook", "kind": "webhook", "url": receiver.url("/alerts")}),
-            )
-            .await,
-        201,
-    );
-    expect_status(
-        &admin
-            .post(
-                "/v1/automations",
-                &json!({"name": "diverged", "scope": {"type": "project", "project": "train"},
+    crate::common::create_integration(
+        &admin,
+        json!({"name": "hook", "kind": "webhook", "url": receiver.url("/alerts")}),
+    )
+    .await;
+    crate::common::create_automation(&admin, json!({"name": "diverged", "scope": {"type": "project", "project": "train"},
                         "event": {"type": "RUN_METRIC_THRESHOLD",
                                   "metric": {"name": "loss", "window": 2, "agg": "MAX", "cmp": "$gte", "value": 1.0}},
-                        "action": {"type": "webhook", "integration": "hook"}}),
-            )
-            .await,
-        201,
-    );
-    expect_status(
-        &admin
-            .post(
-                "/v1/entities/default/integrations",
-                &json!({"name": "chat", "kind": "slack", "url": receiver.url("/slack")}),
-            )
-            .await,
-        201,
-    );
-    expect_status(
-        &admin
-            .post(
-                "/v1/automations",
-                &json!({"name": "diverged-chat", "scope": {"type": "project", "project": "train"},
+                        "action": {"type": "webhook", "integration": "hook"}})).await;
+    crate::common::create_integration(
+        &admin,
+        json!({"name": "chat", "kind": "slack", "url": receiver.url("/slack")}),
+    )
+    .await;
+    crate::common::create_automation(&admin, json!({"name": "diverged-chat", "scope": {"type": "project", "project": "train"},
                         "event": {"type": "RUN_METRIC_THRESHOLD",
                                   "metric": {"name": "loss", "window": 2, "agg": "MAX", "cmp": "$gte", "value": 1.0}},
-                        "action": {"type": "slack", "integration": "chat"}}),
-            )
-            .await,
-        201,
-    );
+                        "action": {"type": "slack", "integration": "chat"}})).await;
     expect_status(
         &admin
             .post(
@@ -523,7 +474,6 @@ async fn samples_older_than_the_retention_are_purged_unless_they_fired() {
         "high",
         "RUN_METRIC_THRESHOLD",
         json!({"name": "loss", "cmp": "$gt", "value": 1.0}),
-        json!({}),
     )
     .await;
     let quiet = expect_status(

@@ -49,16 +49,12 @@ async fn client_data_is_never_taken_for_a_secret_reference() {
     put_secret(&admin, "TOKEN", TOKEN).await;
     put_secret(&admin, "SIGNING", SIGNING).await;
     put_secret(&admin, "OTHER", OTHER).await;
-    expect_status(
-        &admin
-            .post(
-                "/v1/entities/default/integrations",
-                &json!({"name": "hook", "kind": "webhook", "url": receiver.url("/hook"),
+    crate::common::create_integration(
+        &admin,
+        json!({"name": "hook", "kind": "webhook", "url": receiver.url("/hook"),
                         "access_token": "TOKEN", "signing_secret": "SIGNING"}),
-            )
-            .await,
-        201,
-    );
+    )
+    .await;
     // One automation sends the plugin's default document (every variable), one a template that
     // puts TOKEN in one field and event data in others.
     for (name, payload) in [
@@ -293,28 +289,16 @@ async fn a_payload_over_the_render_limit_fails_invalid_without_growing_the_serve
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start_fast(&dir.path().join("data"));
     let admin = server.admin();
-    expect_status(
-        &admin
-            .post(
-                "/v1/entities/default/integrations",
-                &json!({"name": "hook", "kind": "webhook", "url": receiver.url("/hook")}),
-            )
-            .await,
-        201,
-    );
+    crate::common::create_integration(
+        &admin,
+        json!({"name": "hook", "kind": "webhook", "url": receiver.url("/hook")}),
+    )
+    .await;
     let member = member(&admin, &server).await;
     // 22 KB of template: 1,000 references to one metadata field.
     let template = "${artifact_metadata.a}".repeat(1000);
-    expect_status(
-        &member
-            .post(
-                "/v1/automations",
-                &json!({"name": "amplify", "scope": {"type": "entity"}, "event": {"type": "CREATE_ARTIFACT"},
-                        "action": {"type": "webhook", "integration": "hook", "payload": {"x": template}}}),
-            )
-            .await,
-        201,
-    );
+    crate::common::create_automation(&member, json!({"name": "amplify", "scope": {"type": "entity"}, "event": {"type": "CREATE_ARTIFACT"},
+                        "action": {"type": "webhook", "integration": "hook", "payload": {"x": template}}})).await;
     let event = json!({"type": "CREATE_ARTIFACT", "entity": "default", "project": "p",
         "collection": "c", "version": "v1", "author": "ana", "metadata": {"a": "z".repeat(100_000)}});
     let event_id = post_event(&member, &event).await;
@@ -367,16 +351,8 @@ async fn chat_messages_escape_event_data_and_every_request_names_its_execution()
         ),
     ] {
         let integration = if plugin == "slack" { "slack" } else { "teams" };
-        expect_status(
-            &admin
-                .post(
-                    "/v1/automations",
-                    &json!({"name": name, "scope": {"type": "entity"}, "event": {"type": "LINK_ARTIFACT"},
-                            "action": {"type": plugin, "integration": integration, "config": config}}),
-                )
-                .await,
-            201,
-        );
+        crate::common::create_automation(&admin, json!({"name": name, "scope": {"type": "entity"}, "event": {"type": "LINK_ARTIFACT"},
+                            "action": {"type": plugin, "integration": integration, "config": config}})).await;
     }
     let author = "<!channel> [click](https://evil.example) & *bold*";
     let event_id = post_event(
@@ -475,15 +451,11 @@ async fn a_config_that_breaks_the_plugins_schema_is_refused_at_save_with_its_pat
     let server = Server::start_ingest_only(&dir.path().join("data"));
     let admin = server.admin();
     put_secret(&admin, "SLACK_URL", "https://hooks.slack.example/x").await;
-    expect_status(
-        &admin
-            .post(
-                "/v1/entities/default/integrations",
-                &json!({"name": "slack", "kind": "slack", "url_secret": "SLACK_URL"}),
-            )
-            .await,
-        201,
-    );
+    crate::common::create_integration(
+        &admin,
+        json!({"name": "slack", "kind": "slack", "url_secret": "SLACK_URL"}),
+    )
+    .await;
     let body = |config: Value| {
         json!({"name": "s", "scope": {"type": "entity"}, "event": {"type": "LINK_ARTIFACT"},
                "action": {"type": "slack", "integration": "slack", "config": config}})
