@@ -17,6 +17,7 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod launch;
 pub mod metrics;
 pub mod plugins;
 pub mod secrets;

@@ -128,6 +128,23 @@ async fn route_matrix(caller: Caller) -> (World, String) {
     let (_, event) = admin.get(&format!("/v1/events/{event_id}")).await;
     let execution_id = event["executions"][0]["id"].as_str().unwrap().to_string();
 
+    // A job and a queue for the launch routes.
+    expect_status(
+        &admin
+            .put(
+                "/v1/entities/default/jobs/mjob",
+                &json!({"command": ["true"], "config": {"k": 1}}),
+            )
+            .await,
+        201,
+    );
+    expect_status(
+        &admin
+            .post("/v1/entities/default/queues", &json!({"name": "mq"}))
+            .await,
+        201,
+    );
+
     let mut counter = 0;
     let mut unique = |prefix: &str| {
         counter += 1;
@@ -188,7 +205,97 @@ async fn route_matrix(caller: Caller) -> (World, String) {
             .unwrap()
             .to_string();
 
+        let spare_item = expect_status(
+            &admin
+                .post(
+                    "/v1/entities/default/queues/mq/items",
+                    &json!({"job": "mjob", "project": "p"}),
+                )
+                .await,
+            201,
+        )["id"]
+            .as_str()
+            .unwrap()
+            .to_string();
         let cases: Vec<(&str, String, Option<Value>, u16)> = vec![
+            (
+                "PUT",
+                "/v1/entities/default/jobs/mjob".into(),
+                Some(json!({"command": ["true"], "config": {"k": 1}})),
+                pick(201, 403, 404),
+            ),
+            (
+                "GET",
+                "/v1/entities/default/jobs".into(),
+                None,
+                pick(200, 200, 404),
+            ),
+            (
+                "GET",
+                "/v1/entities/default/jobs/mjob@1".into(),
+                None,
+                pick(200, 200, 404),
+            ),
+            (
+                "GET",
+                "/v1/entities/default/jobs/mjob/versions".into(),
+                None,
+                pick(200, 200, 404),
+            ),
+            (
+                "POST",
+                "/v1/entities/default/queues".into(),
+                Some(json!({"name": unique("q")})),
+                pick(201, 403, 404),
+            ),
+            (
+                "GET",
+                "/v1/entities/default/queues".into(),
+                None,
+                pick(200, 200, 404),
+            ),
+            (
+                "POST",
+                "/v1/entities/default/queues/mq/items".into(),
+                Some(json!({"job": "mjob", "project": "p", "overrides": {"k": 2}})),
+                pick(201, 201, 404),
+            ),
+            (
+                "GET",
+                "/v1/entities/default/queues/mq/items?status=queued".into(),
+                None,
+                pick(200, 200, 404),
+            ),
+            (
+                "GET",
+                format!("/v1/entities/default/items/{spare_item}"),
+                None,
+                pick(200, 200, 404),
+            ),
+            (
+                "POST",
+                format!("/v1/entities/default/items/{spare_item}/cancel"),
+                None,
+                pick(200, 200, 404),
+            ),
+            (
+                "POST",
+                format!("/v1/entities/default/items/{spare_item}/heartbeat"),
+                Some(json!({"agent": "a"})),
+                pick(200, 200, 404),
+            ),
+            (
+                "POST",
+                format!("/v1/entities/default/items/{spare_item}/finish"),
+                Some(json!({"agent": "a", "exit_code": 143})),
+                pick(200, 200, 404),
+            ),
+            (
+                "POST",
+                "/v1/entities/default/queues/mq/claim".into(),
+                Some(json!({"agent": "matrix"})),
+                pick(200, 200, 404),
+            ),
             ("GET", "/v1/plugins".into(), None, pick(200, 200, 200)),
             ("GET", "/v1/me".into(), None, pick(200, 200, 200)),
             (
@@ -1173,6 +1280,19 @@ async fn the_openapi_document_describes_every_route() {
         ("post", "/v1/events/batch"),
         ("get", "/v1/events/{id}"),
         ("get", "/v1/executions/{id}"),
+        ("get", "/v1/entities/{entity}/jobs"),
+        ("put", "/v1/entities/{entity}/jobs/{name}"),
+        ("get", "/v1/entities/{entity}/jobs/{name}"),
+        ("get", "/v1/entities/{entity}/jobs/{name}/versions"),
+        ("get", "/v1/entities/{entity}/queues"),
+        ("post", "/v1/entities/{entity}/queues"),
+        ("get", "/v1/entities/{entity}/queues/{queue}/items"),
+        ("post", "/v1/entities/{entity}/queues/{queue}/items"),
+        ("post", "/v1/entities/{entity}/queues/{queue}/claim"),
+        ("get", "/v1/entities/{entity}/items/{id}"),
+        ("post", "/v1/entities/{entity}/items/{id}/cancel"),
+        ("post", "/v1/entities/{entity}/items/{id}/heartbeat"),
+        ("post", "/v1/entities/{entity}/items/{id}/finish"),
     ];
     let paths = document["paths"].as_object().unwrap();
     for (method, path) in routes {

@@ -11,6 +11,7 @@ mod contract;
 mod delivery;
 mod egress;
 mod faults;
+mod launch;
 mod plugin_walkthrough;
 mod plugins;
 mod run_metrics;

@@ -9,6 +9,7 @@ mod executions;
 mod health;
 mod integrations;
 pub mod json;
+mod launch;
 pub mod openapi;
 mod out;
 mod plugins;
@@ -102,7 +103,8 @@ pub fn router(state: AppState) -> Router {
         .merge(integrations::routes())
         .merge(automations::routes())
         .merge(events::routes())
-        .merge(executions::routes());
+        .merge(executions::routes())
+        .merge(launch::routes());
     openapi::serve(documented)
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(axum::middleware::map_response(error_bodies))

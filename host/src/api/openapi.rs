@@ -27,6 +27,7 @@ use super::AppState;
         (name = "entities", description = "Teams and their API keys"),
         (name = "executions", description = "What ran, attempt by attempt"),
         (name = "plugins", description = "Installed action plugins"),
+        (name = "launch", description = "Jobs, queues and the items agents run"),
         (name = "operations", description = "Health"),
     )
 )]

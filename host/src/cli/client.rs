@@ -264,16 +264,35 @@ impl Connection {
     pub(super) fn json(&self) -> bool {
         self.json
     }
+
+    /// The server's URL.
+    pub(super) fn url(&self) -> &str {
+        &self.url
+    }
 }
 
-struct Client {
+/// An HTTP client of the API with the connection's key.
+pub(super) struct Client {
     url: String,
     key: Option<String>,
     http: reqwest::Client,
 }
 
 impl Client {
-    async fn call(
+    /// A client for a connection that must have a key.
+    pub(super) fn from_connection(connection: Connection) -> anyhow::Result<Self> {
+        if connection.key.is_none() {
+            bail!("an API key is needed: --key or HERALD_KEY");
+        }
+        Ok(Self {
+            url: connection.url,
+            key: connection.key,
+            http: reqwest::Client::new(),
+        })
+    }
+
+    /// Calls the API; a non-2xx answer is an error carrying the API's code and message.
+    pub(super) async fn call(
         &self,
         method: &str,
         path: &str,

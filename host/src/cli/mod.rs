@@ -1,5 +1,7 @@
-//! The command line: `herald serve`, `herald plugin inspect|run`.
+//! The command line: `herald serve`, `herald agent`, `herald plugin inspect|run`, and the client
+//! subcommands.
 
+mod agent;
 mod client;
 mod plugin;
 mod serve;
@@ -22,6 +24,8 @@ struct Cli {
 enum Command {
     /// Run the server (HTTP API, matching and delivery).
     Serve(serve::ServeArgs),
+    /// Take items from launch queues and run their jobs as local processes.
+    Agent(agent::AgentArgs),
     /// Inspect or run an action plugin locally, without a server.
     #[command(subcommand)]
     Plugin(Box<plugin::PluginCommand>),
@@ -45,6 +49,7 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
+            Command::Agent(args) => agent::run(cli.connection, args).await,
             Command::Plugin(command) => plugin::run(*command, cli.connection.json()).await,
             Command::Client(command) => client::run(cli.connection, command).await,
         }

@@ -15,6 +15,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_run_metrics",
         include_str!("migrations/0003_run_metrics.sql"),
     ),
+    ("0004_launch", include_str!("migrations/0004_launch.sql")),
 ];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

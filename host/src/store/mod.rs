@@ -10,6 +10,7 @@ mod delivery;
 mod entities;
 mod events;
 mod integrations;
+mod launch;
 mod migrations;
 mod secrets;
 
@@ -18,6 +19,7 @@ pub use delivery::{Claimed, Settlement};
 pub use entities::{ApiKeyRecord, EntityRecord, NewKey};
 pub use events::{EventToStore, ExecutionRecord, IngestOutcome, NewExecution, unix_millis};
 pub use integrations::IntegrationRecord;
+pub use launch::{ItemFilter, ItemRecord, JobRecord, NewItem, QueueRecord};
 pub use secrets::SecretRecord;
 
 use std::path::{Path, PathBuf};

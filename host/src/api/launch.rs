@@ -1,0 +1,541 @@
+//! Launch: jobs (`PUT/GET …/jobs/{name}`, versions), queues (`POST/GET …/queues`), items
+//! (enqueue, list, get, cancel) and the agent's side (claim, heartbeat, finish). Admins define
+//! jobs and queues; any key of the entity may enqueue, cancel, or run an agent.
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::AppState;
+use super::auth::Principal;
+use super::json::JsonBody;
+use crate::error::{ApiError, ErrorBody};
+use crate::events::{Event, EventInput, RunState};
+use crate::launch::{ItemStatus, JobRef, JobSpec, check_name, merge_config, output_tail};
+use crate::store::{ItemFilter, ItemRecord, JobRecord, NewItem, QueueRecord};
+
+/// An item claimed this many times without finishing fails instead of running again.
+const MAX_ATTEMPTS: u32 = 3;
+
+pub(super) fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_jobs))
+        .routes(routes!(save_job, read_job))
+        .routes(routes!(job_versions))
+        .routes(routes!(list_queues, create_queue))
+        .routes(routes!(list_items, enqueue))
+        .routes(routes!(read_item))
+        .routes(routes!(cancel_item))
+        .routes(routes!(claim))
+        .routes(routes!(heartbeat))
+        .routes(routes!(finish))
+}
+
+/// One version of a job.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct JobOut {
+    /// The job's name.
+    pub name: String,
+    /// This version.
+    pub version: u32,
+    /// What the job does.
+    pub description: String,
+    /// The program and its arguments.
+    pub command: Vec<String>,
+    /// Environment variables of the process.
+    pub env: std::collections::BTreeMap<String, String>,
+    /// Defaults of the run config.
+    #[schema(value_type = Object)]
+    pub config: Map<String, Value>,
+    /// When this version was saved.
+    pub created_at: String,
+}
+
+impl From<JobRecord> for JobOut {
+    fn from(job: JobRecord) -> Self {
+        Self {
+            name: job.name,
+            version: job.version,
+            description: job.spec.description,
+            command: job.spec.command,
+            env: job.spec.env,
+            config: job.spec.config,
+            created_at: job.created_at,
+        }
+    }
+}
+
+/// Jobs.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct JobsOut {
+    /// The jobs (each one's latest version), or one job's versions.
+    pub jobs: Vec<JobOut>,
+}
+
+/// A queue.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct QueueOut {
+    /// Its name.
+    pub name: String,
+    /// When it was created.
+    pub created_at: String,
+}
+
+impl From<QueueRecord> for QueueOut {
+    fn from(queue: QueueRecord) -> Self {
+        Self {
+            name: queue.name,
+            created_at: queue.created_at,
+        }
+    }
+}
+
+/// Queues.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct QueuesOut {
+    /// The entity's queues, by name.
+    pub queues: Vec<QueueOut>,
+}
+
+/// A queue item: one run of a job version.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct ItemOut {
+    /// Its id, which is also the run's id.
+    pub id: String,
+    /// The queue.
+    pub queue: String,
+    /// The job, `name@version`.
+    pub job: String,
+    /// The merged run config.
+    #[schema(value_type = Object)]
+    pub config: Map<String, Value>,
+    /// The project the run belongs to.
+    pub project: String,
+    /// The run's id.
+    pub run_id: String,
+    /// Who enqueued it: `{"key": id}` or `{"automation": id, "execution": id}`.
+    #[schema(value_type = Object)]
+    pub enqueued_by: Value,
+    /// Higher runs first.
+    pub priority: i32,
+    /// Where it stands.
+    pub status: ItemStatus,
+    /// Times an agent claimed it.
+    pub attempts: u32,
+    /// The agent holding it.
+    pub agent: Option<String>,
+    /// The process's exit code, once it ended.
+    pub exit_code: Option<i32>,
+    /// The last 64 KiB of its output.
+    pub output: Option<String>,
+    /// When it was enqueued.
+    pub created_at: String,
+    /// When it last changed.
+    pub updated_at: String,
+}
+
+impl From<ItemRecord> for ItemOut {
+    fn from(item: ItemRecord) -> Self {
+        Self {
+            job: format!("{}@{}", item.job, item.job_version),
+            id: item.id,
+            queue: item.queue,
+            config: item.config,
+            project: item.project,
+            run_id: item.run_id,
+            enqueued_by: item.enqueued_by,
+            priority: item.priority,
+            status: item.status,
+            attempts: item.attempts,
+            agent: item.lease_owner,
+            exit_code: item.exit_code,
+            output: item.output,
+            created_at: item.created_at,
+            updated_at: item.updated_at,
+        }
+    }
+}
+
+/// Items.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct ItemsOut {
+    /// The queue's items, newest first.
+    pub items: Vec<ItemOut>,
+}
+
+/// What an agent's claim found.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct ClaimOut {
+    /// The item claimed, if one was ready.
+    pub item: Option<ItemOut>,
+    /// The job version to run, with the item.
+    pub job: Option<JobOut>,
+}
+
+/// What a heartbeat answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct HeartbeatOut {
+    /// The item's status: `cancelled` means stop the process.
+    pub status: ItemStatus,
+}
+
+fn invalid(message: String) -> ApiError {
+    ApiError::Invalid(message)
+}
+
+#[utoipa::path(put, path = "/v1/entities/{entity}/jobs/{name}", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), request_body = JobSpec, responses((status = 201, body = JobOut, description = "A new version"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn save_job(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((entity, name)): Path<(String, String)>,
+    JsonBody(spec): JsonBody<JobSpec>,
+) -> Result<(StatusCode, Json<JobOut>), ApiError> {
+    let entity = principal.own_entity(&entity)?;
+    principal.require_admin("define jobs")?;
+    check_name("job", &name).map_err(invalid)?;
+    spec.check().map_err(invalid)?;
+    let job = state.store.save_job(entity.id, name, spec).await?;
+    Ok((StatusCode::CREATED, Json(job.into())))
+}
+
+#[utoipa::path(get, path = "/v1/entities/{entity}/jobs", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path)), responses((status = 200, body = JobsOut, description = "Each job's latest version"), (status = 404, body = ErrorBody)))]
+pub(super) async fn list_jobs(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(entity): Path<String>,
+) -> Result<Json<JobsOut>, ApiError> {
+    let entity = principal.own_entity(&entity)?;
+    let jobs = state.store.list_jobs(entity.id, None).await?;
+    Ok(Json(JobsOut {
+        jobs: jobs.into_iter().map(Into::into).collect(),
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/entities/{entity}/jobs/{name}", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path, description = "`name` (the latest version) or `name@version`")), responses((status = 200, body = JobOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn read_job(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((entity, name)): Path<(String, String)>,
+) -> Result<Json<JobOut>, ApiError> {
+    let entity = principal.own_entity(&entity)?;
+    let job = JobRef::parse(&name).map_err(invalid)?;
+    Ok(Json(state.store.job(entity.id, &job).await?.into()))
+}
+
+#[utoipa::path(get, path = "/v1/entities/{entity}/jobs/{name}/versions", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), responses((status = 200, body = JobsOut, description = "Every version, oldest first"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn job_versions(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((entity, name)): Path<(String, String)>,
+) -> Result<Json<JobsOut>, ApiError> {
+    let entity = principal.own_entity(&entity)?;
+    check_name("job", &name).map_err(invalid)?;
+    let jobs = state.store.list_jobs(entity.id, Some(name.clone())).await?;
+    if jobs.is_empty() {
+        return Err(ApiError::NotFound(format!("job {name} not found")));
+    }
+    Ok(Json(JobsOut {
+        jobs: jobs.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// The body of `POST …/queues`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewQueue {
+    /// Its name, unique in the entity.
+    #[schema(min_length = 1, max_length = 128, pattern = "^[A-Za-z0-9._-]+$")]
+    pub name: String,
+}
+
+#[utoipa::path(post, path = "/v1/entities/{entity}/queues", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path)), request_body = NewQueue, responses((status = 201, body = QueueOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub(super) async fn create_queue(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(entity): Path<String>,
+    JsonBody(body): JsonBody<NewQueue>,
+) -> Result<(StatusCode, Json<QueueOut>), ApiError> {
+    let entity = principal.own_entity(&entity)?;
+    principal.require_admin("create queues")?;
+    check_name("queue", &body.name).map_err(invalid)?;
+    let queue = state.store.create_queue(entity.id, body.name).await?;
+    Ok((StatusCode::CREATED, Json(queue.into())))
+}
+
+#[utoipa::path(get, path = "/v1/entities/{entity}/queues", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path)), responses((status = 200, body = QueuesOut), (status = 404, body = ErrorBody)))]
+pub(super) async fn list_queues(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(entity): Path<String>,
+) -> Result<Json<QueuesOut>, ApiError> {
+    let entity = principal.own_entity(&entity)?;
+    let queues = state.store.list_queues(entity.id).await?;
+    Ok(Json(QueuesOut {
+        queues: queues.into_iter().map(Into::into).collect(),
+    }))
+}
+
+/// The body of `POST …/queues/{queue}/items`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct NewItemIn {
+    /// The job: `name` (its latest version) or `name@version`.
+    pub job: String,
+    /// The project the run belongs to (its RUN_STATE events are posted there).
+    #[schema(min_length = 1, max_length = 128)]
+    pub project: String,
+    /// Higher runs first (default 0).
+    #[serde(default)]
+    pub priority: i32,
+    /// Values for keys of the job's config.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub overrides: Map<String, Value>,
+}
+
+#[utoipa::path(post, path = "/v1/entities/{entity}/queues/{queue}/items", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("queue" = String, Path)), request_body = NewItemIn, responses((status = 201, body = ItemOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn enqueue(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((entity, queue)): Path<(String, String)>,
+    JsonBody(body): JsonBody<NewItemIn>,
+) -> Result<(StatusCode, Json<ItemOut>), ApiError> {
+    let entity = principal.own_entity(&entity)?;
+    crate::events::event::check_name("project", &body.project)
+        .map_err(|e| invalid(e.to_string()))?;
+    let job = JobRef::parse(&body.job).map_err(invalid)?;
+    state.store.queue(entity.id, &queue).await?;
+    let job = state.store.job(entity.id, &job).await?;
+    let config = merge_config(&job.spec.config, &body.overrides).map_err(invalid)?;
+    let item = NewItem {
+        queue,
+        job: job.name,
+        job_version: job.version,
+        config,
+        project: body.project,
+        enqueued_by: json!({"key": principal.key_id}),
+        priority: body.priority,
+    };
+    let item = state.store.enqueue(entity.id, item).await?;
+    Ok((StatusCode::CREATED, Json(item.into())))
+}
+
+/// Query parameters of an item listing.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ItemsQuery {
+    /// Only items in this status.
+    pub status: Option<ItemStatus>,
+    /// Only items of this job (by name).
+    pub job: Option<String>,
+    /// At most this many, newest first (default 100, at most 1000).
+    pub limit: Option<usize>,
+}
+
+#[utoipa::path(get, path = "/v1/entities/{entity}/queues/{queue}/items", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("queue" = String, Path), ItemsQuery), responses((status = 200, body = ItemsOut), (status = 404, body = ErrorBody)))]
+pub(super) async fn list_items(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((entity, queue)): Path<(String, String)>,
+    Query(query): Query<ItemsQuery>,
+) -> Result<Json<ItemsOut>, ApiError> {
+    let entity = principal.own_entity(&entity)?;
+    state.store.queue(entity.id, &queue).await?;
+    let filter = ItemFilter {
+        status: query.status,
+        job: query.job,
+        limit: query.limit.unwrap_or(100).clamp(1, 1000),
+    };
+    let items = state.store.list_items(entity.id, &queue, filter).await?;
+    Ok(Json(ItemsOut {
+        items: items.into_iter().map(Into::into).collect(),
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/entities/{entity}/items/{id}", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("id" = String, Path)), responses((status = 200, body = ItemOut), (status = 404, body = ErrorBody)))]
+pub(super) async fn read_item(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((entity, id)): Path<(String, String)>,
+) -> Result<Json<ItemOut>, ApiError> {
+    let entity = principal.own_entity(&entity)?;
+    Ok(Json(state.store.item(entity.id, &id).await?.into()))
+}
+
+#[utoipa::path(post, path = "/v1/entities/{entity}/items/{id}/cancel", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("id" = String, Path)), responses((status = 200, body = ItemOut, description = "Cancelled; a running process is stopped by its agent"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "It already ended")))]
+pub(super) async fn cancel_item(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((entity, id)): Path<(String, String)>,
+) -> Result<Json<ItemOut>, ApiError> {
+    let entity = principal.own_entity(&entity)?;
+    Ok(Json(state.store.cancel_item(entity.id, &id).await?.into()))
+}
+
+/// The body of a claim.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct ClaimIn {
+    /// The agent's name (unique per agent process), recorded as the item's holder.
+    #[schema(min_length = 1, max_length = 128)]
+    pub agent: String,
+    /// How long the claim holds without a heartbeat (1–3600 s; default 30).
+    #[serde(default = "default_lease")]
+    #[schema(minimum = 1, maximum = 3600)]
+    pub lease_seconds: u32,
+}
+
+fn default_lease() -> u32 {
+    30
+}
+
+fn lease_ms(seconds: u32) -> Result<i64, ApiError> {
+    match seconds {
+        1..=3600 => Ok(i64::from(seconds) * 1000),
+        _ => Err(invalid("lease_seconds: 1 to 3600".into())),
+    }
+}
+
+#[utoipa::path(post, path = "/v1/entities/{entity}/queues/{queue}/claim", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("queue" = String, Path)), request_body = ClaimIn, responses((status = 200, body = ClaimOut, description = "The next item (higher priority first, then FIFO) with its job, or none"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn claim(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((entity, queue)): Path<(String, String)>,
+    JsonBody(body): JsonBody<ClaimIn>,
+) -> Result<Json<ClaimOut>, ApiError> {
+    let entity = principal.own_entity(&entity)?.clone();
+    let lease = lease_ms(body.lease_seconds)?;
+    state.store.queue(entity.id, &queue).await?;
+    let (claimed, failed) = state
+        .store
+        .claim_item(entity.id, &queue, &body.agent, lease, MAX_ATTEMPTS)
+        .await?;
+    for item in &failed {
+        report_run(&state, entity.id, &entity.name, item, RunState::Failed).await?;
+    }
+    let Some(item) = claimed else {
+        return Ok(Json(ClaimOut {
+            item: None,
+            job: None,
+        }));
+    };
+    let job = JobRef {
+        name: item.job.clone(),
+        version: Some(item.job_version),
+    };
+    let job = state.store.job(entity.id, &job).await?;
+    Ok(Json(ClaimOut {
+        item: Some(item.into()),
+        job: Some(job.into()),
+    }))
+}
+
+/// The body of a heartbeat.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct HeartbeatIn {
+    /// The agent holding the item.
+    #[schema(min_length = 1, max_length = 128)]
+    pub agent: String,
+    /// True on the first heartbeat after the process started: the item becomes `running` and
+    /// its run's `RUN_STATE` `RUNNING` event is recorded.
+    #[serde(default)]
+    pub started: bool,
+    /// How long the lease holds from now (1–3600 s; default 30).
+    #[serde(default = "default_lease")]
+    #[schema(minimum = 1, maximum = 3600)]
+    pub lease_seconds: u32,
+}
+
+#[utoipa::path(post, path = "/v1/entities/{entity}/items/{id}/heartbeat", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("id" = String, Path)), request_body = HeartbeatIn, responses((status = 200, body = HeartbeatOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The agent no longer holds the item")))]
+pub(super) async fn heartbeat(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((entity, id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<HeartbeatIn>,
+) -> Result<Json<HeartbeatOut>, ApiError> {
+    let entity = principal.own_entity(&entity)?.clone();
+    let lease = lease_ms(body.lease_seconds)?;
+    let status = state
+        .store
+        .heartbeat_item(entity.id, &id, &body.agent, lease, body.started)
+        .await?;
+    if body.started && status == ItemStatus::Running {
+        let item = state.store.item(entity.id, &id).await?;
+        report_run(&state, entity.id, &entity.name, &item, RunState::Running).await?;
+    }
+    Ok(Json(HeartbeatOut { status }))
+}
+
+/// The body of a finish report.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct FinishIn {
+    /// The agent holding the item.
+    #[schema(min_length = 1, max_length = 128)]
+    pub agent: String,
+    /// The process's exit code (a signal's number is reported as 128 + it).
+    pub exit_code: i32,
+    /// The end of its output (the last 64 KiB are kept).
+    #[serde(default)]
+    pub output: String,
+}
+
+#[utoipa::path(post, path = "/v1/entities/{entity}/items/{id}/finish", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("id" = String, Path)), request_body = FinishIn, responses((status = 200, body = ItemOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The agent no longer holds the item")))]
+pub(super) async fn finish(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((entity, id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<FinishIn>,
+) -> Result<Json<ItemOut>, ApiError> {
+    let entity = principal.own_entity(&entity)?.clone();
+    let output = output_tail(&body.output).to_string();
+    let item = state
+        .store
+        .finish_item(entity.id, &id, &body.agent, body.exit_code, output)
+        .await?;
+    let run_state = match item.status {
+        ItemStatus::Finished => Some(RunState::Finished),
+        ItemStatus::Failed => Some(RunState::Failed),
+        _ => None,
+    };
+    if let Some(run_state) = run_state {
+        report_run(&state, entity.id, &entity.name, &item, run_state).await?;
+    }
+    Ok(Json(item.into()))
+}
+
+/// Records a `RUN_STATE` event for an item's run, through ingest like any posted event, so that
+/// automations on run states fire for launched runs too.
+async fn report_run(
+    state: &AppState,
+    entity_id: i64,
+    entity: &str,
+    item: &ItemRecord,
+    run_state: RunState,
+) -> Result<(), ApiError> {
+    let input: EventInput = serde_json::from_value(json!({
+        "type": "RUN_STATE", "entity": entity, "project": item.project, "run_id": item.run_id,
+        "run_name": format!("{}@{}", item.job, item.job_version), "state": run_state,
+        "author": format!("herald-launch:{}", item.queue),
+    }))
+    .map_err(|e| ApiError::Internal(e.into()))?;
+    // The idempotency key makes a repeated report (an agent retrying its request) create nothing.
+    let key = format!(
+        "launch:{}:{}:{}",
+        item.id,
+        item.attempts,
+        run_state.as_str()
+    );
+    state
+        .ingest()
+        .events(entity_id, vec![(Event::new(input), Some(key))])
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,371 @@
+//! Launch through the real binary and real `herald agent` processes: jobs and their versions,
+//! queues, priorities, cancelling a running process, an agent killed mid-run, what the job's
+//! process sees, and the RUN_STATE events that come back.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::common::{Api, Receiver, Server, expect_status, herald_bin};
+
+/// A `herald agent` process, killed when dropped.
+struct Agent {
+    child: Child,
+}
+
+impl Agent {
+    fn start(server: &Server, key: &str, args: &[&str]) -> Self {
+        let child = Command::new(herald_bin())
+            .args(["agent", "--poll", "50ms", "--lease", "2s", "--grace", "2s"])
+            .args(args)
+            .env("HERALD_URL", &server.url)
+            .env("HERALD_KEY", key)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("herald agent starts");
+        Self { child }
+    }
+
+    fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Saves a job whose process runs `script` with `sh -c`, with `OUT` set to `out`.
+async fn job(admin: &Api, name: &str, script: &str, out: &Path, config: Value) -> Value {
+    expect_status(
+        &admin
+            .put(
+                &format!("/v1/entities/default/jobs/{name}"),
+                &json!({"description": "test job", "command": ["sh", "-c", script],
+                        "env": {"OUT": out.display().to_string()}, "config": config}),
+            )
+            .await,
+        201,
+    )
+    .clone()
+}
+
+async fn enqueue(api: &Api, queue: &str, body: Value) -> String {
+    expect_status(
+        &api.post(&format!("/v1/entities/default/queues/{queue}/items"), &body)
+            .await,
+        201,
+    )["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+/// Waits until the item's status is one of `statuses`; returns the item.
+async fn wait_for(api: &Api, id: &str, statuses: &[&str], limit: Duration) -> Value {
+    let deadline = Instant::now() + limit;
+    loop {
+        let (_, item) = api.get(&format!("/v1/entities/default/items/{id}")).await;
+        if statuses.iter().any(|s| item["status"] == *s) {
+            return item;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "item {id} never became {statuses:?}: {item}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+struct Bench {
+    server: Server,
+    admin: Api,
+    member_key: String,
+    out: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Bench {
+    async fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let server = Server::start_fast(&dir.path().join("data"));
+        let admin = server.admin();
+        let member_key = expect_status(
+            &admin
+                .post(
+                    "/v1/entities/default/keys",
+                    &json!({"role": "member", "label": "agent"}),
+                )
+                .await,
+            201,
+        )["key"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        expect_status(
+            &admin
+                .post("/v1/entities/default/queues", &json!({"name": "gpu"}))
+                .await,
+            201,
+        );
+        let out = dir.path().join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        Self {
+            server,
+            admin,
+            member_key,
+            out,
+            _dir: dir,
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_agent_runs_the_job_with_its_config_and_reports_the_run() {
+    let bench = Bench::new().await;
+    let admin = &bench.admin;
+    let receiver = Receiver::ok().await;
+    crate::common::create_integration(
+        admin,
+        json!({"name": "hook", "kind": "webhook", "url": receiver.url("/runs")}),
+    )
+    .await;
+    crate::common::create_automation(
+        admin,
+        json!({"name": "run-failed", "scope": {"type": "project", "project": "train"},
+               "event": {"type": "RUN_STATE", "filter": {"state": "FAILED"}},
+               "action": {"type": "webhook", "integration": "hook",
+                          "payload": {"run": "${run_id}", "state": "${run_state}", "job": "${run_name}"}}}),
+    )
+    .await;
+    let script = r#"cat "$HERALD_RUN_CONFIG" > "$OUT/$HERALD_RUN_ID.config"; env > "$OUT/$HERALD_RUN_ID.env"; echo out-line; echo err-line >&2; exit "$(sed -n 's/.*"code":\([0-9]*\).*/\1/p' "$HERALD_RUN_CONFIG")""#;
+    let first = job(
+        admin,
+        "eval",
+        script,
+        &bench.out,
+        json!({"model": "latest", "code": 0}),
+    )
+    .await;
+    assert_eq!(first["version"], 1);
+    let second = job(
+        admin,
+        "eval",
+        script,
+        &bench.out,
+        json!({"model": "latest", "code": 0, "epochs": 1}),
+    )
+    .await;
+    assert_eq!(second["version"], 2, "every save is a new version");
+    let (_, versions) = admin.get("/v1/entities/default/jobs/eval/versions").await;
+    assert_eq!(versions["jobs"].as_array().unwrap().len(), 2);
+    let (_, old) = admin.get("/v1/entities/default/jobs/eval@1").await;
+    assert_eq!(old["config"], json!({"model": "latest", "code": 0}));
+
+    let member = bench.server.client(&bench.member_key);
+    let ok = enqueue(
+        &member,
+        "gpu",
+        json!({"job": "eval", "project": "train", "overrides": {"model": "v7"}}),
+    )
+    .await;
+    let bad = enqueue(
+        &member,
+        "gpu",
+        json!({"job": "eval@1", "project": "train", "overrides": {"code": 3}}),
+    )
+    .await;
+    let (status, refused) = member
+        .post(
+            "/v1/entities/default/queues/gpu/items",
+            &json!({"job": "eval", "project": "train", "overrides": {"command": "rm -rf /"}}),
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`command` not in the job's config")
+    );
+
+    let agent = Agent::start(&bench.server, &bench.member_key, &["--queue", "gpu"]);
+    let ok_item = wait_for(admin, &ok, &["finished", "failed"], Duration::from_secs(30)).await;
+    let bad_item = wait_for(
+        admin,
+        &bad,
+        &["finished", "failed"],
+        Duration::from_secs(30),
+    )
+    .await;
+    agent.kill();
+    assert_eq!(ok_item["status"], "finished", "{ok_item}");
+    assert_eq!(ok_item["exit_code"], 0);
+    assert_eq!(ok_item["job"], "eval@2");
+    let output = ok_item["output"].as_str().unwrap();
+    assert!(
+        output.contains("out-line") && output.contains("err-line"),
+        "{output}"
+    );
+    assert_eq!(bad_item["status"], "failed");
+    assert_eq!(bad_item["exit_code"], 3);
+    assert_eq!(bad_item["job"], "eval@1");
+
+    let config: Value = serde_json::from_str(
+        &std::fs::read_to_string(bench.out.join(format!("{ok}.config"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        config,
+        json!({"model": "v7", "code": 0, "epochs": 1}),
+        "defaults ← overrides"
+    );
+    let env = std::fs::read_to_string(bench.out.join(format!("{ok}.env"))).unwrap();
+    assert!(env.contains(&format!("HERALD_RUN_ID={ok}")), "{env}");
+    assert!(
+        env.contains(&format!("HERALD_URL={}", bench.server.url)),
+        "{env}"
+    );
+    assert!(env.contains("HERALD_RUN_CONFIG="), "{env}");
+    assert!(
+        !env.contains("HERALD_KEY") && !env.contains(&bench.member_key),
+        "the agent's key never reaches the job: {env}"
+    );
+
+    // RUN_STATE events came back: the failed run reached the receiver through an ordinary
+    // automation.
+    let got = receiver.wait_for(1, Duration::from_secs(20)).await;
+    assert_eq!(
+        got[0].json(),
+        json!({"run": bad, "state": "FAILED", "job": "eval@1"})
+    );
+}
+
+#[tokio::test]
+async fn higher_priorities_run_first_and_cancel_stops_a_running_process() {
+    let bench = Bench::new().await;
+    let admin = &bench.admin;
+    job(
+        admin,
+        "log",
+        r#"echo "$HERALD_RUN_ID" >> "$OUT/order""#,
+        &bench.out,
+        json!({}),
+    )
+    .await;
+    job(admin, "sleepy", "exec sleep 60", &bench.out, json!({})).await;
+    let low = enqueue(
+        admin,
+        "gpu",
+        json!({"job": "log", "project": "p", "priority": 0}),
+    )
+    .await;
+    let high = enqueue(
+        admin,
+        "gpu",
+        json!({"job": "log", "project": "p", "priority": 5}),
+    )
+    .await;
+    let also_low = enqueue(
+        admin,
+        "gpu",
+        json!({"job": "log", "project": "p", "priority": 0}),
+    )
+    .await;
+    let agent = Agent::start(
+        &bench.server,
+        &bench.member_key,
+        &["--queue", "gpu", "--max-jobs", "1"],
+    );
+    for id in [&low, &high, &also_low] {
+        wait_for(admin, id, &["finished"], Duration::from_secs(30)).await;
+    }
+    let order = std::fs::read_to_string(bench.out.join("order")).unwrap();
+    assert_eq!(
+        order.lines().collect::<Vec<_>>(),
+        [high.as_str(), low.as_str(), also_low.as_str()],
+        "priority first, then FIFO"
+    );
+
+    let sleepy = enqueue(admin, "gpu", json!({"job": "sleepy", "project": "p"})).await;
+    wait_for(admin, &sleepy, &["running"], Duration::from_secs(30)).await;
+    let started = Instant::now();
+    let (status, cancelled) = admin
+        .post(
+            &format!("/v1/entities/default/items/{sleepy}/cancel"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{cancelled}");
+    // The agent learns of it at its next heartbeat and sends SIGTERM; `sleep` dies of it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let item = loop {
+        let (_, item) = admin
+            .get(&format!("/v1/entities/default/items/{sleepy}"))
+            .await;
+        if !item["exit_code"].is_null() {
+            break item;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the process was never stopped: {item}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    assert_eq!(item["status"], "cancelled");
+    assert_eq!(item["exit_code"], 128 + 15, "SIGTERM");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let (status, _) = admin
+        .post(
+            &format!("/v1/entities/default/items/{sleepy}/cancel"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 409, "an ended item cannot be cancelled");
+    agent.kill();
+}
+
+#[tokio::test]
+async fn an_item_whose_agent_died_runs_again_elsewhere() {
+    let bench = Bench::new().await;
+    let admin = &bench.admin;
+    // Counts its runs; the first run waits long enough for its agent to be killed.
+    let script = r#"echo run >> "$OUT/runs"; if [ "$(wc -l < "$OUT/runs")" -eq 1 ]; then echo $$ > "$OUT/first.pid"; exec sleep 3; fi"#;
+    job(admin, "flaky", script, &bench.out, json!({})).await;
+    let id = enqueue(admin, "gpu", json!({"job": "flaky", "project": "p"})).await;
+    let first = Agent::start(
+        &bench.server,
+        &bench.member_key,
+        &["--queue", "gpu", "--name", "first"],
+    );
+    let running = wait_for(admin, &id, &["running"], Duration::from_secs(30)).await;
+    assert_eq!(running["agent"], "first");
+    first.kill();
+    let second = Agent::start(
+        &bench.server,
+        &bench.member_key,
+        &["--queue", "gpu", "--name", "second"],
+    );
+    let done = wait_for(admin, &id, &["finished", "failed"], Duration::from_secs(30)).await;
+    second.kill();
+    assert_eq!(done["status"], "finished", "{done}");
+    assert_eq!(
+        done["attempts"], 2,
+        "the lapsed lease returned it to the queue"
+    );
+    let (_, other) = admin
+        .get("/v1/entities/default/queues/gpu/items?status=running")
+        .await;
+    assert_eq!(other["items"], json!([]), "never two holders at once");
+    // The killed agent's process outlived it (as after a real crash); the test stops it.
+    if let Ok(pid) = std::fs::read_to_string(bench.out.join("first.pid")) {
+        let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+    }
+}
