@@ -248,7 +248,7 @@ mod tests {
             merge_config(defaults, json!({"command": "rm"}).as_object().unwrap()).unwrap_err();
         assert_eq!(
             error,
-            "overrides: `command` not in the job's config (it has: epochs, model)"
+            "overrides: `command` not in the job's config (it has: model, epochs)"
         );
     }
 
