@@ -6,7 +6,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use herald::delivery::attempt::execute;
+use herald::delivery::attempt::{Reach, execute};
 use herald::delivery::outbound::Credentials;
 use herald::delivery::signing::{standard_webhooks_signature, wandb_signature};
 use herald::delivery::transport::DryRunTransport;
@@ -141,16 +141,14 @@ pub(crate) async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> 
                 transport.clone(),
             );
             let started = Instant::now();
-            let result = execute(
-                &engine,
-                &plugin,
-                invocation,
+            let reach = Reach {
                 credentials,
-                vec![],
-                tag,
+                granted: vec![],
+                refs: tag,
                 transport,
-            )
-            .await;
+                launcher: None,
+            };
+            let result = execute(&engine, &plugin, invocation, reach).await;
             let elapsed = started.elapsed();
             anyhow::ensure!(
                 matches!(result.result, Ok(Ok(_))),

@@ -712,7 +712,8 @@ async fn bad_bodies_are_400_and_name_the_field() {
     let r = admin.post("/v1/automations", &no_integration).await;
     assert!(
         r.0 == 400
-            && message(&r).contains("installed: github-dispatch, no-op, slack, teams, webhook"),
+            && message(&r)
+                .contains("installed: github-dispatch, launch-job, no-op, slack, teams, webhook"),
         "{}",
         r.1
     );

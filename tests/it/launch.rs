@@ -369,3 +369,86 @@ async fn an_item_whose_agent_died_runs_again_elsewhere() {
         let _ = Command::new("kill").args(["-9", pid.trim()]).status();
     }
 }
+
+#[tokio::test]
+async fn a_linked_model_enqueues_an_evaluation_run_through_the_launch_job_action() {
+    let bench = Bench::new().await;
+    let admin = &bench.admin;
+    job(
+        admin,
+        "evaluate",
+        r#"cat "$HERALD_RUN_CONFIG" > "$OUT/$HERALD_RUN_ID.config""#,
+        &bench.out,
+        json!({"model": "none", "suite": "full"}),
+    )
+    .await;
+    let automation = |overrides: Value, queue: &str| {
+        json!({"name": "evaluate-linked", "scope": {"type": "registry", "registry": "models"},
+               "event": {"type": "LINK_ARTIFACT"},
+               "action": {"type": "launch-job", "config": {"queue": queue, "job": "evaluate",
+                          "priority": 2, "overrides": overrides}}})
+    };
+    // What cannot work is refused when saved, naming the field.
+    for (body, expected) in [
+        (
+            automation(json!({"command": "rm -rf /"}), "gpu"),
+            "action.config.overrides: `command` not in the job's config",
+        ),
+        (
+            automation(json!({}), "nowhere"),
+            "action.config.queue: queue nowhere not found",
+        ),
+    ] {
+        let (status, answer) = admin.post("/v1/automations", &body).await;
+        assert_eq!(status, 400, "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.contains(expected), "{message}");
+    }
+    let id = crate::common::create_automation(
+        admin,
+        automation(json!({"model": "${artifact_version_string}"}), "gpu"),
+    )
+    .await;
+    let (_, listed) = admin.get("/v1/automations").await;
+    assert_eq!(
+        listed["automations"][0]["queue"], "gpu",
+        "the list's queue column"
+    );
+
+    let event = crate::common::post_event(
+        admin,
+        &json!({"type": "LINK_ARTIFACT", "entity": "default", "registry": "models",
+                "collection": "churn", "version": "v4", "author": "ana"}),
+    )
+    .await;
+    let execution = crate::common::settled(admin, &event, Duration::from_secs(20)).await;
+    assert_eq!(execution["status"], "succeeded", "{execution}");
+    assert_eq!(execution["automation_id"], id);
+    let summary = execution["status_reason"].to_string() + &execution["attempt_log"].to_string();
+    let (_, items) = admin.get("/v1/entities/default/queues/gpu/items").await;
+    let item = &items["items"][0];
+    let item_id = item["id"].as_str().unwrap();
+    assert!(
+        summary.contains(item_id),
+        "the execution records the item: {summary}"
+    );
+    assert_eq!(item["priority"], 2);
+    assert_eq!(
+        item["enqueued_by"],
+        json!({"automation": id, "execution": execution["id"]})
+    );
+    assert_eq!(item["project"], "models");
+
+    let agent = Agent::start(&bench.server, &bench.member_key, &["--queue", "gpu"]);
+    wait_for(admin, item_id, &["finished"], Duration::from_secs(30)).await;
+    agent.kill();
+    let config: Value = serde_json::from_str(
+        &std::fs::read_to_string(bench.out.join(format!("{item_id}.config"))).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        config,
+        json!({"model": "default/models/churn:v4", "suite": "full"}),
+        "the override rendered from the event"
+    );
+}

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::{ConnectionProbe, Receiver, fixture, herald};
-use herald::delivery::attempt::execute;
+use herald::delivery::attempt::{Reach, execute};
 use herald::delivery::egress::EgressConfig;
 use herald::delivery::outbound::Credentials;
 use herald::delivery::transport::{HttpTransport, Timeouts};
@@ -70,16 +70,14 @@ impl Bench {
         let tag = MasterKey::from_bytes(&[3; 32])
             .refs()
             .tag(&invocation.execution_id);
-        execute(
-            &self.engine,
-            plugin,
-            invocation,
-            Some(credentials),
-            vec![],
-            tag,
+        let reach = Reach {
+            credentials: Some(credentials),
+            granted: vec![],
+            refs: tag,
             transport,
-        )
-        .await
+            launcher: None,
+        };
+        execute(&self.engine, plugin, invocation, reach).await
     }
 
     fn invocation(&self, config: Value, payload: Option<&str>) -> Invocation {

@@ -68,12 +68,13 @@ async fn serves_builtin_and_third_party_plugins_and_restarts_without_recompiling
         [
             "github-dispatch",
             "hostile",
+            "launch-job",
             "no-op",
             "slack",
             "teams",
             "webhook"
         ],
-        "the five built-ins and the good third-party plugin; bad files are not loaded"
+        "the six built-ins and the good third-party plugin; bad files are not loaded"
     );
     let webhook = plugins.iter().find(|p| p["name"] == "webhook").unwrap();
     assert_eq!(webhook["source"], "builtin");
@@ -92,13 +93,13 @@ async fn serves_builtin_and_third_party_plugins_and_restarts_without_recompiling
     server.kill();
 
     let cached = cache_entries(&data_dir);
-    // The five built-ins, hostile and greeter compile (greeter is then refused for its world);
+    // The six built-ins, hostile and greeter compile (greeter is then refused for its world);
     // the broken file never gets that far.
-    assert_eq!(cached.len(), 7, "each component compiled once: {cached:?}");
+    assert_eq!(cached.len(), 8, "each component compiled once: {cached:?}");
     let server = start(&data_dir, &plugins_arg);
     let listed =
         crate::common::expect_status(&server.admin().get("/v1/plugins").await, 200).clone();
-    assert_eq!(listed["plugins"].as_array().unwrap().len(), 6);
+    assert_eq!(listed["plugins"].as_array().unwrap().len(), 7);
     assert_eq!(
         cache_entries(&data_dir),
         cached,

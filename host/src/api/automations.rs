@@ -103,7 +103,47 @@ async fn validate(
         ));
     }
     check_action_config(state, &plugin, "action.config", &action.config).await?;
+    if action.plugin == LAUNCH_JOB {
+        check_launch(state, entity_id, &action.config).await?;
+    }
     Ok(compiled)
+}
+
+/// The built-in action that enqueues launch jobs: its queue, job and override keys are checked
+/// against the entity's queues and jobs when the automation is saved (at execution too, since
+/// either may change later).
+const LAUNCH_JOB: &str = "launch-job";
+
+async fn check_launch(
+    state: &AppState,
+    entity_id: i64,
+    config: &serde_json::Value,
+) -> Result<(), ApiError> {
+    let text = |key: &str| config[key].as_str().unwrap_or_default().to_string();
+    let missing = |field: &'static str| {
+        move |e: crate::store::StoreError| match e {
+            crate::store::StoreError::NotFound(what) => {
+                ApiError::Invalid(format!("action.config.{field}: {what} not found"))
+            }
+            other => store_error(other),
+        }
+    };
+    state
+        .store
+        .queue(entity_id, &text("queue"))
+        .await
+        .map_err(missing("queue"))?;
+    let job = crate::launch::JobRef::parse(&text("job"))
+        .map_err(|e| ApiError::Invalid(format!("action.config.job: {e}")))?;
+    let job = state
+        .store
+        .job(entity_id, &job)
+        .await
+        .map_err(missing("job"))?;
+    let overrides = config["overrides"].as_object().cloned().unwrap_or_default();
+    crate::launch::merge_config(&job.spec.config, &overrides)
+        .map_err(|e| ApiError::Invalid(format!("action.config.{e}")))?;
+    Ok(())
 }
 
 /// An automation as listed: the definition plus the summary columns of the reference UI.

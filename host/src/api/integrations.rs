@@ -13,7 +13,7 @@ use super::auth::Principal;
 use super::json::JsonBody;
 use super::out::{IntegrationOut, IntegrationsOut, TestOut};
 use super::{AppState, check_action_config, store_error};
-use crate::delivery::attempt::{Unrunnable, attempt_record, execute, verdict};
+use crate::delivery::attempt::{Reach, Unrunnable, attempt_record, execute, verdict};
 use crate::delivery::integration::IntegrationKind;
 use crate::engine::Invocation;
 use crate::error::{ApiError, ErrorBody};
@@ -406,16 +406,15 @@ pub(super) async fn test(
         .get(&plugin.info.name)
         .cloned()
         .unwrap_or_default();
-    let report = execute(
-        &state.engine,
-        &plugin,
-        invocation,
-        Some(credentials),
+    let reach = Reach {
+        credentials: Some(credentials),
         granted,
-        tag,
-        state.transport.clone(),
-    )
-    .await;
+        refs: tag,
+        transport: state.transport.clone(),
+        // A test enqueues nothing: the plugin is told launch queues are not available here.
+        launcher: None,
+    };
+    let report = execute(&state.engine, &plugin, invocation, reach).await;
     let verdict = verdict(&report).redacted(&redactor);
     let record = serde_json::to_value(attempt_record(
         1,

@@ -16,8 +16,9 @@ use super::auth::Principal;
 use super::json::JsonBody;
 use crate::error::{ApiError, ErrorBody};
 use crate::events::{Event, EventInput, RunState};
-use crate::launch::{ItemStatus, JobRef, JobSpec, check_name, merge_config, output_tail};
-use crate::store::{ItemFilter, ItemRecord, JobRecord, NewItem, QueueRecord};
+use crate::launch::enqueue::{self, Enqueue, EnqueueError};
+use crate::launch::{ItemStatus, JobRef, JobSpec, check_name, output_tail};
+use crate::store::{ItemFilter, ItemRecord, JobRecord, QueueRecord};
 
 /// An item claimed this many times without finishing fails instead of running again.
 const MAX_ATTEMPTS: u32 = 3;
@@ -308,20 +309,20 @@ pub(super) async fn enqueue(
     let entity = principal.own_entity(&entity)?;
     crate::events::event::check_name("project", &body.project)
         .map_err(|e| invalid(e.to_string()))?;
-    let job = JobRef::parse(&body.job).map_err(invalid)?;
-    state.store.queue(entity.id, &queue).await?;
-    let job = state.store.job(entity.id, &job).await?;
-    let config = merge_config(&job.spec.config, &body.overrides).map_err(invalid)?;
-    let item = NewItem {
+    let request = Enqueue {
         queue,
-        job: job.name,
-        job_version: job.version,
-        config,
+        job: body.job,
+        overrides: body.overrides,
         project: body.project,
-        enqueued_by: json!({"key": principal.key_id}),
         priority: body.priority,
+        enqueued_by: json!({"key": principal.key_id}),
     };
-    let item = state.store.enqueue(entity.id, item).await?;
+    let item = enqueue::enqueue(&state.store, entity.id, request)
+        .await
+        .map_err(|error| match error {
+            EnqueueError::Invalid(message) => invalid(message),
+            EnqueueError::Store(error) => error.into(),
+        })?;
     Ok((StatusCode::CREATED, Json(item.into())))
 }
 

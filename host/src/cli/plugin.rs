@@ -9,7 +9,7 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::delivery::attempt::{attempt_record, execute, verdict};
+use crate::delivery::attempt::{Reach, attempt_record, execute, verdict};
 use crate::delivery::egress::EgressConfig;
 use crate::delivery::outbound::Credentials;
 use crate::delivery::redact::Redactor;
@@ -245,16 +245,14 @@ async fn run_once(engine: &PluginEngine, args: RunArgs, json: bool) -> anyhow::R
         ))
     };
     let started = std::time::SystemTime::now();
-    let report = execute(
-        engine,
-        &plugin,
-        invocation,
+    let reach = Reach {
         credentials,
         granted,
-        tag,
+        refs: tag,
         transport,
-    )
-    .await;
+        launcher: None,
+    };
+    let report = execute(engine, &plugin, invocation, reach).await;
 
     let redactor = Redactor::new(
         args.token_secret

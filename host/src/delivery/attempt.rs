@@ -11,11 +11,13 @@ use super::outbound::{Credentials, DeliveryPort};
 use super::redact::{REDACTED, Redactor};
 use super::transport::Transport;
 use crate::bounded::cut;
+use crate::engine::outbound::Launcher;
 use crate::engine::{
     ActionError, ExecutionReport, HostIo, Invocation, Plugin, PluginEngine, SandboxError,
 };
 use crate::events::Variables;
 use crate::ids::ExecutionId;
+use crate::launch::enqueue::QueueLauncher;
 use crate::plugins::PluginRegistry;
 use crate::secrets::MasterKey;
 use crate::secrets::refs::RefTag;
@@ -326,16 +328,20 @@ impl Deliverer {
             .get(&automation.action.plugin)
             .cloned()
             .unwrap_or_default();
-        let report = execute(
-            &self.engine,
-            &plugin,
-            invocation,
-            integration,
+        let launcher = QueueLauncher {
+            store: self.store.clone(),
+            entity_id,
+            project: event.input.project_name().to_string(),
+            enqueued_by: serde_json::json!({"automation": automation.id, "execution": execution_id}),
+        };
+        let reach = Reach {
+            credentials: integration,
             granted,
-            tag,
-            self.transport.clone(),
-        )
-        .await;
+            refs: tag,
+            transport: self.transport.clone(),
+            launcher: Some(Box::new(launcher)),
+        };
+        let report = execute(&self.engine, &plugin, invocation, reach).await;
         let verdict = verdict(&report).redacted(&redactor);
         let record = attempt_record(attempt, started, &report, &verdict, &redactor);
         let waiting: Duration = report.requests.iter().map(|r| r.duration).sum();
@@ -343,30 +349,42 @@ impl Deliverer {
     }
 }
 
+/// What one attempt may reach outside its sandbox.
+pub struct Reach {
+    /// The integration: its origin is reachable, with these credentials added by the host.
+    pub credentials: Option<Credentials>,
+    /// Origins the operator granted the plugin besides (reached without credentials).
+    pub granted: Vec<url::Origin>,
+    /// Tags the execution's secret placeholders (only those are filled).
+    pub refs: RefTag,
+    /// Where requests go.
+    pub transport: Arc<dyn Transport>,
+    /// Launch queues, when the attempt may enqueue (an automation's execution).
+    pub launcher: Option<Box<dyn Launcher>>,
+}
+
 /// Runs one plugin attempt: the one path that the dispatcher, an integration's test,
-/// `herald plugin run` and the benchmark share. The plugin may reach the origin of `credentials`
-/// (with them added by the host) and the `granted` origins; the invocation's integration URL is
-/// set from `credentials` (a hidden URL as its placeholder).
+/// `herald plugin run` and the benchmark share. The invocation's integration URL is set from the
+/// credentials (a hidden URL as its placeholder).
 pub async fn execute(
     engine: &PluginEngine,
     plugin: &Plugin,
     mut invocation: Invocation,
-    credentials: Option<Credentials>,
-    granted: Vec<url::Origin>,
-    refs: RefTag,
-    transport: Arc<dyn Transport>,
+    reach: Reach,
 ) -> ExecutionReport {
-    invocation.integration_url = credentials.as_ref().map(Credentials::url_for_plugin);
+    invocation.integration_url = reach.credentials.as_ref().map(Credentials::url_for_plugin);
     let port = DeliveryPort {
-        credentials,
+        credentials: reach.credentials,
         execution_id: ExecutionId::from(invocation.execution_id.as_str()),
-        refs,
-        transport,
+        refs: reach.refs,
+        transport: reach.transport,
     };
-    let gate = port.gate(granted);
-    engine
-        .execute(plugin, &invocation, HostIo::new(gate, Box::new(port)))
-        .await
+    let gate = port.gate(reach.granted);
+    let mut io = HostIo::new(gate, Box::new(port));
+    if let Some(launcher) = reach.launcher {
+        io = io.with_launcher(launcher);
+    }
+    engine.execute(plugin, &invocation, io).await
 }
 
 /// What the report of an execution means for it.

@@ -80,3 +80,26 @@ pub trait Outbound: Send + Sync {
     /// Sends a completed request, reading at most `max_response_bytes` of the answer.
     fn send(&self, request: OutboundRequest, max_response_bytes: usize) -> SendFuture<'_>;
 }
+
+/// A plugin's request to run a launch job (the `launch.enqueue` import).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LaunchRequest {
+    /// The queue, in the automation's entity.
+    pub queue: String,
+    /// The job: `name` or `name@version`.
+    pub job: String,
+    /// Config overrides (JSON object text).
+    pub config: String,
+    /// Higher runs first.
+    pub priority: i32,
+}
+
+/// A boxed future returned by [`Launcher::enqueue`]: the item's id, or why not.
+pub type EnqueueFuture<'a> = Pin<Box<dyn Future<Output = Result<String, String>> + Send + 'a>>;
+
+/// What the embedder hands an execution that may enqueue launch jobs: checks the request
+/// against its entity's queues and jobs and enqueues it.
+pub trait Launcher: Send + Sync {
+    /// Enqueues a run; the error is told to the plugin.
+    fn enqueue(&self, request: LaunchRequest) -> EnqueueFuture<'_>;
+}

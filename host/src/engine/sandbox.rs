@@ -9,7 +9,9 @@ use url::Url;
 
 use super::bindings::herald::plugin::{http, launch, log, types};
 use super::bindings::{Header, HttpError, HttpRequest, HttpResponse, LogLevel, RunRequest};
-use super::outbound::{OriginGate, Outbound, OutboundRequest, TransportError};
+use super::outbound::{
+    LaunchRequest, Launcher, OriginGate, Outbound, OutboundRequest, TransportError,
+};
 use super::state::ExecState;
 
 /// Requests past the request budget that are still recorded (each refused); past these they are
@@ -37,6 +39,9 @@ const HOST_OWNED_HEADERS: [&str; 9] = [
 pub struct HostIo {
     gate: OriginGate,
     port: Box<dyn Outbound>,
+    launcher: Option<Box<dyn Launcher>>,
+    /// Enqueues asked for (capped like requests).
+    enqueued: u32,
     pub(super) records: Vec<RequestRecord>,
     /// Requests asked for in all, recorded or not.
     pub(super) requested: usize,
@@ -48,9 +53,17 @@ impl HostIo {
         Self {
             gate,
             port,
+            launcher: None,
+            enqueued: 0,
             records: Vec::new(),
             requested: 0,
         }
+    }
+
+    /// Lets the execution enqueue launch jobs through `launcher`.
+    pub fn with_launcher(mut self, launcher: Box<dyn Launcher>) -> Self {
+        self.launcher = Some(launcher);
+        self
     }
 
     /// Keeps a record unless the plugin is past its budget of recorded refusals.
@@ -108,9 +121,27 @@ impl log::Host for ExecState {
 }
 
 impl launch::Host for ExecState {
-    async fn enqueue(&mut self, _request: RunRequest) -> wasmtime::Result<Result<String, String>> {
-        // Launch queues are not built yet; the plugin is told so.
-        Ok(Err("launch queues are not available on this host".into()))
+    async fn enqueue(&mut self, request: RunRequest) -> wasmtime::Result<Result<String, String>> {
+        let max = self.io_limits().max_requests;
+        let Some(io) = self.io.as_mut() else {
+            return Ok(Err("describe and validate-config may not enqueue".into()));
+        };
+        let Some(launcher) = io.launcher.as_ref() else {
+            return Ok(Err(
+                "launch queues are not available here (a test or a local run)".into(),
+            ));
+        };
+        if io.enqueued >= max {
+            return Ok(Err(format!("at most {max} enqueues per execution")));
+        }
+        io.enqueued += 1;
+        let request = LaunchRequest {
+            queue: request.queue,
+            job: request.job,
+            config: request.config,
+            priority: request.priority,
+        };
+        Ok(launcher.enqueue(request).await)
     }
 }
 

@@ -2,6 +2,8 @@
 //! and the items on them that agents claim and run. This module owns the rules; SQL is in
 //! `store/launch.rs`, routes in `api/launch.rs`.
 
+pub mod enqueue;
+
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
