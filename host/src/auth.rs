@@ -45,6 +45,17 @@ pub fn generate_key() -> String {
     )
 }
 
+/// The prefix of run tokens: what a launched job's process posts its own run's events with.
+pub const RUN_TOKEN_PREFIX: &str = "hr_";
+
+/// A new run token.
+pub fn generate_run_token() -> String {
+    format!(
+        "{RUN_TOKEN_PREFIX}{}",
+        URL_SAFE_NO_PAD.encode(random_bytes::<32>())
+    )
+}
+
 /// A short random id, for keys and other rows that are listed.
 pub fn random_id(prefix: &str) -> String {
     format!("{prefix}{}", URL_SAFE_NO_PAD.encode(random_bytes::<12>()))

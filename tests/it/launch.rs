@@ -452,3 +452,86 @@ async fn a_linked_model_enqueues_an_evaluation_run_through_the_launch_job_action
         "the override rendered from the event"
     );
 }
+
+#[tokio::test]
+async fn the_run_token_posts_its_own_runs_events_and_nothing_else() {
+    let bench = Bench::new().await;
+    let admin = &bench.admin;
+    job(
+        admin,
+        "train",
+        r#"env > "$OUT/$HERALD_RUN_ID.env"; exec sleep 60"#,
+        &bench.out,
+        json!({}),
+    )
+    .await;
+    crate::common::create_automation(
+        admin,
+        json!({"name": "diverged", "scope": {"type": "project", "project": "p"},
+               "event": {"type": "RUN_METRIC_THRESHOLD", "metric": {"name": "loss", "cmp": "$gt", "value": 1.0}},
+               "action": {"type": "no-op"}}),
+    )
+    .await;
+    let id = enqueue(admin, "gpu", json!({"job": "train", "project": "p"})).await;
+    let agent = Agent::start(&bench.server, &bench.member_key, &["--queue", "gpu"]);
+    wait_for(admin, &id, &["running"], Duration::from_secs(30)).await;
+    let env_file = bench.out.join(format!("{id}.env"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let env = loop {
+        match std::fs::read_to_string(&env_file) {
+            Ok(env) if env.contains("HERALD_RUN_TOKEN=") => break env,
+            _ => {
+                assert!(
+                    Instant::now() < deadline,
+                    "the job never wrote its environment"
+                );
+                tokio::time::sleep(Duration::from_millis(25)).await;
+            }
+        }
+    };
+    let token = env
+        .lines()
+        .find_map(|l| l.strip_prefix("HERALD_RUN_TOKEN="))
+        .unwrap()
+        .to_string();
+    let run = bench.server.client(&token);
+    let sample = |run_id: &str| json!({"type": "RUN_METRIC", "entity": "default", "project": "p", "run_id": run_id, "metrics": {"loss": 5.0}});
+    let (status, posted) = run.post("/v1/events", &sample(&id)).await;
+    assert_eq!(status, 202, "{posted}");
+    assert_eq!(
+        posted["matched"], 1,
+        "its samples feed run-metric automations"
+    );
+    let (status, refused) = run.post("/v1/events", &sample("another-run")).await;
+    assert_eq!(status, 403, "{refused}");
+    for (method, path) in [
+        ("GET", "/v1/automations".to_string()),
+        (
+            "GET",
+            format!("/v1/events/{}", posted["event_id"].as_str().unwrap()),
+        ),
+        ("GET", format!("/v1/entities/default/items/{id}")),
+        ("POST", format!("/v1/entities/default/items/{id}/cancel")),
+    ] {
+        let (status, answer) = run.send(method, &path, None, &[]).await;
+        assert_eq!(status, 403, "{method} {path}: {answer}");
+    }
+    admin
+        .post(
+            &format!("/v1/entities/default/items/{id}/cancel"),
+            &json!({}),
+        )
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, item) = admin.get(&format!("/v1/entities/default/items/{id}")).await;
+        if !item["exit_code"].is_null() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never stopped: {item}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    agent.kill();
+    let (status, _) = run.post("/v1/events", &sample(&id)).await;
+    assert_eq!(status, 401, "the token ended with its run");
+}

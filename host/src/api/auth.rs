@@ -21,6 +21,8 @@ pub struct Principal {
     pub entity: EntityRecord,
     /// The key's role.
     pub role: Role,
+    /// For a run token: the one run (project, run id) it may post events for, and nothing else.
+    pub run: Option<(String, String)>,
 }
 
 impl Principal {
@@ -41,6 +43,37 @@ impl Principal {
             Err(ApiError::NotFound(format!("entity {name} not found")))
         }
     }
+}
+
+/// The routes a run token may call: posting events (for its own run, checked per event).
+const RUN_TOKEN_ROUTES: [&str; 2] = ["/v1/events", "/v1/events/batch"];
+
+/// The principal of a run token: valid while its item is claimed or running, and only for
+/// posting its own run's events.
+async fn run_principal(
+    parts: &Parts,
+    state: &AppState,
+    hash: [u8; 32],
+) -> Result<Principal, ApiError> {
+    let (entity, project, run_id) = state
+        .store
+        .run_token(hash)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .ok_or_else(|| {
+            ApiError::Unauthorized("the run token is not valid (its run is not running)".into())
+        })?;
+    if parts.method != axum::http::Method::POST || !RUN_TOKEN_ROUTES.contains(&parts.uri.path()) {
+        return Err(ApiError::Forbidden(
+            "a run token may only post events for its own run".into(),
+        ));
+    }
+    Ok(Principal {
+        key_id: format!("run:{run_id}"),
+        entity,
+        role: Role::Member,
+        run: Some((project, run_id)),
+    })
 }
 
 /// Keys already verified, by hash: most requests never reach the database for auth.
@@ -81,6 +114,9 @@ impl FromRequestParts<AppState> for Principal {
                 ApiError::Unauthorized("the Authorization header must be `Bearer <key>`".into())
             })?;
         let hash = hash_key(key);
+        if key.starts_with(crate::auth::RUN_TOKEN_PREFIX) {
+            return run_principal(parts, state, hash).await;
+        }
         if let Some(principal) = state.keys.keys.read().expect("not poisoned").get(&hash) {
             return Ok(principal.clone());
         }
@@ -96,6 +132,7 @@ impl FromRequestParts<AppState> for Principal {
             key_id: record.id,
             entity: record.entity,
             role: record.role,
+            run: None,
         };
         state
             .keys

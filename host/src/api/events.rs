@@ -39,6 +39,14 @@ fn parse_event(value: Value, prefix: &str, principal: &Principal) -> Result<Even
         .validate()
         .map_err(|e| ApiError::Invalid(format!("{prefix}{e}")))?;
     principal.own_entity(&input.entity)?;
+    if let Some((project, run_id)) = &principal.run
+        && (input.project.as_deref() != Some(project.as_str())
+            || input.run_id.as_deref() != Some(run_id.as_str()))
+    {
+        return Err(ApiError::Forbidden(format!(
+            "{prefix}a run token may only post events for its own run ({project}/{run_id})"
+        )));
+    }
     Ok(Event::new(input))
 }
 

@@ -176,6 +176,9 @@ pub(super) struct ClaimOut {
     pub item: Option<ItemOut>,
     /// The job version to run, with the item.
     pub job: Option<JobOut>,
+    /// The token the job's process posts its run's events with (`HERALD_RUN_TOKEN`); valid
+    /// while the item is claimed or running, for that run's events only.
+    pub run_token: Option<String>,
 }
 
 /// What a heartbeat answers.
@@ -413,9 +416,17 @@ pub(super) async fn claim(
     let entity = principal.own_entity(&entity)?.clone();
     let lease = lease_ms(body.lease_seconds)?;
     state.store.queue(entity.id, &queue).await?;
+    let run_token = crate::auth::generate_run_token();
     let (claimed, failed) = state
         .store
-        .claim_item(entity.id, &queue, &body.agent, lease, MAX_ATTEMPTS)
+        .claim_item(
+            entity.id,
+            &queue,
+            &body.agent,
+            lease,
+            MAX_ATTEMPTS,
+            crate::auth::hash_key(&run_token),
+        )
         .await?;
     for item in &failed {
         report_run(&state, entity.id, &entity.name, item, RunState::Failed).await?;
@@ -424,6 +435,7 @@ pub(super) async fn claim(
         return Ok(Json(ClaimOut {
             item: None,
             job: None,
+            run_token: None,
         }));
     };
     let job = JobRef {
@@ -434,6 +446,7 @@ pub(super) async fn claim(
     Ok(Json(ClaimOut {
         item: Some(item.into()),
         job: Some(job.into()),
+        run_token: Some(run_token),
     }))
 }
 

@@ -158,6 +158,10 @@ impl Agent {
             .env("HERALD_RUN_ID", item["run_id"].as_str().unwrap_or_default())
             .env("HERALD_URL", &self.url)
             .env("HERALD_RUN_CONFIG", &config_path)
+            .env(
+                "HERALD_RUN_TOKEN",
+                claim["run_token"].as_str().unwrap_or_default(),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

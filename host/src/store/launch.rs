@@ -393,6 +393,7 @@ impl Store {
         owner: &str,
         lease_ms: i64,
         max_attempts: u32,
+        run_token: [u8; 32],
     ) -> Result<(Option<ItemRecord>, Vec<ItemRecord>), StoreError> {
         let (queue, owner) = (queue.to_string(), owner.to_string());
         self.write(move |tx| {
@@ -418,18 +419,48 @@ impl Store {
                 .query_row(
                     &format!(
                         "UPDATE queue_items SET status = 'claimed', attempts = attempts + 1,
-                         lease_owner = ?3, lease_until = ?4, updated_at = ?5
+                         lease_owner = ?3, lease_until = ?4, updated_at = ?5, run_token = ?6
                          WHERE id = (SELECT id FROM queue_items WHERE entity_id = ?1 AND queue = ?2 AND status = 'queued'
                                      ORDER BY priority DESC, rowid LIMIT 1)
                          RETURNING {ITEM_COLUMNS}"
                     ),
-                    params![entity_id, queue, owner, now + lease_ms, stamp],
+                    params![entity_id, queue, owner, now + lease_ms, stamp, run_token.to_vec()],
                     item_from_row,
                 )
                 .optional()?
                 .map(finish_item)
                 .transpose()?;
             Ok((claimed, failed))
+        })
+        .await
+    }
+
+    /// The run a run token grants, while its item is claimed or running: (entity id, entity
+    /// name, project, run id).
+    pub async fn run_token(
+        &self,
+        hash: [u8; 32],
+    ) -> Result<Option<(super::EntityRecord, String, String)>, StoreError> {
+        self.read(move |c| {
+            Ok(c.query_row(
+                "SELECT e.id, e.name, e.operator, e.created_at, i.project, i.run_id
+                 FROM queue_items i JOIN entities e ON e.id = i.entity_id
+                 WHERE i.run_token = ?1 AND i.status IN ('claimed', 'running')",
+                [hash.to_vec()],
+                |r| {
+                    Ok((
+                        super::EntityRecord {
+                            id: r.get(0)?,
+                            name: r.get(1)?,
+                            operator: r.get(2)?,
+                            created_at: r.get(3)?,
+                        },
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
+            )
+            .optional()?)
         })
         .await
     }

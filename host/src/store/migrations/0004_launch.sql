@@ -33,6 +33,9 @@ CREATE TABLE queue_items (
     lease_until  INTEGER,
     exit_code    INTEGER,
     output       TEXT,
+    -- SHA-256 of the token the job's process posts its run's events with; valid while claimed
+    -- or running.
+    run_token    BLOB,
     created_at   TEXT NOT NULL,
     updated_at   TEXT NOT NULL
 );
