@@ -12,6 +12,7 @@ use crate::automations::runs::RunMetricsConfig;
 use crate::delivery::egress::EgressConfig;
 use crate::delivery::worker::DeliveryConfig;
 use crate::engine::SandboxLimits;
+use crate::launch::LaunchConfig;
 use crate::store::Durability;
 
 /// Everything `herald serve` can be told.
@@ -47,6 +48,8 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     /// Run-metric automations: runs kept in memory, retention of stored samples.
     pub run_metrics: RunMetricsConfig,
+    /// Launch queues.
+    pub launch: LaunchConfig,
 }
 
 /// The format of Herald's own log lines.
@@ -75,6 +78,7 @@ impl Default for Config {
             egress: EgressConfig::default(),
             delivery: DeliveryConfig::default(),
             run_metrics: RunMetricsConfig::default(),
+            launch: LaunchConfig::default(),
         }
     }
 }

@@ -140,6 +140,7 @@ pub async fn build(config: &Config) -> anyhow::Result<(AppState, Option<Bootstra
             config.run_metrics.max_runs,
         )),
         grants: Arc::new(grants),
+        launch: config.launch,
     };
     Ok((state, bootstrap))
 }

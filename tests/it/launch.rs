@@ -94,8 +94,18 @@ struct Bench {
 
 impl Bench {
     async fn new() -> Self {
+        Self::with_config("").await
+    }
+
+    /// A server with fast delivery and `extra` (TOML) in its config.
+    async fn with_config(extra: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
-        let server = Server::start_fast(&dir.path().join("data"));
+        let server = Server::start_with(
+            &dir.path().join("data"),
+            &format!("{}{extra}", crate::common::FAST_DELIVERY_CONFIG),
+            &[("HERALD_BOOTSTRAP_KEY", crate::common::ADMIN_KEY)],
+            &[],
+        );
         let admin = server.admin();
         let member_key = expect_status(
             &admin
@@ -534,4 +544,92 @@ async fn the_run_token_posts_its_own_runs_events_and_nothing_else() {
     agent.kill();
     let (status, _) = run.post("/v1/events", &sample(&id)).await;
     assert_eq!(status, 401, "the token ended with its run");
+}
+
+#[tokio::test]
+async fn an_item_out_of_attempts_fails_and_its_run_is_reported_failed() {
+    let bench = Bench::with_config("[launch]\nmax_attempts = 1\n").await;
+    let admin = &bench.admin;
+    let failed_runs = crate::common::create_automation(
+        admin,
+        json!({"name": "failed-runs", "scope": {"type": "project", "project": "p"},
+               "event": {"type": "RUN_STATE", "filter": {"state": "FAILED"}}, "action": {"type": "no-op"}}),
+    )
+    .await;
+    job(
+        admin,
+        "stuck",
+        r#"echo $$ > "$OUT/stuck.pid"; exec sleep 3"#,
+        &bench.out,
+        json!({}),
+    )
+    .await;
+    let id = enqueue(admin, "gpu", json!({"job": "stuck", "project": "p"})).await;
+    let first = Agent::start(
+        &bench.server,
+        &bench.member_key,
+        &["--queue", "gpu", "--name", "first"],
+    );
+    wait_for(admin, &id, &["running"], Duration::from_secs(30)).await;
+    first.kill();
+    // The next claim on the queue finds the lapsed lease of an item out of attempts.
+    let second = Agent::start(
+        &bench.server,
+        &bench.member_key,
+        &["--queue", "gpu", "--name", "second"],
+    );
+    let item = wait_for(admin, &id, &["failed"], Duration::from_secs(30)).await;
+    second.kill();
+    assert_eq!(item["attempts"], 1, "{item}");
+    let (_, executions) = admin
+        .get(&format!("/v1/automations/{failed_runs}/executions"))
+        .await;
+    assert_eq!(
+        executions["executions"].as_array().unwrap().len(),
+        1,
+        "RUN_STATE FAILED was recorded for the lost run: {executions}"
+    );
+    if let Ok(pid) = std::fs::read_to_string(bench.out.join("stuck.pid")) {
+        let _ = Command::new("kill").args(["-9", pid.trim()]).status();
+    }
+}
+
+#[tokio::test]
+async fn two_agents_on_one_queue_never_run_the_same_item() {
+    let bench = Bench::new().await;
+    let admin = &bench.admin;
+    job(
+        admin,
+        "mark",
+        r#"echo "$HERALD_RUN_ID" >> "$OUT/runs""#,
+        &bench.out,
+        json!({}),
+    )
+    .await;
+    let mut ids = Vec::new();
+    for _ in 0..12 {
+        ids.push(enqueue(admin, "gpu", json!({"job": "mark", "project": "p"})).await);
+    }
+    let one = Agent::start(
+        &bench.server,
+        &bench.member_key,
+        &["--queue", "gpu", "--max-jobs", "3"],
+    );
+    let two = Agent::start(
+        &bench.server,
+        &bench.member_key,
+        &["--queue", "gpu", "--max-jobs", "3"],
+    );
+    for id in &ids {
+        let item = wait_for(admin, id, &["finished"], Duration::from_secs(30)).await;
+        assert_eq!(item["attempts"], 1, "{item}");
+    }
+    one.kill();
+    two.kill();
+    let runs = std::fs::read_to_string(bench.out.join("runs")).unwrap();
+    let mut ran: Vec<&str> = runs.lines().collect();
+    ran.sort_unstable();
+    let mut expected: Vec<&str> = ids.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(ran, expected, "each item ran exactly once");
 }

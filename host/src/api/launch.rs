@@ -20,9 +20,6 @@ use crate::launch::enqueue::{self, Enqueue, EnqueueError};
 use crate::launch::{ItemStatus, JobRef, JobSpec, check_name, output_tail};
 use crate::store::{ItemFilter, ItemRecord, JobRecord, QueueRecord};
 
-/// An item claimed this many times without finishing fails instead of running again.
-const MAX_ATTEMPTS: u32 = 3;
-
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_jobs))
@@ -424,7 +421,7 @@ pub(super) async fn claim(
             &queue,
             &body.agent,
             lease,
-            MAX_ATTEMPTS,
+            state.launch.max_attempts.max(1),
             crate::auth::hash_key(&run_token),
         )
         .await?;

@@ -62,6 +62,8 @@ pub struct AppState {
     pub runs: Arc<crate::automations::runs::RunStates>,
     /// Extra origins each plugin may reach, by plugin name.
     pub grants: Arc<BTreeMap<String, Vec<url::Origin>>>,
+    /// Launch settings.
+    pub launch: crate::launch::LaunchConfig,
 }
 
 impl AppState {

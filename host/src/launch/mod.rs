@@ -9,6 +9,21 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+/// Launch settings (`[launch]` in the config).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LaunchConfig {
+    /// Claims an item may have: when the lease of the last one lapses (its agent died), the item
+    /// fails and its run is reported `FAILED`.
+    pub max_attempts: u32,
+}
+
+impl Default for LaunchConfig {
+    fn default() -> Self {
+        Self { max_attempts: 3 }
+    }
+}
+
 /// At most this many bytes of a run's output are kept (its tail).
 pub const OUTPUT_TAIL_BYTES: usize = 64 * 1024;
 
