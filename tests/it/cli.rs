@@ -320,3 +320,92 @@ async fn no_key_or_no_server_is_one_clear_line() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn jobs_and_queues_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_ingest_only(&dir.path().join("data"));
+    let cli = Cli {
+        url: server.url.clone(),
+        key: ADMIN_KEY.into(),
+    };
+    let files = dir.path();
+    let spec = write_json(
+        files,
+        "job.json",
+        &json!({"command": ["true"], "config": {"model": "none"}}),
+    );
+    assert_eq!(
+        cli.json(&["jobs", "put", "eval", "-f", &spec]).await["version"],
+        1
+    );
+    assert_eq!(
+        cli.json(&["jobs", "put", "eval", "-f", &spec]).await["version"],
+        2
+    );
+    let listed = cli.ok(&["jobs", "list"]).await;
+    assert!(
+        listed.starts_with("NAME") && listed.contains("eval"),
+        "{listed}"
+    );
+    assert_eq!(cli.json(&["jobs", "get", "eval@1"]).await["version"], 1);
+    assert_eq!(
+        cli.json(&["jobs", "versions", "eval"]).await["jobs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+    cli.ok(&["queues", "create", "gpu"]).await;
+    assert!(cli.ok(&["queues", "list"]).await.contains("gpu"));
+    let overrides = write_json(files, "overrides.json", &json!({"model": "v7"}));
+    let item = cli
+        .json(&[
+            "queues",
+            "enqueue",
+            "gpu",
+            "eval",
+            "--project",
+            "train",
+            "--priority",
+            "3",
+            "--overrides",
+            &overrides,
+        ])
+        .await;
+    let id = item["id"].as_str().unwrap();
+    assert_eq!(item["config"], json!({"model": "v7"}));
+    let table = cli
+        .ok(&["queues", "items", "gpu", "--status", "queued"])
+        .await;
+    assert!(table.contains(id) && table.contains("eval@2"), "{table}");
+    assert_eq!(cli.json(&["queues", "item", id]).await["priority"], 3);
+    assert_eq!(
+        cli.json(&["queues", "cancel", id]).await["status"],
+        "cancelled"
+    );
+    let (code, _, stderr) = cli.run(&["queues", "cancel", id]).await;
+    assert_eq!(code, 2);
+    assert!(
+        stderr.starts_with("error: 409 conflict: queue item"),
+        "{stderr}"
+    );
+    let bad = write_json(files, "bad.json", &json!({"command": "rm"}));
+    let (code, _, stderr) = cli
+        .run(&[
+            "queues",
+            "enqueue",
+            "gpu",
+            "eval",
+            "--project",
+            "train",
+            "--overrides",
+            &bad,
+        ])
+        .await;
+    assert_eq!(code, 2);
+    assert!(
+        stderr.contains("`command` not in the job's config"),
+        "{stderr}"
+    );
+}

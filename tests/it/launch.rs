@@ -633,3 +633,72 @@ async fn two_agents_on_one_queue_never_run_the_same_item() {
     expected.sort_unstable();
     assert_eq!(ran, expected, "each item ran exactly once");
 }
+
+#[tokio::test]
+async fn the_readme_launch_walkthrough_runs_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_fast(&dir.path().join("data"));
+    let work = dir.path().join("work");
+    std::fs::create_dir_all(&work).unwrap();
+    for (name, text) in crate::common::readme_files("Launch") {
+        std::fs::write(work.join(name), text).unwrap();
+    }
+    let commands = crate::common::readme_blocks("Launch")
+        .into_iter()
+        .find(|(info, _)| info == "sh walkthrough")
+        .expect("the walkthrough's commands")
+        .1;
+    let herald = |line: &str| {
+        let mut command = Command::new(herald_bin());
+        command
+            .args(line.trim_end_matches('&').split_whitespace().skip(1))
+            .current_dir(&work)
+            .env("HERALD_URL", &server.url)
+            .env("HERALD_KEY", crate::common::ADMIN_KEY);
+        command
+    };
+    let mut agent = None;
+    let mut last = String::new();
+    for line in commands.lines().filter(|l| !l.trim().is_empty()) {
+        assert!(line.starts_with("herald "), "{line}");
+        if line.trim_end().ends_with('&') {
+            let child = herald(line)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap();
+            agent = Some(Agent { child });
+            continue;
+        }
+        let output = herald(line).output().unwrap();
+        assert!(
+            output.status.success(),
+            "{line}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        last = line.to_string();
+    }
+    let admin = server.admin();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let item = loop {
+        let (_, items) = admin.get("/v1/entities/default/queues/gpu/items").await;
+        if items["items"][0]["status"] == "finished" {
+            break items["items"][0].clone();
+        }
+        assert!(Instant::now() < deadline, "the run never finished: {items}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    drop(agent);
+    let output = item["output"].as_str().unwrap();
+    assert!(
+        output.contains("evaluating")
+            && output.contains(r#""model":"default/models/churn:v4""#)
+            && output.contains(r#""suite":"full""#),
+        "{output}"
+    );
+    let table = String::from_utf8(herald(&last).output().unwrap().stdout).unwrap();
+    assert!(
+        table.contains("evaluate@1") && table.contains("finished"),
+        "{table}"
+    );
+}

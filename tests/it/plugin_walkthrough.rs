@@ -7,30 +7,10 @@ use std::process::Command;
 
 use crate::common::{Receiver, herald};
 
-/// The README's fenced blocks whose info string names a file (```` ```rust file=src/lib.rs ````).
+/// The "Writing a plugin" section's fenced blocks that name a file
+/// (```` ```rust file=src/lib.rs ````).
 fn readme_files() -> Vec<(String, String)> {
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md"))
-            .unwrap();
-    let mut files = Vec::new();
-    let mut lines = readme.lines();
-    while let Some(line) = lines.next() {
-        let Some(info) = line.strip_prefix("```") else {
-            continue;
-        };
-        let Some(name) = info
-            .split_whitespace()
-            .find_map(|word| word.strip_prefix("file="))
-        else {
-            continue;
-        };
-        let body: Vec<&str> = lines
-            .by_ref()
-            .take_while(|l| !l.starts_with("```"))
-            .collect();
-        files.push((name.to_string(), body.join("\n") + "\n"));
-    }
-    files
+    crate::common::readme_files("Writing a plugin")
 }
 
 #[tokio::test]

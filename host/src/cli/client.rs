@@ -51,6 +51,12 @@ pub(super) enum ClientCommand {
     /// Entities (operators).
     #[command(subcommand)]
     Entities(EntitiesCommand),
+    /// Launch jobs: versioned commands agents run.
+    #[command(subcommand)]
+    Jobs(super::launch::JobsCommand),
+    /// Launch queues and their items.
+    #[command(subcommand)]
+    Queues(super::launch::QueuesCommand),
     /// Installed action plugins on the server.
     Plugins,
     /// Which entity and role the key has.
@@ -338,7 +344,8 @@ impl Client {
         Ok(value)
     }
 
-    async fn entity(&self, given: &EntityArg) -> anyhow::Result<String> {
+    /// The entity given, or the key's.
+    pub(super) async fn entity(&self, given: &EntityArg) -> anyhow::Result<String> {
         match &given.entity {
             Some(entity) => Ok(entity.clone()),
             None => Ok(self.call("GET", "/v1/me", None, &[]).await?["entity"]
@@ -349,7 +356,7 @@ impl Client {
     }
 }
 
-fn read_json(path: &PathBuf) -> anyhow::Result<Value> {
+pub(super) fn read_json(path: &PathBuf) -> anyhow::Result<Value> {
     let text = if path.as_os_str() == "-" {
         std::io::read_to_string(std::io::stdin()).context("reading standard input")?
     } else {
@@ -359,7 +366,7 @@ fn read_json(path: &PathBuf) -> anyhow::Result<Value> {
 }
 
 /// How to show a result.
-enum Shape {
+pub(super) enum Shape {
     /// A list under this key, with these columns (JSON pointer-ish dotted paths).
     Table(&'static str, &'static [&'static str]),
     /// One object.
@@ -382,6 +389,8 @@ pub(super) async fn run(
     }
     use ClientCommand as C;
     let (value, shape) = match command {
+        C::Jobs(command) => super::launch::jobs(&client, command).await?,
+        C::Queues(command) => super::launch::queues(&client, command).await?,
         C::Whoami => (
             client.call("GET", "/v1/me", None, &[]).await?,
             Shape::Object,
@@ -745,7 +754,7 @@ pub(super) async fn run(
     Ok(ExitCode::SUCCESS)
 }
 
-fn encode(text: &str) -> String {
+pub(super) fn encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 

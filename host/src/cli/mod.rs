@@ -3,6 +3,7 @@
 
 mod agent;
 mod client;
+mod launch;
 mod plugin;
 mod serve;
 
