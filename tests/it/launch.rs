@@ -147,6 +147,12 @@ async fn an_agent_runs_the_job_with_its_config_and_reports_the_run() {
         json!({"name": "hook", "kind": "webhook", "url": receiver.url("/runs")}),
     )
     .await;
+    let finished_runs = crate::common::create_automation(
+        admin,
+        json!({"name": "run-finished", "scope": {"type": "project", "project": "train"},
+               "event": {"type": "RUN_STATE", "filter": {"state": "FINISHED"}}, "action": {"type": "no-op"}}),
+    )
+    .await;
     crate::common::create_automation(
         admin,
         json!({"name": "run-failed", "scope": {"type": "project", "project": "train"},
@@ -256,6 +262,15 @@ async fn an_agent_runs_the_job_with_its_config_and_reports_the_run() {
         got[0].json(),
         json!({"run": bad, "state": "FAILED", "job": "eval@1"})
     );
+    let (_, finished) = admin
+        .get(&format!("/v1/automations/{finished_runs}/executions"))
+        .await;
+    let finished = finished["executions"].as_array().unwrap();
+    assert_eq!(
+        finished.len(),
+        1,
+        "one RUN_STATE FINISHED, for the run that exited 0"
+    );
 }
 
 #[tokio::test]
@@ -339,6 +354,43 @@ async fn higher_priorities_run_first_and_cancel_stops_a_running_process() {
         )
         .await;
     assert_eq!(status, 409, "an ended item cannot be cancelled");
+
+    // A process that ignores SIGTERM gets SIGKILL after the grace period (2 s here).
+    job(
+        admin,
+        "stubborn",
+        r#"trap '' TERM; sleep 60 & wait; sleep 60"#,
+        &bench.out,
+        json!({}),
+    )
+    .await;
+    let stubborn = enqueue(admin, "gpu", json!({"job": "stubborn", "project": "p"})).await;
+    wait_for(admin, &stubborn, &["running"], Duration::from_secs(30)).await;
+    admin
+        .post(
+            &format!("/v1/entities/default/items/{stubborn}/cancel"),
+            &json!({}),
+        )
+        .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let item = loop {
+        let (_, item) = admin
+            .get(&format!("/v1/entities/default/items/{stubborn}"))
+            .await;
+        if !item["exit_code"].is_null() {
+            break item;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the process was never killed: {item}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    };
+    assert_eq!(
+        item["exit_code"],
+        128 + 9,
+        "SIGKILL after the grace: {item}"
+    );
     agent.kill();
 }
 

@@ -165,6 +165,8 @@ impl Agent {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            // Its own process group, so that stopping the run stops what it started too.
+            .process_group(0)
             .kill_on_drop(true);
         if let Some(path) = std::env::var_os("PATH") {
             // So that a command like `python3` resolves as it would in the agent's shell.
@@ -188,6 +190,7 @@ impl Agent {
         }
         self.heartbeat(id, true).await?;
         let every = self.lease / 3;
+        let group = child.id();
         let status = loop {
             tokio::select! {
                 status = child.wait() => break status?,
@@ -195,7 +198,7 @@ impl Agent {
                     match self.heartbeat(id, false).await {
                         Ok(true) => {
                             eprintln!("item {id} was cancelled: stopping its process");
-                            break stop(&mut child, self.grace).await?;
+                            break stop(&mut child, group, self.grace).await?;
                         }
                         Ok(false) => {}
                         Err(error) => eprintln!("error: heartbeat of {id}: {error:#}"),
@@ -203,8 +206,11 @@ impl Agent {
                 }
             }
         };
+        // The run is over: whatever it left running in its group goes too, and output still
+        // held open by such a process is not waited for.
+        signal_group(group, libc::SIGKILL);
         for reader in readers {
-            let _ = reader.await;
+            let _ = tokio::time::timeout(Duration::from_secs(1), reader).await;
         }
         let output = {
             let tail = tail.lock().expect("not poisoned");
@@ -249,23 +255,30 @@ async fn keep_tail(mut stream: impl AsyncRead + Unpin, tail: Arc<Mutex<VecDeque<
     }
 }
 
-/// SIGTERM, then SIGKILL after `grace`; returns how the process ended.
+/// SIGTERM to the run's process group, then SIGKILL after `grace`; returns how the process
+/// ended.
 async fn stop(
     child: &mut tokio::process::Child,
+    group: Option<u32>,
     grace: Duration,
 ) -> anyhow::Result<std::process::ExitStatus> {
-    if let Some(pid) = child.id() {
-        // SAFETY: `kill` only sends a signal to the process this agent started and still owns
-        // (it has not been reaped: `wait` has not returned).
-        unsafe {
-            libc::kill(pid as libc::pid_t, libc::SIGTERM);
-        }
-    }
+    signal_group(group, libc::SIGTERM);
     match tokio::time::timeout(grace, child.wait()).await {
         Ok(status) => Ok(status?),
         Err(_) => {
-            child.kill().await?;
+            signal_group(group, libc::SIGKILL);
             Ok(child.wait().await?)
+        }
+    }
+}
+
+/// Sends `signal` to the process group the run's process leads (its id is the group's).
+fn signal_group(group: Option<u32>, signal: libc::c_int) {
+    if let Some(group) = group {
+        // SAFETY: `kill` with a negative pid signals the process group this agent created for
+        // the run (`process_group(0)`); it reads no memory of ours.
+        unsafe {
+            libc::kill(-(group as libc::pid_t), signal);
         }
     }
 }
