@@ -146,7 +146,7 @@ async fn check_launch(
     Ok(())
 }
 
-/// An automation as listed: the definition plus the summary columns of the reference UI.
+/// Creates an automation; it matches from the next event on.
 #[utoipa::path(post, path = "/v1/automations", tag = "automations", security(("api_key" = [])), request_body = AutomationInput, responses((status = 201, body = AutomationRow), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody, description = "The plugin refused the config")))]
 pub(super) async fn create(
     State(state): State<AppState>,

@@ -201,6 +201,13 @@ impl Agent {
                             break stop(&mut child, group, self.grace).await?;
                         }
                         Ok(false) => {}
+                        // Another agent holds it now (this one was cut off past its lease):
+                        // two processes must not run one item.
+                        Err(error) if error.to_string().starts_with("409 ") => {
+                            eprintln!("item {id}: lost its lease ({error:#}); stopping its process");
+                            stop(&mut child, group, self.grace).await?;
+                            return Ok(());
+                        }
                         Err(error) => eprintln!("error: heartbeat of {id}: {error:#}"),
                     }
                 }
