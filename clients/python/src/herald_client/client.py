@@ -1,0 +1,264 @@
+"""``Herald``: the API client. One method per route; results are typed objects."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, Iterable, List, Mapping, Optional
+from urllib.parse import quote
+
+import httpx
+
+from .errors import ConnectionFailed, error_for
+from .models import Automation, Event, Execution, Ingested, Integration, Plugin, QueueItem
+
+
+class Herald:
+    """A client of one Herald server with one API key.
+
+    ``url`` and ``api_key`` default to ``HERALD_URL`` (else ``http://127.0.0.1:8080``) and
+    ``HERALD_KEY``.
+    """
+
+    def __init__(
+        self,
+        url: Optional[str] = None,
+        api_key: Optional[str] = None,
+        timeout: float = 10.0,
+    ) -> None:
+        self.url = (url or os.environ.get("HERALD_URL") or "http://127.0.0.1:8080").rstrip("/")
+        key = api_key or os.environ.get("HERALD_KEY")
+        if not key:
+            raise ValueError("an API key is needed: api_key= or HERALD_KEY")
+        self._http = httpx.Client(
+            base_url=self.url,
+            headers={"authorization": f"Bearer {key}"},
+            timeout=timeout,
+        )
+
+    def close(self) -> None:
+        """Closes the connection pool."""
+        self._http.close()
+
+    def __enter__(self) -> "Herald":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        params: Optional[Mapping[str, Any]] = None,
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> Any:
+        """Calls a route; returns its JSON (``None`` for an empty answer) or raises a typed
+        :class:`~herald_client.errors.HeraldError`."""
+        try:
+            response = self._http.request(
+                method,
+                path,
+                json=body,
+                params={k: v for k, v in (params or {}).items() if v is not None},
+                headers=headers,
+            )
+        except httpx.HTTPError as error:
+            raise ConnectionFailed(f"cannot reach {self.url}: {error}") from error
+        data = response.json() if response.content else None
+        if response.is_success:
+            return data
+        detail = (data or {}).get("error", {}) if isinstance(data, dict) else {}
+        raise error_for(
+            response.status_code,
+            detail.get("code", "error"),
+            detail.get("message", response.text),
+        )
+
+    def _entity(self, entity: Optional[str]) -> str:
+        return quote(entity or self.whoami()["entity"], safe="")
+
+    # -- who and what ----------------------------------------------------------------------
+
+    def whoami(self) -> Dict[str, Any]:
+        """The key's entity and role."""
+        return self.request("GET", "/v1/me")
+
+    def plugins(self) -> List[Plugin]:
+        """The installed action plugins."""
+        return [Plugin.from_api(p) for p in self.request("GET", "/v1/plugins")["plugins"]]
+
+    # -- events ----------------------------------------------------------------------------
+
+    def send_event(self, event: Mapping[str, Any], idempotency_key: Optional[str] = None) -> Ingested:
+        """Posts one event."""
+        headers = {"idempotency-key": idempotency_key} if idempotency_key else None
+        return Ingested.from_api(self.request("POST", "/v1/events", dict(event), headers=headers))
+
+    def send_events(
+        self, events: Iterable[Mapping[str, Any]], idempotency_key: Optional[str] = None
+    ) -> List[Ingested]:
+        """Posts a batch (up to 1,000 events), in order."""
+        headers = {"idempotency-key": idempotency_key} if idempotency_key else None
+        body = {"events": [dict(e) for e in events]}
+        answer = self.request("POST", "/v1/events/batch", body, headers=headers)
+        return [Ingested.from_api(e) for e in answer["events"]]
+
+    def event(self, event_id: str) -> Event:
+        """An event and the executions it triggered."""
+        return Event.from_api(self.request("GET", f"/v1/events/{quote(event_id, safe='')}"))
+
+    # -- automations -----------------------------------------------------------------------
+
+    def create_automation(self, definition: Any, name: Optional[str] = None, **fields: Any) -> Automation:
+        """Creates an automation from a dict, or from a builder (``OnRunMetric(...) >> SendSlack(...)``)
+        with ``name=`` (and ``description=``, ``enabled=``, ``rate_limit=``)."""
+        body = definition.to_api() if hasattr(definition, "to_api") else dict(definition)
+        if name is not None:
+            body["name"] = name
+        body.update(fields)
+        return Automation.from_api(self.request("POST", "/v1/automations", body))
+
+    def automations(
+        self,
+        entity: Optional[str] = None,
+        project: Optional[str] = None,
+        collection: Optional[str] = None,
+    ) -> List[Automation]:
+        """Automations, optionally only those scoped to a project or registry (``project``) and
+        a collection in it."""
+        params = {"entity": entity, "project": project, "collection": collection}
+        answer = self.request("GET", "/v1/automations", params=params)
+        return [Automation.from_api(a) for a in answer["automations"]]
+
+    def automation(self, automation_id: str) -> Automation:
+        """One automation."""
+        return Automation.from_api(self.request("GET", f"/v1/automations/{quote(automation_id, safe='')}"))
+
+    def update_automation(self, automation_id: str, **changes: Any) -> Automation:
+        """Changes fields of an automation (any subset)."""
+        path = f"/v1/automations/{quote(automation_id, safe='')}"
+        return Automation.from_api(self.request("PATCH", path, changes))
+
+    def enable_automation(self, automation_id: str) -> Automation:
+        """Enables an automation."""
+        return self.update_automation(automation_id, enabled=True)
+
+    def disable_automation(self, automation_id: str) -> Automation:
+        """Disables an automation."""
+        return self.update_automation(automation_id, enabled=False)
+
+    def delete_automation(self, automation_id: str) -> None:
+        """Deletes an automation (its executions stay)."""
+        self.request("DELETE", f"/v1/automations/{quote(automation_id, safe='')}")
+
+    def executions(self, automation_id: str, limit: int = 100) -> List[Execution]:
+        """An automation's executions, newest first."""
+        path = f"/v1/automations/{quote(automation_id, safe='')}/executions"
+        answer = self.request("GET", path, params={"limit": limit})
+        return [Execution.from_api(e) for e in answer["executions"]]
+
+    def execution(self, execution_id: str) -> Execution:
+        """One execution, with its attempts."""
+        return Execution.from_api(self.request("GET", f"/v1/executions/{quote(execution_id, safe='')}"))
+
+    def retry_execution(self, execution_id: str) -> Execution:
+        """Runs a finished execution again."""
+        path = f"/v1/executions/{quote(execution_id, safe='')}/retry"
+        return Execution.from_api(self.request("POST", path))
+
+    # -- integrations and secrets ----------------------------------------------------------
+
+    def create_integration(self, entity: Optional[str] = None, **fields: Any) -> Integration:
+        """Creates an integration (``name``, ``kind``, ``url`` or ``url_secret``, ``access_token``,
+        ``signing_secret``)."""
+        path = f"/v1/entities/{self._entity(entity)}/integrations"
+        return Integration.from_api(self.request("POST", path, fields))
+
+    def integrations(self, entity: Optional[str] = None) -> List[Integration]:
+        """The entity's integrations."""
+        answer = self.request("GET", f"/v1/entities/{self._entity(entity)}/integrations")
+        return [Integration.from_api(i) for i in answer["integrations"]]
+
+    def integration(self, name: str, entity: Optional[str] = None) -> Integration:
+        """One integration."""
+        path = f"/v1/entities/{self._entity(entity)}/integrations/{quote(name, safe='')}"
+        return Integration.from_api(self.request("GET", path))
+
+    def update_integration(self, name: str, entity: Optional[str] = None, **changes: Any) -> Integration:
+        """Changes fields of an integration."""
+        path = f"/v1/entities/{self._entity(entity)}/integrations/{quote(name, safe='')}"
+        return Integration.from_api(self.request("PATCH", path, changes))
+
+    def delete_integration(self, name: str, entity: Optional[str] = None) -> None:
+        """Deletes an integration no automation uses."""
+        path = f"/v1/entities/{self._entity(entity)}/integrations/{quote(name, safe='')}"
+        self.request("DELETE", path)
+
+    def test_integration(
+        self, name: str, payload: Any, entity: Optional[str] = None, **fields: Any
+    ) -> Dict[str, Any]:
+        """Sends a test payload through an integration; returns the receiver's answer."""
+        path = f"/v1/entities/{self._entity(entity)}/integrations/{quote(name, safe='')}/test"
+        return self.request("POST", path, {"payload": payload, **fields})
+
+    def set_secret(self, name: str, value: str, entity: Optional[str] = None) -> None:
+        """Creates or replaces a secret (admins)."""
+        path = f"/v1/entities/{self._entity(entity)}/secrets/{quote(name, safe='')}"
+        self.request("PUT", path, {"value": value})
+
+    def secret_names(self, entity: Optional[str] = None) -> List[str]:
+        """The names of the entity's secrets (values are never returned)."""
+        answer = self.request("GET", f"/v1/entities/{self._entity(entity)}/secrets")
+        return [s["name"] for s in answer["secrets"]]
+
+    def delete_secret(self, name: str, entity: Optional[str] = None) -> None:
+        """Deletes a secret no integration uses."""
+        path = f"/v1/entities/{self._entity(entity)}/secrets/{quote(name, safe='')}"
+        self.request("DELETE", path)
+
+    # -- launch ----------------------------------------------------------------------------
+
+    def save_job(self, name: str, command: List[str], entity: Optional[str] = None, **fields: Any) -> Dict[str, Any]:
+        """Saves a new version of a launch job (``description``, ``env``, ``config``)."""
+        path = f"/v1/entities/{self._entity(entity)}/jobs/{quote(name, safe='')}"
+        return self.request("PUT", path, {"command": command, **fields})
+
+    def create_queue(self, name: str, entity: Optional[str] = None) -> Dict[str, Any]:
+        """Creates a launch queue."""
+        return self.request("POST", f"/v1/entities/{self._entity(entity)}/queues", {"name": name})
+
+    def enqueue(
+        self,
+        queue: str,
+        job: str,
+        project: str,
+        overrides: Optional[Mapping[str, Any]] = None,
+        priority: int = 0,
+        entity: Optional[str] = None,
+    ) -> QueueItem:
+        """Puts a run of a job on a queue."""
+        path = f"/v1/entities/{self._entity(entity)}/queues/{quote(queue, safe='')}/items"
+        body = {"job": job, "project": project, "priority": priority, "overrides": dict(overrides or {})}
+        return QueueItem.from_api(self.request("POST", path, body))
+
+    def queue_item(self, item_id: str, entity: Optional[str] = None) -> QueueItem:
+        """One queue item."""
+        path = f"/v1/entities/{self._entity(entity)}/items/{quote(item_id, safe='')}"
+        return QueueItem.from_api(self.request("GET", path))
+
+    def cancel_item(self, item_id: str, entity: Optional[str] = None) -> QueueItem:
+        """Cancels a queue item."""
+        path = f"/v1/entities/{self._entity(entity)}/items/{quote(item_id, safe='')}/cancel"
+        return QueueItem.from_api(self.request("POST", path))
+
+    # -- reporting -------------------------------------------------------------------------
+
+    def run(self, entity: str, project: str, run_id: Optional[str] = None, name: Optional[str] = None, **options: Any) -> "Run":
+        """Starts reporting a run: posts ``RUN_STATE RUNNING`` and returns a :class:`Run` whose
+        ``log`` queues metric samples sent in the background."""
+        from .run import Run
+
+        return Run(self, entity, project, run_id=run_id, name=name, **options)

@@ -1,0 +1,71 @@
+"""Typed errors: every failed API call raises one, carrying the API's ``code`` and ``message``."""
+
+from __future__ import annotations
+
+from typing import Dict, Type
+
+
+class HeraldError(Exception):
+    """An API call failed. ``status`` is the HTTP status, ``code`` and ``message`` the API's."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status = status
+        self.code = code
+        self.message = message
+
+
+class InvalidRequest(HeraldError):
+    """400: the request is malformed or invalid; ``message`` names the field."""
+
+
+class Unauthorized(HeraldError):
+    """401: no API key, or one that is not valid."""
+
+
+class Forbidden(HeraldError):
+    """403: the key's role may not do this."""
+
+
+class NotFound(HeraldError):
+    """404: no such thing (or not visible to this key)."""
+
+
+class Conflict(HeraldError):
+    """409: a duplicate name, or a thing still in use."""
+
+
+class TooLarge(HeraldError):
+    """413: the request is too large."""
+
+
+class PluginRefused(HeraldError):
+    """422: the action plugin refused the config."""
+
+
+class Unavailable(HeraldError):
+    """503: the server's storage is unavailable for now; retry later."""
+
+
+class ConnectionFailed(HeraldError):
+    """The server could not be reached."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(0, "connection", message)
+
+
+_BY_STATUS: Dict[int, Type[HeraldError]] = {
+    400: InvalidRequest,
+    401: Unauthorized,
+    403: Forbidden,
+    404: NotFound,
+    409: Conflict,
+    413: TooLarge,
+    422: PluginRefused,
+    503: Unavailable,
+}
+
+
+def error_for(status: int, code: str, message: str) -> HeraldError:
+    """The typed error for an HTTP status."""
+    return _BY_STATUS.get(status, HeraldError)(status, code, message)

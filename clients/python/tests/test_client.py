@@ -1,0 +1,90 @@
+"""The client against the real binary: a round trip through the resources, typed errors."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from herald_client import (
+    Conflict,
+    Forbidden,
+    Herald,
+    InvalidRequest,
+    NotFound,
+    Unauthorized,
+)
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def test_a_round_trip_through_the_resources(admin: Herald, receiver) -> None:
+    assert admin.whoami() == {**admin.whoami(), "entity": "default", "role": "admin"}
+    assert {"webhook", "slack", "launch-job"} <= {p.name for p in admin.plugins()}
+    admin.set_secret("PY_TOKEN", "py-token-value-1")
+    assert "PY_TOKEN" in admin.secret_names()
+    hook = unique("hook")
+    integration = admin.create_integration(name=hook, kind="webhook", url=f"{receiver.url}/hook", access_token="PY_TOKEN")
+    assert integration.kind == "webhook"
+    assert admin.integration(hook).name == hook
+    assert hook in {i.name for i in admin.integrations()}
+    tested = admin.test_integration(hook, {"hello": "world"})
+    assert tested["response"]["status"] == 200
+    collection = unique("churn")
+    automation = admin.create_automation(
+        {
+            "scope": {"type": "collection", "registry": "models", "collection": collection},
+            "event": {"type": "LINK_ARTIFACT"},
+            "action": {"type": "webhook", "integration": hook, "payload": {"model": "${artifact_version_string}"}},
+        },
+        name=unique("deploy"),
+    )
+    assert automation.enabled
+    assert admin.automation(automation.id) == automation
+    assert automation.id in {a.id for a in admin.automations(project="models", collection=collection)}
+    assert not admin.disable_automation(automation.id).enabled
+    assert admin.enable_automation(automation.id).enabled
+    sent = admin.send_event(
+        {"type": "LINK_ARTIFACT", "entity": "default", "registry": "models", "collection": collection, "version": "v1"},
+        idempotency_key=unique("key"),
+    )
+    assert sent.matched == 1 and not sent.duplicate
+    body = [r["body"] for r in receiver.wait_for(2) if r["path"] == "/hook"]
+    assert {"model": f"default/models/{collection}:v1"} in body
+    event = admin.event(sent.event_id)
+    assert event.type == "LINK_ARTIFACT" and len(event.executions) == 1
+    execution = admin.execution(event.executions[0].id)
+    assert execution.automation_id == automation.id
+    assert [e.id for e in admin.executions(automation.id)] == [execution.id]
+    batch = admin.send_events([
+        {"type": "RUN_STATE", "entity": "default", "project": "p", "run_id": "r", "state": "RUNNING"},
+        {"type": "RUN_STATE", "entity": "default", "project": "p", "run_id": "r", "state": "FINISHED"},
+    ])
+    assert len(batch) == 2
+    admin.delete_automation(automation.id)
+    with pytest.raises(NotFound):
+        admin.automation(automation.id)
+    admin.delete_integration(hook)
+    admin.delete_secret("PY_TOKEN")
+
+
+def test_errors_are_typed_and_carry_the_apis_code_and_message(server, admin: Herald) -> None:
+    with pytest.raises(InvalidRequest) as bad:
+        admin.send_event({"type": "RUN_METRIC", "entity": "default", "project": "p", "run_id": "r",
+                          "metrics": {"loss": "nan"}})
+    assert bad.value.status == 400 and bad.value.code == "invalid"
+    assert "metrics.loss" in bad.value.message
+    with pytest.raises(Unauthorized):
+        Herald(server.url, "hk_not-a-key").whoami()
+    member_key = admin.request("POST", "/v1/entities/default/keys", {"role": "member"})["key"]
+    with pytest.raises(Forbidden):
+        Herald(server.url, member_key).secret_names()
+    with pytest.raises(NotFound):
+        admin.execution("nope")
+    name = unique("twice")
+    admin.create_integration(name=name, kind="webhook", url="https://example.com/")
+    with pytest.raises(Conflict) as twice:
+        admin.create_integration(name=name, kind="webhook", url="https://example.com/")
+    assert twice.value.code == "conflict"

@@ -1,0 +1,118 @@
+//! `cargo xtask test`: every test of the repository in one command. The Rust workspace first
+//! (`cargo test --workspace`: unit tests and the real binary end to end), then the Python client's
+//! tests against that same binary, in a virtual environment this task creates and fills from PyPI
+//! when it is missing (`target/python-venv`). Stops at the first suite that fails.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("test") => test(&args[1..]),
+        _ => Err("usage: cargo xtask test [-- <cargo test arguments>]".to_string()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask/ lives in the repository")
+        .to_path_buf()
+}
+
+/// Runs `command`, failing with `what` when it does not succeed.
+fn run(command: &mut Command, what: &str) -> Result<(), String> {
+    eprintln!("xtask: {what}");
+    let status = command
+        .status()
+        .map_err(|e| format!("{what}: cannot start: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what}: failed ({status})"))
+    }
+}
+
+fn test(cargo_args: &[String]) -> Result<(), String> {
+    let root = root();
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    run(
+        Command::new(&cargo)
+            .args(["test", "--workspace"])
+            .args(cargo_args)
+            .current_dir(&root),
+        "cargo test --workspace",
+    )?;
+    // The binary the Python tests drive: the debug build `cargo test` just made.
+    run(
+        Command::new(&cargo)
+            .args(["build", "--package", "herald", "--bin", "herald"])
+            .current_dir(&root),
+        "cargo build --bin herald",
+    )?;
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                root.join(dir)
+            }
+        })
+        .unwrap_or_else(|| root.join("target"));
+    let herald = target.join("debug").join("herald");
+    let python = python_environment(&root, &target)?;
+    run(
+        Command::new(&python)
+            .args(["-m", "pytest", "-q", "tests"])
+            .current_dir(root.join("clients/python"))
+            .env("HERALD_BIN", &herald),
+        "the Python client's tests (pytest)",
+    )
+}
+
+/// The virtual environment's Python, with the client and pytest installed; created when missing.
+fn python_environment(root: &Path, target: &Path) -> Result<PathBuf, String> {
+    let venv = target.join("python-venv");
+    let python = venv.join("bin").join("python");
+    if !python.exists() {
+        let system = ["python3", "python"]
+            .into_iter()
+            .find(|p| {
+                Command::new(p)
+                    .arg("--version")
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            })
+            .ok_or(
+                "Python 3.9 or newer is needed for the Python client's tests (python3 not found)",
+            )?;
+        run(
+            Command::new(system).args(["-m", "venv"]).arg(&venv),
+            "creating the Python virtual environment",
+        )
+        .map_err(|e| format!("{e} (on Debian: apt-get install python3-venv)"))?;
+    }
+    run(
+        Command::new(&python)
+            .args([
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "-e",
+            ])
+            .arg(root.join("clients/python").display().to_string() + "[test]"),
+        "installing the Python client and pytest",
+    )?;
+    Ok(python)
+}
