@@ -88,3 +88,53 @@ def test_errors_are_typed_and_carry_the_apis_code_and_message(server, admin: Her
     with pytest.raises(Conflict) as twice:
         admin.create_integration(name=name, kind="webhook", url="https://example.com/")
     assert twice.value.code == "conflict"
+
+
+def test_artifact_helpers_post_the_events_automations_match(admin: Herald) -> None:
+    collection = unique("churn")
+    spec = {
+        "scope": {"type": "registry", "registry": "models"},
+        "event": {"type": "ADD_ARTIFACT_ALIAS", "filter": {"alias": "production", "collection": collection}},
+        "action": {"type": "no-op"},
+    }
+    automation = admin.create_automation(spec, name=unique("promoted"))
+    created = admin.artifact_created("default", "train", collection, "v7", metadata={"acc": 0.93}, author="ci")
+    linked = admin.artifact_linked("default", "models", collection, "v7", source=f"default/train/{collection}:v7")
+    promoted = admin.alias_added("default", collection, "v7", "production", registry="models")
+    assert (created.matched, linked.matched, promoted.matched) == (0, 0, 1)
+    assert admin.event(promoted.event_id).body["alias"] == "production"
+    assert len(admin.executions(automation.id)) == 1
+    with pytest.raises(ValueError):
+        admin.alias_added("default", collection, "v7", "x")
+
+
+def test_launch_keys_and_entities_round_trip(admin: Herald, server) -> None:
+    job = unique("eval")
+    assert admin.save_job(job, ["true"], config={"model": "none"}).version == 1
+    assert admin.save_job(job, ["true"], config={"model": "none", "suite": "full"}).version == 2
+    assert admin.job(f"{job}@1").config == {"model": "none"}
+    assert [j.version for j in admin.job_versions(job)] == [1, 2]
+    assert job in {j.name for j in admin.jobs()}
+    queue = unique("gpu")
+    assert admin.create_queue(queue).name == queue
+    assert queue in {q.name for q in admin.queues()}
+    item = admin.enqueue(queue, job, "train", overrides={"model": "v7"}, priority=1)
+    assert item.config == {"model": "v7", "suite": "full"} and item.job == f"{job}@2"
+    assert [i.id for i in admin.queue_items(queue, status="queued")] == [item.id]
+    assert admin.queue_item(item.id).status == "queued"
+    assert admin.cancel_item(item.id).status == "cancelled"
+    with pytest.raises(Conflict):
+        admin.cancel_item(item.id)
+    with pytest.raises(InvalidRequest):
+        admin.enqueue(queue, job, "train", overrides={"command": "rm"})
+
+    key = admin.create_key(role="member", label="ci")
+    assert key.key and key.key.startswith("hk_")
+    assert key.id in {k.id for k in admin.keys()}
+    with Herald(server.url, key.key) as member:
+        assert member.whoami()["role"] == "member"
+    admin.delete_key(key.id)
+    with pytest.raises(Unauthorized):
+        Herald(server.url, key.key).whoami()
+    team = admin.create_entity(unique("team"))
+    assert team["admin_key"]["key"].startswith("hk_")

@@ -1,5 +1,24 @@
 """Herald's Python client: report runs and artifacts, and manage automations."""
 
+from .builder import (
+    AutomationSpec,
+    BuilderError,
+    GitHubDispatch,
+    LaunchJob,
+    NoOp,
+    OnAddArtifactAlias,
+    OnCreateArtifact,
+    OnLinkArtifact,
+    OnRunMetric,
+    OnRunState,
+    SendSlack,
+    SendTeams,
+    SendWebhook,
+    entity,
+    metric,
+    project,
+    registry,
+)
 from .client import Herald
 from .errors import (
     Conflict,
@@ -13,11 +32,42 @@ from .errors import (
     Unauthorized,
     Unavailable,
 )
-from .models import Automation, Event, Execution, Ingested, Integration, Plugin, QueueItem
+from .models import (
+    ApiKey,
+    Automation,
+    Event,
+    Execution,
+    Ingested,
+    Integration,
+    Job,
+    Plugin,
+    Queue,
+    QueueItem,
+)
 from .run import Run, metric_value
 
 __all__ = [
+    "ApiKey",
+    "Job",
+    "Queue",
     "Automation",
+    "AutomationSpec",
+    "BuilderError",
+    "GitHubDispatch",
+    "LaunchJob",
+    "NoOp",
+    "OnAddArtifactAlias",
+    "OnCreateArtifact",
+    "OnLinkArtifact",
+    "OnRunMetric",
+    "OnRunState",
+    "SendSlack",
+    "SendTeams",
+    "SendWebhook",
+    "entity",
+    "metric",
+    "project",
+    "registry",
     "Conflict",
     "ConnectionFailed",
     "Event",

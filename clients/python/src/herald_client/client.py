@@ -9,7 +9,18 @@ from urllib.parse import quote
 import httpx
 
 from .errors import ConnectionFailed, error_for
-from .models import Automation, Event, Execution, Ingested, Integration, Plugin, QueueItem
+from .models import (
+    ApiKey,
+    Automation,
+    Event,
+    Execution,
+    Ingested,
+    Integration,
+    Job,
+    Plugin,
+    Queue,
+    QueueItem,
+)
 
 
 class Herald:
@@ -109,6 +120,61 @@ class Herald:
     def event(self, event_id: str) -> Event:
         """An event and the executions it triggered."""
         return Event.from_api(self.request("GET", f"/v1/events/{quote(event_id, safe='')}"))
+
+    def artifact_created(
+        self,
+        entity: str,
+        project: str,
+        collection: str,
+        version: str,
+        metadata: Optional[Mapping[str, Any]] = None,
+        author: Optional[str] = None,
+    ) -> Ingested:
+        """Reports a new artifact version (``CREATE_ARTIFACT``)."""
+        event: Dict[str, Any] = {"type": "CREATE_ARTIFACT", "entity": entity, "project": project,
+                                 "collection": collection, "version": version}
+        if metadata is not None:
+            event["metadata"] = dict(metadata)
+        return self._artifact_event(event, author)
+
+    def artifact_linked(
+        self,
+        entity: str,
+        registry: str,
+        collection: str,
+        version: str,
+        source: Optional[str] = None,
+        author: Optional[str] = None,
+    ) -> Ingested:
+        """Reports an artifact version linked into a registry (``LINK_ARTIFACT``)."""
+        event: Dict[str, Any] = {"type": "LINK_ARTIFACT", "entity": entity, "registry": registry,
+                                 "collection": collection, "version": version}
+        if source is not None:
+            event["source_artifact"] = source
+        return self._artifact_event(event, author)
+
+    def alias_added(
+        self,
+        entity: str,
+        collection: str,
+        version: str,
+        alias: str,
+        registry: Optional[str] = None,
+        project: Optional[str] = None,
+        author: Optional[str] = None,
+    ) -> Ingested:
+        """Reports an alias (e.g. ``production``) added to a version, in a registry or project."""
+        if (registry is None) == (project is None):
+            raise ValueError("give one of registry= or project=")
+        event: Dict[str, Any] = {"type": "ADD_ARTIFACT_ALIAS", "entity": entity,
+                                 "collection": collection, "version": version, "alias": alias}
+        event["registry" if registry is not None else "project"] = registry or project
+        return self._artifact_event(event, author)
+
+    def _artifact_event(self, event: Dict[str, Any], author: Optional[str]) -> Ingested:
+        if author is not None:
+            event["author"] = author
+        return self.send_event(event)
 
     # -- automations -----------------------------------------------------------------------
 
@@ -221,14 +287,48 @@ class Herald:
 
     # -- launch ----------------------------------------------------------------------------
 
-    def save_job(self, name: str, command: List[str], entity: Optional[str] = None, **fields: Any) -> Dict[str, Any]:
+    def save_job(self, name: str, command: List[str], entity: Optional[str] = None, **fields: Any) -> Job:
         """Saves a new version of a launch job (``description``, ``env``, ``config``)."""
         path = f"/v1/entities/{self._entity(entity)}/jobs/{quote(name, safe='')}"
-        return self.request("PUT", path, {"command": command, **fields})
+        return Job.from_api(self.request("PUT", path, {"command": command, **fields}))
 
-    def create_queue(self, name: str, entity: Optional[str] = None) -> Dict[str, Any]:
+    def jobs(self, entity: Optional[str] = None) -> List[Job]:
+        """Every job's latest version."""
+        answer = self.request("GET", f"/v1/entities/{self._entity(entity)}/jobs")
+        return [Job.from_api(j) for j in answer["jobs"]]
+
+    def job(self, job: str, entity: Optional[str] = None) -> Job:
+        """A job: ``name`` (its latest version) or ``name@version``."""
+        path = f"/v1/entities/{self._entity(entity)}/jobs/{quote(job, safe='@')}"
+        return Job.from_api(self.request("GET", path))
+
+    def job_versions(self, name: str, entity: Optional[str] = None) -> List[Job]:
+        """Every version of a job, oldest first."""
+        path = f"/v1/entities/{self._entity(entity)}/jobs/{quote(name, safe='')}/versions"
+        return [Job.from_api(j) for j in self.request("GET", path)["jobs"]]
+
+    def create_queue(self, name: str, entity: Optional[str] = None) -> Queue:
         """Creates a launch queue."""
-        return self.request("POST", f"/v1/entities/{self._entity(entity)}/queues", {"name": name})
+        path = f"/v1/entities/{self._entity(entity)}/queues"
+        return Queue.from_api(self.request("POST", path, {"name": name}))
+
+    def queues(self, entity: Optional[str] = None) -> List[Queue]:
+        """The entity's queues."""
+        answer = self.request("GET", f"/v1/entities/{self._entity(entity)}/queues")
+        return [Queue.from_api(q) for q in answer["queues"]]
+
+    def queue_items(
+        self,
+        queue: str,
+        status: Optional[str] = None,
+        job: Optional[str] = None,
+        limit: int = 100,
+        entity: Optional[str] = None,
+    ) -> List[QueueItem]:
+        """A queue's items, newest first."""
+        path = f"/v1/entities/{self._entity(entity)}/queues/{quote(queue, safe='')}/items"
+        answer = self.request("GET", path, params={"status": status, "job": job, "limit": limit})
+        return [QueueItem.from_api(i) for i in answer["items"]]
 
     def enqueue(
         self,
@@ -253,6 +353,26 @@ class Herald:
         """Cancels a queue item."""
         path = f"/v1/entities/{self._entity(entity)}/items/{quote(item_id, safe='')}/cancel"
         return QueueItem.from_api(self.request("POST", path))
+
+    # -- entities and keys -----------------------------------------------------------------
+
+    def create_entity(self, name: str) -> Dict[str, Any]:
+        """Creates an entity (operators); the answer holds its first admin key, shown once."""
+        return self.request("POST", "/v1/entities", {"name": name})
+
+    def keys(self, entity: Optional[str] = None) -> List[ApiKey]:
+        """The entity's API keys (never the keys themselves)."""
+        answer = self.request("GET", f"/v1/entities/{self._entity(entity)}/keys")
+        return [ApiKey.from_api(k) for k in answer["keys"]]
+
+    def create_key(self, role: str = "member", label: str = "", entity: Optional[str] = None) -> ApiKey:
+        """Creates an API key; ``.key`` holds it, this once."""
+        path = f"/v1/entities/{self._entity(entity)}/keys"
+        return ApiKey.from_api(self.request("POST", path, {"role": role, "label": label}))
+
+    def delete_key(self, key_id: str, entity: Optional[str] = None) -> None:
+        """Deletes an API key."""
+        self.request("DELETE", f"/v1/entities/{self._entity(entity)}/keys/{quote(key_id, safe='')}")
 
     # -- reporting -------------------------------------------------------------------------
 

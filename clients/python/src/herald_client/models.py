@@ -151,3 +151,47 @@ class QueueItem:
             data.get("exit_code"),
             data,
         )
+
+
+@dataclass(frozen=True)
+class Job:
+    """One version of a launch job."""
+
+    name: str
+    version: int
+    command: List[str]
+    env: Dict[str, str]
+    config: Dict[str, Any]
+    raw: Dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, data: Dict[str, Any]) -> "Job":
+        return cls(data["name"], int(data["version"]), data["command"], data.get("env", {}),
+                   data.get("config", {}), data)
+
+
+@dataclass(frozen=True)
+class Queue:
+    """A launch queue."""
+
+    name: str
+    created_at: str
+
+    @classmethod
+    def from_api(cls, data: Dict[str, Any]) -> "Queue":
+        return cls(data["name"], data["created_at"])
+
+
+@dataclass(frozen=True)
+class ApiKey:
+    """An API key as listed (the key itself is only in ``key``, once, when created)."""
+
+    id: str
+    role: str
+    label: str
+    key: Optional[str]
+    raw: Dict[str, Any] = field(repr=False, compare=False)
+
+    @classmethod
+    def from_api(cls, data: Dict[str, Any]) -> "ApiKey":
+        return cls(data["id"], data.get("role", ""), data.get("label", ""), data.get("key"), data)

@@ -1,0 +1,90 @@
+"""Automations as code: every event kind, scope, condition and built-in action built with the
+builder is accepted by the real server and reads back equal; mistakes fail before any request."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from herald_client import (
+    BuilderError,
+    GitHubDispatch,
+    Herald,
+    LaunchJob,
+    NoOp,
+    OnAddArtifactAlias,
+    OnCreateArtifact,
+    OnLinkArtifact,
+    OnRunMetric,
+    OnRunState,
+    SendSlack,
+    SendTeams,
+    SendWebhook,
+    entity,
+    metric,
+    project,
+    registry,
+)
+
+
+@pytest.fixture
+def destinations(admin: Herald) -> str:
+    """Integrations of every kind, a queue and a job, named with a fresh suffix."""
+    tag = uuid.uuid4().hex[:6]
+    for kind in ("webhook", "slack", "teams", "github"):
+        admin.create_integration(name=f"{kind}-{tag}", kind=kind, url=f"https://{kind}.example.com/hook")
+    admin.create_queue(f"gpu-{tag}")
+    admin.save_job(f"eval-{tag}", ["true"], config={"model": "none"})
+    return tag
+
+
+def test_every_built_automation_is_accepted_and_reads_back_equal(admin: Herald, destinations: str) -> None:
+    t = destinations
+    train, models = project("default", "train"), registry("default", "models")
+    specs = [
+        OnCreateArtifact(train.collection("churn")) >> SendWebhook(f"webhook-{t}", payload={"v": "${artifact_version_string}"}),
+        OnLinkArtifact(models) >> SendSlack(f"slack-{t}", title="Linked ${artifact_version_string}", severity="warn"),
+        OnLinkArtifact(models.collection("churn")) >> GitHubDispatch(f"github-{t}", "acme", "deploy", "model-linked"),
+        OnAddArtifactAlias(models, alias=r"^prod") >> SendTeams(f"teams-{t}", format="adaptive"),
+        OnAddArtifactAlias(train) >> LaunchJob(f"gpu-{t}", f"eval-{t}", overrides={"model": "${artifact_version_string}"}, priority=2),
+        OnRunState(entity("default"), state="FAILED", run_name="^nightly") >> NoOp(),
+        OnRunMetric(train, metric("loss") > 10) >> NoOp(),
+        OnRunMetric(train, metric("loss").mean(5) >= 0.5, cooldown_seconds=600) >> NoOp(),
+        OnRunMetric(train, metric("acc").max(3) < 0.2) >> NoOp(),
+        OnRunMetric(train, metric("acc").min(3) <= 0.1) >> NoOp(),
+        OnRunMetric(train, metric("acc") == 0) >> NoOp(),
+        OnRunMetric(train, metric("acc") != 1) >> NoOp(),
+        OnRunMetric(train, metric("acc").change(current=2, prior=5).decreases_by(0.2, relative=True)) >> NoOp(),
+        OnRunMetric(train, metric("loss").change(agg="MAX").increases_by(1.0)) >> NoOp(),
+        OnRunMetric(train, metric("loss").change().changes_by(0.5)) >> NoOp(),
+        OnRunMetric(entity("default"), metric("gpu").zscore(30).above(3), run_name="^big") >> NoOp(),
+        OnRunMetric(train, metric("gpu").zscore(10).below(2)) >> NoOp(),
+        OnRunMetric(train, metric("gpu").zscore().outside()) >> NoOp(),
+    ]
+    for index, spec in enumerate(specs):
+        saved = admin.create_automation(spec, name=f"built-{t}-{index}")
+        read = admin.automation(saved.id)
+        expected = spec.to_api()
+        assert read.scope == expected["scope"], index
+        assert read.event == expected["event"], index
+        assert read.action == expected["action"], index
+
+
+def test_mistakes_fail_before_any_request() -> None:
+    for build in [
+        lambda: OnLinkArtifact(project("default", "train")),
+        lambda: OnRunState(registry("default", "models")),
+        lambda: OnRunState(project("default", "p"), state="DONE"),
+        lambda: OnAddArtifactAlias(registry("default", "m"), alias="(unclosed"),
+        lambda: metric("loss").mean(0),
+        lambda: metric("loss").change().increases_by(0),
+        lambda: metric("gpu").zscore().above(-1),
+        lambda: SendSlack("s", mode="bot"),
+        lambda: OnRunMetric(project("default", "p"), "loss > 1"),
+        lambda: OnCreateArtifact(project("default", "p")) >> "webhook",
+        lambda: project("default", "a/b"),
+        lambda: entity("default").collection("x"),
+    ]:
+        with pytest.raises(BuilderError):
+            build()
