@@ -10,7 +10,7 @@ import time
 import uuid
 import warnings
 from collections import deque
-from typing import TYPE_CHECKING, Any, Deque, Dict, List, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Deque, Dict, List, Mapping, Optional, Tuple, Union
 
 from .errors import ConnectionFailed, HeraldError, Unavailable
 
@@ -56,7 +56,10 @@ class Run:
         self.name = name or self.run_id
         self._batch_size = max(1, min(batch_size, 1000))
         self._interval = flush_interval
-        self._queue: Deque[Dict[str, Any]] = deque()
+        # (sequence number, event): what a sent batch removes is found by number, so samples
+        # dropped for room while a batch was in flight cannot make it remove unsent ones.
+        self._queue: Deque[Tuple[int, Dict[str, Any]]] = deque()
+        self._seq = 0
         self._max_queued = max_queued
         self._lock = threading.Lock()
         self._wake = threading.Event()
@@ -88,7 +91,8 @@ class Run:
             if len(self._queue) >= self._max_queued:
                 self._queue.popleft()
                 self._dropped += 1
-            self._queue.append(event)
+            self._seq += 1
+            self._queue.append((self._seq, event))
             full = len(self._queue) >= self._batch_size
         if full:
             self._wake.set()
@@ -137,7 +141,7 @@ class Run:
         # The key makes a retried post create nothing new.
         self.client.send_event(event, idempotency_key=f"run:{self.run_id}:{state}")
 
-    def _take(self) -> List[Dict[str, Any]]:
+    def _take(self) -> List[Tuple[int, Dict[str, Any]]]:
         with self._lock:
             return [self._queue[i] for i in range(min(self._batch_size, len(self._queue)))]
 
@@ -151,7 +155,7 @@ class Run:
                 if not batch:
                     break
                 try:
-                    self.client.send_events(batch)
+                    self.client.send_events([event for _, event in batch])
                 except (ConnectionFailed, Unavailable):
                     self._warn_dropped()
                     if self._deadline is not None and time.monotonic() > self._deadline:
@@ -162,10 +166,10 @@ class Run:
                 except HeraldError as error:
                     # A batch the server refuses is never accepted: drop it and say why.
                     warnings.warn(f"herald: a batch of run metrics was refused: {error}")
+                last = batch[-1][0]
                 with self._lock:
-                    for _ in range(len(batch)):
-                        if self._queue:
-                            self._queue.popleft()
+                    while self._queue and self._queue[0][0] <= last:
+                        self._queue.popleft()
                 backoff = 0.1
             if self._stopping:
                 return
