@@ -46,18 +46,7 @@ impl World {
             201,
         );
         crate::common::create_integration(&admin, json!({"name": "ci", "kind": "webhook", "url": "https://ci.example.com/hook", "access_token": "TOKEN"})).await;
-        let member_key = expect_status(
-            &admin
-                .post(
-                    "/v1/entities/default/keys",
-                    &json!({"role": "member", "label": "ci bot"}),
-                )
-                .await,
-            201,
-        )["key"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let member_key = crate::common::member_key(&admin, "ci bot").await;
         let rival = expect_status(
             &admin.post("/v1/entities", &json!({"name": "rival"})).await,
             201,
@@ -205,18 +194,13 @@ async fn route_matrix(caller: Caller) -> (World, String) {
             .unwrap()
             .to_string();
 
-        let spare_item = expect_status(
-            &admin
-                .post(
-                    "/v1/entities/default/queues/mq/items",
-                    &json!({"job": "mjob", "project": "p"}),
-                )
-                .await,
-            201,
-        )["id"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let spare_item = crate::common::created(
+            admin,
+            "/v1/entities/default/queues/mq/items",
+            &json!({"job": "mjob", "project": "p"}),
+            "id",
+        )
+        .await;
         let cases: Vec<(&str, String, Option<Value>, u16)> = vec![
             (
                 "PUT",

@@ -625,19 +625,31 @@ pub(crate) async fn put_secret(admin: &Api, name: &str, value: &str) {
 
 /// A new member key of the `default` entity, as a client.
 pub(crate) async fn member(admin: &Api, server: &Server) -> Api {
-    let key = expect_status(
-        &admin
-            .post(
-                "/v1/entities/default/keys",
-                &serde_json::json!({"role": "member"}),
-            )
-            .await,
-        201,
-    )["key"]
+    server.client(&member_key(admin, "").await)
+}
+
+/// A new member key of the `default` entity, labelled `label`.
+pub(crate) async fn member_key(admin: &Api, label: &str) -> String {
+    created(
+        admin,
+        "/v1/entities/default/keys",
+        &serde_json::json!({"role": "member", "label": label}),
+        "key",
+    )
+    .await
+}
+
+/// POSTs `body` to `path`, expects `201`, and returns the answer's string `field`.
+pub(crate) async fn created(
+    api: &Api,
+    path: &str,
+    body: &serde_json::Value,
+    field: &str,
+) -> String {
+    expect_status(&api.post(path, body).await, 201)[field]
         .as_str()
-        .unwrap()
-        .to_string();
-    server.client(&key)
+        .unwrap_or_else(|| panic!("{path}: no {field} in the answer"))
+        .to_string()
 }
 
 /// The fenced code blocks of one `## section` of the README, as (info string, body).

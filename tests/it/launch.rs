@@ -58,14 +58,8 @@ async fn job(admin: &Api, name: &str, script: &str, out: &Path, config: Value) -
 }
 
 async fn enqueue(api: &Api, queue: &str, body: Value) -> String {
-    expect_status(
-        &api.post(&format!("/v1/entities/default/queues/{queue}/items"), &body)
-            .await,
-        201,
-    )["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
+    let path = format!("/v1/entities/default/queues/{queue}/items");
+    crate::common::created(api, &path, &body, "id").await
 }
 
 /// Waits until the item's status is one of `statuses`; returns the item.
@@ -107,18 +101,7 @@ impl Bench {
             &[],
         );
         let admin = server.admin();
-        let member_key = expect_status(
-            &admin
-                .post(
-                    "/v1/entities/default/keys",
-                    &json!({"role": "member", "label": "agent"}),
-                )
-                .await,
-            201,
-        )["key"]
-            .as_str()
-            .unwrap()
-            .to_string();
+        let member_key = crate::common::member_key(&admin, "agent").await;
         expect_status(
             &admin
                 .post("/v1/entities/default/queues", &json!({"name": "gpu"}))
