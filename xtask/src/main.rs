@@ -79,27 +79,48 @@ fn test(cargo_args: &[String]) -> Result<(), String> {
     )
 }
 
+/// Installs Debian packages with apt-get (the suite runs as root, as CI does).
+fn install_debian_packages(packages: &[&str]) -> Result<(), String> {
+    let apt = Path::new("/usr/bin/apt-get");
+    if !apt.exists() {
+        return Err(format!(
+            "{} are needed for the Python client's tests, and this is not a Debian machine: install them",
+            packages.join(", ")
+        ));
+    }
+    run(
+        Command::new(apt).args(["update", "-qq"]),
+        "apt-get update (for the Python client's tests)",
+    )?;
+    run(
+        Command::new(apt)
+            .args(["install", "-y", "-qq"])
+            .args(packages)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+        &format!("apt-get install {}", packages.join(" ")),
+    )
+}
+
 /// The virtual environment's Python, with the client and pytest installed; created when missing.
 fn python_environment(root: &Path, target: &Path) -> Result<PathBuf, String> {
     let venv = target.join("python-venv");
     let python = venv.join("bin").join("python");
     if !python.exists() {
-        let system = ["python3", "python"]
-            .into_iter()
-            .find(|p| {
-                Command::new(p)
-                    .arg("--version")
-                    .output()
-                    .is_ok_and(|o| o.status.success())
-            })
-            .ok_or(
-                "Python 3.9 or newer is needed for the Python client's tests (python3 not found)",
+        let created = Command::new("python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !created {
+            // A fresh Debian machine may lack Python or its venv module: install them, as the
+            // suite's other system needs are installed (the suite runs as root).
+            install_debian_packages(&["python3", "python3-venv"])?;
+            let _ = std::fs::remove_dir_all(&venv);
+            run(
+                Command::new("python3").args(["-m", "venv"]).arg(&venv),
+                "creating the Python virtual environment",
             )?;
-        run(
-            Command::new(system).args(["-m", "venv"]).arg(&venv),
-            "creating the Python virtual environment",
-        )
-        .map_err(|e| format!("{e} (on Debian: apt-get install python3-venv)"))?;
+        }
     }
     run(
         Command::new(&python)
