@@ -93,6 +93,15 @@ async fn threshold_conditions_fire_at_their_samples() {
     )
     .await;
     assert_eq!(steps(&fired), [3]);
+    // The execution says what fired it.
+    let (_, executions) = admin
+        .get(&format!("/v1/automations/{average}/executions"))
+        .await;
+    assert_eq!(
+        executions["executions"][0]["metric"],
+        json!({"name": "loss", "value": 0.6, "values": [0.9, 0.9, 0.0],
+               "condition": "average of loss over the last 3 values > 0.5"})
+    );
     assert_eq!(
         fired[0].1,
         // Template values stay strings, except a string that is exactly one variable holding an

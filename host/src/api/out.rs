@@ -302,6 +302,9 @@ pub(crate) struct ExecutionOut {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<Object>)]
     pub attempt_log: Vec<Value>,
+    /// For a metric automation: the metric, the value compared, the window and the condition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metric: Option<crate::events::MetricContext>,
 }
 
 impl ExecutionOut {
@@ -323,6 +326,7 @@ impl ExecutionOut {
             automation: record.automation,
             payload,
             attempt_log: record.attempt_log,
+            metric: record.metric,
         }
     }
 }

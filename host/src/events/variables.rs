@@ -46,7 +46,9 @@ pub struct Variables(Map<String, Value>);
 
 /// What a metric automation adds to the variables of the event that fired it; stored with the
 /// execution.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 pub struct MetricContext {
     /// The metric's name.
     pub name: String,

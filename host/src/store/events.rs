@@ -82,13 +82,13 @@ pub struct ExecutionRecord {
     /// Every attempt, oldest first (only in single-execution reads).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attempt_log: Vec<Value>,
+    /// What fired it, for a metric automation.
+    pub metric: Option<crate::events::MetricContext>,
 }
 
-const EXECUTION_COLUMNS: &str = "id, event_id, automation_id, status, status_reason, attempts, created_at, updated_at, automation, payload";
+const EXECUTION_COLUMNS: &str = "id, event_id, automation_id, status, status_reason, attempts, created_at, updated_at, automation, payload, trigger";
 
-fn execution_from_row(
-    row: &rusqlite::Row<'_>,
-) -> rusqlite::Result<(ExecutionRecord, String, Option<String>)> {
+fn execution_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawExecution> {
     Ok((
         ExecutionRecord {
             id: row.get(0)?,
@@ -102,18 +102,22 @@ fn execution_from_row(
             automation: Value::Null,
             payload: None,
             attempt_log: Vec::new(),
+            metric: None,
         },
         row.get(8)?,
         row.get(9)?,
+        row.get(10)?,
     ))
 }
 
-fn finish_execution(
-    parts: (ExecutionRecord, String, Option<String>),
-) -> Result<ExecutionRecord, StoreError> {
-    let (mut record, automation, payload) = parts;
+/// A row, before its JSON columns are parsed: (record, automation, payload, trigger).
+type RawExecution = (ExecutionRecord, String, Option<String>, Option<String>);
+
+fn finish_execution(parts: RawExecution) -> Result<ExecutionRecord, StoreError> {
+    let (mut record, automation, payload, trigger) = parts;
     record.automation = json_column(&automation)?;
     record.payload = payload.map(|p| json_column::<Value>(&p)).transpose()?;
+    record.metric = trigger.map(|t| json_column(&t)).transpose()?;
     Ok(record)
 }
 
