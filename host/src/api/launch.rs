@@ -15,8 +15,9 @@ use super::AppState;
 use super::auth::Principal;
 use super::json::JsonBody;
 use crate::error::{ApiError, ErrorBody};
-use crate::events::{Event, EventInput, RunState};
+use crate::events::RunState;
 use crate::launch::enqueue::{self, Enqueue, EnqueueError};
+use crate::launch::report::report_run;
 use crate::launch::{ItemStatus, JobRef, JobSpec, check_name, output_tail};
 use crate::store::{ItemFilter, ItemRecord, JobRecord, QueueRecord};
 
@@ -426,7 +427,14 @@ pub(super) async fn claim(
         )
         .await?;
     for item in &failed {
-        report_run(&state, entity.id, &entity.name, item, RunState::Failed).await?;
+        report_run(
+            &state.ingest(),
+            entity.id,
+            &entity.name,
+            item,
+            RunState::Failed,
+        )
+        .await?;
     }
     let Some(item) = claimed else {
         return Ok(Json(ClaimOut {
@@ -479,7 +487,14 @@ pub(super) async fn heartbeat(
         .await?;
     if body.started && status == ItemStatus::Running {
         let item = state.store.item(entity.id, &id).await?;
-        report_run(&state, entity.id, &entity.name, &item, RunState::Running).await?;
+        report_run(
+            &state.ingest(),
+            entity.id,
+            &entity.name,
+            &item,
+            RunState::Running,
+        )
+        .await?;
     }
     Ok(Json(HeartbeatOut { status }))
 }
@@ -517,36 +532,7 @@ pub(super) async fn finish(
         _ => None,
     };
     if let Some(run_state) = run_state {
-        report_run(&state, entity.id, &entity.name, &item, run_state).await?;
+        report_run(&state.ingest(), entity.id, &entity.name, &item, run_state).await?;
     }
     Ok(Json(item.into()))
-}
-
-/// Records a `RUN_STATE` event for an item's run, through ingest like any posted event, so that
-/// automations on run states fire for launched runs too.
-async fn report_run(
-    state: &AppState,
-    entity_id: i64,
-    entity: &str,
-    item: &ItemRecord,
-    run_state: RunState,
-) -> Result<(), ApiError> {
-    let input: EventInput = serde_json::from_value(json!({
-        "type": "RUN_STATE", "entity": entity, "project": item.project, "run_id": item.run_id,
-        "run_name": format!("{}@{}", item.job, item.job_version), "state": run_state,
-        "author": format!("herald-launch:{}", item.queue),
-    }))
-    .map_err(|e| ApiError::Internal(e.into()))?;
-    // The idempotency key makes a repeated report (an agent retrying its request) create nothing.
-    let key = format!(
-        "launch:{}:{}:{}",
-        item.id,
-        item.attempts,
-        run_state.as_str()
-    );
-    state
-        .ingest()
-        .events(entity_id, vec![(Event::new(input), Some(key))])
-        .await?;
-    Ok(())
 }

@@ -3,6 +3,7 @@
 //! `store/launch.rs`, routes in `api/launch.rs`.
 
 pub mod enqueue;
+pub mod report;
 
 use std::collections::BTreeMap;
 
