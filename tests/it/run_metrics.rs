@@ -22,6 +22,14 @@ async fn watch(admin: &Api, name: &str, kind: &str, metric: Value) -> String {
     crate::common::create_automation(admin, body).await
 }
 
+/// An ingest-only server in a temporary directory (kept alive by the returned guard), and its admin.
+fn ingest_only() -> (tempfile::TempDir, Server, Api) {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_ingest_only(&dir.path().join("data"));
+    let admin = server.admin();
+    (dir, server, admin)
+}
+
 fn sample(run: &str, step: u64, metrics: Value) -> Value {
     json!({"type": "RUN_METRIC", "entity": "default", "project": "train", "run_id": run,
            "run_name": format!("name-{run}"), "step": step, "metrics": metrics})
@@ -72,9 +80,7 @@ fn numbers(values: &[f64]) -> Vec<Value> {
 
 #[tokio::test]
 async fn threshold_conditions_fire_at_their_samples() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_ingest_only(&dir.path().join("data"));
-    let admin = server.admin();
+    let (_dir, _server, admin) = ingest_only();
     let average = watch(
         &admin,
         "avg-loss",
@@ -164,9 +170,7 @@ async fn threshold_conditions_fire_at_their_samples() {
 
 #[tokio::test]
 async fn change_and_zscore_conditions_fire_at_their_samples() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_ingest_only(&dir.path().join("data"));
-    let admin = server.admin();
+    let (_dir, _server, admin) = ingest_only();
     let relative = watch(
         &admin,
         "acc-drop",
@@ -229,9 +233,7 @@ async fn change_and_zscore_conditions_fire_at_their_samples() {
 
 #[tokio::test]
 async fn nan_and_infinity_hold_every_condition_and_bad_values_are_400() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_ingest_only(&dir.path().join("data"));
-    let admin = server.admin();
+    let (_dir, _server, admin) = ingest_only();
     let average = watch(
         &admin,
         "avg-loss",
@@ -260,9 +262,7 @@ async fn nan_and_infinity_hold_every_condition_and_bad_values_are_400() {
 
 #[tokio::test]
 async fn an_automation_fires_once_per_run_per_cooldown() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_ingest_only(&dir.path().join("data"));
-    let admin = server.admin();
+    let (_dir, server, admin) = ingest_only();
     let day = watch(
         &admin,
         "high-loss",
@@ -304,9 +304,7 @@ async fn an_automation_fires_once_per_run_per_cooldown() {
 
 #[tokio::test]
 async fn other_projects_and_filtered_out_runs_never_fire() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_ingest_only(&dir.path().join("data"));
-    let admin = server.admin();
+    let (_dir, _server, admin) = ingest_only();
     let filtered = watch(
         &admin,
         "prod-runs",
@@ -378,9 +376,7 @@ async fn a_restart_in_the_middle_of_a_run_fires_at_the_same_samples() {
 
 #[tokio::test]
 async fn an_automation_created_mid_run_starts_from_its_next_sample() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_ingest_only(&dir.path().join("data"));
-    let admin = server.admin();
+    let (_dir, _server, admin) = ingest_only();
     let early = watch(
         &admin,
         "early",
