@@ -39,6 +39,11 @@ pub struct Config {
     /// `process` (survive a killed process) or `power` (fsync every commit; concurrent
     /// requests share commits).
     pub durability: Durability,
+    /// A PostgreSQL database (`postgres://user:password@host:port/dbname`) for several hosts to
+    /// share; without it, SQLite in the data directory. `HERALD_DATABASE_URL` overrides it.
+    pub database_url: Option<String>,
+    /// At most this many connections to PostgreSQL per host.
+    pub database_pool: usize,
     /// The master key file (default `<data_dir>/master.key`, created on first start);
     /// `HERALD_MASTER_KEY` (base64) takes precedence.
     pub master_key_file: Option<PathBuf>,
@@ -74,6 +79,8 @@ impl Default for Config {
             log_format: LogFormat::Text,
             bootstrap_entity: "default".into(),
             durability: Durability::Process,
+            database_url: None,
+            database_pool: 16,
             master_key_file: None,
             egress: EgressConfig::default(),
             delivery: DeliveryConfig::default(),
@@ -110,6 +117,9 @@ impl Config {
         }
         if let Some(dir) = var("HERALD_PLUGINS_DIR") {
             self.plugins_dir = Some(dir.into());
+        }
+        if let Some(url) = var("HERALD_DATABASE_URL").filter(|u| !u.is_empty()) {
+            self.database_url = Some(url);
         }
         if let Some(durability) = var("HERALD_DURABILITY") {
             self.durability = match durability.as_str() {

@@ -45,6 +45,21 @@ fn check_writable(dir: &std::path::Path) -> anyhow::Result<()> {
     })
 }
 
+/// This host's lasting name, kept in the data directory (`host-id`, made on the first start).
+/// Hosts sharing a database each need a data directory of their own.
+pub fn host_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
+    let path = data_dir.join("host-id");
+    match std::fs::read_to_string(&path) {
+        Ok(id) if !id.trim().is_empty() => Ok(id.trim().to_string()),
+        _ => {
+            let id = crate::auth::random_id("host_");
+            std::fs::write(&path, &id)
+                .with_context(|| format!("writing the host id to {}", path.display()))?;
+            Ok(id)
+        }
+    }
+}
+
 /// Opens everything the server needs.
 pub async fn build(config: &Config) -> anyhow::Result<(AppState, Option<Bootstrap>)> {
     std::fs::create_dir_all(&config.data_dir)
@@ -60,9 +75,16 @@ pub async fn build(config: &Config) -> anyhow::Result<(AppState, Option<Bootstra
             MasterKey::load_or_create(&path)?
         }
     };
-    let database = config.data_dir.join("herald.db");
-    let store = Store::open(&database, config.durability)
-        .with_context(|| format!("opening the database {}", database.display()))?;
+    let store = match &config.database_url {
+        Some(url) => Store::connect(url, config.database_pool)
+            .await
+            .context("connecting to the PostgreSQL database (database_url)")?,
+        None => {
+            let database = config.data_dir.join("herald.db");
+            Store::open(&database, config.durability)
+                .with_context(|| format!("opening the database {}", database.display()))?
+        }
+    };
 
     let compiled = config
         .compiled_dir
@@ -80,18 +102,7 @@ pub async fn build(config: &Config) -> anyhow::Result<(AppState, Option<Bootstra
     tracing::info!(plugins = %names.join(", "), "plugins loaded");
 
     let index = AutomationIndex::default();
-    for (entity_id, automation) in store.all_automations().await? {
-        let id = automation.id.clone();
-        let default_payload = plugins
-            .get(&automation.action.plugin)
-            .and_then(|p| p.info.default_payload.clone());
-        match compile_automation(entity_id, automation, default_payload.as_deref()) {
-            Ok(compiled) => index.upsert(compiled),
-            Err(error) => {
-                tracing::error!(automation = %id, %error, "stored automation does not load; it will not match")
-            }
-        }
-    }
+    index.replace_all(load_automations(&store, &plugins).await?);
     tracing::info!(automations = index.len(), "automations loaded");
 
     let preset = std::env::var("HERALD_BOOTSTRAP_KEY")
@@ -142,5 +153,62 @@ pub async fn build(config: &Config) -> anyhow::Result<(AppState, Option<Bootstra
         grants: Arc::new(grants),
         launch: config.launch,
     };
+    if let Some(changes) = state.store.changes() {
+        tokio::spawn(follow_changes(state.clone(), changes));
+    }
     Ok((state, bootstrap))
+}
+
+/// Every stored automation, compiled for the index (one that no longer compiles is logged and
+/// left out: it will not match).
+async fn load_automations(
+    store: &Store,
+    plugins: &PluginRegistry,
+) -> anyhow::Result<Vec<crate::automations::index::Compiled>> {
+    let mut compiled = Vec::new();
+    for (entity_id, automation) in store.all_automations().await? {
+        let id = automation.id.clone();
+        let default_payload = plugins
+            .get(&automation.action.plugin)
+            .and_then(|p| p.info.default_payload.clone());
+        match compile_automation(entity_id, automation, default_payload.as_deref()) {
+            Ok(one) => compiled.push(one),
+            Err(error) => {
+                tracing::error!(automation = %id, %error, "stored automation does not load; it will not match")
+            }
+        }
+    }
+    Ok(compiled)
+}
+
+/// On a shared database: follows what other hosts change. The automation index is reloaded,
+/// cached key lookups are dropped (the credentials cache follows the store's generation by
+/// itself). A notice arrives within milliseconds of the commit; a host that lost its listening
+/// connection treats everything as changed once it is back.
+async fn follow_changes(
+    state: AppState,
+    mut changes: tokio::sync::broadcast::Receiver<crate::store::Change>,
+) {
+    use crate::store::Change;
+    use tokio::sync::broadcast::error::RecvError;
+    loop {
+        let change = match changes.recv().await {
+            Ok(change) => Some(change),
+            // Notices were dropped while this task lagged: reload everything.
+            Err(RecvError::Lagged(_)) => None,
+            Err(RecvError::Closed) => return,
+        };
+        if matches!(change, None | Some(Change::Keys)) {
+            state.keys.clear();
+        }
+        if matches!(change, None | Some(Change::Automations)) {
+            // A failed reload keeps the current index; the next notice (or reconnection) retries.
+            match load_automations(&state.store, &state.plugins).await {
+                Ok(all) => state.index.replace_all(all),
+                Err(error) => {
+                    tracing::warn!(%error, "could not reload automations after a change on another host")
+                }
+            }
+        }
+    }
 }

@@ -267,6 +267,57 @@ shutdown_grace = "5s"
 pub(crate) const INGEST_ONLY_CONFIG: &str =
     "[egress]\nallow_cidrs = [\"127.0.0.0/8\"]\n[delivery]\nworkers = 0\n";
 
+/// The test PostgreSQL server's URL (its `postgres` database), which `cargo xtask test` starts.
+pub(crate) fn postgres_admin_url() -> String {
+    std::env::var("HERALD_TEST_DATABASE_URL").expect(
+        "HERALD_TEST_DATABASE_URL is not set: run the tests with `cargo xtask test`, which starts a PostgreSQL server",
+    )
+}
+
+/// Whether this run puts every test server on PostgreSQL (`HERALD_TEST_BACKEND=postgres`, the
+/// second pass of `cargo xtask test`) rather than on SQLite.
+pub(crate) fn on_postgres() -> bool {
+    std::env::var("HERALD_TEST_BACKEND").is_ok_and(|b| b == "postgres")
+}
+
+/// Creates an empty database on the test PostgreSQL server; its URL.
+pub(crate) fn new_database() -> String {
+    let admin = postgres_admin_url();
+    let name = format!("t_{}", uuid::Uuid::now_v7().simple());
+    let statement = format!("CREATE DATABASE {name}");
+    let connect_to = admin.clone();
+    // On a thread of its own: callers may be inside a runtime already.
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let (client, connection) = tokio_postgres::connect(&connect_to, tokio_postgres::NoTls)
+                .await
+                .expect("the test PostgreSQL server answers");
+            tokio::spawn(connection);
+            client.batch_execute(&statement).await.unwrap();
+        });
+    })
+    .join()
+    .unwrap();
+    let (server, _) = admin.rsplit_once('/').expect("a URL with a database");
+    format!("{server}/{name}")
+}
+
+/// The database of the test server in `data_dir` on a PostgreSQL run: made on its first start,
+/// the same on every restart (as SQLite's file in the data directory is).
+fn database_of(data_dir: &Path) -> String {
+    let file = data_dir.join("test-database-url");
+    if let Ok(url) = std::fs::read_to_string(&file) {
+        return url;
+    }
+    let url = new_database();
+    std::fs::write(&file, &url).unwrap();
+    url
+}
+
 /// A `herald serve` process on an ephemeral port, killed when dropped.
 pub(crate) struct Server {
     child: Child,
@@ -337,7 +388,12 @@ impl Server {
             .args(extra_args)
             .env_remove("HERALD_BOOTSTRAP_KEY")
             .env_remove("HERALD_MASTER_KEY")
-            .env("HERALD_LOG", "info,herald=debug")
+            .env_remove("HERALD_DATABASE_URL")
+            .env("HERALD_LOG", "info,herald=debug");
+        if on_postgres() && !env.iter().any(|(name, _)| *name == "HERALD_DATABASE_URL") {
+            command.env("HERALD_DATABASE_URL", database_of(data_dir));
+        }
+        command
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(log);

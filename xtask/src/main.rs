@@ -1,5 +1,7 @@
-//! `cargo xtask test`: every test of the repository in one command. The Rust workspace first
-//! (`cargo test --workspace`: unit tests and the real binary end to end), then the Python client's
+//! `cargo xtask test`: every test of the repository in one command. It starts one throwaway
+//! PostgreSQL server (installing Debian's `postgresql` when missing), runs the Rust workspace
+//! (`cargo test --workspace`: unit tests and the real binary end to end on SQLite), the end-to-end
+//! suite again with every server on PostgreSQL, then the Python client's
 //! tests against that same binary, in a virtual environment this task creates and fills from PyPI
 //! when it is missing (`target/python-venv`). Stops at the first suite that fails.
 
@@ -44,13 +46,36 @@ fn run(command: &mut Command, what: &str) -> Result<(), String> {
 fn test(cargo_args: &[String]) -> Result<(), String> {
     let root = root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let target = target_dir(&root);
+    // One PostgreSQL server for the whole run; each test creates its own database in it.
+    eprintln!("xtask: starting a throwaway PostgreSQL server");
+    // Under the system's temporary directory: run as root, the server runs as `postgres`, which
+    // may not be allowed into the checkout.
+    let postgres_dir =
+        std::env::temp_dir().join(format!("herald-test-postgres-{}", std::process::id()));
+    let postgres = pgtemp::PgServer::start(&postgres_dir, pgtemp::Tuning::Fast)?;
+    let database_url = postgres.url("postgres");
     run(
         Command::new(&cargo)
             .args(["test", "--workspace"])
             .args(cargo_args)
+            .env("HERALD_TEST_DATABASE_URL", &database_url)
             .current_dir(&root),
-        "cargo test --workspace",
+        "cargo test --workspace (end-to-end tests on SQLite)",
     )?;
+    // The end-to-end suite again, every server on a PostgreSQL database of its own. Tests of
+    // the SQLite file itself (its durability, a full disk, its write batching) only run above.
+    run(
+        Command::new(&cargo)
+            .args(["test", "--package", "herald", "--test", "it"])
+            .args(cargo_args)
+            .args(["--", "--skip", "sqlite_faults::", "--skip", "postgres::"])
+            .env("HERALD_TEST_DATABASE_URL", &database_url)
+            .env("HERALD_TEST_BACKEND", "postgres")
+            .current_dir(&root),
+        "the end-to-end tests on PostgreSQL",
+    )?;
+    drop(postgres);
     // The binary the Python tests drive: the debug build `cargo test` just made.
     run(
         Command::new(&cargo)
@@ -58,16 +83,6 @@ fn test(cargo_args: &[String]) -> Result<(), String> {
             .current_dir(&root),
         "cargo build --bin herald",
     )?;
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .map(|dir| {
-            if dir.is_absolute() {
-                dir
-            } else {
-                root.join(dir)
-            }
-        })
-        .unwrap_or_else(|| root.join("target"));
     let herald = target.join("debug").join("herald");
     let python = python_environment(&root, &target)?;
     run(
@@ -77,6 +92,20 @@ fn test(cargo_args: &[String]) -> Result<(), String> {
             .env("HERALD_BIN", &herald),
         "the Python client's tests (pytest)",
     )
+}
+
+/// Where cargo builds.
+fn target_dir(root: &Path) -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                root.join(dir)
+            }
+        })
+        .unwrap_or_else(|| root.join("target"))
 }
 
 /// Installs Debian packages with apt-get (the suite runs as root, as CI does).

@@ -83,6 +83,11 @@ pub struct KeyCache {
 }
 
 impl KeyCache {
+    /// Forgets every key (another host deleted one): each is verified again on its next use.
+    pub fn clear(&self) {
+        self.keys.write().expect("not poisoned").clear();
+    }
+
     /// Forgets a key (after it is deleted).
     pub fn forget(&self, hash: &[u8]) {
         if let Ok(hash) = <[u8; 32]>::try_from(hash) {

@@ -195,7 +195,7 @@ pub(crate) fn store_error(error: StoreError) -> ApiError {
         other if other.is_unavailable() => {
             tracing::debug!(error = %other, "a request failed: storage is unavailable");
             ApiError::Unavailable(format!(
-                "storage is unavailable (the disk may be full or read-only); nothing was stored, retry later ({other})"
+                "storage is unavailable (a full or read-only disk, or a database that cannot be reached); nothing was stored, retry later ({other})"
             ))
         }
         other => ApiError::Internal(other.into()),

@@ -193,6 +193,20 @@ impl AutomationIndex {
         inner.by_id.insert(compiled.automation.id.clone(), compiled);
     }
 
+    /// Replaces every automation at once (after another host changed some): matching sees the
+    /// old set or the new one, never a mix.
+    pub fn replace_all(&self, all: Vec<Compiled>) {
+        let mut fresh = Inner::default();
+        for compiled in all {
+            let compiled = Arc::new(compiled);
+            if compiled.automation.enabled {
+                fresh.insert(&compiled);
+            }
+            fresh.by_id.insert(compiled.automation.id.clone(), compiled);
+        }
+        *self.inner.write().expect("not poisoned") = fresh;
+    }
+
     /// Removes an automation.
     pub fn remove(&self, id: &AutomationId) {
         let mut inner = self.inner.write().expect("not poisoned");

@@ -148,6 +148,16 @@ pub struct RateLimit {
     pub per_seconds: u32,
 }
 
+impl RateLimit {
+    /// Why an execution over the limit was skipped.
+    pub fn refusal(&self) -> String {
+        format!(
+            "rate limit: at most {} per {} s",
+            self.max, self.per_seconds
+        )
+    }
+}
+
 /// An automation as stored and returned by the API.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Automation {

@@ -57,6 +57,13 @@ pub struct RunKey {
     pub run_id: String,
 }
 
+impl RunKey {
+    /// The name of the run's lock on a shared database.
+    pub fn lock_name(&self) -> String {
+        format!("run:{}:{}:{}", self.entity_id, self.project, self.run_id)
+    }
+}
+
 /// One run's state.
 #[derive(Debug, Default)]
 pub struct RunState {
@@ -65,6 +72,9 @@ pub struct RunState {
     /// Per automation: when it last fired for this run (ms).
     fired: HashMap<AutomationId, i64>,
     touched: u64,
+    /// The store sequence of the last stored sample taken in: on a shared database, the samples
+    /// after it (other hosts') are taken in before the next one is evaluated.
+    seen: i64,
 }
 
 /// What one sample did for one automation.
@@ -77,6 +87,11 @@ pub enum Verdict {
 }
 
 impl RunState {
+    /// Records that the stored sample `seq` has been taken in.
+    pub fn stored(&mut self, seq: i64) {
+        self.seen = self.seen.max(seq);
+    }
+
     /// Takes one sample of `metric` received at `at_ms` and evaluates every candidate watching
     /// it, calling `verdict` for each that held. Live ingest and the replay after a restart both
     /// come through here, so they cannot disagree.
@@ -187,6 +202,23 @@ impl RunStates {
         let state = runs.get_mut(key).expect("the newest run is never evicted");
         state.touched = touched;
         f(state)
+    }
+
+    /// The store sequence of the last sample the run's state took in; `None` when the run is not
+    /// in memory.
+    pub fn seen(&self, key: &RunKey) -> Option<i64> {
+        self.runs
+            .lock()
+            .expect("not poisoned")
+            .get(key)
+            .map(|state| state.seen)
+    }
+
+    /// Records, if the run is in memory, that its stored sample `seq` has been taken in.
+    pub fn stored(&self, key: &RunKey, seq: i64) {
+        if let Some(state) = self.runs.lock().expect("not poisoned").get_mut(key) {
+            state.stored(seq);
+        }
     }
 
     /// Forgets a run: it finished, or what was applied in memory was not stored.

@@ -76,6 +76,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 config.delivery.clone(),
                 state.metrics.clone(),
                 state.delivery.clone(),
+                &crate::server::host_id(&config.data_dir)?,
             )
             .await?,
         )

@@ -183,17 +183,20 @@ impl Drop for Dispatcher {
 }
 
 impl Dispatcher {
-    /// Recovers executions abandoned by a previous process, connects to `link` (which wakes it and
-    /// hands it executions leased at ingest), then starts claiming.
+    /// Recovers executions abandoned by a previous process of this host, connects to `link`
+    /// (which wakes it and hands it executions leased at ingest), then starts claiming. `host` is
+    /// the host's lasting name ([`crate::server::host_id`]): its claims are held as
+    /// `<host>.<process>`, so a restarted host knows its previous process's claims for dead.
     pub async fn start(
         deliverer: Deliverer,
         config: DeliveryConfig,
         metrics: Arc<Metrics>,
         link: DeliveryLink,
+        host: &str,
     ) -> anyhow::Result<Self> {
-        let owner = crate::auth::random_id("host_");
+        let owner = crate::auth::random_id(&format!("{host}."));
         let store = deliverer.store.clone();
-        let recovered = store.recover_abandoned(&owner).await?;
+        let recovered = store.recover_abandoned(host, &owner).await?;
         if recovered > 0 {
             tracing::warn!(
                 recovered,

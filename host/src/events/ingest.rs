@@ -47,6 +47,34 @@ impl Ingest {
         entity_id: i64,
         events: Vec<(Event, Option<String>)>,
     ) -> Result<Vec<IngestOutcome>, StoreError> {
+        // On a shared database the hosts take turns with a run's windows: this one catches up
+        // with what the others stored, evaluates and stores while holding the run's lock.
+        let watched: Vec<String> = if self.store.is_shared() {
+            events
+                .iter()
+                .filter_map(|(event, _)| {
+                    let key = run_key(entity_id, &event.input)?;
+                    (!candidates(self, entity_id, event).is_empty()).then(|| key.lock_name())
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        if watched.is_empty() {
+            return self.events_in_turn(entity_id, events).await;
+        }
+        let lock = self.store.lock_runs(watched).await?;
+        let outcomes = self.events_in_turn(entity_id, events).await;
+        lock.release().await;
+        outcomes
+    }
+
+    /// [`Ingest::events`], once the runs it touches are this host's to evaluate.
+    async fn events_in_turn(
+        &self,
+        entity_id: i64,
+        events: Vec<(Event, Option<String>)>,
+    ) -> Result<Vec<IngestOutcome>, StoreError> {
         self.load_runs(entity_id, &events).await?;
         let mut runs = Vec::with_capacity(events.len());
         let prepared = events
@@ -60,41 +88,54 @@ impl Ingest {
         // Samples applied in memory but not stored (a failed write, a repeated idempotency key)
         // must not count: the run is rebuilt from what was stored when it logs again.
         for (index, key) in runs.iter().enumerate() {
-            let stored = outcomes.as_ref().is_ok_and(|o| !o[index].duplicate);
-            if let Some(key) = key.as_ref().filter(|_| !stored) {
-                self.runs.forget(key);
+            let Some(key) = key else { continue };
+            match outcomes.as_ref().map(|o| &o[index]) {
+                Ok(outcome) if !outcome.duplicate => self.runs.stored(key, outcome.seq),
+                _ => self.runs.forget(key),
             }
         }
         outcomes
     }
 
     /// Rebuilds, from its stored samples, the state of every run in `events` that some metric
-    /// automation watches and that is not in memory (after a start, or an eviction).
+    /// automation watches and that is not in memory (after a start, or an eviction). On a
+    /// shared database a run in memory also takes in the samples other hosts stored since.
     async fn load_runs(
         &self,
         entity_id: i64,
         events: &[(Event, Option<String>)],
     ) -> Result<(), StoreError> {
+        let shared = self.store.is_shared();
         for (event, _) in events {
             let Some(key) = run_key(entity_id, &event.input) else {
                 continue;
             };
-            if self.runs.contains(&key) || candidates(self, entity_id, event).is_empty() {
+            let seen = self.runs.seen(&key);
+            if (seen.is_some() && !shared) || candidates(self, entity_id, event).is_empty() {
                 continue;
             }
             let samples = self
                 .store
-                .run_samples(entity_id, &key.project, &key.run_id)
+                .run_samples(entity_id, &key.project, &key.run_id, seen.unwrap_or(0))
                 .await?;
-            let mut state = RunState::default();
-            let mut scratch = Vec::new();
-            for (at_ms, sample) in &samples {
-                let candidates = candidates(self, entity_id, sample);
-                for (name, value) in sample.input.metrics.iter().flatten() {
-                    state.apply(&candidates, name, *value, *at_ms, &mut scratch, |_, _| {});
+            let replay = |state: &mut RunState| {
+                let mut scratch = Vec::new();
+                for (seq, at_ms, sample) in &samples {
+                    let candidates = candidates(self, entity_id, sample);
+                    for (name, value) in sample.input.metrics.iter().flatten() {
+                        state.apply(&candidates, name, *value, *at_ms, &mut scratch, |_, _| {});
+                    }
+                    state.stored(*seq);
+                }
+            };
+            match seen {
+                Some(_) => self.runs.with(&key, replay),
+                None => {
+                    let mut state = RunState::default();
+                    replay(&mut state);
+                    self.runs.insert(key, state);
                 }
             }
-            self.runs.insert(key, state);
         }
         Ok(())
     }
@@ -231,17 +272,13 @@ fn new_execution(
         Some(Err(error)) => (None, Some(error)),
         None => (None, None),
     };
+    // On a shared database the window counts every host's executions: the store applies it.
+    let shared = ingest.store.is_shared();
     let over_limit = automation
         .rate_limit
-        .filter(|limit| !ingest.rate_limiter.admit(&automation.id, *limit, now));
+        .filter(|limit| !shared && !ingest.rate_limiter.admit(&automation.id, *limit, now));
     let (status, status_reason) = match (over_limit, too_large) {
-        (Some(limit), _) => (
-            ExecutionStatus::Skipped,
-            Some(format!(
-                "rate limit: at most {} per {} s",
-                limit.max, limit.per_seconds
-            )),
-        ),
+        (Some(limit), _) => (ExecutionStatus::Skipped, Some(limit.refusal())),
         (None, Some(error)) => (ExecutionStatus::Failed, Some(format!("invalid: {error}"))),
         (None, None) => (ExecutionStatus::Pending, None),
     };
@@ -254,6 +291,7 @@ fn new_execution(
         status,
         status_reason,
         trigger: metric.map(|m| serde_json::to_string(&m).expect("a context serialises")),
+        rate_limit: automation.rate_limit.filter(|_| shared),
     }
 }
 
@@ -274,7 +312,7 @@ async fn store_events(
     let mut left = lease.as_ref().map_or(0, |lease| lease.count);
     let mut handoffs = Vec::with_capacity(left);
     let mut items = Vec::with_capacity(prepared.len());
-    // (event index, plugin, status) of each execution, counted once it is stored.
+    // (event index, plugin, status, id) of each execution, counted once it is stored.
     let mut created = Vec::new();
     for (
         index,
@@ -285,8 +323,15 @@ async fn store_events(
     ) in prepared.into_iter().enumerate()
     {
         for (execution, automation) in item.executions.iter_mut().zip(automations) {
-            created.push((index, automation.action.plugin.clone(), execution.status));
-            if left > 0 && is_pending(execution) {
+            created.push((
+                index,
+                automation.action.plugin.clone(),
+                execution.status,
+                execution.id.clone(),
+            ));
+            // One the store may yet skip for its rate limit is not handed over: it is claimed
+            // once stored, if it was admitted.
+            if left > 0 && is_pending(execution) && execution.rate_limit.is_none() {
                 left -= 1;
                 execution.leased = true;
                 let claimed = Claimed {
@@ -320,8 +365,14 @@ async fn store_events(
     }
     drop(lease);
     // A repeated idempotency key stored nothing: its executions are not counted.
-    for (index, plugin, status) in created {
-        if !outcomes[index].duplicate {
+    for (index, plugin, status, id) in created {
+        let outcome = &outcomes[index];
+        if !outcome.duplicate {
+            let status = if outcome.rate_limited.contains(&id) {
+                ExecutionStatus::Skipped
+            } else {
+                status
+            };
             ingest.metrics.execution_created(&plugin, status);
         }
     }

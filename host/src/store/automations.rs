@@ -1,8 +1,6 @@
 //! Automations: definitions stored as JSON documents, with the columns lists filter on.
 
-use rusqlite::{OptionalExtension, params};
-
-use super::{Store, StoreError, conflict, json_column};
+use super::StoreError;
 use crate::automations::Automation;
 use crate::ids::AutomationId;
 
@@ -15,125 +13,24 @@ pub struct AutomationFilter {
     pub collection: Option<String>,
 }
 
-fn definition(automation: &Automation) -> String {
+pub(crate) fn definition(automation: &Automation) -> String {
     serde_json::to_string(automation).expect("an automation always serialises")
 }
 
-impl Store {
-    /// Stores a new automation (Conflict when the name is taken in the entity).
-    pub async fn insert_automation(
-        &self,
-        entity_id: i64,
-        automation: Automation,
-    ) -> Result<Automation, StoreError> {
-        self.write(move |tx| {
-            tx.execute(
-                "INSERT INTO automations (id, entity_id, name, project, collection, integration, definition, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-                params![
-                    automation.id, entity_id, automation.name, automation.scope_space(), automation.scope_collection(),
-                    automation.action.integration, definition(&automation), automation.created_at, automation.updated_at
-                ],
-            )
-            .map_err(|e| conflict(e, || format!("an automation named {:?} already exists", automation.name)))?;
-            Ok(automation)
-        })
-        .await
-    }
-
-    /// Replaces an automation's definition.
-    pub async fn update_automation(
-        &self,
-        entity_id: i64,
-        automation: Automation,
-    ) -> Result<Automation, StoreError> {
-        self.write(move |tx| {
-            let updated = tx
-                .execute(
-                    "UPDATE automations SET name = ?3, project = ?4, collection = ?5, integration = ?6, definition = ?7,
-                     updated_at = ?8 WHERE entity_id = ?1 AND id = ?2",
-                    params![
-                        entity_id, automation.id, automation.name, automation.scope_space(), automation.scope_collection(),
-                        automation.action.integration, definition(&automation), automation.updated_at
-                    ],
-                )
-                .map_err(|e| conflict(e, || format!("an automation named {:?} already exists", automation.name)))?;
-            if updated == 0 {
-                return Err(StoreError::NotFound(format!("automation {}", automation.id)));
-            }
-            Ok(automation)
-        })
-        .await
-    }
-
-    /// Deletes an automation. Its executions stay, with their snapshot.
-    pub async fn delete_automation(
-        &self,
-        entity_id: i64,
-        id: &AutomationId,
-    ) -> Result<(), StoreError> {
-        let id = id.to_string();
-        self.write(move |tx| {
-            match tx.execute(
-                "DELETE FROM automations WHERE entity_id = ?1 AND id = ?2",
-                params![entity_id, id],
-            )? {
-                0 => Err(StoreError::NotFound(format!("automation {id}"))),
-                _ => Ok(()),
-            }
-        })
-        .await
-    }
-
-    /// One automation of the entity.
-    pub async fn automation(
-        &self,
-        entity_id: i64,
-        id: &AutomationId,
-    ) -> Result<Automation, StoreError> {
-        let id = id.to_string();
-        self.read(move |c| {
-            let text: Option<String> = c
-                .query_row(
-                    "SELECT definition FROM automations WHERE entity_id = ?1 AND id = ?2",
-                    params![entity_id, id],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            json_column(&text.ok_or_else(|| StoreError::NotFound(format!("automation {id}")))?)
-        })
-        .await
-    }
-
-    /// The entity's automations, filtered, by name.
-    pub async fn list_automations(
-        &self,
-        entity_id: i64,
-        filter: AutomationFilter,
-    ) -> Result<Vec<Automation>, StoreError> {
-        self.read(move |c| {
-            let mut statement = c.prepare(
-                "SELECT definition FROM automations WHERE entity_id = ?1
-                 AND (?2 IS NULL OR project = ?2) AND (?3 IS NULL OR collection = ?3) ORDER BY name",
-            )?;
-            let rows = statement.query_map(params![entity_id, filter.project, filter.collection], |r| r.get::<_, String>(0))?;
-            rows.map(|text| json_column(&text?)).collect()
-        })
-        .await
-    }
-
-    /// Every automation with its entity id (to build the matching index at start).
-    pub async fn all_automations(&self) -> Result<Vec<(i64, Automation)>, StoreError> {
-        self.read(|c| {
-            let mut statement = c.prepare("SELECT entity_id, definition FROM automations")?;
-            let rows =
-                statement.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
-            rows.map(|row| {
-                let (entity_id, text) = row?;
-                Ok((entity_id, json_column(&text)?))
-            })
-            .collect()
-        })
-        .await
+super::interface! {
+    /// Automations: definitions and the columns lists filter on.
+    trait AutomationStore {
+        /// Stores a new automation (Conflict when the name is taken in the entity).
+        fn insert_automation(&self, entity_id: i64, automation: Automation) -> Result<Automation, StoreError>;
+        /// Replaces an automation's definition.
+        fn update_automation(&self, entity_id: i64, automation: Automation) -> Result<Automation, StoreError>;
+        /// Deletes an automation. Its executions stay, with their snapshot.
+        fn delete_automation(&self, entity_id: i64, id: &AutomationId) -> Result<(), StoreError>;
+        /// One automation of the entity.
+        fn automation(&self, entity_id: i64, id: &AutomationId) -> Result<Automation, StoreError>;
+        /// The entity's automations, filtered, by name.
+        fn list_automations(&self, entity_id: i64, filter: AutomationFilter) -> Result<Vec<Automation>, StoreError>;
+        /// Every automation with its entity id (to build the matching index at start).
+        fn all_automations(&self) -> Result<Vec<(i64, Automation)>, StoreError>;
     }
 }

@@ -1,9 +1,10 @@
-//! The store: every SQL statement Herald runs lives under this module. SQLite (bundled) in WAL
-//! mode; numbered migrations applied at start; one writer thread that commits concurrent writes
-//! together (group commit), and a small pool of read connections.
+//! The store: every SQL statement Herald runs lives under this module. One interface (the
+//! per-topic traits declared with [`interface!`], implemented by each backend) and two backends:
+//! SQLite (`sqlite/`, the default: one file, nothing to install) and PostgreSQL (`postgres/`, for
+//! several hosts on one database). [`Store`] is the handle the rest of Herald holds; each of its
+//! methods runs on whichever backend the configuration chose.
 //!
-//! A write is acknowledged only after the transaction holding it has committed. Each write runs in
-//! its own savepoint, so one failing write rolls back alone while its batch commits.
+//! A write is acknowledged only after the transaction holding it has committed.
 
 mod automations;
 mod delivery;
@@ -11,8 +12,9 @@ mod entities;
 mod events;
 mod integrations;
 mod launch;
-mod migrations;
+mod postgres;
 mod secrets;
+mod sqlite;
 
 pub use automations::AutomationFilter;
 pub use delivery::{Claimed, Settlement};
@@ -22,19 +24,9 @@ pub use integrations::IntegrationRecord;
 pub use launch::{ItemFilter, ItemRecord, JobRecord, NewItem, QueueRecord};
 pub use secrets::SecretRecord;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, mpsc};
-
-use rusqlite::{Connection, OpenFlags, Transaction};
-use tokio::sync::oneshot;
-
-/// How many writes one commit may carry.
-const MAX_BATCH: usize = 512;
-/// Read connections kept open. Every delivery attempt reads (its integration and secrets), so
-/// the pool must cover the delivery workers: a read that finds it empty opens a connection, which
-/// costs a schema parse.
-const READ_POOL: usize = 64;
 
 /// Why a store operation failed. Callers branch on `NotFound` and `Conflict`.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +40,12 @@ pub enum StoreError {
     /// SQLite failed.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL failed.
+    #[error("database error: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The database settings are wrong (an unparsable `database_url`).
+    #[error("{0}")]
+    Config(String),
     /// A stored JSON document does not parse (a bug or a corrupted file).
     #[error("corrupt stored document: {0}")]
     Corrupt(String),
@@ -69,95 +67,11 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         match self {
             Self::Unavailable(_) | Self::Closed => true,
-            Self::Sqlite(error) => sqlite_unavailable(error),
+            Self::Sqlite(error) => sqlite::unavailable(error),
+            Self::Postgres(error) => postgres::unavailable(error),
             _ => false,
         }
     }
-}
-
-/// Execution statuses are stored by name.
-/// Ids are stored as their text.
-macro_rules! id_columns {
-    ($($id:ty),*) => {$(
-        impl rusqlite::types::ToSql for $id {
-            fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-                Ok(rusqlite::types::ToSqlOutput::Borrowed(
-                    rusqlite::types::ValueRef::Text(self.as_str().as_bytes()),
-                ))
-            }
-        }
-
-        impl rusqlite::types::FromSql for $id {
-            fn column_result(
-                value: rusqlite::types::ValueRef<'_>,
-            ) -> rusqlite::types::FromSqlResult<Self> {
-                String::column_result(value).map(Self::from)
-            }
-        }
-    )*};
-}
-id_columns!(
-    crate::ids::EventId,
-    crate::ids::AutomationId,
-    crate::ids::ExecutionId
-);
-
-impl rusqlite::types::ToSql for crate::delivery::status::ExecutionStatus {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        Ok(self.as_str().into())
-    }
-}
-
-impl rusqlite::types::FromSql for crate::delivery::status::ExecutionStatus {
-    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        let name = value.as_str()?;
-        Self::parse(name).ok_or_else(|| {
-            rusqlite::types::FromSqlError::Other(
-                format!("unknown execution status {name:?}").into(),
-            )
-        })
-    }
-}
-
-/// Integration kinds are stored by name.
-impl rusqlite::types::ToSql for crate::delivery::integration::IntegrationKind {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        Ok(self.as_str().into())
-    }
-}
-
-impl rusqlite::types::FromSql for crate::delivery::integration::IntegrationKind {
-    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
-        let name = value.as_str()?;
-        Self::parse(name).ok_or_else(|| {
-            rusqlite::types::FromSqlError::Other(
-                format!("unknown integration kind {name:?}").into(),
-            )
-        })
-    }
-}
-
-/// SQLite's codes for a database that cannot be written now.
-fn sqlite_unavailable(error: &rusqlite::Error) -> bool {
-    use rusqlite::ErrorCode;
-    matches!(
-        error.sqlite_error_code(),
-        Some(
-            ErrorCode::DiskFull
-                | ErrorCode::ReadOnly
-                | ErrorCode::SystemIoFailure
-                | ErrorCode::CannotOpen
-                | ErrorCode::DatabaseBusy
-                | ErrorCode::DatabaseLocked
-        )
-    )
-}
-
-/// Why a batch did not commit: the message, and whether the storage is unavailable.
-type CommitError = (String, bool);
-
-fn commit_error(error: &rusqlite::Error) -> CommitError {
-    (error.to_string(), sqlite_unavailable(error))
 }
 
 /// Durability of a commit.
@@ -170,63 +84,6 @@ pub enum Durability {
     Power,
 }
 
-/// A write waiting for the writer thread.
-trait Job: Send {
-    /// Runs inside the batch's transaction; false when the job failed (and was rolled back).
-    fn run(&mut self, tx: &Transaction<'_>) -> bool;
-    /// Delivers the result once the batch committed (or failed to).
-    fn finish(self: Box<Self>, commit: Result<(), CommitError>);
-}
-
-struct WriteJob<T, F> {
-    work: Option<F>,
-    result: Option<Result<T, StoreError>>,
-    reply: oneshot::Sender<Result<T, StoreError>>,
-}
-
-impl<T, F> Job for WriteJob<T, F>
-where
-    T: Send,
-    F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send,
-{
-    fn run(&mut self, tx: &Transaction<'_>) -> bool {
-        let work = self.work.take().expect("a job runs once");
-        // Cached statements: SQLite would otherwise parse these for every write.
-        let statement = |sql: &str| {
-            tx.prepare_cached(sql)
-                .and_then(|mut s| s.execute([]).map(|_| ()))
-        };
-        let result = match statement("SAVEPOINT job") {
-            Ok(()) => {
-                let result = work(tx);
-                let closed = if result.is_ok() {
-                    statement("RELEASE job")
-                } else {
-                    statement("ROLLBACK TO job").and_then(|()| statement("RELEASE job"))
-                };
-                match closed {
-                    Ok(()) => result,
-                    Err(e) => Err(e.into()),
-                }
-            }
-            Err(e) => Err(e.into()),
-        };
-        let ok = result.is_ok();
-        self.result = Some(result);
-        ok
-    }
-
-    fn finish(self: Box<Self>, commit: Result<(), CommitError>) {
-        let result = match (commit, self.result) {
-            (Ok(()), Some(result)) => result,
-            (Err((message, true)), _) => Err(StoreError::Unavailable(message)),
-            (Err((message, false)), _) => Err(StoreError::CommitFailed(message)),
-            (Ok(()), None) => Err(StoreError::Closed),
-        };
-        let _ = self.reply.send(result);
-    }
-}
-
 /// Counters of the writer: how many writes, in how many commits (group commit at work when
 /// commits < writes).
 #[derive(Debug, Default)]
@@ -237,288 +94,146 @@ pub struct StoreStats {
     pub commits: AtomicU64,
 }
 
-/// The database. Cheap to clone.
+/// Declares one topic of the store interface: a trait every backend implements, and the [`Store`]
+/// methods that run it on the configured backend. The one list of signatures (with their docs) is
+/// the interface; the compiler holds each backend to it.
+macro_rules! interface {
+    (
+        $(#[$trait_meta:meta])*
+        trait $trait:ident {
+            $(
+                $(#[$meta:meta])*
+                fn $name:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty;
+            )*
+        }
+    ) => {
+        $(#[$trait_meta])*
+        pub(crate) trait $trait {
+            $(
+                $(#[$meta])*
+                async fn $name(&self $(, $arg: $ty)*) -> $ret;
+            )*
+        }
+
+        impl $crate::store::Store {
+            $(
+                $(#[$meta])*
+                pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    match &self.backend {
+                        $crate::store::Backend::Sqlite(backend) => $trait::$name(backend $(, $arg)*).await,
+                        $crate::store::Backend::Postgres(backend) => $trait::$name(backend $(, $arg)*).await,
+                    }
+                }
+            )*
+        }
+    };
+}
+pub(crate) use interface;
+
+/// The database, on whichever backend the configuration chose. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    inner: Arc<Inner>,
+    backend: Backend,
+    shared: Arc<Shared>,
 }
 
-struct Inner {
-    path: PathBuf,
-    stats: Arc<StoreStats>,
+/// The backends.
+#[derive(Clone)]
+enum Backend {
+    /// One SQLite file (the default).
+    Sqlite(sqlite::Sqlite),
+    /// A PostgreSQL database, which several hosts may share.
+    Postgres(postgres::Postgres),
+}
+
+/// A kind of change other hosts cache, announced to them when it commits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// An automation was created, changed or deleted: the matching index reloads.
+    Automations,
+    /// A secret or an integration changed: cached credentials age.
+    Credentials,
+    /// An API key was deleted: cached key lookups are dropped.
+    Keys,
+}
+
+impl Change {
+    /// Every kind (what a host assumes changed after missing notices).
+    pub const ALL: [Change; 3] = [Self::Automations, Self::Credentials, Self::Keys];
+
+    /// The notice's text.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Automations => "automations",
+            Self::Credentials => "credentials",
+            Self::Keys => "keys",
+        }
+    }
+
+    /// The kind a notice names.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+}
+
+/// What the facade and its backend share.
+#[derive(Default)]
+struct Shared {
+    stats: StoreStats,
     /// Bumped by every write to secrets or integrations, so that caches of them know they aged.
     credentials_generation: AtomicU64,
-    writer: Mutex<Option<mpsc::Sender<Box<dyn Job>>>>,
-    readers: Mutex<Vec<Connection>>,
 }
 
 impl Store {
-    /// Opens (creating if needed) the database at `path` and applies pending migrations.
+    /// Opens (creating if needed) the SQLite database at `path` and applies pending migrations.
     pub fn open(path: &Path, durability: Durability) -> Result<Self, StoreError> {
-        let mut connection = open_connection(path, false)?;
-        let synchronous = match durability {
-            Durability::Process => "NORMAL",
-            Durability::Power => "FULL",
-        };
-        // Checkpoints run on their own thread (below): done by the writer, as SQLite does by
-        // default, each one stalled every write queued behind it for milliseconds.
-        connection.execute_batch(&format!(
-            "PRAGMA synchronous = {synchronous}; PRAGMA wal_autocheckpoint = 0;"
-        ))?;
-        migrations::apply(&mut connection)?;
-        let checkpointer = open_connection(path, false)?;
-        let (sender, receiver) = mpsc::channel::<Box<dyn Job>>();
-        let stats = Arc::new(StoreStats::default());
-        let writer_stats = stats.clone();
-        let signal = Arc::new(CheckpointSignal::default());
-        let checkpoint_signal = signal.clone();
-        std::thread::Builder::new()
-            .name("herald-store-checkpoint".into())
-            .spawn(move || checkpoint_loop(checkpointer, &checkpoint_signal))
-            .map_err(|e| StoreError::Corrupt(format!("cannot start the checkpoint thread: {e}")))?;
-        std::thread::Builder::new()
-            .name("herald-store-writer".into())
-            .spawn(move || {
-                writer_loop(connection, receiver, &writer_stats, &signal);
-                signal.close();
-            })
-            .map_err(|e| StoreError::Corrupt(format!("cannot start the writer thread: {e}")))?;
-        let inner = Arc::new(Inner {
-            path: path.to_path_buf(),
-            stats,
-            credentials_generation: AtomicU64::new(0),
-            writer: Mutex::new(Some(sender)),
-            readers: Mutex::new(Vec::new()),
-        });
-        Ok(Self { inner })
+        let shared = Arc::new(Shared::default());
+        let backend = Backend::Sqlite(sqlite::Sqlite::open(path, durability, shared.clone())?);
+        Ok(Self { backend, shared })
     }
 
-    /// Runs `work` in a write transaction (batched with concurrent writes); returns once
-    /// committed.
-    pub async fn write<T, F>(&self, work: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
-    {
-        let (reply, result) = oneshot::channel();
-        let job = Box::new(WriteJob {
-            work: Some(work),
-            result: None,
-            reply,
-        });
-        let sender = self
-            .inner
-            .writer
-            .lock()
-            .expect("not poisoned")
-            .clone()
-            .ok_or(StoreError::Closed)?;
-        sender.send(job).map_err(|_| StoreError::Closed)?;
-        result.await.map_err(|_| StoreError::Closed)?
+    /// Connects to the PostgreSQL database at `url` (opening at most `pool_size` connections)
+    /// and applies pending migrations.
+    pub async fn connect(url: &str, pool_size: usize) -> Result<Self, StoreError> {
+        let shared = Arc::new(Shared::default());
+        let backend =
+            Backend::Postgres(postgres::Postgres::connect(url, pool_size, shared.clone()).await?);
+        Ok(Self { backend, shared })
     }
 
-    /// A write to secrets or integrations: once it is over (committed or not), the credentials
-    /// generation moves on.
-    async fn write_credentials<T, F>(&self, work: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
-    {
-        let result = self.write(work).await;
-        self.inner
-            .credentials_generation
-            .fetch_add(1, Ordering::AcqRel);
-        result
+    /// Whether other hosts may share this database (PostgreSQL): then what one host caches in
+    /// memory must be checked against, or told about, what the others do.
+    pub fn is_shared(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
+    /// The changes other hosts (and this one) commit, for caches to follow; `None` when no
+    /// other host can change this database (SQLite).
+    pub fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Change>> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(backend) => Some(backend.notify.subscribe()),
+        }
     }
 
     /// Changes whenever secrets or integrations may have changed. A cache of them is fresh while
     /// this reads as it did before the cache read the store.
     pub fn credentials_generation(&self) -> u64 {
-        self.inner.credentials_generation.load(Ordering::Acquire)
-    }
-
-    /// Runs `work` on a read connection, off the async threads.
-    pub async fn read<T, F>(&self, work: F) -> Result<T, StoreError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
-    {
-        let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || {
-            let pooled = inner.readers.lock().expect("not poisoned").pop();
-            let connection = match pooled {
-                Some(connection) => connection,
-                None => open_connection(&inner.path, true)?,
-            };
-            let result = work(&connection);
-            let mut readers = inner.readers.lock().expect("not poisoned");
-            if readers.len() < READ_POOL {
-                readers.push(connection);
-            }
-            result
-        })
-        .await
-        .map_err(|_| StoreError::Closed)?
+        self.shared.credentials_generation.load(Ordering::Acquire)
     }
 
     /// The writer's counters.
     pub fn stats(&self) -> &StoreStats {
-        &self.inner.stats
-    }
-}
-
-fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
-    let flags = if read_only {
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
-    } else {
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
-    };
-    let mut connection = Connection::open_with_flags(path, flags)?;
-    connection.busy_handler(Some(wait_for_lock))?;
-    if !read_only {
-        connection.execute_batch("PRAGMA journal_mode = WAL;")?;
-    }
-    connection.execute_batch("PRAGMA foreign_keys = ON;")?;
-    Ok(connection)
-}
-
-/// How long (at least) a connection waits for a lock another holds before it reports the database
-/// busy.
-const LOCK_WAIT_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
-
-/// The step of that wait.
-const LOCK_WAIT_STEP: std::time::Duration = std::time::Duration::from_micros(100);
-
-/// SQLite's busy handler: waits for the lock in short steps. SQLite's own (`busy_timeout`) sleeps
-/// 1, 2, 5, 10 ms and more between tries, so the writer, held back ~5 ms while the checkpointer
-/// restarted the WAL, slept 8 ms or more: that overshoot was most of the p99 of deliveries at half
-/// the maximum rate.
-fn wait_for_lock(tries: i32) -> bool {
-    let limit = LOCK_WAIT_LIMIT.as_micros() / LOCK_WAIT_STEP.as_micros();
-    if u128::from(tries.unsigned_abs()) >= limit {
-        return false;
-    }
-    std::thread::sleep(LOCK_WAIT_STEP);
-    true
-}
-
-/// The writer thread: takes every waiting write, runs them in one transaction, commits once, then
-/// answers them all. Under load a commit (and its fsync) is shared by the whole batch.
-fn writer_loop(
-    mut connection: Connection,
-    jobs: mpsc::Receiver<Box<dyn Job>>,
-    stats: &StoreStats,
-    checkpoint: &CheckpointSignal,
-) {
-    let mut failing = false;
-    while let Ok(first) = jobs.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match jobs.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
-        }
-        let commit = match connection.transaction() {
-            Ok(tx) => {
-                for job in batch.iter_mut() {
-                    job.run(&tx);
-                }
-                tx.commit().map_err(|e| commit_error(&e))
-            }
-            Err(e) => Err(commit_error(&e)),
-        };
-        if commit.is_ok() {
-            checkpoint.committed();
-            stats.commits.fetch_add(1, Ordering::Relaxed);
-            stats
-                .writes
-                .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        }
-        // Logged when the state changes, not for every failed commit: a full disk would
-        // otherwise write an error line per retry.
-        match (&commit, failing) {
-            (Err((error, _)), false) => {
-                tracing::error!(%error, writes = batch.len(), "commits fail; writes are reported as failed until one succeeds");
-                failing = true;
-            }
-            (Ok(()), true) => {
-                tracing::info!("commits succeed again");
-                failing = false;
-            }
-            _ => {}
-        }
-        for job in batch {
-            job.finish(commit.clone());
-        }
-    }
-}
-
-/// The least time between two checkpoints, so that under load each copies many commits' pages
-/// (and pays its fsync once for them).
-const CHECKPOINT_SPACING: std::time::Duration = std::time::Duration::from_millis(10);
-
-/// WAL pages beyond which the checkpointer restarts the WAL (64 MiB of 4 KiB pages).
-const WAL_RESTART_FRAMES: i64 = 16_384;
-
-/// Commits not yet checkpointed, and whether the writer has stopped.
-#[derive(Default)]
-struct CheckpointSignal {
-    state: Mutex<(u64, bool)>,
-    changed: Condvar,
-}
-
-impl CheckpointSignal {
-    fn committed(&self) {
-        let mut state = self.state.lock().expect("not poisoned");
-        state.0 += 1;
-        if state.0 == 1 {
-            self.changed.notify_one();
-        }
+        &self.shared.stats
     }
 
-    fn close(&self) {
-        self.state.lock().expect("not poisoned").1 = true;
-        self.changed.notify_one();
-    }
-
-    /// Waits for commits to checkpoint; false once the writer stopped.
-    fn wait(&self) -> bool {
-        let mut state = self.state.lock().expect("not poisoned");
-        while state.0 == 0 && !state.1 {
-            state = self.changed.wait(state).expect("not poisoned");
+    /// The SQLite backend, for tests that look beneath the interface.
+    #[cfg(test)]
+    fn sqlite(&self) -> &sqlite::Sqlite {
+        match &self.backend {
+            Backend::Sqlite(backend) => backend,
+            Backend::Postgres(_) => panic!("not a SQLite store"),
         }
-        state.0 = 0;
-        !state.1
-    }
-}
-
-/// Copies committed WAL pages into the database file beside the writer (a passive checkpoint
-/// never blocks it), until the writer stops.
-fn checkpoint_loop(connection: Connection, signal: &CheckpointSignal) {
-    let checkpoint = |mode: &str| {
-        connection.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
-            r.get::<_, i64>(1)
-        })
-    };
-    while signal.wait() {
-        match checkpoint("PASSIVE") {
-            // Under unbroken load a passive checkpoint never catches up with the writer, so the
-            // WAL never starts over and would grow without end: now and then, hold the writer
-            // back for the few pages left and restart it.
-            Ok(frames) if frames > WAL_RESTART_FRAMES => {
-                if let Err(error) = checkpoint("RESTART") {
-                    tracing::warn!(%error, "WAL restart failed; the next commit tries again");
-                }
-            }
-            Ok(_) => {}
-            Err(error) => {
-                tracing::warn!(%error, "WAL checkpoint failed; the next commit tries again")
-            }
-        }
-        std::thread::sleep(CHECKPOINT_SPACING);
     }
 }
 
@@ -527,63 +242,6 @@ pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
 }
 
-/// Maps a UNIQUE violation to `Conflict` with a message; other errors pass through.
-fn conflict(error: rusqlite::Error, message: impl FnOnce() -> String) -> StoreError {
-    match &error {
-        rusqlite::Error::SqliteFailure(e, _)
-            if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-        {
-            StoreError::Conflict(message())
-        }
-        _ => StoreError::Sqlite(error),
-    }
-}
-
-fn json_column<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
+pub(crate) fn json_column<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {
     serde_json::from_str(text).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_writes_share_commits_and_a_failed_write_rolls_back_alone() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::open(&dir.path().join("t.db"), Durability::Power).unwrap();
-        store
-            .write(|tx| Ok(tx.execute_batch("CREATE TABLE t (v INTEGER UNIQUE)")?))
-            .await
-            .unwrap();
-        let before = store.stats().commits.load(Ordering::Relaxed);
-        let writes: Vec<_> = (0..400)
-            .map(|i| {
-                let store = store.clone();
-                tokio::spawn(async move {
-                    // Every tenth write collides with the previous value and must fail alone.
-                    let value = if i % 10 == 9 { i - 1 } else { i };
-                    store
-                        .write(move |tx| Ok(tx.execute("INSERT INTO t (v) VALUES (?1)", [value])?))
-                        .await
-                })
-            })
-            .collect();
-        let mut failed = 0;
-        for write in writes {
-            if write.await.unwrap().is_err() {
-                failed += 1;
-            }
-        }
-        let commits = store.stats().commits.load(Ordering::Relaxed) - before;
-        let rows: i64 = store
-            .read(|c| Ok(c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0))?))
-            .await
-            .unwrap();
-        assert_eq!(failed, 40);
-        assert_eq!(rows, 360, "every other write committed");
-        assert!(
-            commits < 400,
-            "400 concurrent writes took {commits} commits: no group commit"
-        );
-    }
 }

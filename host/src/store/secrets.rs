@@ -1,8 +1,6 @@
 //! Entity secrets: encrypted values, names and times. Values are only ever read by delivery.
 
-use rusqlite::{OptionalExtension, params};
-
-use super::{Store, StoreError, now_rfc3339};
+use super::{Store, StoreError};
 
 /// A secret as listed: never its value.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -15,71 +13,21 @@ pub struct SecretRecord {
     pub updated_at: String,
 }
 
+super::interface! {
+    /// Entity secrets: sealed values, names and times.
+    trait SecretStore {
+        /// Sets a secret (sealed by the caller); returns true when it was new.
+        fn put_secret(&self, entity_id: i64, name: &str, nonce: Vec<u8>, ciphertext: Vec<u8>) -> Result<bool, StoreError>;
+        /// Deletes a secret; refused (Conflict) while an integration uses it.
+        fn delete_secret(&self, entity_id: i64, name: &str) -> Result<(), StoreError>;
+        /// An entity's secrets, by name.
+        fn list_secrets(&self, entity_id: i64) -> Result<Vec<SecretRecord>, StoreError>;
+        /// The sealed values (name, nonce, ciphertext) of the named secrets that exist.
+        fn sealed_secrets(&self, entity_id: i64, names: Vec<String>) -> Result<Vec<(String, Vec<u8>, Vec<u8>)>, StoreError>;
+    }
+}
+
 impl Store {
-    /// Sets a secret (sealed by the caller); returns true when it was new.
-    pub async fn put_secret(
-        &self,
-        entity_id: i64,
-        name: &str,
-        nonce: Vec<u8>,
-        ciphertext: Vec<u8>,
-    ) -> Result<bool, StoreError> {
-        let name = name.to_string();
-        self.write_credentials(move |tx| {
-            let now = now_rfc3339();
-            let existed = tx
-                .query_row("SELECT 1 FROM secrets WHERE entity_id = ?1 AND name = ?2", params![entity_id, name], |_| Ok(()))
-                .optional()?
-                .is_some();
-            tx.execute(
-                "INSERT INTO secrets (entity_id, name, nonce, ciphertext, created_at, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-                 ON CONFLICT (entity_id, name) DO UPDATE SET nonce = ?3, ciphertext = ?4, updated_at = ?5",
-                params![entity_id, name, nonce, ciphertext, now],
-            )?;
-            Ok(!existed)
-        })
-        .await
-    }
-
-    /// Deletes a secret; refused (Conflict) while an integration uses it.
-    pub async fn delete_secret(&self, entity_id: i64, name: &str) -> Result<(), StoreError> {
-        let name = name.to_string();
-        self.write_credentials(move |tx| {
-            let mut statement = tx.prepare(
-                "SELECT name FROM integrations WHERE entity_id = ?1 AND (access_token_secret = ?2 OR signing_secret = ?2 OR url_secret = ?2) ORDER BY name",
-            )?;
-            let users: Vec<String> =
-                statement.query_map(params![entity_id, name], |r| r.get(0))?.collect::<Result<_, _>>()?;
-            if !users.is_empty() {
-                return Err(StoreError::Conflict(format!(
-                    "secret {name} is used by integration{} {}",
-                    if users.len() > 1 { "s" } else { "" },
-                    users.join(", ")
-                )));
-            }
-            let deleted = tx.execute("DELETE FROM secrets WHERE entity_id = ?1 AND name = ?2", params![entity_id, name])?;
-            if deleted == 0 {
-                return Err(StoreError::NotFound(format!("secret {name}")));
-            }
-            Ok(())
-        })
-        .await
-    }
-
-    /// An entity's secrets, by name.
-    pub async fn list_secrets(&self, entity_id: i64) -> Result<Vec<SecretRecord>, StoreError> {
-        self.read(move |c| {
-            let mut statement =
-                c.prepare("SELECT name, created_at, updated_at FROM secrets WHERE entity_id = ?1 ORDER BY name")?;
-            let rows = statement.query_map([entity_id], |r| {
-                Ok(SecretRecord { name: r.get(0)?, created_at: r.get(1)?, updated_at: r.get(2)? })
-            })?;
-            rows.collect::<Result<Vec<_>, _>>().map_err(Into::into)
-        })
-        .await
-    }
-
     /// The names of an entity's secrets.
     pub async fn secret_names(&self, entity_id: i64) -> Result<Vec<String>, StoreError> {
         Ok(self
@@ -88,29 +36,5 @@ impl Store {
             .into_iter()
             .map(|s| s.name)
             .collect())
-    }
-
-    /// The sealed values (name, nonce, ciphertext) of the named secrets that exist.
-    pub async fn sealed_secrets(
-        &self,
-        entity_id: i64,
-        names: Vec<String>,
-    ) -> Result<Vec<(String, Vec<u8>, Vec<u8>)>, StoreError> {
-        self.read(move |c| {
-            let mut statement = c.prepare_cached(
-                "SELECT nonce, ciphertext FROM secrets WHERE entity_id = ?1 AND name = ?2",
-            )?;
-            let mut found = Vec::new();
-            for name in names {
-                if let Some((nonce, ciphertext)) = statement
-                    .query_row(params![entity_id, name], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()?
-                {
-                    found.push((name, nonce, ciphertext));
-                }
-            }
-            Ok(found)
-        })
-        .await
     }
 }

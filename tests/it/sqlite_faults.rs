@@ -1,5 +1,6 @@
-//! Storage faults through the real binary on a real, small filesystem (a tmpfs mounted for the
-//! test, so it needs root, as CI has): a full disk answers 503 with Retry-After, an outcome the
+//! SQLite storage faults through the real binary on a real, small filesystem (a tmpfs mounted for
+//! the test, so it needs root, as CI has). The database file is on that disk, so these tests run
+//! in the SQLite pass of `cargo xtask test` only (`postgres.rs` has PostgreSQL's faults): a full disk answers 503 with Retry-After, an outcome the
 //! store could not record is kept and recorded once space returns (never delivered twice), and a
 //! server started on a full data directory says why and never announces that it listens.
 

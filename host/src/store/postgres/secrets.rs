@@ -1,0 +1,98 @@
+//! PostgreSQL: entity secrets. Every change is announced, so other hosts' credential caches age.
+
+use super::notify::Notifier;
+use super::{Postgres, execute, query};
+use crate::store::secrets::*;
+use crate::store::{Change, StoreError, now_rfc3339};
+
+impl SecretStore for Postgres {
+    async fn put_secret(
+        &self,
+        entity_id: i64,
+        name: &str,
+        nonce: Vec<u8>,
+        ciphertext: Vec<u8>,
+    ) -> Result<bool, StoreError> {
+        self.transaction(async |tx| {
+            let now = now_rfc3339();
+            // xmax = 0 only on a row this statement inserted (an update leaves its own xid).
+            let row = tx
+                .query_one(
+                    "INSERT INTO secrets (entity_id, name, nonce, ciphertext, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $5)
+                     ON CONFLICT (entity_id, name) DO UPDATE SET nonce = $3, ciphertext = $4, updated_at = $5
+                     RETURNING (xmax = 0)",
+                    &[&entity_id, &name, &nonce, &ciphertext, &now],
+                )
+                .await?;
+            Notifier::announce(tx, Change::Credentials).await?;
+            Ok(row.get(0))
+        })
+        .await
+    }
+
+    async fn delete_secret(&self, entity_id: i64, name: &str) -> Result<(), StoreError> {
+        self.transaction(async |tx| {
+            let users: Vec<String> = query(
+                tx,
+                "SELECT name FROM integrations WHERE entity_id = $1
+                 AND (access_token_secret = $2 OR signing_secret = $2 OR url_secret = $2) ORDER BY name",
+                &[&entity_id, &name],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+            if !users.is_empty() {
+                return Err(StoreError::Conflict(format!(
+                    "secret {name} is used by integration{} {}",
+                    if users.len() > 1 { "s" } else { "" },
+                    users.join(", ")
+                )));
+            }
+            let deleted = execute(
+                tx,
+                "DELETE FROM secrets WHERE entity_id = $1 AND name = $2",
+                &[&entity_id, &name],
+            )
+            .await?;
+            if deleted == 0 {
+                return Err(StoreError::NotFound(format!("secret {name}")));
+            }
+            Notifier::announce(tx, Change::Credentials).await
+        })
+        .await
+    }
+
+    async fn list_secrets(&self, entity_id: i64) -> Result<Vec<SecretRecord>, StoreError> {
+        Ok(self
+            .query(
+                "SELECT name, created_at, updated_at FROM secrets WHERE entity_id = $1 ORDER BY name",
+                &[&entity_id],
+            )
+            .await?
+            .iter()
+            .map(|r| SecretRecord {
+                name: r.get(0),
+                created_at: r.get(1),
+                updated_at: r.get(2),
+            })
+            .collect())
+    }
+
+    async fn sealed_secrets(
+        &self,
+        entity_id: i64,
+        names: Vec<String>,
+    ) -> Result<Vec<(String, Vec<u8>, Vec<u8>)>, StoreError> {
+        Ok(self
+            .query(
+                "SELECT name, nonce, ciphertext FROM secrets WHERE entity_id = $1 AND name = ANY($2)",
+                &[&entity_id, &names],
+            )
+            .await?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect())
+    }
+}
