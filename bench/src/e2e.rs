@@ -108,14 +108,16 @@ async fn drained(receiver: &BenchReceiver, count: u64, limit: Duration) -> Insta
     Instant::now()
 }
 
-/// Closed loop: `CONCURRENCY` clients post events (or batches of `batch`) for `duration`.
-async fn saturate(client: &Client, log: &Arc<SendLog>, batch: usize, duration: Duration) -> u64 {
+/// Closed loop: `CONCURRENCY` clients post events (or batches of `batch`) for `duration`, spread
+/// evenly over the hosts `clients` talk to.
+async fn saturate(clients: &[Client], log: &Arc<SendLog>, batch: usize, duration: Duration) -> u64 {
     let accepted = Arc::new(AtomicU64::new(0));
     let deadline = Instant::now() + duration;
     let workers = if batch > 1 { 8 } else { CONCURRENCY };
     let tasks: Vec<_> = (0..workers)
-        .map(|_| {
-            let (client, log, accepted) = (client.clone(), log.clone(), accepted.clone());
+        .map(|worker| {
+            let client = clients[worker % clients.len()].clone();
+            let (log, accepted) = (log.clone(), accepted.clone());
             tokio::spawn(async move {
                 while Instant::now() < deadline {
                     let events: Vec<Value> =
@@ -144,8 +146,9 @@ async fn saturate(client: &Client, log: &Arc<SendLog>, batch: usize, duration: D
     accepted.load(Ordering::Relaxed)
 }
 
-/// Open loop: events at `rate` per second for `duration`, whatever the answers' latency.
-async fn paced(client: &Client, log: &Arc<SendLog>, rate: f64, duration: Duration) -> u64 {
+/// Open loop: events at `rate` per second for `duration`, whatever the answers' latency,
+/// alternating between the hosts `clients` talk to.
+async fn paced(clients: &[Client], log: &Arc<SendLog>, rate: f64, duration: Duration) -> u64 {
     let interval = Duration::from_secs_f64(1.0 / rate.max(1.0));
     let mut ticker = tokio::time::interval(interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -155,7 +158,7 @@ async fn paced(client: &Client, log: &Arc<SendLog>, rate: f64, duration: Duratio
     while Instant::now() < deadline {
         ticker.tick().await;
         let Some(seq) = log.take() else { break };
-        let client = client.clone();
+        let client = clients[seq as usize % clients.len()].clone();
         tasks.spawn(async move {
             client
                 .post("/v1/events", &event(seq), 202)
@@ -170,33 +173,52 @@ async fn paced(client: &Client, log: &Arc<SendLog>, rate: f64, duration: Duratio
     sent
 }
 
-struct Run {
-    per_second: f64,
-    latencies: Vec<Duration>,
-    /// CPU per delivery: the server's, and the bench process's (load generator and receiver).
-    cpu_per_delivery: Option<(Duration, Duration)>,
+pub(crate) struct Run {
+    pub per_second: f64,
+    pub latencies: Vec<Duration>,
+    /// CPU per delivery: the servers', and the bench process's (load generator and receiver).
+    pub cpu_per_delivery: Option<(Duration, Duration)>,
+    /// CPU per delivery of the database server, when there is one.
+    pub database_cpu_per_delivery: Option<Duration>,
 }
 
-async fn herald_run(
-    server: &HeraldProcess,
+/// Where a run's load goes and whose CPU it counts.
+pub(crate) struct Target<'a> {
+    /// The Herald hosts (their CPU is summed).
+    pub servers: &'a [&'a HeraldProcess],
+    /// One client per host; the load is spread over them.
+    pub clients: &'a [Client],
+    /// The database server's CPU so far, when it is a process of its own.
+    pub database_cpu: Option<&'a dyn Fn() -> Option<Duration>>,
+}
+
+impl Target<'_> {
+    fn servers_cpu(&self) -> Option<Duration> {
+        self.servers.iter().map(|s| s.cpu_time()).sum()
+    }
+}
+
+pub(crate) async fn herald_run(
+    target: &Target<'_>,
     receiver: &BenchReceiver,
-    client: &Client,
     mode: &str,
     rate: Option<f64>,
     duration: Duration,
     max_events: usize,
 ) -> anyhow::Result<Run> {
+    let clients = target.clients;
     // The log's capacity caps the events posted, so that a run whose ingest outpaces delivery
     // still drains in reasonable time.
     let log = SendLog::new(max_events);
     receiver.take_arrivals();
     let before = receiver.count();
-    let cpu_before = server.cpu_time().zip(cpu_time("self"));
+    let cpu_before = target.servers_cpu().zip(cpu_time("self"));
+    let database_before = target.database_cpu.and_then(|cpu| cpu());
     let started = Instant::now();
     let sent = match (mode, rate) {
-        ("batch", _) => saturate(client, &log, 100, duration).await,
-        (_, Some(rate)) => paced(client, &log, rate, duration).await,
-        _ => saturate(client, &log, 1, duration).await,
+        ("batch", _) => saturate(clients, &log, 100, duration).await,
+        (_, Some(rate)) => paced(clients, &log, rate, duration).await,
+        _ => saturate(clients, &log, 1, duration).await,
     };
     let finished = drained(receiver, before + sent, Duration::from_secs(120)).await;
     let delivered = receiver.count() - before;
@@ -204,25 +226,31 @@ async fn herald_run(
         delivered >= sent,
         "{mode}: {sent} events posted, {delivered} delivered"
     );
-    let cpu_per_delivery = cpu_before.zip(server.cpu_time().zip(cpu_time("self"))).map(
-        |((server_before, bench_before), (server_after, bench_after))| {
-            let per = |used: Duration| used / delivered.max(1) as u32;
-            (
-                per(server_after - server_before),
-                per(bench_after - bench_before),
-            )
-        },
-    );
+    let per = |used: Duration| used / delivered.max(1) as u32;
+    let cpu_per_delivery = cpu_before
+        .zip(target.servers_cpu().zip(cpu_time("self")))
+        .map(
+            |((server_before, bench_before), (server_after, bench_after))| {
+                (
+                    per(server_after - server_before),
+                    per(bench_after - bench_before),
+                )
+            },
+        );
+    let database_cpu_per_delivery = database_before
+        .zip(target.database_cpu.and_then(|cpu| cpu()))
+        .map(|(before, after)| per(after.saturating_sub(before)));
     let latencies = log.latencies(&receiver.take_arrivals());
     Ok(Run {
         per_second: delivered as f64 / (finished - started).as_secs_f64(),
         latencies,
         cpu_per_delivery,
+        database_cpu_per_delivery,
     })
 }
 
 /// Where the two cores went: CPU per delivery in the server and in the bench process.
-fn cpu_figure(report: &mut Report, mode: &str, run: &Run) {
+pub(crate) fn cpu_figure(report: &mut Report, mode: &str, run: &Run) {
     if let Some((server, bench)) = run.cpu_per_delivery {
         report.info(
             &format!("CPU per delivery, {mode}: server / load generator + receiver"),
@@ -235,7 +263,7 @@ fn cpu_figure(report: &mut Report, mode: &str, run: &Run) {
     }
 }
 
-fn latency_figures(
+pub(crate) fn latency_figures(
     report: &mut Report,
     label: &str,
     latencies: &[Duration],
@@ -268,31 +296,8 @@ fn latency_figures(
     );
 }
 
-/// Runs the end-to-end section.
-pub(crate) async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> {
-    let duration = if quick {
-        Duration::from_secs(3)
-    } else {
-        Duration::from_secs(15)
-    };
-    println!(
-        "end to end (event posted → signed webhook received), {CONCURRENCY} clients, {duration:?} per run"
-    );
-    let receiver = BenchReceiver::start().await?;
-    let hook = format!("http://{}/hook", receiver.addr);
-
-    let sample = json!({"seq": "0", "run": "nightly", "state": "FAILED"}).to_string();
-    let baseline = bare_client(&hook, &sample, duration).await;
-    report.info(
-        "baseline: bare HTTP client → receiver",
-        format!("{baseline:.0} req/s"),
-    );
-    receiver.take_arrivals();
-
-    let server = HeraldProcess::start(
-        "[egress]\nallow_cidrs = [\"127.0.0.0/8\"]\n[delivery]\nworkers = 128\n[sandbox]\nmax_concurrent_instances = 256\n",
-    )?;
-    let client = Client::new(&server.url);
+/// Secrets, the webhook integration to `hook` and the automation every bench event triggers.
+pub(crate) async fn set_up(client: &Client, hook: &str) -> anyhow::Result<()> {
     for (name, value) in [
         ("TOKEN", "bench-token-value"),
         ("SIGNING", "bench-signing-secret"),
@@ -321,9 +326,44 @@ pub(crate) async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> 
             201,
         )
         .await?;
+    Ok(())
+}
+
+/// Runs the end-to-end section.
+pub(crate) async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> {
+    let duration = if quick {
+        Duration::from_secs(3)
+    } else {
+        Duration::from_secs(15)
+    };
+    println!(
+        "end to end (event posted → signed webhook received), {CONCURRENCY} clients, {duration:?} per run"
+    );
+    let receiver = BenchReceiver::start().await?;
+    let hook = format!("http://{}/hook", receiver.addr);
+
+    let sample = json!({"seq": "0", "run": "nightly", "state": "FAILED"}).to_string();
+    let baseline = bare_client(&hook, &sample, duration).await;
+    report.info(
+        "baseline: bare HTTP client → receiver",
+        format!("{baseline:.0} req/s"),
+    );
+    receiver.take_arrivals();
+
+    let server = HeraldProcess::start(
+        "[egress]\nallow_cidrs = [\"127.0.0.0/8\"]\n[delivery]\nworkers = 128\n[sandbox]\nmax_concurrent_instances = 256\n",
+    )?;
+    let client = Client::new(&server.url);
+    set_up(&client, &hook).await?;
+    let clients = [client];
+    let target = Target {
+        servers: &[&server],
+        clients: &clients,
+        database_cpu: None,
+    };
 
     let cap = if quick { 20_000 } else { 100_000 };
-    let single = herald_run(&server, &receiver, &client, "single", None, duration, cap).await?;
+    let single = herald_run(&target, &receiver, "single", None, duration, cap).await?;
     let ratio = single.per_second / baseline;
     report.info(
         "herald, one event per request: deliveries",
@@ -344,7 +384,7 @@ pub(crate) async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> 
     cpu_figure(report, "one event per request", &single);
     latency_figures(report, "at the maximum rate", &single.latencies, None);
 
-    let batch = herald_run(&server, &receiver, &client, "batch", None, duration, cap).await?;
+    let batch = herald_run(&target, &receiver, "batch", None, duration, cap).await?;
     report.info(
         &format!("herald, batches of 100 ({cap} events): deliveries"),
         format!("{:.0} /s", batch.per_second),
@@ -352,16 +392,7 @@ pub(crate) async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> 
     cpu_figure(report, "batches of 100", &batch);
 
     let half_rate = single.per_second / 2.0;
-    let half = herald_run(
-        &server,
-        &receiver,
-        &client,
-        "paced",
-        Some(half_rate),
-        duration,
-        cap,
-    )
-    .await?;
+    let half = herald_run(&target, &receiver, "paced", Some(half_rate), duration, cap).await?;
     report.info(
         "half of the maximum rate",
         format!("{half_rate:.0} events/s"),
@@ -373,16 +404,7 @@ pub(crate) async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> 
         Some(Duration::from_millis(10)),
     );
 
-    let slow = herald_run(
-        &server,
-        &receiver,
-        &client,
-        "paced",
-        Some(500.0),
-        duration,
-        cap,
-    )
-    .await?;
+    let slow = herald_run(&target, &receiver, "paced", Some(500.0), duration, cap).await?;
     latency_figures(
         report,
         "at 500 events/s",

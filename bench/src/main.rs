@@ -6,6 +6,7 @@ mod e2e;
 mod hostile;
 mod matching;
 mod plugin_cost;
+mod postgres;
 mod receiver;
 mod report;
 mod run_metrics;
@@ -20,7 +21,7 @@ struct Args {
     /// A short run (under a minute): fewer iterations, shorter load, 10,000 automations at most.
     #[arg(long)]
     quick: bool,
-    /// Run only these sections (plugins, e2e, matching, metrics, hostile); all by default.
+    /// Run only these sections (plugins, e2e, postgres, matching, metrics, hostile); all by default.
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
@@ -41,6 +42,9 @@ fn main() -> anyhow::Result<()> {
         }
         if wanted("e2e") {
             e2e::run(&mut report, args.quick).await?;
+        }
+        if wanted("postgres") {
+            postgres::run(&mut report, args.quick).await?;
         }
         if wanted("hostile") {
             hostile::run(&mut report, args.quick).await?;

@@ -158,6 +158,14 @@ mod tests {
             .unwrap();
         assert_eq!(config.data_dir, PathBuf::from("/tmp/x"));
         assert_eq!(config.listen.port(), 9000);
+        assert_eq!(config.database_url, None, "SQLite unless told otherwise");
+        config
+            .apply_env(|k| (k == "HERALD_DATABASE_URL").then(|| "postgres://h@db/herald".into()))
+            .unwrap();
+        assert_eq!(
+            config.database_url.as_deref(),
+            Some("postgres://h@db/herald")
+        );
         assert!(toml::from_str::<Config>("lisen = 1").is_err());
     }
 }

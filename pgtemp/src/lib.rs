@@ -77,6 +77,12 @@ impl PgServer {
         format!("postgres://herald@127.0.0.1:{}/{name}", self.port)
     }
 
+    /// The server's main process (the postmaster), while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        let text = std::fs::read_to_string(self.dir.join("data").join("postmaster.pid")).ok()?;
+        text.lines().next()?.trim().parse().ok()
+    }
+
     /// Stops the server at once (as a crash would); its data stays for [`PgServer::restart`].
     pub fn kill(&self) -> Result<(), String> {
         let mut stop = self.command("pg_ctl");

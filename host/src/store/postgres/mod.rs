@@ -13,6 +13,8 @@ mod launch;
 mod migrations;
 pub(super) mod notify;
 mod secrets;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -38,6 +40,9 @@ pub(super) struct Postgres {
     shared: Arc<Shared>,
     /// Announces changes to the other hosts and hears theirs.
     pub(super) notify: notify::Notifier,
+    /// Where it connected (tests open a second host on it).
+    #[cfg(test)]
+    url: String,
 }
 
 impl Postgres {
@@ -71,6 +76,8 @@ impl Postgres {
             notify: notify::Notifier::start(config, shared.clone()),
             pool,
             shared,
+            #[cfg(test)]
+            url: url.to_string(),
         };
         let mut client = store.client().await?;
         migrations::apply(&mut client).await?;

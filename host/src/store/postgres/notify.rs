@@ -20,6 +20,14 @@ const CHANNEL: &str = "herald_changes";
 /// How long the listener waits before connecting again after losing its connection.
 const RECONNECT: Duration = Duration::from_millis(500);
 
+/// How often the listening connection proves it is alive. A connection that died without a word
+/// (a host or network gone, no reset) is found within this and the probe's timeout, so a change
+/// reaches every host within about 15 s at worst (within milliseconds normally).
+const PROBE_EVERY: Duration = Duration::from_secs(10);
+
+/// How long a probe may take before the connection counts as lost.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// Sends and hears change notices. Cheap to clone.
 #[derive(Clone)]
 pub(crate) struct Notifier {
@@ -96,14 +104,31 @@ async fn listen(
         }
     }
     *connected_before = true;
-    while let Some(payload) = heard.recv().await {
-        match Change::parse(&payload) {
-            Some(change) => publish(shared, changes, change),
-            None => tracing::warn!(payload, "change notices: unknown notice"),
+    let mut probe = tokio::time::interval(PROBE_EVERY);
+    probe.tick().await;
+    let result = loop {
+        tokio::select! {
+            payload = heard.recv() => match payload {
+                Some(payload) => match Change::parse(&payload) {
+                    Some(change) => publish(shared, changes, change),
+                    None => tracing::warn!(payload, "change notices: unknown notice"),
+                },
+                None => break Ok(()),
+            },
+            _ = probe.tick() => {
+                match tokio::time::timeout(PROBE_TIMEOUT, client.simple_query("SELECT 1")).await {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(error)) => break Err(error),
+                    Err(_) => {
+                        tracing::warn!("change notices: the connection stopped answering");
+                        break Ok(());
+                    }
+                }
+            }
         }
-    }
+    };
     driver.abort();
-    Ok(())
+    result
 }
 
 fn publish(shared: &Shared, changes: &broadcast::Sender<Change>, change: Change) {
