@@ -26,19 +26,32 @@ pub(crate) async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> 
     };
     let cap = if quick { 20_000 } else { 100_000 };
     println!("end to end on PostgreSQL, one host and two hosts, {duration:?} per run");
-    let directory =
-        std::env::temp_dir().join(format!("herald-bench-postgres-{}", std::process::id()));
-    let postgres = pgtemp::PgServer::start(&directory, pgtemp::Tuning::Durable)
-        .map_err(|e| anyhow::anyhow!("starting PostgreSQL: {e}"))?;
-    let database_cpu = || postgres.pid().and_then(cpu_time_with_children);
+    // HERALD_BENCH_DATABASE_URL: an existing server to measure against (its `postgres` database
+    // URL); its CPU is then not measured.
+    let existing = std::env::var("HERALD_BENCH_DATABASE_URL").ok();
+    let postgres = match &existing {
+        Some(_) => None,
+        None => {
+            let directory =
+                std::env::temp_dir().join(format!("herald-bench-postgres-{}", std::process::id()));
+            Some(
+                pgtemp::PgServer::start(&directory, pgtemp::Tuning::Durable)
+                    .map_err(|e| anyhow::anyhow!("starting PostgreSQL: {e}"))?,
+            )
+        }
+    };
+    let admin = existing
+        .clone()
+        .unwrap_or_else(|| postgres.as_ref().expect("started").url("postgres"));
+    let database_cpu = || postgres.as_ref()?.pid().and_then(cpu_time_with_children);
     let receiver = BenchReceiver::start().await?;
     let hook = format!("http://{}/hook", receiver.addr);
 
     for hosts in [1, 2] {
-        let url = postgres.url("postgres");
-        let database = format!("bench_{hosts}");
-        create_database(&postgres.url("postgres"), &database).await?;
-        let url = url.replace("/postgres", &format!("/{database}"));
+        let database = format!("bench_{}_{hosts}", std::process::id());
+        create_database(&admin, &database).await?;
+        let (server, _) = admin.rsplit_once('/').expect("a URL with a database");
+        let url = format!("{server}/{database}");
         let env = [
             ("HERALD_DATABASE_URL", url.as_str()),
             ("HERALD_MASTER_KEY", MASTER_KEY),
@@ -54,7 +67,7 @@ pub(crate) async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> 
         let target = Target {
             servers: &servers,
             clients: &clients,
-            database_cpu: Some(&database_cpu),
+            database_cpu: postgres.is_some().then_some(&database_cpu as _),
         };
         let label = if hosts == 1 { "one host" } else { "two hosts" };
         let single = herald_run(&target, &receiver, "single", None, duration, cap).await?;

@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use super::finish::Outcome;
 use super::{Postgres, count, execute};
 use crate::delivery::status::ExecutionStatus;
 use crate::ids::ExecutionId;
@@ -127,32 +128,26 @@ impl DeliveryStore for Postgres {
         settlement: Settlement,
     ) -> Result<bool, StoreError> {
         let status = settlement.status();
-        let (reason, next) = match settlement {
+        let (reason, next_attempt_at) = match settlement {
             Settlement::Succeeded(summary) | Settlement::Failed(summary) => (summary, None),
             Settlement::Retry { at_ms, reason } => (reason, Some(at_ms)),
         };
-        self.transaction(async |tx| {
-            let now = now_rfc3339();
-            execute(
-                tx,
-                "INSERT INTO attempts (execution_id, number, started_at, duration_ms, record)
-                 VALUES ($1, $2, $3, $4, $5)
-                 ON CONFLICT (execution_id, number) DO UPDATE
-                 SET started_at = $3, duration_ms = $4, record = $5",
-                &[&id.as_str(), &i64::from(attempt), &now, &duration_ms, &record],
-            )
-            .await?;
-            let updated = execute(
-                tx,
-                "UPDATE executions SET status = $1, status_reason = $2,
-                 next_attempt_at = COALESCE($3, next_attempt_at), lease_owner = NULL, lease_until = NULL,
-                 updated_at = $4 WHERE id = $5 AND lease_owner = $6",
-                &[&status.as_str(), &reason, &next, &now, &id.as_str(), &owner],
-            )
-            .await?;
-            Ok(updated == 1)
-        })
-        .await
+        // Set by `connect`, before the store is handed out.
+        let finisher = self.finisher.get().ok_or(StoreError::Closed)?;
+        finisher
+            .finish(|reply| Outcome {
+                id: id.to_string(),
+                owner: owner.to_string(),
+                attempt: i64::from(attempt),
+                record,
+                duration_ms,
+                status: status.as_str(),
+                reason,
+                next_attempt_at,
+                started_at: now_rfc3339(),
+                reply,
+            })
+            .await
     }
 
     async fn release_claims(&self, owner: &str) -> Result<usize, StoreError> {

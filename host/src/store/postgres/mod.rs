@@ -8,6 +8,7 @@ mod automations;
 mod delivery;
 mod entities;
 mod events;
+mod finish;
 mod integrations;
 mod launch;
 mod migrations;
@@ -40,6 +41,8 @@ pub(super) struct Postgres {
     shared: Arc<Shared>,
     /// Announces changes to the other hosts and hears theirs.
     pub(super) notify: notify::Notifier,
+    /// Writes attempt outcomes in batches (set once the store exists).
+    finisher: std::sync::OnceLock<finish::Finisher>,
     /// Where it connected (tests open a second host on it).
     #[cfg(test)]
     url: String,
@@ -76,11 +79,13 @@ impl Postgres {
             notify: notify::Notifier::start(config, shared.clone()),
             pool,
             shared,
+            finisher: std::sync::OnceLock::new(),
             #[cfg(test)]
             url: url.to_string(),
         };
         let mut client = store.client().await?;
         migrations::apply(&mut client).await?;
+        let _ = store.finisher.set(finish::Finisher::start(store.clone()));
         Ok(store)
     }
 
