@@ -41,7 +41,7 @@ pub enum StoreError {
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
     /// PostgreSQL failed.
-    #[error("database error: {0}")]
+    #[error("database error: {}", postgres::describe(.0))]
     Postgres(#[from] tokio_postgres::Error),
     /// The database settings are wrong (an unparsable `database_url`).
     #[error("{0}")]

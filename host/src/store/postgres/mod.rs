@@ -160,6 +160,18 @@ pub(super) fn unavailable(error: &tokio_postgres::Error) -> bool {
     }
 }
 
+/// A PostgreSQL error in words: the server's message when it sent one (the driver's own text is
+/// only "db error"), else the driver's text and its cause (a refused connection, say).
+pub(super) fn describe(error: &tokio_postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => match std::error::Error::source(error) {
+            Some(cause) => format!("{error}: {cause}"),
+            None => error.to_string(),
+        },
+    }
+}
+
 /// Maps a unique violation to `Conflict` with a message; other errors pass through.
 pub(super) fn conflict(
     error: tokio_postgres::Error,
