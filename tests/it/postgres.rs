@@ -38,6 +38,22 @@ fn link(collection: &str, version: &str) -> Value {
            "collection": collection, "version": version, "author": "ana"})
 }
 
+/// A webhook integration to `url` and an automation `name` sending to it every artifact linked
+/// to `collection`; the automation's id.
+async fn webhook_on_links(admin: &Api, url: String, name: &str, collection: &str) -> String {
+    create_integration(
+        admin,
+        json!({"name": "hook", "kind": "webhook", "url": url}),
+    )
+    .await;
+    create_automation(
+        admin,
+        json!({"name": name, "scope": {"type": "collection", "registry": "models", "collection": collection},
+               "event": {"type": "LINK_ARTIFACT"}, "action": {"type": "webhook", "integration": "hook"}}),
+    )
+    .await
+}
+
 /// Posts `event` to `api` until it matches an automation (the host's index has caught up with a
 /// change made on another host); panics after `limit`. Returns the event ids posted.
 async fn until_matched(api: &Api, event: &Value, limit: Duration) -> Vec<String> {
@@ -94,17 +110,7 @@ async fn two_hosts_share_the_work_and_deliver_every_execution_once() {
     let a = host(dir.path(), "a", &database, FAST_DELIVERY_CONFIG);
     let b = host(dir.path(), "b", &database, FAST_DELIVERY_CONFIG);
     let (admin_a, admin_b) = (a.admin(), b.admin());
-    create_integration(
-        &admin_a,
-        json!({"name": "hook", "kind": "webhook", "url": receiver.url("/hook")}),
-    )
-    .await;
-    let automation = create_automation(
-        &admin_a,
-        json!({"name": "shared", "scope": {"type": "collection", "registry": "models", "collection": "shared"},
-               "event": {"type": "LINK_ARTIFACT"}, "action": {"type": "webhook", "integration": "hook"}}),
-    )
-    .await;
+    let automation = webhook_on_links(&admin_a, receiver.url("/hook"), "shared", "shared").await;
     // Created through A, matched by B once B's index heard of it.
     let mut posted =
         until_matched(&admin_b, &link("shared", "probe"), Duration::from_secs(10)).await;
@@ -156,17 +162,7 @@ async fn a_killed_hosts_claims_are_finished_by_the_other_after_their_lease() {
     let config = format!("{FAST_DELIVERY_CONFIG}lease = \"2s\"\n");
     let a = host(dir.path(), "a", &database, &config);
     let admin_a = a.admin();
-    create_integration(
-        &admin_a,
-        json!({"name": "hook", "kind": "webhook", "url": receiver.url("/hook")}),
-    )
-    .await;
-    let automation = create_automation(
-        &admin_a,
-        json!({"name": "many", "scope": {"type": "collection", "registry": "models", "collection": "churn"},
-               "event": {"type": "LINK_ARTIFACT"}, "action": {"type": "webhook", "integration": "hook"}}),
-    )
-    .await;
+    let automation = webhook_on_links(&admin_a, receiver.url("/hook"), "many", "churn").await;
     let events: Vec<Value> = (0..200).map(|i| link("churn", &format!("v{i}"))).collect();
     for chunk in events.chunks(100) {
         expect_status(
@@ -329,17 +325,7 @@ async fn a_database_restarted_under_load_costs_503s_and_no_acknowledged_event() 
         FAST_DELIVERY_CONFIG,
     );
     let admin = server.admin();
-    create_integration(
-        &admin,
-        json!({"name": "hook", "kind": "webhook", "url": receiver.url("/hook")}),
-    )
-    .await;
-    create_automation(
-        &admin,
-        json!({"name": "load", "scope": {"type": "collection", "registry": "models", "collection": "load"},
-               "event": {"type": "LINK_ARTIFACT"}, "action": {"type": "webhook", "integration": "hook"}}),
-    )
-    .await;
+    webhook_on_links(&admin, receiver.url("/hook"), "load", "load").await;
 
     // Posts without pause until told to stop, keeping every answer.
     let stop = Arc::new(AtomicBool::new(false));

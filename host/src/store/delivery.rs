@@ -45,6 +45,15 @@ pub enum Settlement {
 }
 
 impl Settlement {
+    /// The status, the reason recorded with it, and when the next attempt is due (a retry).
+    pub fn into_parts(self) -> (ExecutionStatus, String, Option<i64>) {
+        let status = self.status();
+        match self {
+            Self::Succeeded(summary) | Self::Failed(summary) => (status, summary, None),
+            Self::Retry { at_ms, reason } => (status, reason, Some(at_ms)),
+        }
+    }
+
     /// The status the execution takes.
     pub fn status(&self) -> ExecutionStatus {
         match self {

@@ -178,3 +178,37 @@ pub fn unix_millis() -> i64 {
         .map(|d| d.as_millis() as i64)
         .unwrap_or_default()
 }
+
+/// A `RUN_STATE` event of `entity` with one pending execution (of a no-op automation) per id,
+/// for the backends' tests.
+#[cfg(test)]
+pub(crate) fn test_event(entity: &str, key: Option<&str>, ids: Vec<ExecutionId>) -> EventToStore {
+    let input = serde_json::from_value(serde_json::json!({
+        "type": "RUN_STATE", "entity": entity, "project": "p", "run_id": "r", "state": "FAILED"
+    }))
+    .expect("a valid event");
+    let automation = serde_json::json!({
+        "id": "a", "entity": entity, "name": "a", "description": "", "enabled": true,
+        "scope": {"type": "entity"}, "event": {"type": "RUN_STATE"},
+        "action": {"type": "no-op"}, "rate_limit": null, "created_at": "", "updated_at": ""
+    })
+    .to_string();
+    EventToStore {
+        event: Arc::new(Event::new(input)),
+        idempotency_key: key.map(str::to_string),
+        executions: ids
+            .into_iter()
+            .map(|id| NewExecution {
+                id,
+                automation_id: "a".into(),
+                automation: automation.clone(),
+                leased: false,
+                payload: None,
+                status: ExecutionStatus::Pending,
+                status_reason: None,
+                trigger: None,
+                rate_limit: None,
+            })
+            .collect(),
+    }
+}

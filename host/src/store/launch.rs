@@ -46,6 +46,30 @@ pub struct NewItem {
     pub priority: i32,
 }
 
+impl NewItem {
+    /// The item as stored by an enqueue at `now` under `id` (which is also its run's id).
+    pub(crate) fn queued(self, id: String, now: String) -> ItemRecord {
+        ItemRecord {
+            run_id: id.clone(),
+            id,
+            queue: self.queue,
+            job: self.job,
+            job_version: self.job_version,
+            config: self.config,
+            project: self.project,
+            enqueued_by: self.enqueued_by,
+            priority: self.priority,
+            status: ItemStatus::Queued,
+            attempts: 0,
+            lease_owner: None,
+            exit_code: None,
+            output: None,
+            created_at: now.clone(),
+            updated_at: now,
+        }
+    }
+}
+
 /// A queue item.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ItemRecord {

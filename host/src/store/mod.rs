@@ -62,6 +62,15 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// Refuses to delete `what` while `users` (of kind `user_kind`) still name it.
+    pub(crate) fn in_use(what: String, user_kind: &str, users: &[String]) -> Self {
+        Self::Conflict(format!(
+            "{what} is used by {user_kind}{} {}",
+            if users.len() > 1 { "s" } else { "" },
+            users.join(", ")
+        ))
+    }
+
     /// Whether the failure is the storage's state rather than the request: callers answer 503
     /// and retry later instead of reporting a bug.
     pub fn is_unavailable(&self) -> bool {

@@ -127,11 +127,7 @@ impl DeliveryStore for Postgres {
         duration_ms: f64,
         settlement: Settlement,
     ) -> Result<bool, StoreError> {
-        let status = settlement.status();
-        let (reason, next_attempt_at) = match settlement {
-            Settlement::Succeeded(summary) | Settlement::Failed(summary) => (summary, None),
-            Settlement::Retry { at_ms, reason } => (reason, Some(at_ms)),
-        };
+        let (status, reason, next_attempt_at) = settlement.into_parts();
         // Set by `connect`, before the store is handed out.
         let finisher = self.finisher.get().ok_or(StoreError::Closed)?;
         finisher

@@ -115,11 +115,7 @@ impl IntegrationStore for Postgres {
             .map(|r| r.get(0))
             .collect();
             if !users.is_empty() {
-                return Err(StoreError::Conflict(format!(
-                    "integration {name} is used by automation{} {}",
-                    if users.len() > 1 { "s" } else { "" },
-                    users.join(", ")
-                )));
+                return Err(StoreError::in_use(format!("integration {name}"), "automation", &users));
             }
             let deleted = execute(
                 tx,

@@ -44,11 +44,7 @@ impl SecretStore for Postgres {
             .map(|r| r.get(0))
             .collect();
             if !users.is_empty() {
-                return Err(StoreError::Conflict(format!(
-                    "secret {name} is used by integration{} {}",
-                    if users.len() > 1 { "s" } else { "" },
-                    users.join(", ")
-                )));
+                return Err(StoreError::in_use(format!("secret {name}"), "integration", &users));
             }
             let deleted = execute(
                 tx,

@@ -2,14 +2,9 @@
 //! handles on one database stand for two hosts.
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
-use serde_json::json;
-
-use crate::delivery::status::ExecutionStatus;
-use crate::events::Event;
 use crate::ids::ExecutionId;
-use crate::store::{EventToStore, NewExecution, Store};
+use crate::store::{EventToStore, Store};
 
 /// A store on a database of its own on the test server.
 async fn fresh() -> Store {
@@ -41,33 +36,8 @@ async fn second_host(store: &Store) -> Store {
 }
 
 fn event(entity: &str, key: Option<&str>, executions: usize) -> EventToStore {
-    let input = serde_json::from_value(json!({
-        "type": "RUN_STATE", "entity": entity, "project": "p", "run_id": "r", "state": "FAILED"
-    }))
-    .unwrap();
-    let automation = json!({
-        "id": "a", "entity": entity, "name": "a", "description": "", "enabled": true,
-        "scope": {"type": "entity"}, "event": {"type": "RUN_STATE"},
-        "action": {"type": "no-op"}, "rate_limit": null, "created_at": "", "updated_at": ""
-    })
-    .to_string();
-    EventToStore {
-        event: Arc::new(Event::new(input)),
-        idempotency_key: key.map(str::to_string),
-        executions: (0..executions)
-            .map(|_| NewExecution {
-                id: ExecutionId::generate(),
-                automation_id: "a".into(),
-                automation: automation.clone(),
-                leased: false,
-                payload: None,
-                status: ExecutionStatus::Pending,
-                status_reason: None,
-                trigger: None,
-                rate_limit: None,
-            })
-            .collect(),
-    }
+    let ids = (0..executions).map(|_| ExecutionId::generate()).collect();
+    crate::store::events::test_event(entity, key, ids)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

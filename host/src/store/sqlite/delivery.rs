@@ -138,11 +138,7 @@ impl DeliveryStore for Sqlite {
             let now = now_rfc3339();
             tx.prepare_cached("INSERT OR REPLACE INTO attempts (execution_id, number, started_at, duration_ms, record)
                  VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(params![id, attempt, now, duration_ms, record])?;
-            let status = settlement.status();
-            let (reason, next) = match settlement {
-                Settlement::Succeeded(summary) | Settlement::Failed(summary) => (summary, None),
-                Settlement::Retry { at_ms, reason } => (reason, Some(at_ms)),
-            };
+            let (status, reason, next) = settlement.into_parts();
             let updated = tx.prepare_cached("UPDATE executions SET status = ?1, status_reason = ?2,
                  next_attempt_at = COALESCE(?3, next_attempt_at), lease_owner = NULL, lease_until = NULL,
                  updated_at = ?4 WHERE id = ?5 AND lease_owner = ?6")?.execute(params![status, reason, next, now, id, owner])?;
@@ -209,17 +205,13 @@ impl DeliveryStore for Sqlite {
 
 #[cfg(test)]
 mod tests {
-    use serde_json::json;
-
-    use std::sync::Arc;
 
     use rusqlite::params;
 
     use super::*;
-    use crate::delivery::status::ExecutionStatus;
-    use crate::events::Event;
+
     use crate::ids::ExecutionId;
-    use crate::store::{Claimed, Durability, EventToStore, NewExecution, Store, now_rfc3339};
+    use crate::store::{Claimed, Durability, Store, now_rfc3339};
 
     /// Stores one event with one pending execution per id, then sets each row as given:
     /// (id, status, next_attempt_at, lease_until, automation text).
@@ -228,35 +220,8 @@ mod tests {
             .create_entity("claims", crate::auth::generate_key())
             .await
             .unwrap();
-        let input = serde_json::from_value(json!({
-            "type": "RUN_STATE", "entity": "claims", "project": "p", "run_id": "r", "state": "FAILED"
-        }))
-        .unwrap();
-        let event = Event::new(input);
-        let automation = json!({
-            "id": "a", "entity": "claims", "name": "a", "description": "", "enabled": true,
-            "scope": {"type": "entity"}, "event": {"type": "RUN_STATE"},
-            "action": {"type": "no-op"}, "rate_limit": null, "created_at": "", "updated_at": ""
-        })
-        .to_string();
-        let stored = EventToStore {
-            event: Arc::new(event),
-            idempotency_key: None,
-            executions: rows
-                .iter()
-                .map(|(id, ..)| NewExecution {
-                    id: ExecutionId::from(*id),
-                    automation_id: "a".into(),
-                    automation: automation.clone(),
-                    leased: false,
-                    payload: None,
-                    status: ExecutionStatus::Pending,
-                    status_reason: None,
-                    trigger: None,
-                    rate_limit: None,
-                })
-                .collect(),
-        };
+        let ids = rows.iter().map(|(id, ..)| ExecutionId::from(*id)).collect();
+        let stored = crate::store::events::test_event("claims", None, ids);
         store.ingest(entity.id, vec![stored], None).await.unwrap();
         let rows: Vec<(String, String, i64, Option<i64>, String)> = rows
             .iter()

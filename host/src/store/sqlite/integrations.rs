@@ -103,11 +103,7 @@ impl IntegrationStore for Sqlite {
             let users: Vec<String> =
                 statement.query_map(params![entity_id, name], |r| r.get(0))?.collect::<Result<_, _>>()?;
             if !users.is_empty() {
-                return Err(StoreError::Conflict(format!(
-                    "integration {name} is used by automation{} {}",
-                    if users.len() > 1 { "s" } else { "" },
-                    users.join(", ")
-                )));
+                return Err(StoreError::in_use(format!("integration {name}"), "automation", &users));
             }
             let deleted =
                 tx.execute("DELETE FROM integrations WHERE entity_id = ?1 AND name = ?2", params![entity_id, name])?;

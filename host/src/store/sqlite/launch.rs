@@ -171,24 +171,7 @@ impl LaunchStore for Sqlite {
                     item.enqueued_by.to_string(), item.priority, now
                 ],
             )?;
-            Ok(ItemRecord {
-                run_id: id.clone(),
-                id,
-                queue: item.queue,
-                job: item.job,
-                job_version: item.job_version,
-                config: item.config,
-                project: item.project,
-                enqueued_by: item.enqueued_by,
-                priority: item.priority,
-                status: ItemStatus::Queued,
-                attempts: 0,
-                lease_owner: None,
-                exit_code: None,
-                output: None,
-                created_at: now.clone(),
-                updated_at: now,
-            })
+            Ok(item.queued(id, now))
         })
         .await
     }

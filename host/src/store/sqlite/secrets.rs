@@ -41,11 +41,7 @@ impl SecretStore for Sqlite {
             let users: Vec<String> =
                 statement.query_map(params![entity_id, name], |r| r.get(0))?.collect::<Result<_, _>>()?;
             if !users.is_empty() {
-                return Err(StoreError::Conflict(format!(
-                    "secret {name} is used by integration{} {}",
-                    if users.len() > 1 { "s" } else { "" },
-                    users.join(", ")
-                )));
+                return Err(StoreError::in_use(format!("secret {name}"), "integration", &users));
             }
             let deleted = tx.execute("DELETE FROM secrets WHERE entity_id = ?1 AND name = ?2", params![entity_id, name])?;
             if deleted == 0 {
