@@ -457,3 +457,35 @@ async fn a_runs_windows_and_cooldowns_span_both_hosts() {
     assert_eq!(executions.len(), 1, "{executions:?}");
     assert_eq!(executions[0]["metric"]["value"], 2.0);
 }
+
+#[tokio::test]
+async fn metric_samples_posted_at_once_never_wait_for_a_connection_their_own_locks_hold() {
+    // Two connections: were both taken by requests holding run locks, each would wait for a
+    // connection to store its sample until the pool's timeout (503).
+    let dir = tempfile::tempdir().unwrap();
+    let database = new_database();
+    let config = format!("database_pool = 2\n{INGEST_ONLY_CONFIG}");
+    let server = host(dir.path(), "a", &database, &config);
+    let admin = server.admin();
+    create_automation(
+        &admin,
+        json!({"name": "spike", "scope": {"type": "project", "project": "train"},
+               "event": {"type": "RUN_METRIC_THRESHOLD",
+                         "metric": {"name": "loss", "cmp": "$gt", "value": 1.0, "cooldown_seconds": 0}},
+               "action": {"type": "no-op"}}),
+    )
+    .await;
+    let posts = (0..24).map(|run| {
+        let admin = admin.clone();
+        async move {
+            let sample = json!({"type": "RUN_METRIC", "entity": "default", "project": "train",
+                                "run_id": format!("r{run}"), "step": 1, "metrics": {"loss": 2.0}});
+            admin.post("/v1/events", &sample).await
+        }
+    });
+    let answers = futures_util::future::join_all(posts).await;
+    for (status, body) in &answers {
+        assert_eq!(*status, 202, "{body}");
+        assert_eq!(body["matched"], 1, "{body}");
+    }
+}

@@ -69,6 +69,8 @@ pub struct IngestOutcome {
 #[derive(Default)]
 pub struct RunLock {
     pub(crate) held: Option<deadpool_postgres::Object>,
+    /// A place among the connections that may hold run locks (see `Postgres::run_lockers`).
+    pub(crate) _permit: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl RunLock {

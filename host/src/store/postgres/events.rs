@@ -224,6 +224,14 @@ impl EventStore for Postgres {
     }
 
     async fn lock_runs(&self, mut runs: Vec<String>) -> Result<RunLock, StoreError> {
+        // The lock holder still needs another connection to store: never let lock holders take
+        // the whole pool.
+        let permit = self
+            .run_lockers
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| StoreError::Closed)?;
         let client = self.client().await?;
         // One order for every host, so that two batches naming the same runs cannot deadlock.
         runs.sort();
@@ -231,7 +239,10 @@ impl EventStore for Postgres {
         let statement = client
             .prepare_cached("SELECT pg_advisory_lock(hashtextextended($1, 11))")
             .await?;
-        let lock = RunLock { held: Some(client) };
+        let lock = RunLock {
+            held: Some(client),
+            _permit: Some(permit),
+        };
         for run in &runs {
             let client = lock.held.as_ref().expect("held");
             client.execute(&statement, &[run]).await?;

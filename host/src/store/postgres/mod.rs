@@ -43,6 +43,9 @@ pub(super) struct Postgres {
     pub(super) notify: notify::Notifier,
     /// Writes attempt outcomes in batches (set once the store exists).
     finisher: std::sync::OnceLock<finish::Finisher>,
+    /// Bounds the connections holding run locks to half the pool: each holder waits for another
+    /// connection to store its events, and a pool full of holders would wait for itself.
+    run_lockers: Arc<tokio::sync::Semaphore>,
     /// Where it connected (tests open a second host on it).
     #[cfg(test)]
     url: String,
@@ -56,6 +59,8 @@ impl Postgres {
         pool_size: usize,
         shared: Arc<Shared>,
     ) -> Result<Self, StoreError> {
+        // Two at least: a run-lock holder and the connection that stores its events.
+        let pool_size = pool_size.max(2);
         let config: tokio_postgres::Config = url
             .parse()
             .map_err(|e| StoreError::Config(format!("database_url: {e}")))?;
@@ -69,7 +74,7 @@ impl Postgres {
             },
         );
         let pool = Pool::builder(manager)
-            .max_size(pool_size.max(2))
+            .max_size(pool_size)
             .runtime(Runtime::Tokio1)
             .wait_timeout(Some(POOL_WAIT))
             .create_timeout(Some(POOL_WAIT))
@@ -80,6 +85,7 @@ impl Postgres {
             pool,
             shared,
             finisher: std::sync::OnceLock::new(),
+            run_lockers: Arc::new(tokio::sync::Semaphore::new((pool_size / 2).max(1))),
             #[cfg(test)]
             url: url.to_string(),
         };
