@@ -35,7 +35,10 @@ impl PgServer {
         let bin = match server_bin() {
             Some(bin) => bin,
             None => {
-                install_postgresql()?;
+                install_debian_packages(
+                    &["postgresql"],
+                    "PostgreSQL's server programs (initdb, pg_ctl)",
+                )?;
                 server_bin().ok_or("the postgresql package installed no initdb")?
             }
         };
@@ -150,20 +153,23 @@ fn server_bin() -> Option<PathBuf> {
     versions.pop().map(|(_, bin)| bin)
 }
 
-fn install_postgresql() -> Result<(), String> {
+/// Installs Debian packages with apt-get (the suites run as root, as CI does); `why` says what
+/// needs them, for the error on a machine that is not Debian.
+pub fn install_debian_packages(packages: &[&str], why: &str) -> Result<(), String> {
     let apt = Path::new("/usr/bin/apt-get");
     if !apt.exists() {
-        return Err(
-            "PostgreSQL's server programs (initdb, pg_ctl) are needed, and this is not a Debian machine: install PostgreSQL"
-                .into(),
-        );
+        return Err(format!(
+            "{} are needed for {why}, and this is not a Debian machine: install them",
+            packages.join(", ")
+        ));
     }
     run(Command::new(apt).args(["update", "-qq"]), "apt-get update")?;
     run(
         Command::new(apt)
-            .args(["install", "-y", "-qq", "postgresql"])
+            .args(["install", "-y", "-qq"])
+            .args(packages)
             .env("DEBIAN_FRONTEND", "noninteractive"),
-        "apt-get install postgresql",
+        &format!("apt-get install {}", packages.join(" ")),
     )
 }
 

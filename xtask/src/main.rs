@@ -67,7 +67,7 @@ fn test(cargo_args: &[String]) -> Result<(), String> {
     // the SQLite file itself (its durability, a full disk, its write batching) only run above.
     run(
         Command::new(&cargo)
-            .args(["test", "--package", "herald", "--test", "it"])
+            .args(["test", "--workspace", "--test", "it"])
             .args(cargo_args)
             .args(["--", "--skip", "sqlite_faults::", "--skip", "postgres::"])
             .env("HERALD_TEST_DATABASE_URL", &database_url)
@@ -108,28 +108,6 @@ fn target_dir(root: &Path) -> PathBuf {
         .unwrap_or_else(|| root.join("target"))
 }
 
-/// Installs Debian packages with apt-get (the suite runs as root, as CI does).
-fn install_debian_packages(packages: &[&str]) -> Result<(), String> {
-    let apt = Path::new("/usr/bin/apt-get");
-    if !apt.exists() {
-        return Err(format!(
-            "{} are needed for the Python client's tests, and this is not a Debian machine: install them",
-            packages.join(", ")
-        ));
-    }
-    run(
-        Command::new(apt).args(["update", "-qq"]),
-        "apt-get update (for the Python client's tests)",
-    )?;
-    run(
-        Command::new(apt)
-            .args(["install", "-y", "-qq"])
-            .args(packages)
-            .env("DEBIAN_FRONTEND", "noninteractive"),
-        &format!("apt-get install {}", packages.join(" ")),
-    )
-}
-
 /// The virtual environment's Python, with the client and pytest installed; created when missing.
 fn python_environment(root: &Path, target: &Path) -> Result<PathBuf, String> {
     let venv = target.join("python-venv");
@@ -143,7 +121,10 @@ fn python_environment(root: &Path, target: &Path) -> Result<PathBuf, String> {
         if !created {
             // A fresh Debian machine may lack Python or its venv module: install them, as the
             // suite's other system needs are installed (the suite runs as root).
-            install_debian_packages(&["python3", "python3-venv"])?;
+            pgtemp::install_debian_packages(
+                &["python3", "python3-venv"],
+                "the Python client's tests",
+            )?;
             let _ = std::fs::remove_dir_all(&venv);
             run(
                 Command::new("python3").args(["-m", "venv"]).arg(&venv),
