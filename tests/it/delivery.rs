@@ -381,8 +381,10 @@ async fn rate_limits_skip_the_excess_and_the_test_endpoint_shows_the_real_answer
         .unwrap();
     assert_eq!(skipped["status_reason"], "rate limit: at most 2 per 3600 s");
 
-    // The test endpoint: resolved, signed, sent; the receiver's real answer comes back.
-    let before = receiver.requests().len();
+    // The test endpoint: resolved, signed, sent; the receiver's real answer comes back. The two
+    // admitted deliveries arrive first, so the next request the receiver sees is the test's.
+    let before = receiver.wait_for(2, Duration::from_secs(10)).await.len();
+    assert_eq!(before, 2, "only the two admitted executions are delivered");
     let payload =
         json!({"payload": {"hello": "world", "token": "${TOKEN}", "variable": "[${event_type}]"}});
     let (status, tested) = admin
