@@ -21,6 +21,32 @@ pub struct ErrorDetail {
     pub code: String,
     /// What is wrong, naming the field where there is one.
     pub message: String,
+    /// The request field the message is about (`event.filter`, `action.payload`, `url`, ...),
+    /// when it names one: the message's own prefix, so that a form can show it at that field.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ErrorDetail {
+    /// The detail of an error answer: the field is read off a message of the form
+    /// `field: what is wrong`.
+    pub fn new(code: impl Into<String>, message: String) -> Self {
+        let field = message
+            .split_once(": ")
+            .map(|(prefix, _)| prefix)
+            .filter(|prefix| {
+                !prefix.is_empty()
+                    && prefix.chars().all(|c| {
+                        c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '[' | ']' | '-')
+                    })
+            })
+            .map(str::to_string);
+        Self {
+            code: code.into(),
+            message,
+            field,
+        }
+    }
 }
 
 /// An error an API route returns.
@@ -85,10 +111,7 @@ impl IntoResponse for ApiError {
             other => other.to_string(),
         };
         let body = ErrorBody {
-            error: ErrorDetail {
-                code: code.into(),
-                message,
-            },
+            error: ErrorDetail::new(code, message),
         };
         let mut response = (status, Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {

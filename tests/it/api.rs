@@ -281,6 +281,9 @@ async fn route_matrix(caller: Caller) -> (World, String) {
                 pick(200, 200, 404),
             ),
             ("GET", "/v1/plugins".into(), None, pick(200, 200, 200)),
+            ("GET", "/v1/triggers".into(), None, pick(200, 200, 200)),
+            // Everyone reads their own entity's history (another entity's key sees its own).
+            ("GET", "/v1/executions".into(), None, pick(200, 200, 200)),
             ("GET", "/v1/me".into(), None, pick(200, 200, 200)),
             (
                 "POST",
@@ -1265,6 +1268,8 @@ async fn the_openapi_document_describes_every_route() {
         ("post", "/v1/events/batch"),
         ("get", "/v1/events/{id}"),
         ("get", "/v1/executions/{id}"),
+        ("get", "/v1/executions"),
+        ("get", "/v1/triggers"),
         ("get", "/v1/entities/{entity}/jobs"),
         ("put", "/v1/entities/{entity}/jobs/{name}"),
         ("get", "/v1/entities/{entity}/jobs/{name}"),

@@ -10,6 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Principal;
+use super::executions::HistoryQuery;
 use super::json::JsonBody;
 use super::out::{AutomationRow, AutomationsOut, ExecutionsOut};
 use super::{AppState, check_action_config, shown, store_error};
@@ -272,26 +273,26 @@ pub(super) async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Query parameters of `GET /v1/automations/{id}/executions`.
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub(super) struct ExecutionsQuery {
-    /// At most this many, newest first (default 100, at most 1000).
-    pub limit: Option<usize>,
-}
-
-#[utoipa::path(get, path = "/v1/automations/{id}/executions", tag = "automations", security(("api_key" = [])), params(("id" = String, Path), ExecutionsQuery), responses((status = 200, body = ExecutionsOut), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/automations/{id}/executions", tag = "automations", security(("api_key" = [])), params(("id" = String, Path), HistoryQuery), responses((status = 200, body = ExecutionsOut), (status = 404, body = ErrorBody)))]
 pub(super) async fn executions(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<AutomationId>,
-    Query(query): Query<ExecutionsQuery>,
+    Query(query): Query<HistoryQuery>,
 ) -> Result<Json<ExecutionsOut>, ApiError> {
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    if query.automation.is_some() {
+        return Err(ApiError::Invalid(
+            "automation: the path names the automation already".into(),
+        ));
+    }
+    let query = HistoryQuery {
+        automation: Some(id.clone()),
+        ..query
+    }
+    .parse()?;
     let executions = state
         .store
-        .automation_executions(principal.entity.id, &id, limit)
+        .executions(principal.entity.id, query)
         .await
         .map_err(store_error)?;
     // A deleted automation's history stays readable; an id that never existed here is a 404.

@@ -3,9 +3,10 @@
 
 pub mod auth;
 mod automations;
+mod catalog;
 mod entities;
 mod events;
-mod executions;
+pub(crate) mod executions;
 mod health;
 mod integrations;
 pub mod json;
@@ -104,6 +105,7 @@ pub fn router(state: AppState) -> Router {
         .merge(secrets::routes())
         .merge(integrations::routes())
         .merge(automations::routes())
+        .merge(catalog::routes())
         .merge(events::routes())
         .merge(executions::routes())
         .merge(launch::routes());
@@ -146,10 +148,7 @@ async fn error_bodies(response: axum::response::Response) -> axum::response::Res
         text
     };
     let body = crate::error::ErrorBody {
-        error: crate::error::ErrorDetail {
-            code: code.into(),
-            message,
-        },
+        error: crate::error::ErrorDetail::new(code, message),
     };
     parts.headers.remove(CONTENT_TYPE);
     parts.headers.remove(CONTENT_LENGTH);

@@ -11,7 +11,7 @@ pub mod runs;
 
 pub use compile::compile;
 pub use model::{
-    ActionSpec, Automation, AutomationInput, AutomationPatch, RateLimit, Scope, Trigger,
+    ActionSpec, Automation, AutomationInput, AutomationPatch, RateLimit, Scope, ScopeKind, Trigger,
     TriggerKind,
 };
 pub use rules::{DefinitionError, check_definition};

@@ -36,6 +36,71 @@ pub enum Scope {
     },
 }
 
+/// The kinds of scope, each with the event kinds an automation in it may wait for: a registry
+/// has no runs and creates no artifacts; a project links nothing (linking is into a registry).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ScopeKind {
+    /// The whole entity.
+    Entity,
+    /// One project.
+    Project,
+    /// One registry.
+    Registry,
+    /// A collection in a project.
+    ProjectCollection,
+    /// A collection in a registry.
+    RegistryCollection,
+}
+
+impl ScopeKind {
+    /// Every kind.
+    pub const ALL: [Self; 5] = [
+        Self::Entity,
+        Self::Project,
+        Self::Registry,
+        Self::ProjectCollection,
+        Self::RegistryCollection,
+    ];
+
+    /// The event kinds an automation in this scope may wait for.
+    pub fn triggers(self) -> &'static [TriggerKind] {
+        use TriggerKind::*;
+        match self {
+            Self::Entity => &[
+                CreateArtifact,
+                LinkArtifact,
+                AddArtifactAlias,
+                RunState,
+                RunMetricThreshold,
+                RunMetricChange,
+                RunMetricZscore,
+            ],
+            Self::Project => &[
+                CreateArtifact,
+                AddArtifactAlias,
+                RunState,
+                RunMetricThreshold,
+                RunMetricChange,
+                RunMetricZscore,
+            ],
+            Self::Registry | Self::RegistryCollection => &[LinkArtifact, AddArtifactAlias],
+            Self::ProjectCollection => &[CreateArtifact, AddArtifactAlias],
+        }
+    }
+
+    /// The kind in words, for messages: "a project", "a registry collection", ...
+    pub fn described(self) -> &'static str {
+        match self {
+            Self::Entity => "an entity",
+            Self::Project => "a project",
+            Self::Registry => "a registry",
+            Self::ProjectCollection => "a project collection",
+            Self::RegistryCollection => "a registry collection",
+        }
+    }
+}
+
 /// What an automation waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]

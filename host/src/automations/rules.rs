@@ -2,7 +2,7 @@
 //! scope, the rate limit and the metric condition's shape.
 
 use super::metric;
-use super::model::{Automation, Scope, TriggerKind};
+use super::model::{Automation, Scope, ScopeKind};
 use crate::events::event::check_name;
 
 /// A rule an automation breaks: which field, and why (the API answers 400 with both).
@@ -75,46 +75,22 @@ pub fn check_definition(automation: &Automation) -> Result<(), DefinitionError> 
             }
         }
     };
-    let allowed: &[TriggerKind] = match (&automation.scope, in_registry) {
-        (Scope::Entity, _) => &[
-            TriggerKind::CreateArtifact,
-            TriggerKind::LinkArtifact,
-            TriggerKind::AddArtifactAlias,
-            TriggerKind::RunState,
-            TriggerKind::RunMetricThreshold,
-            TriggerKind::RunMetricChange,
-            TriggerKind::RunMetricZscore,
-        ],
-        (Scope::Project { .. }, _) => &[
-            TriggerKind::CreateArtifact,
-            TriggerKind::AddArtifactAlias,
-            TriggerKind::RunState,
-            TriggerKind::RunMetricThreshold,
-            TriggerKind::RunMetricChange,
-            TriggerKind::RunMetricZscore,
-        ],
-        (Scope::Registry { .. }, _) => &[TriggerKind::LinkArtifact, TriggerKind::AddArtifactAlias],
-        (Scope::Collection { .. }, Some(false)) => {
-            &[TriggerKind::CreateArtifact, TriggerKind::AddArtifactAlias]
-        }
-        (Scope::Collection { .. }, _) => {
-            &[TriggerKind::LinkArtifact, TriggerKind::AddArtifactAlias]
-        }
+    let scope = match (&automation.scope, in_registry) {
+        (Scope::Entity, _) => ScopeKind::Entity,
+        (Scope::Project { .. }, _) => ScopeKind::Project,
+        (Scope::Registry { .. }, _) => ScopeKind::Registry,
+        (Scope::Collection { .. }, Some(false)) => ScopeKind::ProjectCollection,
+        (Scope::Collection { .. }, _) => ScopeKind::RegistryCollection,
     };
+    let allowed = scope.triggers();
     if !allowed.contains(&kind) {
-        let scope = match (&automation.scope, in_registry) {
-            (Scope::Entity, _) => "an entity",
-            (Scope::Project { .. }, _) => "a project",
-            (Scope::Registry { .. }, _) => "a registry",
-            (Scope::Collection { .. }, Some(false)) => "a project collection",
-            (Scope::Collection { .. }, _) => "a registry collection",
-        };
         let names: Vec<&str> = allowed.iter().map(|k| k.as_str()).collect();
         return Err(invalid(
             "event.type",
             format!(
-                "{} is not available in {scope} scope (available: {})",
+                "{} is not available in {} scope (available: {})",
                 kind.as_str(),
+                scope.described(),
                 names.join(", ")
             ),
         ));

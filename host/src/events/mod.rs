@@ -10,7 +10,7 @@ pub mod variables;
 
 pub use event::{Event, EventInput, EventType, FieldError, RunState};
 pub use template::{Template, TemplateError};
-pub use variables::{MetricContext, VARIABLE_NAMES, Variables};
+pub use variables::{MetricContext, VARIABLES, VariableDoc, Variables, variable_names};
 
 /// Milliseconds since the Unix epoch of a point in time (0 before it).
 pub fn unix_ms(at: std::time::SystemTime) -> i64 {

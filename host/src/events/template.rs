@@ -88,10 +88,7 @@ impl Template {
         if unknown.is_empty() {
             return Ok(());
         }
-        let mut valid: Vec<String> = variables::VARIABLE_NAMES
-            .iter()
-            .map(|n| n.to_string())
-            .collect();
+        let mut valid: Vec<String> = variables::variable_names().map(str::to_string).collect();
         valid.push(format!("{}KEY", variables::METADATA_PREFIX));
         Err(TemplateError::Unknown { unknown, valid })
     }

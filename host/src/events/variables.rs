@@ -5,36 +5,132 @@ use serde_json::{Map, Value};
 
 use super::event::{Event, EventType};
 
-/// Every variable name a template may use, besides `artifact_metadata.KEY` and secrets.
-pub const VARIABLE_NAMES: [&str; 20] = [
-    "event_type",
-    "event_author",
-    "entity_name",
-    "project_name",
-    "automation_name",
-    "event_id",
-    "occurred_at",
-    "artifact_collection_name",
-    "artifact_version",
-    "artifact_version_string",
-    "artifact_version_index",
-    "alias",
-    "run_id",
-    "run_name",
-    "run_state",
-    "step",
-    "metric_name",
-    "metric_value",
-    "metric_values",
-    "metric_condition",
+/// A template variable: its name, which events set it, and what it holds.
+#[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
+pub struct VariableDoc {
+    /// The name, as written in `${name}`.
+    pub name: &'static str,
+    /// Which events set it (on the others it is `""`).
+    pub set_by: &'static str,
+    /// What it holds.
+    pub about: &'static str,
+}
+
+/// Every variable a template may use, besides `artifact_metadata.KEY` and secrets.
+pub const VARIABLES: [VariableDoc; 20] = [
+    VariableDoc {
+        name: "event_type",
+        set_by: "every event",
+        about: "The event's type: `CREATE_ARTIFACT`, `LINK_ARTIFACT`, `ADD_ARTIFACT_ALIAS`, `RUN_STATE` or `RUN_METRIC`.",
+    },
+    VariableDoc {
+        name: "event_author",
+        set_by: "every event",
+        about: "Who caused the event (the posting client's `author`).",
+    },
+    VariableDoc {
+        name: "entity_name",
+        set_by: "every event",
+        about: "The entity.",
+    },
+    VariableDoc {
+        name: "project_name",
+        set_by: "every event",
+        about: "The project, or the registry for registry events.",
+    },
+    VariableDoc {
+        name: "automation_name",
+        set_by: "every event",
+        about: "The automation that fired.",
+    },
+    VariableDoc {
+        name: "event_id",
+        set_by: "every event",
+        about: "The event's id.",
+    },
+    VariableDoc {
+        name: "occurred_at",
+        set_by: "every event",
+        about: "When the event happened (RFC 3339).",
+    },
+    VariableDoc {
+        name: "artifact_collection_name",
+        set_by: "artifact events",
+        about: "The collection (registered model) the version is in.",
+    },
+    VariableDoc {
+        name: "artifact_version",
+        set_by: "artifact events",
+        about: "The version's address: `herald-artifact://entity/project/collection:version`.",
+    },
+    VariableDoc {
+        name: "artifact_version_string",
+        set_by: "artifact events",
+        about: "`entity/project/collection:alias-or-version`.",
+    },
+    VariableDoc {
+        name: "artifact_version_index",
+        set_by: "artifact events",
+        about: "The version's index (a number), when the client sent one.",
+    },
+    VariableDoc {
+        name: "alias",
+        set_by: "ADD_ARTIFACT_ALIAS",
+        about: "The alias added (`production`, ...).",
+    },
+    VariableDoc {
+        name: "run_id",
+        set_by: "run events",
+        about: "The run's id.",
+    },
+    VariableDoc {
+        name: "run_name",
+        set_by: "run events",
+        about: "The run's display name (its id when it has none).",
+    },
+    VariableDoc {
+        name: "run_state",
+        set_by: "RUN_STATE",
+        about: "The run's new state: `RUNNING`, `FINISHED` or `FAILED` (a `CRASHED` run is `FAILED`).",
+    },
+    VariableDoc {
+        name: "step",
+        set_by: "run events",
+        about: "The step the client reported, when it sent one.",
+    },
+    VariableDoc {
+        name: "metric_name",
+        set_by: "RUN_METRIC automations",
+        about: "The metric whose condition held.",
+    },
+    VariableDoc {
+        name: "metric_value",
+        set_by: "RUN_METRIC automations",
+        about: "The value compared: the aggregate, the change or the z-score.",
+    },
+    VariableDoc {
+        name: "metric_values",
+        set_by: "RUN_METRIC automations",
+        about: "The values the condition looked at, oldest first.",
+    },
+    VariableDoc {
+        name: "metric_condition",
+        set_by: "RUN_METRIC automations",
+        about: "The condition, in words.",
+    },
 ];
+
+/// Every variable name a template may use, besides `artifact_metadata.KEY` and secrets.
+pub fn variable_names() -> impl Iterator<Item = &'static str> {
+    VARIABLES.iter().map(|v| v.name)
+}
 
 /// The prefix of per-key artifact metadata variables, e.g. `artifact_metadata.accuracy`.
 pub const METADATA_PREFIX: &str = "artifact_metadata.";
 
 /// Whether `name` is a variable (as opposed to, possibly, a secret).
 pub fn is_variable(name: &str) -> bool {
-    VARIABLE_NAMES.contains(&name)
+    variable_names().any(|known| known == name)
         || name
             .strip_prefix(METADATA_PREFIX)
             .is_some_and(|key| !key.is_empty())
@@ -77,7 +173,7 @@ impl Variables {
         let input = &event.input;
         let text = |value: Option<&str>| Value::String(value.unwrap_or_default().to_string());
         let mut vars = Map::new();
-        for name in VARIABLE_NAMES {
+        for name in variable_names() {
             vars.insert(name.to_string(), Value::String(String::new()));
         }
         vars.insert("event_type".into(), input.event_type.as_str().into());

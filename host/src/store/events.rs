@@ -159,10 +159,61 @@ super::interface! {
         fn purge_run_samples(&self, before: String, limit: usize) -> Result<usize, StoreError>;
         /// An event and the executions it triggered.
         fn event(&self, entity_id: i64, id: &EventId) -> Result<(Value, Vec<ExecutionRecord>), StoreError>;
-        /// An automation's executions, newest first (at most `limit`).
-        fn automation_executions(&self, entity_id: i64, automation_id: &AutomationId, limit: usize) -> Result<Vec<ExecutionRecord>, StoreError>;
+        /// The executions `query` selects, newest first.
+        fn executions(&self, entity_id: i64, query: ExecutionQuery) -> Result<Vec<ExecutionRecord>, StoreError>;
         /// One execution with its attempts.
         fn execution(&self, entity_id: i64, id: &ExecutionId) -> Result<ExecutionRecord, StoreError>;
+    }
+}
+
+/// Which executions a history read selects: an entity's, narrowed by automation, status and
+/// creation time, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct ExecutionQuery {
+    /// Only this automation's.
+    pub automation: Option<AutomationId>,
+    /// Only executions in these statuses (empty: any).
+    pub statuses: Vec<ExecutionStatus>,
+    /// Created at or after this instant (RFC 3339 as stored: UTC, milliseconds).
+    pub since: Option<String>,
+    /// Created before this instant.
+    pub until: Option<String>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+impl ExecutionQuery {
+    /// The `WHERE` clause after `entity_id = <first placeholder>`, with each backend's placeholder
+    /// for the n-th parameter (1-based; 1 is the entity), and the text parameters in order; the
+    /// limit is the parameter after them.
+    pub(crate) fn conditions(&self, placeholder: fn(usize) -> String) -> (String, Vec<String>) {
+        let mut sql = format!("entity_id = {}", placeholder(1));
+        let mut values = Vec::new();
+        let mut push = |sql: &mut String, column: &str, op: &str, value: String| {
+            values.push(value);
+            sql.push_str(&format!(
+                " AND {column} {op} {}",
+                placeholder(values.len() + 1)
+            ));
+        };
+        if let Some(automation) = &self.automation {
+            push(&mut sql, "automation_id", "=", automation.to_string());
+        }
+        if let Some(since) = &self.since {
+            push(&mut sql, "created_at", ">=", since.clone());
+        }
+        if let Some(until) = &self.until {
+            push(&mut sql, "created_at", "<", until.clone());
+        }
+        if !self.statuses.is_empty() {
+            let first = values.len() + 2;
+            values.extend(self.statuses.iter().map(|s| s.as_str().to_string()));
+            let list: Vec<String> = (first..first + self.statuses.len())
+                .map(placeholder)
+                .collect();
+            sql.push_str(&format!(" AND status IN ({})", list.join(", ")));
+        }
+        (sql, values)
     }
 }
 

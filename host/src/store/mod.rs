@@ -19,7 +19,9 @@ mod sqlite;
 pub use automations::AutomationFilter;
 pub use delivery::{Claimed, Settlement};
 pub use entities::{ApiKeyRecord, EntityRecord, NewKey};
-pub use events::{EventToStore, ExecutionRecord, IngestOutcome, NewExecution, unix_millis};
+pub use events::{
+    EventToStore, ExecutionQuery, ExecutionRecord, IngestOutcome, NewExecution, unix_millis,
+};
 pub use integrations::IntegrationRecord;
 pub use launch::{ItemFilter, ItemRecord, JobRecord, NewItem, QueueRecord};
 pub use secrets::SecretRecord;

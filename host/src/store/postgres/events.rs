@@ -296,18 +296,27 @@ impl EventStore for Postgres {
         Ok((event, executions))
     }
 
-    async fn automation_executions(
+    async fn executions(
         &self,
         entity_id: i64,
-        automation_id: &AutomationId,
-        limit: usize,
+        query: ExecutionQuery,
     ) -> Result<Vec<ExecutionRecord>, StoreError> {
+        let (conditions, values) = query.conditions(|n| format!("${n}"));
+        let limit = query.limit as i64;
+        let mut bound: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = vec![&entity_id];
+        bound.extend(
+            values
+                .iter()
+                .map(|v| v as &(dyn tokio_postgres::types::ToSql + Sync)),
+        );
+        bound.push(&limit);
         self.query(
             &format!(
-                "SELECT {EXECUTION_COLUMNS} FROM executions WHERE entity_id = $1 AND automation_id = $2
-                 ORDER BY created_at DESC, id DESC LIMIT $3"
+                "SELECT {EXECUTION_COLUMNS} FROM executions WHERE {conditions}
+                 ORDER BY created_at DESC, id DESC LIMIT ${}",
+                values.len() + 2
             ),
-            &[&entity_id, &automation_id.as_str(), &(limit as i64)],
+            &bound,
         )
         .await?
         .iter()

@@ -2,7 +2,7 @@
 
 use crate::delivery::status::ExecutionStatus;
 use crate::events::Event;
-use crate::ids::{AutomationId, EventId, ExecutionId};
+use crate::ids::{EventId, ExecutionId};
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 
@@ -174,20 +174,24 @@ impl EventStore for Sqlite {
         .await
     }
 
-    async fn automation_executions(
+    async fn executions(
         &self,
         entity_id: i64,
-        automation_id: &AutomationId,
-        limit: usize,
+        query: ExecutionQuery,
     ) -> Result<Vec<ExecutionRecord>, StoreError> {
-        let automation_id = automation_id.clone();
         self.read(move |c| {
+            let (conditions, values) = query.conditions(|n| format!("?{n}"));
             let mut statement = c.prepare(&format!(
-                "SELECT {EXECUTION_COLUMNS} FROM executions WHERE entity_id = ?1 AND automation_id = ?2
-                 ORDER BY created_at DESC, id DESC LIMIT ?3"
+                "SELECT {EXECUTION_COLUMNS} FROM executions WHERE {conditions}
+                 ORDER BY created_at DESC, id DESC LIMIT ?{}",
+                values.len() + 2
             ))?;
+            let mut bound: Vec<&dyn rusqlite::ToSql> = vec![&entity_id];
+            bound.extend(values.iter().map(|v| v as &dyn rusqlite::ToSql));
+            let limit = query.limit as i64;
+            bound.push(&limit);
             statement
-                .query_map(params![entity_id, automation_id, limit as i64], execution_from_row)?
+                .query_map(bound.as_slice(), execution_from_row)?
                 .map(|row| finish_execution(row?))
                 .collect()
         })
