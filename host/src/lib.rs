@@ -12,6 +12,7 @@ pub mod automations;
 pub mod bounded;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod delivery;
 pub mod engine;
 pub mod error;

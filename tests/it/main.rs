@@ -6,7 +6,10 @@
 mod common;
 
 mod api;
+mod browser;
 mod cli;
+mod console;
+mod console_api;
 mod contract;
 mod delivery;
 mod egress;

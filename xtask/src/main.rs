@@ -1,4 +1,5 @@
-//! `cargo xtask test`: every test of the repository in one command. It starts one throwaway
+//! `cargo xtask test`: every test of the repository in one command. It installs Debian's
+//! `chromium` when missing (the console's tests drive it headless), starts one throwaway
 //! PostgreSQL server (installing Debian's `postgresql` when missing), runs the Rust workspace
 //! (`cargo test --workspace`: unit tests and the real binary end to end on SQLite), the end-to-end
 //! suite again with every server on PostgreSQL, then the Python client's
@@ -47,6 +48,14 @@ fn test(cargo_args: &[String]) -> Result<(), String> {
     let root = root();
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let target = target_dir(&root);
+    // The console's tests drive headless Chromium (one browser for the run, started by the
+    // test binary itself).
+    if std::env::var_os("HERALD_CHROMIUM").is_none() && !on_path(CHROMIUM_NAMES) {
+        pgtemp::install_debian_packages(
+            &["chromium"],
+            "the console tests drive headless Chromium",
+        )?;
+    }
     // One PostgreSQL server for the whole run; each test creates its own database in it.
     eprintln!("xtask: starting a throwaway PostgreSQL server");
     // Under the system's temporary directory: run as root, the server runs as `postgres`, which
@@ -92,6 +101,16 @@ fn test(cargo_args: &[String]) -> Result<(), String> {
             .env("HERALD_BIN", &herald),
         "the Python client's tests (pytest)",
     )
+}
+
+/// The names the console tests look for Chromium under (`tests/it/browser.rs`).
+const CHROMIUM_NAMES: &[&str] = &["chromium", "chromium-browser", "google-chrome"];
+
+/// Whether one of `names` is a file in a `PATH` directory.
+fn on_path(names: &[&str]) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| names.iter().any(|name| dir.join(name).is_file()))
+    })
 }
 
 /// Where cargo builds.

@@ -96,6 +96,93 @@ impl KeyCache {
     }
 }
 
+/// The console's session cookie: the API key itself, `HttpOnly` (page scripts never see it) and
+/// `SameSite=Strict`. Requests it authenticates must also pass [`check_console_request`].
+pub const SESSION_COOKIE: &str = "herald_session";
+
+/// The header the console sends with every request. A page on another origin cannot send it
+/// without a CORS preflight, which Herald never approves, so a cookie-authenticated request
+/// without it is refused: that, not the cookie's `SameSite`, is what stops a forged request from
+/// a page on the same site (another port of the same host).
+pub const CONSOLE_HEADER: &str = "x-herald-console";
+
+/// Refuses a cookie-authenticated request that does not come from the console's own pages: it
+/// must carry [`CONSOLE_HEADER`], and any `Origin` or `Sec-Fetch-Site` it has must say it is
+/// same-origin.
+pub fn check_console_request(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let refused = |why: &str| {
+        Err(ApiError::Forbidden(format!(
+            "refused a console session request {why}"
+        )))
+    };
+    if headers.get(CONSOLE_HEADER).is_none() {
+        return refused("without the console's header (cross-site requests are not accepted)");
+    }
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|site| site != "same-origin")
+    {
+        return refused("from another site");
+    }
+    if let Some(origin) = headers.get(axum::http::header::ORIGIN) {
+        let origin_host = origin
+            .to_str()
+            .ok()
+            .and_then(|o| o.split_once("://"))
+            .map(|(_, host)| host);
+        let host = headers
+            .get(axum::http::header::HOST)
+            .and_then(|h| h.to_str().ok());
+        if origin_host.is_none() || origin_host != host {
+            return refused("from another origin");
+        }
+    }
+    Ok(())
+}
+
+/// The value of the session cookie, if the request has one.
+pub fn session_key(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|h| h.to_str().ok())
+        .flat_map(|h| h.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value.to_string())
+        .filter(|value| !value.is_empty())
+}
+
+/// The principal behind an API key (not a run token), verified against the store once and then
+/// cached.
+pub(crate) async fn key_principal(state: &AppState, key: &str) -> Result<Principal, ApiError> {
+    let hash = hash_key(key);
+    if let Some(principal) = state.keys.keys.read().expect("not poisoned").get(&hash) {
+        return Ok(principal.clone());
+    }
+    let record = state
+        .store
+        .key_by_hash(hash)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let record = record
+        .filter(|r| hashes_equal(&r.key_hash, &hash))
+        .ok_or_else(|| ApiError::Unauthorized("the API key is not valid".into()))?;
+    let principal = Principal {
+        key_id: record.id,
+        entity: record.entity,
+        role: record.role,
+        run: None,
+    };
+    state
+        .keys
+        .keys
+        .write()
+        .expect("not poisoned")
+        .insert(hash, principal.clone());
+    Ok(principal)
+}
+
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
@@ -103,12 +190,16 @@ impl FromRequestParts<AppState> for Principal {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or_else(|| {
-                ApiError::Unauthorized("an API key is required: Authorization: Bearer <key>".into())
-            })?;
+        let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
+            // No header: the console's session, if there is one.
+            let Some(key) = session_key(&parts.headers) else {
+                return Err(ApiError::Unauthorized(
+                    "an API key is required: Authorization: Bearer <key>".into(),
+                ));
+            };
+            check_console_request(&parts.headers)?;
+            return key_principal(state, &key).await;
+        };
         let key = header
             .to_str()
             .ok()
@@ -118,33 +209,9 @@ impl FromRequestParts<AppState> for Principal {
             .ok_or_else(|| {
                 ApiError::Unauthorized("the Authorization header must be `Bearer <key>`".into())
             })?;
-        let hash = hash_key(key);
         if key.starts_with(crate::auth::RUN_TOKEN_PREFIX) {
-            return run_principal(parts, state, hash).await;
+            return run_principal(parts, state, hash_key(key)).await;
         }
-        if let Some(principal) = state.keys.keys.read().expect("not poisoned").get(&hash) {
-            return Ok(principal.clone());
-        }
-        let record = state
-            .store
-            .key_by_hash(hash)
-            .await
-            .map_err(|e| ApiError::Internal(e.into()))?;
-        let record = record
-            .filter(|r| hashes_equal(&r.key_hash, &hash))
-            .ok_or_else(|| ApiError::Unauthorized("the API key is not valid".into()))?;
-        let principal = Principal {
-            key_id: record.id,
-            entity: record.entity,
-            role: record.role,
-            run: None,
-        };
-        state
-            .keys
-            .keys
-            .write()
-            .expect("not poisoned")
-            .insert(hash, principal.clone());
-        Ok(principal)
+        key_principal(state, key).await
     }
 }

@@ -110,6 +110,7 @@ pub fn router(state: AppState) -> Router {
         .merge(executions::routes())
         .merge(launch::routes());
     openapi::serve(documented)
+        .merge(crate::console::routes())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(axum::middleware::map_response(error_bodies))
         .with_state(state)

@@ -1,0 +1,203 @@
+// History: executions (an automation's or the entity's) filtered by status and time, one
+// execution with its attempts and a Retry button, and an event with the executions it triggered.
+
+import { api, withQuery, seg } from "./api.js";
+import { h, fill, field, select, table, status, when, json, toast } from "./dom.js";
+
+/** Shows the current page again, through the router (as a hash change would). */
+export function rerender() {
+  window.dispatchEvent(new HashChangeEvent("hashchange"));
+}
+
+const STATUSES = ["", "pending", "running", "retrying", "succeeded", "failed", "skipped"];
+
+/** A local `datetime-local` value as the API's UTC instant. */
+function instant(value) {
+  if (!value) return "";
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? value : date.toISOString();
+}
+
+/**
+ * An execution list with its filters, rendered into `container`, reading `path` (an
+ * automation's executions or `/v1/executions`). `showAutomation` adds the automation column.
+ */
+export async function executionsList(container, path, showAutomation) {
+  const statusSelect = select(STATUSES.map((s) => [s, s || "any"]), "", { name: "status" });
+  const since = h("input", { type: "datetime-local", name: "since" });
+  const until = h("input", { type: "datetime-local", name: "until" });
+  const results = h("div", { "aria-live": "polite" });
+  const form = h(
+    "form",
+    { class: "filters", "aria-label": "Filter executions" },
+    field("Status", statusSelect, { name: "status" }),
+    field("Created from", since, { name: "since" }),
+    field("Created before", until, { name: "until" }),
+    h("button", { type: "submit" }, "Show"),
+  );
+  const load = async () => {
+    const query = { status: statusSelect.value, since: instant(since.value), until: instant(until.value) };
+    try {
+      const { executions } = await api("GET", withQuery(path, query));
+      fill(results, executionsTable(executions, showAutomation));
+    } catch (error) {
+      fill(results, h("p", { class: "error", role: "alert" }, error.message));
+    }
+  };
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    load();
+  });
+  fill(container, form, results);
+  await load();
+}
+
+export function executionsTable(executions, showAutomation) {
+  const columns = [
+    ["Execution", (e) => h("a", { href: `#/executions/${seg(e.id)}` }, e.id)],
+    ["Status", (e) => status(e.status)],
+    ["Attempts", (e) => String(e.attempts)],
+    ["Reason", (e) => e.status_reason || ""],
+    ["Event", (e) => h("a", { href: `#/events/${seg(e.event_id)}` }, e.event_id)],
+    ["Created", (e) => when(e.created_at)],
+  ];
+  if (showAutomation) {
+    columns.splice(1, 0, ["Automation", (e) => h("a", { href: `#/automations/${seg(e.automation_id)}` }, e.automation?.name || e.automation_id)]);
+  }
+  return table(columns, executions, "No executions.");
+}
+
+export async function historyPage(main) {
+  const list = h("section", {});
+  fill(
+    main,
+    h("h1", {}, "History"),
+    h("p", { class: "muted" }, "Every execution in the entity, newest first."),
+    list,
+  );
+  await executionsList(list, "/v1/executions", true);
+}
+
+export async function executionPage(main, id) {
+  const execution = await api("GET", `/v1/executions/${seg(id)}`);
+  const finished = ["succeeded", "failed", "skipped"].includes(execution.status);
+  const retry = h(
+    "button",
+    {
+      type: "button",
+      class: "primary",
+      disabled: !finished,
+      title: finished ? null : "Still in progress",
+      onclick: async () => {
+        retry.disabled = true;
+        try {
+          await api("POST", `/v1/executions/${seg(id)}/retry`);
+          toast("Queued again");
+        } catch (error) {
+          toast(error.message);
+        }
+        rerender();
+      },
+    },
+    "Retry",
+  );
+  const refresh = h("button", { type: "button", onclick: rerender }, "Refresh");
+  fill(
+    main,
+    h("h1", {}, "Execution ", h("code", {}, execution.id)),
+    h(
+      "div",
+      { class: "card" },
+      h(
+        "dl",
+        { class: "facts" },
+        h("dt", {}, "Status"), h("dd", { id: "execution-status" }, status(execution.status)),
+        h("dt", {}, "Reason"), h("dd", {}, execution.status_reason || "—"),
+        h("dt", {}, "Automation"),
+        h("dd", {}, h("a", { href: `#/automations/${seg(execution.automation_id)}` }, execution.automation?.name || execution.automation_id)),
+        h("dt", {}, "Event"), h("dd", {}, h("a", { href: `#/events/${seg(execution.event_id)}` }, execution.event_id)),
+        h("dt", {}, "Attempts"), h("dd", {}, String(execution.attempts)),
+        h("dt", {}, "Created"), h("dd", {}, when(execution.created_at)),
+        h("dt", {}, "Changed"), h("dd", {}, when(execution.updated_at)),
+      ),
+      h("div", { class: "actions" }, retry, refresh),
+    ),
+    execution.metric ? [h("h2", {}, "Metric"), json(execution.metric)] : null,
+    execution.payload ? [h("h2", {}, "Payload"), json(execution.payload)] : null,
+    h("h2", {}, "Attempts"),
+    (execution.attempt_log || []).length
+      ? execution.attempt_log.map((attempt, i) => attemptCard(attempt, i + 1))
+      : h("p", { class: "muted" }, "No attempt yet."),
+  );
+}
+
+/** A recorded body: text, or its start and length. */
+function bodyText(body) {
+  if (body === null || body === undefined) return "";
+  if (typeof body === "string") return body;
+  if (body.omitted) return `(${body.length} bytes, not kept)`;
+  if (body.text !== undefined) return body.truncated ? `${body.text}\n… (${body.length} bytes)` : body.text;
+  return JSON.stringify(body);
+}
+
+export function headersTable(headers) {
+  if (headers && !Array.isArray(headers)) headers = Object.entries(headers);
+  return table(
+    [
+      ["Header", ([name]) => name],
+      ["Value", ([, value]) => value],
+    ],
+    headers || [],
+    "No headers.",
+  );
+}
+
+/** One request of an attempt and its answer (secrets redacted by the server). */
+export function exchangeView(exchange) {
+  const response = exchange.response;
+  return h(
+    "div",
+    { class: "exchange" },
+    h("h4", {}, `${exchange.method} ${exchange.url}`),
+    h("details", {}, h("summary", {}, "Request headers"), headersTable(exchange.headers)),
+    h("pre", { "aria-label": "Request body" }, bodyText(exchange.body)),
+    response
+      ? [
+          h("h4", {}, "Response ", h("span", { class: "response-status" }, String(response.status))),
+          h("details", {}, h("summary", {}, "Response headers"), headersTable(response.headers)),
+          h("pre", { class: "response-body", "aria-label": "Response body" }, bodyText(response.body)),
+        ]
+      : null,
+    exchange.error ? h("p", { class: "error" }, `${exchange.error.class}: ${exchange.error.message}`) : null,
+  );
+}
+
+function attemptCard(attempt, number) {
+  return h(
+    "section",
+    { class: "card attempt", "aria-label": `Attempt ${number}` },
+    h("h3", {}, `Attempt ${attempt.number || number}: `, h("span", { class: "attempt-outcome" }, attempt.outcome || "")),
+    h(
+      "dl",
+      { class: "facts" },
+      h("dt", {}, "Started"), h("dd", {}, when(attempt.started_at)),
+      h("dt", {}, "Duration"), h("dd", {}, `${Math.round((attempt.duration_ms || 0) * 10) / 10} ms`),
+      h("dt", {}, "Message"), h("dd", {}, attempt.message || "—"),
+      h("dt", {}, "Error class"), h("dd", { class: "error-class" }, attempt.error_class || "—"),
+    ),
+    (attempt.requests || []).map(exchangeView),
+    attempt.logs?.length ? [h("h4", {}, "Plugin log"), json(attempt.logs)] : null,
+  );
+}
+
+export async function eventPage(main, id) {
+  const event = await api("GET", `/v1/events/${seg(id)}`);
+  fill(
+    main,
+    h("h1", {}, "Event ", h("code", {}, id)),
+    h("h2", {}, "What was posted"),
+    json(event.event),
+    h("h2", {}, "Executions it triggered"),
+    executionsTable(event.executions || [], true),
+  );
+}

@@ -1,0 +1,179 @@
+// Integrations: where actions send (URL, kind, secret names). Admins create and edit them and
+// "Test" one: the server sends a payload and the receiver's status, headers and body come back.
+
+import { api, entityPath, isAdmin, seg } from "./api.js";
+import { h, fill, field, select, table, showError, clearErrors, confirmAction, toast, when } from "./dom.js";
+import { exchangeView, headersTable } from "./history.js";
+
+const KINDS = ["webhook", "slack", "teams", "github"];
+
+export async function integrationsPage(main) {
+  const { integrations } = await api("GET", `${entityPath()}/integrations`);
+  fill(
+    main,
+    h("h1", {}, "Integrations"),
+    h("p", { class: "muted" }, "Where actions send: a URL and the names of the secrets that authenticate and sign requests. Secret values never leave the server."),
+    isAdmin() ? h("div", { class: "actions" }, h("a", { class: "button primary", href: "#/integrations/new" }, "New integration")) : null,
+    table(
+      [
+        ["Name", (i) => h("a", { href: `#/integrations/${seg(i.name)}` }, i.name)],
+        ["Kind", (i) => i.kind],
+        ["URL", (i) => (i.url_secret ? `secret ${i.url_secret}` : i.url)],
+        ["Signing secret", (i) => i.signing_secret || "—"],
+        ["Access token", (i) => i.access_token || "—"],
+        ["Changed", (i) => when(i.updated_at)],
+      ],
+      integrations,
+      "No integrations yet.",
+    ),
+  );
+}
+
+/** Secret names for the secret selects (admins only may list them). */
+async function secretNames() {
+  if (!isAdmin()) return [];
+  const { secrets } = await api("GET", `${entityPath()}/secrets`);
+  return secrets.map((s) => s.name);
+}
+
+export async function integrationPage(main, name) {
+  const existing = name ? await api("GET", `${entityPath()}/integrations/${seg(name)}`) : null;
+  const names = await secretNames();
+  const admin = isAdmin();
+  const secretSelect = (value, fieldName) =>
+    select([["", "none"], ...names.map((n) => [n, n])], value || "", { name: fieldName, disabled: !admin });
+
+  const nameInput = h("input", { type: "text", name: "name", value: existing?.name || "", required: true, disabled: !admin });
+  const kind = select(KINDS, existing?.kind || "webhook", { name: "kind", disabled: !admin });
+  const url = h("input", { type: "text", name: "url", value: existing?.url || "", placeholder: "https://ci.example.com/hooks/herald", disabled: !admin });
+  const urlSecret = secretSelect(existing?.url_secret, "url_secret");
+  const signing = secretSelect(existing?.signing_secret, "signing_secret");
+  const token = secretSelect(existing?.access_token, "access_token");
+  const form = h(
+    "form",
+    { class: "card", "aria-label": "Integration" },
+    field("Name", nameInput, { name: "name", hint: "Letters, digits, -, _ and ." }),
+    field("Kind", kind, { name: "kind" }),
+    field("URL", url, { name: "url", hint: "http or https, a DNS name. Leave empty when the URL is itself a secret (Slack and Teams webhooks)." }),
+    field("URL from secret", urlSecret, { name: "url_secret" }),
+    field("Signing secret", signing, { name: "signing_secret", hint: "Signs each request (Standard Webhooks and X-Wandb-Signature)." }),
+    field("Access token", token, { name: "access_token", hint: "Sent as Authorization: Bearer." }),
+    admin
+      ? h("div", { class: "actions" }, h("button", { class: "primary", type: "submit" }, existing ? "Save" : "Create"))
+      : h("p", { class: "muted" }, "Only admins change integrations."),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const body = {
+      name: nameInput.value.trim(),
+      kind: kind.value,
+      url: url.value.trim() || null,
+      url_secret: urlSecret.value || null,
+      signing_secret: signing.value || null,
+      access_token: token.value || null,
+    };
+    try {
+      if (existing) {
+        const saved = await api("PATCH", `${entityPath()}/integrations/${seg(existing.name)}`, body);
+        toast("Saved");
+        location.hash = `#/integrations/${seg(saved.name)}`;
+      } else {
+        for (const key of Object.keys(body)) if (body[key] === null) delete body[key];
+        const saved = await api("POST", `${entityPath()}/integrations`, body);
+        toast("Created");
+        location.hash = `#/integrations/${seg(saved.name)}`;
+      }
+    } catch (error) {
+      showError(form, error);
+    }
+  });
+
+  fill(
+    main,
+    h("h1", {}, existing ? `Integration ${existing.name}` : "New integration"),
+    form,
+    existing && admin ? testSection(existing) : null,
+    existing && admin
+      ? h(
+          "div",
+          { class: "actions" },
+          h(
+            "button",
+            {
+              type: "button",
+              class: "danger",
+              onclick: async () => {
+                if (!(await confirmAction(`Delete the integration “${existing.name}”?`))) return;
+                try {
+                  await api("DELETE", `${entityPath()}/integrations/${seg(existing.name)}`);
+                  toast("Deleted");
+                  location.hash = "#/integrations";
+                } catch (error) {
+                  toast(error.message);
+                }
+              },
+            },
+            "Delete integration",
+          ),
+        )
+      : null,
+  );
+}
+
+/** "Test": sends a payload through the integration and shows the receiver's answer. */
+function testSection(integration) {
+  const payload = h("textarea", { name: "payload", rows: 6 }, JSON.stringify({ test: true }, null, 2));
+  const answer = h("div", { id: "test-answer", "aria-live": "polite" });
+  const form = h(
+    "form",
+    { class: "card", "aria-labelledby": "test-title" },
+    h("h2", { id: "test-title" }, "Test"),
+    field("Payload", payload, { name: "payload", hint: "A JSON template: ${SECRET} names are resolved; event variables are empty." }),
+    h("div", { class: "actions" }, h("button", { type: "submit", class: "primary" }, "Send test")),
+    answer,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    let body;
+    try {
+      body = { payload: JSON.parse(payload.value) };
+    } catch (error) {
+      showError(form, { field: "payload", message: `payload: not JSON (${error.message})` });
+      return;
+    }
+    fill(answer, h("p", { class: "muted" }, "Sending…"));
+    try {
+      const result = await api("POST", `${entityPath()}/integrations/${seg(integration.name)}/test`, body);
+      fill(answer, testResult(result));
+    } catch (error) {
+      fill(answer);
+      showError(form, error);
+    }
+  });
+  return form;
+}
+
+function testResult(result) {
+  const response = result.response;
+  return h(
+    "div",
+    { class: "test-result" },
+    result.sent
+      ? h(
+          "div",
+          {},
+          h("h3", {}, "Receiver answered ", h("span", { class: "response-status" }, String(response.status))),
+          h("h4", {}, "Headers"),
+          headersTable(response.headers),
+          h("h4", {}, "Body"),
+          h("pre", { class: "response-body" }, typeof response.body === "string" ? response.body : response.body?.text ?? JSON.stringify(response.body)),
+        )
+      : h("p", { class: "error", role: "alert" }, `Nothing came back: ${result.error?.class || "error"}: ${result.error?.message || ""}`),
+    h("details", {}, h("summary", {}, "The request as sent (secrets redacted)"), exchangeView({ ...result.request, response: null }) ),
+    result.duration_ms !== null && result.duration_ms !== undefined ? h("p", { class: "muted" }, `${Math.round(result.duration_ms)} ms`) : null,
+  );
+}
+
+

@@ -1,0 +1,138 @@
+//! The web console: static pages embedded in the binary (no build step, no second server) that
+//! drive the public API from the browser, and the session routes that let them.
+//!
+//! Sign-in trades an API key for an `HttpOnly`, `SameSite=Strict` session cookie holding the key,
+//! so no page script ever holds it; requests the cookie authenticates are accepted only with the
+//! console's header and a same-origin `Origin` (`api::auth::check_console_request`). Every page
+//! is sent with a Content-Security-Policy that allows nothing but this server's own scripts,
+//! styles and API.
+
+mod session;
+
+use axum::Router;
+use axum::extract::Path;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use crate::api::AppState;
+use crate::error::ApiError;
+
+/// What every console page and asset is sent with: only this origin's scripts, styles,
+/// images and API; no frames, no plugins, no inline script.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; \
+     frame-ancestors 'none'";
+
+/// The embedded files: path under `/console/`, content type, content.
+const ASSETS: &[(&str, &str, &str)] = &[
+    ("style.css", "text/css", include_str!("assets/style.css")),
+    (
+        "js/app.js",
+        "text/javascript",
+        include_str!("assets/js/app.js"),
+    ),
+    (
+        "js/api.js",
+        "text/javascript",
+        include_str!("assets/js/api.js"),
+    ),
+    (
+        "js/dom.js",
+        "text/javascript",
+        include_str!("assets/js/dom.js"),
+    ),
+    (
+        "js/automations.js",
+        "text/javascript",
+        include_str!("assets/js/automations.js"),
+    ),
+    (
+        "js/wizard.js",
+        "text/javascript",
+        include_str!("assets/js/wizard.js"),
+    ),
+    (
+        "js/history.js",
+        "text/javascript",
+        include_str!("assets/js/history.js"),
+    ),
+    (
+        "js/integrations.js",
+        "text/javascript",
+        include_str!("assets/js/integrations.js"),
+    ),
+    (
+        "js/secrets.js",
+        "text/javascript",
+        include_str!("assets/js/secrets.js"),
+    ),
+    (
+        "js/events.js",
+        "text/javascript",
+        include_str!("assets/js/events.js"),
+    ),
+    (
+        "js/launch.js",
+        "text/javascript",
+        include_str!("assets/js/launch.js"),
+    ),
+    (
+        "favicon.svg",
+        "image/svg+xml",
+        include_str!("assets/favicon.svg"),
+    ),
+];
+
+const INDEX: &str = include_str!("assets/index.html");
+
+/// The console's routes: `/`, `/console/*` and the session.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/", get(index))
+        .route(
+            "/console/session",
+            post(session::sign_in).delete(session::sign_out),
+        )
+        .route("/console/{*path}", get(asset))
+}
+
+async fn index() -> Response {
+    page("text/html; charset=utf-8", INDEX)
+}
+
+async fn asset(Path(path): Path<String>) -> Result<Response, ApiError> {
+    let (_, kind, body) = ASSETS
+        .iter()
+        .find(|(name, _, _)| *name == path)
+        .ok_or_else(|| ApiError::NotFound(format!("no console file {path}")))?;
+    Ok(page(kind, body))
+}
+
+/// A console response with the headers every one carries.
+fn page(kind: &'static str, body: &'static str) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    secure_headers(headers);
+    response
+}
+
+/// The Content-Security-Policy and its companions.
+fn secure_headers(headers: &mut axum::http::HeaderMap) {
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    // The assets change with the binary; a browser revalidates instead of running stale code.
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+}
