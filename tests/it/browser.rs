@@ -449,12 +449,34 @@ impl Page {
         .await;
     }
 
-    /// Signs in with `key` through the sign-in form.
+    /// Signs in with `key` through the sign-in form, with the keyboard alone (the key, then
+    /// Enter).
     pub(crate) async fn sign_in(&self, key: &str) {
         self.goto("/").await;
         self.type_into("input[name=key]", key).await;
-        self.click_text("Sign in").await;
+        let field = self.page.find_element("input[name=key]").await.unwrap();
+        field.press_key("Enter").await.unwrap();
         self.until_text("Sign out").await;
+        self.rendered().await;
+    }
+
+    /// Asserts that every visible form control on the page has a label a screen reader would
+    /// read (a `<label for>`, an enclosing label, `aria-label` or `aria-labelledby`).
+    pub(crate) async fn assert_labelled(&self) {
+        let unlabelled: Vec<String> = self
+            .eval(
+                "[...document.querySelectorAll('input, select, textarea, button')]
+                   .filter(e => e.offsetParent !== null)
+                   .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
+                                && !e.getAttribute('aria-labelledby')
+                                && !(e.tagName === 'BUTTON' && e.innerText.trim()))
+                   .map(e => e.outerHTML.slice(0, 120))",
+            )
+            .await;
+        assert!(
+            unlabelled.is_empty(),
+            "controls without a label: {unlabelled:#?}"
+        );
     }
 
     /// Saves a full-page screenshot as `target/screenshots/NAME.png`, and as

@@ -162,6 +162,30 @@ async fn the_reference_workflows_run_in_the_browser() {
         json!({"alias": {"$regex": "^production$"}})
     );
     assert_eq!(automation["action"]["integration"], "ci");
+    let id = automation["id"].as_str().unwrap().to_string();
+
+    // Edited: the steps come back filled in; only what changed changes.
+    page.goto(&format!("/#/automations/{id}/edit")).await;
+    page.click_text("6. Name").await;
+    page.type_into(
+        "input[name=description]",
+        "Deploys what is promoted to production",
+    )
+    .await;
+    page.click_text("Save").await;
+    page.until(
+        "the automation's page again",
+        "document.querySelector('main h1').innerText === 'deploy-on-production' && !location.hash.endsWith('/edit')",
+    )
+    .await;
+    let (_, edited) = admin.get(&format!("/v1/automations/{id}")).await;
+    assert_eq!(
+        edited["description"],
+        "Deploys what is promoted to production"
+    );
+    assert_eq!(edited["event"], automation["event"]);
+    assert_eq!(edited["action"], automation["action"]);
+    assert_eq!(edited["scope"], automation["scope"]);
 
     // An event from the form; its execution succeeds, with its attempt.
     send_alias_event(&page, "v3").await;
@@ -222,7 +246,6 @@ async fn the_reference_workflows_run_in_the_browser() {
     page.click("input[aria-label='deploy-on-production enabled']")
         .await;
     page.until_text("deploy-on-production disabled").await;
-    let id = automation["id"].as_str().unwrap();
     assert_eq!(
         admin.get(&format!("/v1/automations/{id}")).await.1["enabled"],
         false
@@ -453,5 +476,94 @@ fetch("{target}/v1/entities/default/secrets/FORGED", {{method: "PUT", credential
         policy.contains("script-src 'self'") && policy.contains("frame-ancestors 'none'"),
         "{policy}"
     );
+    page.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn launch_queues_and_plugins_are_listed_with_their_details() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_ingest_only(&dir.path().join("data"));
+    let admin = server.admin();
+    let (status, _) = admin
+        .put(
+            "/v1/entities/default/jobs/evaluate",
+            &json!({"description": "evaluate a model", "command": ["sh", "-c", "true"], "config": {}}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let (status, _) = admin
+        .post("/v1/entities/default/queues", &json!({"name": "gpu"}))
+        .await;
+    assert_eq!(status, 201);
+    let (status, item) = admin
+        .post(
+            "/v1/entities/default/queues/gpu/items",
+            &json!({"job": "evaluate", "project": "churn"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{item}");
+    // An agent claims it and finishes it with some output.
+    let (_, claimed) = admin
+        .post(
+            "/v1/entities/default/queues/gpu/claim",
+            &json!({"agent": "gpu-box-1"}),
+        )
+        .await;
+    let id = claimed["item"]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{claimed}"));
+    let (status, finished) = admin
+        .post(
+            &format!("/v1/entities/default/items/{id}/finish"),
+            &json!({"agent": "gpu-box-1", "exit_code": 0, "output": "accuracy=0.93"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{finished}");
+
+    let page = Page::open(&server.url).await;
+    page.sign_in(ADMIN_KEY).await;
+    page.assert_labelled().await;
+    page.goto("/#/launch").await;
+    for shown in [
+        "Queue gpu",
+        "evaluate@1",
+        "churn/",
+        "finished",
+        "accuracy=0.93",
+    ] {
+        page.until_text(shown).await;
+    }
+    page.screenshot("launch").await;
+    page.goto("/#/plugins").await;
+    for shown in ["webhook", "slack", "github-dispatch", "launch-job"] {
+        page.until_text(shown).await;
+    }
+    page.click("section[aria-label='Plugin github-dispatch'] summary")
+        .await;
+    page.until_text("event_type").await;
+    page.screenshot("plugins").await;
+    // Every main page labels its controls.
+    for route in [
+        "/#/automations",
+        "/#/history",
+        "/#/integrations/new",
+        "/#/secrets",
+        "/#/send-event",
+    ] {
+        page.goto(route).await;
+        page.assert_labelled().await;
+    }
+    page.goto("/#/automations/new").await;
+    for step in [
+        "1. Event",
+        "2. Scope",
+        "3. Filter",
+        "4. Action",
+        "5. Payload",
+        "6. Name",
+    ] {
+        page.click_text(step).await;
+        page.assert_labelled().await;
+    }
     page.close().await;
 }
