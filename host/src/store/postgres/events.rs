@@ -313,7 +313,8 @@ impl EventStore for Postgres {
         self.query(
             &format!(
                 "SELECT {EXECUTION_COLUMNS} FROM executions WHERE {conditions}
-                 ORDER BY created_at DESC, id DESC LIMIT ${}",
+                 ORDER BY {} LIMIT ${}",
+                query.order(),
                 values.len() + 2
             ),
             &bound,

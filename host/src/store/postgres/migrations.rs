@@ -5,10 +5,7 @@ use deadpool_postgres::Object;
 
 use crate::store::StoreError;
 
-const MIGRATIONS: &[(&str, &str)] = &[
-    ("0001_init", include_str!("migrations/0001_init.sql")),
-    ("0002_history", include_str!("migrations/0002_history.sql")),
-];
+const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("migrations/0001_init.sql"))];
 
 /// The advisory lock key migrations run under ("herald" in ASCII), so that hosts starting
 /// together apply each migration once.

@@ -183,7 +183,8 @@ impl EventStore for Sqlite {
             let (conditions, values) = query.conditions(|n| format!("?{n}"));
             let mut statement = c.prepare(&format!(
                 "SELECT {EXECUTION_COLUMNS} FROM executions WHERE {conditions}
-                 ORDER BY created_at DESC, id DESC LIMIT ?{}",
+                 ORDER BY {} LIMIT ?{}",
+                query.order(),
                 values.len() + 2
             ))?;
             let mut bound: Vec<&dyn rusqlite::ToSql> = vec![&entity_id];
