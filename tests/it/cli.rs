@@ -409,3 +409,128 @@ async fn jobs_and_queues_from_the_command_line() {
         "{stderr}"
     );
 }
+
+/// `herald plugin run` keeps what it compiled: the second run of a component loads it from the
+/// cache; the sandbox limits are flags.
+#[tokio::test]
+async fn plugin_run_reuses_the_compiled_component_and_takes_the_sandbox_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let cache = dir.path().join("cache");
+    let event = write_json(
+        dir.path(),
+        "event.json",
+        &json!({"type": "LINK_ARTIFACT", "entity": "default", "registry": "r", "collection": "churn", "version": "v1"}),
+    );
+    let cache_arg = cache.display().to_string();
+    let run = |extra: &'static [&'static str]| {
+        let event = event.clone();
+        let cache_arg = cache_arg.clone();
+        async move {
+            let mut args = vec![
+                "plugin",
+                "run",
+                "webhook",
+                "--event",
+                &event,
+                "--target",
+                "https://ci.example.com/hook",
+                "--cache-dir",
+                &cache_arg,
+            ];
+            args.extend_from_slice(extra);
+            let output = herald(&args).await;
+            (
+                output.status.code(),
+                String::from_utf8_lossy(&output.stdout).into_owned(),
+            )
+        }
+    };
+    let (code, first) = run(&[]).await;
+    assert_eq!(code, Some(0), "{first}");
+    assert!(first.contains("(compiled)"), "{first}");
+    let (code, second) = run(&[]).await;
+    assert_eq!(code, Some(0), "{second}");
+    assert!(
+        second.contains("(from the compiled-component cache)"),
+        "{second}"
+    );
+    let entries = std::fs::read_dir(&cache).unwrap().count();
+    assert_eq!(entries, 1, "one compiled component in the cache");
+
+    // The limits are the sandbox's: no request allowed, so the webhook cannot deliver.
+    let (code, limited) = run(&["--max-requests", "0"]).await;
+    assert_eq!(code, Some(1), "{limited}");
+    assert!(
+        limited.contains("outcome:") && !limited.contains("outcome: succeeded"),
+        "{limited}"
+    );
+    let (code, bad) = run(&["--memory", "lots"]).await;
+    assert_eq!(code, Some(2), "{bad}");
+}
+
+/// `--from-execution` runs a stored execution's event, config and template again, locally.
+#[tokio::test]
+async fn plugin_run_replays_a_stored_execution() {
+    let receiver = crate::common::Receiver::start(|_, _| (400, vec![], "bad payload".into())).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_fast(&dir.path().join("data"));
+    let admin = server.admin();
+    crate::common::create_integration(
+        &admin,
+        json!({"name": "ci", "kind": "webhook", "url": receiver.url("/hook")}),
+    )
+    .await;
+    crate::common::create_automation(
+        &admin,
+        json!({"name": "evaluate-links", "scope": {"type": "entity"},
+               "event": {"type": "LINK_ARTIFACT"},
+               "action": {"type": "webhook", "integration": "ci",
+                          "payload": {"model": "${artifact_version_string}", "by": "${automation_name}"}}}),
+    )
+    .await;
+    let event_id = crate::common::post_event(
+        &admin,
+        &json!({"type": "LINK_ARTIFACT", "entity": "default", "registry": "models",
+                "collection": "churn", "version": "v7"}),
+    )
+    .await;
+    let settled =
+        crate::common::settled(&admin, &event_id, std::time::Duration::from_secs(10)).await;
+    assert_eq!(settled["status"], "failed", "{settled}");
+    let id = settled["id"].as_str().unwrap();
+
+    let cli = Cli {
+        url: server.url.clone(),
+        key: ADMIN_KEY.into(),
+    };
+    let replayed = cli
+        .json(&[
+            "plugin",
+            "run",
+            "--from-execution",
+            id,
+            "--target",
+            "https://ci.example.com/hook",
+        ])
+        .await;
+    let body = replayed["requests"][0]["body"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{replayed}"));
+    assert_eq!(
+        serde_json::from_str::<Value>(body).unwrap(),
+        json!({"model": "default/models/churn:v7", "by": "evaluate-links"})
+    );
+    assert_eq!(
+        replayed["outcome"], "succeeded",
+        "the dry run answers 200: {replayed}"
+    );
+    // Without a server to ask, it says so on one line.
+    let (code, _, stderr) = Cli {
+        url: "http://127.0.0.1:9".into(),
+        key: ADMIN_KEY.into(),
+    }
+    .run(&["plugin", "run", "--from-execution", id])
+    .await;
+    assert_eq!(code, 2, "an error, not a plugin failure (1)");
+    assert!(stderr.contains("reading execution"), "{stderr}");
+}

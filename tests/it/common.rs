@@ -26,8 +26,12 @@ pub(crate) fn fixture(name: &str) -> PathBuf {
 
 /// Runs `herald` with these arguments to completion.
 pub(crate) async fn herald(args: &[&str]) -> std::process::Output {
+    // `herald plugin run|inspect` keep compiled components in a cache of their own: under
+    // target/, never the user's home.
+    let cache = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-plugin-cli-cache");
     tokio::process::Command::new(herald_bin())
         .args(args)
+        .env("HERALD_CACHE_DIR", cache)
         .env_remove("HERALD_TOKEN_SECRET")
         .env_remove("HERALD_SIGNING_SECRET")
         .kill_on_drop(true)

@@ -51,7 +51,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Serve(args) => serve::run(args).await,
             Command::Agent(args) => agent::run(cli.connection, args).await,
-            Command::Plugin(command) => plugin::run(*command, cli.connection.json()).await,
+            Command::Plugin(command) => plugin::run(*command, cli.connection).await,
             Command::Client(command) => client::run(cli.connection, command).await,
         }
     });

@@ -38,6 +38,12 @@ pub(super) fn load_or_compile(
     Ok(component)
 }
 
+/// Whether `dir` holds the compiled form of `bytes` for this engine.
+pub(super) fn holds(engine: &Engine, dir: &Path, bytes: &[u8]) -> bool {
+    dir.join(format!("{}.cwasm", cache_key(engine, bytes)))
+        .exists()
+}
+
 fn store(component: &Component, path: &Path) -> anyhow::Result<()> {
     let compiled = component.serialize().map_err(|e| anyhow::anyhow!("{e}"))?;
     // Write then rename, so a crash never leaves a half-written entry under the real name.

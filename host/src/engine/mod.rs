@@ -384,6 +384,15 @@ impl PluginEngine {
         (result, store.into_data())
     }
 
+    /// Whether the on-disk cache holds this component compiled already (loading it will not
+    /// compile it).
+    pub fn is_cached(&self, bytes: &[u8]) -> bool {
+        self.inner
+            .cache_dir
+            .as_deref()
+            .is_some_and(|dir| cache::holds(&self.inner.engine, dir, bytes))
+    }
+
     /// Compiles a component, going through the on-disk cache when there is one.
     fn compile(&self, bytes: &[u8]) -> Result<Component, LoadError> {
         if bytes.len() < 8 || &bytes[..4] != b"\0asm" {

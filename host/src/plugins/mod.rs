@@ -115,8 +115,18 @@ impl PluginRegistry {
 
 /// Loads one plugin named on the command line: a built-in's name, or a path to a `.wasm` file.
 pub async fn load_one(engine: &PluginEngine, spec: &str) -> anyhow::Result<Plugin> {
-    let (bytes, source) = match builtin_bytes(spec) {
-        Some(bytes) if !Path::new(spec).exists() => (bytes.to_vec(), "builtin".to_string()),
+    let (bytes, source) = read_one(spec)?;
+    engine
+        .load(&bytes, &source)
+        .await
+        .map_err(|e: LoadError| anyhow::anyhow!("{spec}: {e}"))
+}
+
+/// The bytes of a built-in plugin's component (by name) or of a component file, and where they
+/// came from (`builtin` or the path).
+pub fn read_one(spec: &str) -> anyhow::Result<(Vec<u8>, String)> {
+    match builtin_bytes(spec) {
+        Some(bytes) if !Path::new(spec).exists() => Ok((bytes.to_vec(), "builtin".to_string())),
         _ => {
             let bytes = std::fs::read(spec).with_context(|| {
                 format!(
@@ -124,13 +134,9 @@ pub async fn load_one(engine: &PluginEngine, spec: &str) -> anyhow::Result<Plugi
                     builtin_names().join(", ")
                 )
             })?;
-            (bytes, spec.to_string())
+            Ok((bytes, spec.to_string()))
         }
-    };
-    engine
-        .load(&bytes, &source)
-        .await
-        .map_err(|e: LoadError| anyhow::anyhow!("{spec}: {e}"))
+    }
 }
 
 fn builtin_names() -> Vec<String> {
