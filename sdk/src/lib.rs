@@ -81,7 +81,9 @@ pub mod __bindings {
     //! The wit-bindgen output for the `herald:plugin/plugin` world; not part of the SDK's API.
     wit_bindgen::generate!({
         world: "plugin",
-        path: "../wit",
+        // The SDK's own copy, so that it builds from a git or registry dependency too (a test
+        // keeps it identical to the repository's `wit/`).
+        path: "wit",
         pub_export_macro: true,
         export_macro_name: "__export_plugin_world",
         default_bindings_module: "herald_sdk::__bindings",
