@@ -23,7 +23,8 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Where the database, the master key and the compiled-plugin cache live.
     pub data_dir: PathBuf,
-    /// A directory of third-party plugin components (`*.wasm`), if any.
+    /// The directory of third-party plugin components (`*.wasm`), read at start; components
+    /// installed through the API are kept here (default `<data_dir>/plugins`).
     pub plugins_dir: Option<PathBuf>,
     /// Where compiled components are cached (default `<data_dir>/compiled`). It must be writable
     /// only by the operator: cached code is loaded as is.

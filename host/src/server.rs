@@ -91,11 +91,17 @@ pub async fn build(config: &Config) -> anyhow::Result<(AppState, Option<Bootstra
         .clone()
         .unwrap_or_else(|| config.data_dir.join("compiled"));
     let engine = PluginEngine::new(config.sandbox.clone(), Some(compiled))?;
-    let (plugins, rejected) = PluginRegistry::load(&engine, config.plugins_dir.as_deref()).await?;
+    // Installed components are kept here, and read again at every start.
+    let plugins_dir = config
+        .plugins_dir
+        .clone()
+        .unwrap_or_else(|| config.data_dir.join("plugins"));
+    let (plugins, rejected) = PluginRegistry::load(&engine, Some(&plugins_dir)).await?;
     for file in &rejected {
         tracing::error!(path = %file.path, reason = %file.reason, "plugin not loaded");
     }
     let names: Vec<String> = plugins
+        .all()
         .iter()
         .map(|p| format!("{}@{}", p.info.name, p.info.version))
         .collect();
@@ -161,7 +167,7 @@ pub async fn build(config: &Config) -> anyhow::Result<(AppState, Option<Bootstra
 
 /// Every stored automation, compiled for the index (one that no longer compiles is logged and
 /// left out: it will not match).
-async fn load_automations(
+pub(crate) async fn load_automations(
     store: &Store,
     plugins: &PluginRegistry,
 ) -> anyhow::Result<Vec<crate::automations::index::Compiled>> {

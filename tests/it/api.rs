@@ -1245,6 +1245,8 @@ async fn the_openapi_document_describes_every_route() {
         ("post", "/v1/executions/{id}/retry"),
         ("post", "/v1/entities/{entity}/integrations/{name}/test"),
         ("get", "/v1/plugins"),
+        ("post", "/v1/plugins"),
+        ("delete", "/v1/plugins/{name}"),
         ("get", "/v1/me"),
         ("post", "/v1/entities"),
         ("get", "/v1/entities/{entity}/keys"),

@@ -14,6 +14,7 @@ mod contract;
 mod delivery;
 mod egress;
 mod launch;
+mod plugin_install;
 mod plugin_walkthrough;
 mod plugins;
 mod postgres;

@@ -36,7 +36,12 @@ async fn validate(
     check_definition(&automation).map_err(|e| ApiError::Invalid(e.to_string()))?;
     let plugin_name = automation.action.plugin.clone();
     let Some(plugin) = state.plugins.get(&plugin_name) else {
-        let installed: Vec<String> = state.plugins.iter().map(|p| p.info.name.clone()).collect();
+        let installed: Vec<String> = state
+            .plugins
+            .all()
+            .iter()
+            .map(|p| p.info.name.clone())
+            .collect();
         return Err(ApiError::Invalid(format!(
             "action.type: no plugin named {plugin_name:?} (installed: {})",
             installed.join(", ")

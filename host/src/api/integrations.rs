@@ -333,14 +333,14 @@ pub(super) async fn test(
     principal.require_admin("test integrations")?;
     let integration = state.store.integration(entity.id, &name).await?;
     // The integration's own plugin sends the test, as an automation's delivery would.
-    let takes_kind = |p: &&std::sync::Arc<crate::engine::Plugin>| {
+    let takes_kind = |p: &std::sync::Arc<crate::engine::Plugin>| {
         integration.kind.served_by(&p.info.integration_kinds)
     };
     let plugin = match &body.plugin {
         Some(wanted) => state
             .plugins
             .get(wanted)
-            .filter(|p| takes_kind(&p))
+            .filter(takes_kind)
             .ok_or_else(|| {
                 ApiError::Invalid(format!(
                     "plugin: no installed plugin {wanted:?} takes {} integrations",
@@ -349,10 +349,9 @@ pub(super) async fn test(
             })?,
         None => state
             .plugins
-            .iter()
-            .filter(|p| p.source == "builtin")
-            .find(takes_kind)
-            .cloned()
+            .all()
+            .into_iter()
+            .find(|p| p.source == "builtin" && takes_kind(p))
             .ok_or_else(|| {
                 ApiError::Invalid(format!(
                     "no built-in plugin takes {} integrations",

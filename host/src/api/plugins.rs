@@ -1,26 +1,141 @@
-//! `GET /v1/plugins`: the installed action plugins with their versions and config schemas.
+//! Plugins: `GET /v1/plugins` (the installed action plugins with their versions and config
+//! schemas), and, for the operator entity's admins, `POST /v1/plugins` (install or replace a
+//! component while the server runs) and `DELETE /v1/plugins/{name}`.
 
 use axum::Json;
-use axum::extract::State;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Serialize;
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::AppState;
 use super::auth::Principal;
 use super::out::PluginsOut;
-use crate::error::ErrorBody;
-use crate::plugins::PluginOut;
+use super::{AppState, store_error};
+use crate::error::{ApiError, ErrorBody};
+use crate::plugins::{InstallError, PluginOut};
+
+/// The largest component an operator may upload (a Python component is about 18 MB).
+const MAX_COMPONENT_BYTES: usize = 64 << 20;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(list))
+    OpenApiRouter::new()
+        .routes(routes!(list, install))
+        .routes(routes!(remove))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_COMPONENT_BYTES))
 }
 
 #[utoipa::path(get, path = "/v1/plugins", tag = "plugins", security(("api_key" = [])), responses((status = 200, body = PluginsOut, description = "Installed action plugins with versions and config schemas"), (status = 401, body = ErrorBody)))]
 pub(super) async fn list(State(state): State<AppState>, _principal: Principal) -> Json<PluginsOut> {
     let plugins = state
         .plugins
+        .all()
         .iter()
         .map(|p| PluginOut::from(&**p))
         .collect();
     Json(PluginsOut { plugins })
+}
+
+/// `POST /v1/plugins`: what was installed.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct InstalledOut {
+    /// The plugin as installed.
+    pub plugin: PluginOut,
+    /// The version it replaced, when its name was installed already.
+    pub replaced: Option<String>,
+}
+
+/// Only the operator entity's admins manage what runs on the host.
+fn require_operator(principal: &Principal, what: &str) -> Result<(), ApiError> {
+    principal.require_admin(what)?;
+    if principal.entity.operator {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "only the operator entity's admins may {what}"
+        )))
+    }
+}
+
+fn install_error(error: InstallError) -> ApiError {
+    match error {
+        InstallError::Builtin(_) => ApiError::Conflict(error.to_string()),
+        InstallError::NotFound(_) => ApiError::NotFound(error.to_string()),
+        InstallError::Io(_) | InstallError::NoDirectory => ApiError::Internal(error.into()),
+    }
+}
+
+/// Installs a component (the request body, `application/wasm`), or replaces the third-party
+/// plugin of the same name. It is validated first (a component of the `herald:plugin` world, a
+/// contract version this host supports, a description and a config schema that parse) and
+/// compiled once; executions already running finish on the version they started with.
+#[utoipa::path(post, path = "/v1/plugins", tag = "plugins", security(("api_key" = [])), request_body(content = Vec<u8>, content_type = "application/wasm", description = "The component"), responses((status = 201, body = InstalledOut, description = "Installed"), (status = 200, body = InstalledOut, description = "Replaced an installed version"), (status = 400, body = ErrorBody, description = "Not a valid plugin component (the reason says why)"), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "The name is a built-in plugin's"), (status = 413, body = ErrorBody)))]
+pub(super) async fn install(
+    State(state): State<AppState>,
+    principal: Principal,
+    body: Bytes,
+) -> Result<(StatusCode, Json<InstalledOut>), ApiError> {
+    require_operator(&principal, "install plugins")?;
+    let plugin = state
+        .engine
+        .load(&body, "upload")
+        .await
+        .map_err(|e| ApiError::Invalid(format!("component: {e}")))?;
+    let installed = state
+        .plugins
+        .install(plugin, &body)
+        .map_err(install_error)?;
+    // Automations of this plugin were compiled with its previous default payload.
+    let compiled = crate::server::load_automations(&state.store, &state.plugins)
+        .await
+        .map_err(ApiError::Internal)?;
+    state.index.replace_all(compiled);
+    tracing::info!(
+        plugin = %installed.plugin.info.name,
+        version = %installed.plugin.info.version,
+        replaced = ?installed.replaced,
+        "plugin installed"
+    );
+    let status = if installed.replaced.is_some() {
+        StatusCode::OK
+    } else {
+        StatusCode::CREATED
+    };
+    Ok((
+        status,
+        Json(InstalledOut {
+            plugin: PluginOut::from(&*installed.plugin),
+            replaced: installed.replaced,
+        }),
+    ))
+}
+
+/// Removes a third-party plugin; refused while automations use it.
+#[utoipa::path(delete, path = "/v1/plugins/{name}", tag = "plugins", security(("api_key" = [])), params(("name" = String, Path)), responses((status = 204, description = "Removed"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "A built-in, or automations use it (named in the message)")))]
+pub(super) async fn remove(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(name): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    require_operator(&principal, "remove plugins")?;
+    let users: Vec<String> = state
+        .store
+        .all_automations()
+        .await
+        .map_err(store_error)?
+        .into_iter()
+        .filter(|(_, automation)| automation.action.plugin == name)
+        .map(|(_, automation)| format!("{}/{}", automation.entity, automation.name))
+        .collect();
+    if !users.is_empty() {
+        return Err(ApiError::Conflict(format!(
+            "automations use {name}: {}",
+            users.join(", ")
+        )));
+    }
+    state.plugins.remove(&name).map_err(install_error)?;
+    tracing::info!(plugin = %name, "plugin removed");
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -57,10 +57,29 @@ pub(super) enum ClientCommand {
     /// Launch queues and their items.
     #[command(subcommand)]
     Queues(super::launch::QueuesCommand),
-    /// Installed action plugins on the server.
-    Plugins,
+    /// Installed action plugins on the server; install, replace or remove one (operators).
+    Plugins {
+        #[command(subcommand)]
+        command: Option<PluginsCommand>,
+    },
     /// Which entity and role the key has.
     Whoami,
+}
+
+/// `herald plugins …`
+#[derive(Debug, Subcommand)]
+pub(super) enum PluginsCommand {
+    /// Install a component (.wasm) while the server runs, or replace the installed version of
+    /// the same plugin; the server validates it first.
+    Install {
+        /// The component file.
+        file: std::path::PathBuf,
+    },
+    /// Remove an installed third-party plugin (refused while automations use it).
+    Remove {
+        /// The plugin's name.
+        name: String,
+    },
 }
 
 /// `herald events …`
@@ -305,6 +324,18 @@ impl Client {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> anyhow::Result<Value> {
+        let body = body.map(|b| ("application/json", b.to_string().into_bytes()));
+        self.call_with(method, path, body, headers).await
+    }
+
+    /// Calls the API with a body of any content type (a component to install).
+    pub(super) async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<Value> {
         let method = reqwest::Method::from_bytes(method.as_bytes())?;
         let url = format!("{}{path}", self.url.trim_end_matches('/'));
         let mut request = self.http.request(method, &url);
@@ -314,10 +345,8 @@ impl Client {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        if let Some(body) = body {
-            request = request
-                .header("content-type", "application/json")
-                .body(body.to_string());
+        if let Some((content_type, bytes)) = body {
+            request = request.header("content-type", content_type).body(bytes);
         }
         let response = request
             .send()
@@ -395,7 +424,39 @@ pub(super) async fn run(
             client.call("GET", "/v1/me", None, &[]).await?,
             Shape::Object,
         ),
-        C::Plugins => (
+        C::Plugins {
+            command: Some(PluginsCommand::Install { file }),
+        } => {
+            let bytes = std::fs::read(&file)
+                .with_context(|| format!("reading the component {}", file.display()))?;
+            let installed = client
+                .call_with(
+                    "POST",
+                    "/v1/plugins",
+                    Some(("application/wasm", bytes)),
+                    &[],
+                )
+                .await?;
+            let plugin = &installed["plugin"];
+            let (name, version) = (
+                plugin["name"].as_str().unwrap_or_default(),
+                plugin["version"].as_str().unwrap_or_default(),
+            );
+            let line = match installed["replaced"].as_str() {
+                Some(old) => format!("replaced {name} {old} with {version}"),
+                None => format!("installed {name} {version}"),
+            };
+            (installed, Shape::Done(line))
+        }
+        C::Plugins {
+            command: Some(PluginsCommand::Remove { name }),
+        } => {
+            client
+                .call("DELETE", &format!("/v1/plugins/{name}"), None, &[])
+                .await?;
+            (Value::Null, Shape::Done(format!("removed {name}")))
+        }
+        C::Plugins { command: None } => (
             client.call("GET", "/v1/plugins", None, &[]).await?,
             Shape::Table(
                 "plugins",

@@ -2,8 +2,8 @@
 //! third-party components loaded from the operator's plugins directory.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
 
 use anyhow::Context as _;
 
@@ -31,10 +31,13 @@ pub fn builtin_bytes(name: &str) -> Option<&'static [u8]> {
 /// fixtures), for the tests and the benchmark.
 pub const BUILT_COMPONENTS_DIR: &str = env!("HERALD_FIXTURE_DIR");
 
-/// Installed plugins by name.
+/// Installed plugins by name. Installing, replacing and removing happen while the server runs:
+/// lookups hand out an `Arc`, so an execution that started on one version finishes on it.
 #[derive(Debug, Default)]
 pub struct PluginRegistry {
-    plugins: BTreeMap<String, Arc<Plugin>>,
+    plugins: RwLock<BTreeMap<String, Arc<Plugin>>>,
+    /// Where installed components are kept (`<name>.wasm`), read again at start.
+    dir: Option<PathBuf>,
 }
 
 /// A plugin file in the plugins directory that could not be loaded.
@@ -46,28 +49,54 @@ pub struct Rejected {
     pub reason: String,
 }
 
+/// Why an install or a removal was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum InstallError {
+    /// Built-in plugins are part of the binary.
+    #[error("{0} is a built-in plugin: it cannot be replaced or removed")]
+    Builtin(String),
+    /// No plugin has that name.
+    #[error("no plugin named {0}")]
+    NotFound(String),
+    /// The component could not be kept on disk.
+    #[error("cannot write the plugins directory: {0}")]
+    Io(String),
+    /// The server was started without a plugins directory.
+    #[error("this server has no plugins directory to install into")]
+    NoDirectory,
+}
+
+/// What an install did.
+#[derive(Debug)]
+pub struct Installed {
+    /// The plugin now installed under its name.
+    pub plugin: Arc<Plugin>,
+    /// The version it replaced, if the name was installed already.
+    pub replaced: Option<String>,
+}
+
 impl PluginRegistry {
-    /// Loads every built-in, then every `*.wasm` in `dir`. A third-party file that does not load
-    /// (or that reuses a taken name) is reported in the second value and skipped: one bad file
-    /// must not stop the host.
+    /// Loads every built-in, then every `*.wasm` in `dir` (where installs are kept too). A
+    /// third-party file that does not load (or that reuses a taken name) is reported in the
+    /// second value and skipped: one bad file must not stop the host.
     pub async fn load(
         engine: &PluginEngine,
         dir: Option<&Path>,
     ) -> anyhow::Result<(Self, Vec<Rejected>)> {
-        let mut registry = Self::default();
+        let mut plugins = BTreeMap::new();
         for (krate, bytes) in builtin_components() {
             let plugin = engine
                 .load(bytes, "builtin")
                 .await
                 .with_context(|| format!("the built-in plugin {krate} does not load"))?;
-            registry
-                .plugins
-                .insert(plugin.info.name.clone(), Arc::new(plugin));
+            plugins.insert(plugin.info.name.clone(), Arc::new(plugin));
         }
         let mut rejected = Vec::new();
         let Some(dir) = dir else {
-            return Ok((registry, rejected));
+            return Ok((Self::from(plugins, None), rejected));
         };
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the plugins directory {}", dir.display()))?;
         let mut files: Vec<_> = std::fs::read_dir(dir)
             .with_context(|| format!("reading the plugins directory {}", dir.display()))?
             .flatten()
@@ -82,16 +111,12 @@ impl PluginRegistry {
                 Err(e) => Err(format!("cannot read it: {e}")),
             };
             match result {
-                Ok(plugin) if registry.plugins.contains_key(&plugin.info.name) => {
-                    rejected.push(Rejected {
-                        path: shown,
-                        reason: format!("the name `{}` is already taken", plugin.info.name),
-                    })
-                }
+                Ok(plugin) if plugins.contains_key(&plugin.info.name) => rejected.push(Rejected {
+                    path: shown,
+                    reason: format!("the name `{}` is already taken", plugin.info.name),
+                }),
                 Ok(plugin) => {
-                    registry
-                        .plugins
-                        .insert(plugin.info.name.clone(), Arc::new(plugin));
+                    plugins.insert(plugin.info.name.clone(), Arc::new(plugin));
                 }
                 Err(reason) => rejected.push(Rejected {
                     path: shown,
@@ -99,17 +124,83 @@ impl PluginRegistry {
                 }),
             }
         }
-        Ok((registry, rejected))
+        Ok((Self::from(plugins, Some(dir.to_path_buf())), rejected))
+    }
+
+    fn from(plugins: BTreeMap<String, Arc<Plugin>>, dir: Option<PathBuf>) -> Self {
+        Self {
+            plugins: RwLock::new(plugins),
+            dir,
+        }
     }
 
     /// The plugin called `name`.
     pub fn get(&self, name: &str) -> Option<Arc<Plugin>> {
-        self.plugins.get(name).cloned()
+        self.plugins
+            .read()
+            .expect("not poisoned")
+            .get(name)
+            .cloned()
     }
 
     /// Every plugin, by name.
-    pub fn iter(&self) -> impl Iterator<Item = &Arc<Plugin>> {
-        self.plugins.values()
+    pub fn all(&self) -> Vec<Arc<Plugin>> {
+        self.plugins
+            .read()
+            .expect("not poisoned")
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Installs a loaded (so validated) component under its name, replacing a third-party
+    /// plugin of that name, and keeps its bytes in the plugins directory as `<name>.wasm`.
+    pub fn install(&self, mut plugin: Plugin, bytes: &[u8]) -> Result<Installed, InstallError> {
+        let dir = self.dir.as_ref().ok_or(InstallError::NoDirectory)?;
+        let name = plugin.info.name.clone();
+        let path = dir.join(format!("{name}.wasm"));
+        let mut plugins = self.plugins.write().expect("not poisoned");
+        let previous = plugins.get(&name).cloned();
+        if previous.as_ref().is_some_and(|p| p.source == "builtin") {
+            return Err(InstallError::Builtin(name));
+        }
+        // Written under another name, then renamed: a crash never leaves half a component.
+        let temporary = path.with_extension(format!("wasm.tmp{}", std::process::id()));
+        std::fs::write(&temporary, bytes)
+            .and_then(|()| std::fs::rename(&temporary, &path))
+            .map_err(|e| InstallError::Io(e.to_string()))?;
+        if let Some(previous) = &previous
+            && Path::new(&previous.source) != path
+        {
+            // The replaced version came from a file of another name: it must not load again.
+            let _ = std::fs::remove_file(&previous.source);
+        }
+        plugin.source = path.display().to_string();
+        let plugin = Arc::new(plugin);
+        plugins.insert(name, plugin.clone());
+        Ok(Installed {
+            plugin,
+            replaced: previous.map(|p| p.info.version.clone()),
+        })
+    }
+
+    /// Removes a third-party plugin and its file.
+    pub fn remove(&self, name: &str) -> Result<Arc<Plugin>, InstallError> {
+        let mut plugins = self.plugins.write().expect("not poisoned");
+        let plugin = plugins
+            .get(name)
+            .cloned()
+            .ok_or_else(|| InstallError::NotFound(name.to_string()))?;
+        if plugin.source == "builtin" {
+            return Err(InstallError::Builtin(name.to_string()));
+        }
+        match std::fs::remove_file(&plugin.source) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(InstallError::Io(e.to_string())),
+        }
+        plugins.remove(name);
+        Ok(plugin)
     }
 }
 

@@ -1,0 +1,213 @@
+//! Installing third-party plugins while the server runs: an operator uploads a component, the
+//! next execution uses it, a new version replaces it, a removal is refused while automations use
+//! it; what is not a valid plugin is refused with the reason and changes nothing; installs
+//! survive a restart.
+
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::common::{
+    ADMIN_KEY, Receiver, Server, create_automation, create_integration, fixture, herald,
+    member_key, post_event, settled,
+};
+
+/// `POST /v1/plugins` with `bytes` as the body.
+async fn upload(server: &Server, key: &str, bytes: Vec<u8>) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/plugins", server.url))
+        .bearer_auth(key)
+        .header("content-type", "application/wasm")
+        .body(bytes)
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
+}
+
+/// The installed plugins, `name@version`.
+async fn installed(server: &Server) -> Vec<String> {
+    let (_, listed) = server.admin().get("/v1/plugins").await;
+    listed["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            format!(
+                "{}@{}",
+                p["name"].as_str().unwrap(),
+                p["version"].as_str().unwrap()
+            )
+        })
+        .collect()
+}
+
+/// Posts a link event and returns the `x-echo-version` the receiver got for it.
+async fn delivered_version(server: &Server, receiver: &Receiver, version: &str) -> String {
+    let before = receiver.requests().len();
+    let admin = server.admin();
+    let event = post_event(
+        &admin,
+        &json!({"type": "LINK_ARTIFACT", "entity": "default", "registry": "models",
+                "collection": "churn", "version": version}),
+    )
+    .await;
+    let execution = settled(&admin, &event, Duration::from_secs(10)).await;
+    assert_eq!(execution["status"], "succeeded", "{execution}");
+    let seen = receiver.wait_for(before + 1, Duration::from_secs(5)).await;
+    seen.last().unwrap().header("x-echo-version")
+}
+
+#[tokio::test]
+async fn an_operator_installs_replaces_and_removes_a_plugin_while_the_server_runs() {
+    let receiver = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start_fast(&data);
+    let admin = server.admin();
+    let builtins = installed(&server).await;
+
+    // What is not a valid plugin is refused with the reason, and changes nothing.
+    let cases: [(&str, Vec<u8>, &str); 3] = [
+        (
+            "not a component",
+            b"#!/bin/sh\necho hi\n".to_vec(),
+            "WebAssembly",
+        ),
+        (
+            "another world",
+            std::fs::read(fixture("other-world")).unwrap(),
+            "herald:plugin",
+        ),
+        (
+            "a future contract",
+            std::fs::read(fixture("future-version")).unwrap(),
+            "herald:plugin@0.3.0",
+        ),
+    ];
+    for (what, bytes, reason) in cases {
+        let (status, body) = upload(&server, ADMIN_KEY, bytes).await;
+        assert_eq!(status, 400, "{what}: {body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.starts_with("component: "), "{what}: {message}");
+        assert!(message.contains(reason), "{what}: {message}");
+    }
+    let echo_v1 = std::fs::read(fixture("echo-v1")).unwrap();
+    let member = member_key(&admin, "not an operator").await;
+    assert_eq!(upload(&server, &member, echo_v1.clone()).await.0, 403);
+    let (_, team) = admin.post("/v1/entities", &json!({"name": "team-b"})).await;
+    let other_admin = team["admin_key"]["key"].as_str().unwrap();
+    assert_eq!(upload(&server, other_admin, echo_v1.clone()).await.0, 403);
+    assert_eq!(installed(&server).await, builtins);
+
+    // Installed from the command line; the next execution runs it.
+    let path = fixture("echo-v1").display().to_string();
+    let output = herald(&[
+        "--url",
+        &server.url,
+        "--key",
+        ADMIN_KEY,
+        "plugins",
+        "install",
+        &path,
+    ])
+    .await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "installed echo 1.0.0"
+    );
+    assert!(installed(&server).await.contains(&"echo@1.0.0".to_string()));
+    create_integration(
+        &admin,
+        json!({"name": "ci", "kind": "webhook", "url": receiver.url("/hook")}),
+    )
+    .await;
+    create_automation(
+        &admin,
+        json!({"name": "echo-links", "scope": {"type": "entity"}, "event": {"type": "LINK_ARTIFACT"},
+               "action": {"type": "echo", "integration": "ci", "payload": {"model": "${artifact_version_string}"}}}),
+    )
+    .await;
+    assert_eq!(delivered_version(&server, &receiver, "v1").await, "1.0.0");
+
+    // A new version replaces it; the next execution uses it.
+    let (status, body) = upload(
+        &server,
+        ADMIN_KEY,
+        std::fs::read(fixture("echo-v2")).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["replaced"], "1.0.0");
+    assert_eq!(body["plugin"]["version"], "2.0.0");
+    assert_eq!(delivered_version(&server, &receiver, "v2").await, "2.0.0");
+
+    // A built-in cannot be replaced or removed; a plugin in use cannot be removed.
+    let no_op = crate::common::herald(&[
+        "--url",
+        &server.url,
+        "--key",
+        ADMIN_KEY,
+        "plugins",
+        "remove",
+        "no-op",
+    ])
+    .await;
+    assert!(
+        String::from_utf8_lossy(&no_op.stderr).contains("built-in"),
+        "{no_op:?}"
+    );
+    let (status, body) = admin.delete("/v1/plugins/echo").await;
+    assert_eq!(status, 409, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("default/echo-links"),
+        "{body}"
+    );
+
+    // Installs survive a restart (the plugins directory is read at start).
+    server.terminate(Duration::from_secs(10));
+    let server = Server::start_fast(&data);
+    assert!(installed(&server).await.contains(&"echo@2.0.0".to_string()));
+    assert_eq!(delivered_version(&server, &receiver, "v3").await, "2.0.0");
+
+    // Removed once nothing uses it: gone now and after a restart.
+    let admin = server.admin();
+    let (_, automations) = admin.get("/v1/automations").await;
+    let id = automations["automations"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(admin.delete(&format!("/v1/automations/{id}")).await.0, 204);
+    let output = herald(&[
+        "--url",
+        &server.url,
+        "--key",
+        ADMIN_KEY,
+        "plugins",
+        "remove",
+        "echo",
+    ])
+    .await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(installed(&server).await, builtins);
+    server.terminate(Duration::from_secs(10));
+    let server = Server::start_fast(&data);
+    assert_eq!(installed(&server).await, builtins);
+}
