@@ -258,6 +258,32 @@ async fn request_count_and_log_volume_are_capped() {
     }
     assert_eq!(bench.receiver.requests().len(), limit);
 
+    // Printing a megabyte to each of stdout and stderr: the plugin succeeds, its first lines
+    // are log lines, and what is kept stays bounded.
+    let report = bench.hostile(json!({"mode": "print"})).await;
+    report.result.unwrap().unwrap();
+    let lines: Vec<String> = report
+        .logs
+        .iter()
+        .map(|l| format!("{} {}", l.level, l.message))
+        .collect();
+    assert_eq!(lines[0], "info stdout: hello from stdout", "{lines:?}");
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("warn stdout: ") && l.contains("dropped")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("warn stderr: ")),
+        "{lines:?}"
+    );
+    let kept: usize = report.logs.iter().map(|l| l.message.len()).sum();
+    assert!(
+        kept <= SandboxLimits::default().max_log_bytes + 1000,
+        "kept {kept} bytes of output"
+    );
+
     let report = bench.hostile(json!({"mode": "log"})).await;
     report.result.unwrap().unwrap();
     let kept: usize = report.logs.iter().map(|l| l.message.len()).sum();

@@ -24,6 +24,7 @@ pub use sandbox::{HostIo, MAX_REQUEST_HEADER_BYTES, RequestRecord, ResponseRecor
 pub use state::LogLine;
 
 mod limits;
+mod output;
 pub use limits::SandboxLimits;
 
 use bindings::{Plugin as Bindings, PluginPre};

@@ -6,15 +6,17 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use wasmtime::component::ResourceTable;
 use wasmtime::{Engine, ResourceLimiter, Store, UpdateDeadline};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::SandboxLimits;
 use super::bindings::LogLevel;
+use super::output::BoundedOutput;
 use super::sandbox::{HostIo, IoLimits, RequestRecord};
 
 /// Bytes of the plugin's stderr kept (a Rust panic message lands there).
 const STDERR_CAPACITY: usize = 4 << 10;
+/// Bytes of the plugin's stdout kept; each line becomes an `info` log line.
+const STDOUT_CAPACITY: usize = 4 << 10;
 /// The longest single log line kept; longer lines are cut.
 const MAX_LOG_LINE: usize = 2 << 10;
 
@@ -31,7 +33,8 @@ pub struct LogLine {
 pub(super) struct ExecState {
     wasi: WasiCtx,
     table: ResourceTable,
-    stderr: MemoryOutputPipe,
+    stdout: BoundedOutput,
+    stderr: BoundedOutput,
     limiter: MemoryLimiter,
     clock: CpuClock,
     logs: LogBuffer,
@@ -47,11 +50,16 @@ pub(super) fn new_store(
     io: Option<HostIo>,
     tick: Duration,
 ) -> Store<ExecState> {
-    let stderr = MemoryOutputPipe::new(STDERR_CAPACITY);
-    let wasi = WasiCtx::builder().stderr(stderr.clone()).build();
+    let stdout = BoundedOutput::new(STDOUT_CAPACITY);
+    let stderr = BoundedOutput::new(STDERR_CAPACITY);
+    let wasi = WasiCtx::builder()
+        .stdout(stdout.clone())
+        .stderr(stderr.clone())
+        .build();
     let state = ExecState {
         wasi,
         table: ResourceTable::new(),
+        stdout,
         stderr,
         limiter: MemoryLimiter {
             max_bytes: limits.memory_bytes,
@@ -106,7 +114,7 @@ impl ExecState {
 
     /// The end of what the plugin wrote to stderr, on one line.
     pub(super) fn stderr_tail(&self) -> String {
-        let bytes = self.stderr.contents();
+        let (bytes, _) = self.stderr.contents();
         let text = String::from_utf8_lossy(&bytes);
         let line = text.split_whitespace().collect::<Vec<_>>().join(" ");
         // Rust's hint about RUST_BACKTRACE means nothing inside the sandbox.
@@ -134,6 +142,20 @@ impl ExecState {
 
     /// The requests made and the log lines (stderr appended as `warn` lines).
     pub(super) fn into_records(mut self) -> (Vec<RequestRecord>, Vec<super::LogLine>) {
+        let (stdout, dropped) = self.stdout.contents();
+        if !stdout.is_empty() {
+            for line in String::from_utf8_lossy(&stdout).lines() {
+                if !line.trim().is_empty() {
+                    self.logs.push("info", &format!("stdout: {line}"));
+                }
+            }
+            if dropped > 0 {
+                self.logs.push(
+                    "warn",
+                    &format!("stdout: {dropped} more byte(s) dropped ({STDOUT_CAPACITY} kept)"),
+                );
+            }
+        }
         let stderr = self.stderr_tail();
         if !stderr.is_empty() {
             self.logs.push("warn", &format!("stderr: {stderr}"));
