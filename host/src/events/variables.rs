@@ -238,3 +238,29 @@ impl Variables {
         serde_json::to_string(&self.0).unwrap_or_default()
     }
 }
+
+#[cfg(test)]
+mod docs {
+    use super::{METADATA_PREFIX, VARIABLES};
+
+    /// docs/plugins.md lists the variables a plugin receives: exactly these, as described here.
+    #[test]
+    fn the_contract_page_lists_every_variable() {
+        let page = include_str!("../../../docs/plugins.md");
+        let start = page
+            .find("| variable | set by | holds |")
+            .expect("the table");
+        let table: Vec<&str> = page[start..]
+            .lines()
+            .skip(2)
+            .take_while(|line| line.starts_with('|'))
+            .collect();
+        let expected: Vec<String> = VARIABLES
+            .iter()
+            .map(|v| format!("| `{}` | {} | {} |", v.name, v.set_by, v.about))
+            .collect();
+        assert_eq!(table[..expected.len()], expected[..], "docs/plugins.md");
+        assert_eq!(table.len(), expected.len() + 1, "one more row: metadata");
+        assert!(table[expected.len()].starts_with(&format!("| `{METADATA_PREFIX}KEY`")));
+    }
+}
