@@ -15,6 +15,7 @@ mod delivery;
 mod egress;
 mod launch;
 mod plugin_install;
+mod plugin_scaffold;
 mod plugin_walkthrough;
 mod plugins;
 mod postgres;

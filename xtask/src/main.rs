@@ -4,7 +4,8 @@
 //! (`cargo test --workspace`: unit tests and the real binary end to end on SQLite), the end-to-end
 //! suite again with every server on PostgreSQL, then the Python client's
 //! tests against that same binary, in a virtual environment this task creates and fills from PyPI
-//! when it is missing (`target/python-venv`). Stops at the first suite that fails.
+//! when it is missing (`target/python-venv`: the client, pytest, and componentize-py, which the
+//! Python plugin template's end-to-end test builds with). Stops at the first suite that fails.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -56,6 +57,9 @@ fn test(cargo_args: &[String]) -> Result<(), String> {
             "the console tests drive headless Chromium",
         )?;
     }
+    // The Python environment first: the plugin templates' tests build with its componentize-py.
+    let python = python_environment(&root, &target)?;
+    let componentize_py = python.with_file_name("componentize-py");
     // One PostgreSQL server for the whole run; each test creates its own database in it.
     eprintln!("xtask: starting a throwaway PostgreSQL server");
     // Under the system's temporary directory: run as root, the server runs as `postgres`, which
@@ -69,6 +73,7 @@ fn test(cargo_args: &[String]) -> Result<(), String> {
             .args(["test", "--workspace"])
             .args(cargo_args)
             .env("HERALD_TEST_DATABASE_URL", &database_url)
+            .env("HERALD_COMPONENTIZE_PY", &componentize_py)
             .current_dir(&root),
         "cargo test --workspace (end-to-end tests on SQLite)",
     )?;
@@ -78,22 +83,28 @@ fn test(cargo_args: &[String]) -> Result<(), String> {
         Command::new(&cargo)
             .args(["test", "--workspace", "--test", "it"])
             .args(cargo_args)
-            .args(["--", "--skip", "sqlite_faults::", "--skip", "postgres::"])
+            // The plugin templates' builds store nothing: they run once, above.
+            .args([
+                "--",
+                "--skip",
+                "sqlite_faults::",
+                "--skip",
+                "postgres::",
+                "--skip",
+                "plugin_scaffold::",
+            ])
             .env("HERALD_TEST_DATABASE_URL", &database_url)
             .env("HERALD_TEST_BACKEND", "postgres")
             .current_dir(&root),
         "the end-to-end tests on PostgreSQL",
     )?;
     drop(postgres);
-    // The binary the Python tests drive: the debug build `cargo test` just made.
-    run(
-        Command::new(&cargo)
-            .args(["build", "--package", "herald", "--bin", "herald"])
-            .current_dir(&root),
-        "cargo build --bin herald",
-    )?;
+    // The binary the Python tests drive: the one `cargo test` built for the end-to-end tests
+    // (building it alone would compile it again, without the test dependencies' features).
     let herald = target.join("debug").join("herald");
-    let python = python_environment(&root, &target)?;
+    if !herald.exists() {
+        return Err(format!("{} is missing after cargo test", herald.display()));
+    }
     run(
         Command::new(&python)
             .args(["-m", "pytest", "-q", "tests"])
@@ -127,7 +138,8 @@ fn target_dir(root: &Path) -> PathBuf {
         .unwrap_or_else(|| root.join("target"))
 }
 
-/// The virtual environment's Python, with the client and pytest installed; created when missing.
+/// The virtual environment's Python, with the client, pytest and componentize-py installed;
+/// created when missing.
 fn python_environment(root: &Path, target: &Path) -> Result<PathBuf, String> {
     let venv = target.join("python-venv");
     let python = venv.join("bin").join("python");
@@ -161,8 +173,10 @@ fn python_environment(root: &Path, target: &Path) -> Result<PathBuf, String> {
                 "--disable-pip-version-check",
                 "-e",
             ])
-            .arg(root.join("clients/python").display().to_string() + "[test]"),
-        "installing the Python client and pytest",
+            .arg(root.join("clients/python").display().to_string() + "[test]")
+            // What the Python plugin template is built with (its tests in tests/it).
+            .arg("componentize-py==0.25.1"),
+        "installing the Python client, pytest and componentize-py",
     )?;
     Ok(python)
 }

@@ -5,6 +5,7 @@ mod agent;
 mod client;
 mod launch;
 mod plugin;
+mod scaffold;
 mod serve;
 
 use std::process::ExitCode;

@@ -31,6 +31,8 @@ pub(super) enum PluginCommand {
     },
     /// Run a plugin once against an event. Without --send, requests are printed, not sent.
     Run(Box<RunArgs>),
+    /// Write a new plugin project (Rust or Python) that builds and runs unchanged.
+    New(super::scaffold::NewArgs),
 }
 
 /// Where compiled components are kept, and the limits an execution runs under.
@@ -218,6 +220,10 @@ pub(super) async fn run(
             Ok(ExitCode::SUCCESS)
         }
         PluginCommand::Run(args) => run_once(*args, connection).await,
+        PluginCommand::New(args) => {
+            super::scaffold::run(args)?;
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 

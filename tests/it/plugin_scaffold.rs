@@ -1,0 +1,266 @@
+//! `herald plugin new` for each language, as a plugin author would use it: scaffold, build with
+//! the language's own toolchain, `herald plugin run` the result unchanged, install it on a
+//! running server, deliver an event through it to a real receiver, then build and upload a new
+//! version and see the next execution use it.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+use crate::common::{
+    ADMIN_KEY, Receiver, Server, create_automation, create_integration, herald, post_event, settled,
+};
+
+/// componentize-py: `HERALD_COMPONENTIZE_PY`, else the one `cargo xtask test` installs into
+/// target/python-venv.
+fn componentize_py() -> PathBuf {
+    if let Some(path) = std::env::var_os("HERALD_COMPONENTIZE_PY") {
+        return path.into();
+    }
+    let venv =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/python-venv/bin/componentize-py");
+    assert!(
+        venv.exists(),
+        "componentize-py is missing: `cargo xtask test` installs it (or set HERALD_COMPONENTIZE_PY)"
+    );
+    venv
+}
+
+/// Runs a build command, failing with its output.
+fn build(command: &mut Command, what: &str) {
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CARGO_") && key != "CARGO_HOME" || key == "RUSTFLAGS" {
+            command.env_remove(key);
+        }
+    }
+    let output = command.output().unwrap_or_else(|e| panic!("{what}: {e}"));
+    assert!(
+        output.status.success(),
+        "{what} failed:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// Scaffolds `name` in `lang` under `dir`; returns the project directory.
+async fn scaffold(dir: &Path, name: &str, lang: &str) -> PathBuf {
+    let project = dir.join(name);
+    let project_arg = project.display().to_string();
+    let mut args = vec!["plugin", "new", name, "--lang", lang, "--dir", &project_arg];
+    let sdk = env!("HERALD_SDK_DIR");
+    if lang == "rust" {
+        args.extend(["--sdk", sdk]);
+    }
+    let output = herald(&args).await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    project
+}
+
+/// Builds the project as its README says; returns the component.
+fn build_project(project: &Path, name: &str, lang: &str) -> PathBuf {
+    match lang {
+        "rust" => {
+            // A target dir kept between runs, so the SDK's dependencies stay compiled.
+            let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/walkthrough");
+            build(
+                Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+                    .args(["build", "--release", "--target", "wasm32-wasip2"])
+                    .env("CARGO_TARGET_DIR", &target)
+                    .current_dir(project),
+                "cargo build",
+            );
+            target.join(format!(
+                "wasm32-wasip2/release/{}.wasm",
+                name.replace('-', "_")
+            ))
+        }
+        _ => {
+            let out = format!("{name}.wasm");
+            build(
+                Command::new(componentize_py())
+                    .args([
+                        "-d",
+                        "wit",
+                        "-w",
+                        "plugin",
+                        "componentize",
+                        "app",
+                        "-o",
+                        &out,
+                    ])
+                    .current_dir(project),
+                "componentize-py",
+            );
+            project.join(out)
+        }
+    }
+}
+
+/// Sets the project's version to 0.2.0, as an author would before a release.
+fn bump_version(project: &Path, lang: &str) {
+    let (file, from, to) = match lang {
+        "rust" => ("Cargo.toml", "version = \"0.1.0\"", "version = \"0.2.0\""),
+        _ => ("app.py", "VERSION = \"0.1.0\"", "VERSION = \"0.2.0\""),
+    };
+    let path = project.join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(text.contains(from), "{file} has {from}");
+    std::fs::write(&path, text.replace(from, to)).unwrap();
+}
+
+async fn upload(server: &Server, component: &Path) -> (u16, Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/plugins", server.url))
+        .bearer_auth(ADMIN_KEY)
+        .header("content-type", "application/wasm")
+        .body(std::fs::read(component).unwrap())
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (
+        status,
+        serde_json::from_str(&response.text().await.unwrap()).unwrap(),
+    )
+}
+
+/// Posts an event and returns the request the receiver got for it.
+async fn deliver(server: &Server, receiver: &Receiver, version: &str) -> crate::common::Recorded {
+    let admin = server.admin();
+    let before = receiver.requests().len();
+    let event = post_event(
+        &admin,
+        &json!({"type": "LINK_ARTIFACT", "entity": "default", "registry": "models",
+                "collection": "churn", "version": version, "author": "ci-bot"}),
+    )
+    .await;
+    let execution = settled(&admin, &event, Duration::from_secs(60)).await;
+    assert_eq!(execution["status"], "succeeded", "{execution}");
+    receiver
+        .wait_for(before + 1, Duration::from_secs(5))
+        .await
+        .last()
+        .unwrap()
+        .clone()
+}
+
+async fn the_template_builds_runs_installs_and_upgrades(lang: &str) {
+    let name = format!("hello-{lang}");
+    let dir = tempfile::tempdir().unwrap();
+    let project = scaffold(dir.path(), &name, lang).await;
+    let component = build_project(&project, &name, lang);
+
+    // `herald plugin run` on the unchanged project's sample event and config.
+    let component_arg = component.display().to_string();
+    let event = project.join("event.json").display().to_string();
+    let config = project.join("config.json").display().to_string();
+    let ran = herald(&[
+        "--json",
+        "plugin",
+        "run",
+        &component_arg,
+        "--event",
+        &event,
+        "--config",
+        &config,
+        "--target",
+        "https://example.com/hook",
+    ])
+    .await;
+    let report: Value = serde_json::from_slice(&ran.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&ran.stderr)));
+    assert_eq!(report["outcome"], "succeeded", "{report}");
+    let headers = report["requests"][0]["headers"].to_string();
+    assert!(
+        headers.contains("from-config"),
+        "the sample config's label: {headers}"
+    );
+
+    // Installed on a running server, it delivers an event to a real receiver.
+    let receiver = Receiver::ok().await;
+    let data = tempfile::tempdir().unwrap();
+    let server = Server::start_fast(&data.path().join("data"));
+    let admin = server.admin();
+    let (status, installed) = upload(&server, &component).await;
+    assert_eq!(status, 201, "{installed}");
+    assert_eq!(installed["plugin"]["version"], "0.1.0");
+    create_integration(
+        &admin,
+        json!({"name": "ci", "kind": "webhook", "url": receiver.url("/hook")}),
+    )
+    .await;
+    create_automation(
+        &admin,
+        json!({"name": "via-template", "scope": {"type": "entity"}, "event": {"type": "LINK_ARTIFACT"},
+               "action": {"type": name, "integration": "ci", "config": {"label": "v1"}}}),
+    )
+    .await;
+    let first = deliver(&server, &receiver, "v1").await;
+    assert_eq!(first.header("x-label"), "v1");
+    assert_eq!(first.json()["author"], "ci-bot", "{:?}", first.json());
+
+    // A new version, built and uploaded: the next execution runs it.
+    bump_version(&project, lang);
+    let component = build_project(&project, &name, lang);
+    let (status, replaced) = upload(&server, &component).await;
+    assert_eq!(status, 200, "{replaced}");
+    assert_eq!(
+        (
+            replaced["replaced"].as_str(),
+            replaced["plugin"]["version"].as_str()
+        ),
+        (Some("0.1.0"), Some("0.2.0"))
+    );
+    deliver(&server, &receiver, "v2").await;
+    let (_, listed) = admin.get("/v1/plugins").await;
+    let ours = listed["plugins"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name.as_str())
+        .cloned();
+    assert_eq!(ours.unwrap()["version"], "0.2.0");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rust_plugin_from_the_template_builds_runs_installs_and_upgrades() {
+    the_template_builds_runs_installs_and_upgrades("rust").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_python_plugin_from_the_template_builds_runs_installs_and_upgrades() {
+    the_template_builds_runs_installs_and_upgrades("python").await;
+}
+
+#[tokio::test]
+async fn a_bad_name_or_a_taken_directory_is_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = dir.path().join("taken");
+    std::fs::create_dir_all(&taken).unwrap();
+    std::fs::write(taken.join("file"), "x").unwrap();
+    let taken = taken.display().to_string();
+    for (args, expected) in [
+        (vec!["plugin", "new", "Bad_Name"], "is not a plugin name"),
+        (
+            vec!["plugin", "new", "good", "--dir", &taken],
+            "exists and is not empty",
+        ),
+        (
+            vec!["plugin", "new", "good", "--lang", "cobol"],
+            "invalid value 'cobol'",
+        ),
+    ] {
+        let output = herald(&args).await;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success() && stderr.contains(expected),
+            "{args:?}: {stderr}"
+        );
+    }
+}
