@@ -28,6 +28,21 @@ fn componentize_py() -> PathBuf {
     venv
 }
 
+/// componentize-js: `HERALD_COMPONENTIZE_JS`, else the one `cargo xtask test` installs into
+/// target/node-tools.
+fn componentize_js() -> PathBuf {
+    if let Some(path) = std::env::var_os("HERALD_COMPONENTIZE_JS") {
+        return path.into();
+    }
+    let tools = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/node-tools/node_modules/.bin/componentize-js");
+    assert!(
+        tools.exists(),
+        "componentize-js is missing: `cargo xtask test` installs it (or set HERALD_COMPONENTIZE_JS)"
+    );
+    tools
+}
+
 /// Runs a build command, failing with its output.
 fn build(command: &mut Command, what: &str) {
     for (key, _) in std::env::vars() {
@@ -80,6 +95,23 @@ fn build_project(project: &Path, name: &str, lang: &str) -> PathBuf {
                 name.replace('-', "_")
             ))
         }
+        "javascript" => {
+            // The project's own build script (package.json), run with the shared componentize-js.
+            let manifest: Value = serde_json::from_str(
+                &std::fs::read_to_string(project.join("package.json")).unwrap(),
+            )
+            .unwrap();
+            let script = manifest["scripts"]["build"].as_str().unwrap().to_string();
+            let mut words = script.split_whitespace();
+            assert_eq!(words.next(), Some("componentize-js"), "{script}");
+            build(
+                Command::new(componentize_js())
+                    .args(words)
+                    .current_dir(project),
+                "npm run build",
+            );
+            project.join(format!("{name}.wasm"))
+        }
         _ => {
             let out = format!("{name}.wasm");
             build(
@@ -106,6 +138,7 @@ fn build_project(project: &Path, name: &str, lang: &str) -> PathBuf {
 fn bump_version(project: &Path, lang: &str) {
     let (file, from, to) = match lang {
         "rust" => ("Cargo.toml", "version = \"0.1.0\"", "version = \"0.2.0\""),
+        "javascript" => ("app.js", "VERSION = \"0.1.0\"", "VERSION = \"0.2.0\""),
         _ => ("app.py", "VERSION = \"0.1.0\"", "VERSION = \"0.2.0\""),
     };
     let path = project.join(file);
@@ -236,6 +269,11 @@ async fn a_rust_plugin_from_the_template_builds_runs_installs_and_upgrades() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_python_plugin_from_the_template_builds_runs_installs_and_upgrades() {
     the_template_builds_runs_installs_and_upgrades("python").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_javascript_plugin_from_the_template_builds_runs_installs_and_upgrades() {
+    the_template_builds_runs_installs_and_upgrades("javascript").await;
 }
 
 #[tokio::test]

@@ -5,7 +5,8 @@
 //! suite again with every server on PostgreSQL, then the Python client's
 //! tests against that same binary, in a virtual environment this task creates and fills from PyPI
 //! when it is missing (`target/python-venv`: the client, pytest, and componentize-py, which the
-//! Python plugin template's end-to-end test builds with). Stops at the first suite that fails.
+//! Python plugin template's end-to-end test builds with; componentize-js for the JavaScript one
+//! goes to `target/node-tools`). Stops at the first suite that fails.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -60,6 +61,7 @@ fn test(cargo_args: &[String]) -> Result<(), String> {
     // The Python environment first: the plugin templates' tests build with its componentize-py.
     let python = python_environment(&root, &target)?;
     let componentize_py = python.with_file_name("componentize-py");
+    let componentize_js = node_tools(&target)?;
     // One PostgreSQL server for the whole run; each test creates its own database in it.
     eprintln!("xtask: starting a throwaway PostgreSQL server");
     // Under the system's temporary directory: run as root, the server runs as `postgres`, which
@@ -74,6 +76,7 @@ fn test(cargo_args: &[String]) -> Result<(), String> {
             .args(cargo_args)
             .env("HERALD_TEST_DATABASE_URL", &database_url)
             .env("HERALD_COMPONENTIZE_PY", &componentize_py)
+            .env("HERALD_COMPONENTIZE_JS", &componentize_js)
             .current_dir(&root),
         "cargo test --workspace (end-to-end tests on SQLite)",
     )?;
@@ -112,6 +115,32 @@ fn test(cargo_args: &[String]) -> Result<(), String> {
             .env("HERALD_BIN", &herald),
         "the Python client's tests (pytest)",
     )
+}
+
+/// The componentize-js the JavaScript plugin template is built with (the version its
+/// package.json names), installed from npm into `target/node-tools` when missing, with Debian's
+/// `nodejs` and `npm` first when they are missing.
+fn node_tools(target: &Path) -> Result<PathBuf, String> {
+    let tools = target.join("node-tools");
+    let bin = tools.join("node_modules/.bin/componentize-js");
+    if bin.exists() {
+        return Ok(bin);
+    }
+    if !on_path(&["npm"]) {
+        pgtemp::install_debian_packages(
+            &["nodejs", "npm"],
+            "building the JavaScript plugin template",
+        )?;
+    }
+    std::fs::create_dir_all(&tools).map_err(|e| format!("{}: {e}", tools.display()))?;
+    run(
+        Command::new("npm")
+            .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
+            .arg(&tools)
+            .arg("@bytecodealliance/componentize-js@0.23.0"),
+        "installing componentize-js from npm",
+    )?;
+    Ok(bin)
 }
 
 /// The names the console tests look for Chromium under (`tests/it/browser.rs`).

@@ -1,4 +1,4 @@
-//! `herald plugin new NAME --lang rust|python`: a ready plugin project (manifest, a source that
+//! `herald plugin new NAME --lang rust|python|javascript`: a ready plugin project (manifest, a source that
 //! implements the world, a sample event and config, a README with the build command) that builds
 //! and passes `herald plugin run` unchanged.
 
@@ -14,6 +14,9 @@ pub(crate) enum Lang {
     Rust,
     /// Python, built with componentize-py against the contract's WIT.
     Python,
+    /// JavaScript, built with componentize-js against the contract's WIT.
+    #[value(alias = "js")]
+    Javascript,
 }
 
 /// Options of `herald plugin new`.
@@ -113,6 +116,28 @@ pub(crate) fn run(args: NewArgs) -> anyhow::Result<()> {
                 "componentize-py -d wit -w plugin componentize app -o {name}.wasm\n  herald plugin \
                  run {name}.wasm --event event.json --config config.json --target \
                  https://example.com/hook",
+                name = args.name
+            )
+        }
+        Lang::Javascript => {
+            files.push(("app.js", fill(include_str!("javascript/app.js.tmpl"), &[])));
+            files.push((
+                "herald.js",
+                fill(include_str!("javascript/herald.js.tmpl"), &[]),
+            ));
+            files.push((
+                "package.json",
+                fill(include_str!("javascript/package.json.tmpl"), &[]),
+            ));
+            files.push((
+                "README.md",
+                fill(include_str!("javascript/README.md.tmpl"), &[]),
+            ));
+            files.push(("wit/plugin.wit", WIT.to_string()));
+            files.push((".gitignore", "node_modules/\n*.wasm\n".into()));
+            format!(
+                "npm install && npm run build\n  herald plugin run {name}.wasm --event event.json \
+                 --config config.json --target https://example.com/hook",
                 name = args.name
             )
         }
