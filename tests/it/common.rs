@@ -752,3 +752,23 @@ pub(crate) fn readme_files(section: &str) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// `POST /v1/plugins` with a component as the body, with `key`.
+pub(crate) async fn upload_plugin(
+    server: &Server,
+    key: &str,
+    component: Vec<u8>,
+) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(format!("{}/v1/plugins", server.url))
+        .bearer_auth(key)
+        .header("content-type", "application/wasm")
+        .body(component)
+        .send()
+        .await
+        .expect("the server answers");
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    let value = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
+    (status, value)
+}

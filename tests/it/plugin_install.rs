@@ -5,30 +5,12 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::common::{
     ADMIN_KEY, Receiver, Server, create_automation, create_integration, fixture, herald,
-    member_key, post_event, settled,
+    member_key, post_event, settled, upload_plugin,
 };
-
-/// `POST /v1/plugins` with `bytes` as the body.
-async fn upload(server: &Server, key: &str, bytes: Vec<u8>) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/plugins", server.url))
-        .bearer_auth(key)
-        .header("content-type", "application/wasm")
-        .body(bytes)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    let text = response.text().await.unwrap();
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
 
 /// The installed plugins, `name@version`.
 async fn installed(server: &Server) -> Vec<String> {
@@ -73,7 +55,7 @@ async fn an_operator_installs_replaces_and_removes_a_plugin_while_the_server_run
     let builtins = installed(&server).await;
 
     // What is not a valid plugin is refused with the reason, and changes nothing.
-    let cases: [(&str, Vec<u8>, &str); 3] = [
+    let cases: [(&str, Vec<u8>, &str); 4] = [
         (
             "not a component",
             b"#!/bin/sh\necho hi\n".to_vec(),
@@ -85,13 +67,18 @@ async fn an_operator_installs_replaces_and_removes_a_plugin_while_the_server_run
             "herald:plugin",
         ),
         (
+            "a config schema that does not parse",
+            std::fs::read(fixture("bad-schema")).unwrap(),
+            "config-schema is not JSON",
+        ),
+        (
             "a future contract",
             std::fs::read(fixture("future-version")).unwrap(),
             "herald:plugin@0.3.0",
         ),
     ];
     for (what, bytes, reason) in cases {
-        let (status, body) = upload(&server, ADMIN_KEY, bytes).await;
+        let (status, body) = upload_plugin(&server, ADMIN_KEY, bytes).await;
         assert_eq!(status, 400, "{what}: {body}");
         let message = body["error"]["message"].as_str().unwrap();
         assert!(message.starts_with("component: "), "{what}: {message}");
@@ -99,10 +86,16 @@ async fn an_operator_installs_replaces_and_removes_a_plugin_while_the_server_run
     }
     let echo_v1 = std::fs::read(fixture("echo-v1")).unwrap();
     let member = member_key(&admin, "not an operator").await;
-    assert_eq!(upload(&server, &member, echo_v1.clone()).await.0, 403);
+    assert_eq!(
+        upload_plugin(&server, &member, echo_v1.clone()).await.0,
+        403
+    );
     let (_, team) = admin.post("/v1/entities", &json!({"name": "team-b"})).await;
     let other_admin = team["admin_key"]["key"].as_str().unwrap();
-    assert_eq!(upload(&server, other_admin, echo_v1.clone()).await.0, 403);
+    assert_eq!(
+        upload_plugin(&server, other_admin, echo_v1.clone()).await.0,
+        403
+    );
     assert_eq!(installed(&server).await, builtins);
 
     // Installed from the command line; the next execution runs it.
@@ -141,7 +134,7 @@ async fn an_operator_installs_replaces_and_removes_a_plugin_while_the_server_run
     assert_eq!(delivered_version(&server, &receiver, "v1").await, "1.0.0");
 
     // A new version replaces it; the next execution uses it.
-    let (status, body) = upload(
+    let (status, body) = upload_plugin(
         &server,
         ADMIN_KEY,
         std::fs::read(fixture("echo-v2")).unwrap(),

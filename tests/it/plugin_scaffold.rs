@@ -10,7 +10,8 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::common::{
-    ADMIN_KEY, Receiver, Server, create_automation, create_integration, herald, post_event, settled,
+    ADMIN_KEY, Receiver, Server, create_automation, create_integration, herald, post_event,
+    settled, upload_plugin,
 };
 
 /// componentize-py: `HERALD_COMPONENTIZE_PY`, else the one `cargo xtask test` installs into
@@ -147,22 +148,6 @@ fn bump_version(project: &Path, lang: &str) {
     std::fs::write(&path, text.replace(from, to)).unwrap();
 }
 
-async fn upload(server: &Server, component: &Path) -> (u16, Value) {
-    let response = reqwest::Client::new()
-        .post(format!("{}/v1/plugins", server.url))
-        .bearer_auth(ADMIN_KEY)
-        .header("content-type", "application/wasm")
-        .body(std::fs::read(component).unwrap())
-        .send()
-        .await
-        .unwrap();
-    let status = response.status().as_u16();
-    (
-        status,
-        serde_json::from_str(&response.text().await.unwrap()).unwrap(),
-    )
-}
-
 /// Posts an event and returns the request the receiver got for it.
 async fn deliver(server: &Server, receiver: &Receiver, version: &str) -> crate::common::Recorded {
     let admin = server.admin();
@@ -220,7 +205,8 @@ async fn the_template_builds_runs_installs_and_upgrades(lang: &str) {
     let data = tempfile::tempdir().unwrap();
     let server = Server::start_fast(&data.path().join("data"));
     let admin = server.admin();
-    let (status, installed) = upload(&server, &component).await;
+    let (status, installed) =
+        upload_plugin(&server, ADMIN_KEY, std::fs::read(&component).unwrap()).await;
     assert_eq!(status, 201, "{installed}");
     assert_eq!(installed["plugin"]["version"], "0.1.0");
     create_integration(
@@ -241,7 +227,8 @@ async fn the_template_builds_runs_installs_and_upgrades(lang: &str) {
     // A new version, built and uploaded: the next execution runs it.
     bump_version(&project, lang);
     let component = build_project(&project, &name, lang);
-    let (status, replaced) = upload(&server, &component).await;
+    let (status, replaced) =
+        upload_plugin(&server, ADMIN_KEY, std::fs::read(&component).unwrap()).await;
     assert_eq!(status, 200, "{replaced}");
     assert_eq!(
         (
