@@ -5,6 +5,24 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 /// The config of an action that takes none: only `{}` is accepted.
+///
+/// # Example
+///
+/// ```no_run
+/// use herald_sdk::{Action, ActionError, Invocation, NoConfig, Outcome, PluginInfo};
+///
+/// struct Ping;
+///
+/// impl Action for Ping {
+///     type Config = NoConfig; // only `{}` is accepted
+///     fn describe() -> PluginInfo {
+///         PluginInfo::new("ping", "0.1.0", "Does nothing, successfully.")
+///     }
+///     fn execute(_invocation: Invocation, _config: NoConfig) -> Result<Outcome, ActionError> {
+///         Ok(Outcome::note("pong"))
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, Copy, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NoConfig {}

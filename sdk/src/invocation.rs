@@ -7,6 +7,19 @@ use crate::__bindings::herald::plugin::types as wit;
 use crate::ActionError;
 
 /// One triggering of one automation by one event.
+///
+/// # Example
+///
+/// ```no_run
+/// # fn f(invocation: herald_sdk::Invocation) {
+/// herald_sdk::info!(
+///     "{} (attempt {}) for {}",
+///     invocation.event_type(),
+///     invocation.attempt(),
+///     invocation.automation_name()
+/// );
+/// # }
+/// ```
 #[derive(Debug)]
 pub struct Invocation {
     raw: wit::Invocation,
@@ -25,26 +38,72 @@ impl Invocation {
 
 impl Invocation {
     /// The execution id: the same on every retry, so receivers can deduplicate on it.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// # fn f(invocation: herald_sdk::Invocation) {
+    /// // Stable across retries: a receiver can deduplicate on it.
+    /// let request = herald_sdk::http::Request::post("https://api.example.com/jobs")
+    ///     .header("idempotency-key", invocation.execution_id());
+    /// # }
+    /// ```
     pub fn execution_id(&self) -> &str {
         &self.raw.execution_id
     }
 
     /// 1 for the first attempt, 2 for the first retry, and so on.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// # fn f(invocation: herald_sdk::Invocation) {
+    /// if invocation.attempt() > 1 {
+    ///     herald_sdk::info!("retry {}", invocation.attempt() - 1);
+    /// }
+    /// # }
+    /// ```
     pub fn attempt(&self) -> u32 {
         self.raw.attempt
     }
 
     /// The name of the automation that fired.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// # fn f(invocation: herald_sdk::Invocation) {
+    /// let title = format!("[{}] fired", invocation.automation_name());
+    /// # }
+    /// ```
     pub fn automation_name(&self) -> &str {
         &self.raw.automation_name
     }
 
     /// The event type, e.g. `LINK_ARTIFACT`.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// # fn f(invocation: herald_sdk::Invocation) {
+    /// let is_run = invocation.event_type().starts_with("RUN_");
+    /// # }
+    /// ```
     pub fn event_type(&self) -> &str {
         &self.raw.event_type
     }
 
     /// Every event variable, name → value (parsed on first use).
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// # fn f(invocation: herald_sdk::Invocation) {
+    /// for (name, value) in invocation.variables() {
+    ///     herald_sdk::debug!("{name} = {value}");
+    /// }
+    /// # }
+    /// ```
     pub fn variables(&self) -> &Map<String, Value> {
         self.variables
             .get_or_init(|| match serde_json::from_str(&self.raw.variables) {
@@ -54,12 +113,28 @@ impl Invocation {
     }
 
     /// One variable's value, if the event has it.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// # fn f(invocation: herald_sdk::Invocation) {
+    /// let step = invocation.var("step").and_then(|v| v.as_u64());
+    /// # }
+    /// ```
     pub fn var(&self, name: &str) -> Option<&Value> {
         self.variables().get(name)
     }
 
     /// One variable as text: strings as they are, numbers and other values as JSON, and `""` for
     /// a variable the event does not have.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// # fn f(invocation: herald_sdk::Invocation) {
+    /// let model = invocation.var_str("artifact_version_string"); // "" when it does not apply
+    /// # }
+    /// ```
     pub fn var_str(&self, name: &str) -> String {
         match self.var(name) {
             None | Some(Value::Null) => String::new(),
@@ -69,22 +144,56 @@ impl Invocation {
     }
 
     /// Every variable as one JSON object text, as the host sent it.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// # fn f(invocation: herald_sdk::Invocation) {
+    /// let body = invocation.variables_json(); // every variable, as one JSON object
+    /// # }
+    /// ```
     pub fn variables_json(&self) -> String {
         self.raw.variables.clone()
     }
 
     /// The rendered payload template (JSON text), if the automation has one.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// # fn f(invocation: herald_sdk::Invocation) {
+    /// // Secret references in it are still placeholders: the host fills them in on the way out.
+    /// let body = invocation.payload().unwrap_or("{}");
+    /// # }
+    /// ```
     pub fn payload(&self) -> Option<&str> {
         self.raw.payload.as_deref()
     }
 
     /// The action config as the host passed it (JSON text); `execute` also receives it parsed.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// # fn f(invocation: herald_sdk::Invocation) {
+    /// herald_sdk::debug!("config: {}", invocation.config_json());
+    /// # }
+    /// ```
     pub fn config_json(&self) -> &str {
         &self.raw.config
     }
 
     /// The URL of the integration bound to the automation, or [`ActionError::Invalid`] when the
     /// automation has none.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// # fn f(invocation: herald_sdk::Invocation) -> Result<(), herald_sdk::ActionError> {
+    /// // An `invalid` error when the automation has no integration.
+    /// let url = invocation.integration_url()?;
+    /// # Ok(()) }
+    /// ```
     pub fn integration_url(&self) -> Result<&str, ActionError> {
         self.raw
             .integration_url
@@ -98,8 +207,11 @@ impl Invocation {
     /// the variable's text passed through `escape`, so that event data cannot add markup to the
     /// text the operator wrote; `$${` is a literal `${`; an unknown name renders as `""`.
     ///
-    /// ```ignore
+    /// ```no_run
+    /// # fn f(invocation: herald_sdk::Invocation) {
+    /// use herald_sdk::text;
     /// let title = invocation.render_text("Run ${run_name} failed", text::slack_mrkdwn);
+    /// # }
     /// ```
     pub fn render_text(&self, template: &str, escape: impl Fn(&str) -> String) -> String {
         let mut out = String::with_capacity(template.len());

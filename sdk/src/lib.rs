@@ -97,6 +97,26 @@ pub use wit_bindgen as __wit_bindgen;
 /// Exports a type implementing [`Action`] as the plugin's entry points.
 ///
 /// Use it once per plugin crate, at the crate root: `herald_sdk::export_action!(MyAction);`.
+///
+/// # Example
+///
+/// ```no_run
+/// use herald_sdk::{Action, ActionError, Invocation, NoConfig, Outcome, PluginInfo};
+///
+/// struct Ping;
+///
+/// impl Action for Ping {
+///     type Config = NoConfig;
+///     fn describe() -> PluginInfo {
+///         PluginInfo::new("ping", "0.1.0", "Does nothing, successfully.")
+///     }
+///     fn execute(_invocation: Invocation, _config: NoConfig) -> Result<Outcome, ActionError> {
+///         Ok(Outcome::note("pong"))
+///     }
+/// }
+///
+/// herald_sdk::export_action!(Ping);
+/// ```
 #[macro_export]
 macro_rules! export_action {
     ($ty:ty) => {
@@ -122,6 +142,53 @@ macro_rules! export_action {
 }
 
 /// An action plugin. Implement it on a plain type and export the type with [`export_action!`].
+///
+/// # Example
+///
+/// A chat-style action whose config names a channel, with a rule the schema cannot say:
+///
+/// ```no_run
+/// use herald_sdk::{Action, ActionError, Invocation, Outcome, PluginInfo, http};
+/// use schemars::JsonSchema;
+/// use serde::Deserialize;
+///
+/// /// The action config.
+/// #[derive(Deserialize, JsonSchema)]
+/// #[serde(deny_unknown_fields)]
+/// struct Config {
+///     /// The channel to post to, e.g. `#ml-alerts`.
+///     channel: String,
+/// }
+///
+/// struct Chat;
+///
+/// impl Action for Chat {
+///     type Config = Config;
+///
+///     fn describe() -> PluginInfo {
+///         PluginInfo::new("chat", "0.1.0", "Posts a line to a channel.").integration_kinds(&["webhook"])
+///     }
+///
+///     fn check_config(config: &Config) -> Result<(), String> {
+///         if config.channel.starts_with('#') {
+///             Ok(())
+///         } else {
+///             Err(format!("channel: {:?} must start with #", config.channel))
+///         }
+///     }
+///
+///     fn execute(invocation: Invocation, config: Config) -> Result<Outcome, ActionError> {
+///         let text = format!("{} in {}", invocation.event_type(), invocation.var_str("project_name"));
+///         let response = http::Request::post(invocation.integration_url()?)
+///             .json(&serde_json::json!({"channel": config.channel, "text": text}))
+///             .send()?
+///             .classify()?;
+///         Ok(Outcome::delivered(response.status))
+///     }
+/// }
+///
+/// herald_sdk::export_action!(Chat);
+/// ```
 pub trait Action {
     /// The action config an automation gives (`action.config`), as a Rust type. Its JSON Schema
     /// is derived from the type (doc comments become descriptions, `#[serde(default)]` fields are

@@ -4,6 +4,18 @@ use crate::Invocation;
 
 /// How serious a notification is, as chat plugins take it in their config
 /// (`"severity": "info" | "warn" | "error"`, default `info`).
+///
+/// # Example
+///
+/// ```no_run
+/// use herald_sdk::Severity;
+///
+/// let color = match Severity::Warn {
+///     Severity::Info => "#2eb67d",
+///     Severity::Warn => "#ecb22e",
+///     Severity::Error => "#e01e5a",
+/// };
+/// ```
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
@@ -34,6 +46,12 @@ impl schemars::JsonSchema for Severity {
 
 impl Severity {
     /// `info`, `warn` or `error`.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// let label = herald_sdk::Severity::Error.as_str(); // "error"
+    /// ```
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Info => "info",
@@ -44,6 +62,15 @@ impl Severity {
 }
 
 /// The facts of an event, as chat messages and cards show them.
+///
+/// # Example
+///
+/// ```no_run
+/// # fn f(invocation: herald_sdk::Invocation) {
+/// let facts = invocation.facts();
+/// let line = format!("{} in {} by {}", facts.event_type, facts.place, facts.author);
+/// # }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EventFacts {
     /// `LINK_ARTIFACT`, `RUN_STATE`, ...
@@ -62,6 +89,14 @@ pub struct EventFacts {
 impl Invocation {
     /// The facts every notification shows: event type, author, where, and what (the artifact
     /// version string, or the run and its state).
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// # fn f(invocation: herald_sdk::Invocation) {
+    /// let (label, value) = invocation.facts().subject;
+    /// # }
+    /// ```
     pub fn facts(&self) -> EventFacts {
         let version = self.var_str("artifact_version_string");
         let subject = if !version.is_empty() {

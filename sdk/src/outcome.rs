@@ -2,6 +2,12 @@
 //! the host retries.
 
 /// What a successful execution reports.
+///
+/// # Example
+///
+/// ```no_run
+/// let outcome = herald_sdk::Outcome { summary: "queued as job 17".into(), status: Some(201) };
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
     /// One line for the execution record.
@@ -12,6 +18,12 @@ pub struct Outcome {
 
 impl Outcome {
     /// `delivered: <status>`.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// let outcome = herald_sdk::Outcome::delivered(200); // "delivered: 200"
+    /// ```
     pub fn delivered(status: u16) -> Self {
         Self {
             summary: format!("delivered: {status}"),
@@ -20,6 +32,12 @@ impl Outcome {
     }
 
     /// A free-form summary, without a response status.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// let outcome = herald_sdk::Outcome::note("nothing to do: the alias is not production");
+    /// ```
     pub fn note(summary: impl Into<String>) -> Self {
         Self {
             summary: summary.into(),
@@ -29,6 +47,24 @@ impl Outcome {
 }
 
 /// Why an execution failed; the variant decides whether the host retries.
+///
+/// # Example
+///
+/// ```no_run
+/// use herald_sdk::ActionError;
+///
+/// fn check(status: u16) -> Result<(), ActionError> {
+///     match status {
+///         200..=299 => Ok(()),
+///         404 => Err(ActionError::Rejected("no such channel".into())),
+///         429 | 500.. => Err(ActionError::Transient {
+///             message: format!("HTTP {status}"),
+///             retry_after: Some("30".into()),
+///         }),
+///         _ => Err(ActionError::Invalid(format!("HTTP {status}"))),
+///     }
+/// }
+/// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ActionError {
     /// The input can never work: never retried.
@@ -46,6 +82,12 @@ pub enum ActionError {
 
 impl ActionError {
     /// A transient failure without a `Retry-After`.
+    ///
+    /// # Example
+    ///
+    /// ```no_run
+    /// let error = herald_sdk::ActionError::transient("the service is restarting");
+    /// ```
     pub fn transient(message: impl Into<String>) -> Self {
         Self::Transient {
             message: message.into(),

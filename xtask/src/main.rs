@@ -102,6 +102,14 @@ fn test(cargo_args: &[String]) -> Result<(), String> {
         "the end-to-end tests on PostgreSQL",
     )?;
     drop(postgres);
+    // What plugin authors read: the SDK's documentation builds, with no broken link.
+    run(
+        Command::new(&cargo)
+            .args(["doc", "--package", "herald-sdk", "--no-deps"])
+            .env("RUSTDOCFLAGS", "-D warnings")
+            .current_dir(&root),
+        "cargo doc --package herald-sdk",
+    )?;
     // The binary the Python tests drive: the one `cargo test` built for the end-to-end tests
     // (building it alone would compile it again, without the test dependencies' features).
     let herald = target.join("debug").join("herald");
