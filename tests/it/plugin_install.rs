@@ -204,3 +204,87 @@ async fn an_operator_installs_replaces_and_removes_a_plugin_while_the_server_run
     let server = Server::start_fast(&data);
     assert_eq!(installed(&server).await, builtins);
 }
+
+/// A plugin replaced while one of its executions waits on a slow receiver: that execution
+/// finishes on the version it started with, while the next one already runs the new version.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_execution_in_flight_finishes_on_the_version_it_started_with() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let released = Arc::new(AtomicBool::new(false));
+    let receiver = {
+        let released = released.clone();
+        Receiver::start(move |index, _| {
+            // The first request is held until the test lets it go (10 s at most).
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while index == 0 && !released.load(Ordering::SeqCst) {
+                assert!(std::time::Instant::now() < deadline, "never released");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            (200, vec![], "ok".into())
+        })
+        .await
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_with(
+        &dir.path().join("data"),
+        &crate::common::FAST_DELIVERY_CONFIG
+            .replace("request_timeout = \"1s\"", "request_timeout = \"20s\""),
+        &[("HERALD_BOOTSTRAP_KEY", ADMIN_KEY)],
+        &[],
+    );
+    let admin = server.admin();
+    let (status, _) = upload_plugin(
+        &server,
+        ADMIN_KEY,
+        std::fs::read(fixture("echo-v1")).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 201);
+    create_integration(
+        &admin,
+        json!({"name": "ci", "kind": "webhook", "url": receiver.url("/hook")}),
+    )
+    .await;
+    create_automation(
+        &admin,
+        json!({"name": "echo-links", "scope": {"type": "entity"}, "event": {"type": "LINK_ARTIFACT"},
+               "action": {"type": "echo", "integration": "ci"}}),
+    )
+    .await;
+    let link = |version: &str| {
+        json!({"type": "LINK_ARTIFACT", "entity": "default", "registry": "models",
+               "collection": "churn", "version": version})
+    };
+    let first = post_event(&admin, &link("v1")).await;
+    receiver.wait_for(1, Duration::from_secs(10)).await;
+
+    // Replaced while the first execution's request is held.
+    let (status, body) = upload_plugin(
+        &server,
+        ADMIN_KEY,
+        std::fs::read(fixture("echo-v2")).unwrap(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let second = post_event(&admin, &link("v2")).await;
+    let seen = receiver.wait_for(2, Duration::from_secs(10)).await;
+    assert_eq!(
+        seen[1].header("x-echo-version"),
+        "2.0.0",
+        "the next execution runs the new version"
+    );
+
+    released.store(true, Ordering::SeqCst);
+    for event in [&first, &second] {
+        let execution = settled(&admin, event, Duration::from_secs(20)).await;
+        assert_eq!(execution["status"], "succeeded", "{execution}");
+        assert_eq!(execution["attempts"], 1, "{execution}");
+    }
+    assert_eq!(
+        seen[0].header("x-echo-version"),
+        "1.0.0",
+        "the held one ran the old version"
+    );
+}
