@@ -34,6 +34,19 @@ impl Principal {
         }
     }
 
+    /// 403 unless the key is an admin key of the operator entity (the one that manages the host:
+    /// entities, installed plugins).
+    pub fn require_operator(&self, what: &str) -> Result<(), ApiError> {
+        self.require_admin(what)?;
+        if self.entity.operator {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "only the operator entity's admins may {what}"
+            )))
+        }
+    }
+
     /// The entity named in a path or body, if it is the key's own; another entity's data is
     /// invisible (404).
     pub fn own_entity(&self, name: &str) -> Result<&EntityRecord, ApiError> {

@@ -49,12 +49,7 @@ pub(super) async fn create_entity(
     principal: Principal,
     JsonBody(body): JsonBody<NewEntity>,
 ) -> Result<(StatusCode, Json<NewEntityOut>), ApiError> {
-    principal.require_admin("create entities")?;
-    if !principal.entity.operator {
-        return Err(ApiError::Forbidden(
-            "only the operator entity's admins may create entities".into(),
-        ));
-    }
+    principal.require_operator("create entities")?;
     check_name("name", &body.name).map_err(|e| ApiError::Invalid(e.to_string()))?;
     let (entity, key) = state
         .store
