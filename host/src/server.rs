@@ -96,7 +96,7 @@ pub async fn build(config: &Config) -> anyhow::Result<(AppState, Option<Bootstra
         .plugins_dir
         .clone()
         .unwrap_or_else(|| config.data_dir.join("plugins"));
-    let (plugins, rejected) = PluginRegistry::load(&engine, Some(&plugins_dir)).await?;
+    let (plugins, rejected) = PluginRegistry::load(&engine, &plugins_dir).await?;
     for file in &rejected {
         tracing::error!(path = %file.path, reason = %file.reason, "plugin not loaded");
     }

@@ -47,23 +47,11 @@ pub(crate) struct InstalledOut {
     pub replaced: Option<String>,
 }
 
-/// Only the operator entity's admins manage what runs on the host.
-fn require_operator(principal: &Principal, what: &str) -> Result<(), ApiError> {
-    principal.require_admin(what)?;
-    if principal.entity.operator {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(format!(
-            "only the operator entity's admins may {what}"
-        )))
-    }
-}
-
 fn install_error(error: InstallError) -> ApiError {
     match error {
         InstallError::Builtin(_) => ApiError::Conflict(error.to_string()),
         InstallError::NotFound(_) => ApiError::NotFound(error.to_string()),
-        InstallError::Io(_) | InstallError::NoDirectory => ApiError::Internal(error.into()),
+        InstallError::Io(_) => ApiError::Internal(error.into()),
     }
 }
 
@@ -77,7 +65,7 @@ pub(super) async fn install(
     principal: Principal,
     body: Bytes,
 ) -> Result<(StatusCode, Json<InstalledOut>), ApiError> {
-    require_operator(&principal, "install plugins")?;
+    principal.require_operator("install plugins")?;
     let plugin = state
         .engine
         .load(&body, "upload")
@@ -119,7 +107,7 @@ pub(super) async fn remove(
     principal: Principal,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    require_operator(&principal, "remove plugins")?;
+    principal.require_operator("remove plugins")?;
     let users: Vec<String> = state
         .store
         .all_automations()

@@ -33,11 +33,11 @@ pub const BUILT_COMPONENTS_DIR: &str = env!("HERALD_FIXTURE_DIR");
 
 /// Installed plugins by name. Installing, replacing and removing happen while the server runs:
 /// lookups hand out an `Arc`, so an execution that started on one version finishes on it.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct PluginRegistry {
     plugins: RwLock<BTreeMap<String, Arc<Plugin>>>,
     /// Where installed components are kept (`<name>.wasm`), read again at start.
-    dir: Option<PathBuf>,
+    dir: PathBuf,
 }
 
 /// A plugin file in the plugins directory that could not be loaded.
@@ -61,9 +61,6 @@ pub enum InstallError {
     /// The component could not be kept on disk.
     #[error("cannot write the plugins directory: {0}")]
     Io(String),
-    /// The server was started without a plugins directory.
-    #[error("this server has no plugins directory to install into")]
-    NoDirectory,
 }
 
 /// What an install did.
@@ -79,10 +76,7 @@ impl PluginRegistry {
     /// Loads every built-in, then every `*.wasm` in `dir` (where installs are kept too). A
     /// third-party file that does not load (or that reuses a taken name) is reported in the
     /// second value and skipped: one bad file must not stop the host.
-    pub async fn load(
-        engine: &PluginEngine,
-        dir: Option<&Path>,
-    ) -> anyhow::Result<(Self, Vec<Rejected>)> {
+    pub async fn load(engine: &PluginEngine, dir: &Path) -> anyhow::Result<(Self, Vec<Rejected>)> {
         let mut plugins = BTreeMap::new();
         for (krate, bytes) in builtin_components() {
             let plugin = engine
@@ -92,9 +86,6 @@ impl PluginRegistry {
             plugins.insert(plugin.info.name.clone(), Arc::new(plugin));
         }
         let mut rejected = Vec::new();
-        let Some(dir) = dir else {
-            return Ok((Self::from(plugins, None), rejected));
-        };
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating the plugins directory {}", dir.display()))?;
         let mut files: Vec<_> = std::fs::read_dir(dir)
@@ -124,14 +115,11 @@ impl PluginRegistry {
                 }),
             }
         }
-        Ok((Self::from(plugins, Some(dir.to_path_buf())), rejected))
-    }
-
-    fn from(plugins: BTreeMap<String, Arc<Plugin>>, dir: Option<PathBuf>) -> Self {
-        Self {
+        let registry = Self {
             plugins: RwLock::new(plugins),
-            dir,
-        }
+            dir: dir.to_path_buf(),
+        };
+        Ok((registry, rejected))
     }
 
     /// The plugin called `name`.
@@ -156,9 +144,8 @@ impl PluginRegistry {
     /// Installs a loaded (so validated) component under its name, replacing a third-party
     /// plugin of that name, and keeps its bytes in the plugins directory as `<name>.wasm`.
     pub fn install(&self, mut plugin: Plugin, bytes: &[u8]) -> Result<Installed, InstallError> {
-        let dir = self.dir.as_ref().ok_or(InstallError::NoDirectory)?;
         let name = plugin.info.name.clone();
-        let path = dir.join(format!("{name}.wasm"));
+        let path = self.dir.join(format!("{name}.wasm"));
         let mut plugins = self.plugins.write().expect("not poisoned");
         let previous = plugins.get(&name).cloned();
         if previous.as_ref().is_some_and(|p| p.source == "builtin") {
