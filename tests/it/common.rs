@@ -772,3 +772,25 @@ pub(crate) async fn upload_plugin(
     let value = serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text));
     (status, value)
 }
+
+/// A webhook integration `ci` to `url` and an entity-wide automation `name` that runs `action`
+/// (sent through `ci`) on every `LINK_ARTIFACT`; returns the automation's id.
+pub(crate) async fn automation_on_links(
+    admin: &Api,
+    name: &str,
+    url: &str,
+    mut action: serde_json::Value,
+) -> String {
+    create_integration(
+        admin,
+        serde_json::json!({"name": "ci", "kind": "webhook", "url": url}),
+    )
+    .await;
+    action["integration"] = "ci".into();
+    create_automation(
+        admin,
+        serde_json::json!({"name": name, "scope": {"type": "entity"},
+                           "event": {"type": "LINK_ARTIFACT"}, "action": action}),
+    )
+    .await
+}

@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::common::{
-    ADMIN_KEY, Receiver, Server, create_automation, create_integration, fixture, herald,
-    member_key, post_event, settled, upload_plugin,
+    ADMIN_KEY, Receiver, Server, automation_on_links, fixture, herald, member_key, post_event,
+    settled, upload_plugin,
 };
 
 /// The installed plugins, `name@version`.
@@ -120,15 +120,11 @@ async fn an_operator_installs_replaces_and_removes_a_plugin_while_the_server_run
         "installed echo 1.0.0"
     );
     assert!(installed(&server).await.contains(&"echo@1.0.0".to_string()));
-    create_integration(
+    automation_on_links(
         &admin,
-        json!({"name": "ci", "kind": "webhook", "url": receiver.url("/hook")}),
-    )
-    .await;
-    create_automation(
-        &admin,
-        json!({"name": "echo-links", "scope": {"type": "entity"}, "event": {"type": "LINK_ARTIFACT"},
-               "action": {"type": "echo", "integration": "ci", "payload": {"model": "${artifact_version_string}"}}}),
+        "echo-links",
+        &receiver.url("/hook"),
+        json!({"type": "echo", "payload": {"model": "${artifact_version_string}"}}),
     )
     .await;
     assert_eq!(delivered_version(&server, &receiver, "v1").await, "1.0.0");
@@ -242,15 +238,11 @@ async fn an_execution_in_flight_finishes_on_the_version_it_started_with() {
     )
     .await;
     assert_eq!(status, 201);
-    create_integration(
+    automation_on_links(
         &admin,
-        json!({"name": "ci", "kind": "webhook", "url": receiver.url("/hook")}),
-    )
-    .await;
-    create_automation(
-        &admin,
-        json!({"name": "echo-links", "scope": {"type": "entity"}, "event": {"type": "LINK_ARTIFACT"},
-               "action": {"type": "echo", "integration": "ci"}}),
+        "echo-links",
+        &receiver.url("/hook"),
+        json!({"type": "echo"}),
     )
     .await;
     let link = |version: &str| {

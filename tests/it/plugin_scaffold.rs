@@ -10,8 +10,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::common::{
-    ADMIN_KEY, Receiver, Server, create_automation, create_integration, herald, post_event,
-    settled, upload_plugin,
+    ADMIN_KEY, Receiver, Server, automation_on_links, herald, post_event, settled, upload_plugin,
 };
 
 /// componentize-py: `HERALD_COMPONENTIZE_PY`, else the one `cargo xtask test` installs into
@@ -209,15 +208,11 @@ async fn the_template_builds_runs_installs_and_upgrades(lang: &str) {
         upload_plugin(&server, ADMIN_KEY, std::fs::read(&component).unwrap()).await;
     assert_eq!(status, 201, "{installed}");
     assert_eq!(installed["plugin"]["version"], "0.1.0");
-    create_integration(
+    automation_on_links(
         &admin,
-        json!({"name": "ci", "kind": "webhook", "url": receiver.url("/hook")}),
-    )
-    .await;
-    create_automation(
-        &admin,
-        json!({"name": "via-template", "scope": {"type": "entity"}, "event": {"type": "LINK_ARTIFACT"},
-               "action": {"type": name, "integration": "ci", "config": {"label": "v1"}}}),
+        "via-template",
+        &receiver.url("/hook"),
+        json!({"type": name, "config": {"label": "v1"}}),
     )
     .await;
     let first = deliver(&server, &receiver, "v1").await;
