@@ -55,7 +55,7 @@ async fn the_session_cookie_works_only_from_the_consoles_own_pages() {
     let body: serde_json::Value = serde_json::from_str(&answer.text().await.unwrap()).unwrap();
     assert_eq!(
         body,
-        json!({"entity": "default", "role": "admin", "operator": true})
+        json!({"entity": "default", "role": "admin", "operator": true, "key_id": body["key_id"]})
     );
     // What a browser sends back: the cookie's name and value.
     let sent_back = cookie.split(';').next().unwrap().to_string();
@@ -77,7 +77,14 @@ async fn the_session_cookie_works_only_from_the_consoles_own_pages() {
         .send()
         .await
         .unwrap();
-    assert_eq!(status(with), 200);
+    assert_eq!(with.status(), 200);
+    // Sign-in answers what `GET /v1/me` answers for the key.
+    let answered: serde_json::Value = serde_json::from_str(&with.text().await.unwrap()).unwrap();
+    assert_eq!(answered, body);
+    assert!(
+        body["key_id"].as_str().is_some_and(|id| !id.is_empty()),
+        "{body}"
+    );
     let without = client.get(&me).send().await.unwrap();
     assert_eq!(without.status(), 403);
     let body: serde_json::Value = serde_json::from_str(&without.text().await.unwrap()).unwrap();

@@ -26,12 +26,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 
 #[utoipa::path(get, path = "/v1/me", tag = "entities", security(("api_key" = [])), responses((status = 200, body = MeOut, description = "The calling key's entity and role"), (status = 401, body = ErrorBody)))]
 pub(super) async fn me(principal: Principal) -> Json<MeOut> {
-    Json(MeOut {
-        entity: principal.entity.name,
-        role: principal.role,
-        key_id: principal.key_id,
-        operator: principal.entity.operator,
-    })
+    Json(MeOut::from(principal))
 }
 
 /// The body of `POST /v1/entities`.

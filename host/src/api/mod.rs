@@ -12,7 +12,7 @@ mod integrations;
 pub mod json;
 mod launch;
 pub mod openapi;
-mod out;
+pub(crate) mod out;
 mod plugins;
 mod secrets;
 

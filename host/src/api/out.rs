@@ -24,6 +24,17 @@ pub(crate) struct MeOut {
     pub operator: bool,
 }
 
+impl From<super::auth::Principal> for MeOut {
+    fn from(principal: super::auth::Principal) -> Self {
+        Self {
+            entity: principal.entity.name,
+            role: principal.role,
+            key_id: principal.key_id,
+            operator: principal.entity.operator,
+        }
+    }
+}
+
 /// A key as created: the key itself is shown this once.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct NewKeyOut {

@@ -20,14 +20,6 @@ pub(super) struct SignIn {
     key: String,
 }
 
-/// What a signed-in page learns about itself.
-#[derive(Debug, serde::Serialize)]
-struct SessionOut {
-    entity: String,
-    role: crate::auth::Role,
-    operator: bool,
-}
-
 /// Checks the key and sets the session cookie. Like every cookie-authenticated request, a
 /// sign-in must come from the console's own page (no signing a victim in from another site).
 pub(super) async fn sign_in(
@@ -46,12 +38,8 @@ pub(super) async fn sign_in(
         ));
     }
     let principal = key_principal(&state, key).await?;
-    let mut response = Json(SessionOut {
-        entity: principal.entity.name,
-        role: principal.role,
-        operator: principal.entity.operator,
-    })
-    .into_response();
+    // The same body as `GET /v1/me`: who the key is.
+    let mut response = Json(crate::api::out::MeOut::from(principal)).into_response();
     // A session cookie (no Max-Age): it ends with the browser session or at sign-out.
     let cookie = format!(
         "{SESSION_COOKIE}={key}; Path=/; HttpOnly; SameSite=Strict{}",
