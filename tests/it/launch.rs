@@ -78,6 +78,26 @@ async fn wait_for(api: &Api, id: &str, statuses: &[&str], limit: Duration) -> Va
     }
 }
 
+/// Waits until `automation` has `count` executions; returns them.
+async fn wait_executions(api: &Api, automation: &str, count: usize, limit: Duration) -> Vec<Value> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let (_, page) = api
+            .get(&format!("/v1/automations/{automation}/executions"))
+            .await;
+        let executions = page["executions"].as_array().cloned().unwrap_or_default();
+        if executions.len() >= count {
+            return executions;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "automation {automation} has {} executions, not {count}",
+            executions.len()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
 struct Bench {
     server: Server,
     admin: Api,
@@ -254,6 +274,60 @@ async fn an_agent_runs_the_job_with_its_config_and_reports_the_run() {
         1,
         "one RUN_STATE FINISHED, for the run that exited 0"
     );
+}
+
+#[tokio::test]
+async fn a_finish_whose_agent_hangs_up_never_leaves_a_run_without_its_event() {
+    const ITEMS: usize = 16;
+    let bench = Bench::new().await;
+    let admin = &bench.admin;
+    let finished_runs = crate::common::create_automation(
+        admin,
+        json!({"name": "finished-runs", "scope": {"type": "project", "project": "p"},
+               "event": {"type": "RUN_STATE", "filter": {"state": "FINISHED"}}, "action": {"type": "no-op"}}),
+    )
+    .await;
+    job(admin, "quick", "true", &bench.out, json!({})).await;
+    let member = bench.server.client(&bench.member_key);
+    let host = bench.server.url.trim_start_matches("http://").to_string();
+    let body = json!({"agent": "flaky-box", "exit_code": 0});
+    for hang_up_after in 0..ITEMS {
+        let id = enqueue(admin, "gpu", json!({"job": "quick", "project": "p"})).await;
+        let (status, claimed) = member
+            .post(
+                "/v1/entities/default/queues/gpu/claim",
+                &json!({"agent": "flaky-box"}),
+            )
+            .await;
+        assert_eq!(status, 200, "{claimed}");
+        assert_eq!(claimed["item"]["id"], id.as_str());
+
+        // The agent sends its finish report and is gone before the answer, a little later each
+        // time, so that some hang-ups land while the server is between storing the item and
+        // recording its event.
+        let path = format!("/v1/entities/default/items/{id}/finish");
+        let request = format!(
+            "POST {path} HTTP/1.1\r\nhost: {host}\r\nauthorization: Bearer {}\r\n\
+             content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            bench.member_key,
+            body.to_string().len()
+        );
+        let mut socket = tokio::net::TcpStream::connect(&host).await.unwrap();
+        tokio::io::AsyncWriteExt::write_all(&mut socket, request.as_bytes())
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(hang_up_after as u64)).await;
+        drop(socket);
+
+        // Restarted, the agent reports again: accepted if the first report never took effect,
+        // refused if it did, and either way the run's event must follow.
+        let (status, answer) = member.post(&path, &body).await;
+        assert!(status == 200 || status == 409, "{status} {answer}");
+        let item = wait_for(admin, &id, &["finished"], Duration::from_secs(10)).await;
+        assert_eq!(item["exit_code"], 0, "{item}");
+    }
+    let executions = wait_executions(admin, &finished_runs, ITEMS, Duration::from_secs(10)).await;
+    assert_eq!(executions.len(), ITEMS, "one RUN_STATE FINISHED per run");
 }
 
 #[tokio::test]
@@ -616,13 +690,13 @@ async fn an_item_out_of_attempts_fails_and_its_run_is_reported_failed() {
     let item = wait_for(admin, &id, &["failed"], Duration::from_secs(30)).await;
     second.kill();
     assert_eq!(item["attempts"], 1, "{item}");
-    let (_, executions) = admin
-        .get(&format!("/v1/automations/{failed_runs}/executions"))
-        .await;
+    // The item shows `failed` as soon as the claim stores it; its RUN_STATE event follows in the
+    // same request, which completes although the agent that sent it is gone.
+    let executions = wait_executions(admin, &failed_runs, 1, Duration::from_secs(10)).await;
     assert_eq!(
-        executions["executions"].as_array().unwrap().len(),
+        executions.len(),
         1,
-        "RUN_STATE FAILED was recorded for the lost run: {executions}"
+        "RUN_STATE FAILED was recorded once for the lost run: {executions:?}"
     );
     if let Ok(pid) = std::fs::read_to_string(bench.out.join("stuck.pid")) {
         let _ = Command::new("kill").args(["-9", pid.trim()]).status();

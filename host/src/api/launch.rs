@@ -11,9 +11,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::AppState;
 use super::auth::Principal;
 use super::json::JsonBody;
+use super::{AppState, to_completion};
 use crate::error::{ApiError, ErrorBody};
 use crate::events::RunState;
 use crate::launch::enqueue::{self, Enqueue, EnqueueError};
@@ -415,27 +415,36 @@ pub(super) async fn claim(
     let lease = lease_ms(body.lease_seconds)?;
     state.store.queue(entity.id, &queue).await?;
     let run_token = crate::auth::generate_run_token();
-    let (claimed, failed) = state
-        .store
-        .claim_item(
-            entity.id,
-            &queue,
-            &body.agent,
-            lease,
-            state.launch.max_attempts.max(1),
-            crate::auth::hash_key(&run_token),
-        )
-        .await?;
-    for item in &failed {
-        report_run(
-            &state.ingest(),
-            entity.id,
-            &entity.name,
-            item,
-            RunState::Failed,
-        )
-        .await?;
-    }
+    let claimed = {
+        let (state, entity, queue, agent) =
+            (state.clone(), entity.clone(), queue.clone(), body.agent);
+        let token_hash = crate::auth::hash_key(&run_token);
+        to_completion(async move {
+            let (claimed, failed) = state
+                .store
+                .claim_item(
+                    entity.id,
+                    &queue,
+                    &agent,
+                    lease,
+                    state.launch.max_attempts.max(1),
+                    token_hash,
+                )
+                .await?;
+            for item in &failed {
+                report_run(
+                    &state.ingest(),
+                    entity.id,
+                    &entity.name,
+                    item,
+                    RunState::Failed,
+                )
+                .await?;
+            }
+            Ok(claimed)
+        })
+        .await?
+    };
     let Some(item) = claimed else {
         return Ok(Json(ClaimOut {
             item: None,
@@ -481,21 +490,25 @@ pub(super) async fn heartbeat(
 ) -> Result<Json<HeartbeatOut>, ApiError> {
     let entity = principal.own_entity(&entity)?.clone();
     let lease = lease_ms(body.lease_seconds)?;
-    let status = state
-        .store
-        .heartbeat_item(entity.id, &id, &body.agent, lease, body.started)
-        .await?;
-    if body.started && status == ItemStatus::Running {
-        let item = state.store.item(entity.id, &id).await?;
-        report_run(
-            &state.ingest(),
-            entity.id,
-            &entity.name,
-            &item,
-            RunState::Running,
-        )
-        .await?;
-    }
+    let status = to_completion(async move {
+        let status = state
+            .store
+            .heartbeat_item(entity.id, &id, &body.agent, lease, body.started)
+            .await?;
+        if body.started && status == ItemStatus::Running {
+            let item = state.store.item(entity.id, &id).await?;
+            report_run(
+                &state.ingest(),
+                entity.id,
+                &entity.name,
+                &item,
+                RunState::Running,
+            )
+            .await?;
+        }
+        Ok(status)
+    })
+    .await?;
     Ok(Json(HeartbeatOut { status }))
 }
 
@@ -522,17 +535,21 @@ pub(super) async fn finish(
 ) -> Result<Json<ItemOut>, ApiError> {
     let entity = principal.own_entity(&entity)?.clone();
     let output = output_tail(&body.output).to_string();
-    let item = state
-        .store
-        .finish_item(entity.id, &id, &body.agent, body.exit_code, output)
-        .await?;
-    let run_state = match item.status {
-        ItemStatus::Finished => Some(RunState::Finished),
-        ItemStatus::Failed => Some(RunState::Failed),
-        _ => None,
-    };
-    if let Some(run_state) = run_state {
-        report_run(&state.ingest(), entity.id, &entity.name, &item, run_state).await?;
-    }
+    let item = to_completion(async move {
+        let item = state
+            .store
+            .finish_item(entity.id, &id, &body.agent, body.exit_code, output)
+            .await?;
+        let run_state = match item.status {
+            ItemStatus::Finished => Some(RunState::Finished),
+            ItemStatus::Failed => Some(RunState::Failed),
+            _ => None,
+        };
+        if let Some(run_state) = run_state {
+            report_run(&state.ingest(), entity.id, &entity.name, &item, run_state).await?;
+        }
+        Ok(item)
+    })
+    .await?;
     Ok(Json(item.into()))
 }

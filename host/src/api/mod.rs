@@ -201,3 +201,16 @@ pub(crate) fn store_error(error: StoreError) -> ApiError {
         other => ApiError::Internal(other.into()),
     }
 }
+
+/// Runs `work` to its end even when the client's connection closes first. The server drops a
+/// handler whose client went away; handlers that make two changes which belong together (a queue
+/// item's new state and its run's `RUN_STATE` event, an installed plugin and the automations
+/// compiled against it) run them through this, so a hang-up between the two cannot leave the
+/// first without the second.
+async fn to_completion<T: Send + 'static>(
+    work: impl Future<Output = Result<T, crate::error::ApiError>> + Send + 'static,
+) -> Result<T, crate::error::ApiError> {
+    tokio::spawn(work).await.map_err(|error| {
+        crate::error::ApiError::Internal(anyhow::anyhow!("request's work: {error}"))
+    })?
+}

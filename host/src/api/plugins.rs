@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 
 use super::auth::Principal;
 use super::out::PluginsOut;
-use super::{AppState, store_error};
+use super::{AppState, store_error, to_completion};
 use crate::error::{ApiError, ErrorBody};
 use crate::plugins::{InstallError, PluginOut};
 
@@ -71,15 +71,19 @@ pub(super) async fn install(
         .load(&body, "upload")
         .await
         .map_err(|e| ApiError::Invalid(format!("component: {e}")))?;
-    let installed = state
-        .plugins
-        .install(plugin, &body)
-        .map_err(install_error)?;
-    // Automations of this plugin were compiled with its previous default payload.
-    let compiled = crate::server::load_automations(&state.store, &state.plugins)
-        .await
-        .map_err(ApiError::Internal)?;
-    state.index.replace_all(compiled);
+    let installed = to_completion(async move {
+        let installed = state
+            .plugins
+            .install(plugin, &body)
+            .map_err(install_error)?;
+        // Automations of this plugin were compiled with its previous default payload.
+        let compiled = crate::server::load_automations(&state.store, &state.plugins)
+            .await
+            .map_err(ApiError::Internal)?;
+        state.index.replace_all(compiled);
+        Ok(installed)
+    })
+    .await?;
     tracing::info!(
         plugin = %installed.plugin.info.name,
         version = %installed.plugin.info.version,
