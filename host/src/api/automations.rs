@@ -13,7 +13,7 @@ use super::auth::Principal;
 use super::executions::HistoryQuery;
 use super::json::JsonBody;
 use super::out::{AutomationRow, AutomationsOut, ExecutionsOut};
-use super::{AppState, check_action_config, shown, store_error};
+use super::{AppState, check_action_config, shown, store_error, to_completion};
 use crate::automations::index::Compiled;
 use crate::automations::{Automation, AutomationInput, AutomationPatch, check_definition, compile};
 use crate::error::{ApiError, ErrorBody};
@@ -178,12 +178,16 @@ pub(super) async fn create(
         updated_at: now,
     };
     let compiled = validate(&state, entity.id, automation).await?;
-    let saved = state
-        .store
-        .insert_automation(entity.id, Automation::clone(&compiled.automation))
-        .await
-        .map_err(store_error)?;
-    state.index.upsert(compiled);
+    let saved = to_completion(async move {
+        let saved = state
+            .store
+            .insert_automation(entity.id, Automation::clone(&compiled.automation))
+            .await
+            .map_err(store_error)?;
+        state.index.upsert(compiled);
+        Ok(saved)
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(AutomationRow::from(saved))))
 }
 
@@ -254,12 +258,16 @@ pub(super) async fn update(
     let mut next = current.patched(patch);
     next.updated_at = now_rfc3339();
     let compiled = validate(&state, entity_id, next).await?;
-    let saved = state
-        .store
-        .update_automation(entity_id, Automation::clone(&compiled.automation))
-        .await
-        .map_err(store_error)?;
-    state.index.upsert(compiled);
+    let saved = to_completion(async move {
+        let saved = state
+            .store
+            .update_automation(entity_id, Automation::clone(&compiled.automation))
+            .await
+            .map_err(store_error)?;
+        state.index.upsert(compiled);
+        Ok(saved)
+    })
+    .await?;
     Ok(Json(AutomationRow::from(saved)))
 }
 
@@ -269,12 +277,17 @@ pub(super) async fn remove(
     principal: Principal,
     Path(id): Path<AutomationId>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .store
-        .delete_automation(principal.entity.id, &id)
-        .await
-        .map_err(store_error)?;
-    state.index.remove(&id);
+    let entity_id = principal.entity.id;
+    to_completion(async move {
+        state
+            .store
+            .delete_automation(entity_id, &id)
+            .await
+            .map_err(store_error)?;
+        state.index.remove(&id);
+        Ok(())
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -204,8 +204,9 @@ pub(crate) fn store_error(error: StoreError) -> ApiError {
 
 /// Runs `work` to its end even when the client's connection closes first. The server drops a
 /// handler whose client went away; handlers that make two changes which belong together (a queue
-/// item's new state and its run's `RUN_STATE` event, an installed plugin and the automations
-/// compiled against it) run them through this, so a hang-up between the two cannot leave the
+/// item's new state and its run's `RUN_STATE` event, a saved automation and the index that
+/// matches events against it, an installed plugin and the automations compiled against it) run
+/// them through this, so a hang-up between the two cannot leave the
 /// first without the second.
 async fn to_completion<T: Send + 'static>(
     work: impl Future<Output = Result<T, crate::error::ApiError>> + Send + 'static,
