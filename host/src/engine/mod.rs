@@ -268,7 +268,14 @@ impl PluginEngine {
     /// Compiles (or loads from the cache), checks and pre-links a component, then asks it to
     /// describe itself.
     pub async fn load(&self, bytes: &[u8], source: &str) -> Result<Plugin, LoadError> {
-        let component = self.compile(bytes)?;
+        // Compiling a large component (an interpreter built in) takes seconds of CPU: on a
+        // blocking thread, not on one of the workers that answer requests.
+        let component = {
+            let (engine, bytes) = (self.clone(), bytes.to_vec());
+            tokio::task::spawn_blocking(move || engine.compile(&bytes))
+                .await
+                .map_err(|e| LoadError::Compile(e.to_string()))??
+        };
         check_world(&self.inner.engine, &component)?;
         let instance_pre = self
             .inner
