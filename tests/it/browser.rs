@@ -330,13 +330,21 @@ impl Page {
     /// The text of the first element `selector` matches (waiting for one).
     pub(crate) async fn text_of(&self, selector: &str) -> String {
         let quoted = serde_json::to_string(selector).unwrap();
-        self.until(
-            &format!("an element {selector}"),
-            &format!("document.querySelector({quoted})"),
-        )
-        .await;
-        self.eval(&format!("document.querySelector({quoted}).innerText"))
-            .await
+        // Found and read in one evaluation: a page re-rendering (after Refresh, say) may replace
+        // the element between two.
+        let read = format!("(e => e ? '+' + e.innerText : '-')(document.querySelector({quoted}))");
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let shown: String = self.eval(&read).await;
+            if let Some(text) = shown.strip_prefix('+') {
+                return text.to_string();
+            }
+            if Instant::now() > deadline {
+                let text: String = self.eval("document.body.innerText").await;
+                panic!("waited {PATIENCE:?} for an element {selector}; the page shows:\n{text}");
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
     }
 
     /// Clicks the first element `selector` matches, once it is there and visible.
