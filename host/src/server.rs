@@ -100,6 +100,10 @@ pub async fn build(config: &Config) -> anyhow::Result<(AppState, Option<Bootstra
     for file in &rejected {
         tracing::error!(path = %file.path, reason = %file.reason, "plugin not loaded");
     }
+    // Installs and removals made through the API, on this host or another sharing the database.
+    crate::plugins::sync_from_store(&engine, &plugins, &store)
+        .await
+        .context("reading the plugins the database records")?;
     let names: Vec<String> = plugins
         .all()
         .iter()
@@ -187,9 +191,9 @@ pub(crate) async fn load_automations(
     Ok(compiled)
 }
 
-/// On a shared database: follows what other hosts change. The automation index is reloaded,
-/// cached key lookups are dropped (the credentials cache follows the store's generation by
-/// itself). A notice arrives within milliseconds of the commit; a host that lost its listening
+/// On a shared database: follows what other hosts change. Plugins installed or removed
+/// elsewhere are installed or removed here, the automation index is reloaded, cached key lookups
+/// are dropped (the credentials cache follows the store's generation by itself). A notice arrives within milliseconds of the commit; a host that lost its listening
 /// connection treats everything as changed once it is back.
 async fn follow_changes(
     state: AppState,
@@ -207,7 +211,18 @@ async fn follow_changes(
         if matches!(change, None | Some(Change::Keys)) {
             state.keys.clear();
         }
-        if matches!(change, None | Some(Change::Automations)) {
+        // Automations compiled against a plugin that changed are compiled again.
+        let plugins_changed = matches!(change, None | Some(Change::Plugins))
+            && match crate::plugins::sync_from_store(&state.engine, &state.plugins, &state.store)
+                .await
+            {
+                Ok(changed) => changed,
+                Err(error) => {
+                    tracing::warn!(%error, "could not apply plugin changes made on another host");
+                    false
+                }
+            };
+        if plugins_changed || matches!(change, None | Some(Change::Automations)) {
             // A failed reload keeps the current index; the next notice (or reconnection) retries.
             match load_automations(&state.store, &state.plugins).await {
                 Ok(all) => state.index.replace_all(all),

@@ -1,7 +1,7 @@
 //! Installing third-party plugins while the server runs: an operator uploads a component, the
 //! next execution uses it, a new version replaces it, a removal is refused while automations use
 //! it; what is not a valid plugin is refused with the reason and changes nothing; installs
-//! survive a restart.
+//! survive a restart, and the loss of the plugins directory's copy.
 
 use std::time::Duration;
 
@@ -166,10 +166,16 @@ async fn an_operator_installs_replaces_and_removes_a_plugin_while_the_server_run
         "{body}"
     );
 
-    // Installs survive a restart (the plugins directory is read at start).
+    // Installs survive a restart (the plugins directory is read at start), and the database
+    // keeps them too: a host whose plugins directory lost the file installs it again from there.
     server.terminate(Duration::from_secs(10));
     let server = Server::start_fast(&data);
     assert!(installed(&server).await.contains(&"echo@2.0.0".to_string()));
+    server.terminate(Duration::from_secs(10));
+    std::fs::remove_file(data.join("plugins").join("echo.wasm")).unwrap();
+    let server = Server::start_fast(&data);
+    assert!(installed(&server).await.contains(&"echo@2.0.0".to_string()));
+    assert!(data.join("plugins").join("echo.wasm").exists());
     assert_eq!(delivered_version(&server, &receiver, "v3").await, "2.0.0");
 
     // Removed once nothing uses it: gone now and after a restart.

@@ -1,6 +1,6 @@
 //! Several hosts on one PostgreSQL database, through real `herald serve` processes: work is shared
 //! and delivered once, a killed host's claims are finished by the other after their lease, rate
-//! limits, idempotency keys, automations and key deletions hold across hosts, and a database
+//! limits, idempotency keys, automations, key deletions and plugin installs hold across hosts, and a database
 //! restarted under load costs 503s, never an acknowledged event. (These tests pick their database
 //! themselves, so the PostgreSQL pass of `cargo xtask test` skips them rather than run them twice.)
 
@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::common::{
-    ADMIN_KEY, Api, FAST_DELIVERY_CONFIG, INGEST_ONLY_CONFIG, Receiver, Server, create_automation,
-    create_integration, expect_status, member_key, new_database, settled_all,
+    ADMIN_KEY, Api, FAST_DELIVERY_CONFIG, INGEST_ONLY_CONFIG, Receiver, Server,
+    automation_on_links, create_automation, create_integration, expect_status, fixture, member_key,
+    new_database, post_event, settled, settled_all, upload_plugin,
 };
 
 /// The master key every host of a test shares (secrets sealed by one are opened by the other).
@@ -488,4 +489,96 @@ async fn metric_samples_posted_at_once_never_wait_for_a_connection_their_own_loc
         assert_eq!(*status, 202, "{body}");
         assert_eq!(body["matched"], 1, "{body}");
     }
+}
+
+/// The version of `name` the host lists, if it lists it.
+async fn listed_version(api: &Api, name: &str) -> Option<String> {
+    let (_, listed) = api.get("/v1/plugins").await;
+    listed["plugins"]
+        .as_array()?
+        .iter()
+        .find(|p| p["name"] == name)
+        .map(|p| p["version"].as_str().unwrap().to_string())
+}
+
+/// Waits until the host lists `name` at `version` (`None`: not at all).
+async fn until_listed(api: &Api, name: &str, version: Option<&str>) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let listed = listed_version(api, name).await;
+        if listed.as_deref() == version {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name}: {listed:?}, never {version:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_plugin_installed_through_one_host_runs_on_every_host_and_its_removal_too() {
+    let receiver = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let database = new_database();
+    // A takes API calls and delivers nothing: every execution runs on B.
+    let a = host(dir.path(), "a", &database, INGEST_ONLY_CONFIG);
+    let b = host(dir.path(), "b", &database, FAST_DELIVERY_CONFIG);
+    let (admin_a, admin_b) = (a.admin(), b.admin());
+    let v1 = std::fs::read(fixture("echo-v1")).unwrap();
+    let (status, body) = upload_plugin(&a, ADMIN_KEY, v1).await;
+    assert_eq!(status, 201, "{body}");
+    until_listed(&admin_b, "echo", Some("1.0.0")).await;
+    let automation = automation_on_links(
+        &admin_a,
+        "echo-links",
+        &receiver.url("/echo"),
+        json!({"type": "echo"}),
+    )
+    .await;
+    let delivered = async |version: &str| {
+        let event = post_event(&admin_a, &link("churn", version)).await;
+        let execution = settled(&admin_a, &event, Duration::from_secs(20)).await;
+        assert_eq!(execution["status"], "succeeded", "{execution}");
+        let seen = receiver.requests();
+        seen.last().unwrap().header("x-echo-version")
+    };
+    assert_eq!(
+        delivered("v1").await,
+        "1.0.0",
+        "run by B, installed through A"
+    );
+
+    let v2 = std::fs::read(fixture("echo-v2")).unwrap();
+    let (status, body) = upload_plugin(&a, ADMIN_KEY, v2).await;
+    assert_eq!(status, 200, "{body}");
+    until_listed(&admin_b, "echo", Some("2.0.0")).await;
+    assert_eq!(delivered("v2").await, "2.0.0", "the new version, on B");
+
+    // A host started afterwards installs it from the database at start.
+    let c = host(dir.path(), "c", &database, INGEST_ONLY_CONFIG);
+    assert_eq!(
+        listed_version(&c.admin(), "echo").await.as_deref(),
+        Some("2.0.0")
+    );
+
+    assert_eq!(
+        admin_a
+            .delete(&format!("/v1/automations/{automation}"))
+            .await
+            .0,
+        204
+    );
+    assert_eq!(admin_a.delete("/v1/plugins/echo").await.0, 204);
+    until_listed(&admin_b, "echo", None).await;
+    until_listed(&c.admin(), "echo", None).await;
+    assert!(
+        !dir.path()
+            .join("b")
+            .join("plugins")
+            .join("echo.wasm")
+            .exists(),
+        "B's copy is gone too"
+    );
 }

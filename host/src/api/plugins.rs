@@ -72,6 +72,14 @@ pub(super) async fn install(
         .await
         .map_err(|e| ApiError::Invalid(format!("component: {e}")))?;
     let installed = to_completion(async move {
+        // Recorded first, for every host (this one included, should it restart before the
+        // next line); then installed here.
+        let digest = crate::plugins::digest(&body);
+        state
+            .store
+            .put_plugin(&plugin.info.name, &digest, body.to_vec())
+            .await
+            .map_err(store_error)?;
         let installed = state
             .plugins
             .install(plugin, &body)
@@ -127,7 +135,17 @@ pub(super) async fn remove(
             users.join(", ")
         )));
     }
-    state.plugins.remove(&name).map_err(install_error)?;
-    tracing::info!(plugin = %name, "plugin removed");
+    state.plugins.removable(&name).map_err(install_error)?;
+    to_completion(async move {
+        state
+            .store
+            .remove_plugin(&name)
+            .await
+            .map_err(store_error)?;
+        state.plugins.remove(&name).map_err(install_error)?;
+        tracing::info!(plugin = %name, "plugin removed");
+        Ok(())
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -12,6 +12,7 @@ mod entities;
 mod events;
 mod integrations;
 mod launch;
+mod plugins;
 mod postgres;
 mod secrets;
 mod sqlite;
@@ -166,11 +167,18 @@ pub enum Change {
     Credentials,
     /// An API key was deleted: cached key lookups are dropped.
     Keys,
+    /// A plugin was installed or removed through the API: every host installs or removes it.
+    Plugins,
 }
 
 impl Change {
     /// Every kind (what a host assumes changed after missing notices).
-    pub const ALL: [Change; 3] = [Self::Automations, Self::Credentials, Self::Keys];
+    pub const ALL: [Change; 4] = [
+        Self::Automations,
+        Self::Credentials,
+        Self::Keys,
+        Self::Plugins,
+    ];
 
     /// The notice's text.
     pub fn as_str(self) -> &'static str {
@@ -178,6 +186,7 @@ impl Change {
             Self::Automations => "automations",
             Self::Credentials => "credentials",
             Self::Keys => "keys",
+            Self::Plugins => "plugins",
         }
     }
 

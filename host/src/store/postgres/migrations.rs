@@ -5,7 +5,13 @@ use deadpool_postgres::Object;
 
 use crate::store::StoreError;
 
-const MIGRATIONS: &[(&str, &str)] = &[("0001_init", include_str!("migrations/0001_init.sql"))];
+const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_init", include_str!("migrations/0001_init.sql")),
+    (
+        "0002_installed_plugins",
+        include_str!("migrations/0002_installed_plugins.sql"),
+    ),
+];
 
 /// The advisory lock key migrations run under ("herald" in ASCII), so that hosts starting
 /// together apply each migration once.

@@ -13,6 +13,7 @@ mod integrations;
 mod launch;
 mod migrations;
 pub(super) mod notify;
+mod plugins;
 mod secrets;
 #[cfg(test)]
 mod tests;

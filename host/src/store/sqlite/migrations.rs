@@ -16,6 +16,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0003_run_metrics.sql"),
     ),
     ("0004_launch", include_str!("migrations/0004_launch.sql")),
+    (
+        "0005_installed_plugins",
+        include_str!("migrations/0005_installed_plugins.sql"),
+    ),
 ];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

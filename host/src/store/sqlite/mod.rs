@@ -11,6 +11,7 @@ mod events;
 mod integrations;
 mod launch;
 mod migrations;
+mod plugins;
 mod secrets;
 
 use std::path::{Path, PathBuf};

@@ -1,0 +1,7 @@
+-- Plugins installed through the API (digest and component NULL once removed).
+CREATE TABLE installed_plugins (
+    name        TEXT PRIMARY KEY,
+    digest      TEXT,
+    component   BLOB,
+    updated_at  TEXT NOT NULL
+);
