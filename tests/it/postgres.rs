@@ -570,7 +570,8 @@ async fn a_plugin_installed_through_one_host_runs_on_every_host_and_its_removal_
             .0,
         204
     );
-    assert_eq!(admin_a.delete("/v1/plugins/echo").await.0, 204);
+    let (status, body) = admin_a.delete("/v1/plugins/echo").await;
+    assert_eq!(status, 204, "{body}");
     until_listed(&admin_b, "echo", None).await;
     until_listed(&c.admin(), "echo", None).await;
     assert!(

@@ -71,9 +71,16 @@ pub(super) async fn install(
         .load(&body, "upload")
         .await
         .map_err(|e| ApiError::Invalid(format!("component: {e}")))?;
+    // Asked before anything is recorded, so that a built-in's name is refused here and never
+    // reaches the other hosts.
+    let replaced = state
+        .plugins
+        .installable(&plugin.info.name)
+        .map_err(install_error)?;
     let installed = to_completion(async move {
         // Recorded first, for every host (this one included, should it restart before the
-        // next line); then installed here.
+        // next line); then installed here. On PostgreSQL this host's own notice may install it
+        // too (`plugins::sync_from_store`): either way, this component.
         let digest = crate::plugins::digest(&body);
         state
             .store
@@ -89,16 +96,16 @@ pub(super) async fn install(
             .await
             .map_err(ApiError::Internal)?;
         state.index.replace_all(compiled);
-        Ok(installed)
+        Ok(installed.plugin)
     })
     .await?;
     tracing::info!(
-        plugin = %installed.plugin.info.name,
-        version = %installed.plugin.info.version,
-        replaced = ?installed.replaced,
+        plugin = %installed.info.name,
+        version = %installed.info.version,
+        replaced = ?replaced,
         "plugin installed"
     );
-    let status = if installed.replaced.is_some() {
+    let status = if replaced.is_some() {
         StatusCode::OK
     } else {
         StatusCode::CREATED
@@ -106,8 +113,8 @@ pub(super) async fn install(
     Ok((
         status,
         Json(InstalledOut {
-            plugin: PluginOut::from(&*installed.plugin),
-            replaced: installed.replaced,
+            plugin: PluginOut::from(&*installed),
+            replaced,
         }),
     ))
 }
@@ -142,7 +149,11 @@ pub(super) async fn remove(
             .remove_plugin(&name)
             .await
             .map_err(store_error)?;
-        state.plugins.remove(&name).map_err(install_error)?;
+        match state.plugins.remove(&name) {
+            // On PostgreSQL this host's own notice may have removed it already.
+            Ok(_) | Err(InstallError::NotFound(_)) => {}
+            Err(error) => return Err(install_error(error)),
+        }
         tracing::info!(plugin = %name, "plugin removed");
         Ok(())
     })

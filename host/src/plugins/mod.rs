@@ -210,6 +210,17 @@ impl PluginRegistry {
         })
     }
 
+    /// Whether a component called `name` may be installed: the version it would replace, or
+    /// `Builtin`.
+    pub fn installable(&self, name: &str) -> Result<Option<String>, InstallError> {
+        match self.get(name) {
+            Some(plugin) if plugin.source == "builtin" => {
+                Err(InstallError::Builtin(name.to_string()))
+            }
+            other => Ok(other.map(|plugin| plugin.info.version.clone())),
+        }
+    }
+
     /// Whether `name` is a third-party plugin that may be removed (`NotFound` or `Builtin` if not).
     pub fn removable(&self, name: &str) -> Result<(), InstallError> {
         match self.get(name) {
