@@ -416,8 +416,8 @@ pub(super) async fn claim(
     state.store.queue(entity.id, &queue).await?;
     let run_token = crate::auth::generate_run_token();
     let claimed = {
-        let (state, entity, queue, agent) =
-            (state.clone(), entity.clone(), queue.clone(), body.agent);
+        // `state` and `entity` serve again below; the rest moves into the task.
+        let (state, entity, agent) = (state.clone(), entity.clone(), body.agent);
         let token_hash = crate::auth::hash_key(&run_token);
         to_completion(async move {
             let (claimed, failed) = state

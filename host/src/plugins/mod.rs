@@ -1,10 +1,5 @@
 //! The registry of installed action plugins: the built-ins embedded in the binary, and
-//! third-party components loaded from the operator's plugins directory or installed through the
-//! API (which the database keeps for every host: `sync.rs`).
-
-mod sync;
-
-pub use sync::{digest, sync_from_store};
+//! third-party components loaded from the operator's plugins directory.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -40,17 +35,9 @@ pub const BUILT_COMPONENTS_DIR: &str = env!("HERALD_FIXTURE_DIR");
 /// lookups hand out an `Arc`, so an execution that started on one version finishes on it.
 #[derive(Debug)]
 pub struct PluginRegistry {
-    plugins: RwLock<BTreeMap<String, Entry>>,
+    plugins: RwLock<BTreeMap<String, Arc<Plugin>>>,
     /// Where installed components are kept (`<name>.wasm`), read again at start.
     dir: PathBuf,
-}
-
-/// One installed plugin, with the SHA-256 of a third-party component (to tell whether the
-/// database holds another version of it).
-#[derive(Debug, Clone)]
-struct Entry {
-    plugin: Arc<Plugin>,
-    digest: Option<String>,
 }
 
 /// A plugin file in the plugins directory that could not be loaded.
@@ -96,11 +83,7 @@ impl PluginRegistry {
                 .load(bytes, "builtin")
                 .await
                 .with_context(|| format!("the built-in plugin {krate} does not load"))?;
-            let entry = Entry {
-                plugin: Arc::new(plugin),
-                digest: None,
-            };
-            plugins.insert(entry.plugin.info.name.clone(), entry);
+            plugins.insert(plugin.info.name.clone(), Arc::new(plugin));
         }
         let mut rejected = Vec::new();
         std::fs::create_dir_all(dir)
@@ -115,25 +98,16 @@ impl PluginRegistry {
         for path in files {
             let shown = path.display().to_string();
             let result = match std::fs::read(&path) {
-                Ok(bytes) => match engine.load(&bytes, &shown).await {
-                    Ok(plugin) => Ok((plugin, digest(&bytes))),
-                    Err(e) => Err(e.to_string()),
-                },
+                Ok(bytes) => engine.load(&bytes, &shown).await.map_err(|e| e.to_string()),
                 Err(e) => Err(format!("cannot read it: {e}")),
             };
             match result {
-                Ok((plugin, _)) if plugins.contains_key(&plugin.info.name) => {
-                    rejected.push(Rejected {
-                        path: shown,
-                        reason: format!("the name `{}` is already taken", plugin.info.name),
-                    })
-                }
-                Ok((plugin, digest)) => {
-                    let entry = Entry {
-                        plugin: Arc::new(plugin),
-                        digest: Some(digest),
-                    };
-                    plugins.insert(entry.plugin.info.name.clone(), entry);
+                Ok(plugin) if plugins.contains_key(&plugin.info.name) => rejected.push(Rejected {
+                    path: shown,
+                    reason: format!("the name `{}` is already taken", plugin.info.name),
+                }),
+                Ok(plugin) => {
+                    plugins.insert(plugin.info.name.clone(), Arc::new(plugin));
                 }
                 Err(reason) => rejected.push(Rejected {
                     path: shown,
@@ -154,16 +128,7 @@ impl PluginRegistry {
             .read()
             .expect("not poisoned")
             .get(name)
-            .map(|entry| entry.plugin.clone())
-    }
-
-    /// The SHA-256 of the third-party component installed as `name`.
-    pub(crate) fn digest_of(&self, name: &str) -> Option<String> {
-        self.plugins
-            .read()
-            .expect("not poisoned")
-            .get(name)
-            .and_then(|entry| entry.digest.clone())
+            .cloned()
     }
 
     /// Every plugin, by name.
@@ -172,7 +137,7 @@ impl PluginRegistry {
             .read()
             .expect("not poisoned")
             .values()
-            .map(|entry| entry.plugin.clone())
+            .cloned()
             .collect()
     }
 
@@ -182,7 +147,7 @@ impl PluginRegistry {
         let name = plugin.info.name.clone();
         let path = self.dir.join(format!("{name}.wasm"));
         let mut plugins = self.plugins.write().expect("not poisoned");
-        let previous = plugins.get(&name).map(|entry| entry.plugin.clone());
+        let previous = plugins.get(&name).cloned();
         if previous.as_ref().is_some_and(|p| p.source == "builtin") {
             return Err(InstallError::Builtin(name));
         }
@@ -199,37 +164,11 @@ impl PluginRegistry {
         }
         plugin.source = path.display().to_string();
         let plugin = Arc::new(plugin);
-        let entry = Entry {
-            plugin: plugin.clone(),
-            digest: Some(digest(bytes)),
-        };
-        plugins.insert(name, entry);
+        plugins.insert(name, plugin.clone());
         Ok(Installed {
             plugin,
             replaced: previous.map(|p| p.info.version.clone()),
         })
-    }
-
-    /// Whether a component called `name` may be installed: the version it would replace, or
-    /// `Builtin`.
-    pub fn installable(&self, name: &str) -> Result<Option<String>, InstallError> {
-        match self.get(name) {
-            Some(plugin) if plugin.source == "builtin" => {
-                Err(InstallError::Builtin(name.to_string()))
-            }
-            other => Ok(other.map(|plugin| plugin.info.version.clone())),
-        }
-    }
-
-    /// Whether `name` is a third-party plugin that may be removed (`NotFound` or `Builtin` if not).
-    pub fn removable(&self, name: &str) -> Result<(), InstallError> {
-        match self.get(name) {
-            None => Err(InstallError::NotFound(name.to_string())),
-            Some(plugin) if plugin.source == "builtin" => {
-                Err(InstallError::Builtin(name.to_string()))
-            }
-            Some(_) => Ok(()),
-        }
     }
 
     /// Removes a third-party plugin and its file.
@@ -237,7 +176,7 @@ impl PluginRegistry {
         let mut plugins = self.plugins.write().expect("not poisoned");
         let plugin = plugins
             .get(name)
-            .map(|entry| entry.plugin.clone())
+            .cloned()
             .ok_or_else(|| InstallError::NotFound(name.to_string()))?;
         if plugin.source == "builtin" {
             return Err(InstallError::Builtin(name.to_string()));
