@@ -81,10 +81,9 @@ pub(super) async fn install(
         // Recorded first, for every host (this one included, should it restart before the
         // next line); then installed here. On PostgreSQL this host's own notice may install it
         // too (`plugins::sync_from_store`): either way, this component.
-        let digest = crate::plugins::digest(&body);
         state
             .store
-            .put_plugin(&plugin.info.name, &digest, body.to_vec())
+            .put_plugin(&plugin.info.name, &plugin.digest, body.to_vec())
             .await
             .map_err(store_error)?;
         let installed = state
@@ -96,7 +95,7 @@ pub(super) async fn install(
             .await
             .map_err(ApiError::Internal)?;
         state.index.replace_all(compiled);
-        Ok(installed.plugin)
+        Ok(installed)
     })
     .await?;
     tracing::info!(

@@ -13,13 +13,20 @@ use wasmtime::component::Component;
 
 use super::{LoadError, one_line};
 
-/// Loads the compiled form of `bytes` from `dir`, or compiles it and stores it there.
+/// The SHA-256 of a component, in hex.
+pub(super) fn digest(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Loads the compiled form of `bytes` (whose [`digest`] is `digest`) from `dir`, or compiles it
+/// and stores it there.
 pub(super) fn load_or_compile(
     engine: &Engine,
     dir: &Path,
     bytes: &[u8],
+    digest: &str,
 ) -> Result<Component, LoadError> {
-    let path = dir.join(format!("{}.cwasm", cache_key(engine, bytes)));
+    let path = dir.join(format!("{}.cwasm", cache_key(engine, digest)));
     if path.exists() {
         // SAFETY: the file was written by `Component::serialize` of this same engine
         // configuration (the key includes its compatibility hash) into the operator's own
@@ -38,9 +45,9 @@ pub(super) fn load_or_compile(
     Ok(component)
 }
 
-/// Whether `dir` holds the compiled form of `bytes` for this engine.
-pub(super) fn holds(engine: &Engine, dir: &Path, bytes: &[u8]) -> bool {
-    dir.join(format!("{}.cwasm", cache_key(engine, bytes)))
+/// Whether `dir` holds the compiled form of the component whose [`digest`] is `digest`.
+pub(super) fn holds(engine: &Engine, dir: &Path, digest: &str) -> bool {
+    dir.join(format!("{}.cwasm", cache_key(engine, digest)))
         .exists()
 }
 
@@ -53,12 +60,8 @@ fn store(component: &Component, path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn cache_key(engine: &Engine, bytes: &[u8]) -> String {
+fn cache_key(engine: &Engine, digest: &str) -> String {
     let mut hasher = std::collections::hash_map::DefaultHasher::new();
     engine.precompile_compatibility_hash().hash(&mut hasher);
-    format!(
-        "{}-{:016x}",
-        hex::encode(Sha256::digest(bytes)),
-        hasher.finish()
-    )
+    format!("{digest}-{:016x}", hasher.finish())
 }

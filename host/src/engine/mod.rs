@@ -146,6 +146,9 @@ pub struct Plugin {
     config_validator: jsonschema::Validator,
     /// Where it came from (`builtin` or a file path), for messages.
     pub source: String,
+    /// The SHA-256 of the component, in hex: it names the compiled-component cache's entry, and
+    /// hosts sharing a database compare it with the version recorded there.
+    pub digest: String,
     pre: PluginPre<ExecState>,
 }
 
@@ -270,9 +273,10 @@ impl PluginEngine {
     pub async fn load(&self, bytes: &[u8], source: &str) -> Result<Plugin, LoadError> {
         // Compiling a large component (an interpreter built in) takes seconds of CPU: on a
         // blocking thread, not on one of the workers that answer requests.
+        let digest = cache::digest(bytes);
         let component = {
-            let (engine, bytes) = (self.clone(), bytes.to_vec());
-            tokio::task::spawn_blocking(move || engine.compile(&bytes))
+            let (engine, bytes, digest) = (self.clone(), bytes.to_vec(), digest.clone());
+            tokio::task::spawn_blocking(move || engine.compile(&bytes, &digest))
                 .await
                 .map_err(|e| LoadError::Compile(e.to_string()))??
         };
@@ -296,6 +300,7 @@ impl PluginEngine {
             config_validator: jsonschema::validator_for(&serde_json::Value::Bool(true))
                 .expect("`true` is a schema"),
             source: source.to_string(),
+            digest,
             pre,
         };
         let info = self
@@ -398,11 +403,11 @@ impl PluginEngine {
         self.inner
             .cache_dir
             .as_deref()
-            .is_some_and(|dir| cache::holds(&self.inner.engine, dir, bytes))
+            .is_some_and(|dir| cache::holds(&self.inner.engine, dir, &cache::digest(bytes)))
     }
 
     /// Compiles a component, going through the on-disk cache when there is one.
-    fn compile(&self, bytes: &[u8]) -> Result<Component, LoadError> {
+    fn compile(&self, bytes: &[u8], digest: &str) -> Result<Component, LoadError> {
         if bytes.len() < 8 || &bytes[..4] != b"\0asm" {
             return Err(LoadError::NotWasm);
         }
@@ -412,7 +417,7 @@ impl PluginEngine {
         }
         let engine = &self.inner.engine;
         match &self.inner.cache_dir {
-            Some(dir) => cache::load_or_compile(engine, dir, bytes),
+            Some(dir) => cache::load_or_compile(engine, dir, bytes, digest),
             None => Component::new(engine, bytes).map_err(|e| LoadError::Compile(one_line(&e))),
         }
     }

@@ -1,5 +1,10 @@
 //! The registry of installed action plugins: the built-ins embedded in the binary, and
-//! third-party components loaded from the operator's plugins directory.
+//! third-party components loaded from the operator's plugins directory or installed through the
+//! API (which the database keeps for every host: `sync.rs`).
+
+mod sync;
+
+pub use sync::sync_from_store;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -63,15 +68,6 @@ pub enum InstallError {
     Io(String),
 }
 
-/// What an install did.
-#[derive(Debug)]
-pub struct Installed {
-    /// The plugin now installed under its name.
-    pub plugin: Arc<Plugin>,
-    /// The version it replaced, if the name was installed already.
-    pub replaced: Option<String>,
-}
-
 impl PluginRegistry {
     /// Loads every built-in, then every `*.wasm` in `dir` (where installs are kept too). A
     /// third-party file that does not load (or that reuses a taken name) is reported in the
@@ -131,6 +127,14 @@ impl PluginRegistry {
             .cloned()
     }
 
+    /// The digest of the third-party component installed as `name` (a built-in has none here:
+    /// the database never records one).
+    pub(crate) fn digest_of(&self, name: &str) -> Option<String> {
+        self.get(name)
+            .filter(|plugin| plugin.source != "builtin")
+            .map(|plugin| plugin.digest.clone())
+    }
+
     /// Every plugin, by name.
     pub fn all(&self) -> Vec<Arc<Plugin>> {
         self.plugins
@@ -143,7 +147,7 @@ impl PluginRegistry {
 
     /// Installs a loaded (so validated) component under its name, replacing a third-party
     /// plugin of that name, and keeps its bytes in the plugins directory as `<name>.wasm`.
-    pub fn install(&self, mut plugin: Plugin, bytes: &[u8]) -> Result<Installed, InstallError> {
+    pub fn install(&self, mut plugin: Plugin, bytes: &[u8]) -> Result<Arc<Plugin>, InstallError> {
         let name = plugin.info.name.clone();
         let path = self.dir.join(format!("{name}.wasm"));
         let mut plugins = self.plugins.write().expect("not poisoned");
@@ -165,10 +169,29 @@ impl PluginRegistry {
         plugin.source = path.display().to_string();
         let plugin = Arc::new(plugin);
         plugins.insert(name, plugin.clone());
-        Ok(Installed {
-            plugin,
-            replaced: previous.map(|p| p.info.version.clone()),
-        })
+        Ok(plugin)
+    }
+
+    /// Whether a component called `name` may be installed: the version it would replace, or
+    /// `Builtin`.
+    pub fn installable(&self, name: &str) -> Result<Option<String>, InstallError> {
+        match self.get(name) {
+            Some(plugin) if plugin.source == "builtin" => {
+                Err(InstallError::Builtin(name.to_string()))
+            }
+            other => Ok(other.map(|plugin| plugin.info.version.clone())),
+        }
+    }
+
+    /// Whether `name` is a third-party plugin that may be removed (`NotFound` or `Builtin` if not).
+    pub fn removable(&self, name: &str) -> Result<(), InstallError> {
+        match self.get(name) {
+            None => Err(InstallError::NotFound(name.to_string())),
+            Some(plugin) if plugin.source == "builtin" => {
+                Err(InstallError::Builtin(name.to_string()))
+            }
+            Some(_) => Ok(()),
+        }
     }
 
     /// Removes a third-party plugin and its file.

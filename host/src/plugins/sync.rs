@@ -3,16 +3,9 @@
 //! says so, each host installs every recorded component it does not run yet and removes every
 //! plugin recorded as removed, so that an execution claimed by any host finds its plugin.
 
-use sha2::{Digest as _, Sha256};
-
 use super::PluginRegistry;
 use crate::engine::PluginEngine;
 use crate::store::{Store, StoreError};
-
-/// The SHA-256 of a component, in hex: how hosts tell whether they run the recorded version.
-pub fn digest(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
 
 /// Brings the registry in line with what the database records; true when it changed anything
 /// (the automations compiled against a plugin must then be compiled again). A recorded component
@@ -44,7 +37,7 @@ pub async fn sync_from_store(
                 };
                 match registry.install(plugin, &bytes) {
                     Ok(installed) => {
-                        tracing::info!(plugin = %name, version = %installed.plugin.info.version, "plugin installed from the database");
+                        tracing::info!(plugin = %name, version = %installed.info.version, "plugin installed from the database");
                         changed = true;
                     }
                     Err(error) => {
@@ -52,7 +45,7 @@ pub async fn sync_from_store(
                     }
                 }
             }
-            // Only a third-party plugin has a digest: a built-in is never removed.
+            // `digest_of` names third-party plugins only: a built-in is never removed.
             None if running.is_some() => match registry.remove(&name) {
                 Ok(_) => {
                     tracing::info!(plugin = %name, "plugin removed, as the database records");
