@@ -128,6 +128,7 @@ pub(crate) async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> 
             payload_secrets: vec![],
             hidden_url: false,
         });
+        let redactor = herald::delivery::redact::Redactor::new(["token", "signing-secret"]);
         let tag = herald::secrets::MasterKey::from_bytes(&[3; 32])
             .refs()
             .tag("bench");
@@ -147,6 +148,7 @@ pub(crate) async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> 
                 refs: tag,
                 transport,
                 launcher: None,
+                redactor: redactor.clone(),
             };
             let result = execute(&engine, &plugin, invocation, reach).await;
             let elapsed = started.elapsed();

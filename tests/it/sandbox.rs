@@ -80,6 +80,7 @@ impl Bench {
             refs: tag,
             transport,
             launcher: None,
+            redactor: herald::delivery::redact::Redactor::new(["token-value"]),
         };
         execute(&self.engine, plugin, invocation, reach).await
     }

@@ -412,6 +412,7 @@ pub(super) async fn test(
         transport: state.transport.clone(),
         // A test enqueues nothing: the plugin is told launch queues are not available here.
         launcher: None,
+        redactor: redactor.clone(),
     };
     let report = execute(&state.engine, &plugin, invocation, reach).await;
     let verdict = verdict(&report).redacted(&redactor);

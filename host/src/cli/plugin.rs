@@ -491,18 +491,6 @@ async fn run_once(
             args.respond_body.clone(),
         ))
     };
-    let started = std::time::SystemTime::now();
-    let reach = Reach {
-        credentials,
-        granted,
-        refs: tag,
-        transport,
-        launcher: None,
-    };
-    let running = std::time::Instant::now();
-    let report = execute(&engine, &plugin, invocation, reach).await;
-    let run_time = running.elapsed();
-
     let redactor = Redactor::new(
         args.token_secret
             .iter()
@@ -510,6 +498,19 @@ async fn run_once(
             .chain(args.secrets.iter().map(|(_, v)| v))
             .cloned(),
     );
+    let started = std::time::SystemTime::now();
+    let reach = Reach {
+        credentials,
+        granted,
+        refs: tag,
+        transport,
+        launcher: None,
+        redactor: redactor.clone(),
+    };
+    let running = std::time::Instant::now();
+    let report = execute(&engine, &plugin, invocation, reach).await;
+    let run_time = running.elapsed();
+
     let verdict = verdict(&report);
     let mut summary =
         serde_json::to_value(attempt_record(1, started, &report, &verdict, &redactor))?;

@@ -340,6 +340,7 @@ impl Deliverer {
             refs: tag,
             transport: self.transport.clone(),
             launcher: Some(Box::new(launcher)),
+            redactor: redactor.clone(),
         };
         let report = execute(&self.engine, &plugin, invocation, reach).await;
         let verdict = verdict(&report).redacted(&redactor);
@@ -361,6 +362,9 @@ pub struct Reach {
     pub transport: Arc<dyn Transport>,
     /// Launch queues, when the attempt may enqueue (an automation's execution).
     pub launcher: Option<Box<dyn Launcher>>,
+    /// Every secret value the attempt holds: answers are cleaned of them before the plugin
+    /// sees them.
+    pub redactor: Redactor,
 }
 
 /// Runs one plugin attempt: the one path that the dispatcher, an integration's test,
@@ -378,6 +382,7 @@ pub async fn execute(
         execution_id: ExecutionId::from(invocation.execution_id.as_str()),
         refs: reach.refs,
         transport: reach.transport,
+        redactor: reach.redactor,
     };
     let gate = port.gate(reach.granted);
     let mut io = HostIo::new(gate, Box::new(port));

@@ -10,9 +10,10 @@ use url::{Origin, Url};
 
 use crate::ids::ExecutionId;
 
+use super::redact::Redactor;
 use super::signing;
 use super::transport::Transport;
-use crate::engine::outbound::{OriginGate, Outbound, OutboundRequest, SendFuture};
+use crate::engine::outbound::{InboundResponse, OriginGate, Outbound, OutboundRequest, SendFuture};
 use crate::secrets::refs::RefTag;
 
 /// An integration's destination and credentials. The values never enter the sandbox.
@@ -101,6 +102,9 @@ pub struct DeliveryPort {
     pub refs: RefTag,
     /// Where requests go out.
     pub transport: Arc<dyn Transport>,
+    /// Every secret value this execution holds (credentials and the payload's secrets), in every
+    /// form: removed from each answer before the plugin sees it.
+    pub redactor: Redactor,
 }
 
 impl DeliveryPort {
@@ -160,5 +164,18 @@ impl Outbound for DeliveryPort {
 
     fn send(&self, request: OutboundRequest, max_response_bytes: usize) -> SendFuture<'_> {
         self.transport.send(request, max_response_bytes)
+    }
+
+    fn inbound(&self, mut response: InboundResponse) -> InboundResponse {
+        if self.redactor.is_empty() {
+            return response;
+        }
+        response.headers = response
+            .headers
+            .into_iter()
+            .map(|(name, value)| (self.redactor.text(&name), self.redactor.text(&value)))
+            .collect();
+        response.body = self.redactor.clean(response.body);
+        response
     }
 }

@@ -79,6 +79,9 @@ pub trait Outbound: Send + Sync {
     fn complete(&self, request: OutboundRequest, to_integration: bool) -> OutboundRequest;
     /// Sends a completed request, reading at most `max_response_bytes` of the answer.
     fn send(&self, request: OutboundRequest, max_response_bytes: usize) -> SendFuture<'_>;
+    /// Cleans an answer before the plugin sees it: a receiver that echoes the request would
+    /// otherwise hand the sandbox the credentials and secrets the host added to it.
+    fn inbound(&self, response: InboundResponse) -> InboundResponse;
 }
 
 /// A plugin's request to run a launch job (the `launch.enqueue` import).

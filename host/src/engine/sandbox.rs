@@ -190,6 +190,11 @@ impl http::Host for ExecState {
                     headers: response.headers.clone(),
                     body: response.body.clone(),
                 });
+                // The plugin sees the answer only as the port cleaned it.
+                let response = match self.io.as_ref() {
+                    Some(io) => io.port.inbound(response),
+                    None => response,
+                };
                 Ok(HttpResponse {
                     status: response.status,
                     headers: response
