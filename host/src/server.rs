@@ -111,6 +111,13 @@ pub async fn build(config: &Config) -> anyhow::Result<(AppState, Option<Bootstra
         .collect();
     tracing::info!(plugins = %names.join(", "), "plugins loaded");
 
+    crate::automations::grants::grant_existing(&store, |plugin| {
+        plugins
+            .get(plugin)
+            .and_then(|p| p.info.default_payload.clone())
+    })
+    .await
+    .context("granting integrations the secrets their automations use")?;
     let index = AutomationIndex::default();
     index.replace_all(load_automations(&store, &plugins).await?);
     tracing::info!(automations = index.len(), "automations loaded");
@@ -162,6 +169,7 @@ pub async fn build(config: &Config) -> anyhow::Result<(AppState, Option<Bootstra
         )),
         grants: Arc::new(grants),
         launch: config.launch,
+        metrics_on_api: config.metrics_listen.is_none(),
     };
     if let Some(changes) = state.store.changes() {
         tokio::spawn(follow_changes(state.clone(), changes));

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::browser::Page;
 use crate::common::{ADMIN_KEY, Receiver, Server, create_integration, member_key, put_secret};
@@ -357,6 +357,45 @@ async fn a_member_sees_no_secret_management_and_cannot_reach_it_by_url() {
         .eval("[...document.querySelectorAll('a')].some(a => a.innerText === 'New integration')")
         .await;
     assert!(!offered, "a member is offered to create integrations");
+
+    // An integration's secrets and grants are shown to a member by name, read-only.
+    put_secret(&admin, "SIGN_NAME", "sign-value-never-shown").await;
+    put_secret(&admin, "FOOTER", "footer-value-never-shown").await;
+    create_integration(
+        &admin,
+        json!({"name": "hook", "kind": "webhook", "url": "https://hook.example.com/",
+               "signing_secret": "SIGN_NAME", "secrets": ["FOOTER"]}),
+    )
+    .await;
+    page.goto("/#/integrations/hook").await;
+    page.until_text("Integration hook").await;
+    let shown: Value = page
+        .eval(
+            "({signing: document.querySelector('select[name=signing_secret]').value,
+               granted: [...document.querySelectorAll('input[name=secrets]')].map(b => [b.value, b.checked, b.disabled])})",
+        )
+        .await;
+    assert_eq!(
+        shown,
+        json!({"signing": "SIGN_NAME", "granted": [["FOOTER", true, true]]})
+    );
+    let text: String = page.eval("document.querySelector('main').innerText").await;
+    assert!(
+        !text.contains("never-shown") && !text.contains("HIDDEN_NAME"),
+        "{text}"
+    );
+    page.close().await;
+
+    // An admin grants another secret with a checkbox.
+    let page = Page::open(&server.url).await;
+    page.sign_in(ADMIN_KEY).await;
+    page.goto("/#/integrations/hook").await;
+    page.until_text("Integration hook").await;
+    page.click("input[name=secrets][value=HIDDEN_NAME]").await;
+    page.click_text("Save").await;
+    page.until_text("Saved").await;
+    let (_, hook) = admin.get("/v1/entities/default/integrations/hook").await;
+    assert_eq!(hook["secrets"], json!(["FOOTER", "HIDDEN_NAME"]));
     page.close().await;
 }
 

@@ -175,8 +175,8 @@ async fn hostile_secret_values_never_appear_in_records_responses_or_logs() {
     assert_eq!(r.0, 400, "{}", r.1);
 
     for integration in [
-        json!({"name": "echo", "kind": "webhook", "url": receiver.url("/echo"), "access_token": "TOKEN", "signing_secret": "QUOTE"}),
-        json!({"name": "dead", "kind": "slack", "url_secret": "DEAD_URL"}),
+        json!({"name": "echo", "kind": "webhook", "url": receiver.url("/echo"), "access_token": "TOKEN", "signing_secret": "QUOTE", "secrets": ["SHORT", "BIG"]}),
+        json!({"name": "dead", "kind": "slack", "url_secret": "DEAD_URL", "secrets": ["QUOTE"]}),
     ] {
         expect_status(
             &admin

@@ -14,6 +14,7 @@ use super::executions::HistoryQuery;
 use super::json::JsonBody;
 use super::out::{AutomationRow, AutomationsOut, ExecutionsOut};
 use super::{AppState, check_action_config, shown, store_error, to_completion};
+use crate::automations::grants::usable_secrets;
 use crate::automations::index::Compiled;
 use crate::automations::{Automation, AutomationInput, AutomationPatch, check_definition, compile};
 use crate::error::{ApiError, ErrorBody};
@@ -56,6 +57,7 @@ async fn validate(
     let automation = &compiled.automation;
     let action = &automation.action;
     let kinds = &plugin.info.integration_kinds;
+    let mut bound = None;
     match (&action.integration, kinds.is_empty()) {
         (None, false) => {
             return Err(ApiError::Invalid(format!(
@@ -90,17 +92,18 @@ async fn validate(
                     kinds.join(" or ")
                 )));
             }
+            bound = Some(integration);
         }
         (None, true) => {}
     }
     if let Some(template) = &compiled.template {
-        let secrets: Vec<String> = state
-            .store
-            .secret_names(entity_id)
-            .await
-            .map_err(store_error)?;
+        // Only the secrets the bound integration grants: whoever saves the automation (a member
+        // too) can send a secret only where an admin chose to.
         template
-            .check_names(&secrets)
+            .check_names(
+                &usable_secrets(bound.as_ref()),
+                action.integration.as_deref(),
+            )
             .map_err(|e| ApiError::Invalid(format!("action.payload: {e}")))?;
     }
     if !action.config.is_object() {

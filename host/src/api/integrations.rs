@@ -13,6 +13,7 @@ use super::auth::Principal;
 use super::json::JsonBody;
 use super::out::{IntegrationOut, IntegrationsOut, TestOut};
 use super::{AppState, check_action_config, store_error};
+use crate::automations::grants::usable_secrets;
 use crate::delivery::attempt::{Reach, Unrunnable, attempt_record, execute, verdict};
 use crate::delivery::integration::IntegrationKind;
 use crate::engine::Invocation;
@@ -50,6 +51,11 @@ pub(super) struct NewIntegration {
     /// The name of the secret that signs requests.
     #[serde(default)]
     pub signing_secret: Option<String>,
+    /// The secrets its automations' payload templates may reference (`${NAME}`), besides its
+    /// own URL secret, access token and signing secret. A template naming any other secret is
+    /// refused when it is saved, so a member can only send a secret where an admin chose to.
+    #[serde(default)]
+    pub secrets: Vec<String>,
 }
 
 /// The body of `PATCH …/integrations/{name}`: any subset; `null` clears a secret.
@@ -73,6 +79,9 @@ pub(super) struct IntegrationPatch {
     #[serde(default, deserialize_with = "some")]
     #[schema(value_type = Option<String>)]
     pub signing_secret: Option<Option<String>>,
+    /// The secrets it grants, replacing the list (refused while an automation's template
+    /// references a secret it would no longer grant).
+    pub secrets: Option<Vec<String>>,
 }
 
 fn some<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
@@ -150,7 +159,57 @@ async fn check(
             )));
         }
     }
+    for (index, secret) in record.secrets.iter().enumerate() {
+        if !existing.contains(secret) {
+            return Err(ApiError::Invalid(format!(
+                "secrets[{index}]: no secret named {secret} (create it first)"
+            )));
+        }
+        if record.secrets[..index].contains(secret) {
+            return Err(ApiError::Invalid(format!(
+                "secrets[{index}]: {secret} is listed twice"
+            )));
+        }
+    }
     Ok(())
+}
+
+/// Refuses a change to an integration that would leave a template of one of its automations
+/// referencing a secret the integration no longer lets it use (Conflict, naming them).
+async fn check_still_granted(
+    state: &AppState,
+    entity_id: i64,
+    old_name: &str,
+    record: &IntegrationRecord,
+) -> Result<(), ApiError> {
+    let automations = state
+        .store
+        .list_automations(entity_id, Default::default())
+        .await
+        .map_err(store_error)?;
+    let mut broken = Vec::new();
+    for automation in automations
+        .iter()
+        .filter(|a| a.action.integration.as_deref() == Some(old_name))
+    {
+        let default = state
+            .plugins
+            .get(&automation.action.plugin)
+            .and_then(|p| p.info.default_payload.clone());
+        for secret in crate::automations::grants::referenced_secrets(automation, default.as_deref())
+        {
+            if !record.may_use(&secret) {
+                broken.push(format!("{} (uses {secret})", automation.name));
+            }
+        }
+    }
+    if broken.is_empty() {
+        return Ok(());
+    }
+    Err(ApiError::Conflict(format!(
+        "secrets: automations still reference secrets this change would stop granting: {}",
+        broken.join(", ")
+    )))
 }
 
 #[utoipa::path(post, path = "/v1/entities/{entity}/integrations", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path)), request_body = NewIntegration, responses((status = 201, body = IntegrationOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
@@ -171,6 +230,7 @@ pub(super) async fn create(
         url_secret: body.url_secret,
         access_token: body.access_token,
         signing_secret: body.signing_secret,
+        secrets: body.secrets,
         created_at: now.clone(),
         updated_at: now,
     };
@@ -264,8 +324,12 @@ pub(super) async fn update(
     if let Some(secret) = patch.signing_secret {
         record.signing_secret = secret;
     }
+    if let Some(secrets) = patch.secrets {
+        record.secrets = secrets;
+    }
     record.updated_at = now_rfc3339();
     check(&state, entity.id, &record).await?;
+    check_still_granted(&state, entity.id, &name, &record).await?;
     Ok(Json(
         state
             .store
@@ -365,13 +429,9 @@ pub(super) async fn test(
     }
     let template =
         Template::parse(body.payload).map_err(|e| ApiError::Invalid(format!("payload: {e}")))?;
-    let secrets: Vec<String> = state
-        .store
-        .secret_names(entity.id)
-        .await
-        .map_err(store_error)?;
+    // What a real delivery through this integration could send, and no more.
     template
-        .check_names(&secrets)
+        .check_names(&usable_secrets(Some(&integration)), Some(&name))
         .map_err(|e| ApiError::Invalid(format!("payload: {e}")))?;
     let id = crate::auth::random_id("test_");
     let tag = state.master_key.refs().tag(&id);

@@ -261,6 +261,8 @@ pub(crate) struct IntegrationOut {
     pub access_token: Option<String>,
     /// The secret that signs requests.
     pub signing_secret: Option<String>,
+    /// The secrets its automations' payload templates may reference, besides the three above.
+    pub secrets: Vec<String>,
     /// When it was created.
     pub created_at: String,
     /// When it last changed.
@@ -277,6 +279,7 @@ impl From<IntegrationRecord> for IntegrationOut {
             url_secret: record.url_secret,
             access_token: record.access_token,
             signing_secret: record.signing_secret,
+            secrets: record.secrets,
             created_at: record.created_at,
             updated_at: record.updated_at,
         }

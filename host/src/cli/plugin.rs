@@ -443,7 +443,7 @@ async fn run_once(
         Some(tree) => {
             let template = Template::parse(tree).context("the payload template")?;
             template
-                .check_names(&secret_names)
+                .check_names(&secret_names, None)
                 .context("the payload template")?;
             let rendered = template.render(&tag, |name| match variables.get(name) {
                 Some(value) => Some(Resolved::Variable(value)),

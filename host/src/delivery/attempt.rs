@@ -212,6 +212,13 @@ impl Deliverer {
             }
             Err(other) => return Err(Unrunnable(format!("store: {other}"))),
         };
+        // Checked when the automation was saved; checked again here, since an admin may have
+        // withdrawn a grant since (or the execution predates it).
+        if let Some(ungranted) = payload_secrets.iter().find(|name| !record.may_use(name)) {
+            return Err(Unrunnable(format!(
+                "secret {ungranted} is not granted by integration {integration}"
+            )));
+        }
         let key_payload = payload_secrets.clone();
         let mut wanted: Vec<String> = payload_secrets;
         wanted.extend(record.access_token.iter().cloned());

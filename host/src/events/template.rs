@@ -32,14 +32,17 @@ pub enum TemplateError {
         /// What is wrong.
         message: String,
     },
-    /// Names that are neither variables nor existing secrets. The message lists the variables
-    /// and never the entity's secret names (a member may use secrets, not list them).
-    #[error("unknown template variable{} {}; valid names: {}, or the name of one of the entity's secrets", if .unknown.len() > 1 { "s" } else { "" }, .unknown.join(", "), .valid.join(", "))]
+    /// Names that are neither variables nor secrets the template may use. The message lists
+    /// the variables and never a secret's name (whether a secret of that name exists is not
+    /// told either: a member may use the secrets an integration grants, not discover others).
+    #[error("{} {}: not a variable{}; valid names: {}", if .unknown.len() > 1 { "references" } else { "reference" }, .unknown.iter().map(|n| format!("${{{n}}}")).collect::<Vec<_>>().join(", "), match .integration { Some(i) => format!(" nor a secret integration {i} grants"), None => " nor a secret this template may use".to_string() }, .valid.join(", "))]
     Unknown {
         /// The unknown names.
         unknown: Vec<String>,
         /// Every variable name (with `artifact_metadata.KEY`).
         valid: Vec<String>,
+        /// The integration whose grants were checked, if any.
+        integration: Option<String>,
     },
 }
 
@@ -75,10 +78,15 @@ impl Template {
         Ok(Self { tree, references })
     }
 
-    /// Checks that every referenced name is a variable or one of the entity's `secrets`; unknown
-    /// names are an error listing every valid name. Done when an automation is saved (a stored
-    /// template whose secret was deleted since still loads, and fails at delivery).
-    pub fn check_names(&self, secrets: &[String]) -> Result<(), TemplateError> {
+    /// Checks that every referenced name is a variable or one of `secrets` (what the template
+    /// may use: the grants of `integration`); unknown names are an error listing every variable.
+    /// Done when an automation is saved (a stored template whose grant was withdrawn since still
+    /// loads, and fails at delivery).
+    pub fn check_names(
+        &self,
+        secrets: &[String],
+        integration: Option<&str>,
+    ) -> Result<(), TemplateError> {
         let unknown: Vec<String> = self
             .references
             .iter()
@@ -90,7 +98,11 @@ impl Template {
         }
         let mut valid: Vec<String> = variables::variable_names().map(str::to_string).collect();
         valid.push(format!("{}KEY", variables::METADATA_PREFIX));
-        Err(TemplateError::Unknown { unknown, valid })
+        Err(TemplateError::Unknown {
+            unknown,
+            valid,
+            integration: integration.map(str::to_string),
+        })
     }
 
     /// Every name the template references.
@@ -284,7 +296,7 @@ mod tests {
 
     fn render(template: Value, vars: &Value) -> Value {
         let t = Template::parse(template).unwrap();
-        t.check_names(&["API_KEY".into()]).unwrap();
+        t.check_names(&["API_KEY".into()], None).unwrap();
         t.render(&tag(), |name| match vars.get(name) {
             Some(v) => Some(Resolved::Variable(v)),
             None if name == "API_KEY" => Some(Resolved::Secret),
@@ -319,10 +331,15 @@ mod tests {
     fn the_unknown_name_error_lists_no_secret() {
         let e = Template::parse(json!({"a": "${nope}"}))
             .unwrap()
-            .check_names(&["HIDDEN_SECRET".into()])
+            .check_names(&["HIDDEN_SECRET".into()], Some("hook"))
             .unwrap_err();
         assert!(!e.to_string().contains("HIDDEN_SECRET"), "{e}");
-        assert!(e.to_string().contains("entity's secrets"), "{e}");
+        assert!(
+            e.to_string().starts_with(
+                "reference ${nope}: not a variable nor a secret integration hook grants"
+            ),
+            "{e}"
+        );
     }
 
     #[test]
@@ -354,7 +371,7 @@ mod tests {
     fn unknown_names_and_bad_syntax_are_rejected() {
         let e = Template::parse(json!({"a": "${nope}"}))
             .unwrap()
-            .check_names(&[])
+            .check_names(&[], None)
             .unwrap_err();
         assert!(
             e.to_string().contains("nope") && e.to_string().contains("event_type"),
@@ -364,7 +381,7 @@ mod tests {
         assert!(e.to_string().starts_with("$.a.b[0]:"), "{e}");
         Template::parse(json!({"a": "${artifact_metadata.acc}"}))
             .unwrap()
-            .check_names(&[])
+            .check_names(&[], None)
             .unwrap();
     }
 }

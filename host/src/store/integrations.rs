@@ -20,14 +20,40 @@ pub struct IntegrationRecord {
     pub access_token: Option<String>,
     /// The secret that signs requests.
     pub signing_secret: Option<String>,
+    /// The secrets its automations' templates may reference besides the three above, by name.
+    pub secrets: Vec<String>,
     /// When it was created.
     pub created_at: String,
     /// When it last changed.
     pub updated_at: String,
 }
 
-pub(crate) const COLUMNS: &str =
-    "id, name, kind, url, access_token_secret, signing_secret, created_at, updated_at, url_secret";
+pub(crate) const COLUMNS: &str = "id, name, kind, url, access_token_secret, signing_secret, created_at, updated_at, url_secret, granted_secrets";
+
+impl IntegrationRecord {
+    /// Every secret its automations may reference: its own credentials and its grants.
+    pub fn may_use(&self, secret: &str) -> bool {
+        [&self.access_token, &self.signing_secret, &self.url_secret]
+            .into_iter()
+            .any(|own| own.as_deref() == Some(secret))
+            || self.secrets.iter().any(|granted| granted == secret)
+    }
+}
+
+/// The stored form of a list of granted secrets (a JSON array).
+pub(crate) fn grants_text(secrets: &[String]) -> String {
+    serde_json::to_string(secrets).expect("strings serialise")
+}
+
+/// The grants of a stored row: NULL (not yet granted, see [`IntegrationStore::ungranted_integrations`])
+/// reads as none.
+pub(crate) fn grants_of(text: Option<String>) -> Result<Vec<String>, StoreError> {
+    match text {
+        None => Ok(Vec::new()),
+        Some(text) => serde_json::from_str(&text)
+            .map_err(|e| StoreError::Corrupt(format!("an integration's granted secrets: {e}"))),
+    }
+}
 
 super::interface! {
     /// Integrations: an entity's named destinations.
@@ -42,5 +68,11 @@ super::interface! {
         fn list_integrations(&self, entity_id: i64) -> Result<Vec<IntegrationRecord>, StoreError>;
         /// Deletes an integration; refused (Conflict, naming them) while automations use it.
         fn delete_integration(&self, entity_id: i64, name: &str) -> Result<(), StoreError>;
+        /// Integrations stored before grants existed, with their entity's id: they have granted
+        /// nothing yet, not even an empty list.
+        fn ungranted_integrations(&self) -> Result<Vec<(i64, IntegrationRecord)>, StoreError>;
+        /// Sets the grants of an integration that has none yet (see `ungranted_integrations`);
+        /// false when another host did so first.
+        fn grant_first(&self, entity_id: i64, id: &str, secrets: Vec<String>) -> Result<bool, StoreError>;
     }
 }

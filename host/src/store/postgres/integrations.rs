@@ -21,6 +21,7 @@ fn from_row(row: &Row) -> Result<IntegrationRecord, StoreError> {
         created_at: row.get(6),
         updated_at: row.get(7),
         url_secret: row.get(8),
+        secrets: grants_of(row.get(9))?,
     })
 }
 
@@ -34,10 +35,11 @@ impl IntegrationStore for Postgres {
             execute(
                 tx,
                 "INSERT INTO integrations (id, entity_id, name, kind, url, access_token_secret, signing_secret,
-                 created_at, updated_at, url_secret) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                 created_at, updated_at, url_secret, granted_secrets) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 &[
                     &record.id, &entity_id, &record.name, &record.kind.as_str(), &record.url, &record.access_token,
                     &record.signing_secret, &record.created_at, &record.updated_at, &record.url_secret,
+                    &grants_text(&record.secrets),
                 ],
             )
             .await
@@ -57,10 +59,19 @@ impl IntegrationStore for Postgres {
             let updated = execute(
                 tx,
                 "UPDATE integrations SET name = $3, kind = $4, url = $5, access_token_secret = $6,
-                 signing_secret = $7, updated_at = $8, url_secret = $9 WHERE entity_id = $1 AND id = $2",
+                 signing_secret = $7, updated_at = $8, url_secret = $9, granted_secrets = $10
+                 WHERE entity_id = $1 AND id = $2",
                 &[
-                    &entity_id, &record.id, &record.name, &record.kind.as_str(), &record.url,
-                    &record.access_token, &record.signing_secret, &record.updated_at, &record.url_secret,
+                    &entity_id,
+                    &record.id,
+                    &record.name,
+                    &record.kind.as_str(),
+                    &record.url,
+                    &record.access_token,
+                    &record.signing_secret,
+                    &record.updated_at,
+                    &record.url_secret,
+                    &grants_text(&record.secrets),
                 ],
             )
             .await
@@ -127,6 +138,41 @@ impl IntegrationStore for Postgres {
                 return Err(StoreError::NotFound(format!("integration {name}")));
             }
             Notifier::announce(tx, Change::Credentials).await
+        })
+        .await
+    }
+
+    async fn ungranted_integrations(&self) -> Result<Vec<(i64, IntegrationRecord)>, StoreError> {
+        self.query(
+            &format!(
+                "SELECT {COLUMNS}, entity_id FROM integrations WHERE granted_secrets IS NULL ORDER BY entity_id, name"
+            ),
+            &[],
+        )
+        .await?
+        .iter()
+        .map(|row| Ok((row.get(10), from_row(row)?)))
+        .collect()
+    }
+
+    async fn grant_first(
+        &self,
+        entity_id: i64,
+        id: &str,
+        secrets: Vec<String>,
+    ) -> Result<bool, StoreError> {
+        self.transaction(async |tx| {
+            let updated = execute(
+                tx,
+                "UPDATE integrations SET granted_secrets = $3
+                 WHERE entity_id = $1 AND id = $2 AND granted_secrets IS NULL",
+                &[&entity_id, &id, &grants_text(&secrets)],
+            )
+            .await?;
+            if updated == 1 {
+                Notifier::announce(tx, Change::Credentials).await?;
+            }
+            Ok(updated == 1)
         })
         .await
     }

@@ -11,6 +11,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0002_installed_plugins",
         include_str!("migrations/0002_installed_plugins.sql"),
     ),
+    (
+        "0003_integration_grants",
+        include_str!("migrations/0003_integration_grants.sql"),
+    ),
 ];
 
 /// The advisory lock key migrations run under ("herald" in ASCII), so that hosts starting

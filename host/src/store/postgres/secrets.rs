@@ -36,7 +36,8 @@ impl SecretStore for Postgres {
             let users: Vec<String> = query(
                 tx,
                 "SELECT name FROM integrations WHERE entity_id = $1
-                 AND (access_token_secret = $2 OR signing_secret = $2 OR url_secret = $2) ORDER BY name",
+                 AND (access_token_secret = $2 OR signing_secret = $2 OR url_secret = $2
+                 OR granted_secrets::jsonb ? $2) ORDER BY name",
                 &[&entity_id, &name],
             )
             .await?
@@ -44,7 +45,11 @@ impl SecretStore for Postgres {
             .map(|r| r.get(0))
             .collect();
             if !users.is_empty() {
-                return Err(StoreError::in_use(format!("secret {name}"), "integration", &users));
+                return Err(StoreError::in_use(
+                    format!("secret {name}"),
+                    "integration",
+                    &users,
+                ));
             }
             let deleted = execute(
                 tx,

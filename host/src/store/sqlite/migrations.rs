@@ -20,6 +20,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_installed_plugins",
         include_str!("migrations/0005_installed_plugins.sql"),
     ),
+    (
+        "0006_integration_grants",
+        include_str!("migrations/0006_integration_grants.sql"),
+    ),
 ];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

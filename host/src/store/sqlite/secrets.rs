@@ -36,7 +36,8 @@ impl SecretStore for Sqlite {
         let name = name.to_string();
         self.write_credentials(move |tx| {
             let mut statement = tx.prepare(
-                "SELECT name FROM integrations WHERE entity_id = ?1 AND (access_token_secret = ?2 OR signing_secret = ?2 OR url_secret = ?2) ORDER BY name",
+                "SELECT name FROM integrations WHERE entity_id = ?1 AND (access_token_secret = ?2 OR signing_secret = ?2 OR url_secret = ?2
+                 OR EXISTS (SELECT 1 FROM json_each(granted_secrets) WHERE value = ?2)) ORDER BY name",
             )?;
             let users: Vec<String> =
                 statement.query_map(params![entity_id, name], |r| r.get(0))?.collect::<Result<_, _>>()?;

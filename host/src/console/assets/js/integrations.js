@@ -21,6 +21,7 @@ export async function integrationsPage(main) {
         ["URL", (i) => (i.url_secret ? `secret ${i.url_secret}` : i.url)],
         ["Signing secret", (i) => i.signing_secret || "—"],
         ["Access token", (i) => i.access_token || "—"],
+        ["Grants", (i) => (i.secrets || []).join(", ") || "—"],
         ["Changed", (i) => when(i.updated_at)],
       ],
       integrations,
@@ -40,8 +41,11 @@ export async function integrationPage(main, name) {
   const existing = name ? await api("GET", `${entityPath()}/integrations/${seg(name)}`) : null;
   const names = await secretNames();
   const admin = isAdmin();
-  const secretSelect = (value, fieldName) =>
-    select([["", "none"], ...names.map((n) => [n, n])], value || "", { name: fieldName, disabled: !admin });
+  // A member cannot list secrets, but sees the names an integration uses: they are options too.
+  const secretSelect = (value, fieldName) => {
+    const options = value && !names.includes(value) ? [...names, value] : names;
+    return select([["", "none"], ...options.map((n) => [n, n])], value || "", { name: fieldName, disabled: !admin });
+  };
 
   const nameInput = h("input", { type: "text", name: "name", value: existing?.name || "", required: true, disabled: !admin });
   const kind = select(KINDS, existing?.kind || "webhook", { name: "kind", disabled: !admin });
@@ -49,6 +53,19 @@ export async function integrationPage(main, name) {
   const urlSecret = secretSelect(existing?.url_secret, "url_secret");
   const signing = secretSelect(existing?.signing_secret, "signing_secret");
   const token = secretSelect(existing?.access_token, "access_token");
+  const granted = new Set(existing?.secrets || []);
+  const grantBoxes = [...new Set([...names, ...granted])].map((n) =>
+    h("label", { class: "check" }, h("input", { type: "checkbox", name: "secrets", value: n, checked: granted.has(n), disabled: !admin }), ` ${n}`),
+  );
+  const grantsHint = "The secrets its automations' payload templates may name (${NAME}), besides the URL, signing and access-token secrets above. A template naming any other secret is refused.";
+  const grants = h(
+    "fieldset",
+    { class: "field grants", "data-field": "secrets", "aria-describedby": "grants-hint" },
+    h("legend", {}, "Secrets its automations may use"),
+    grantBoxes.length ? grantBoxes : h("p", { class: "muted" }, admin ? "The entity has no secrets yet." : "None."),
+    h("p", { class: "hint", id: "grants-hint" }, grantsHint),
+    h("p", { class: "error", role: "alert" }),
+  );
   const form = h(
     "form",
     { class: "card", "aria-label": "Integration" },
@@ -58,6 +75,7 @@ export async function integrationPage(main, name) {
     field("URL from secret", urlSecret, { name: "url_secret" }),
     field("Signing secret", signing, { name: "signing_secret", hint: "Signs each request (Standard Webhooks and X-Wandb-Signature)." }),
     field("Access token", token, { name: "access_token", hint: "Sent as Authorization: Bearer." }),
+    grants,
     admin
       ? h("div", { class: "actions" }, h("button", { class: "primary", type: "submit" }, existing ? "Save" : "Create"))
       : h("p", { class: "muted" }, "Only admins change integrations."),
@@ -72,6 +90,7 @@ export async function integrationPage(main, name) {
       url_secret: urlSecret.value || null,
       signing_secret: signing.value || null,
       access_token: token.value || null,
+      secrets: [...form.querySelectorAll("input[name=secrets]:checked")].map((box) => box.value),
     };
     try {
       if (existing) {

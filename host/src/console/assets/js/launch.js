@@ -55,7 +55,7 @@ export async function pluginsPage(main) {
         h(
           "dl",
           { class: "facts" },
-          h("dt", {}, "Source"), h("dd", {}, p.source || ""),
+          h("dt", {}, "Source"), h("dd", {}, p.source || (p.builtin ? "builtin" : "installed by the operator")),
           h("dt", {}, "Integration kinds"), h("dd", {}, (p.integration_kinds || []).join(", ") || "none"),
         ),
         h("details", {}, h("summary", {}, "Config schema"), json(p.config_schema)),

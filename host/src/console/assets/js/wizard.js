@@ -3,7 +3,7 @@
 // template (with the variables it may use) → name. Every step stays in the page, so an error the
 // server names (`event.filter`, `action.payload`) is shown at its field, on its step.
 
-import { api, entityPath, isAdmin, seg } from "./api.js";
+import { api, entityPath, seg } from "./api.js";
 import { h, fill, field, select, showError, clearErrors, toast } from "./dom.js";
 
 const STEPS = [
@@ -78,7 +78,6 @@ export async function wizardPage(main, id) {
     api("GET", `${entityPath()}/integrations`),
     id ? api("GET", `/v1/automations/${seg(id)}`) : Promise.resolve(null),
   ]);
-  const secrets = isAdmin() ? (await api("GET", `${entityPath()}/secrets`)).secrets.map((s) => s.name) : [];
   const eventTypes = [...new Set(catalog.scopes.flatMap((s) => s.event_types))];
 
   let eventType = existing?.event.type || "LINK_ARTIFACT";
@@ -250,6 +249,7 @@ export async function wizardPage(main, id) {
         : h("option", { value: "" }, `No ${kinds.join(" or ")} integration yet`),
     );
     integrationField.hidden = kinds.length === 0;
+    integrationSelect.dispatchEvent(new Event("change"));
     const properties = plugin()?.config_schema?.properties || {};
     const required = plugin()?.config_schema?.required || [];
     fill(
@@ -283,8 +283,19 @@ export async function wizardPage(main, id) {
       h("button", { type: "button", title: `${v.about} (${v.set_by})`, onclick: () => insert("${" + v.name + "}") }, "${" + v.name + "}"),
     ),
     h("button", { type: "button", title: "An artifact's metadata value", onclick: () => insert("${artifact_metadata.KEY}") }, "${artifact_metadata.KEY}"),
-    secrets.map((name) => h("button", { type: "button", title: "A secret (resolved only when sent)", onclick: () => insert("${" + name + "}") }, "${" + name + "}")),
+    h("span", { class: "secret-chips" }),
   );
+  // The secrets a template may name are those its integration uses or grants: offered to members
+  // and admins alike, and only those (the server refuses any other).
+  const renderSecretChips = () => {
+    const chosen = integrations.find((i) => i.name === integrationSelect.value);
+    const names = chosen ? [...new Set([chosen.url_secret, chosen.access_token, chosen.signing_secret, ...(chosen.secrets || [])].filter(Boolean))] : [];
+    fill(
+      variables.querySelector(".secret-chips"),
+      names.map((name) => h("button", { type: "button", title: `A secret ${chosen.name} grants (resolved only when sent)`, onclick: () => insert("${" + name + "}") }, "${" + name + "}")),
+    );
+  };
+  integrationSelect.addEventListener("change", renderSecretChips);
 
   // Step 6: name, description, enabled, rate limit.
   const nameInput = h("input", { type: "text", name: "name", value: existing?.name || "", required: true });
