@@ -21,6 +21,9 @@ use crate::store::Durability;
 pub struct Config {
     /// The address the HTTP API listens on.
     pub listen: SocketAddr,
+    /// A separate address for `GET /metrics` (e.g. one only the monitoring network reaches);
+    /// when set, the API's own address no longer serves it. `HERALD_METRICS_LISTEN` overrides it.
+    pub metrics_listen: Option<SocketAddr>,
     /// Where the database, the master key and the compiled-plugin cache live.
     pub data_dir: PathBuf,
     /// The directory of third-party plugin components (`*.wasm`), read at start; components
@@ -72,6 +75,7 @@ impl Default for Config {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            metrics_listen: None,
             data_dir: PathBuf::from("herald-data"),
             plugins_dir: None,
             compiled_dir: None,
@@ -112,6 +116,12 @@ impl Config {
             self.listen = listen
                 .parse()
                 .with_context(|| format!("HERALD_LISTEN={listen:?} is not an address"))?;
+        }
+        if let Some(listen) = var("HERALD_METRICS_LISTEN") {
+            self.metrics_listen =
+                Some(listen.parse().with_context(|| {
+                    format!("HERALD_METRICS_LISTEN={listen:?} is not an address")
+                })?);
         }
         if let Some(dir) = var("HERALD_DATA_DIR") {
             self.data_dir = dir.into();

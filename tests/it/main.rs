@@ -24,4 +24,5 @@ mod sandbox;
 mod security;
 mod serve;
 mod sqlite_faults;
+mod trust;
 mod webhook_plugin;

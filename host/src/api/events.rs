@@ -67,6 +67,13 @@ fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     }
 }
 
+/// The key stored for event `index` of a batch posted with key `key`. It holds a line break,
+/// which no header value can, so no single post's key (e.g. `K#0`) ever stands for a batch's
+/// event, nor the other way round.
+fn batch_event_key(key: &str, index: usize) -> String {
+    format!("batch\n{key}\n{index}")
+}
+
 #[utoipa::path(post, path = "/v1/events", tag = "events", security(("api_key" = [])), request_body = EventInput, params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried post return the same event id")), responses((status = 202, body = IngestOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
 pub(super) async fn ingest_one(
     State(state): State<AppState>,
@@ -123,7 +130,7 @@ pub(super) async fn ingest_batch(
     let events = events
         .into_iter()
         .enumerate()
-        .map(|(index, event)| (event, key.as_ref().map(|k| format!("{k}#{index}"))))
+        .map(|(index, event)| (event, key.as_deref().map(|k| batch_event_key(k, index))))
         .collect();
     let outcomes = state.ingest().events(principal.entity.id, events).await?;
     let matched: usize = outcomes.iter().map(|o| o.matched).sum();

@@ -22,7 +22,18 @@ pub(super) async fn health() -> Json<Value> {
 }
 
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus metrics (OpenMetrics text)")))]
-pub(super) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub(super) async fn metrics(State(state): State<AppState>) -> axum::response::Response {
+    if !state.metrics_on_api {
+        return crate::error::ApiError::NotFound(
+            "/metrics is served on the metrics_listen address".into(),
+        )
+        .into_response();
+    }
+    exposition(State(state)).await.into_response()
+}
+
+/// The exposition itself, wherever it is served.
+pub(super) async fn exposition(State(state): State<AppState>) -> impl IntoResponse {
     let depth = state.store.queue_depth().await.unwrap_or(-1);
     (
         [(

@@ -65,6 +65,8 @@ pub struct AppState {
     pub grants: Arc<BTreeMap<String, Vec<url::Origin>>>,
     /// Launch settings.
     pub launch: crate::launch::LaunchConfig,
+    /// Whether `GET /metrics` is served with the API (false when it has its own address).
+    pub metrics_on_api: bool,
 }
 
 impl AppState {
@@ -113,6 +115,13 @@ pub fn router(state: AppState) -> Router {
         .merge(crate::console::routes())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .layer(axum::middleware::map_response(error_bodies))
+        .with_state(state)
+}
+
+/// `GET /metrics` alone, for the `metrics_listen` address.
+pub fn metrics_router(state: AppState) -> Router {
+    Router::new()
+        .route("/metrics", axum::routing::get(health::exposition))
         .with_state(state)
 }
 

@@ -28,12 +28,20 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 }
 
 #[utoipa::path(get, path = "/v1/plugins", tag = "plugins", security(("api_key" = [])), responses((status = 200, body = PluginsOut, description = "Installed action plugins with versions and config schemas"), (status = 401, body = ErrorBody)))]
-pub(super) async fn list(State(state): State<AppState>, _principal: Principal) -> Json<PluginsOut> {
+pub(super) async fn list(State(state): State<AppState>, principal: Principal) -> Json<PluginsOut> {
+    // Where a component came from is a path on the server: the operator's to know.
+    let operator = principal.require_operator("see plugin sources").is_ok();
     let plugins = state
         .plugins
         .all()
         .iter()
-        .map(|p| PluginOut::from(&**p))
+        .map(|p| {
+            let mut out = PluginOut::from(&**p);
+            if !operator {
+                out.source = None;
+            }
+            out
+        })
         .collect();
     Json(PluginsOut { plugins })
 }

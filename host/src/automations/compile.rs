@@ -18,7 +18,7 @@ pub fn compile(
     automation: Automation,
     default_payload: Option<&str>,
 ) -> Result<Compiled, String> {
-    let filter = Filter::parse(automation.event.filter.as_ref().unwrap_or(&Value::Null))
+    let filter = Filter::parse_for_events(automation.event.filter.as_ref().unwrap_or(&Value::Null))
         .map_err(|e| format!("event.filter: {e}"))?;
     let template = match (&automation.action.payload, default_payload) {
         (Some(tree), _) => {

@@ -63,6 +63,23 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     let address = listener.local_addr()?;
+    let metrics = match config.metrics_listen {
+        Some(address) => {
+            let listener = tokio::net::TcpListener::bind(address)
+                .await
+                .with_context(|| format!("listening on {address} (metrics_listen)"))?;
+            let address = listener.local_addr()?;
+            // Before the line below, so that whoever waits for that one has read this one.
+            println!("herald metrics on http://{address}/metrics");
+            let app = crate::api::metrics_router(state.clone());
+            Some(tokio::spawn(async move {
+                if let Err(error) = axum::serve(listener, app).await {
+                    tracing::error!(%error, "the metrics listener stopped");
+                }
+            }))
+        }
+        None => None,
+    };
     // The line tests and scripts wait for: it is printed once the socket accepts connections.
     println!("herald listening on http://{address}");
     tracing::info!(%address, "listening");
@@ -90,6 +107,9 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("serving the API")?;
     purge.abort();
+    if let Some(metrics) = metrics {
+        metrics.abort();
+    }
     tracing::info!("stopping: no new deliveries are claimed");
     if let Some(dispatcher) = dispatcher {
         dispatcher.shutdown(config.delivery.shutdown_grace).await;

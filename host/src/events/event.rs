@@ -67,6 +67,33 @@ impl RunState {
     }
 }
 
+/// The fields of an event as filters see it (its JSON form): a filter naming another field is
+/// refused when it is saved, since it could never match. Of these, only `metadata` and
+/// `metrics` hold fields of their own (`metadata.accuracy`).
+pub const FILTER_FIELDS: [&str; 18] = [
+    "type",
+    "entity",
+    "project",
+    "registry",
+    "author",
+    "collection",
+    "version",
+    "version_index",
+    "aliases",
+    "alias",
+    "metadata",
+    "source_artifact",
+    "run_id",
+    "run_name",
+    "state",
+    "step",
+    "metrics",
+    "occurred_at",
+];
+
+/// The fields of [`FILTER_FIELDS`] that are objects.
+pub const FILTER_OBJECT_FIELDS: [&str; 2] = ["metadata", "metrics"];
+
 /// An event as a client posts it (`POST /v1/events`). Which fields apply depends on `type`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -379,6 +406,26 @@ mod tests {
     fn parse(json: &str) -> Result<(), String> {
         let input: EventInput = serde_json::from_str(json).map_err(|e| e.to_string())?;
         input.validate().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn filter_fields_are_exactly_the_fields_an_event_has() {
+        let every: EventInput = serde_json::from_value(serde_json::json!({
+            "type": "CREATE_ARTIFACT", "entity": "e", "project": "p", "registry": "r",
+            "author": "a", "collection": "c", "version": "v1", "version_index": 1,
+            "aliases": ["x"], "alias": "x", "metadata": {}, "source_artifact": "s",
+            "run_id": "r", "run_name": "n", "state": "FAILED", "step": 1, "metrics": {"m": 1},
+            "occurred_at": "2026-01-01T00:00:00Z"
+        }))
+        .unwrap();
+        let value = serde_json::to_value(&every).unwrap();
+        let keys: Vec<&str> = value
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(keys, FILTER_FIELDS);
     }
 
     #[test]

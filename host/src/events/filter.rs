@@ -79,9 +79,19 @@ const OPERATORS: &str =
 impl Filter {
     /// Parses a filter document. `null` or `{}` is the filter that always holds.
     pub fn parse(value: &Value) -> Result<Self, FilterError> {
+        Self::parse_checked(value, |_, _| Ok(()))
+    }
+
+    /// Parses a filter on events: as [`Filter::parse`], and a field no event has is refused
+    /// (such a filter could never match).
+    pub fn parse_for_events(value: &Value) -> Result<Self, FilterError> {
+        Self::parse_checked(value, check_event_field)
+    }
+
+    fn parse_checked(value: &Value, check: FieldCheck) -> Result<Self, FilterError> {
         match value {
             Value::Null => Ok(Self::And(Vec::new())),
-            other => parse_filter(other, "$"),
+            other => parse_filter(other, "$", check),
         }
     }
 
@@ -120,7 +130,10 @@ pub fn guard_keys<'a>(document: &'a Value, path: &[String]) -> impl Iterator<Ite
     single.into_iter().chain(many.into_iter().flatten())
 }
 
-fn parse_filter(value: &Value, path: &str) -> Result<Filter, FilterError> {
+/// What a field name must satisfy: (the field, its JSON path) → ok or the error.
+type FieldCheck = fn(&str, &str) -> Result<(), FilterError>;
+
+fn parse_filter(value: &Value, path: &str, check: FieldCheck) -> Result<Filter, FilterError> {
     let Value::Object(fields) = value else {
         return Err(error(path, "a filter must be a JSON object"));
     };
@@ -138,7 +151,7 @@ fn parse_filter(value: &Value, path: &str) -> Result<Filter, FilterError> {
                 let inner = items
                     .iter()
                     .enumerate()
-                    .map(|(i, item)| parse_filter(item, &format!("{here}[{i}]")))
+                    .map(|(i, item)| parse_filter(item, &format!("{here}[{i}]"), check))
                     .collect::<Result<Vec<_>, _>>()?;
                 match key.as_str() {
                     "$and" => Filter::And(inner),
@@ -146,7 +159,7 @@ fn parse_filter(value: &Value, path: &str) -> Result<Filter, FilterError> {
                     _ => Filter::Nor(inner),
                 }
             }
-            "$not" => Filter::Not(Box::new(parse_filter(operand, &here)?)),
+            "$not" => Filter::Not(Box::new(parse_filter(operand, &here, check)?)),
             operator if operator.starts_with('$') => {
                 return Err(error(
                     &here,
@@ -160,6 +173,7 @@ fn parse_filter(value: &Value, path: &str) -> Result<Filter, FilterError> {
                         "a field name must not be empty or have empty parts",
                     ));
                 }
+                check(field, &here)?;
                 Filter::Field {
                     path: field.split('.').map(str::to_string).collect(),
                     condition: parse_condition(operand, &here)?,
@@ -173,6 +187,35 @@ fn parse_filter(value: &Value, path: &str) -> Result<Filter, FilterError> {
     } else {
         Filter::And(parts)
     })
+}
+
+/// Refuses a field no event has (it could never match): the first part must be an event field,
+/// and only an object field (`metadata`, `metrics`) has parts below it.
+fn check_event_field(field: &str, path: &str) -> Result<(), FilterError> {
+    use super::event::{FILTER_FIELDS, FILTER_OBJECT_FIELDS};
+    let (first, rest) = match field.split_once('.') {
+        Some((first, rest)) => (first, Some(rest)),
+        None => (field, None),
+    };
+    if !FILTER_FIELDS.contains(&first) {
+        return Err(error(
+            path,
+            format!(
+                "no event has a field {first:?} (fields: {})",
+                FILTER_FIELDS.join(", ")
+            ),
+        ));
+    }
+    if rest.is_some() && !FILTER_OBJECT_FIELDS.contains(&first) {
+        return Err(error(
+            path,
+            format!(
+                "{first} has no fields of its own (only {} do)",
+                FILTER_OBJECT_FIELDS.join(" and ")
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn parse_condition(value: &Value, path: &str) -> Result<Condition, FilterError> {
@@ -455,6 +498,19 @@ mod tests {
         ));
         assert!(!holds(json!({"version_index": "7"}), event.clone()));
         assert!(!holds(json!({"alias": {"$contains": 1}}), event));
+    }
+
+    #[test]
+    fn an_event_filter_names_only_fields_events_have() {
+        let refused = |filter: Value| Filter::parse_for_events(&filter).unwrap_err().to_string();
+        assert!(refused(json!({"aliass": "prod"})).starts_with("$.aliass: no event has a field"));
+        assert!(
+            refused(json!({"$or": [{"alias": "p"}, {"$not": {"colection": "c"}}]}))
+                .starts_with("$.$or[1].$not.colection:")
+        );
+        assert!(refused(json!({"alias.x": "p"})).contains("alias has no fields of its own"));
+        Filter::parse_for_events(&json!({"metadata.a.b": 1, "metrics.loss": {"$gt": 1}})).unwrap();
+        Filter::parse(&json!({"anything": 1})).unwrap();
     }
 
     #[test]

@@ -256,8 +256,11 @@ pub struct PluginOut {
     pub version: String,
     /// One sentence.
     pub description: String,
-    /// `builtin` or the file it came from.
-    pub source: String,
+    /// Whether it is embedded in the binary (the others were installed by the operator).
+    pub builtin: bool,
+    /// `builtin` or the file it came from: a path on the server, so shown to the operator only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// The integration kinds it sends through.
     pub integration_kinds: Vec<String>,
     /// The JSON Schema its action config must match (the host checks it).
@@ -275,7 +278,8 @@ impl From<&Plugin> for PluginOut {
             name: info.name.clone(),
             version: info.version.clone(),
             description: info.description.clone(),
-            source: plugin.source.clone(),
+            builtin: plugin.source == "builtin",
+            source: Some(plugin.source.clone()),
             integration_kinds: info.integration_kinds.clone(),
             config_schema: plugin.config_schema.clone(),
             default_payload: info
