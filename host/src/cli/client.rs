@@ -569,7 +569,14 @@ pub(super) async fn run(
             }
         },
         C::Integrations(command) => {
-            const COLUMNS: &[&str] = &["name", "kind", "url", "access_token", "signing_secret"];
+            const COLUMNS: &[&str] = &[
+                "name",
+                "kind",
+                "url",
+                "access_token",
+                "signing_secret",
+                "secrets",
+            ];
             match command {
                 IntegrationsCommand::List(entity) => {
                     let entity = client.entity(&entity).await?;

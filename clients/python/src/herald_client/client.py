@@ -239,7 +239,7 @@ class Herald:
 
     def create_integration(self, entity: Optional[str] = None, **fields: Any) -> Integration:
         """Creates an integration (``name``, ``kind``, ``url`` or ``url_secret``, ``access_token``,
-        ``signing_secret``)."""
+        ``signing_secret``, and ``secrets``: the names its automations' templates may use)."""
         path = f"/v1/entities/{self._entity(entity)}/integrations"
         return Integration.from_api(self.request("POST", path, fields))
 

@@ -101,10 +101,12 @@ class Integration:
     kind: str
     url: Optional[str]
     raw: Dict[str, Any] = field(repr=False, compare=False)
+    #: The secrets its automations' payload templates may name, besides its own credentials.
+    secrets: List[str] = field(default_factory=list)
 
     @classmethod
     def from_api(cls, data: Dict[str, Any]) -> "Integration":
-        return cls(data["name"], data["kind"], data.get("url"), data)
+        return cls(data["name"], data["kind"], data.get("url"), data, list(data.get("secrets") or []))
 
 
 @dataclass(frozen=True)
