@@ -683,7 +683,7 @@ async fn bad_bodies_are_400_and_name_the_field() {
     assert!(
         text.contains("no_such_thing")
             && text.contains("artifact_version_string")
-            && text.contains("entity's secrets")
+            && text.contains("nor a secret integration ci grants")
             // Secret names are never listed, to admins or members.
             && !text.contains("TOKEN"),
         "{text}"

@@ -134,7 +134,7 @@ async fn secrets_integrations_automations_and_events_from_the_command_line() {
     let local = write_json(
         files,
         "local.json",
-        &json!({"name": "local", "kind": "webhook", "url": receiver.url("/t")}),
+        &json!({"name": "local", "kind": "webhook", "url": receiver.url("/t"), "secrets": ["TOKEN"]}),
     );
     cli.ok(&["integrations", "create", "-f", &local]).await;
     let payload = write_json(files, "payload.json", &json!({"hello": "${TOKEN}"}));
@@ -254,7 +254,7 @@ async fn secrets_integrations_automations_and_events_from_the_command_line() {
     cli.ok(&["secrets", "delete", "TOKEN"]).await;
     assert_eq!(
         cli.ok(&["integrations", "list"]).await.trim(),
-        "NAME  KIND  URL  ACCESS_TOKEN  SIGNING_SECRET\n(none)"
+        "NAME  KIND  URL  ACCESS_TOKEN  SIGNING_SECRET  SECRETS\n(none)"
     );
 }
 
