@@ -13,22 +13,27 @@ pub enum Role {
     Admin,
     /// Posts events, manages automations, reads history.
     Member,
+    /// A launch agent: claims, heartbeats and finishes items of the queues its key is bound to,
+    /// and nothing else.
+    Agent,
 }
 
 impl Role {
-    /// `admin` or `member`.
+    /// `admin`, `member` or `agent`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Admin => "admin",
             Self::Member => "member",
+            Self::Agent => "agent",
         }
     }
 
-    /// Parses `admin` or `member`.
+    /// Parses `admin`, `member` or `agent`.
     pub fn parse(text: &str) -> Option<Self> {
         match text {
             "admin" => Some(Self::Admin),
             "member" => Some(Self::Member),
+            "agent" => Some(Self::Agent),
             _ => None,
         }
     }

@@ -362,6 +362,26 @@ impl Server {
         env: &[(&str, &str)],
         extra_args: &[&str],
     ) -> Self {
+        Self::start_listening(data_dir, config, env, extra_args, "127.0.0.1:0")
+    }
+
+    /// Kills this server and, `down` later, starts it again on the same data and the same
+    /// port, as a host restarting under its clients does (blocks for `down`).
+    pub(crate) fn restart(self, config: &str, env: &[(&str, &str)], down: Duration) -> Self {
+        let listen = self.url.trim_start_matches("http://").to_string();
+        let data_dir = self.log_path.parent().unwrap().to_path_buf();
+        self.kill();
+        std::thread::sleep(down);
+        Self::start_listening(&data_dir, config, env, &[], &listen)
+    }
+
+    fn start_listening(
+        data_dir: &Path,
+        config: &str,
+        env: &[(&str, &str)],
+        extra_args: &[&str],
+        listen: &str,
+    ) -> Self {
         std::fs::create_dir_all(data_dir).unwrap();
         let config_path = data_dir.join("herald-test.toml");
         // Every test server shares one compiled-component cache, so each plugin is compiled once
@@ -385,7 +405,7 @@ impl Server {
             .unwrap();
         let mut command = Command::new(herald_bin());
         command
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .args(["serve", "--listen", listen, "--data-dir"])
             .arg(data_dir)
             .arg("--config")
             .arg(&config_path)

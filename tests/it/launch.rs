@@ -102,6 +102,8 @@ struct Bench {
     server: Server,
     admin: Api,
     member_key: String,
+    /// An agent key bound to queue `gpu`.
+    agent_key: String,
     out: PathBuf,
     _dir: tempfile::TempDir,
 }
@@ -128,12 +130,20 @@ impl Bench {
                 .await,
             201,
         );
+        let agent_key = crate::common::created(
+            &admin,
+            "/v1/entities/default/keys",
+            &json!({"role": "agent", "queues": ["gpu"], "label": "gpu agent"}),
+            "key",
+        )
+        .await;
         let out = dir.path().join("out");
         std::fs::create_dir_all(&out).unwrap();
         Self {
             server,
             admin,
             member_key,
+            agent_key,
             out,
             _dir: dir,
         }
@@ -215,7 +225,7 @@ async fn an_agent_runs_the_job_with_its_config_and_reports_the_run() {
             .contains("`command` not in the job's config")
     );
 
-    let agent = Agent::start(&bench.server, &bench.member_key, &["--queue", "gpu"]);
+    let agent = Agent::start(&bench.server, &bench.agent_key, &["--queue", "gpu"]);
     let ok_item = wait_for(admin, &ok, &["finished", "failed"], Duration::from_secs(30)).await;
     let bad_item = wait_for(
         admin,
@@ -254,7 +264,7 @@ async fn an_agent_runs_the_job_with_its_config_and_reports_the_run() {
     );
     assert!(env.contains("HERALD_RUN_CONFIG="), "{env}");
     assert!(
-        !env.contains("HERALD_KEY") && !env.contains(&bench.member_key),
+        !env.contains("HERALD_KEY") && !env.contains(&bench.agent_key),
         "the agent's key never reaches the job: {env}"
     );
 
@@ -288,12 +298,11 @@ async fn a_finish_whose_agent_hangs_up_never_leaves_a_run_without_its_event() {
     )
     .await;
     job(admin, "quick", "true", &bench.out, json!({})).await;
-    let member = bench.server.client(&bench.member_key);
+    let agent = bench.server.client(&bench.agent_key);
     let host = bench.server.url.trim_start_matches("http://").to_string();
-    let body = json!({"agent": "flaky-box", "exit_code": 0});
     for hang_up_after in 0..ITEMS {
         let id = enqueue(admin, "gpu", json!({"job": "quick", "project": "p"})).await;
-        let (status, claimed) = member
+        let (status, claimed) = agent
             .post(
                 "/v1/entities/default/queues/gpu/claim",
                 &json!({"agent": "flaky-box"}),
@@ -301,6 +310,7 @@ async fn a_finish_whose_agent_hangs_up_never_leaves_a_run_without_its_event() {
             .await;
         assert_eq!(status, 200, "{claimed}");
         assert_eq!(claimed["item"]["id"], id.as_str());
+        let body = json!({"lease_token": claimed["lease_token"], "exit_code": 0});
 
         // The agent sends its finish report and is gone before the answer, a little later each
         // time, so that some hang-ups land while the server is between storing the item and
@@ -309,7 +319,7 @@ async fn a_finish_whose_agent_hangs_up_never_leaves_a_run_without_its_event() {
         let request = format!(
             "POST {path} HTTP/1.1\r\nhost: {host}\r\nauthorization: Bearer {}\r\n\
              content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-            bench.member_key,
+            bench.agent_key,
             body.to_string().len()
         );
         let mut socket = tokio::net::TcpStream::connect(&host).await.unwrap();
@@ -321,7 +331,7 @@ async fn a_finish_whose_agent_hangs_up_never_leaves_a_run_without_its_event() {
 
         // Restarted, the agent reports again: accepted if the first report never took effect,
         // refused if it did, and either way the run's event must follow.
-        let (status, answer) = member.post(&path, &body).await;
+        let (status, answer) = agent.post(&path, &body).await;
         assert!(status == 200 || status == 409, "{status} {answer}");
         let item = wait_for(admin, &id, &["finished"], Duration::from_secs(10)).await;
         assert_eq!(item["exit_code"], 0, "{item}");
@@ -363,7 +373,7 @@ async fn higher_priorities_run_first_and_cancel_stops_a_running_process() {
     .await;
     let agent = Agent::start(
         &bench.server,
-        &bench.member_key,
+        &bench.agent_key,
         &["--queue", "gpu", "--max-jobs", "1"],
     );
     for id in [&low, &high, &also_low] {
@@ -451,25 +461,62 @@ async fn higher_priorities_run_first_and_cancel_stops_a_running_process() {
     agent.kill();
 }
 
+/// Whether a process is alive (and not a zombie waiting to be reaped).
+fn alive(pid: &str) -> bool {
+    match std::fs::read_to_string(format!("/proc/{}/stat", pid.trim())) {
+        Ok(stat) => stat
+            .rsplit_once(") ")
+            .is_some_and(|(_, rest)| !rest.starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
 #[tokio::test]
-async fn an_item_whose_agent_died_runs_again_elsewhere() {
+async fn an_agent_killed_mid_job_takes_the_job_with_it_and_the_item_runs_exactly_once_more() {
     let bench = Bench::new().await;
     let admin = &bench.admin;
-    // Counts its runs; the first run waits long enough for its agent to be killed.
-    let script = r#"echo run >> "$OUT/runs"; if [ "$(wc -l < "$OUT/runs")" -eq 1 ]; then echo $$ > "$OUT/first.pid"; exec sleep 3; fi"#;
+    // Counts its runs; the first run starts a child of its own (the job's process tree) and
+    // waits long enough for its agent to be killed.
+    let script = r#"echo run >> "$OUT/runs"; if [ "$(wc -l < "$OUT/runs")" -eq 1 ]; then echo $$ > "$OUT/first.pid"; sleep 30 & echo $! > "$OUT/child.pid"; wait; fi"#;
     job(admin, "flaky", script, &bench.out, json!({})).await;
     let id = enqueue(admin, "gpu", json!({"job": "flaky", "project": "p"})).await;
     let first = Agent::start(
         &bench.server,
-        &bench.member_key,
+        &bench.agent_key,
         &["--queue", "gpu", "--name", "first"],
     );
     let running = wait_for(admin, &id, &["running"], Duration::from_secs(30)).await;
     assert_eq!(running["agent"], "first");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !bench.out.join("child.pid").exists() {
+        assert!(Instant::now() < deadline, "the job never started its child");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let pids: Vec<String> = ["first.pid", "child.pid"]
+        .iter()
+        .map(|f| std::fs::read_to_string(bench.out.join(f)).unwrap())
+        .collect();
+    assert!(pids.iter().all(|p| alive(p)), "the job runs: {pids:?}");
     first.kill();
+    // SIGKILL to the agent: the whole process tree of its job dies within a second.
+    let killed = Instant::now();
+    while pids.iter().any(|p| alive(p)) {
+        assert!(
+            killed.elapsed() < Duration::from_secs(1),
+            "the job outlived its agent: {pids:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // With no agent left, the host itself returns the item within one lease period (2 s).
+    let item = wait_for(admin, &id, &["queued"], Duration::from_secs(4)).await;
+    assert!(
+        killed.elapsed() < Duration::from_millis(3500),
+        "returned after {:?}: {item}",
+        killed.elapsed()
+    );
     let second = Agent::start(
         &bench.server,
-        &bench.member_key,
+        &bench.agent_key,
         &["--queue", "gpu", "--name", "second"],
     );
     let done = wait_for(admin, &id, &["finished", "failed"], Duration::from_secs(30)).await;
@@ -479,14 +526,8 @@ async fn an_item_whose_agent_died_runs_again_elsewhere() {
         done["attempts"], 2,
         "the lapsed lease returned it to the queue"
     );
-    let (_, other) = admin
-        .get("/v1/entities/default/queues/gpu/items?status=running")
-        .await;
-    assert_eq!(other["items"], json!([]), "never two holders at once");
-    // The killed agent's process outlived it (as after a real crash); the test stops it.
-    if let Ok(pid) = std::fs::read_to_string(bench.out.join("first.pid")) {
-        let _ = Command::new("kill").args(["-9", pid.trim()]).status();
-    }
+    let runs = std::fs::read_to_string(bench.out.join("runs")).unwrap();
+    assert_eq!(runs.lines().count(), 2, "it ran exactly once more");
 }
 
 #[tokio::test]
@@ -558,7 +599,7 @@ async fn a_linked_model_enqueues_an_evaluation_run_through_the_launch_job_action
     );
     assert_eq!(item["project"], "models");
 
-    let agent = Agent::start(&bench.server, &bench.member_key, &["--queue", "gpu"]);
+    let agent = Agent::start(&bench.server, &bench.agent_key, &["--queue", "gpu"]);
     wait_for(admin, item_id, &["finished"], Duration::from_secs(30)).await;
     agent.kill();
     let config: Value = serde_json::from_str(
@@ -592,7 +633,7 @@ async fn the_run_token_posts_its_own_runs_events_and_nothing_else() {
     )
     .await;
     let id = enqueue(admin, "gpu", json!({"job": "train", "project": "p"})).await;
-    let agent = Agent::start(&bench.server, &bench.member_key, &["--queue", "gpu"]);
+    let agent = Agent::start(&bench.server, &bench.agent_key, &["--queue", "gpu"]);
     wait_for(admin, &id, &["running"], Duration::from_secs(30)).await;
     let env_file = bench.out.join(format!("{id}.env"));
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -676,22 +717,17 @@ async fn an_item_out_of_attempts_fails_and_its_run_is_reported_failed() {
     let id = enqueue(admin, "gpu", json!({"job": "stuck", "project": "p"})).await;
     let first = Agent::start(
         &bench.server,
-        &bench.member_key,
+        &bench.agent_key,
         &["--queue", "gpu", "--name", "first"],
     );
     wait_for(admin, &id, &["running"], Duration::from_secs(30)).await;
     first.kill();
-    // The next claim on the queue finds the lapsed lease of an item out of attempts.
-    let second = Agent::start(
-        &bench.server,
-        &bench.member_key,
-        &["--queue", "gpu", "--name", "second"],
-    );
-    let item = wait_for(admin, &id, &["failed"], Duration::from_secs(30)).await;
-    second.kill();
+    // No agent is left: the host notices the lapsed lease of an item out of attempts by itself,
+    // within one lease period (2 s).
+    let killed = Instant::now();
+    let item = wait_for(admin, &id, &["failed"], Duration::from_secs(4)).await;
+    assert!(killed.elapsed() < Duration::from_millis(3500), "{item}");
     assert_eq!(item["attempts"], 1, "{item}");
-    // The item shows `failed` as soon as the claim stores it; its RUN_STATE event follows in the
-    // same request, which completes although the agent that sent it is gone.
     let executions = wait_executions(admin, &failed_runs, 1, Duration::from_secs(10)).await;
     assert_eq!(
         executions.len(),
@@ -721,12 +757,12 @@ async fn two_agents_on_one_queue_never_run_the_same_item() {
     }
     let one = Agent::start(
         &bench.server,
-        &bench.member_key,
+        &bench.agent_key,
         &["--queue", "gpu", "--max-jobs", "3"],
     );
     let two = Agent::start(
         &bench.server,
-        &bench.member_key,
+        &bench.agent_key,
         &["--queue", "gpu", "--max-jobs", "3"],
     );
     for id in &ids {

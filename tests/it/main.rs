@@ -5,6 +5,7 @@
 
 mod common;
 
+mod agents;
 mod api;
 mod browser;
 mod cli;

@@ -446,31 +446,23 @@ async fn every_encoded_form_an_echo_returns_is_redacted_for_members_and_in_tests
     assert_eq!(expect_status(&refused, 400)["error"]["field"], "payload");
 }
 
-/// Takes a database back to the schema it had before grants (the column gone, the migration
-/// not yet applied), as a database of the previous release is.
+/// Takes a database back to what it is right after the grants migration (`0006` on SQLite,
+/// `0003` on PostgreSQL) ran on a database of the previous release: the column is there and no
+/// integration has granted anything yet, not even an empty list.
 async fn forget_grants(data_dir: &std::path::Path) {
+    const UNGRANT: &str = "UPDATE integrations SET granted_secrets = NULL";
     if on_postgres() {
         let url = std::fs::read_to_string(data_dir.join("test-database-url")).unwrap();
         let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
             .await
             .unwrap();
         let task = tokio::spawn(connection);
-        client
-            .batch_execute(
-                "ALTER TABLE integrations DROP COLUMN granted_secrets;
-                 UPDATE herald_schema SET version = version - 1;",
-            )
-            .await
-            .unwrap();
+        client.batch_execute(UNGRANT).await.unwrap();
         drop(client);
         let _ = task.await;
     } else {
         let db = rusqlite::Connection::open(data_dir.join("herald.db")).unwrap();
-        db.execute_batch(
-            "ALTER TABLE integrations DROP COLUMN granted_secrets;
-             PRAGMA user_version = 5;",
-        )
-        .unwrap();
+        db.execute_batch(UNGRANT).unwrap();
     }
 }
 

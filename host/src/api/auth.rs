@@ -23,6 +23,8 @@ pub struct Principal {
     pub role: Role,
     /// For a run token: the one run (project, run id) it may post events for, and nothing else.
     pub run: Option<(String, String)>,
+    /// For an agent key: the queues it may claim from (the only thing it may do).
+    pub queues: Vec<String>,
 }
 
 impl Principal {
@@ -30,7 +32,9 @@ impl Principal {
     pub fn require_admin(&self, what: &str) -> Result<(), ApiError> {
         match self.role {
             Role::Admin => Ok(()),
-            Role::Member => Err(ApiError::Forbidden(format!("only admins may {what}"))),
+            Role::Member | Role::Agent => {
+                Err(ApiError::Forbidden(format!("only admins may {what}")))
+            }
         }
     }
 
@@ -86,6 +90,7 @@ async fn run_principal(
         entity,
         role: Role::Member,
         run: Some((project, run_id)),
+        queues: Vec::new(),
     })
 }
 
@@ -186,6 +191,7 @@ pub(crate) async fn key_principal(state: &AppState, key: &str) -> Result<Princip
         entity: record.entity,
         role: record.role,
         run: None,
+        queues: record.queues,
     };
     state
         .keys
@@ -196,13 +202,66 @@ pub(crate) async fn key_principal(state: &AppState, key: &str) -> Result<Princip
     Ok(principal)
 }
 
+/// The routes an agent key may call besides its own ([`AgentKey`] routes): who it is.
+const AGENT_ALSO_ROUTES: [&str; 1] = ["/v1/me"];
+
 impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    /// Any key or run token, except an agent key outside [`AGENT_ALSO_ROUTES`].
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let principal = resolve(parts, state).await?;
+        if principal.role == Role::Agent && !AGENT_ALSO_ROUTES.contains(&parts.uri.path()) {
+            return Err(ApiError::Forbidden(
+                "an agent key may only claim, heartbeat and finish items of its queues".into(),
+            ));
+        }
+        Ok(principal)
+    }
+}
+
+/// The caller of a route that runs queue items (claim, heartbeat, finish): an agent key, whose
+/// queues [`AgentKey::require_queue`] checks. Admin and member keys are refused: a key that
+/// can read item listings must not be able to report on an item.
+#[derive(Debug, Clone)]
+pub struct AgentKey(pub Principal);
+
+impl AgentKey {
+    /// 403 unless the key is bound to `queue`.
+    pub fn require_queue(&self, queue: &str) -> Result<(), ApiError> {
+        if self.0.queues.iter().any(|q| q == queue) {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "this agent key is not bound to queue {queue}"
+            )))
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for AgentKey {
     type Rejection = ApiError;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
+        let principal = resolve(parts, state).await?;
+        if principal.role != Role::Agent {
+            return Err(ApiError::Forbidden(
+                "only an agent key (role agent, bound to the queue) may claim, heartbeat or finish items".into(),
+            ));
+        }
+        Ok(Self(principal))
+    }
+}
+
+/// The principal behind a request's credentials, whatever it may do.
+async fn resolve(parts: &Parts, state: &AppState) -> Result<Principal, ApiError> {
+    {
         let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) else {
             // No header: the console's session, if there is one.
             let Some(key) = session_key(&parts.headers) else {

@@ -68,11 +68,14 @@ pub(super) async fn create_entity(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewKeyBody {
-    /// `admin` or `member`.
+    /// `admin`, `member` or `agent`.
     pub role: Role,
     /// A label to recognise the key by.
     #[serde(default)]
     pub label: String,
+    /// For an `agent` key (and only for one): the queues it may claim from, at least one.
+    #[serde(default)]
+    pub queues: Vec<String>,
 }
 
 #[utoipa::path(post, path = "/v1/entities/{entity}/keys", tag = "entities", security(("api_key" = [])), params(("entity" = String, Path)), request_body = NewKeyBody, responses((status = 201, body = NewKeyOut, description = "The new key (shown once)"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -84,9 +87,40 @@ pub(super) async fn create_key(
 ) -> Result<(StatusCode, Json<NewKeyOut>), ApiError> {
     let entity = principal.own_entity(&entity)?;
     principal.require_admin("create API keys")?;
+    match (body.role, body.queues.is_empty()) {
+        (Role::Agent, true) => {
+            return Err(ApiError::Invalid(
+                "queues: an agent key is bound to at least one queue".into(),
+            ));
+        }
+        (Role::Admin | Role::Member, false) => {
+            return Err(ApiError::Invalid(
+                "queues: only an agent key is bound to queues".into(),
+            ));
+        }
+        _ => {}
+    }
+    for (index, queue) in body.queues.iter().enumerate() {
+        state
+            .store
+            .queue(entity.id, queue)
+            .await
+            .map_err(|e| match e {
+                crate::store::StoreError::NotFound(_) => {
+                    ApiError::Invalid(format!("queues[{index}]: no queue named {queue}"))
+                }
+                other => store_error(other),
+            })?;
+    }
     let key = state
         .store
-        .create_key(entity.id, body.role, &body.label, generate_key())
+        .create_key(
+            entity.id,
+            body.role,
+            &body.label,
+            generate_key(),
+            body.queues.clone(),
+        )
         .await
         .map_err(store_error)?;
     Ok((
@@ -96,6 +130,7 @@ pub(super) async fn create_key(
             key: key.key,
             role: key.role,
             label: body.label,
+            queues: body.queues,
         }),
     ))
 }
@@ -115,11 +150,12 @@ pub(super) async fn list_keys(
         .map_err(store_error)?;
     let keys = keys
         .into_iter()
-        .map(|(id, role, label, created_at)| KeyOut {
+        .map(|(id, role, label, created_at, queues)| KeyOut {
             id,
             role,
             label,
             created_at,
+            queues,
         })
         .collect();
     Ok(Json(KeysOut { keys }))

@@ -1,6 +1,7 @@
 //! Launch: jobs (`PUT/GET …/jobs/{name}`, versions), queues (`POST/GET …/queues`), items
 //! (enqueue, list, get, cancel) and the agent's side (claim, heartbeat, finish). Admins define
-//! jobs and queues; any key of the entity may enqueue, cancel, or run an agent.
+//! jobs and queues; any key of the entity may enqueue or cancel; only an agent key bound to a
+//! queue claims from it, and only the claim's lease token reports on what it claimed.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -11,7 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::Principal;
+use super::auth::{AgentKey, Principal};
 use super::json::JsonBody;
 use super::{AppState, to_completion};
 use crate::error::{ApiError, ErrorBody};
@@ -19,7 +20,7 @@ use crate::events::RunState;
 use crate::launch::enqueue::{self, Enqueue, EnqueueError};
 use crate::launch::report::report_run;
 use crate::launch::{ItemStatus, JobRef, JobSpec, check_name, output_tail};
-use crate::store::{ItemFilter, ItemRecord, JobRecord, QueueRecord};
+use crate::store::{ClaimTokens, ItemFilter, ItemRecord, JobRecord, QueueRecord};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -177,6 +178,9 @@ pub(super) struct ClaimOut {
     /// The token the job's process posts its run's events with (`HERALD_RUN_TOKEN`); valid
     /// while the item is claimed or running, for that run's events only.
     pub run_token: Option<String>,
+    /// The token heartbeats and the finish report of this claim must carry: only the agent
+    /// that claimed the item can report on it. Never give it to the job.
+    pub lease_token: Option<String>,
 }
 
 /// What a heartbeat answers.
@@ -407,18 +411,23 @@ fn lease_ms(seconds: u32) -> Result<i64, ApiError> {
 #[utoipa::path(post, path = "/v1/entities/{entity}/queues/{queue}/claim", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("queue" = String, Path)), request_body = ClaimIn, responses((status = 200, body = ClaimOut, description = "The next item (higher priority first, then FIFO) with its job, or none"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn claim(
     State(state): State<AppState>,
-    principal: Principal,
+    AgentKey(principal): AgentKey,
     Path((entity, queue)): Path<(String, String)>,
     JsonBody(body): JsonBody<ClaimIn>,
 ) -> Result<Json<ClaimOut>, ApiError> {
     let entity = principal.own_entity(&entity)?.clone();
+    AgentKey(principal).require_queue(&queue)?;
     let lease = lease_ms(body.lease_seconds)?;
     state.store.queue(entity.id, &queue).await?;
     let run_token = crate::auth::generate_run_token();
+    let lease_token = hex::encode(crate::auth::random_bytes::<32>());
     let claimed = {
         // `state` and `entity` serve again below; the rest moves into the task.
         let (state, entity, agent) = (state.clone(), entity.clone(), body.agent);
-        let token_hash = crate::auth::hash_key(&run_token);
+        let tokens = ClaimTokens {
+            run: crate::auth::hash_key(&run_token),
+            lease: crate::auth::hash_key(&lease_token),
+        };
         to_completion(async move {
             let (claimed, failed) = state
                 .store
@@ -428,7 +437,7 @@ pub(super) async fn claim(
                     &agent,
                     lease,
                     state.launch.max_attempts.max(1),
-                    token_hash,
+                    tokens,
                 )
                 .await?;
             for item in &failed {
@@ -450,6 +459,7 @@ pub(super) async fn claim(
             item: None,
             job: None,
             run_token: None,
+            lease_token: None,
         }));
     };
     let job = JobRef {
@@ -461,6 +471,7 @@ pub(super) async fn claim(
         item: Some(item.into()),
         job: Some(job.into()),
         run_token: Some(run_token),
+        lease_token: Some(lease_token),
     }))
 }
 
@@ -468,9 +479,8 @@ pub(super) async fn claim(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct HeartbeatIn {
-    /// The agent holding the item.
-    #[schema(min_length = 1, max_length = 128)]
-    pub agent: String,
+    /// The lease token the claim answered with.
+    pub lease_token: String,
     /// True on the first heartbeat after the process started: the item becomes `running` and
     /// its run's `RUN_STATE` `RUNNING` event is recorded.
     #[serde(default)]
@@ -484,16 +494,23 @@ pub(super) struct HeartbeatIn {
 #[utoipa::path(post, path = "/v1/entities/{entity}/items/{id}/heartbeat", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("id" = String, Path)), request_body = HeartbeatIn, responses((status = 200, body = HeartbeatOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The agent no longer holds the item")))]
 pub(super) async fn heartbeat(
     State(state): State<AppState>,
-    principal: Principal,
+    agent: AgentKey,
     Path((entity, id)): Path<(String, String)>,
     JsonBody(body): JsonBody<HeartbeatIn>,
 ) -> Result<Json<HeartbeatOut>, ApiError> {
-    let entity = principal.own_entity(&entity)?.clone();
+    let entity = agent.0.own_entity(&entity)?.clone();
+    agent.require_queue(&state.store.item(entity.id, &id).await?.queue)?;
     let lease = lease_ms(body.lease_seconds)?;
     let status = to_completion(async move {
         let status = state
             .store
-            .heartbeat_item(entity.id, &id, &body.agent, lease, body.started)
+            .heartbeat_item(
+                entity.id,
+                &id,
+                crate::auth::hash_key(&body.lease_token),
+                lease,
+                body.started,
+            )
             .await?;
         if body.started && status == ItemStatus::Running {
             let item = state.store.item(entity.id, &id).await?;
@@ -516,9 +533,8 @@ pub(super) async fn heartbeat(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct FinishIn {
-    /// The agent holding the item.
-    #[schema(min_length = 1, max_length = 128)]
-    pub agent: String,
+    /// The lease token the claim answered with.
+    pub lease_token: String,
     /// The process's exit code (a signal's number is reported as 128 + it).
     pub exit_code: i32,
     /// The end of its output (the last 64 KiB are kept).
@@ -529,16 +545,18 @@ pub(super) struct FinishIn {
 #[utoipa::path(post, path = "/v1/entities/{entity}/items/{id}/finish", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("id" = String, Path)), request_body = FinishIn, responses((status = 200, body = ItemOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The agent no longer holds the item")))]
 pub(super) async fn finish(
     State(state): State<AppState>,
-    principal: Principal,
+    agent: AgentKey,
     Path((entity, id)): Path<(String, String)>,
     JsonBody(body): JsonBody<FinishIn>,
 ) -> Result<Json<ItemOut>, ApiError> {
-    let entity = principal.own_entity(&entity)?.clone();
+    let entity = agent.0.own_entity(&entity)?.clone();
+    agent.require_queue(&state.store.item(entity.id, &id).await?.queue)?;
     let output = output_tail(&body.output).to_string();
     let item = to_completion(async move {
+        let lease = crate::auth::hash_key(&body.lease_token);
         let item = state
             .store
-            .finish_item(entity.id, &id, &body.agent, body.exit_code, output)
+            .finish_item(entity.id, &id, lease, body.exit_code, output)
             .await?;
         let run_state = match item.status {
             ItemStatus::Finished => Some(RunState::Finished),

@@ -46,6 +46,8 @@ pub(crate) struct NewKeyOut {
     pub role: Role,
     /// Its label.
     pub label: String,
+    /// An agent key's queues.
+    pub queues: Vec<String>,
 }
 
 /// A key as listed: never the key itself.
@@ -59,6 +61,8 @@ pub(crate) struct KeyOut {
     pub label: String,
     /// When it was created.
     pub created_at: String,
+    /// An agent key's queues.
+    pub queues: Vec<String>,
 }
 
 /// `GET …/keys`.

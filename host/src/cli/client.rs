@@ -246,14 +246,21 @@ pub(super) enum SecretsCommand {
 pub(super) enum KeysCommand {
     /// List keys.
     List(EntityArg),
-    /// Create a key (printed once).
+    /// Create a key (printed once, or written to `--key-file`).
     Create {
-        /// `admin` or `member`.
+        /// `admin`, `member` or `agent`.
         #[arg(long, default_value = "member")]
         role: String,
         /// A label to recognise it by.
         #[arg(long, default_value = "")]
         label: String,
+        /// For an agent key: a queue it may claim from (repeat for several).
+        #[arg(long = "queue")]
+        queues: Vec<String>,
+        /// Write the key to this new file (mode 0600) instead of printing it, e.g. for
+        /// `herald agent --key-file`.
+        #[arg(long)]
+        key_file: Option<std::path::PathBuf>,
         #[command(flatten)]
         entity: EntityArg,
     },
@@ -285,6 +292,12 @@ pub(super) struct EntityArg {
 }
 
 impl Connection {
+    /// The same connection with `key` instead of the one given by flag or environment.
+    pub(super) fn with_key(mut self, key: String) -> Self {
+        self.key = Some(key);
+        self
+    }
+
     /// Whether `--json` was given.
     pub(super) fn json(&self) -> bool {
         self.json
@@ -482,27 +495,35 @@ pub(super) async fn run(
                     client
                         .call("GET", &format!("/v1/entities/{entity}/keys"), None, &[])
                         .await?,
-                    Shape::Table("keys", &["id", "role", "label", "created_at"]),
+                    Shape::Table("keys", &["id", "role", "label", "queues", "created_at"]),
                 )
             }
             KeysCommand::Create {
                 role,
                 label,
+                queues,
+                key_file,
                 entity,
             } => {
                 let entity = client.entity(&entity).await?;
-                let body = json!({"role": role, "label": label});
-                (
-                    client
-                        .call(
-                            "POST",
-                            &format!("/v1/entities/{entity}/keys"),
-                            Some(&body),
-                            &[],
-                        )
-                        .await?,
-                    Shape::Object,
-                )
+                let body = json!({"role": role, "label": label, "queues": queues});
+                let mut created = client
+                    .call(
+                        "POST",
+                        &format!("/v1/entities/{entity}/keys"),
+                        Some(&body),
+                        &[],
+                    )
+                    .await?;
+                match key_file {
+                    Some(path) => {
+                        let key = created["key"].as_str().unwrap_or_default().to_string();
+                        super::keyfile::write_new(&path, &key)?;
+                        created["key"] = Value::String(format!("(written to {})", path.display()));
+                        (created, Shape::Object)
+                    }
+                    None => (created, Shape::Object),
+                }
             }
             KeysCommand::Delete { id, entity } => {
                 let entity = client.entity(&entity).await?;

@@ -3,6 +3,7 @@
 
 mod agent;
 mod client;
+mod keyfile;
 mod launch;
 mod plugin;
 mod scaffold;
@@ -33,11 +34,24 @@ enum Command {
     Plugin(Box<plugin::PluginCommand>),
     #[command(flatten)]
     Client(client::ClientCommand),
+    /// Kills a job's process group when its standard input closes (started by `herald agent`).
+    #[command(hide = true)]
+    AgentReaper {
+        /// The process group.
+        #[arg(long)]
+        group: i32,
+        /// The run's directory, removed after.
+        #[arg(long)]
+        dir: Option<std::path::PathBuf>,
+    },
 }
 
 /// Parses the arguments and runs the command; errors are printed on one line.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::AgentReaper { group, dir } = &cli.command {
+        return agent::reap(*group, dir.as_deref());
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -54,6 +68,7 @@ pub fn main() -> ExitCode {
             Command::Agent(args) => agent::run(cli.connection, args).await,
             Command::Plugin(command) => plugin::run(*command, cli.connection).await,
             Command::Client(command) => client::run(cli.connection, command).await,
+            Command::AgentReaper { .. } => unreachable!("handled before the runtime starts"),
         }
     });
     match result {

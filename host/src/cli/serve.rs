@@ -98,6 +98,11 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await?,
         )
     };
+    let sweep = tokio::spawn(crate::launch::sweep::release_lapsed_leases(
+        state.store.clone(),
+        state.ingest(),
+        state.launch.max_attempts,
+    ));
     let purge = tokio::spawn(crate::events::retention::purge_run_samples(
         state.store.clone(),
         config.run_metrics.clone(),
@@ -107,6 +112,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("serving the API")?;
     purge.abort();
+    sweep.abort();
     if let Some(metrics) = metrics {
         metrics.abort();
     }

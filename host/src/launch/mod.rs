@@ -4,6 +4,7 @@
 
 pub mod enqueue;
 pub mod report;
+pub mod sweep;
 
 use std::collections::BTreeMap;
 

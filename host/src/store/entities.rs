@@ -27,6 +27,8 @@ pub struct ApiKeyRecord {
     pub role: Role,
     /// A label given when it was made.
     pub label: String,
+    /// For an agent key: the queues it may claim from.
+    pub queues: Vec<String>,
     /// SHA-256 of the key.
     pub key_hash: Vec<u8>,
     /// When it was created.
@@ -54,13 +56,23 @@ super::interface! {
         fn create_entity(&self, name: &str, admin_key: String) -> Result<(EntityRecord, NewKey), StoreError>;
         /// The entity called `name`.
         fn entity(&self, name: &str) -> Result<EntityRecord, StoreError>;
-        /// Adds a key to an entity.
-        fn create_key(&self, entity_id: i64, role: Role, label: &str, key: String) -> Result<NewKey, StoreError>;
+        /// Adds a key to an entity (`queues`: an agent key's queues, else empty).
+        fn create_key(&self, entity_id: i64, role: Role, label: &str, key: String, queues: Vec<String>) -> Result<NewKey, StoreError>;
         /// The key whose SHA-256 is `hash`, with its entity.
         fn key_by_hash(&self, hash: [u8; 32]) -> Result<Option<ApiKeyRecord>, StoreError>;
-        /// An entity's keys (id, role, label, created).
-        fn list_keys(&self, entity_id: i64) -> Result<Vec<(String, Role, String, String)>, StoreError>;
+        /// An entity's keys (id, role, label, created, an agent key's queues).
+        fn list_keys(&self, entity_id: i64) -> Result<Vec<(String, Role, String, String, Vec<String>)>, StoreError>;
         /// Deletes a key; returns its hash (so caches can drop it). An entity keeps at least one admin.
         fn delete_key(&self, entity_id: i64, id: &str) -> Result<Vec<u8>, StoreError>;
     }
+}
+
+/// The stored form of an agent key's queues (a JSON array).
+pub(crate) fn queues_text(queues: &[String]) -> String {
+    serde_json::to_string(queues).expect("strings serialise")
+}
+
+/// An agent key's queues as stored.
+pub(crate) fn queues_of(text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("a key's queues: {e}")))
 }

@@ -121,6 +121,21 @@ pub(crate) fn finish_item(
     Ok(item)
 }
 
+/// The hashes of the two tokens a claim hands out: the run token (the job's, to post its run's
+/// events) and the lease token (the agent's, to report on the item).
+#[derive(Debug, Clone, Copy)]
+pub struct ClaimTokens {
+    /// SHA-256 of the run token.
+    pub run: [u8; 32],
+    /// SHA-256 of the lease token.
+    pub lease: [u8; 32],
+}
+
+/// Whether a stored lease hash is the one a caller's lease token hashes to (constant time).
+pub(crate) fn holds(stored: Option<&[u8]>, lease: &[u8; 32]) -> bool {
+    stored.is_some_and(|stored| crate::auth::hashes_equal(stored, lease))
+}
+
 /// Filters of an item listing.
 #[derive(Debug, Clone, Default)]
 pub struct ItemFilter {
@@ -160,15 +175,20 @@ super::interface! {
         /// priority first, then enqueue order. An item whose lease lapsed counts as ready again; one
         /// that has been claimed `max_attempts` times fails instead (returned second, so its run can
         /// be reported failed).
-        fn claim_item(&self, entity_id: i64, queue: &str, owner: &str, lease_ms: i64, max_attempts: u32, run_token: [u8; 32]) -> Result<(Option<ItemRecord>, Vec<ItemRecord>), StoreError>;
+        fn claim_item(&self, entity_id: i64, queue: &str, owner: &str, lease_ms: i64, max_attempts: u32, tokens: ClaimTokens) -> Result<(Option<ItemRecord>, Vec<ItemRecord>), StoreError>;
         /// The run a run token grants, while its item is claimed or running: (entity id, entity
         /// name, project, run id).
         fn run_token(&self, hash: [u8; 32]) -> Result<Option<(super::EntityRecord, String, String)>, StoreError>;
-        /// Extends the lease of an item `owner` holds and moves it to `running` when `started`;
-        /// returns its status (Conflict when `owner` no longer holds it).
-        fn heartbeat_item(&self, entity_id: i64, id: &str, owner: &str, lease_ms: i64, started: bool) -> Result<ItemStatus, StoreError>;
-        /// Records how an item's process ended (if `owner` still holds it, or it was cancelled);
-        /// returns the item as it now is.
-        fn finish_item(&self, entity_id: i64, id: &str, owner: &str, exit_code: i32, output: String) -> Result<ItemRecord, StoreError>;
+        /// Extends the lease of an item whose claim's lease token hashes to `lease` and moves it
+        /// to `running` when `started`; returns its status (Conflict when that claim no longer
+        /// holds it: it lapsed, or another agent holds it now).
+        fn heartbeat_item(&self, entity_id: i64, id: &str, lease: [u8; 32], lease_ms: i64, started: bool) -> Result<ItemStatus, StoreError>;
+        /// Records how an item's process ended, if the claim whose lease token hashes to `lease`
+        /// still holds it (cancelled or not); returns the item as it now is.
+        fn finish_item(&self, entity_id: i64, id: &str, lease: [u8; 32], exit_code: i32, output: String) -> Result<ItemRecord, StoreError>;
+        /// Every item, of any queue and entity, whose lease lapsed: back on its queue, or failed
+        /// once claimed `max_attempts` times. Returns the failed ones with their entity (their
+        /// runs are to be reported failed). Safe to run on several hosts at once.
+        fn release_lapsed(&self, max_attempts: u32) -> Result<Vec<(super::EntityRecord, ItemRecord)>, StoreError>;
     }
 }

@@ -365,10 +365,15 @@ class Herald:
         answer = self.request("GET", f"/v1/entities/{self._entity(entity)}/keys")
         return [ApiKey.from_api(k) for k in answer["keys"]]
 
-    def create_key(self, role: str = "member", label: str = "", entity: Optional[str] = None) -> ApiKey:
-        """Creates an API key; ``.key`` holds it, this once."""
+    def create_key(self, role: str = "member", label: str = "", entity: Optional[str] = None,
+                   queues: Optional[List[str]] = None) -> ApiKey:
+        """Creates an API key; ``.key`` holds it, this once. An ``agent`` key is bound to
+        ``queues`` (at least one) and can only claim and report on their items."""
         path = f"/v1/entities/{self._entity(entity)}/keys"
-        return ApiKey.from_api(self.request("POST", path, {"role": role, "label": label}))
+        body: Dict[str, Any] = {"role": role, "label": label}
+        if queues:
+            body["queues"] = list(queues)
+        return ApiKey.from_api(self.request("POST", path, body))
 
     def delete_key(self, key_id: str, entity: Optional[str] = None) -> None:
         """Deletes an API key."""

@@ -1,11 +1,15 @@
 //! `herald agent`: claims items from launch queues and runs their jobs as local processes
 //! (never through a shell), heartbeating while they run, stopping them when cancelled, and
-//! reporting how they ended.
+//! reporting how they ended. Its key comes from `HERALD_KEY` or `--key-file`, never the command
+//! line; how a job is kept away from it is `process.rs`.
+
+mod process;
 
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use clap::Args;
@@ -15,6 +19,8 @@ use tokio::task::JoinSet;
 
 use super::client::{Client, Connection};
 use crate::launch::OUTPUT_TAIL_BYTES;
+pub(crate) use process::reap;
+use process::{Reaper, RunAs, RunDir, die_with_parent, signal_group};
 
 /// `herald agent` arguments.
 #[derive(Debug, Args)]
@@ -40,6 +46,22 @@ pub(super) struct AgentArgs {
     /// After SIGTERM, how long a cancelled job's process has before SIGKILL.
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     grace: Duration,
+    /// Read the API key (an agent key: `herald keys create --role agent --queue Q --key-file F`)
+    /// from this file, which only its owner may read. Without it, `HERALD_KEY`. Never `--key`:
+    /// every local user can read a process's arguments.
+    #[arg(long)]
+    key_file: Option<PathBuf>,
+    /// Variables of the agent's own environment that jobs get too (comma-separated), besides
+    /// the job's `env` and Herald's `HERALD_*`; nothing else of it reaches them.
+    #[arg(long, value_delimiter = ',', default_value = "PATH,HOME")]
+    pass_env: Vec<String>,
+    /// Run jobs as this user (the agent must be root): then a job cannot read the agent's
+    /// memory, environment or key file at all. `HOME` is that user's.
+    #[arg(long)]
+    run_as: Option<String>,
+    /// Where each run's private directory is made (default: the system's temporary directory).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
 }
 
 /// What every running item needs.
@@ -50,9 +72,31 @@ struct Agent {
     lease: Duration,
     grace: Duration,
     url: String,
+    pass_env: Vec<(String, String)>,
+    run_as: Option<RunAs>,
+    work_dir: PathBuf,
 }
 
 pub(super) async fn run(connection: Connection, args: AgentArgs) -> anyhow::Result<ExitCode> {
+    process::protect_self()?;
+    if std::env::args().any(|a| a == "--key" || a.starts_with("--key=")) {
+        bail!(
+            "herald agent does not take --key: every local user can read a process's arguments \
+             (/proc/<pid>/cmdline). Give the key in HERALD_KEY or a file only you can read \
+             (--key-file)"
+        );
+    }
+    let connection = match &args.key_file {
+        Some(path) => connection.with_key(super::keyfile::read(path)?),
+        None => connection,
+    };
+    let run_as = args.run_as.as_deref().map(RunAs::lookup).transpose()?;
+    let pass_env = args
+        .pass_env
+        .iter()
+        .filter(|name| !name.is_empty() && !name.starts_with("HERALD_"))
+        .filter_map(|name| std::env::var(name).ok().map(|value| (name.clone(), value)))
+        .collect();
     let url = connection.url().to_string();
     let client = Client::from_connection(connection)?;
     let entity = match &args.entity {
@@ -77,6 +121,9 @@ pub(super) async fn run(connection: Connection, args: AgentArgs) -> anyhow::Resu
         lease: Duration::from_secs(lease_seconds),
         grace: args.grace,
         url,
+        pass_env,
+        run_as,
+        work_dir: args.work_dir.clone().unwrap_or_else(std::env::temp_dir),
     });
     eprintln!(
         "herald agent {} taking items from {} ({} at once)",
@@ -133,21 +180,39 @@ impl Agent {
     async fn try_run_item(&self, id: &str, claim: &Value) -> anyhow::Result<()> {
         let item = &claim["item"];
         let job = &claim["job"];
+        let lease = Lease {
+            id: id.to_string(),
+            token: claim["lease_token"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            renewed: Mutex::new(Instant::now()),
+        };
         let command: Vec<String> = serde_json::from_value(job["command"].clone())
             .context("the job's command is not a list of strings")?;
         let Some((program, arguments)) = command.split_first() else {
             bail!("the job has no command");
         };
-        // The config file lives as long as this run; the item id is unique, so is the name.
-        let config_path = std::env::temp_dir().join(format!("herald-run-{id}.json"));
-        std::fs::write(&config_path, item["config"].to_string())
-            .with_context(|| format!("writing {}", config_path.display()))?;
-        let _remove = RemoveOnDrop(config_path.clone());
+        // The run's private directory lives as long as this run.
+        let run_dir = match RunDir::create(
+            &self.work_dir,
+            id,
+            &item["config"].to_string(),
+            self.run_as.as_ref(),
+        ) {
+            Ok(dir) => dir,
+            Err(error) => {
+                self.finish(&lease, 126, format!("{error:#}")).await?;
+                return Ok(());
+            }
+        };
         let mut process = tokio::process::Command::new(program);
         process
             .args(arguments)
-            // Only what the job declares and Herald's own variables: never the agent's key.
+            // Only the variables named by --pass-env, the job's own and Herald's: never the
+            // agent's key.
             .env_clear()
+            .envs(self.pass_env.iter().map(|(k, v)| (k, v)))
             .envs(
                 job["env"]
                     .as_object()
@@ -157,7 +222,7 @@ impl Agent {
             )
             .env("HERALD_RUN_ID", item["run_id"].as_str().unwrap_or_default())
             .env("HERALD_URL", &self.url)
-            .env("HERALD_RUN_CONFIG", &config_path)
+            .env("HERALD_RUN_CONFIG", &run_dir.config)
             .env(
                 "HERALD_RUN_TOKEN",
                 claim["run_token"].as_str().unwrap_or_default(),
@@ -168,47 +233,64 @@ impl Agent {
             // Its own process group, so that stopping the run stops what it started too.
             .process_group(0)
             .kill_on_drop(true);
-        if let Some(path) = std::env::var_os("PATH") {
-            // So that a command like `python3` resolves as it would in the agent's shell.
-            process.env("PATH", path);
+        if let Some(user) = &self.run_as {
+            process.uid(user.uid).gid(user.gid).env("HOME", &user.home);
         }
+        die_with_parent(&mut process);
         let tail = Arc::new(Mutex::new(VecDeque::with_capacity(OUTPUT_TAIL_BYTES)));
         let mut child = match process.spawn() {
             Ok(child) => child,
             Err(error) => {
                 let message = format!("cannot start {program:?}: {error}");
-                self.finish(id, 127, message).await?;
+                self.finish(&lease, 127, message).await?;
                 return Ok(());
             }
         };
+        let group = child.id();
+        // From here the group dies with the agent, whatever ends the agent.
+        let reaper = match group
+            .map(|group| Reaper::start(group, run_dir.path()))
+            .transpose()
+        {
+            Ok(reaper) => reaper,
+            Err(error) => {
+                signal_group(group, libc::SIGKILL);
+                let _ = child.wait().await;
+                self.finish(&lease, 126, format!("{error:#}")).await?;
+                return Ok(());
+            }
+        };
+        let cut = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let mut readers = Vec::new();
         if let Some(stdout) = child.stdout.take() {
-            readers.push(tokio::spawn(keep_tail(stdout, tail.clone())));
+            readers.push(tokio::spawn(keep_tail(stdout, tail.clone(), cut.clone())));
         }
         if let Some(stderr) = child.stderr.take() {
-            readers.push(tokio::spawn(keep_tail(stderr, tail.clone())));
+            readers.push(tokio::spawn(keep_tail(stderr, tail.clone(), cut.clone())));
         }
-        self.heartbeat(id, true).await?;
+        self.heartbeat(&lease, true).await?;
         let every = self.lease / 3;
-        let group = child.id();
         let status = loop {
             tokio::select! {
                 status = child.wait() => break status?,
                 _ = tokio::time::sleep(every) => {
-                    match self.heartbeat(id, false).await {
+                    match self.heartbeat(&lease, false).await {
                         Ok(true) => {
                             eprintln!("item {id} was cancelled: stopping its process");
                             break stop(&mut child, group, self.grace).await?;
                         }
                         Ok(false) => {}
-                        // Another agent holds it now (this one was cut off past its lease):
-                        // two processes must not run one item.
-                        Err(error) if error.to_string().starts_with("409 ") => {
+                        // Another agent holds it now (this one was cut off past its lease), or
+                        // the lease lapsed while the server was unreachable: two processes must
+                        // not run one item.
+                        Err(error) => {
                             eprintln!("item {id}: lost its lease ({error:#}); stopping its process");
                             stop(&mut child, group, self.grace).await?;
+                            if let Some(reaper) = reaper {
+                                reaper.finish().await;
+                            }
                             return Ok(());
                         }
-                        Err(error) => eprintln!("error: heartbeat of {id}: {error:#}"),
                     }
                 }
             }
@@ -216,40 +298,108 @@ impl Agent {
         // The run is over: whatever it left running in its group goes too, and output still
         // held open by such a process is not waited for.
         signal_group(group, libc::SIGKILL);
+        if let Some(reaper) = reaper {
+            reaper.finish().await;
+        }
         for reader in readers {
             let _ = tokio::time::timeout(Duration::from_secs(1), reader).await;
         }
-        let output = {
+        let mut output = {
             let tail = tail.lock().expect("not poisoned");
             String::from_utf8_lossy(&tail.iter().copied().collect::<Vec<u8>>()).into_owned()
         };
-        self.finish(id, exit_code(status), output).await
+        let cut = cut.load(std::sync::atomic::Ordering::Relaxed);
+        if cut > 0 {
+            output = with_cut_note(&output, cut);
+        }
+        drop(run_dir);
+        self.finish(&lease, exit_code(status), output).await
     }
 
-    /// Extends the lease; true when the item was cancelled.
-    async fn heartbeat(&self, id: &str, started: bool) -> anyhow::Result<bool> {
-        let path = format!("/v1/entities/{}/items/{id}/heartbeat", self.entity);
-        let body =
-            json!({"agent": self.name, "started": started, "lease_seconds": self.lease.as_secs()});
-        let answer = self.client.call("POST", &path, Some(&body), &[]).await?;
+    /// Extends the lease; true when the item was cancelled. Retried while the lease holds.
+    async fn heartbeat(&self, lease: &Lease, started: bool) -> anyhow::Result<bool> {
+        let path = format!("/v1/entities/{}/items/{}/heartbeat", self.entity, lease.id);
+        let body = json!({"lease_token": lease.token, "started": started,
+                          "lease_seconds": self.lease.as_secs()});
+        let answer = self.report(lease, &path, &body).await?;
+        *lease.renewed.lock().expect("not poisoned") = Instant::now();
         Ok(answer["status"] == "cancelled")
     }
 
-    async fn finish(&self, id: &str, exit_code: i32, output: String) -> anyhow::Result<()> {
-        let path = format!("/v1/entities/{}/items/{id}/finish", self.entity);
-        let body = json!({"agent": self.name, "exit_code": exit_code, "output": output});
-        let answer = self.client.call("POST", &path, Some(&body), &[]).await?;
-        eprintln!(
-            "item {id}: {} (exit code {exit_code})",
-            answer["status"].as_str().unwrap_or("?")
-        );
-        Ok(())
+    /// Reports how the run ended. Retried while the lease holds; a refusal (another agent holds
+    /// the item now) is logged.
+    async fn finish(&self, lease: &Lease, exit_code: i32, output: String) -> anyhow::Result<()> {
+        let path = format!("/v1/entities/{}/items/{}/finish", self.entity, lease.id);
+        let body = json!({"lease_token": lease.token, "exit_code": exit_code, "output": output});
+        match self.report(lease, &path, &body).await {
+            Ok(answer) => {
+                eprintln!(
+                    "item {}: {} (exit code {exit_code})",
+                    lease.id,
+                    answer["status"].as_str().unwrap_or("?")
+                );
+                Ok(())
+            }
+            Err(error) => {
+                eprintln!(
+                    "item {}: its finish report (exit code {exit_code}) was not taken: {error:#}",
+                    lease.id
+                );
+                Ok(())
+            }
+        }
     }
+
+    /// POSTs a report, retrying with backoff (100 ms doubling to 2 s) on anything but a refusal
+    /// (4xx), until the lease would have lapsed.
+    async fn report(&self, lease: &Lease, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let mut wait = Duration::from_millis(100);
+        loop {
+            match self.client.call("POST", path, Some(body), &[]).await {
+                Ok(answer) => return Ok(answer),
+                Err(error) if refused(&error) => return Err(error),
+                Err(error) => {
+                    let lapses = *lease.renewed.lock().expect("not poisoned") + self.lease;
+                    if Instant::now() + wait >= lapses {
+                        return Err(error.context("gave up: the lease lapsed meanwhile"));
+                    }
+                    eprintln!(
+                        "item {}: retrying a report in {wait:?}: {error:#}",
+                        lease.id
+                    );
+                    tokio::time::sleep(wait).await;
+                    wait = (wait * 2).min(Duration::from_secs(2));
+                }
+            }
+        }
+    }
+}
+
+/// The claim an agent holds on one item.
+struct Lease {
+    /// The item's id.
+    id: String,
+    /// The claim's lease token: only its holder may report on the item.
+    token: String,
+    /// When the server last extended the lease.
+    renewed: Mutex<Instant>,
+}
+
+/// Whether an API error is a refusal (4xx), which retrying would not change.
+fn refused(error: &anyhow::Error) -> bool {
+    let text = error.to_string();
+    text.get(..3)
+        .and_then(|code| code.parse::<u16>().ok())
+        .is_some_and(|code| (400..500).contains(&code))
 }
 
 /// Reads a stream to its end, keeping its last [`OUTPUT_TAIL_BYTES`] (both streams share one
 /// tail, interleaved as they arrive).
-async fn keep_tail(mut stream: impl AsyncRead + Unpin, tail: Arc<Mutex<VecDeque<u8>>>) {
+async fn keep_tail(
+    mut stream: impl AsyncRead + Unpin,
+    tail: Arc<Mutex<VecDeque<u8>>>,
+    cut: Arc<std::sync::atomic::AtomicU64>,
+) {
     let mut buffer = [0u8; 8192];
     while let Ok(n) = stream.read(&mut buffer).await {
         if n == 0 {
@@ -259,6 +409,7 @@ async fn keep_tail(mut stream: impl AsyncRead + Unpin, tail: Arc<Mutex<VecDeque<
         tail.extend(&buffer[..n]);
         let excess = tail.len().saturating_sub(OUTPUT_TAIL_BYTES);
         tail.drain(..excess);
+        cut.fetch_add(excess as u64, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -279,15 +430,20 @@ async fn stop(
     }
 }
 
-/// Sends `signal` to the process group the run's process leads (its id is the group's).
-fn signal_group(group: Option<u32>, signal: libc::c_int) {
-    if let Some(group) = group {
-        // SAFETY: `kill` with a negative pid signals the process group this agent created for
-        // the run (`process_group(0)`); it reads no memory of ours.
-        unsafe {
-            libc::kill(-(group as libc::pid_t), signal);
-        }
+/// The output's tail under a first line that says how much was cut before it, all within
+/// [`OUTPUT_TAIL_BYTES`] (the server keeps no more).
+fn with_cut_note(tail: &str, cut: u64) -> String {
+    let note_room = 96;
+    let mut start = tail.len().saturating_sub(OUTPUT_TAIL_BYTES - note_room);
+    while !tail.is_char_boundary(start) {
+        start += 1;
     }
+    let cut = cut + start as u64;
+    format!(
+        "[herald: {cut} earlier bytes of output were cut; the last {} are below]\n{}",
+        tail.len() - start,
+        &tail[start..]
+    )
 }
 
 /// The exit code, or 128 + the signal's number for a process a signal ended.
@@ -297,15 +453,6 @@ fn exit_code(status: std::process::ExitStatus) -> i32 {
         .code()
         .or_else(|| status.signal().map(|s| 128 + s))
         .unwrap_or(-1)
-}
-
-/// Deletes a file when dropped.
-struct RemoveOnDrop(std::path::PathBuf);
-
-impl Drop for RemoveOnDrop {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 fn hostname() -> String {

@@ -48,12 +48,13 @@ async fn insert_key(
     role: Role,
     label: &str,
     key: String,
+    queues: &[String],
 ) -> Result<NewKey, StoreError> {
     let id = random_id("key_");
     execute(
         tx,
-        "INSERT INTO api_keys (id, entity_id, role, key_hash, label, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
-        &[&id, &entity_id, &role.as_str(), &hash_key(&key).to_vec(), &label, &now_rfc3339()],
+        "INSERT INTO api_keys (id, entity_id, role, key_hash, label, created_at, queues) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        &[&id, &entity_id, &role.as_str(), &hash_key(&key).to_vec(), &label, &now_rfc3339(), &queues_text(queues)],
     )
     .await
     .map_err(|e| conflict(e, || "that key is already in use".into()))?;
@@ -79,7 +80,7 @@ impl EntityStore for Postgres {
                 return Ok(None);
             }
             let record = insert_entity(tx, entity, true).await?;
-            let key = insert_key(tx, record.id, Role::Admin, "bootstrap", key).await?;
+            let key = insert_key(tx, record.id, Role::Admin, "bootstrap", key, &[]).await?;
             Ok(Some((record, key)))
         })
         .await
@@ -92,7 +93,7 @@ impl EntityStore for Postgres {
     ) -> Result<(EntityRecord, NewKey), StoreError> {
         self.transaction(async |tx| {
             let record = insert_entity(tx, name, false).await?;
-            let key = insert_key(tx, record.id, Role::Admin, "first admin", admin_key).await?;
+            let key = insert_key(tx, record.id, Role::Admin, "first admin", admin_key, &[]).await?;
             Ok((record, key))
         })
         .await
@@ -114,23 +115,26 @@ impl EntityStore for Postgres {
         role: Role,
         label: &str,
         key: String,
+        queues: Vec<String>,
     ) -> Result<NewKey, StoreError> {
-        self.transaction(async |tx| insert_key(tx, entity_id, role, label, key).await)
+        self.transaction(async |tx| insert_key(tx, entity_id, role, label, key, &queues).await)
             .await
     }
 
     async fn key_by_hash(&self, hash: [u8; 32]) -> Result<Option<ApiKeyRecord>, StoreError> {
         let row = self
             .query_opt(
-                "SELECT k.id, k.role, k.label, k.key_hash, k.created_at, e.id, e.name, e.operator, e.created_at
+                "SELECT k.id, k.role, k.label, k.key_hash, k.created_at, e.id, e.name, e.operator, e.created_at, k.queues
                  FROM api_keys k JOIN entities e ON e.id = k.entity_id WHERE k.key_hash = $1",
                 &[&hash.to_vec()],
             )
             .await?;
-        Ok(row.map(|row| ApiKeyRecord {
+        let Some(row) = row else { return Ok(None) };
+        Ok(Some(ApiKeyRecord {
             id: row.get(0),
             role: Role::parse(row.get(1)).unwrap_or(Role::Member),
             label: row.get(2),
+            queues: queues_of(row.get(9))?,
             key_hash: row.get(3),
             created_at: row.get(4),
             entity: entity_from_row(&row, 5),
@@ -140,23 +144,23 @@ impl EntityStore for Postgres {
     async fn list_keys(
         &self,
         entity_id: i64,
-    ) -> Result<Vec<(String, Role, String, String)>, StoreError> {
-        Ok(self
-            .query(
-                "SELECT id, role, label, created_at FROM api_keys WHERE entity_id = $1 ORDER BY created_at, id",
-                &[&entity_id],
-            )
-            .await?
-            .iter()
-            .map(|row| {
-                (
-                    row.get(0),
-                    Role::parse(row.get(1)).unwrap_or(Role::Member),
-                    row.get(2),
-                    row.get(3),
-                )
-            })
-            .collect())
+    ) -> Result<Vec<(String, Role, String, String, Vec<String>)>, StoreError> {
+        self.query(
+            "SELECT id, role, label, created_at, queues FROM api_keys WHERE entity_id = $1 ORDER BY created_at, id",
+            &[&entity_id],
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            Ok((
+                row.get(0),
+                Role::parse(row.get(1)).unwrap_or(Role::Member),
+                row.get(2),
+                row.get(3),
+                queues_of(row.get(4))?,
+            ))
+        })
+        .collect()
     }
 
     async fn delete_key(&self, entity_id: i64, id: &str) -> Result<Vec<u8>, StoreError> {

@@ -254,7 +254,7 @@ impl LaunchStore for Postgres {
         owner: &str,
         lease_ms: i64,
         max_attempts: u32,
-        run_token: [u8; 32],
+        tokens: ClaimTokens,
     ) -> Result<(Option<ItemRecord>, Vec<ItemRecord>), StoreError> {
         let now = unix_millis();
         let stamp = now_rfc3339();
@@ -264,7 +264,7 @@ impl LaunchStore for Postgres {
                     tx,
                     &format!(
                         "UPDATE queue_items SET status = CASE WHEN attempts >= $3 THEN 'failed' ELSE 'queued' END,
-                         lease_owner = NULL, lease_until = NULL, updated_at = $4
+                         lease_owner = NULL, lease_until = NULL, lease_hash = NULL, updated_at = $4
                          WHERE id IN (SELECT id FROM queue_items WHERE entity_id = $1 AND queue = $2
                                       AND status IN ('claimed', 'running') AND lease_until < $5
                                       FOR UPDATE SKIP LOCKED)
@@ -277,13 +277,13 @@ impl LaunchStore for Postgres {
                     .query_opt(
                         &format!(
                             "UPDATE queue_items SET status = 'claimed', attempts = attempts + 1,
-                             lease_owner = $3, lease_until = $4, updated_at = $5, run_token = $6
+                             lease_owner = $3, lease_until = $4, updated_at = $5, run_token = $6, lease_hash = $7
                              WHERE id = (SELECT id FROM queue_items WHERE entity_id = $1 AND queue = $2
                                          AND status = 'queued' ORDER BY priority DESC, seq LIMIT 1
                                          FOR UPDATE SKIP LOCKED)
                              RETURNING {ITEM_COLUMNS}"
                         ),
-                        &[&entity_id, &queue, &owner, &(now + lease_ms), &stamp, &run_token.to_vec()],
+                        &[&entity_id, &queue, &owner, &(now + lease_ms), &stamp, &tokens.run.to_vec(), &tokens.lease.to_vec()],
                     )
                     .await?;
                 Ok((claimed, expired))
@@ -331,27 +331,30 @@ impl LaunchStore for Postgres {
         &self,
         entity_id: i64,
         id: &str,
-        owner: &str,
+        lease: [u8; 32],
         lease_ms: i64,
         started: bool,
     ) -> Result<ItemStatus, StoreError> {
         self.transaction(async |tx| {
             let row = tx
                 .query_opt(
-                    "SELECT status, lease_owner FROM queue_items WHERE entity_id = $1 AND id = $2 FOR UPDATE",
+                    "SELECT status, lease_hash FROM queue_items WHERE entity_id = $1 AND id = $2 FOR UPDATE",
                     &[&entity_id, &id],
                 )
                 .await?
                 .ok_or_else(|| StoreError::NotFound(format!("queue item {id}")))?;
             let status = ItemStatus::parse(row.get(0)).unwrap_or(ItemStatus::Failed);
-            let holder: Option<&str> = row.get(1);
+            let holder: Option<&[u8]> = row.get(1);
+            if !holds(holder, &lease) {
+                return Err(StoreError::Conflict(format!(
+                    "queue item {id} is not held by this claim"
+                )));
+            }
             if status == ItemStatus::Cancelled {
                 return Ok(status);
             }
-            if holder != Some(owner) || status.is_final() {
-                return Err(StoreError::Conflict(format!(
-                    "queue item {id} is not held by {owner}"
-                )));
+            if status.is_final() {
+                return Err(StoreError::Conflict(format!("queue item {id} already ended")));
             }
             let next = if started { ItemStatus::Running } else { status };
             execute(
@@ -369,7 +372,7 @@ impl LaunchStore for Postgres {
         &self,
         entity_id: i64,
         id: &str,
-        owner: &str,
+        lease: [u8; 32],
         exit_code: i32,
         output: String,
     ) -> Result<ItemRecord, StoreError> {
@@ -379,18 +382,52 @@ impl LaunchStore for Postgres {
                     tx,
                     "UPDATE queue_items SET
                      status = CASE WHEN status = 'cancelled' THEN 'cancelled' WHEN $4 = 0 THEN 'finished' ELSE 'failed' END,
-                     exit_code = $4, output = $5, lease_owner = NULL, lease_until = NULL, updated_at = $6
-                     WHERE entity_id = $1 AND id = $2 AND (lease_owner = $3 OR status = 'cancelled')",
-                    &[&entity_id, &id, &owner, &exit_code, &output, &now_rfc3339()],
+                     exit_code = $4, output = $5, lease_owner = NULL, lease_until = NULL, lease_hash = NULL, updated_at = $6
+                     WHERE entity_id = $1 AND id = $2 AND lease_hash = $3 AND status IN ('claimed', 'running', 'cancelled')",
+                    &[&entity_id, &id, &lease.to_vec(), &exit_code, &output, &now_rfc3339()],
                 )
                 .await?)
             })
             .await?;
         if updated == 0 {
             return Err(StoreError::Conflict(format!(
-                "queue item {id} is not held by {owner}"
+                "queue item {id} is not held by this claim"
             )));
         }
         self.item(entity_id, id).await
+    }
+
+    async fn release_lapsed(
+        &self,
+        max_attempts: u32,
+    ) -> Result<Vec<(EntityRecord, ItemRecord)>, StoreError> {
+        // One statement: the release and the read of what it failed are one atomic step.
+        let rows = self
+            .query(
+                &format!(
+                        "WITH released AS (
+                             UPDATE queue_items SET status = CASE WHEN attempts >= $1 THEN 'failed' ELSE 'queued' END,
+                             lease_owner = NULL, lease_until = NULL, lease_hash = NULL, updated_at = $2
+                             WHERE id IN (SELECT id FROM queue_items WHERE status IN ('claimed', 'running')
+                                          AND lease_until < $3 FOR UPDATE SKIP LOCKED)
+                             RETURNING {ITEM_COLUMNS}, entity_id)
+                         SELECT released.*, e.name, e.operator, e.created_at
+                         FROM released JOIN entities e ON e.id = released.entity_id
+                         WHERE released.status = 'failed'"
+                    ),
+                &[&i64::from(max_attempts), &now_rfc3339(), &unix_millis()],
+            )
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let entity = EntityRecord {
+                    id: row.get(16),
+                    name: row.get(17),
+                    operator: row.get(18),
+                    created_at: row.get(19),
+                };
+                Ok((entity, finish_item(item_from_row(row))?))
+            })
+            .collect()
     }
 }

@@ -15,6 +15,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0003_integration_grants",
         include_str!("migrations/0003_integration_grants.sql"),
     ),
+    (
+        "0004_agent_keys",
+        include_str!("migrations/0004_agent_keys.sql"),
+    ),
 ];
 
 /// The advisory lock key migrations run under ("herald" in ASCII), so that hosts starting

@@ -41,11 +41,12 @@ fn insert_key(
     role: Role,
     label: &str,
     key: String,
+    queues: &[String],
 ) -> Result<NewKey, StoreError> {
     let id = random_id("key_");
     tx.execute(
-        "INSERT INTO api_keys (id, entity_id, role, key_hash, label, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![id, entity_id, role.as_str(), hash_key(&key).to_vec(), label, now_rfc3339()],
+        "INSERT INTO api_keys (id, entity_id, role, key_hash, label, created_at, queues) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![id, entity_id, role.as_str(), hash_key(&key).to_vec(), label, now_rfc3339(), queues_text(queues)],
     )
     .map_err(|e| conflict(e, || "that key is already in use".into()))?;
     Ok(NewKey { id, key, role })
@@ -64,7 +65,7 @@ impl EntityStore for Sqlite {
                 return Ok(None);
             }
             let record = insert_entity(tx, &entity, true)?;
-            let key = insert_key(tx, record.id, Role::Admin, "bootstrap", key)?;
+            let key = insert_key(tx, record.id, Role::Admin, "bootstrap", key, &[])?;
             Ok(Some((record, key)))
         })
         .await
@@ -78,7 +79,7 @@ impl EntityStore for Sqlite {
         let name = name.to_string();
         self.write(move |tx| {
             let record = insert_entity(tx, &name, false)?;
-            let key = insert_key(tx, record.id, Role::Admin, "first admin", admin_key)?;
+            let key = insert_key(tx, record.id, Role::Admin, "first admin", admin_key, &[])?;
             Ok((record, key))
         })
         .await
@@ -104,16 +105,17 @@ impl EntityStore for Sqlite {
         role: Role,
         label: &str,
         key: String,
+        queues: Vec<String>,
     ) -> Result<NewKey, StoreError> {
         let label = label.to_string();
-        self.write(move |tx| insert_key(tx, entity_id, role, &label, key))
+        self.write(move |tx| insert_key(tx, entity_id, role, &label, key, &queues))
             .await
     }
 
     async fn key_by_hash(&self, hash: [u8; 32]) -> Result<Option<ApiKeyRecord>, StoreError> {
         self.read(move |c| {
             c.query_row(
-                "SELECT k.id, k.role, k.label, k.key_hash, k.created_at, e.id, e.name, e.operator, e.created_at
+                "SELECT k.id, k.role, k.label, k.key_hash, k.created_at, e.id, e.name, e.operator, e.created_at, k.queues
                  FROM api_keys k JOIN entities e ON e.id = k.entity_id WHERE k.key_hash = ?1",
                 [hash.to_vec()],
                 |row| {
@@ -122,6 +124,9 @@ impl EntityStore for Sqlite {
                         id: row.get(0)?,
                         role: Role::parse(&role).unwrap_or(Role::Member),
                         label: row.get(2)?,
+                        queues: queues_of(&row.get::<_, String>(9)?).map_err(|e| {
+                            rusqlite::Error::FromSqlConversionFailure(9, rusqlite::types::Type::Text, Box::new(e))
+                        })?,
                         key_hash: row.get(3)?,
                         created_at: row.get(4)?,
                         entity: EntityRecord {
@@ -142,14 +147,17 @@ impl EntityStore for Sqlite {
     async fn list_keys(
         &self,
         entity_id: i64,
-    ) -> Result<Vec<(String, Role, String, String)>, StoreError> {
+    ) -> Result<Vec<(String, Role, String, String, Vec<String>)>, StoreError> {
         self.read(move |c| {
             let mut statement = c.prepare(
-                "SELECT id, role, label, created_at FROM api_keys WHERE entity_id = ?1 ORDER BY created_at, id",
+                "SELECT id, role, label, created_at, queues FROM api_keys WHERE entity_id = ?1 ORDER BY created_at, id",
             )?;
             let rows = statement.query_map([entity_id], |row| {
                 let role: String = row.get(1)?;
-                Ok((row.get(0)?, Role::parse(&role).unwrap_or(Role::Member), row.get(2)?, row.get(3)?))
+                let queues = queues_of(&row.get::<_, String>(4)?).map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(4, rusqlite::types::Type::Text, Box::new(e))
+                })?;
+                Ok((row.get(0)?, Role::parse(&role).unwrap_or(Role::Member), row.get(2)?, row.get(3)?, queues))
             })?;
             rows.collect::<Result<Vec<_>, _>>().map_err(Into::into)
         })

@@ -257,7 +257,7 @@ impl LaunchStore for Sqlite {
         owner: &str,
         lease_ms: i64,
         max_attempts: u32,
-        run_token: [u8; 32],
+        tokens: ClaimTokens,
     ) -> Result<(Option<ItemRecord>, Vec<ItemRecord>), StoreError> {
         let (queue, owner) = (queue.to_string(), owner.to_string());
         self.write(move |tx| {
@@ -266,7 +266,7 @@ impl LaunchStore for Sqlite {
             // Items whose agent vanished: out of attempts → failed; otherwise ready again.
             let mut lost = tx.prepare_cached(&format!(
                 "UPDATE queue_items SET status = CASE WHEN attempts >= ?3 THEN 'failed' ELSE 'queued' END,
-                 lease_owner = NULL, lease_until = NULL, updated_at = ?4
+                 lease_owner = NULL, lease_until = NULL, lease_hash = NULL, updated_at = ?4
                  WHERE entity_id = ?1 AND queue = ?2 AND status IN ('claimed', 'running') AND lease_until < ?5
                  RETURNING {ITEM_COLUMNS}"
             ))?;
@@ -283,12 +283,12 @@ impl LaunchStore for Sqlite {
                 .query_row(
                     &format!(
                         "UPDATE queue_items SET status = 'claimed', attempts = attempts + 1,
-                         lease_owner = ?3, lease_until = ?4, updated_at = ?5, run_token = ?6
+                         lease_owner = ?3, lease_until = ?4, updated_at = ?5, run_token = ?6, lease_hash = ?7
                          WHERE id = (SELECT id FROM queue_items WHERE entity_id = ?1 AND queue = ?2 AND status = 'queued'
                                      ORDER BY priority DESC, rowid LIMIT 1)
                          RETURNING {ITEM_COLUMNS}"
                     ),
-                    params![entity_id, queue, owner, now + lease_ms, stamp, run_token.to_vec()],
+                    params![entity_id, queue, owner, now + lease_ms, stamp, tokens.run.to_vec(), tokens.lease.to_vec()],
                     item_from_row,
                 )
                 .optional()?
@@ -331,26 +331,29 @@ impl LaunchStore for Sqlite {
         &self,
         entity_id: i64,
         id: &str,
-        owner: &str,
+        lease: [u8; 32],
         lease_ms: i64,
         started: bool,
     ) -> Result<ItemStatus, StoreError> {
-        let (id, owner) = (id.to_string(), owner.to_string());
+        let id = id.to_string();
         self.write(move |tx| {
-            let status: Option<(String, Option<String>)> = tx
+            let status: Option<(String, Option<Vec<u8>>)> = tx
                 .query_row(
-                    "SELECT status, lease_owner FROM queue_items WHERE entity_id = ?1 AND id = ?2",
+                    "SELECT status, lease_hash FROM queue_items WHERE entity_id = ?1 AND id = ?2",
                     params![entity_id, id],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
             let (status, holder) = status.ok_or_else(|| StoreError::NotFound(format!("queue item {id}")))?;
             let status = ItemStatus::parse(&status).unwrap_or(ItemStatus::Failed);
+            if !holds(holder.as_deref(), &lease) {
+                return Err(StoreError::Conflict(format!("queue item {id} is not held by this claim")));
+            }
             if status == ItemStatus::Cancelled {
                 return Ok(status);
             }
-            if holder.as_deref() != Some(owner.as_str()) || status.is_final() {
-                return Err(StoreError::Conflict(format!("queue item {id} is not held by {owner}")));
+            if status.is_final() {
+                return Err(StoreError::Conflict(format!("queue item {id} already ended")));
             }
             let next = if started { ItemStatus::Running } else { status };
             tx.execute(
@@ -366,25 +369,63 @@ impl LaunchStore for Sqlite {
         &self,
         entity_id: i64,
         id: &str,
-        owner: &str,
+        lease: [u8; 32],
         exit_code: i32,
         output: String,
     ) -> Result<ItemRecord, StoreError> {
-        let (id_owned, owner) = (id.to_string(), owner.to_string());
+        let id_owned = id.to_string();
         self.write(move |tx| {
             let updated = tx.execute(
                 "UPDATE queue_items SET
                  status = CASE WHEN status = 'cancelled' THEN 'cancelled' WHEN ?4 = 0 THEN 'finished' ELSE 'failed' END,
-                 exit_code = ?4, output = ?5, lease_owner = NULL, lease_until = NULL, updated_at = ?6
-                 WHERE entity_id = ?1 AND id = ?2 AND (lease_owner = ?3 OR status = 'cancelled')",
-                params![entity_id, id_owned, owner, exit_code, output, now_rfc3339()],
+                 exit_code = ?4, output = ?5, lease_owner = NULL, lease_until = NULL, lease_hash = NULL, updated_at = ?6
+                 WHERE entity_id = ?1 AND id = ?2 AND lease_hash = ?3 AND status IN ('claimed', 'running', 'cancelled')",
+                params![entity_id, id_owned, lease.to_vec(), exit_code, output, now_rfc3339()],
             )?;
             if updated == 0 {
-                return Err(StoreError::Conflict(format!("queue item {id_owned} is not held by {owner}")));
+                return Err(StoreError::Conflict(format!("queue item {id_owned} is not held by this claim")));
             }
             Ok(())
         })
         .await?;
         self.item(entity_id, id).await
+    }
+
+    async fn release_lapsed(
+        &self,
+        max_attempts: u32,
+    ) -> Result<Vec<(crate::store::EntityRecord, ItemRecord)>, StoreError> {
+        self.write(move |tx| {
+            let mut lapsed = tx.prepare_cached(&format!(
+                "UPDATE queue_items SET status = CASE WHEN attempts >= ?1 THEN 'failed' ELSE 'queued' END,
+                 lease_owner = NULL, lease_until = NULL, lease_hash = NULL, updated_at = ?2
+                 WHERE status IN ('claimed', 'running') AND lease_until < ?3
+                 RETURNING {ITEM_COLUMNS}, entity_id"
+            ))?;
+            let released = lapsed
+                .query_map(params![max_attempts, now_rfc3339(), unix_millis()], |row| {
+                    Ok((item_from_row(row)?, row.get::<_, i64>(16)?))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            drop(lapsed);
+            let mut failed = Vec::new();
+            for (raw, entity_id) in released.into_iter().filter(|(raw, _)| raw.3 == "failed") {
+                let entity = tx.query_row(
+                    "SELECT id, name, operator, created_at FROM entities WHERE id = ?1",
+                    [entity_id],
+                    |r| {
+                        Ok(crate::store::EntityRecord {
+                            id: r.get(0)?,
+                            name: r.get(1)?,
+                            operator: r.get(2)?,
+                            created_at: r.get(3)?,
+                        })
+                    },
+                )?;
+                failed.push((entity, finish_item(raw)?));
+            }
+            Ok(failed)
+        })
+        .await
     }
 }

@@ -24,6 +24,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0006_integration_grants",
         include_str!("migrations/0006_integration_grants.sql"),
     ),
+    (
+        "0007_agent_keys",
+        include_str!("migrations/0007_agent_keys.sql"),
+    ),
 ];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.
