@@ -171,7 +171,8 @@ async fn an_agent_runs_the_job_with_its_config_and_reports_the_run() {
         json!({"name": "run-failed", "scope": {"type": "project", "project": "train"},
                "event": {"type": "RUN_STATE", "filter": {"state": "FAILED"}},
                "action": {"type": "webhook", "integration": "hook",
-                          "payload": {"run": "${run_id}", "state": "${run_state}", "job": "${run_name}"}}}),
+                          "payload": {"run": "${run_id}", "state": "${run_state}", "job": "${run_name}",
+                                      "code": "${exit_code}", "tail": "${output_tail}"}}}),
     )
     .await;
     let script = r#"cat "$HERALD_RUN_CONFIG" > "$OUT/$HERALD_RUN_ID.config"; env > "$OUT/$HERALD_RUN_ID.env"; echo out-line; echo err-line >&2; exit "$(sed -n 's/.*"code":\([0-9]*\).*/\1/p' "$HERALD_RUN_CONFIG")""#;
@@ -271,9 +272,15 @@ async fn an_agent_runs_the_job_with_its_config_and_reports_the_run() {
     // RUN_STATE events came back: the failed run reached the receiver through an ordinary
     // automation.
     let got = receiver.wait_for(1, Duration::from_secs(20)).await;
+    let failure = got[0].json();
+    let tail = failure["tail"].as_str().unwrap().to_string();
     assert_eq!(
-        got[0].json(),
-        json!({"run": bad, "state": "FAILED", "job": "eval@1"})
+        failure,
+        json!({"run": bad, "state": "FAILED", "job": "eval@1", "code": "3", "tail": tail})
+    );
+    assert!(
+        tail.contains("out-line") && tail.contains("err-line"),
+        "the failure's output reaches the automation: {tail}"
     );
     let (_, finished) = admin
         .get(&format!("/v1/automations/{finished_runs}/executions"))
@@ -386,6 +393,14 @@ async fn higher_priorities_run_first_and_cancel_stops_a_running_process() {
         "priority first, then FIFO"
     );
 
+    // A cancelled run is reported FAILED, saying why.
+    let failed_runs = crate::common::create_automation(
+        admin,
+        json!({"name": "failed-runs", "scope": {"type": "project", "project": "p"},
+               "event": {"type": "RUN_STATE", "filter": {"state": "FAILED"}},
+               "action": {"type": "no-op", "payload": {"reason": "${reason}", "code": "${exit_code}"}}}),
+    )
+    .await;
     let sleepy = enqueue(admin, "gpu", json!({"job": "sleepy", "project": "p"})).await;
     wait_for(admin, &sleepy, &["running"], Duration::from_secs(30)).await;
     let started = Instant::now();
@@ -413,6 +428,12 @@ async fn higher_priorities_run_first_and_cancel_stops_a_running_process() {
     };
     assert_eq!(item["status"], "cancelled");
     assert_eq!(item["exit_code"], 128 + 15, "SIGTERM");
+    let reported = wait_executions(admin, &failed_runs, 1, Duration::from_secs(10)).await;
+    assert_eq!(
+        reported[0]["payload"],
+        json!({"reason": "cancelled", "code": "143"}),
+        "{reported:?}"
+    );
     assert!(started.elapsed() < Duration::from_secs(10));
     let (status, _) = admin
         .post(

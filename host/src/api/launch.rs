@@ -18,7 +18,7 @@ use super::{AppState, to_completion};
 use crate::error::{ApiError, ErrorBody};
 use crate::events::RunState;
 use crate::launch::enqueue::{self, Enqueue, EnqueueError};
-use crate::launch::report::report_run;
+use crate::launch::report::{LOST, report_run};
 use crate::launch::{ItemStatus, JobRef, JobSpec, check_name, output_tail};
 use crate::store::{ClaimTokens, ItemFilter, ItemRecord, JobRecord, QueueRecord};
 
@@ -447,6 +447,7 @@ pub(super) async fn claim(
                     &entity.name,
                     item,
                     RunState::Failed,
+                    Some(LOST),
                 )
                 .await?;
             }
@@ -520,6 +521,7 @@ pub(super) async fn heartbeat(
                 &entity.name,
                 &item,
                 RunState::Running,
+                None,
             )
             .await?;
         }
@@ -558,13 +560,23 @@ pub(super) async fn finish(
             .store
             .finish_item(entity.id, &id, lease, body.exit_code, output)
             .await?;
+        // A cancelled run failed, as users of W&B expect, and says why.
         let run_state = match item.status {
-            ItemStatus::Finished => Some(RunState::Finished),
-            ItemStatus::Failed => Some(RunState::Failed),
+            ItemStatus::Finished => Some((RunState::Finished, None)),
+            ItemStatus::Failed => Some((RunState::Failed, None)),
+            ItemStatus::Cancelled => Some((RunState::Failed, Some("cancelled"))),
             _ => None,
         };
-        if let Some(run_state) = run_state {
-            report_run(&state.ingest(), entity.id, &entity.name, &item, run_state).await?;
+        if let Some((run_state, reason)) = run_state {
+            report_run(
+                &state.ingest(),
+                entity.id,
+                &entity.name,
+                &item,
+                run_state,
+                reason,
+            )
+            .await?;
         }
         Ok(item)
     })

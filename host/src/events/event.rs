@@ -70,7 +70,7 @@ impl RunState {
 /// The fields of an event as filters see it (its JSON form): a filter naming another field is
 /// refused when it is saved, since it could never match. Of these, only `metadata` and
 /// `metrics` hold fields of their own (`metadata.accuracy`).
-pub const FILTER_FIELDS: [&str; 18] = [
+pub const FILTER_FIELDS: [&str; 21] = [
     "type",
     "entity",
     "project",
@@ -86,10 +86,16 @@ pub const FILTER_FIELDS: [&str; 18] = [
     "run_id",
     "run_name",
     "state",
+    "reason",
+    "exit_code",
+    "output_tail",
     "step",
     "metrics",
     "occurred_at",
 ];
+
+/// The most a `RUN_STATE` event's `output_tail` may hold.
+pub const MAX_OUTPUT_TAIL_BYTES: usize = 4 << 10;
 
 /// The fields of [`FILTER_FIELDS`] that are objects.
 pub const FILTER_OBJECT_FIELDS: [&str; 2] = ["metadata", "metrics"];
@@ -143,6 +149,15 @@ pub struct EventInput {
     /// `RUN_STATE`: the new state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<RunState>,
+    /// `RUN_STATE`: why the run is in that state, e.g. `cancelled` (at most 255 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// `RUN_STATE` of a launched run that ended: its process's exit code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// `RUN_STATE` of a launched run that ended: the last lines of its output (at most 4 KiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tail: Option<String>,
     /// `RUN_METRIC`: the step the sample was logged at.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step: Option<u64>,
@@ -341,8 +356,32 @@ impl EventInput {
             _ => forbid("alias", self.alias.is_some())?,
         }
         match kind {
-            EventType::RunState => require("state", self.state.is_some())?,
-            _ => forbid("state", self.state.is_some())?,
+            EventType::RunState => {
+                require("state", self.state.is_some())?;
+                if self
+                    .reason
+                    .as_ref()
+                    .is_some_and(|r| r.chars().count() > 255)
+                {
+                    return Err(field_error("reason", "at most 255 characters"));
+                }
+                if self
+                    .output_tail
+                    .as_ref()
+                    .is_some_and(|t| t.len() > MAX_OUTPUT_TAIL_BYTES)
+                {
+                    return Err(field_error(
+                        "output_tail",
+                        format!("at most {MAX_OUTPUT_TAIL_BYTES} bytes"),
+                    ));
+                }
+            }
+            _ => {
+                forbid("state", self.state.is_some())?;
+                forbid("reason", self.reason.is_some())?;
+                forbid("exit_code", self.exit_code.is_some())?;
+                forbid("output_tail", self.output_tail.is_some())?;
+            }
         }
         match kind {
             EventType::RunMetric => {
@@ -414,7 +453,8 @@ mod tests {
             "type": "CREATE_ARTIFACT", "entity": "e", "project": "p", "registry": "r",
             "author": "a", "collection": "c", "version": "v1", "version_index": 1,
             "aliases": ["x"], "alias": "x", "metadata": {}, "source_artifact": "s",
-            "run_id": "r", "run_name": "n", "state": "FAILED", "step": 1, "metrics": {"m": 1},
+            "run_id": "r", "run_name": "n", "state": "FAILED", "reason": "cancelled",
+            "exit_code": 1, "output_tail": "x", "step": 1, "metrics": {"m": 1},
             "occurred_at": "2026-01-01T00:00:00Z"
         }))
         .unwrap();

@@ -17,7 +17,7 @@ pub struct VariableDoc {
 }
 
 /// Every variable a template may use, besides `artifact_metadata.KEY` and secrets.
-pub const VARIABLES: [VariableDoc; 20] = [
+pub const VARIABLES: [VariableDoc; 23] = [
     VariableDoc {
         name: "event_type",
         set_by: "every event",
@@ -92,6 +92,21 @@ pub const VARIABLES: [VariableDoc; 20] = [
         name: "run_state",
         set_by: "RUN_STATE",
         about: "The run's new state: `RUNNING`, `FINISHED` or `FAILED` (a `CRASHED` run is `FAILED`).",
+    },
+    VariableDoc {
+        name: "reason",
+        set_by: "RUN_STATE",
+        about: "Why the run is in that state, when the event says: `cancelled` for a launched run stopped by a cancel, or why a launched run failed without ending (its agent was lost).",
+    },
+    VariableDoc {
+        name: "exit_code",
+        set_by: "RUN_STATE of a launched run that ended",
+        about: "Its process's exit code (128 + the signal's number when a signal ended it).",
+    },
+    VariableDoc {
+        name: "output_tail",
+        set_by: "RUN_STATE of a launched run that ended",
+        about: "The last lines of its output (at most 4 KiB).",
     },
     VariableDoc {
         name: "step",
@@ -212,6 +227,11 @@ impl Variables {
             );
             if input.event_type == EventType::RunState {
                 vars.insert("run_state".into(), text(input.state.map(|s| s.as_str())));
+                vars.insert("reason".into(), text(input.reason.as_deref()));
+                if let Some(code) = input.exit_code {
+                    vars.insert("exit_code".into(), code.into());
+                }
+                vars.insert("output_tail".into(), text(input.output_tail.as_deref()));
             }
             if let Some(step) = input.step {
                 vars.insert("step".into(), step.into());

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use super::report::report_run;
+use super::report::{LOST, report_run};
 use crate::events::RunState;
 use crate::events::ingest::Ingest;
 use crate::store::Store;
@@ -28,8 +28,15 @@ pub async fn release_lapsed_leases(store: Store, ingest: Ingest, max_attempts: u
         };
         for (entity, item) in failed {
             tracing::info!(item = %item.id, attempts = item.attempts, "a launch item ran out of attempts");
-            if let Err(error) =
-                report_run(&ingest, entity.id, &entity.name, &item, RunState::Failed).await
+            if let Err(error) = report_run(
+                &ingest,
+                entity.id,
+                &entity.name,
+                &item,
+                RunState::Failed,
+                Some(LOST),
+            )
+            .await
             {
                 tracing::warn!(item = %item.id, %error, "reporting a failed launch run");
             }
