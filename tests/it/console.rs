@@ -542,7 +542,15 @@ async fn launch_queues_and_plugins_are_listed_with_their_details() {
         .await;
     assert_eq!(status, 201, "{item}");
     // An agent claims it and finishes it with some output.
-    let (_, claimed) = admin
+    let agent_key = crate::common::created(
+        &admin,
+        "/v1/entities/default/keys",
+        &json!({"role": "agent", "queues": ["gpu"]}),
+        "key",
+    )
+    .await;
+    let agent = server.client(&agent_key);
+    let (_, claimed) = agent
         .post(
             "/v1/entities/default/queues/gpu/claim",
             &json!({"agent": "gpu-box-1"}),
@@ -551,10 +559,10 @@ async fn launch_queues_and_plugins_are_listed_with_their_details() {
     let id = claimed["item"]["id"]
         .as_str()
         .unwrap_or_else(|| panic!("{claimed}"));
-    let (status, finished) = admin
+    let (status, finished) = agent
         .post(
             &format!("/v1/entities/default/items/{id}/finish"),
-            &json!({"agent": "gpu-box-1", "exit_code": 0, "output": "accuracy=0.93"}),
+            &json!({"lease_token": claimed["lease_token"], "exit_code": 0, "output": "accuracy=0.93"}),
         )
         .await;
     assert_eq!(status, 200, "{finished}");

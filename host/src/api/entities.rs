@@ -78,7 +78,7 @@ pub(super) struct NewKeyBody {
     pub queues: Vec<String>,
 }
 
-#[utoipa::path(post, path = "/v1/entities/{entity}/keys", tag = "entities", security(("api_key" = [])), params(("entity" = String, Path)), request_body = NewKeyBody, responses((status = 201, body = NewKeyOut, description = "The new key (shown once)"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(post, path = "/v1/entities/{entity}/keys", tag = "entities", security(("api_key" = [])), params(("entity" = String, Path)), request_body = NewKeyBody, responses((status = 201, body = NewKeyOut, description = "The new key (shown once)"), (status = 400, body = ErrorBody, description = "An agent key without queues, or queues for another role"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn create_key(
     State(state): State<AppState>,
     principal: Principal,
