@@ -7,20 +7,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::common::{ADMIN_KEY, Api, FAST_DELIVERY_CONFIG, Server, created, expect_status};
-
-/// An agent key of `default` bound to `queues`.
-async fn agent_key(admin: &Api, queues: &[&str]) -> String {
-    created(
-        admin,
-        "/v1/entities/default/keys",
-        &json!({"role": "agent", "queues": queues, "label": "test agent"}),
-        "key",
-    )
-    .await
-}
+use crate::common::{
+    ADMIN_KEY, Api, FAST_DELIVERY_CONFIG, Server, agent_key, created, expect_status,
+    wait_for_item as wait_for,
+};
 
 async fn setup(admin: &Api, script: &str, out: &Path) {
     for queue in ["gpu", "cpu"] {
@@ -50,21 +42,6 @@ async fn enqueue(api: &Api) -> String {
         "id",
     )
     .await
-}
-
-async fn wait_for(api: &Api, id: &str, statuses: &[&str], limit: Duration) -> Value {
-    let deadline = Instant::now() + limit;
-    loop {
-        let (_, item) = api.get(&format!("/v1/entities/default/items/{id}")).await;
-        if statuses.iter().any(|s| item["status"] == *s) {
-            return item;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "item {id} never became {statuses:?}: {item}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 /// A `herald agent` process, killed when dropped.

@@ -814,3 +814,35 @@ pub(crate) async fn automation_on_links(
     )
     .await
 }
+
+/// An agent key of `default` bound to `queues` (created by `admin`).
+pub(crate) async fn agent_key(admin: &Api, queues: &[&str]) -> String {
+    created(
+        admin,
+        "/v1/entities/default/keys",
+        &serde_json::json!({"role": "agent", "queues": queues, "label": "test agent"}),
+        "key",
+    )
+    .await
+}
+
+/// Waits until a queue item of `default` has one of `statuses`; returns the item.
+pub(crate) async fn wait_for_item(
+    api: &Api,
+    id: &str,
+    statuses: &[&str],
+    limit: Duration,
+) -> serde_json::Value {
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        let (_, item) = api.get(&format!("/v1/entities/default/items/{id}")).await;
+        if statuses.iter().any(|s| item["status"] == *s) {
+            return item;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "item {id} never became {statuses:?}: {item}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -542,13 +542,7 @@ async fn launch_queues_and_plugins_are_listed_with_their_details() {
         .await;
     assert_eq!(status, 201, "{item}");
     // An agent claims it and finishes it with some output.
-    let agent_key = crate::common::created(
-        &admin,
-        "/v1/entities/default/keys",
-        &json!({"role": "agent", "queues": ["gpu"]}),
-        "key",
-    )
-    .await;
+    let agent_key = crate::common::agent_key(&admin, &["gpu"]).await;
     let agent = server.client(&agent_key);
     let (_, claimed) = agent
         .post(

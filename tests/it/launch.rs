@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::{Api, Receiver, Server, expect_status, herald_bin};
+use crate::common::{Api, Receiver, Server, expect_status, herald_bin, wait_for_item as wait_for};
 
 /// A `herald agent` process, killed when dropped.
 struct Agent {
@@ -60,22 +60,6 @@ async fn job(admin: &Api, name: &str, script: &str, out: &Path, config: Value) -
 async fn enqueue(api: &Api, queue: &str, body: Value) -> String {
     let path = format!("/v1/entities/default/queues/{queue}/items");
     crate::common::created(api, &path, &body, "id").await
-}
-
-/// Waits until the item's status is one of `statuses`; returns the item.
-async fn wait_for(api: &Api, id: &str, statuses: &[&str], limit: Duration) -> Value {
-    let deadline = Instant::now() + limit;
-    loop {
-        let (_, item) = api.get(&format!("/v1/entities/default/items/{id}")).await;
-        if statuses.iter().any(|s| item["status"] == *s) {
-            return item;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "item {id} never became {statuses:?}: {item}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
 }
 
 /// Waits until `automation` has `count` executions; returns them.
@@ -130,13 +114,7 @@ impl Bench {
                 .await,
             201,
         );
-        let agent_key = crate::common::created(
-            &admin,
-            "/v1/entities/default/keys",
-            &json!({"role": "agent", "queues": ["gpu"], "label": "gpu agent"}),
-            "key",
-        )
-        .await;
+        let agent_key = crate::common::agent_key(&admin, &["gpu"]).await;
         let out = dir.path().join("out");
         std::fs::create_dir_all(&out).unwrap();
         Self {
