@@ -91,6 +91,26 @@ async fn only_an_agent_key_of_the_queue_claims_and_only_its_claim_reports() {
     let token = claimed["lease_token"].as_str().unwrap().to_string();
     assert_ne!(token, claimed["run_token"].as_str().unwrap());
 
+    // The agent list shows who claims, from which queues, and what it holds.
+    let listed = expect_status(&member.get("/v1/entities/default/agents").await, 200).clone();
+    let agents = listed["agents"].as_array().unwrap();
+    assert_eq!(agents.len(), 1, "{listed}");
+    assert_eq!(
+        (
+            &agents[0]["name"],
+            &agents[0]["queues"],
+            &agents[0]["slots_in_use"]
+        ),
+        (&json!("gpu-box"), &json!(["gpu"]), &json!(1)),
+        "{listed}"
+    );
+    assert!(
+        agents[0]["last_seen_at"]
+            .as_str()
+            .unwrap()
+            .starts_with("20")
+    );
+
     let finish = format!("/v1/entities/default/items/{id}/finish");
     let heartbeat = format!("/v1/entities/default/items/{id}/heartbeat");
     let forged = json!({"lease_token": token, "exit_code": 0});
@@ -135,6 +155,9 @@ async fn only_an_agent_key_of_the_queue_claims_and_only_its_claim_reports() {
 
     let done = expect_status(&gpu.post(&finish, &forged).await, 200).clone();
     assert_eq!(done["status"], "finished");
+    let listed = member.get("/v1/entities/default/agents").await.1;
+    assert_eq!(listed["agents"][0]["slots_in_use"], 0, "{listed}");
+    expect_status(&gpu.get("/v1/entities/default/agents").await, 403);
     // The claim ended with its report: the same token cannot report again.
     expect_status(&gpu.post(&finish, &forged).await, 409);
 }

@@ -20,7 +20,7 @@ use crate::events::RunState;
 use crate::launch::enqueue::{self, Enqueue, EnqueueError};
 use crate::launch::report::{LOST, report_run};
 use crate::launch::{ItemStatus, JobRef, JobSpec, check_name, output_tail};
-use crate::store::{ClaimTokens, ItemFilter, ItemRecord, JobRecord, QueueRecord};
+use crate::store::{AgentRecord, ClaimTokens, ItemFilter, ItemRecord, JobRecord, QueueRecord};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -32,6 +32,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(read_item))
         .routes(routes!(cancel_item))
         .routes(routes!(claim))
+        .routes(routes!(list_agents))
         .routes(routes!(heartbeat))
         .routes(routes!(finish))
 }
@@ -395,6 +396,14 @@ pub(super) struct ClaimIn {
     #[serde(default = "default_lease")]
     #[schema(minimum = 1, maximum = 3600)]
     pub lease_seconds: u32,
+    /// How many items the agent runs at once (shown in the agent list; default 1).
+    #[serde(default = "one")]
+    #[schema(minimum = 1)]
+    pub slots: u32,
+}
+
+fn one() -> u32 {
+    1
 }
 
 fn default_lease() -> u32 {
@@ -411,14 +420,31 @@ fn lease_ms(seconds: u32) -> Result<i64, ApiError> {
 #[utoipa::path(post, path = "/v1/entities/{entity}/queues/{queue}/claim", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("queue" = String, Path)), request_body = ClaimIn, responses((status = 200, body = ClaimOut, description = "The next item (higher priority first, then FIFO) with its job, or none"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody, description = "Not an agent key bound to this queue"), (status = 404, body = ErrorBody)))]
 pub(super) async fn claim(
     State(state): State<AppState>,
-    AgentKey(principal): AgentKey,
+    agent: AgentKey,
     Path((entity, queue)): Path<(String, String)>,
     JsonBody(body): JsonBody<ClaimIn>,
 ) -> Result<Json<ClaimOut>, ApiError> {
-    let entity = principal.own_entity(&entity)?.clone();
-    AgentKey(principal).require_queue(&queue)?;
+    let entity = agent.0.own_entity(&entity)?.clone();
+    agent.require_queue(&queue)?;
+    let principal = agent.0;
     let lease = lease_ms(body.lease_seconds)?;
     state.store.queue(entity.id, &queue).await?;
+    if body.agent.is_empty() || body.agent.len() > 128 {
+        return Err(invalid("agent: 1 to 128 characters".into()));
+    }
+    state
+        .store
+        .agent_seen(
+            entity.id,
+            AgentRecord {
+                name: body.agent.clone(),
+                key_id: principal.key_id.clone(),
+                queues: principal.queues.clone(),
+                slots: body.slots.max(1),
+                last_seen: crate::store::unix_millis(),
+            },
+        )
+        .await?;
     let run_token = crate::auth::generate_run_token();
     let lease_token = hex::encode(crate::auth::random_bytes::<32>());
     let claimed = {
@@ -473,6 +499,57 @@ pub(super) async fn claim(
         job: Some(job.into()),
         run_token: Some(run_token),
         lease_token: Some(lease_token),
+    }))
+}
+
+/// An agent as the agent list shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct AgentOut {
+    /// Its name.
+    pub name: String,
+    /// The id of the agent key it runs with.
+    pub key_id: String,
+    /// The queues it may claim from.
+    pub queues: Vec<String>,
+    /// Items it runs at once.
+    pub slots: u32,
+    /// Items it holds now (claimed or running).
+    pub slots_in_use: u32,
+    /// When it last claimed or heartbeated (RFC 3339).
+    pub last_seen_at: String,
+}
+
+/// `GET …/agents`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct AgentsOut {
+    /// The agents that have claimed from the entity's queues, by name.
+    pub agents: Vec<AgentOut>,
+}
+
+#[utoipa::path(get, path = "/v1/entities/{entity}/agents", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path)), responses((status = 200, body = AgentsOut, description = "Agents with their queues, slots in use and when they were last seen"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+pub(super) async fn list_agents(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(entity): Path<String>,
+) -> Result<Json<AgentsOut>, ApiError> {
+    let entity = principal.own_entity(&entity)?;
+    let agents = state.store.list_agents(entity.id).await?;
+    Ok(Json(AgentsOut {
+        agents: agents
+            .into_iter()
+            .map(|(agent, in_use)| AgentOut {
+                name: agent.name,
+                key_id: agent.key_id,
+                queues: agent.queues,
+                slots: agent.slots,
+                slots_in_use: in_use,
+                last_seen_at: humantime::format_rfc3339_millis(
+                    std::time::UNIX_EPOCH
+                        + std::time::Duration::from_millis(agent.last_seen.max(0) as u64),
+                )
+                .to_string(),
+            })
+            .collect(),
     }))
 }
 

@@ -107,6 +107,9 @@ pub(super) enum QueuesCommand {
         #[command(flatten)]
         entity: EntityArg,
     },
+    /// List the agents that claim from the entity's queues: their queues, slots in use, and
+    /// when each was last seen.
+    Agents(EntityArg),
 }
 
 /// Runs a `jobs` command.
@@ -158,6 +161,17 @@ pub(super) async fn queues(
             (
                 client.call("POST", &path, Some(&body), &[]).await?,
                 Shape::Object,
+            )
+        }
+        QueuesCommand::Agents(entity) => {
+            let entity = client.entity(&entity).await?;
+            let path = format!("/v1/entities/{entity}/agents");
+            (
+                client.call("GET", &path, None, &[]).await?,
+                Shape::Table(
+                    "agents",
+                    &["name", "queues", "slots", "slots_in_use", "last_seen_at"],
+                ),
             )
         }
         QueuesCommand::List(entity) => {

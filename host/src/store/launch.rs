@@ -131,6 +131,21 @@ pub struct ClaimTokens {
     pub lease: [u8; 32],
 }
 
+/// An agent as last seen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentRecord {
+    /// Its name (unique in the entity).
+    pub name: String,
+    /// The id of the key it runs with.
+    pub key_id: String,
+    /// The queues that key is bound to.
+    pub queues: Vec<String>,
+    /// Items it runs at once.
+    pub slots: u32,
+    /// When it last claimed or heartbeated (Unix milliseconds).
+    pub last_seen: i64,
+}
+
 /// Whether a stored lease hash is the one a caller's lease token hashes to (constant time).
 pub(crate) fn holds(stored: Option<&[u8]>, lease: &[u8; 32]) -> bool {
     stored.is_some_and(|stored| crate::auth::hashes_equal(stored, lease))
@@ -190,5 +205,9 @@ super::interface! {
         /// once claimed `max_attempts` times. Returns the failed ones with their entity (their
         /// runs are to be reported failed). Safe to run on several hosts at once.
         fn release_lapsed(&self, max_attempts: u32) -> Result<Vec<(super::EntityRecord, ItemRecord)>, StoreError>;
+        /// Records that an agent asked for work now (upserts it by name).
+        fn agent_seen(&self, entity_id: i64, agent: AgentRecord) -> Result<(), StoreError>;
+        /// An entity's agents by name, with the items each holds now.
+        fn list_agents(&self, entity_id: i64) -> Result<Vec<(AgentRecord, u32)>, StoreError>;
     }
 }

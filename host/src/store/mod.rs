@@ -24,7 +24,9 @@ pub use events::{
     EventToStore, ExecutionQuery, ExecutionRecord, IngestOutcome, NewExecution, unix_millis,
 };
 pub use integrations::IntegrationRecord;
-pub use launch::{ClaimTokens, ItemFilter, ItemRecord, JobRecord, NewItem, QueueRecord};
+pub use launch::{
+    AgentRecord, ClaimTokens, ItemFilter, ItemRecord, JobRecord, NewItem, QueueRecord,
+};
 pub use secrets::SecretRecord;
 
 use std::path::Path;

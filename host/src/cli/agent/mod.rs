@@ -148,7 +148,8 @@ pub(super) async fn run(connection: Connection, args: AgentArgs) -> anyhow::Resu
             let queue = &args.queues[turn % args.queues.len()];
             turn += 1;
             let path = format!("/v1/entities/{}/queues/{queue}/claim", agent.entity);
-            let body = json!({"agent": agent.name, "lease_seconds": lease_seconds});
+            let body = json!({"agent": agent.name, "lease_seconds": lease_seconds,
+                              "slots": args.max_jobs});
             match agent.client.call("POST", &path, Some(&body), &[]).await {
                 Ok(answer) if !answer["item"].is_null() => {
                     claimed = Some(answer);

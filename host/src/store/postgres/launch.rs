@@ -363,6 +363,13 @@ impl LaunchStore for Postgres {
                 &[&entity_id, &id, &next.as_str(), &(unix_millis() + lease_ms), &now_rfc3339()],
             )
             .await?;
+            execute(
+                tx,
+                "UPDATE agents SET last_seen = $3 WHERE entity_id = $1
+                 AND name = (SELECT lease_owner FROM queue_items WHERE entity_id = $1 AND id = $2)",
+                &[&entity_id, &id, &unix_millis()],
+            )
+            .await?;
             Ok(next)
         })
         .await
@@ -429,5 +436,55 @@ impl LaunchStore for Postgres {
                 Ok((entity, finish_item(item_from_row(row))?))
             })
             .collect()
+    }
+
+    async fn agent_seen(&self, entity_id: i64, agent: AgentRecord) -> Result<(), StoreError> {
+        self.transaction(async |tx| {
+            execute(
+                tx,
+                "INSERT INTO agents (entity_id, name, key_id, queues, slots, last_seen)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (entity_id, name) DO UPDATE SET key_id = excluded.key_id,
+                 queues = excluded.queues, slots = excluded.slots, last_seen = excluded.last_seen",
+                &[
+                    &entity_id,
+                    &agent.name,
+                    &agent.key_id,
+                    &crate::store::entities::queues_text(&agent.queues),
+                    &i64::from(agent.slots),
+                    &agent.last_seen,
+                ],
+            )
+            .await?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_agents(&self, entity_id: i64) -> Result<Vec<(AgentRecord, u32)>, StoreError> {
+        self.query(
+            "SELECT a.name, a.key_id, a.queues, a.slots, a.last_seen,
+             (SELECT COUNT(*) FROM queue_items i WHERE i.entity_id = a.entity_id
+              AND i.lease_owner = a.name AND i.status IN ('claimed', 'running'))
+             FROM agents a WHERE a.entity_id = $1 ORDER BY a.name",
+            &[&entity_id],
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            let slots: i64 = row.get(3);
+            let in_use: i64 = row.get(5);
+            Ok((
+                AgentRecord {
+                    name: row.get(0),
+                    key_id: row.get(1),
+                    queues: crate::store::entities::queues_of(row.get(2))?,
+                    slots: u32::try_from(slots).unwrap_or(u32::MAX),
+                    last_seen: row.get(4),
+                },
+                u32::try_from(in_use).unwrap_or(u32::MAX),
+            ))
+        })
+        .collect()
     }
 }

@@ -360,6 +360,11 @@ impl LaunchStore for Sqlite {
                 "UPDATE queue_items SET status = ?3, lease_until = ?4, updated_at = ?5 WHERE entity_id = ?1 AND id = ?2",
                 params![entity_id, id, next.as_str(), unix_millis() + lease_ms, now_rfc3339()],
             )?;
+            tx.execute(
+                "UPDATE agents SET last_seen = ?3 WHERE entity_id = ?1
+                 AND name = (SELECT lease_owner FROM queue_items WHERE entity_id = ?1 AND id = ?2)",
+                params![entity_id, id, unix_millis()],
+            )?;
             Ok(next)
         })
         .await
@@ -425,6 +430,59 @@ impl LaunchStore for Sqlite {
                 failed.push((entity, finish_item(raw)?));
             }
             Ok(failed)
+        })
+        .await
+    }
+
+    async fn agent_seen(&self, entity_id: i64, agent: AgentRecord) -> Result<(), StoreError> {
+        self.write(move |tx| {
+            tx.execute(
+                "INSERT INTO agents (entity_id, name, key_id, queues, slots, last_seen)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                 ON CONFLICT (entity_id, name) DO UPDATE SET key_id = excluded.key_id,
+                 queues = excluded.queues, slots = excluded.slots, last_seen = excluded.last_seen",
+                params![
+                    entity_id,
+                    agent.name,
+                    agent.key_id,
+                    crate::store::entities::queues_text(&agent.queues),
+                    agent.slots,
+                    agent.last_seen
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_agents(&self, entity_id: i64) -> Result<Vec<(AgentRecord, u32)>, StoreError> {
+        self.read(move |c| {
+            let mut statement = c.prepare(
+                "SELECT a.name, a.key_id, a.queues, a.slots, a.last_seen,
+                 (SELECT COUNT(*) FROM queue_items i WHERE i.entity_id = a.entity_id
+                  AND i.lease_owner = a.name AND i.status IN ('claimed', 'running'))
+                 FROM agents a WHERE a.entity_id = ?1 ORDER BY a.name",
+            )?;
+            let rows = statement.query_map([entity_id], |row| {
+                let queues: String = row.get(2)?;
+                Ok((
+                    AgentRecord {
+                        name: row.get(0)?,
+                        key_id: row.get(1)?,
+                        queues: crate::store::entities::queues_of(&queues).map_err(|e| {
+                            rusqlite::Error::FromSqlConversionFailure(
+                                2,
+                                rusqlite::types::Type::Text,
+                                Box::new(e),
+                            )
+                        })?,
+                        slots: row.get(3)?,
+                        last_seen: row.get(4)?,
+                    },
+                    row.get(5)?,
+                ))
+            })?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(Into::into)
         })
         .await
     }

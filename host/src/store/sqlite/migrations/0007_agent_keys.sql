@@ -19,3 +19,15 @@ ALTER TABLE api_keys_v7 RENAME TO api_keys;
 -- A claim's lease token (SHA-256): heartbeats and finish reports must carry the token, so only
 -- the agent that holds the claim can report on it.
 ALTER TABLE queue_items ADD COLUMN lease_hash BLOB;
+
+-- The agents that have claimed from an entity's queues: what `GET …/agents` lists. Each claim
+-- (and each heartbeat of an item it holds) marks its agent as seen.
+CREATE TABLE agents (
+    entity_id   INTEGER NOT NULL REFERENCES entities(id),
+    name        TEXT NOT NULL,
+    key_id      TEXT NOT NULL,
+    queues      TEXT NOT NULL,      -- JSON array: its key's queues
+    slots       INTEGER NOT NULL,   -- items it runs at once
+    last_seen   INTEGER NOT NULL,   -- Unix milliseconds
+    PRIMARY KEY (entity_id, name)
+);
