@@ -1282,6 +1282,7 @@ async fn the_openapi_document_describes_every_route() {
         ("get", "/v1/entities/{entity}/queues/{queue}/items"),
         ("post", "/v1/entities/{entity}/queues/{queue}/items"),
         ("post", "/v1/entities/{entity}/queues/{queue}/claim"),
+        ("get", "/v1/entities/{entity}/agents"),
         ("get", "/v1/entities/{entity}/items/{id}"),
         ("post", "/v1/entities/{entity}/items/{id}/cancel"),
         ("post", "/v1/entities/{entity}/items/{id}/heartbeat"),
