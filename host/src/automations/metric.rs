@@ -312,12 +312,12 @@ impl MetricCondition {
                 ..
             } => {
                 let (before, last) = newest.split_at(newest.len() - 1);
-                let mean = before.iter().sum::<f64>() / before.len() as f64;
+                let mean = mean(before);
                 let variance =
                     before.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / before.len() as f64;
                 let std = variance.sqrt();
                 let z = if std == 0.0 {
-                    if last[0] == mean {
+                    if close(last[0], mean) {
                         0.0
                     } else {
                         f64::INFINITY.copysign(last[0] - mean)
@@ -415,15 +415,35 @@ impl Aggregation {
     }
 }
 
+/// Values this close are the same value: computed aggregates, changes and z-scores carry a few
+/// ulps of rounding (an average of 0.1, 0.2, 0.3 is 0.20000000000000004), and a condition must
+/// not fire or miss because of it. The tolerance is relative: [`ULPS`] units in the last place of
+/// the larger magnitude.
+fn close(x: f64, y: f64) -> bool {
+    x == y || (x - y).abs() <= ULPS * f64::EPSILON * x.abs().max(y.abs())
+}
+
+/// How many units in the last place two values may differ by and still compare equal.
+const ULPS: f64 = 4.0;
+
+/// The mean, corrected by a second pass (the sum's rounding error is measured against the first
+/// estimate and taken back out), so that equal values have exactly their value as mean and a
+/// flat window has a deviation of exactly 0.
+fn mean(values: &[f64]) -> f64 {
+    let n = values.len() as f64;
+    let first = values.iter().sum::<f64>() / n;
+    first + values.iter().map(|x| x - first).sum::<f64>() / n
+}
+
 impl Comparison {
     fn holds(self, x: f64, y: f64) -> bool {
         match self {
-            Self::Gt => x > y,
-            Self::Gte => x >= y,
-            Self::Lt => x < y,
-            Self::Lte => x <= y,
-            Self::Eq => x == y,
-            Self::Ne => x != y,
+            Self::Gt => x > y && !close(x, y),
+            Self::Gte => x >= y || close(x, y),
+            Self::Lt => x < y && !close(x, y),
+            Self::Lte => x <= y || close(x, y),
+            Self::Eq => close(x, y),
+            Self::Ne => !close(x, y),
         }
     }
 
@@ -441,10 +461,11 @@ impl Comparison {
 
 impl Direction {
     fn holds(self, delta: f64, amount: f64) -> bool {
+        let reaches = |x: f64| x >= amount || close(x, amount);
         match self {
-            Self::Increase => delta >= amount,
-            Self::Decrease => -delta >= amount,
-            Self::Any => delta.abs() >= amount,
+            Self::Increase => reaches(delta),
+            Self::Decrease => reaches(-delta),
+            Self::Any => reaches(delta.abs()),
         }
     }
 
@@ -576,6 +597,47 @@ mod tests {
         );
         // At 2: mean 2, std 1, z = 0. At 0: mean 2.5, std 0.5, z = −5.
         assert_eq!(firings(&down, &[1.0, 3.0, 2.0, 0.0]), [(4, -5.0)]);
+    }
+
+    #[test]
+    fn a_flat_window_has_a_z_score_of_exactly_zero() {
+        let z = condition(
+            TriggerKind::RunMetricZscore,
+            json!({"name": "x", "window": 30, "threshold": 1.0, "direction": "ANY"}),
+        );
+        // 1.4 summed 30 times is not 30 × 1.4: a one-pass mean is an ulp off, and every
+        // deviation then looks like one standard deviation.
+        for value in [1.4, 0.1, 1e-7, 123456.789, -3.3] {
+            assert_eq!(firings(&z, &[value; 60]), [], "{value}");
+        }
+    }
+
+    #[test]
+    fn exact_inputs_reach_exact_boundaries() {
+        // z = −3 exactly in real numbers: mean 5, population std 2 of [3, 7], newest −1.
+        let z = condition(
+            TriggerKind::RunMetricZscore,
+            json!({"name": "x", "window": 2, "threshold": 3.0, "direction": "DECREASE"}),
+        );
+        assert_eq!(firings(&z, &[3.0, 7.0, -1.0]).len(), 1);
+        // The average of 0.1, 0.2, 0.3 is 0.2: not above it, and at least it.
+        let avg = |cmp: &str| {
+            condition(
+                TriggerKind::RunMetricThreshold,
+                json!({"name": "x", "window": 3, "agg": "AVERAGE", "cmp": cmp, "value": 0.2}),
+            )
+        };
+        assert_eq!(firings(&avg("$gt"), &[0.1, 0.2, 0.3]), []);
+        assert_eq!(firings(&avg("$gte"), &[0.1, 0.2, 0.3]).len(), 1);
+        assert_eq!(firings(&avg("$eq"), &[0.1, 0.2, 0.3]).len(), 1);
+        // An absolute change of 0.3 − 0.1 reaches 0.2.
+        let change = condition(
+            TriggerKind::RunMetricChange,
+            json!({"name": "x", "current_window": 1, "prior_window": 1, "agg": "AVERAGE",
+                   "change": "ABSOLUTE", "direction": "INCREASE", "amount": 0.2}),
+        );
+        assert_eq!(firings(&change, &[0.1, 0.3]).len(), 1);
+        assert!(!close(1.0, 1.0 + 1e-9) && close(0.1 + 0.2, 0.3));
     }
 
     #[test]
