@@ -20,17 +20,7 @@ pub fn compile(
 ) -> Result<Compiled, String> {
     let filter = Filter::parse_for_events(automation.event.filter.as_ref().unwrap_or(&Value::Null))
         .map_err(|e| format!("event.filter: {e}"))?;
-    let template = match (&automation.action.payload, default_payload) {
-        (Some(tree), _) => {
-            Some(Template::parse(tree.clone()).map_err(|e| format!("action.payload: {e}"))?)
-        }
-        (None, Some(default)) => {
-            let tree = serde_json::from_str(default)
-                .map_err(|e| format!("the plugin's default payload: {e}"))?;
-            Some(Template::parse(tree).map_err(|e| format!("the plugin's default payload: {e}"))?)
-        }
-        (None, None) => None,
-    };
+    let template = template_of(&automation, default_payload)?;
     let metric = match &automation.event.metric {
         Some(metric) if automation.event.kind.is_metric() => Some(
             super::metric::MetricCondition::parse(automation.event.kind, metric)
@@ -49,5 +39,24 @@ pub fn compile(
         entity_id,
         filter,
         template,
+    })
+}
+
+/// The template an automation renders: its own payload, or else its plugin's default one
+/// (`default_payload`), if the plugin has one.
+pub(super) fn template_of(
+    automation: &Automation,
+    default_payload: Option<&str>,
+) -> Result<Option<Template>, String> {
+    Ok(match (&automation.action.payload, default_payload) {
+        (Some(tree), _) => {
+            Some(Template::parse(tree.clone()).map_err(|e| format!("action.payload: {e}"))?)
+        }
+        (None, Some(default)) => {
+            let tree = serde_json::from_str(default)
+                .map_err(|e| format!("the plugin's default payload: {e}"))?;
+            Some(Template::parse(tree).map_err(|e| format!("the plugin's default payload: {e}"))?)
+        }
+        (None, None) => None,
     })
 }

@@ -12,17 +12,10 @@ use crate::store::{IntegrationRecord, Store};
 /// The secrets (names that are not variables) the template an automation renders references:
 /// its own payload, or else its plugin's default one.
 pub fn referenced_secrets(automation: &Automation, default_payload: Option<&str>) -> Vec<String> {
-    let tree = match (&automation.action.payload, default_payload) {
-        (Some(tree), _) => tree.clone(),
-        (None, Some(default)) => match serde_json::from_str(default) {
-            Ok(tree) => tree,
-            Err(_) => return Vec::new(),
-        },
-        (None, None) => return Vec::new(),
-    };
-    match Template::parse(tree) {
-        Ok(template) => secrets_in(&template),
-        Err(_) => Vec::new(),
+    // A stored template that no longer parses references nothing: it does not load either.
+    match super::compile::template_of(automation, default_payload) {
+        Ok(Some(template)) => secrets_in(&template),
+        Ok(None) | Err(_) => Vec::new(),
     }
 }
 

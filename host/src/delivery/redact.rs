@@ -80,12 +80,12 @@ impl Redactor {
 
     /// The text with every form of every secret value replaced.
     pub fn text(&self, text: &str) -> String {
-        match &self.forms {
-            Some(forms) if forms.is_match(text) => replace(forms, text.as_bytes())
-                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
-                .unwrap_or_else(|| text.to_string()),
-            _ => text.to_string(),
-        }
+        // One scan: `replace` finds the first match or answers that there is none.
+        self.forms
+            .as_ref()
+            .and_then(|forms| replace(forms, text.as_bytes()))
+            .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+            .unwrap_or_else(|| text.to_string())
     }
 
     /// Bytes shown as text (lossy UTF-8), redacted.
