@@ -113,7 +113,9 @@ async fn only_an_agent_key_of_the_queue_claims_and_only_its_claim_reports() {
 
     let finish = format!("/v1/entities/default/items/{id}/finish");
     let heartbeat = format!("/v1/entities/default/items/{id}/heartbeat");
+    let output = format!("/v1/entities/default/items/{id}/output");
     let forged = json!({"lease_token": token, "exit_code": 0});
+    let line = json!({"lease_token": token, "offset": 0, "text": "forged line\n"});
     for caller in [&admin, &member, &cpu] {
         expect_status(&caller.post(&finish, &forged).await, 403);
         expect_status(
@@ -122,6 +124,14 @@ async fn only_an_agent_key_of_the_queue_claims_and_only_its_claim_reports() {
                 .await,
             403,
         );
+        expect_status(&caller.post(&output, &line).await, 403);
+    }
+    let wrong_line = json!({"lease_token": "0".repeat(64), "offset": 0, "text": "forged\n"});
+    expect_status(&gpu.post(&output, &wrong_line).await, 409);
+    // The claim's holder appends; a retry of the same chunk is taken once.
+    for _ in 0..2 {
+        let appended = expect_status(&gpu.post(&output, &line).await, 200).clone();
+        assert_eq!(appended["output_bytes"], 12);
     }
     // The right key without the claim's token: refused, and the item is untouched.
     expect_status(&gpu.post(&finish, &json!({"exit_code": 0})).await, 400);
@@ -155,6 +165,9 @@ async fn only_an_agent_key_of_the_queue_claims_and_only_its_claim_reports() {
 
     let done = expect_status(&gpu.post(&finish, &forged).await, 200).clone();
     assert_eq!(done["status"], "finished");
+    assert_eq!(done["output"], "forged line\n");
+    // Once it ended, nothing more is appended.
+    expect_status(&gpu.post(&output, &line).await, 409);
     let listed = member.get("/v1/entities/default/agents").await.1;
     assert_eq!(listed["agents"][0]["slots_in_use"], 0, "{listed}");
     expect_status(&gpu.get("/v1/entities/default/agents").await, 403);
@@ -290,14 +303,127 @@ async fn a_job_finds_no_key_in_its_agent_and_gets_only_what_is_passed_on() {
             );
         }
 
+        // 200,000 bytes of output: the last 64 KiB are kept, and the item says how much was cut.
         let output = item["output"].as_str().unwrap();
         assert!(output.len() <= 64 << 10, "{}", output.len());
-        assert!(
-            output.starts_with("[herald: ") && output.contains("earlier bytes of output were cut"),
-            "{mode}: {}",
-            &output[..200.min(output.len())]
+        let (total, cut) = (
+            item["output_bytes"].as_u64().unwrap(),
+            item["output_cut_bytes"].as_u64().unwrap(),
         );
+        assert!(total >= 200_000, "{mode}: {item}");
+        assert_eq!(cut, total - output.len() as u64, "{mode}");
     }
+}
+
+/// Writes a line with its run token, waits for the test's go, writes 300,000 bytes and a last
+/// line, and fails.
+const CHATTY: &str = r#"echo "epoch 1 token=$HERALD_RUN_TOKEN"
+while [ ! -e "$OUT/go" ]; do sleep 0.05; done
+head -c 300000 /dev/zero | tr '\0' 'y'; echo
+echo "epoch 2"; exit 3"#;
+
+#[tokio::test]
+async fn output_appears_while_the_job_runs_and_the_cut_is_stated() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let server = Server::start_ingest_only(&dir.path().join("data"));
+    let admin = server.admin();
+    setup(&admin, CHATTY, &out).await;
+    let member = crate::common::member(&admin, &server).await;
+    let key = agent_key(&admin, &["gpu"]).await;
+    let id = enqueue(&member).await;
+    let _agent = Agent(
+        Command::new(crate::common::herald_bin())
+            .args([
+                "agent", "--queue", "gpu", "--poll", "50ms", "--lease", "10s",
+            ])
+            .env("HERALD_URL", &server.url)
+            .env("HERALD_KEY", &key)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+
+    // The first line reaches a member while the job waits, its run token redacted.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let live = loop {
+        let read = member
+            .get(&format!("/v1/entities/default/items/{id}/output"))
+            .await;
+        let read = expect_status(&read, 200).clone();
+        if read["text"].as_str().unwrap().contains("epoch 1") {
+            break read;
+        }
+        assert!(Instant::now() < deadline, "no output while running: {read}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(live["status"], "running", "{live}");
+    assert_eq!(live["text"], "epoch 1 token=[REDACTED]\n", "{live}");
+    assert_eq!(live["output_bytes"], live["text"].as_str().unwrap().len());
+
+    // `herald queues logs -f` follows it from there to the end.
+    let (printed, said) = (dir.path().join("logs.out"), dir.path().join("logs.err"));
+    let mut follower = Command::new(crate::common::herald_bin())
+        .args(["queues", "logs", &id, "-f"])
+        .env("HERALD_URL", &server.url)
+        .env(
+            "HERALD_KEY",
+            crate::common::member_key(&admin, "logs").await,
+        )
+        .stdout(std::fs::File::create(&printed).unwrap())
+        .stderr(std::fs::File::create(&said).unwrap())
+        .spawn()
+        .unwrap();
+    // The job goes on once the follower has printed what there is so far.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !std::fs::read_to_string(&printed)
+        .unwrap()
+        .contains("epoch 1")
+    {
+        assert!(Instant::now() < deadline, "logs -f printed nothing");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    std::fs::write(out.join("go"), "").unwrap();
+    let item = wait_for(&member, &id, &["failed"], Duration::from_secs(30)).await;
+    let followed = tokio::task::spawn_blocking(move || follower.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(followed.success());
+    let (stdout, stderr) = (
+        std::fs::read_to_string(&printed).unwrap(),
+        std::fs::read_to_string(&said).unwrap(),
+    );
+    assert!(
+        stdout.starts_with("epoch 1 token=[REDACTED]\n") && stdout.ends_with("yyy\nepoch 2\n"),
+        "{}…{}",
+        &stdout[..100.min(stdout.len())],
+        &stdout[stdout.len().saturating_sub(100)..]
+    );
+    assert!(
+        stderr.contains("bytes of output were cut here"),
+        "the cut is stated where it is: {stderr}"
+    );
+    assert!(stdout.len() < 200_000, "{}", stdout.len());
+
+    // The item keeps the last 64 KiB and says how much came in all.
+    assert_eq!(item["exit_code"], 3);
+    let output = item["output"].as_str().unwrap();
+    assert!(output.ends_with("epoch 2\n") && output.len() <= 64 << 10);
+    let total = item["output_bytes"].as_u64().unwrap();
+    assert!(total > 300_000, "{item}");
+    assert_eq!(
+        item["output_cut_bytes"].as_u64().unwrap(),
+        total - output.len() as u64
+    );
+    // A read from the start answers from the first byte kept.
+    let read = member
+        .get(&format!("/v1/entities/default/items/{id}/output?offset=0"))
+        .await;
+    let read = expect_status(&read, 200);
+    assert_eq!(read["start"], item["output_cut_bytes"]);
 }
 
 #[tokio::test]

@@ -277,6 +277,18 @@ async fn route_matrix(caller: Caller) -> (World, String) {
             ),
             (
                 "POST",
+                format!("/v1/entities/default/items/{spare_item}/output"),
+                Some(json!({"lease_token": "a", "offset": 0, "text": "x"})),
+                pick(403, 403, 403),
+            ),
+            (
+                "GET",
+                format!("/v1/entities/default/items/{spare_item}/output?offset=0"),
+                None,
+                pick(200, 200, 404),
+            ),
+            (
+                "POST",
                 "/v1/entities/default/queues/mq/claim".into(),
                 Some(json!({"agent": "matrix"})),
                 pick(403, 403, 403),
@@ -1286,6 +1298,8 @@ async fn the_openapi_document_describes_every_route() {
         ("get", "/v1/entities/{entity}/items/{id}"),
         ("post", "/v1/entities/{entity}/items/{id}/cancel"),
         ("post", "/v1/entities/{entity}/items/{id}/heartbeat"),
+        ("post", "/v1/entities/{entity}/items/{id}/output"),
+        ("get", "/v1/entities/{entity}/items/{id}/output"),
         ("post", "/v1/entities/{entity}/items/{id}/finish"),
     ];
     let paths = document["paths"].as_object().unwrap();

@@ -553,17 +553,50 @@ async fn launch_queues_and_plugins_are_listed_with_their_details() {
     let id = claimed["item"]["id"]
         .as_str()
         .unwrap_or_else(|| panic!("{claimed}"));
+    let lease = &claimed["lease_token"];
+    let (status, _) = agent
+        .post(
+            &format!("/v1/entities/default/items/{id}/heartbeat"),
+            &json!({"lease_token": lease, "started": true}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let output = format!("/v1/entities/default/items/{id}/output");
+    let (status, _) = agent
+        .post(
+            &output,
+            &json!({"lease_token": lease, "offset": 0, "text": "epoch 1\n"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+
+    // The item's page shows the output so far and follows it while the job runs.
+    let page = Page::open(&server.url).await;
+    page.sign_in(ADMIN_KEY).await;
+    page.goto(&format!("/#/launch/items/{id}")).await;
+    page.until_text("epoch 1").await;
+    page.until_text("running").await;
+    page.assert_labelled().await;
+    let (status, _) = agent
+        .post(
+            &output,
+            &json!({"lease_token": lease, "offset": 8, "text": "epoch 2\n"}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    page.until_text("epoch 2").await;
     let (status, finished) = agent
         .post(
             &format!("/v1/entities/default/items/{id}/finish"),
-            &json!({"lease_token": claimed["lease_token"], "exit_code": 0, "output": "accuracy=0.93"}),
+            &json!({"lease_token": lease, "exit_code": 0, "output": "accuracy=0.93", "output_offset": 16}),
         )
         .await;
     assert_eq!(status, 200, "{finished}");
+    assert_eq!(finished["output"], "epoch 1\nepoch 2\naccuracy=0.93");
+    page.until_text("accuracy=0.93").await;
+    page.until_text("finished").await;
+    page.screenshot("launch-item").await;
 
-    let page = Page::open(&server.url).await;
-    page.sign_in(ADMIN_KEY).await;
-    page.assert_labelled().await;
     page.goto("/#/launch").await;
     for shown in [
         "Queue gpu",

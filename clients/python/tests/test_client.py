@@ -122,6 +122,8 @@ def test_launch_keys_and_entities_round_trip(admin: Herald, server) -> None:
     assert item.config == {"model": "v7", "suite": "full"} and item.job == f"{job}@2"
     assert [i.id for i in admin.queue_items(queue, status="queued")] == [item.id]
     assert admin.queue_item(item.id).status == "queued"
+    nothing_yet = admin.item_output(item.id)
+    assert (nothing_yet["text"], nothing_yet["output_bytes"], nothing_yet["status"]) == ("", 0, "queued")
     assert admin.cancel_item(item.id).status == "cancelled"
     with pytest.raises(Conflict):
         admin.cancel_item(item.id)

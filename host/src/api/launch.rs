@@ -1,5 +1,6 @@
 //! Launch: jobs (`PUT/GET …/jobs/{name}`, versions), queues (`POST/GET …/queues`), items
-//! (enqueue, list, get, cancel) and the agent's side (claim, heartbeat, finish). Admins define
+//! (enqueue, list, get, cancel, follow the output) and the agent's side (claim, heartbeat,
+//! output, finish). Admins define
 //! jobs and queues; any key of the entity may enqueue or cancel; only an agent key bound to a
 //! queue claims from it, and only the claim's lease token reports on what it claimed.
 
@@ -19,7 +20,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::events::RunState;
 use crate::launch::enqueue::{self, Enqueue, EnqueueError};
 use crate::launch::report::{LOST, report_run};
-use crate::launch::{ItemStatus, JobRef, JobSpec, check_name, output_tail};
+use crate::launch::{ItemStatus, JobRef, JobSpec, OutputChunk, StoredOutput, check_name};
 use crate::store::{AgentRecord, ClaimTokens, ItemFilter, ItemRecord, JobRecord, QueueRecord};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -34,6 +35,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(claim))
         .routes(routes!(list_agents))
         .routes(routes!(heartbeat))
+        .routes(routes!(append_output, read_output))
         .routes(routes!(finish))
 }
 
@@ -132,8 +134,12 @@ pub(super) struct ItemOut {
     pub agent: Option<String>,
     /// The process's exit code, once it ended.
     pub exit_code: Option<i32>,
-    /// The last 64 KiB of its output.
+    /// The last 64 KiB of its output (stdout and stderr as they came), while it runs too.
     pub output: Option<String>,
+    /// Bytes of output the run has had in all.
+    pub output_bytes: u64,
+    /// Bytes of output cut before what `output` holds (0 when it holds all of it).
+    pub output_cut_bytes: u64,
     /// When it was enqueued.
     pub created_at: String,
     /// When it last changed.
@@ -155,6 +161,10 @@ impl From<ItemRecord> for ItemOut {
             attempts: item.attempts,
             agent: item.lease_owner,
             exit_code: item.exit_code,
+            output_cut_bytes: item
+                .output_bytes
+                .saturating_sub(item.output.as_ref().map_or(0, |o| o.len() as u64)),
+            output_bytes: item.output_bytes,
             output: item.output,
             created_at: item.created_at,
             updated_at: item.updated_at,
@@ -616,9 +626,13 @@ pub(super) struct FinishIn {
     pub lease_token: String,
     /// The process's exit code (a signal's number is reported as 128 + it).
     pub exit_code: i32,
-    /// The end of its output (the last 64 KiB are kept).
+    /// The last of its output, not yet appended (the item keeps the stream's last 64 KiB).
     #[serde(default)]
+    #[schema(max_length = 1048576)]
     pub output: String,
+    /// Where `output` starts in the run's output stream, as for `POST …/output`; without it,
+    /// `output` follows whatever the item has.
+    pub output_offset: Option<u64>,
 }
 
 #[utoipa::path(post, path = "/v1/entities/{entity}/items/{id}/finish", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("id" = String, Path)), request_body = FinishIn, responses((status = 200, body = ItemOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody, description = "Not an agent key bound to the item's queue"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The lease token's claim no longer holds the item")))]
@@ -630,7 +644,7 @@ pub(super) async fn finish(
 ) -> Result<Json<ItemOut>, ApiError> {
     let entity = agent.0.own_entity(&entity)?.clone();
     agent.require_queue(&state.store.item(entity.id, &id).await?.queue)?;
-    let output = output_tail(&body.output).to_string();
+    let output = chunk(body.output_offset, body.output)?;
     let item = to_completion(async move {
         let lease = crate::auth::hash_key(&body.lease_token);
         let item = state
@@ -659,4 +673,102 @@ pub(super) async fn finish(
     })
     .await?;
     Ok(Json(item.into()))
+}
+
+/// The most output one request may carry.
+const MAX_CHUNK_BYTES: usize = 1 << 20;
+
+fn chunk(offset: Option<u64>, text: String) -> Result<OutputChunk, ApiError> {
+    if text.len() > MAX_CHUNK_BYTES {
+        return Err(invalid(format!(
+            "output: at most {MAX_CHUNK_BYTES} bytes a request (the item keeps the last 64 KiB)"
+        )));
+    }
+    Ok(OutputChunk { offset, text })
+}
+
+/// The body of `POST …/items/{id}/output`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct OutputIn {
+    /// The lease token the claim answered with.
+    pub lease_token: String,
+    /// Where `text` starts in the run's output stream (bytes): the `output_bytes` the previous
+    /// append answered. A retried chunk is taken once; an offset past the end means the agent
+    /// cut the bytes in between, and they count as cut.
+    pub offset: u64,
+    /// The output (at most 1 MiB a request).
+    #[schema(max_length = 1048576)]
+    pub text: String,
+}
+
+/// What an append answers.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct OutputAppendedOut {
+    /// Bytes of output the run has had in all: the offset of the next chunk.
+    pub output_bytes: u64,
+}
+
+#[utoipa::path(post, path = "/v1/entities/{entity}/items/{id}/output", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("id" = String, Path)), request_body = OutputIn, responses((status = 200, body = OutputAppendedOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody, description = "Not an agent key bound to the item's queue"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The lease token's claim no longer holds the item")))]
+pub(super) async fn append_output(
+    State(state): State<AppState>,
+    agent: AgentKey,
+    Path((entity, id)): Path<(String, String)>,
+    JsonBody(body): JsonBody<OutputIn>,
+) -> Result<Json<OutputAppendedOut>, ApiError> {
+    let entity = agent.0.own_entity(&entity)?.clone();
+    agent.require_queue(&state.store.item(entity.id, &id).await?.queue)?;
+    let output = chunk(Some(body.offset), body.text)?;
+    let lease = crate::auth::hash_key(&body.lease_token);
+    let output_bytes = state
+        .store
+        .append_output(entity.id, &id, lease, output)
+        .await?;
+    Ok(Json(OutputAppendedOut { output_bytes }))
+}
+
+/// Query parameters of `GET …/items/{id}/output`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(super) struct OutputQuery {
+    /// The byte of the output stream to start at (default 0): the `output_bytes` of the
+    /// previous read, to follow a running item.
+    pub offset: Option<u64>,
+}
+
+/// A stretch of an item's output.
+#[derive(Debug, Serialize, ToSchema)]
+pub(super) struct OutputOut {
+    /// The item's status: once it is final, no more output comes.
+    pub status: ItemStatus,
+    /// Where `text` starts in the output stream: later than the offset asked for when the bytes
+    /// there were cut (only the last 64 KiB are kept).
+    pub start: u64,
+    /// The output from `start` to the end so far.
+    pub text: String,
+    /// Bytes of output the run has had in all: the offset of the next read.
+    pub output_bytes: u64,
+}
+
+#[utoipa::path(get, path = "/v1/entities/{entity}/items/{id}/output", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("id" = String, Path), OutputQuery), responses((status = 200, body = OutputOut, description = "The output from the offset on, as far as it is kept"), (status = 404, body = ErrorBody)))]
+pub(super) async fn read_output(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path((entity, id)): Path<(String, String)>,
+    Query(query): Query<OutputQuery>,
+) -> Result<Json<OutputOut>, ApiError> {
+    let entity = principal.own_entity(&entity)?;
+    let item = state.store.item(entity.id, &id).await?;
+    let output = StoredOutput {
+        kept: item.output.unwrap_or_default(),
+        total: item.output_bytes,
+    };
+    let (start, text) = output.since(query.offset.unwrap_or(0));
+    Ok(Json(OutputOut {
+        status: item.status,
+        start,
+        text: text.to_string(),
+        output_bytes: output.total,
+    }))
 }

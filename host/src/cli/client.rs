@@ -307,6 +307,11 @@ impl Connection {
     pub(super) fn url(&self) -> &str {
         &self.url
     }
+
+    /// The API key, if one was given.
+    pub(super) fn key(&self) -> Option<&str> {
+        self.key.as_deref()
+    }
 }
 
 /// An HTTP client of the API with the connection's key.
@@ -415,6 +420,8 @@ pub(super) enum Shape {
     Object,
     /// Nothing to show (e.g. 204); print this line.
     Done(String),
+    /// The command printed what it had to as it went.
+    Printed,
 }
 
 pub(super) async fn run(
@@ -839,6 +846,7 @@ pub(super) async fn run(
         ),
         Shape::Object => print_object(&value),
         Shape::Done(line) => println!("{line}"),
+        Shape::Printed => {}
     }
     Ok(ExitCode::SUCCESS)
 }

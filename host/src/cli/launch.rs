@@ -100,6 +100,17 @@ pub(super) enum QueuesCommand {
         #[command(flatten)]
         entity: EntityArg,
     },
+    /// Print an item's output (the last 64 KiB are kept); with `-f`, follow it until the item
+    /// ends.
+    Logs {
+        /// The item id.
+        id: String,
+        /// Keep printing output as the job writes it, until the item ends.
+        #[arg(long, short)]
+        follow: bool,
+        #[command(flatten)]
+        entity: EntityArg,
+    },
     /// Cancel an item (a running process is stopped by its agent).
     Cancel {
         /// The item id.
@@ -232,10 +243,52 @@ pub(super) async fn queues(
             let path = format!("/v1/entities/{entity}/items/{}", encode(&id));
             (client.call("GET", &path, None, &[]).await?, Shape::Object)
         }
+        QueuesCommand::Logs { id, follow, entity } => {
+            let entity = client.entity(&entity).await?;
+            logs(client, &entity, &id, follow).await?;
+            (Value::Null, Shape::Printed)
+        }
         QueuesCommand::Cancel { id, entity } => {
             let entity = client.entity(&entity).await?;
             let path = format!("/v1/entities/{entity}/items/{}/cancel", encode(&id));
             (client.call("POST", &path, None, &[]).await?, Shape::Object)
         }
     })
+}
+
+/// How often `logs -f` asks for more.
+const FOLLOW_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Prints an item's output from its start (as far as it is kept), then, when following, what
+/// comes until the item ends. A cut is said where it is, on standard error.
+async fn logs(client: &Client, entity: &str, id: &str, follow: bool) -> anyhow::Result<()> {
+    use std::io::Write as _;
+    let path = format!("/v1/entities/{entity}/items/{}/output", encode(id));
+    let mut offset = 0u64;
+    loop {
+        let answer = client
+            .call("GET", &format!("{path}?offset={offset}"), None, &[])
+            .await?;
+        let start = answer["start"].as_u64().unwrap_or(offset);
+        if start > offset {
+            eprintln!(
+                "[herald: {} bytes of output were cut here; only the last 64 KiB are kept]",
+                start - offset
+            );
+        }
+        let text = answer["text"].as_str().unwrap_or_default();
+        let mut stdout = std::io::stdout().lock();
+        stdout.write_all(text.as_bytes())?;
+        stdout.flush()?;
+        drop(stdout);
+        offset = answer["output_bytes"].as_u64().unwrap_or(offset);
+        let ended = matches!(
+            answer["status"].as_str(),
+            Some("finished" | "failed" | "cancelled")
+        );
+        if !follow || ended {
+            return Ok(());
+        }
+        tokio::time::sleep(FOLLOW_EVERY).await;
+    }
 }

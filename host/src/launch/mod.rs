@@ -3,8 +3,11 @@
 //! `store/launch.rs`, routes in `api/launch.rs`.
 
 pub mod enqueue;
+pub mod output;
 pub mod report;
 pub mod sweep;
+
+pub use output::{OUTPUT_TAIL_BYTES, OutputChunk, StoredOutput, output_tail};
 
 use std::collections::BTreeMap;
 
@@ -25,9 +28,6 @@ impl Default for LaunchConfig {
         Self { max_attempts: 3 }
     }
 }
-
-/// At most this many bytes of a run's output are kept (its tail).
-pub const OUTPUT_TAIL_BYTES: usize = 64 * 1024;
 
 /// A job definition as given (`PUT …/jobs/{name}`); each one saved is a new version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -224,18 +224,6 @@ impl ItemStatus {
     }
 }
 
-/// Keeps the last [`OUTPUT_TAIL_BYTES`] of a run's output, cut at a character boundary.
-pub fn output_tail(output: &str) -> &str {
-    if output.len() <= OUTPUT_TAIL_BYTES {
-        return output;
-    }
-    let mut start = output.len() - OUTPUT_TAIL_BYTES;
-    while !output.is_char_boundary(start) {
-        start += 1;
-    }
-    &output[start..]
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -299,13 +287,5 @@ mod tests {
                 .unwrap_err()
                 .contains("set by the agent")
         );
-    }
-
-    #[test]
-    fn the_output_tail_keeps_the_end_on_a_character_boundary() {
-        let long = format!("{}é{}", "a".repeat(10), "b".repeat(OUTPUT_TAIL_BYTES - 1));
-        let tail = output_tail(&long);
-        assert!(tail.len() <= OUTPUT_TAIL_BYTES);
-        assert!(tail.ends_with('b'));
     }
 }

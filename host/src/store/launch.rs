@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::{StoreError, json_column};
-use crate::launch::{ItemStatus, JobRef, JobSpec};
+use crate::launch::{ItemStatus, JobRef, JobSpec, OutputChunk};
 
 /// One version of a job.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +64,7 @@ impl NewItem {
             lease_owner: None,
             exit_code: None,
             output: None,
+            output_bytes: 0,
             created_at: now.clone(),
             updated_at: now,
         }
@@ -99,8 +100,10 @@ pub struct ItemRecord {
     pub lease_owner: Option<String>,
     /// The process's exit code, once it ended.
     pub exit_code: Option<i32>,
-    /// The last 64 KiB of its output.
+    /// The last 64 KiB of its output (of its latest claim).
     pub output: Option<String>,
+    /// Bytes of output it has had in all: more than `output` holds when some were cut.
+    pub output_bytes: u64,
     /// When it was enqueued.
     pub created_at: String,
     /// When it last changed.
@@ -109,7 +112,7 @@ pub struct ItemRecord {
 
 pub(crate) const ITEM_COLUMNS: &str =
     "id, queue, job, job_version, config, project, run_id, enqueued_by, priority, status,
-     attempts, lease_owner, exit_code, output, created_at, updated_at";
+     attempts, lease_owner, exit_code, output, created_at, updated_at, output_bytes";
 
 pub(crate) type RawItem = (ItemRecord, String, String, String);
 
@@ -198,9 +201,14 @@ super::interface! {
         /// to `running` when `started`; returns its status (Conflict when that claim no longer
         /// holds it: it lapsed, or another agent holds it now).
         fn heartbeat_item(&self, entity_id: i64, id: &str, lease: [u8; 32], lease_ms: i64, started: bool) -> Result<ItemStatus, StoreError>;
-        /// Records how an item's process ended, if the claim whose lease token hashes to `lease`
-        /// still holds it (cancelled or not); returns the item as it now is.
-        fn finish_item(&self, entity_id: i64, id: &str, lease: [u8; 32], exit_code: i32, output: String) -> Result<ItemRecord, StoreError>;
+        /// Appends output to an item the claim whose lease token hashes to `lease` holds (cancelled
+        /// or not); returns the bytes of output it has had in all (Conflict when the claim no
+        /// longer holds it).
+        fn append_output(&self, entity_id: i64, id: &str, lease: [u8; 32], chunk: OutputChunk) -> Result<u64, StoreError>;
+        /// Records how an item's process ended, with the last of its output, if the claim whose
+        /// lease token hashes to `lease` still holds it (cancelled or not); returns the item as it
+        /// now is.
+        fn finish_item(&self, entity_id: i64, id: &str, lease: [u8; 32], exit_code: i32, output: OutputChunk) -> Result<ItemRecord, StoreError>;
         /// Every item, of any queue and entity, whose lease lapsed: back on its queue, or failed
         /// once claimed `max_attempts` times. Returns the failed ones with their entity (their
         /// runs are to be reported failed). Safe to run on several hosts at once.

@@ -349,6 +349,14 @@ class Herald:
         path = f"/v1/entities/{self._entity(entity)}/items/{quote(item_id, safe='')}"
         return QueueItem.from_api(self.request("GET", path))
 
+    def item_output(self, item_id: str, offset: int = 0,
+                    entity: Optional[str] = None) -> Dict[str, Any]:
+        """A queue item's output from byte ``offset`` on, as far as it is kept (its last 64 KiB):
+        ``text``, ``start`` (later than ``offset`` when bytes there were cut), ``output_bytes``
+        (the offset to read from next, to follow a running item) and ``status``."""
+        path = f"/v1/entities/{self._entity(entity)}/items/{quote(item_id, safe='')}/output"
+        return self.request("GET", path, params={"offset": int(offset)})
+
     def cancel_item(self, item_id: str, entity: Optional[str] = None) -> QueueItem:
         """Cancels a queue item."""
         path = f"/v1/entities/{self._entity(entity)}/items/{quote(item_id, safe='')}/cancel"

@@ -1,11 +1,12 @@
 //! `herald agent`: claims items from launch queues and runs their jobs as local processes
 //! (never through a shell), heartbeating while they run, stopping them when cancelled, and
 //! reporting how they ended. Its key comes from `HERALD_KEY` or `--key-file`, never the command
-//! line; how a job is kept away from it is `process.rs`.
+//! line; how a job is kept away from it is `process.rs`; how its output reaches the server while
+//! it runs is `output.rs`.
 
+mod output;
 mod process;
 
-use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
 use std::sync::{Arc, Mutex};
@@ -14,11 +15,11 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail};
 use clap::Args;
 use serde_json::{Value, json};
-use tokio::io::{AsyncRead, AsyncReadExt};
+use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use super::client::{Client, Connection};
-use crate::launch::OUTPUT_TAIL_BYTES;
+use output::{Chunk, Output};
 pub(crate) use process::reap;
 use process::{Reaper, RunAs, RunDir, die_with_parent, signal_group};
 
@@ -64,9 +65,15 @@ pub(super) struct AgentArgs {
     work_dir: Option<PathBuf>,
 }
 
+/// How often a running job's output is sent.
+const OUTPUT_EVERY: Duration = Duration::from_secs(1);
+
 /// What every running item needs.
 struct Agent {
     client: Client,
+    /// The agent's key, redacted from jobs' output (a job should never see it, but if it does,
+    /// members reading the output must not).
+    key: String,
     entity: String,
     name: String,
     lease: Duration,
@@ -98,6 +105,7 @@ pub(super) async fn run(connection: Connection, args: AgentArgs) -> anyhow::Resu
         .filter_map(|name| std::env::var(name).ok().map(|value| (name.clone(), value)))
         .collect();
     let url = connection.url().to_string();
+    let key = connection.key().unwrap_or_default().to_string();
     let client = Client::from_connection(connection)?;
     let entity = match &args.entity {
         Some(entity) => entity.clone(),
@@ -116,6 +124,7 @@ pub(super) async fn run(connection: Connection, args: AgentArgs) -> anyhow::Resu
         .unwrap_or_else(|| format!("{}-{}", hostname(), std::process::id()));
     let agent = Arc::new(Agent {
         client,
+        key,
         entity,
         name,
         lease: Duration::from_secs(lease_seconds),
@@ -203,7 +212,8 @@ impl Agent {
         ) {
             Ok(dir) => dir,
             Err(error) => {
-                self.finish(&lease, 126, format!("{error:#}")).await?;
+                self.finish(&lease, 126, message(format!("{error:#}")))
+                    .await?;
                 return Ok(());
             }
         };
@@ -238,12 +248,16 @@ impl Agent {
             process.uid(user.uid).gid(user.gid).env("HOME", &user.home);
         }
         die_with_parent(&mut process);
-        let tail = Arc::new(Mutex::new(VecDeque::with_capacity(OUTPUT_TAIL_BYTES)));
+        let output = Output::new([
+            lease.token.clone(),
+            claim["run_token"].as_str().unwrap_or_default().to_string(),
+            self.key.clone(),
+        ]);
         let mut child = match process.spawn() {
             Ok(child) => child,
             Err(error) => {
                 let message = format!("cannot start {program:?}: {error}");
-                self.finish(&lease, 127, message).await?;
+                self.finish(&lease, 127, self::message(message)).await?;
                 return Ok(());
             }
         };
@@ -257,23 +271,27 @@ impl Agent {
             Err(error) => {
                 signal_group(group, libc::SIGKILL);
                 let _ = child.wait().await;
-                self.finish(&lease, 126, format!("{error:#}")).await?;
+                self.finish(&lease, 126, message(format!("{error:#}")))
+                    .await?;
                 return Ok(());
             }
         };
-        let cut = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let mut readers = Vec::new();
         if let Some(stdout) = child.stdout.take() {
-            readers.push(tokio::spawn(keep_tail(stdout, tail.clone(), cut.clone())));
+            readers.push(tokio::spawn(output.clone().read(stdout)));
         }
         if let Some(stderr) = child.stderr.take() {
-            readers.push(tokio::spawn(keep_tail(stderr, tail.clone(), cut.clone())));
+            readers.push(tokio::spawn(output.clone().read(stderr)));
         }
         self.heartbeat(&lease, true).await?;
+        let ended = Notify::new();
+        let streaming = self.stream_output(&lease, &output, &ended);
+        tokio::pin!(streaming);
         let every = self.lease / 3;
         let status = loop {
             tokio::select! {
                 status = child.wait() => break status?,
+                () = &mut streaming => unreachable!("output streams until the run ends"),
                 _ = tokio::time::sleep(every) => {
                     match self.heartbeat(&lease, false).await {
                         Ok(true) => {
@@ -290,6 +308,8 @@ impl Agent {
                             if let Some(reaper) = reaper {
                                 reaper.finish().await;
                             }
+                            ended.notify_one();
+                            streaming.await;
                             return Ok(());
                         }
                     }
@@ -305,16 +325,37 @@ impl Agent {
         for reader in readers {
             let _ = tokio::time::timeout(Duration::from_secs(1), reader).await;
         }
-        let mut output = {
-            let tail = tail.lock().expect("not poisoned");
-            String::from_utf8_lossy(&tail.iter().copied().collect::<Vec<u8>>()).into_owned()
-        };
-        let cut = cut.load(std::sync::atomic::Ordering::Relaxed);
-        if cut > 0 {
-            output = with_cut_note(&output, cut);
-        }
+        // What was sent while it ran is sent; the rest goes with the finish report.
+        ended.notify_one();
+        streaming.await;
+        let last = output.take(true);
         drop(run_dir);
-        self.finish(&lease, exit_code(status), output).await
+        self.finish(&lease, exit_code(status), last).await
+    }
+
+    /// Sends the run's output as it comes, every [`OUTPUT_EVERY`], until `ended` is notified
+    /// (the rest is the caller's to send). A chunk that cannot be delivered is logged and shows
+    /// as a cut; the run goes on.
+    async fn stream_output(&self, lease: &Lease, output: &Output, ended: &Notify) {
+        let path = format!("/v1/entities/{}/items/{}/output", self.entity, lease.id);
+        loop {
+            tokio::select! {
+                () = ended.notified() => return,
+                () = tokio::time::sleep(OUTPUT_EVERY) => {}
+            }
+            let Some(chunk) = output.take(false) else {
+                continue;
+            };
+            let body =
+                json!({"lease_token": lease.token, "offset": chunk.offset, "text": chunk.text});
+            if let Err(error) = self.report(lease, &path, &body).await {
+                eprintln!(
+                    "item {}: {} bytes of output were not taken: {error:#}",
+                    lease.id,
+                    chunk.text.len()
+                );
+            }
+        }
     }
 
     /// Extends the lease; true when the item was cancelled. Retried while the lease holds.
@@ -327,11 +368,20 @@ impl Agent {
         Ok(answer["status"] == "cancelled")
     }
 
-    /// Reports how the run ended. Retried while the lease holds; a refusal (another agent holds
-    /// the item now) is logged.
-    async fn finish(&self, lease: &Lease, exit_code: i32, output: String) -> anyhow::Result<()> {
+    /// Reports how the run ended, with the last of its output. Retried while the lease holds; a
+    /// refusal (another agent holds the item now) is logged.
+    async fn finish(
+        &self,
+        lease: &Lease,
+        exit_code: i32,
+        output: Option<Chunk>,
+    ) -> anyhow::Result<()> {
         let path = format!("/v1/entities/{}/items/{}/finish", self.entity, lease.id);
-        let body = json!({"lease_token": lease.token, "exit_code": exit_code, "output": output});
+        let mut body = json!({"lease_token": lease.token, "exit_code": exit_code});
+        if let Some(chunk) = output {
+            body["output"] = chunk.text.into();
+            body["output_offset"] = chunk.offset.into();
+        }
         match self.report(lease, &path, &body).await {
             Ok(answer) => {
                 eprintln!(
@@ -394,24 +444,9 @@ fn refused(error: &anyhow::Error) -> bool {
         .is_some_and(|code| (400..500).contains(&code))
 }
 
-/// Reads a stream to its end, keeping its last [`OUTPUT_TAIL_BYTES`] (both streams share one
-/// tail, interleaved as they arrive).
-async fn keep_tail(
-    mut stream: impl AsyncRead + Unpin,
-    tail: Arc<Mutex<VecDeque<u8>>>,
-    cut: Arc<std::sync::atomic::AtomicU64>,
-) {
-    let mut buffer = [0u8; 8192];
-    while let Ok(n) = stream.read(&mut buffer).await {
-        if n == 0 {
-            break;
-        }
-        let mut tail = tail.lock().expect("not poisoned");
-        tail.extend(&buffer[..n]);
-        let excess = tail.len().saturating_sub(OUTPUT_TAIL_BYTES);
-        tail.drain(..excess);
-        cut.fetch_add(excess as u64, std::sync::atomic::Ordering::Relaxed);
-    }
+/// The output of a run that never started: why.
+fn message(text: String) -> Option<Chunk> {
+    Some(Chunk { offset: 0, text })
 }
 
 /// SIGTERM to the run's process group, then SIGKILL after `grace`; returns how the process
@@ -429,22 +464,6 @@ async fn stop(
             Ok(child.wait().await?)
         }
     }
-}
-
-/// The output's tail under a first line that says how much was cut before it, all within
-/// [`OUTPUT_TAIL_BYTES`] (the server keeps no more).
-fn with_cut_note(tail: &str, cut: u64) -> String {
-    let note_room = 96;
-    let mut start = tail.len().saturating_sub(OUTPUT_TAIL_BYTES - note_room);
-    while !tail.is_char_boundary(start) {
-        start += 1;
-    }
-    let cut = cut + start as u64;
-    format!(
-        "[herald: {cut} earlier bytes of output were cut; the last {} are below]\n{}",
-        tail.len() - start,
-        &tail[start..]
-    )
 }
 
 /// The exit code, or 128 + the signal's number for a process a signal ended.

@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use tokio_postgres::Row;
 
 use super::{Postgres, conflict, execute};
-use crate::launch::{ItemStatus, JobRef, JobSpec};
+use crate::launch::{ItemStatus, JobRef, JobSpec, OutputChunk, StoredOutput};
 use crate::store::launch::*;
 use crate::store::{EntityRecord, StoreError, json_column, now_rfc3339, unix_millis};
 
@@ -29,6 +29,7 @@ fn item_from_row(row: &Row) -> RawItem {
             output: row.get(13),
             created_at: row.get(14),
             updated_at: row.get(15),
+            output_bytes: row.get::<_, i64>(16).max(0) as u64,
         },
         row.get(4),
         row.get(7),
@@ -277,7 +278,8 @@ impl LaunchStore for Postgres {
                     .query_opt(
                         &format!(
                             "UPDATE queue_items SET status = 'claimed', attempts = attempts + 1,
-                             lease_owner = $3, lease_until = $4, updated_at = $5, run_token = $6, lease_hash = $7
+                             lease_owner = $3, lease_until = $4, updated_at = $5, run_token = $6, lease_hash = $7,
+                             output = NULL, output_bytes = 0
                              WHERE id = (SELECT id FROM queue_items WHERE entity_id = $1 AND queue = $2
                                          AND status = 'queued' ORDER BY priority DESC, seq LIMIT 1
                                          FOR UPDATE SKIP LOCKED)
@@ -375,32 +377,51 @@ impl LaunchStore for Postgres {
         .await
     }
 
+    async fn append_output(
+        &self,
+        entity_id: i64,
+        id: &str,
+        lease: [u8; 32],
+        chunk: OutputChunk,
+    ) -> Result<u64, StoreError> {
+        self.transaction(async |tx| {
+            let mut output = held_output(tx, entity_id, id, &lease).await?;
+            output.append(&chunk);
+            execute(
+                tx,
+                "UPDATE queue_items SET output = $3, output_bytes = $4 WHERE entity_id = $1 AND id = $2",
+                &[&entity_id, &id, &output.kept, &(output.total as i64)],
+            )
+            .await?;
+            Ok(output.total)
+        })
+        .await
+    }
+
     async fn finish_item(
         &self,
         entity_id: i64,
         id: &str,
         lease: [u8; 32],
         exit_code: i32,
-        output: String,
+        chunk: OutputChunk,
     ) -> Result<ItemRecord, StoreError> {
-        let updated = self
-            .transaction(async |tx| {
-                Ok(execute(
-                    tx,
-                    "UPDATE queue_items SET
-                     status = CASE WHEN status = 'cancelled' THEN 'cancelled' WHEN $4 = 0 THEN 'finished' ELSE 'failed' END,
-                     exit_code = $4, output = $5, lease_owner = NULL, lease_until = NULL, lease_hash = NULL, updated_at = $6
-                     WHERE entity_id = $1 AND id = $2 AND lease_hash = $3 AND status IN ('claimed', 'running', 'cancelled')",
-                    &[&entity_id, &id, &lease.to_vec(), &exit_code, &output, &now_rfc3339()],
-                )
-                .await?)
-            })
+        self.transaction(async |tx| {
+            let mut output = held_output(tx, entity_id, id, &lease).await?;
+            output.append(&chunk);
+            execute(
+                tx,
+                "UPDATE queue_items SET
+                 status = CASE WHEN status = 'cancelled' THEN 'cancelled' WHEN $3 = 0 THEN 'finished' ELSE 'failed' END,
+                 exit_code = $3, output = $4, output_bytes = $5, lease_owner = NULL, lease_until = NULL,
+                 lease_hash = NULL, updated_at = $6
+                 WHERE entity_id = $1 AND id = $2",
+                &[&entity_id, &id, &exit_code, &output.kept, &(output.total as i64), &now_rfc3339()],
+            )
             .await?;
-        if updated == 0 {
-            return Err(StoreError::Conflict(format!(
-                "queue item {id} is not held by this claim"
-            )));
-        }
+            Ok(())
+        })
+        .await?;
         self.item(entity_id, id).await
     }
 
@@ -428,10 +449,10 @@ impl LaunchStore for Postgres {
         rows.iter()
             .map(|row| {
                 let entity = EntityRecord {
-                    id: row.get(16),
-                    name: row.get(17),
-                    operator: row.get(18),
-                    created_at: row.get(19),
+                    id: row.get(17),
+                    name: row.get(18),
+                    operator: row.get(19),
+                    created_at: row.get(20),
                 };
                 Ok((entity, finish_item(item_from_row(row))?))
             })
@@ -487,4 +508,33 @@ impl LaunchStore for Postgres {
         })
         .collect()
     }
+}
+
+/// The output of an item the claim with lease hash `lease` holds, while it has not ended (or was
+/// cancelled and its agent is still stopping it), locked for the transaction; Conflict otherwise.
+async fn held_output(
+    tx: &tokio_postgres::Transaction<'_>,
+    entity_id: i64,
+    id: &str,
+    lease: &[u8; 32],
+) -> Result<StoredOutput, StoreError> {
+    let row = tx
+        .query_opt(
+            "SELECT status, lease_hash, output, output_bytes FROM queue_items
+             WHERE entity_id = $1 AND id = $2 FOR UPDATE",
+            &[&entity_id, &id],
+        )
+        .await?
+        .ok_or_else(|| StoreError::NotFound(format!("queue item {id}")))?;
+    let status: &str = row.get(0);
+    let live = matches!(status, "claimed" | "running" | "cancelled");
+    if !live || !holds(row.get(1), lease) {
+        return Err(StoreError::Conflict(format!(
+            "queue item {id} is not held by this claim"
+        )));
+    }
+    Ok(StoredOutput {
+        kept: row.get::<_, Option<String>>(2).unwrap_or_default(),
+        total: row.get::<_, i64>(3).max(0) as u64,
+    })
 }

@@ -19,6 +19,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0004_agent_keys",
         include_str!("migrations/0004_agent_keys.sql"),
     ),
+    (
+        "0005_item_output",
+        include_str!("migrations/0005_item_output.sql"),
+    ),
 ];
 
 /// The advisory lock key migrations run under ("herald" in ASCII), so that hosts starting

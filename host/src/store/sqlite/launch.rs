@@ -1,6 +1,6 @@
 //! SQLite: launch: job versions, queues and queue items with their leases.
 
-use crate::launch::{ItemStatus, JobRef, JobSpec};
+use crate::launch::{ItemStatus, JobRef, JobSpec, OutputChunk, StoredOutput};
 use rusqlite::{OptionalExtension, params};
 use serde_json::{Map, Value};
 
@@ -28,6 +28,7 @@ fn item_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RawItem> {
             output: row.get(13)?,
             created_at: row.get(14)?,
             updated_at: row.get(15)?,
+            output_bytes: row.get::<_, i64>(16)?.max(0) as u64,
         },
         row.get(4)?,
         row.get(7)?,
@@ -283,7 +284,8 @@ impl LaunchStore for Sqlite {
                 .query_row(
                     &format!(
                         "UPDATE queue_items SET status = 'claimed', attempts = attempts + 1,
-                         lease_owner = ?3, lease_until = ?4, updated_at = ?5, run_token = ?6, lease_hash = ?7
+                         lease_owner = ?3, lease_until = ?4, updated_at = ?5, run_token = ?6, lease_hash = ?7,
+                         output = NULL, output_bytes = 0
                          WHERE id = (SELECT id FROM queue_items WHERE entity_id = ?1 AND queue = ?2 AND status = 'queued'
                                      ORDER BY priority DESC, rowid LIMIT 1)
                          RETURNING {ITEM_COLUMNS}"
@@ -370,26 +372,46 @@ impl LaunchStore for Sqlite {
         .await
     }
 
+    async fn append_output(
+        &self,
+        entity_id: i64,
+        id: &str,
+        lease: [u8; 32],
+        chunk: OutputChunk,
+    ) -> Result<u64, StoreError> {
+        let id = id.to_string();
+        self.write(move |tx| {
+            let mut output = held_output(tx, entity_id, &id, &lease)?;
+            output.append(&chunk);
+            tx.execute(
+                "UPDATE queue_items SET output = ?3, output_bytes = ?4 WHERE entity_id = ?1 AND id = ?2",
+                params![entity_id, id, output.kept, output.total as i64],
+            )?;
+            Ok(output.total)
+        })
+        .await
+    }
+
     async fn finish_item(
         &self,
         entity_id: i64,
         id: &str,
         lease: [u8; 32],
         exit_code: i32,
-        output: String,
+        chunk: OutputChunk,
     ) -> Result<ItemRecord, StoreError> {
         let id_owned = id.to_string();
         self.write(move |tx| {
-            let updated = tx.execute(
+            let mut output = held_output(tx, entity_id, &id_owned, &lease)?;
+            output.append(&chunk);
+            tx.execute(
                 "UPDATE queue_items SET
-                 status = CASE WHEN status = 'cancelled' THEN 'cancelled' WHEN ?4 = 0 THEN 'finished' ELSE 'failed' END,
-                 exit_code = ?4, output = ?5, lease_owner = NULL, lease_until = NULL, lease_hash = NULL, updated_at = ?6
-                 WHERE entity_id = ?1 AND id = ?2 AND lease_hash = ?3 AND status IN ('claimed', 'running', 'cancelled')",
-                params![entity_id, id_owned, lease.to_vec(), exit_code, output, now_rfc3339()],
+                 status = CASE WHEN status = 'cancelled' THEN 'cancelled' WHEN ?3 = 0 THEN 'finished' ELSE 'failed' END,
+                 exit_code = ?3, output = ?4, output_bytes = ?5, lease_owner = NULL, lease_until = NULL, lease_hash = NULL,
+                 updated_at = ?6
+                 WHERE entity_id = ?1 AND id = ?2",
+                params![entity_id, id_owned, exit_code, output.kept, output.total as i64, now_rfc3339()],
             )?;
-            if updated == 0 {
-                return Err(StoreError::Conflict(format!("queue item {id_owned} is not held by this claim")));
-            }
             Ok(())
         })
         .await?;
@@ -409,7 +431,7 @@ impl LaunchStore for Sqlite {
             ))?;
             let released = lapsed
                 .query_map(params![max_attempts, now_rfc3339(), unix_millis()], |row| {
-                    Ok((item_from_row(row)?, row.get::<_, i64>(16)?))
+                    Ok((item_from_row(row)?, row.get::<_, i64>(17)?))
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             drop(lapsed);
@@ -486,4 +508,35 @@ impl LaunchStore for Sqlite {
         })
         .await
     }
+}
+
+/// The output of an item the claim with lease hash `lease` holds, while it has not ended (or was
+/// cancelled and its agent is still stopping it); Conflict otherwise.
+fn held_output(
+    tx: &rusqlite::Transaction<'_>,
+    entity_id: i64,
+    id: &str,
+    lease: &[u8; 32],
+) -> Result<StoredOutput, StoreError> {
+    /// Status, lease hash, kept output, bytes in all.
+    type Held = (String, Option<Vec<u8>>, Option<String>, i64);
+    let row: Option<Held> = tx
+        .query_row(
+            "SELECT status, lease_hash, output, output_bytes FROM queue_items WHERE entity_id = ?1 AND id = ?2",
+            params![entity_id, id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    let (status, holder, kept, total) =
+        row.ok_or_else(|| StoreError::NotFound(format!("queue item {id}")))?;
+    let live = matches!(status.as_str(), "claimed" | "running" | "cancelled");
+    if !live || !holds(holder.as_deref(), lease) {
+        return Err(StoreError::Conflict(format!(
+            "queue item {id} is not held by this claim"
+        )));
+    }
+    Ok(StoredOutput {
+        kept: kept.unwrap_or_default(),
+        total: total.max(0) as u64,
+    })
 }

@@ -28,6 +28,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_agent_keys",
         include_str!("migrations/0007_agent_keys.sql"),
     ),
+    (
+        "0008_item_output",
+        include_str!("migrations/0008_item_output.sql"),
+    ),
 ];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

@@ -9,7 +9,7 @@ import { historyPage, executionPage, eventPage } from "./history.js";
 import { integrationsPage, integrationPage } from "./integrations.js";
 import { secretsPage } from "./secrets.js";
 import { sendEventPage } from "./events.js";
-import { launchPage, pluginsPage } from "./launch.js";
+import { launchPage, itemPage, pluginsPage } from "./launch.js";
 
 const main = document.getElementById("main");
 const top = document.getElementById("top");
@@ -29,6 +29,7 @@ const routes = [
   [/^secrets$/, "Secrets", secretsPage],
   [/^send-event$/, "Send an event", sendEventPage],
   [/^launch$/, "Launch queues", launchPage],
+  [/^launch\/items\/([^/]+)$/, "Queue item", itemPage],
   [/^plugins$/, "Plugins", pluginsPage],
 ];
 

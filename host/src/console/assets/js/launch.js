@@ -1,5 +1,5 @@
-// Launch queues with their items (state, agent, output tail), and the installed plugins with
-// their versions and config schemas.
+// Launch queues with their items (state, agent, output tail), an item's page that follows its
+// output while it runs, and the installed plugins with their versions and config schemas.
 
 import { api, entityPath, withQuery, seg } from "./api.js";
 import { h, fill, table, when, json, status } from "./dom.js";
@@ -17,7 +17,7 @@ export async function launchPage(main) {
         queue.description ? h("p", {}, queue.description) : null,
         table(
           [
-            ["Item", (i) => h("code", {}, i.id)],
+            ["Item", (i) => h("a", { href: `#/launch/items/${seg(i.id)}` }, h("code", {}, i.id))],
             ["Job", (i) => i.job],
             ["Run", (i) => `${i.project}/${i.run_id}`],
             ["State", (i) => status(i.status)],
@@ -38,6 +38,77 @@ export async function launchPage(main) {
     h("p", { class: "muted" }, "Items a launch-job action enqueued, as agents claim and run them."),
     sections.length ? sections : h("p", { class: "muted" }, "No queues yet."),
   );
+}
+
+/** How often a running item's page asks for more output. */
+const FOLLOW_MS = 1000;
+
+const FINAL = new Set(["finished", "failed", "cancelled"]);
+
+export async function itemPage(main, id) {
+  const path = `${entityPath()}/items/${seg(id)}`;
+  const item = await api("GET", path);
+  const state = h("dd", {}, status(item.status));
+  const exit = h("dd", {}, item.exit_code === null || item.exit_code === undefined ? "—" : String(item.exit_code));
+  const cut = h("p", { class: "muted" });
+  cut.hidden = true;
+  const output = h("pre", { class: "output", "aria-label": "Output", "aria-live": "polite" });
+  fill(
+    main,
+    h("h1", {}, "Queue item ", h("code", {}, item.id)),
+    h(
+      "dl",
+      { class: "facts" },
+      h("dt", {}, "Job"), h("dd", {}, item.job),
+      h("dt", {}, "Queue"), h("dd", {}, item.queue),
+      h("dt", {}, "Run"), h("dd", {}, `${item.project}/${item.run_id}`),
+      h("dt", {}, "State"), state,
+      h("dt", {}, "Exit code"), exit,
+      h("dt", {}, "Agent"), h("dd", {}, item.agent || "—"),
+      h("dt", {}, "Attempts"), h("dd", {}, String(item.attempts)),
+      h("dt", {}, "Created"), h("dd", {}, when(item.created_at)),
+    ),
+    h("section", { class: "card", "aria-label": "Output" }, h("h2", {}, "Output"), cut, output),
+    h("p", {}, h("a", { href: "#/launch" }, "All queues")),
+  );
+  // Follow the output while the item runs and this page is shown (the page itself is ready:
+  // following goes on after it rendered). Each read starts where the last ended, so only new
+  // output comes.
+  follow(main, path, { state, exit, cut, output }).catch((error) => {
+    cut.hidden = false;
+    fill(cut, `The output stopped updating: ${error.message}`);
+  });
+}
+
+async function follow(main, path, { state, exit, cut, output }) {
+  // This page's own follower: another visit to it starts another, and this one stops.
+  const page = main.dataset.page;
+  const visit = (main.followVisit = {});
+  const shown = () => main.dataset.page === page && main.followVisit === visit;
+  let offset = 0;
+  let cutBytes = 0;
+  for (;;) {
+    const chunk = await api("GET", withQuery(`${path}/output`, { offset }));
+    if (!shown()) return;
+    if (chunk.start > offset) {
+      cutBytes += chunk.start - offset;
+      cut.hidden = false;
+      fill(cut, `${cutBytes} earlier bytes of output were cut; only the last 64 KiB are kept.`);
+    }
+    if (chunk.text) {
+      const atBottom = output.scrollTop + output.clientHeight >= output.scrollHeight - 4;
+      output.append(chunk.text);
+      if (atBottom) output.scrollTop = output.scrollHeight;
+    }
+    offset = chunk.output_bytes;
+    fill(state, status(chunk.status));
+    if (FINAL.has(chunk.status)) break;
+    await new Promise((resolve) => setTimeout(resolve, FOLLOW_MS));
+    if (!shown()) return;
+  }
+  const ended = await api("GET", path);
+  if (!shown()) return;
+  fill(exit, ended.exit_code === null || ended.exit_code === undefined ? "—" : String(ended.exit_code));
 }
 
 export async function pluginsPage(main) {
