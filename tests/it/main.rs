@@ -21,6 +21,7 @@ mod plugin_walkthrough;
 mod plugins;
 mod postgres;
 mod run_metrics;
+mod run_rules;
 mod sandbox;
 mod security;
 mod serve;

@@ -178,7 +178,8 @@ pub(super) async fn create(
         action: input.action,
         rate_limit: input.rate_limit,
         created_at: now.clone(),
-        updated_at: now,
+        updated_at: now.clone(),
+        armed_at: now,
     };
     let compiled = validate(&state, entity.id, automation).await?;
     let saved = to_completion(async move {
@@ -260,6 +261,9 @@ pub(super) async fn update(
         .map_err(store_error)?;
     let mut next = current.patched(patch);
     next.updated_at = now_rfc3339();
+    if current.rearmed_by(&next) {
+        next.armed_at = next.updated_at.clone();
+    }
     let compiled = validate(&state, entity_id, next).await?;
     let saved = to_completion(async move {
         let saved = state

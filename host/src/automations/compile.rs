@@ -28,12 +28,16 @@ pub fn compile(
         ),
         _ => None,
     };
-    let created_ms = humantime::parse_rfc3339_weak(&automation.created_at)
+    let armed = match automation.armed_at.as_str() {
+        "" => &automation.created_at,
+        armed => armed,
+    };
+    let armed_ms = humantime::parse_rfc3339_weak(armed)
         .map(crate::events::unix_ms)
         .unwrap_or_default();
     Ok(Compiled {
         metric,
-        created_ms,
+        armed_ms,
         snapshot: serde_json::to_string(&automation).expect("an automation serialises"),
         automation: Arc::new(automation),
         entity_id,

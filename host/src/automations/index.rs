@@ -32,8 +32,9 @@ pub struct Compiled {
     pub template: Option<Template>,
     /// The metric condition, for a run-metric automation.
     pub metric: Option<super::metric::MetricCondition>,
-    /// When the automation was saved (ms): a metric automation sees only later samples.
-    pub created_ms: i64,
+    /// When the automation last started listening anew (ms; see `Automation::armed_at`): a
+    /// metric condition sees only samples from then on.
+    pub armed_ms: i64,
 }
 
 /// Where a scope puts an automation, or one of the places an event is in: the entity, a project
@@ -98,6 +99,10 @@ struct Buckets {
 struct Inner {
     by_id: HashMap<AutomationId, Arc<Compiled>>,
     buckets: HashMap<(i64, TriggerKind), Buckets>,
+    /// Per entity and metric, the values each enabled automation watching it needs: a run keeps
+    /// the largest of them for the metric, whichever automations an event matches, so that one
+    /// automation's window never depends on another's filter.
+    windows: HashMap<i64, HashMap<String, Vec<usize>>>,
     /// Keys the digests (randomly per process, so nobody can aim collisions at one list).
     digests: RandomState,
 }
@@ -108,6 +113,14 @@ impl Inner {
     }
 
     fn insert(&mut self, compiled: &Arc<Compiled>) {
+        if let Some(metric) = &compiled.metric {
+            self.windows
+                .entry(compiled.entity_id)
+                .or_default()
+                .entry(metric.name.clone())
+                .or_default()
+                .push(metric.needed());
+        }
         let place = Place::of_scope(&compiled.automation.scope);
         let digests = &self.digests;
         let buckets = self
@@ -136,6 +149,20 @@ impl Inner {
     }
 
     fn remove(&mut self, old: &Arc<Compiled>) {
+        if let Some(metric) = &old.metric
+            && let Some(metrics) = self.windows.get_mut(&old.entity_id)
+            && let Some(needs) = metrics.get_mut(&metric.name)
+        {
+            if let Some(at) = needs.iter().position(|n| *n == metric.needed()) {
+                needs.swap_remove(at);
+            }
+            if needs.is_empty() {
+                metrics.remove(&metric.name);
+            }
+            if metrics.is_empty() {
+                self.windows.remove(&old.entity_id);
+            }
+        }
         let bucket_key = (old.entity_id, old.automation.event.kind);
         let place = Place::of_scope(&old.automation.scope);
         let digests = &self.digests;
@@ -264,6 +291,31 @@ impl AutomationIndex {
         matched
     }
 
+    /// How many values of `metric` a run of `entity_id` keeps: the largest window of any enabled
+    /// automation watching it (0 when none does).
+    pub fn window(&self, entity_id: i64, metric: &str) -> usize {
+        let inner = self.inner.read().expect("not poisoned");
+        inner
+            .windows
+            .get(&entity_id)
+            .and_then(|metrics| metrics.get(metric))
+            .and_then(|needs| needs.iter().copied().max())
+            .unwrap_or(0)
+    }
+
+    /// Whether any metric of a sample is watched in `entity_id`.
+    pub fn watches_any<'a>(
+        &self,
+        entity_id: i64,
+        metrics: impl IntoIterator<Item = &'a str>,
+    ) -> bool {
+        let inner = self.inner.read().expect("not poisoned");
+        let Some(watched) = inner.windows.get(&entity_id) else {
+            return false;
+        };
+        metrics.into_iter().any(|m| watched.contains_key(m))
+    }
+
     /// How many automations the index holds (enabled or not).
     pub fn len(&self) -> usize {
         self.inner.read().expect("not poisoned").by_id.len()
@@ -305,7 +357,7 @@ mod tests {
             entity_id: 1,
             template: None,
             metric: None,
-            created_ms: 0,
+            armed_ms: 0,
         }
     }
 

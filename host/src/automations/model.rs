@@ -248,6 +248,12 @@ pub struct Automation {
     pub created_at: String,
     /// When it was last changed.
     pub updated_at: String,
+    /// When it last started listening anew (RFC 3339): created, enabled again, or its scope or
+    /// event (filter, metric condition) changed. A metric condition sees only samples from then
+    /// on: its window and cooldown start empty. Empty for automations saved before the field
+    /// existed (then: `created_at`).
+    #[serde(default)]
+    pub armed_at: String,
 }
 
 /// The body of `POST /v1/automations`.
@@ -336,6 +342,12 @@ impl Automation {
             next.rate_limit = rate_limit;
         }
         next
+    }
+
+    /// Whether `next` (this automation changed) listens anew: enabled again, or a different
+    /// scope or event. A rename, a new action or rate limit keeps its windows and cooldowns.
+    pub fn rearmed_by(&self, next: &Automation) -> bool {
+        (!self.enabled && next.enabled) || self.scope != next.scope || self.event != next.event
     }
 
     /// The project or registry the scope names (for list filters).

@@ -67,14 +67,24 @@ impl RunKey {
 /// One run's state.
 #[derive(Debug, Default)]
 pub struct RunState {
-    /// Per metric: (received at, ms; value), oldest first; finite values only.
-    values: HashMap<String, VecDeque<(i64, f64)>>,
+    /// Per metric: its newest finite values.
+    values: HashMap<String, Window>,
     /// Per automation: when it last fired for this run (ms).
     fired: HashMap<AutomationId, i64>,
     touched: u64,
     /// The store sequence of the last stored sample taken in: on a shared database, the samples
     /// after it (other hosts') are taken in before the next one is evaluated.
     seen: i64,
+}
+
+/// A metric's newest finite values in a run, with the step they are at.
+#[derive(Debug, Default)]
+struct Window {
+    /// (received at, ms; value), oldest first.
+    values: VecDeque<(i64, f64)>,
+    /// The newest step a sample of the metric named, and whether its value is the newest in
+    /// `values` (a NaN never enters).
+    step: Option<(u64, bool)>,
 }
 
 /// What one sample did for one automation.
@@ -86,67 +96,101 @@ pub enum Verdict {
     Suppressed,
 }
 
+/// One sample of one metric.
+#[derive(Debug, Clone, Copy)]
+pub struct Sample<'a> {
+    /// The metric's name.
+    pub metric: &'a str,
+    /// Its value.
+    pub value: MetricValue,
+    /// The step it was logged at, if it says.
+    pub step: Option<u64>,
+    /// When the host received it (ms).
+    pub at_ms: i64,
+}
+
 impl RunState {
     /// Records that the stored sample `seq` has been taken in.
     pub fn stored(&mut self, seq: i64) {
         self.seen = self.seen.max(seq);
     }
 
-    /// Takes one sample of `metric` received at `at_ms` and evaluates every candidate watching
-    /// it, calling `verdict` for each that held. Live ingest and the replay after a restart both
-    /// come through here, so they cannot disagree.
+    /// Takes one sample into the metric's window, which keeps its newest `keep` values (the
+    /// largest window of any automation watching the metric), and evaluates the `candidates`
+    /// watching it (those whose scope, trigger and filter hold on the sample's event), calling
+    /// `verdict` for each that held. Live ingest and the replay after a restart both come
+    /// through here, so they cannot disagree.
+    ///
+    /// Steps: a sample for the newest step already seen replaces that step's value (W&B keys a
+    /// run's history by step); one for an older step changes nothing. A sample without a step
+    /// is the newest.
     pub fn apply(
         &mut self,
+        keep: usize,
         candidates: &[Arc<Compiled>],
-        metric: &str,
-        value: MetricValue,
-        at_ms: i64,
+        sample: Sample<'_>,
         scratch: &mut Vec<f64>,
         mut verdict: impl FnMut(&Arc<Compiled>, Verdict),
     ) {
-        let watching = || {
-            candidates
-                .iter()
-                .filter(move |c| c.metric.as_ref().is_some_and(|m| m.name == metric))
-        };
-        let Some(keep) = watching()
-            .map(|c| c.metric.as_ref().map_or(0, |m| m.needed()))
-            .max()
-        else {
+        if keep == 0 {
             // No automation watches this metric: no window work at all.
             return;
-        };
-        let sample = value.as_f64();
-        let values = self.values.entry(metric.to_string()).or_default();
-        if sample.is_finite() {
-            values.push_back((at_ms, sample));
         }
-        while values.len() > keep {
-            values.pop_front();
+        let Sample {
+            metric,
+            value,
+            step,
+            at_ms,
+        } = sample;
+        let value = value.as_f64();
+        let window = self.values.entry(metric.to_string()).or_default();
+        match (step, window.step) {
+            (Some(step), Some((newest, _))) if step < newest => return,
+            // The newest step again: its value (if it entered) is replaced.
+            (Some(step), Some((newest, true))) if step == newest => {
+                window.values.pop_back();
+            }
+            _ => {}
         }
-        for compiled in watching() {
-            let condition = compiled
-                .metric
-                .as_ref()
-                .expect("watching means a condition");
-            // An automation only sees samples that arrived after it was saved.
-            if at_ms < compiled.created_ms {
+        if let Some(step) = step {
+            window.step = Some((step, value.is_finite()));
+        } else if let Some((_, entered)) = &mut window.step {
+            // The newest value is not the step's any more.
+            *entered = false;
+        }
+        if value.is_finite() {
+            window.values.push_back((at_ms, value));
+        }
+        while window.values.len() > keep {
+            window.values.pop_front();
+        }
+        for compiled in candidates {
+            let Some(condition) = compiled.metric.as_ref().filter(|m| m.name == metric) else {
+                continue;
+            };
+            // An automation sees only samples from when it last started listening.
+            if at_ms < compiled.armed_ms {
                 continue;
             }
             scratch.clear();
             scratch.extend(
-                values
+                window
+                    .values
                     .iter()
-                    .filter(|(t, _)| *t >= compiled.created_ms)
+                    .filter(|(t, _)| *t >= compiled.armed_ms)
                     .map(|(_, v)| *v),
             );
-            let Some(firing) = condition.evaluate(scratch, sample) else {
+            let Some(firing) = condition.evaluate(scratch, value) else {
                 continue;
             };
             let id = &compiled.automation.id;
             let cooldown_ms = condition.cooldown_seconds.saturating_mul(1000) as i64;
             match self.fired.get(id) {
-                Some(&last) if at_ms.saturating_sub(last) < cooldown_ms => {
+                // A firing from before it last started listening does not count: its cooldown
+                // started anew too.
+                Some(&last)
+                    if last >= compiled.armed_ms && at_ms.saturating_sub(last) < cooldown_ms =>
+                {
                     verdict(compiled, Verdict::Suppressed);
                 }
                 _ => {
@@ -159,12 +203,36 @@ impl RunState {
 }
 
 /// Every run's state, bounded to `max_runs` (the least recently used are evicted and rebuilt
-/// from storage when they log again).
+/// from storage when they log again). Runs a request is working on are pinned: never evicted
+/// until it is done, so a batch over more runs than `max_runs` evaluates each from its real
+/// state (memory then briefly holds `max_runs` plus the runs in flight).
 #[derive(Debug)]
 pub struct RunStates {
     runs: Mutex<HashMap<RunKey, RunState>>,
+    /// Runs requests are working on, with how many requests each.
+    pinned: Mutex<HashMap<RunKey, usize>>,
     max_runs: usize,
     clock: AtomicU64,
+}
+
+/// Runs pinned in memory until dropped.
+pub struct Pinned<'a> {
+    states: &'a RunStates,
+    keys: Vec<RunKey>,
+}
+
+impl Drop for Pinned<'_> {
+    fn drop(&mut self) {
+        let mut pinned = self.states.pinned.lock().expect("not poisoned");
+        for key in &self.keys {
+            if let Some(count) = pinned.get_mut(key) {
+                *count -= 1;
+                if *count == 0 {
+                    pinned.remove(key);
+                }
+            }
+        }
+    }
 }
 
 impl RunStates {
@@ -172,9 +240,20 @@ impl RunStates {
     pub fn new(max_runs: usize) -> Self {
         Self {
             runs: Mutex::new(HashMap::new()),
+            pinned: Mutex::new(HashMap::new()),
             max_runs: max_runs.max(1),
             clock: AtomicU64::new(0),
         }
+    }
+
+    /// Keeps these runs in memory until the guard is dropped.
+    pub fn pin(&self, keys: impl IntoIterator<Item = RunKey>) -> Pinned<'_> {
+        let keys: Vec<RunKey> = keys.into_iter().collect();
+        let mut pinned = self.pinned.lock().expect("not poisoned");
+        for key in &keys {
+            *pinned.entry(key.clone()).or_default() += 1;
+        }
+        Pinned { states: self, keys }
     }
 
     /// Whether the run's state is in memory.
@@ -245,7 +324,8 @@ impl RunStates {
         let cut = (runs.len() / 10).max(runs.len() - self.max_runs);
         let (_, nth, _) = ages.select_nth_unstable(cut - 1);
         let oldest_kept = *nth;
-        runs.retain(|_, run| run.touched > oldest_kept);
+        let pinned = self.pinned.lock().expect("not poisoned");
+        runs.retain(|key, run| run.touched > oldest_kept || pinned.contains_key(key));
     }
 }
 
@@ -275,5 +355,18 @@ mod tests {
         assert!(!runs.contains(&key(1)));
         runs.forget(&key(0));
         assert!(!runs.contains(&key(0)));
+    }
+
+    #[test]
+    fn pinned_runs_stay_past_the_limit_until_released() {
+        let runs = RunStates::new(3);
+        let pin = runs.pin((0..5).map(key));
+        for n in 0..5 {
+            runs.with(&key(n), |_| ());
+        }
+        assert!((0..5).all(|n| runs.contains(&key(n))));
+        drop(pin);
+        runs.with(&key(5), |_| ());
+        assert!(runs.len() <= 3 && runs.contains(&key(5)));
     }
 }

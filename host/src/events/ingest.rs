@@ -11,7 +11,7 @@ use super::{Event, MetricContext, Variables};
 use crate::automations::Automation;
 use crate::automations::index::{AutomationIndex, Compiled};
 use crate::automations::ratelimit::RateLimiter;
-use crate::automations::runs::{RunKey, RunState, RunStates, Verdict};
+use crate::automations::runs::{RunKey, RunState, RunStates, Sample, Verdict};
 use crate::delivery::handoff::DeliveryLink;
 use crate::delivery::status::ExecutionStatus;
 use crate::ids::ExecutionId;
@@ -54,7 +54,7 @@ impl Ingest {
                 .iter()
                 .filter_map(|(event, _)| {
                     let key = run_key(entity_id, &event.input)?;
-                    (!candidates(self, entity_id, event).is_empty()).then(|| key.lock_name())
+                    watched(self, entity_id, &event.input).then(|| key.lock_name())
                 })
                 .collect()
         } else {
@@ -75,6 +75,12 @@ impl Ingest {
         entity_id: i64,
         events: Vec<(Event, Option<String>)>,
     ) -> Result<Vec<IngestOutcome>, StoreError> {
+        // The batch's runs stay in memory until it is stored, however many runs it names.
+        let _pinned = self.runs.pin(
+            events
+                .iter()
+                .filter_map(|(event, _)| run_key(entity_id, &event.input)),
+        );
         self.load_runs(entity_id, &events).await?;
         let mut runs = Vec::with_capacity(events.len());
         let prepared = events
@@ -111,7 +117,7 @@ impl Ingest {
                 continue;
             };
             let seen = self.runs.seen(&key);
-            if (seen.is_some() && !shared) || candidates(self, entity_id, event).is_empty() {
+            if (seen.is_some() && !shared) || !watched(self, entity_id, &event.input) {
                 continue;
             }
             let samples = self
@@ -120,10 +126,17 @@ impl Ingest {
                 .await?;
             let replay = |state: &mut RunState| {
                 let mut scratch = Vec::new();
-                for (seq, at_ms, sample) in &samples {
-                    let candidates = candidates(self, entity_id, sample);
-                    for (name, value) in sample.input.metrics.iter().flatten() {
-                        state.apply(&candidates, name, *value, *at_ms, &mut scratch, |_, _| {});
+                for (seq, at_ms, event) in &samples {
+                    let candidates = candidates(self, entity_id, event);
+                    for (name, value) in event.input.metrics.iter().flatten() {
+                        let keep = self.index.window(entity_id, name);
+                        let sample = Sample {
+                            metric: name,
+                            value: *value,
+                            step: event.input.step,
+                            at_ms: *at_ms,
+                        };
+                        state.apply(keep, &candidates, sample, &mut scratch, |_, _| {});
                     }
                     state.stored(*seq);
                 }
@@ -147,6 +160,16 @@ fn run_key(entity_id: i64, input: &EventInput) -> Option<RunKey> {
         entity_id,
         project: input.project_name().to_string(),
         run_id: input.run_id.clone().unwrap_or_default(),
+    })
+}
+
+/// Whether some enabled automation of the entity watches a metric of a sample (then its run
+/// keeps windows, whichever automations the sample matches).
+fn watched(ingest: &Ingest, entity_id: i64, input: &EventInput) -> bool {
+    input.metrics.as_ref().is_some_and(|metrics| {
+        ingest
+            .index
+            .watches_any(entity_id, metrics.keys().map(String::as_str))
     })
 }
 
@@ -175,7 +198,9 @@ fn prepare(
     let matched = candidates(ingest, entity_id, &event);
     let fired: Vec<(Arc<Compiled>, Option<MetricContext>)> = match run_key(entity_id, &event.input)
     {
-        Some(key) if !matched.is_empty() => evaluate_sample(ingest, &key, &event, &matched),
+        Some(key) if watched(ingest, entity_id, &event.input) => {
+            evaluate_sample(ingest, &key, &event, &matched)
+        }
         Some(_) => Vec::new(),
         None => {
             if let (EventType::RunState, Some(RunStateKind::Finished | RunStateKind::Failed)) =
@@ -221,11 +246,16 @@ fn evaluate_sample(
     ingest.runs.with(key, |state| {
         let mut scratch = Vec::new();
         for (name, value) in event.input.metrics.iter().flatten() {
-            state.apply(
-                matched,
-                name,
-                *value,
+            let sample = Sample {
+                metric: name,
+                value: *value,
+                step: event.input.step,
                 at_ms,
+            };
+            state.apply(
+                ingest.index.window(key.entity_id, name),
+                matched,
+                sample,
                 &mut scratch,
                 |compiled, verdict| match verdict {
                     Verdict::Fire(firing) => {
