@@ -1,10 +1,20 @@
 """Reporting a run from training code: ``RUN_STATE`` at start and end, ``RUN_METRIC`` samples sent
-in batches by a background thread that never blocks the training loop beyond an enqueue."""
+in batches by a background thread that never blocks the training loop beyond an enqueue.
+
+A sample is never lost silently. Batches are bounded by bytes (under the server's 1 MiB body
+limit) as well as by count, and a batch the server finds too large (413) is split and resent.
+Every batch carries an idempotency key derived from the samples it holds, so a batch retried
+after a lost answer is stored once. While the server cannot be reached (or answers 5xx/429), the
+same batch is retried with backoff; meanwhile at most ``max_queued`` samples wait, and if the
+oldest must be dropped for room, a warning says so once, :attr:`Run.dropped` counts them, and the
+run's final ``RUN_STATE`` says how many were lost (its ``reason``)."""
 
 from __future__ import annotations
 
 import atexit
+import json
 import math
+import sys
 import threading
 import time
 import uuid
@@ -12,12 +22,21 @@ import warnings
 from collections import deque
 from typing import TYPE_CHECKING, Any, Deque, Dict, List, Mapping, Optional, Tuple, Union
 
-from .errors import ConnectionFailed, HeraldError, Unavailable
+from .errors import ConnectionFailed, HeraldError, TooLarge, Unavailable
 
 if TYPE_CHECKING:
     from .client import Herald
 
 Number = Union[int, float]
+
+#: The most bytes of samples a batch carries by default: well under the server's 1 MiB limit on a
+#: request body, with room for the envelope.
+MAX_BATCH_BYTES = 512 * 1024
+
+
+def _retryable(error: HeraldError) -> bool:
+    """Whether the same request may succeed later: the server was unreachable, busy or failing."""
+    return isinstance(error, (ConnectionFailed, Unavailable)) or error.status == 429 or error.status >= 500
 
 
 def metric_value(value: Number) -> Union[float, str]:
@@ -33,9 +52,14 @@ def metric_value(value: Number) -> Union[float, str]:
 class Run:
     """One run's reporter. Use it as a context manager, or call :meth:`finish`.
 
-    ``batch_size`` events are sent together at most every ``flush_interval`` seconds; while the
-    server cannot be reached the sender retries with backoff and keeps at most ``max_queued``
-    events (the oldest are dropped, and a warning says so once).
+    At most ``batch_size`` samples (and ``max_batch_bytes`` of them) are sent together, at least
+    every ``flush_interval`` seconds; while the server cannot be reached the sender retries the
+    same batch with backoff and keeps at most ``max_queued`` samples waiting (the oldest are
+    dropped, a warning says so once, and the run's end reports how many).
+
+    A run ends ``FINISHED`` when its ``with`` block ends normally or by ``sys.exit(0)``, and
+    ``FAILED`` on an exception, with or without ``with`` (an uncaught exception is seen through
+    ``sys.excepthook``, and the run is ended when the interpreter exits).
     """
 
     def __init__(
@@ -48,6 +72,7 @@ class Run:
         batch_size: int = 500,
         flush_interval: float = 1.0,
         max_queued: int = 100_000,
+        max_batch_bytes: int = MAX_BATCH_BYTES,
     ) -> None:
         self.client = client
         self.entity = entity
@@ -55,10 +80,14 @@ class Run:
         self.run_id = run_id or uuid.uuid4().hex
         self.name = name or self.run_id
         self._batch_size = max(1, min(batch_size, 1000))
+        self._max_bytes = max(1024, max_batch_bytes)
         self._interval = flush_interval
-        # (sequence number, event): what a sent batch removes is found by number, so samples
-        # dropped for room while a batch was in flight cannot make it remove unsent ones.
+        # (sequence number, event) waiting to be sent; the batch being sent is taken out of it
+        # (`_inflight`, with each event's size), so dropping for room never touches it and a
+        # retry sends exactly the same samples under the same idempotency key.
         self._queue: Deque[Tuple[int, Dict[str, Any]]] = deque()
+        self._inflight: List[Tuple[int, Dict[str, Any], int]] = []
+        self._refused = 0
         self._seq = 0
         self._max_queued = max_queued
         self._lock = threading.Lock()
@@ -68,9 +97,11 @@ class Run:
         self._warned = False
         self._finished = False
         self._deadline: Optional[float] = None
+        self._failed_by: Optional[BaseException] = None
         self._thread = threading.Thread(target=self._send_loop, name=f"herald-run-{self.run_id}", daemon=True)
         self._state("RUNNING")
         self._thread.start()
+        _watch_uncaught(self)
         atexit.register(self._at_exit)
 
     # -- what training code calls ----------------------------------------------------------
@@ -88,9 +119,12 @@ class Run:
         if step is not None:
             event["step"] = int(step)
         with self._lock:
-            if len(self._queue) >= self._max_queued:
-                self._queue.popleft()
+            if len(self._queue) + len(self._inflight) >= self._max_queued:
                 self._dropped += 1
+                if not self._queue:
+                    # Everything kept is in the batch being sent: this sample cannot wait.
+                    return
+                self._queue.popleft()
             self._seq += 1
             self._queue.append((self._seq, event))
             full = len(self._queue) >= self._batch_size
@@ -99,22 +133,35 @@ class Run:
 
     def finish(self, failed: bool = False, timeout: float = 30.0) -> None:
         """Sends what is queued (waiting at most ``timeout`` seconds), then ``FINISHED`` (or
-        ``FAILED``)."""
+        ``FAILED``). Samples that could not be sent are counted in the final state's ``reason``."""
         if self._finished:
             return
         self._finished = True
+        _unwatch(self)
         self._deadline = time.monotonic() + timeout
         self._stopping = True
         self._wake.set()
         self._thread.join(timeout)
         self._warn_dropped()
-        self._state("FAILED" if failed else "FINISHED")
+        with self._lock:
+            unsent = len(self._queue) + len(self._inflight)
+        lost = self._dropped + self._refused + unsent
+        reason = None
+        if self._failed_by is not None:
+            reason = f"{type(self._failed_by).__name__}: {self._failed_by}"[:200]
+        if lost:
+            note = f"{lost} metric samples were lost"
+            reason = f"{reason}; {note}" if reason else note
+            warnings.warn(f"herald: run {self.run_id}: {note} ({self._dropped} for room while the "
+                          f"server was unreachable, {self._refused} refused by it, {unsent} not sent "
+                          "in time)")
+        self._state("FAILED" if failed else "FINISHED", reason)
 
     @property
     def queued(self) -> int:
-        """Samples waiting to be sent."""
+        """Samples waiting to be sent (the batch being sent included)."""
         with self._lock:
-            return len(self._queue)
+            return len(self._queue) + len(self._inflight)
 
     @property
     def dropped(self) -> int:
@@ -125,11 +172,17 @@ class Run:
         return self
 
     def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        self.finish(failed=exc_type is not None)
+        # `sys.exit(0)` (or `sys.exit()`) is a normal end, as W&B takes it; any other exit code
+        # or exception is a failure.
+        clean_exit = isinstance(exc, SystemExit) and exc.code in (0, None)
+        failed = exc_type is not None and not clean_exit
+        if failed and isinstance(exc, BaseException):
+            self._failed_by = exc
+        self.finish(failed=failed)
 
     # -- the sender ------------------------------------------------------------------------
 
-    def _state(self, state: str) -> None:
+    def _state(self, state: str, reason: Optional[str] = None) -> None:
         event = {
             "type": "RUN_STATE",
             "entity": self.entity,
@@ -138,12 +191,30 @@ class Run:
             "run_name": self.name,
             "state": state,
         }
+        if reason:
+            event["reason"] = reason
         # The key makes a retried post create nothing new.
         self.client.send_event(event, idempotency_key=f"run:{self.run_id}:{state}")
 
-    def _take(self) -> List[Tuple[int, Dict[str, Any]]]:
+    def _take(self) -> List[Tuple[int, Dict[str, Any], int]]:
+        """Takes the next batch out of the queue: at most ``batch_size`` samples and
+        ``max_batch_bytes`` of them (at least one)."""
+        batch: List[Tuple[int, Dict[str, Any], int]] = []
+        size = 0
         with self._lock:
-            return [self._queue[i] for i in range(min(self._batch_size, len(self._queue)))]
+            while self._queue and len(batch) < self._batch_size:
+                seq, event = self._queue[0]
+                bytes_ = len(json.dumps(event, separators=(",", ":"))) + 1
+                if batch and size + bytes_ > self._max_bytes:
+                    break
+                self._queue.popleft()
+                batch.append((seq, event, bytes_))
+                size += bytes_
+        return batch
+
+    def _key(self, batch: List[Tuple[int, Dict[str, Any], int]]) -> str:
+        """The batch's idempotency key: the same samples always get the same key."""
+        return f"herald-py:{self.run_id}:{batch[0][0]}-{batch[-1][0]}:{len(batch)}"
 
     def _send_loop(self) -> None:
         backoff = 0.1
@@ -151,25 +222,44 @@ class Run:
             self._wake.wait(self._interval)
             self._wake.clear()
             while True:
-                batch = self._take()
-                if not batch:
+                if not self._inflight:
+                    taken = self._take()
+                    with self._lock:
+                        self._inflight = taken
+                if not self._inflight:
                     break
+                batch = self._inflight
                 try:
-                    self.client.send_events([event for _, event in batch])
-                except (ConnectionFailed, Unavailable):
-                    self._warn_dropped()
-                    if self._deadline is not None and time.monotonic() > self._deadline:
-                        return
-                    time.sleep(backoff)
-                    backoff = min(backoff * 2, 2.0)
-                    continue
+                    self.client.send_events([event for _, event, _ in batch], idempotency_key=self._key(batch))
+                except TooLarge:
+                    if len(batch) == 1:
+                        # One sample over the server's limit can never be taken: say so.
+                        self._refused += 1
+                        warnings.warn(f"herald: a metric sample of {batch[0][2]} bytes is over the "
+                                      "server's request limit and was not sent")
+                    else:
+                        # Send the first half now and put the rest back in front; later batches
+                        # are kept under the size that was refused.
+                        half = len(batch) // 2
+                        self._max_bytes = max(1024, sum(b for _, _, b in batch[:half]))
+                        with self._lock:
+                            for seq, event, _ in reversed(batch[half:]):
+                                self._queue.appendleft((seq, event))
+                            self._inflight = batch[:half]
+                        continue
                 except HeraldError as error:
-                    # A batch the server refuses is never accepted: drop it and say why.
-                    warnings.warn(f"herald: a batch of run metrics was refused: {error}")
-                last = batch[-1][0]
+                    if _retryable(error):
+                        self._warn_dropped()
+                        if self._deadline is not None and time.monotonic() > self._deadline:
+                            return
+                        time.sleep(backoff)
+                        backoff = min(backoff * 2, 2.0)
+                        continue
+                    # A batch the server refuses is never accepted: count it and say why.
+                    self._refused += len(batch)
+                    warnings.warn(f"herald: {len(batch)} metric samples were refused: {error}")
                 with self._lock:
-                    while self._queue and self._queue[0][0] <= last:
-                        self._queue.popleft()
+                    self._inflight = []
                 backoff = 0.1
             if self._stopping:
                 return
@@ -185,6 +275,36 @@ class Run:
     def _at_exit(self) -> None:
         if not self._finished:
             try:
-                self.finish(timeout=5.0)
+                self.finish(failed=self._failed_by is not None, timeout=5.0)
             except HeraldError:
                 pass
+
+
+# Runs not finished yet, told when an exception goes uncaught: they end FAILED at exit.
+_open_runs: "List[Run]" = []
+_open_lock = threading.Lock()
+_previous_hook = sys.excepthook
+
+
+def _uncaught(kind: type, error: BaseException, tb: Any) -> None:
+    with _open_lock:
+        runs = list(_open_runs)
+    for run in runs:
+        if run._failed_by is None:
+            run._failed_by = error
+    _previous_hook(kind, error, tb)
+
+
+def _watch_uncaught(run: Run) -> None:
+    with _open_lock:
+        _open_runs.append(run)
+        if sys.excepthook is not _uncaught:
+            global _previous_hook
+            _previous_hook = sys.excepthook
+            sys.excepthook = _uncaught
+
+
+def _unwatch(run: Run) -> None:
+    with _open_lock:
+        if run in _open_runs:
+            _open_runs.remove(run)
