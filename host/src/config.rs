@@ -59,6 +59,8 @@ pub struct Config {
     pub run_metrics: RunMetricsConfig,
     /// Launch queues.
     pub launch: LaunchConfig,
+    /// Runs reported from training code: when a silent one counts as crashed.
+    pub runs: crate::events::liveness::RunsConfig,
 }
 
 /// The format of Herald's own log lines.
@@ -90,6 +92,7 @@ impl Default for Config {
             egress: EgressConfig::default(),
             delivery: DeliveryConfig::default(),
             run_metrics: RunMetricsConfig::default(),
+            runs: Default::default(),
             launch: LaunchConfig::default(),
         }
     }

@@ -167,6 +167,7 @@ pub async fn build(config: &Config) -> anyhow::Result<(AppState, Option<Bootstra
         runs: Arc::new(crate::automations::runs::RunStates::new(
             config.run_metrics.max_runs,
         )),
+        liveness: Arc::new(crate::events::liveness::RunLiveness::new(config.runs)),
         grants: Arc::new(grants),
         launch: config.launch,
         metrics_on_api: config.metrics_listen.is_none(),

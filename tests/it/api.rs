@@ -1285,6 +1285,10 @@ async fn the_openapi_document_describes_every_route() {
         ("get", "/v1/executions/{id}"),
         ("get", "/v1/executions"),
         ("get", "/v1/triggers"),
+        (
+            "post",
+            "/v1/entities/{entity}/projects/{project}/runs/{run_id}/heartbeat",
+        ),
         ("get", "/v1/entities/{entity}/jobs"),
         ("put", "/v1/entities/{entity}/jobs/{name}"),
         ("get", "/v1/entities/{entity}/jobs/{name}"),

@@ -20,6 +20,7 @@ mod plugin_scaffold;
 mod plugin_walkthrough;
 mod plugins;
 mod postgres;
+mod run_liveness;
 mod run_metrics;
 mod run_rules;
 mod sandbox;

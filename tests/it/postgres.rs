@@ -460,6 +460,41 @@ async fn a_runs_windows_and_cooldowns_span_both_hosts() {
 }
 
 #[tokio::test]
+async fn a_silent_run_is_reported_crashed_by_one_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = new_database();
+    let config = crate::run_liveness::config();
+    let a = host(dir.path(), "a", &database, &config);
+    let b = host(dir.path(), "b", &database, &config);
+    let (admin_a, admin_b) = (a.admin(), b.admin());
+    let failed = crate::run_liveness::on_failures(&admin_a).await;
+    // Logged through both hosts, then silent: both look for silent runs every 250 ms.
+    let sample = |step: u64| {
+        json!({"type": "RUN_METRIC", "entity": "default", "project": "train", "run_id": "lost",
+               "run_name": "lost-run", "step": step, "metrics": {"loss": 0.5}})
+    };
+    crate::common::post_event(&admin_a, &sample(1)).await;
+    crate::common::post_event(&admin_b, &sample(2)).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while crate::run_liveness::failures(&admin_b, &failed)
+        .await
+        .is_empty()
+    {
+        assert!(Instant::now() < deadline, "never reported crashed");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        crate::run_liveness::failures(&admin_a, &failed).await,
+        [(
+            "lost".to_string(),
+            "crashed".to_string(),
+            "lost-run".to_string()
+        )]
+    );
+}
+
+#[tokio::test]
 async fn metric_samples_posted_at_once_never_wait_for_a_connection_their_own_locks_hold() {
     // Two connections: were both taken by requests holding run locks, each would wait for a
     // connection to store its sample until the pool's timeout (503).

@@ -27,12 +27,13 @@ def herald_binary() -> str:
 class Server:
     """A ``herald serve`` process, stopped by :meth:`stop`."""
 
-    def __init__(self, data_dir: Path, port: int = 0) -> None:
+    def __init__(self, data_dir: Path, port: int = 0, extra_config: str = "") -> None:
         self.data_dir = data_dir
         config = data_dir.parent / f"{data_dir.name}.toml"
         config.write_text(
             '[egress]\nallow_cidrs = ["127.0.0.0/8"]\n'
             '[delivery]\nretry_schedule = ["200ms", "200ms"]\njitter = 0.0\nrequest_timeout = "2s"\n'
+            + extra_config
         )
         self.process = subprocess.Popen(
             [herald_binary(), "serve", "--listen", f"127.0.0.1:{port}", "--config", str(config),

@@ -211,3 +211,39 @@ def test_sys_exit_0_finishes_a_run_and_an_uncaught_exception_fails_it(server, ad
     """, tmp_path)
     assert done.returncode == 0, done.stderr
     assert counts(admin, unfinished_ends) == [1, 0]
+
+
+def test_a_quiet_run_heartbeats_and_a_killed_one_is_reported_crashed(tmp_path) -> None:
+    import time
+
+    from conftest import ADMIN_KEY, Server
+
+    server = Server(tmp_path / "data", extra_config='[runs]\ncrash_after = "1s"\n')
+    try:
+        with Herald(server.url, ADMIN_KEY) as admin:
+            quiet = f"quiet-{uuid.uuid4().hex[:6]}"
+            quiet_ends = ends(admin, quiet)
+            with admin.run("default", quiet, heartbeat_interval=0.2, flush_interval=0.05) as run:
+                run.log({"loss": 1.0}, step=0)
+                time.sleep(2.5)  # logging nothing, well past crash_after
+            assert counts(admin, quiet_ends) == [1, 0]
+
+            killed = f"killed-{uuid.uuid4().hex[:6]}"
+            killed_ends = ends(admin, killed)
+            done = run_script(server, killed, """
+                import os, signal
+                from herald_client import Herald
+                run = Herald().run("default", os.environ["PROJECT"], flush_interval=0.05)
+                run.log({"loss": 1.0}, step=0)
+                import time; time.sleep(0.5)  # the sample is sent; the run is still running
+                os.kill(os.getpid(), signal.SIGKILL)
+            """, tmp_path)
+            assert done.returncode == -9, done.stderr
+            deadline = time.monotonic() + 10
+            while counts(admin, killed_ends) != [0, 1]:
+                assert time.monotonic() < deadline, "the killed run was never reported"
+                time.sleep(0.1)
+            failed = admin.executions(killed_ends["FAILED"])[0]
+            assert admin.event(failed.event_id).body["reason"] == "crashed"
+    finally:
+        server.stop()

@@ -47,7 +47,11 @@ fn parse_event(value: Value, prefix: &str, principal: &Principal) -> Result<Even
             "{prefix}a run token may only post events for its own run ({project}/{run_id})"
         )));
     }
-    Ok(Event::new(input))
+    let event = Event::new(input);
+    Ok(match principal.run {
+        Some(_) => event.of_launched_run(),
+        None => event,
+    })
 }
 
 fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {

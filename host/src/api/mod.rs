@@ -14,6 +14,7 @@ mod launch;
 pub mod openapi;
 pub(crate) mod out;
 mod plugins;
+mod runs;
 mod secrets;
 
 use std::collections::BTreeMap;
@@ -61,6 +62,8 @@ pub struct AppState {
     pub rate_limiter: Arc<RateLimiter>,
     /// Run-metric windows and cooldowns.
     pub runs: Arc<crate::automations::runs::RunStates>,
+    /// What events record of their runs' liveness.
+    pub liveness: Arc<crate::events::liveness::RunLiveness>,
     /// Extra origins each plugin may reach, by plugin name.
     pub grants: Arc<BTreeMap<String, Vec<url::Origin>>>,
     /// Launch settings.
@@ -77,6 +80,7 @@ impl AppState {
             index: self.index.clone(),
             rate_limiter: self.rate_limiter.clone(),
             runs: self.runs.clone(),
+            liveness: self.liveness.clone(),
             refs: self.master_key.refs().clone(),
             delivery: self.delivery.clone(),
             metrics: self.metrics.clone(),
@@ -110,6 +114,7 @@ pub fn router(state: AppState) -> Router {
         .merge(catalog::routes())
         .merge(events::routes())
         .merge(executions::routes())
+        .merge(runs::routes())
         .merge(launch::routes());
     openapi::serve(documented)
         .merge(crate::console::routes())

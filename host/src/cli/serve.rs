@@ -103,6 +103,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         state.ingest(),
         state.launch.max_attempts,
     ));
+    let silent = tokio::spawn(crate::events::liveness::report_silent_runs(state.ingest()));
     let purge = tokio::spawn(crate::events::retention::purge_run_samples(
         state.store.clone(),
         config.run_metrics.clone(),
@@ -112,6 +113,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("serving the API")?;
     purge.abort();
+    silent.abort();
     sweep.abort();
     if let Some(metrics) = metrics {
         metrics.abort();

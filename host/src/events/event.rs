@@ -422,6 +422,10 @@ pub struct Event {
     /// What the client posted.
     #[serde(flatten)]
     pub input: EventInput,
+    /// Posted for a launched run (with its run token, or by the launch host): its liveness is
+    /// its queue item's lease, not what it sends. Not stored.
+    #[serde(skip)]
+    pub launched: bool,
 }
 
 impl Event {
@@ -434,7 +438,14 @@ impl Event {
             id: EventId::generate(),
             occurred_at,
             input,
+            launched: false,
         }
+    }
+
+    /// The same event, marked as one of a launched run.
+    pub fn of_launched_run(mut self) -> Self {
+        self.launched = true;
+        self
     }
 }
 

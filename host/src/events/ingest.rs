@@ -30,6 +30,8 @@ pub struct Ingest {
     pub rate_limiter: Arc<RateLimiter>,
     /// Run-metric windows and cooldowns.
     pub runs: Arc<RunStates>,
+    /// What events record of their runs' liveness.
+    pub liveness: Arc<super::liveness::RunLiveness>,
     /// Tags the secret placeholders of rendered payloads.
     pub refs: RefKey,
     /// Wakes the dispatcher and takes the executions leased to it.
@@ -195,6 +197,9 @@ fn prepare(
     idempotency_key: Option<String>,
 ) -> Prepared {
     let now = std::time::Instant::now();
+    let run = ingest
+        .liveness
+        .touch(entity_id, &event, crate::store::unix_millis());
     let matched = candidates(ingest, entity_id, &event);
     let fired: Vec<(Arc<Compiled>, Option<MetricContext>)> = match run_key(entity_id, &event.input)
     {
@@ -227,6 +232,7 @@ fn prepare(
             event: Arc::new(event),
             idempotency_key,
             executions,
+            run,
         },
         automations,
     }

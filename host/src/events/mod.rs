@@ -4,6 +4,7 @@
 pub mod event;
 pub mod filter;
 pub mod ingest;
+pub mod liveness;
 pub mod retention;
 pub mod template;
 pub mod variables;

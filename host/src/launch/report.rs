@@ -49,7 +49,10 @@ pub async fn report_run(
         run_state.as_str()
     );
     ingest
-        .events(entity_id, vec![(Event::new(input), Some(key))])
+        .events(
+            entity_id,
+            vec![(Event::new(input).of_launched_run(), Some(key))],
+        )
         .await?;
     Ok(())
 }

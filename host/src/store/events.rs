@@ -45,6 +45,9 @@ pub struct EventToStore {
     pub idempotency_key: Option<String>,
     /// The executions it triggered.
     pub executions: Vec<NewExecution>,
+    /// What it says of its run's liveness, to record with it (none for launched runs, whose
+    /// liveness is their queue item's lease).
+    pub run: Option<super::RunTouch>,
 }
 
 /// What storing an event did.
@@ -291,6 +294,7 @@ pub(crate) fn test_event(entity: &str, key: Option<&str>, ids: Vec<ExecutionId>)
                 rate_limit: None,
             })
             .collect(),
+        run: None,
     }
 }
 

@@ -14,6 +14,7 @@ mod integrations;
 mod launch;
 mod plugins;
 mod postgres;
+mod runs;
 mod secrets;
 mod sqlite;
 
@@ -27,6 +28,7 @@ pub use integrations::IntegrationRecord;
 pub use launch::{
     AgentRecord, ClaimTokens, ItemFilter, ItemRecord, JobRecord, NewItem, QueueRecord,
 };
+pub use runs::{Liveness, RunTouch, SilentRun};
 pub use secrets::SecretRecord;
 
 use std::path::Path;

@@ -20,6 +20,7 @@ import time
 import uuid
 import warnings
 from collections import deque
+from urllib.parse import quote
 from typing import TYPE_CHECKING, Any, Deque, Dict, List, Mapping, Optional, Tuple, Union
 
 from .errors import ConnectionFailed, HeraldError, TooLarge, Unavailable
@@ -59,7 +60,9 @@ class Run:
 
     A run ends ``FINISHED`` when its ``with`` block ends normally or by ``sys.exit(0)``, and
     ``FAILED`` on an exception, with or without ``with`` (an uncaught exception is seen through
-    ``sys.excepthook``, and the run is ended when the interpreter exits).
+    ``sys.excepthook``, and the run is ended when the interpreter exits). A run that logs nothing
+    for ``heartbeat_interval`` seconds sends a heartbeat, so the server does not take a quiet run
+    for a crashed one.
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class Run:
         flush_interval: float = 1.0,
         max_queued: int = 100_000,
         max_batch_bytes: int = MAX_BATCH_BYTES,
+        heartbeat_interval: float = 30.0,
     ) -> None:
         self.client = client
         self.entity = entity
@@ -88,6 +92,10 @@ class Run:
         self._queue: Deque[Tuple[int, Dict[str, Any]]] = deque()
         self._inflight: List[Tuple[int, Dict[str, Any], int]] = []
         self._refused = 0
+        # The server reports a run that sends nothing for a while (`[runs] crash_after`, 5 min by
+        # default) as crashed: a quiet run says it is alive this often.
+        self._heartbeat_every = heartbeat_interval
+        self._last_contact = time.monotonic()
         self._seq = 0
         self._max_queued = max_queued
         self._lock = threading.Lock()
@@ -260,9 +268,22 @@ class Run:
                     warnings.warn(f"herald: {len(batch)} metric samples were refused: {error}")
                 with self._lock:
                     self._inflight = []
+                self._last_contact = time.monotonic()
                 backoff = 0.1
             if self._stopping:
                 return
+            if time.monotonic() - self._last_contact >= self._heartbeat_every:
+                self._heartbeat()
+
+    def _heartbeat(self) -> None:
+        path = (f"/v1/entities/{quote(self.entity, safe='')}/projects/{quote(self.project, safe='')}"
+                f"/runs/{quote(self.run_id, safe='')}/heartbeat")
+        try:
+            self.client.request("POST", path)
+            self._last_contact = time.monotonic()
+        except HeraldError:
+            # Unreachable now: the next one will say it; samples waiting say it too.
+            pass
 
     def _warn_dropped(self) -> None:
         if self._dropped and not self._warned:

@@ -148,6 +148,9 @@ impl EventStore for Postgres {
                     continue;
                 };
                 let seq: i64 = inserted.get(0);
+                if let Some(touch) = &item.run {
+                    super::runs::touch(tx, entity_id, touch, now_ms).await?;
+                }
                 let mut rate_limited = Vec::new();
                 for execution in &item.executions {
                     let leased = lease.as_ref().filter(|_| execution.leased);

@@ -23,6 +23,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0005_item_output",
         include_str!("migrations/0005_item_output.sql"),
     ),
+    (
+        "0006_run_liveness",
+        include_str!("migrations/0006_run_liveness.sql"),
+    ),
 ];
 
 /// The advisory lock key migrations run under ("herald" in ASCII), so that hosts starting

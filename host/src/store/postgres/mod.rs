@@ -14,6 +14,7 @@ mod launch;
 mod migrations;
 pub(super) mod notify;
 mod plugins;
+mod runs;
 mod secrets;
 #[cfg(test)]
 mod tests;

@@ -76,6 +76,9 @@ impl EventStore for Sqlite {
                     item.event.id, entity_id, body, item.idempotency_key, matched as i64, now, run_project, run_id
                 ])?;
                 let seq = tx.last_insert_rowid();
+                if let Some(touch) = &item.run {
+                    super::runs::touch(tx, entity_id, touch, now_ms)?;
+                }
                 for execution in &item.executions {
                     let leased = lease.as_ref().filter(|_| execution.leased);
                     let (status, attempts) = match leased {

@@ -32,6 +32,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0008_item_output",
         include_str!("migrations/0008_item_output.sql"),
     ),
+    (
+        "0009_run_liveness",
+        include_str!("migrations/0009_run_liveness.sql"),
+    ),
 ];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

@@ -12,6 +12,7 @@ mod integrations;
 mod launch;
 mod migrations;
 mod plugins;
+mod runs;
 mod secrets;
 
 use std::path::{Path, PathBuf};
