@@ -22,6 +22,7 @@ mod plugins;
 mod postgres;
 mod run_liveness;
 mod run_metrics;
+mod run_property;
 mod run_rules;
 mod sandbox;
 mod security;

@@ -71,20 +71,22 @@ pub struct RunState {
     values: HashMap<String, Window>,
     /// Per automation: when it last fired for this run (ms).
     fired: HashMap<AutomationId, i64>,
+    /// The newest step the run logged: a sample for an older one changes nothing.
+    newest_step: Option<u64>,
     touched: u64,
     /// The store sequence of the last stored sample taken in: on a shared database, the samples
     /// after it (other hosts') are taken in before the next one is evaluated.
     seen: i64,
 }
 
-/// A metric's newest finite values in a run, with the step they are at.
+/// A metric's newest finite values in a run.
 #[derive(Debug, Default)]
 struct Window {
     /// (received at, ms; value), oldest first.
     values: VecDeque<(i64, f64)>,
-    /// The newest step a sample of the metric named, and whether its value is the newest in
-    /// `values` (a NaN never enters).
-    step: Option<(u64, bool)>,
+    /// The step of the newest value, when it came with one: a sample for that step again
+    /// replaces it.
+    step: Option<u64>,
 }
 
 /// What one sample did for one automation.
@@ -115,15 +117,28 @@ impl RunState {
         self.seen = self.seen.max(seq);
     }
 
+    /// Takes a sample's step, before its metrics: false when it is older than the newest step
+    /// the run logged, and then the sample changes nothing (W&B keys a run's history by step:
+    /// a late step is history, not the newest value). A sample without a step is the newest.
+    pub fn step(&mut self, step: Option<u64>) -> bool {
+        match (step, self.newest_step) {
+            (Some(step), Some(newest)) if step < newest => false,
+            (Some(step), _) => {
+                self.newest_step = Some(step);
+                true
+            }
+            (None, _) => true,
+        }
+    }
+
     /// Takes one sample into the metric's window, which keeps its newest `keep` values (the
     /// largest window of any automation watching the metric), and evaluates the `candidates`
     /// watching it (those whose scope, trigger and filter hold on the sample's event), calling
     /// `verdict` for each that held. Live ingest and the replay after a restart both come
     /// through here, so they cannot disagree.
     ///
-    /// Steps: a sample for the newest step already seen replaces that step's value (W&B keys a
-    /// run's history by step); one for an older step changes nothing. A sample without a step
-    /// is the newest.
+    /// A sample for the step of the metric's newest value replaces that value. The caller has
+    /// checked the sample's step first ([`RunState::step`]).
     pub fn apply(
         &mut self,
         keep: usize,
@@ -144,20 +159,10 @@ impl RunState {
         } = sample;
         let value = value.as_f64();
         let window = self.values.entry(metric.to_string()).or_default();
-        match (step, window.step) {
-            (Some(step), Some((newest, _))) if step < newest => return,
-            // The newest step again: its value (if it entered) is replaced.
-            (Some(step), Some((newest, true))) if step == newest => {
-                window.values.pop_back();
-            }
-            _ => {}
+        if step.is_some() && window.step == step {
+            window.values.pop_back();
         }
-        if let Some(step) = step {
-            window.step = Some((step, value.is_finite()));
-        } else if let Some((_, entered)) = &mut window.step {
-            // The newest value is not the step's any more.
-            *entered = false;
-        }
+        window.step = step.filter(|_| value.is_finite());
         if value.is_finite() {
             window.values.push_back((at_ms, value));
         }
@@ -291,6 +296,14 @@ impl RunStates {
             .expect("not poisoned")
             .get(key)
             .map(|state| state.seen)
+    }
+
+    /// Takes the step of a sample no automation watches, if the run is in memory (so that its
+    /// newest step is the same as a run rebuilt from storage would have).
+    pub fn step(&self, key: &RunKey, step: Option<u64>) {
+        if let Some(state) = self.runs.lock().expect("not poisoned").get_mut(key) {
+            state.step(step);
+        }
     }
 
     /// Records, if the run is in memory, that its stored sample `seq` has been taken in.

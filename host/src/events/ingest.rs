@@ -129,6 +129,10 @@ impl Ingest {
             let replay = |state: &mut RunState| {
                 let mut scratch = Vec::new();
                 for (seq, at_ms, event) in &samples {
+                    state.stored(*seq);
+                    if !state.step(event.input.step) {
+                        continue;
+                    }
                     let candidates = candidates(self, entity_id, event);
                     for (name, value) in event.input.metrics.iter().flatten() {
                         let keep = self.index.window(entity_id, name);
@@ -140,7 +144,6 @@ impl Ingest {
                         };
                         state.apply(keep, &candidates, sample, &mut scratch, |_, _| {});
                     }
-                    state.stored(*seq);
                 }
             };
             match seen {
@@ -206,7 +209,10 @@ fn prepare(
         Some(key) if watched(ingest, entity_id, &event.input) => {
             evaluate_sample(ingest, &key, &event, &matched)
         }
-        Some(_) => Vec::new(),
+        Some(key) => {
+            ingest.runs.step(&key, event.input.step);
+            Vec::new()
+        }
         None => {
             if let (EventType::RunState, Some(RunStateKind::Finished | RunStateKind::Failed)) =
                 (event.input.event_type, event.input.state)
@@ -250,6 +256,9 @@ fn evaluate_sample(
     let mut fired = Vec::new();
     let mut suppressed = 0;
     ingest.runs.with(key, |state| {
+        if !state.step(event.input.step) {
+            return;
+        }
         let mut scratch = Vec::new();
         for (name, value) in event.input.metrics.iter().flatten() {
             let sample = Sample {
