@@ -88,3 +88,43 @@ def test_mistakes_fail_before_any_request() -> None:
     ]:
         with pytest.raises(BuilderError):
             build()
+
+
+def test_apply_creates_updates_and_then_changes_nothing(admin: Herald) -> None:
+    name = f"as-code-{uuid.uuid4().hex[:6]}"
+    train = project("default", "train")
+    spec = OnRunMetric(train, metric("loss").avg(5).gt(0.5)) >> NoOp()
+    first = admin.apply(spec, name=name)
+    assert first.outcome == "created" and str(first) == f"created automation {name}"
+    again = admin.apply(spec, name=name)
+    assert again.outcome == "unchanged" and again.automation.id == first.automation.id
+    # W&B's spellings build the same condition as the operators.
+    assert (metric("loss").avg(5).gt(0.5)) == (metric("loss").mean(5) > 0.5)
+    changed = admin.apply(OnRunMetric(train, metric("loss").mean(5) > 0.7) >> NoOp(), name=name,
+                          description="tighter")
+    assert changed.outcome == "updated" and changed.changed == ["description", "event"]
+    assert changed.automation.id == first.automation.id
+    assert admin.apply(OnRunMetric(train, metric("loss").mean(5) > 0.7) >> NoOp(), name=name,
+                       description="tighter").outcome == "unchanged"
+    assert admin.automation_named(name).event["metric"]["value"] == 0.7
+    assert admin.delete_automation_named(name) is True
+    assert admin.automation_named(name) is None
+    assert admin.delete_automation_named(name) is False
+
+
+def test_a_chained_comparison_is_refused_and_between_keeps_both_bounds(admin: Herald) -> None:
+    with pytest.raises(BuilderError, match=r"between\(0.1, 0.5\)"):
+        0.1 < metric("loss") < 0.5  # noqa: B015 (the point: Python keeps one bound)
+    with pytest.raises(BuilderError, match="aggregate"):
+        metric("loss").mean(3).between(0.1, 0.5)
+    with pytest.raises(BuilderError, match="below"):
+        metric("loss").between(0.5, 0.1)
+    name = f"between-{uuid.uuid4().hex[:6]}"
+    run_project = f"range-{uuid.uuid4().hex[:6]}"
+    saved = admin.apply(OnRunMetric(project("default", run_project), metric("loss").between(0.1, 0.5),
+                                    cooldown_seconds=0) >> NoOp(), name=name)
+    with admin.run("default", run_project, flush_interval=0.05) as run:
+        for step, loss in enumerate([0.05, 0.3, 0.1, 0.49, 0.5, 0.9]):
+            run.log({"loss": loss}, step=step)
+    fired = sorted(admin.event(e.event_id).body["step"] for e in admin.executions(saved.automation.id))
+    assert fired == [1, 3]

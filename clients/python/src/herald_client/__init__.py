@@ -19,7 +19,7 @@ from .builder import (
     project,
     registry,
 )
-from .client import Herald
+from .client import Applied, Herald
 from .errors import (
     Conflict,
     ConnectionFailed,
@@ -47,6 +47,7 @@ from .models import (
 from .run import Run, metric_value
 
 __all__ = [
+    "Applied",
     "ApiKey",
     "Job",
     "Queue",

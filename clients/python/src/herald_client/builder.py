@@ -76,10 +76,21 @@ def registry(entity_name: str, name: str) -> Scope:
 
 @dataclass(frozen=True)
 class Condition:
-    """A metric condition, as saved in ``event.metric``."""
+    """A metric condition, as saved in ``event.metric`` (with, for a range, an event filter)."""
 
     kind: str
     body: Dict[str, Any]
+    filter: Optional[Dict[str, Any]] = None
+
+    def __bool__(self) -> bool:
+        # `0.1 < metric("loss") < 0.5` is Python's `(0.1 < m) and (m < 0.5)`: it asks whether
+        # the first condition is true, then keeps only the second. Refuse instead of dropping a
+        # bound without a word.
+        raise BuilderError(
+            "a metric condition is not a truth value: a chained comparison such as "
+            "`0.1 < metric('loss') < 0.5` would keep only one bound; write "
+            "metric('loss').between(0.1, 0.5)"
+        )
 
 
 class _Aggregate:
@@ -113,6 +124,36 @@ class _Aggregate:
         return self._cmp("$ne", float(value))  # type: ignore[arg-type]
 
     __hash__ = None  # type: ignore[assignment]
+
+    # W&B's spellings of the same comparisons.
+    def gt(self, value: float) -> Condition:
+        """``> value``."""
+        return self._cmp("$gt", value)
+
+    def gte(self, value: float) -> Condition:
+        """``>= value``."""
+        return self._cmp("$gte", value)
+
+    def lt(self, value: float) -> Condition:
+        """``< value``."""
+        return self._cmp("$lt", value)
+
+    def lte(self, value: float) -> Condition:
+        """``<= value``."""
+        return self._cmp("$lte", value)
+
+    def between(self, low: float, high: float) -> Condition:
+        """``low < value < high`` (both bounds exclusive). Only on a metric's newest value: the
+        lower bound is the condition, the upper one a filter on the sample."""
+        if self.agg != "none":
+            raise BuilderError(
+                "between() applies to a metric's newest value, not to an aggregate: use "
+                "`metric(name).mean(n) > low` and a second automation for the upper bound"
+            )
+        if not float(low) < float(high):
+            raise BuilderError(f"between({low}, {high}): the low bound must be below the high one")
+        condition = self._cmp("$gt", low)
+        return Condition(condition.kind, condition.body, {f"metrics.{self.name}": {"$lt": float(high)}})
 
 
 class _Change:
@@ -180,6 +221,10 @@ class metric(_Aggregate):  # noqa: N801 (reads as a function: metric("loss") > 0
 
     def mean(self, window: int = 5) -> _Aggregate:
         return _Aggregate(self.name, "AVERAGE", window)
+
+    def avg(self, window: int = 5) -> _Aggregate:
+        """W&B's spelling of :meth:`mean`."""
+        return self.mean(window)
 
     def max(self, window: int = 5) -> _Aggregate:
         return _Aggregate(self.name, "MAX", window)
@@ -282,7 +327,7 @@ def OnRunMetric(scope: Scope, condition: Condition, run_name: Optional[str] = No
         if cooldown_seconds < 0:
             raise BuilderError("cooldown_seconds must not be negative")
         body["cooldown_seconds"] = int(cooldown_seconds)
-    return Trigger(condition.kind, scope, [_regex("run_name", run_name), filter], body)
+    return Trigger(condition.kind, scope, [condition.filter, _regex("run_name", run_name), filter], body)
 
 
 # -- actions -----------------------------------------------------------------------------------

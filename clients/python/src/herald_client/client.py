@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Iterable, List, Mapping, Optional
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional
 from urllib.parse import quote
 
 import httpx
 
 from .errors import ConnectionFailed, error_for
+
+if TYPE_CHECKING:
+    from .run import Run
 from .models import (
     ApiKey,
     Automation,
@@ -21,6 +25,21 @@ from .models import (
     Queue,
     QueueItem,
 )
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What :meth:`Herald.apply` did: ``created``, ``updated`` (``changed`` names the fields) or
+    ``unchanged``."""
+
+    automation: Automation
+    outcome: str
+    changed: List[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        if self.outcome == "updated":
+            return f"updated automation {self.automation.name} ({', '.join(self.changed)})"
+        return f"{self.outcome} automation {self.automation.name}"
 
 
 class Herald:
@@ -186,6 +205,46 @@ class Herald:
             body["name"] = name
         body.update(fields)
         return Automation.from_api(self.request("POST", "/v1/automations", body))
+
+    def apply(self, definition: Any, name: str, **fields: Any) -> "Applied":
+        """Creates the automation called ``name`` in the definition's entity, or brings the one
+        there to the definition (a dict, or a builder spec, with ``description=``, ``enabled=``,
+        ``rate_limit=``). Idempotent: running it again changes nothing, and the answer says
+        which it was (``created``, ``updated`` with the fields changed, or ``unchanged``)."""
+        body = definition.to_api() if hasattr(definition, "to_api") else dict(definition)
+        body.update(fields)
+        body["name"] = name
+        entity = body.pop("entity", None)
+        current = self.automation_named(name, entity=entity)
+        if current is None:
+            created = self.create_automation(dict(body, **({"entity": entity} if entity else {})))
+            return Applied(created, "created", [])
+        wanted = {key: value for key, value in body.items() if key != "name"}
+        # A field left out means its default, as on create.
+        defaults = {"description": "", "enabled": True, "rate_limit": None}
+        for key, value in defaults.items():
+            wanted.setdefault(key, value)
+        if "action" in wanted:
+            wanted["action"] = {"config": {}, **wanted["action"]}
+        changed = {key: value for key, value in wanted.items() if current.raw.get(key) != value}
+        if not changed:
+            return Applied(current, "unchanged", [])
+        return Applied(self.update_automation(current.id, **changed), "updated", sorted(changed))
+
+    def automation_named(self, name: str, entity: Optional[str] = None) -> Optional[Automation]:
+        """The automation called ``name`` in the entity (default: the key's), or ``None``."""
+        for automation in self.automations(entity=entity):
+            if automation.name == name:
+                return automation
+        return None
+
+    def delete_automation_named(self, name: str, entity: Optional[str] = None) -> bool:
+        """Deletes the automation called ``name``; returns whether there was one."""
+        automation = self.automation_named(name, entity=entity)
+        if automation is None:
+            return False
+        self.delete_automation(automation.id)
+        return True
 
     def automations(
         self,
@@ -389,9 +448,23 @@ class Herald:
 
     # -- reporting -------------------------------------------------------------------------
 
-    def run(self, entity: str, project: str, run_id: Optional[str] = None, name: Optional[str] = None, **options: Any) -> "Run":
+    def run(
+        self,
+        entity: str,
+        project: str,
+        run_id: Optional[str] = None,
+        name: Optional[str] = None,
+        *,
+        batch_size: int = 500,
+        flush_interval: float = 1.0,
+        max_queued: int = 100_000,
+        max_batch_bytes: int = 512 * 1024,
+        heartbeat_interval: float = 30.0,
+    ) -> "Run":
         """Starts reporting a run: posts ``RUN_STATE RUNNING`` and returns a :class:`Run` whose
-        ``log`` queues metric samples sent in the background."""
+        ``log`` queues metric samples sent in the background (see :class:`Run` for the options)."""
         from .run import Run
 
-        return Run(self, entity, project, run_id=run_id, name=name, **options)
+        return Run(self, entity, project, run_id=run_id, name=name, batch_size=batch_size,
+                   flush_interval=flush_interval, max_queued=max_queued,
+                   max_batch_bytes=max_batch_bytes, heartbeat_interval=heartbeat_interval)
