@@ -73,7 +73,8 @@ def test_an_unreachable_server_never_blocks_logging_and_memory_stays_bounded(tmp
          "action": {"type": "no-op"}},
         name="every-sample",
     )
-    run = client.run("default", "offline", flush_interval=0.05, max_queued=100)
+    # No spool on disk: past max_queued, the oldest samples are dropped.
+    run = client.run("default", "offline", flush_interval=0.05, max_queued=100, max_spool_bytes=0)
     with warnings.catch_warnings(record=True) as said:
         warnings.simplefilter("always")
         server.stop()
@@ -93,3 +94,45 @@ def test_an_unreachable_server_never_blocks_logging_and_memory_stays_bounded(tmp
             client.close()
     dropped = [str(w.message) for w in said if "dropped" in str(w.message)]
     assert len(dropped) == 1, f"said once: {dropped}"
+
+
+def test_a_ten_second_outage_loses_no_sample_of_a_hundred_metrics_a_step(tmp_path) -> None:
+    from conftest import ADMIN_KEY, Server
+
+    server = Server(tmp_path / "data")
+    port = server.port
+    client = Herald(server.url, ADMIN_KEY, timeout=1.0)
+    halves = [
+        client.create_automation(
+            {"scope": {"type": "project", "project": "outage"},
+             "event": {"type": "RUN_METRIC_THRESHOLD", "filter": {"step": {op: 1000}},
+                       "metric": {"name": "layer_00", "cmp": "$gt", "value": -1.0, "cooldown_seconds": 0}},
+             "action": {"type": "no-op"}},
+            name=f"every-sample-{name}",
+        ).id
+        for name, op in (("low", "$lt"), ("high", "$gte"))
+    ]
+    run = client.run("default", "outage", flush_interval=0.05, max_queued=200,
+                     spool_dir=str(tmp_path / "spool"))
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        server.stop()
+        started = time.monotonic()
+        for step in range(2000):
+            run.log({f"layer_{i:02d}": 0.5 + i for i in range(100)}, step=step)
+            time.sleep(0.005)
+        assert time.monotonic() - started < 30
+        assert run.dropped == 0 and run.queued == 2000
+        assert any((tmp_path / "spool").iterdir()), "samples beyond max_queued wait on disk"
+        server = Server(tmp_path / "data", port=port)
+        try:
+            run.finish(timeout=120)
+            assert run.queued == 0
+            assert [len(client.executions(h, limit=1000)) for h in halves] == [1000, 1000]
+        finally:
+            server.stop()
+            client.close()
+    messages = [str(w.message) for w in said]
+    assert sum("wait in" in m for m in messages) == 1, f"said once: {messages}"
+    assert any("waited on disk" in m and "0 were still unsent" in m for m in messages), messages
+    assert not any((tmp_path / "spool").iterdir()), "the spool is removed at the end"

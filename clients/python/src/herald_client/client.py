@@ -460,6 +460,8 @@ class Herald:
         max_queued: int = 100_000,
         max_batch_bytes: int = 512 * 1024,
         heartbeat_interval: float = 30.0,
+        spool_dir: Optional[str] = None,
+        max_spool_bytes: int = 512 << 20,
     ) -> "Run":
         """Starts reporting a run: posts ``RUN_STATE RUNNING`` and returns a :class:`Run` whose
         ``log`` queues metric samples sent in the background (see :class:`Run` for the options)."""
@@ -467,4 +469,5 @@ class Herald:
 
         return Run(self, entity, project, run_id=run_id, name=name, batch_size=batch_size,
                    flush_interval=flush_interval, max_queued=max_queued,
-                   max_batch_bytes=max_batch_bytes, heartbeat_interval=heartbeat_interval)
+                   max_batch_bytes=max_batch_bytes, heartbeat_interval=heartbeat_interval,
+                   spool_dir=spool_dir, max_spool_bytes=max_spool_bytes)

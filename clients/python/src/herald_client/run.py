@@ -5,9 +5,11 @@ A sample is never lost silently. Batches are bounded by bytes (under the server'
 limit) as well as by count, and a batch the server finds too large (413) is split and resent.
 Every batch carries an idempotency key derived from the samples it holds, so a batch retried
 after a lost answer is stored once. While the server cannot be reached (or answers 5xx/429), the
-same batch is retried with backoff; meanwhile at most ``max_queued`` samples wait, and if the
-oldest must be dropped for room, a warning says so once, :attr:`Run.dropped` counts them, and the
-run's final ``RUN_STATE`` says how many were lost (its ``reason``)."""
+same batch is retried with backoff; meanwhile at most ``max_queued`` samples wait in memory and
+the older ones on disk (``spool.py``: up to ``max_spool_bytes``, a warning says so once and a
+summary at the end). Only past that are the oldest dropped: a warning says so once,
+:attr:`Run.dropped` counts them, and the run's final ``RUN_STATE`` says how many were lost (its
+``reason``)."""
 
 from __future__ import annotations
 
@@ -20,10 +22,12 @@ import time
 import uuid
 import warnings
 from collections import deque
+from pathlib import Path
 from urllib.parse import quote
 from typing import TYPE_CHECKING, Any, Deque, Dict, List, Mapping, Optional, Tuple, Union
 
 from .errors import ConnectionFailed, HeraldError, TooLarge, Unavailable
+from .spool import DEFAULT_DIR, Spool
 
 if TYPE_CHECKING:
     from .client import Herald
@@ -55,8 +59,10 @@ class Run:
 
     At most ``batch_size`` samples (and ``max_batch_bytes`` of them) are sent together, at least
     every ``flush_interval`` seconds; while the server cannot be reached the sender retries the
-    same batch with backoff and keeps at most ``max_queued`` samples waiting (the oldest are
-    dropped, a warning says so once, and the run's end reports how many).
+    same batch with backoff, keeps at most ``max_queued`` samples waiting in memory and the older
+    ones in a file under ``spool_dir`` (default: a directory of the user's in the temporary
+    directory), at most ``max_spool_bytes`` of them (0: no file). Past that the oldest are
+    dropped, a warning says so once, and the run's end reports how many.
 
     A run ends ``FINISHED`` when its ``with`` block ends normally or by ``sys.exit(0)``, and
     ``FAILED`` on an exception, with or without ``with`` (an uncaught exception is seen through
@@ -77,6 +83,8 @@ class Run:
         max_queued: int = 100_000,
         max_batch_bytes: int = MAX_BATCH_BYTES,
         heartbeat_interval: float = 30.0,
+        spool_dir: Optional[str] = None,
+        max_spool_bytes: int = 512 << 20,
     ) -> None:
         self.client = client
         self.entity = entity
@@ -91,11 +99,19 @@ class Run:
         # retry sends exactly the same samples under the same idempotency key.
         self._queue: Deque[Tuple[int, Dict[str, Any]]] = deque()
         self._inflight: List[Tuple[int, Dict[str, Any], int]] = []
+        # The rest of a batch the server found too large: sent before anything else.
+        self._front: List[Tuple[int, Dict[str, Any], int]] = []
         self._refused = 0
         # The server reports a run that sends nothing for a while (`[runs] crash_after`, 5 min by
         # default) as crashed: a quiet run says it is alive this often.
         self._heartbeat_every = heartbeat_interval
         self._last_contact = time.monotonic()
+        # Past `max_queued` in memory, samples wait on disk (0 bytes: no spool).
+        self._spool = (
+            Spool(Path(spool_dir) if spool_dir else DEFAULT_DIR, self.run_id, max_spool_bytes)
+            if max_spool_bytes > 0 else None
+        )
+        self._spooled = 0
         self._seq = 0
         self._max_queued = max_queued
         self._lock = threading.Lock()
@@ -127,13 +143,21 @@ class Run:
         if step is not None:
             event["step"] = int(step)
         with self._lock:
-            if len(self._queue) + len(self._inflight) >= self._max_queued:
-                self._dropped += 1
-                if not self._queue:
-                    # Everything kept is in the batch being sent: this sample cannot wait.
-                    return
-                self._queue.popleft()
             self._seq += 1
+            if len(self._queue) + len(self._inflight) + len(self._front) >= self._max_queued:
+                # The oldest in memory moves to disk (or, with no room there either, is lost).
+                oldest = self._queue.popleft() if self._queue else (self._seq, event)
+                if self._spool is not None and self._spool.put(*oldest):
+                    self._spooled += 1
+                    if self._spooled == 1:
+                        warnings.warn(
+                            f"herald: the server is unreachable; samples of run {self.run_id} "
+                            f"beyond {self._max_queued} wait in {self._spool.path}"
+                        )
+                else:
+                    self._dropped += 1
+                if not self._queue and oldest[0] == self._seq:
+                    return
             self._queue.append((self._seq, event))
             full = len(self._queue) >= self._batch_size
         if full:
@@ -152,7 +176,13 @@ class Run:
         self._thread.join(timeout)
         self._warn_dropped()
         with self._lock:
-            unsent = len(self._queue) + len(self._inflight)
+            unsent = (len(self._queue) + len(self._inflight) + len(self._front)
+                      + (len(self._spool) if self._spool else 0))
+            if self._spool is not None:
+                self._spool.close()
+        if self._spooled:
+            warnings.warn(f"herald: run {self.run_id}: {self._spooled} samples waited on disk while "
+                          f"the server was unreachable; {unsent} were still unsent at the end")
         lost = self._dropped + self._refused + unsent
         reason = None
         if self._failed_by is not None:
@@ -167,9 +197,10 @@ class Run:
 
     @property
     def queued(self) -> int:
-        """Samples waiting to be sent (the batch being sent included)."""
+        """Samples waiting to be sent (the batch being sent and those on disk included)."""
         with self._lock:
-            return len(self._queue) + len(self._inflight)
+            return (len(self._queue) + len(self._inflight) + len(self._front)
+                    + (len(self._spool) if self._spool else 0))
 
     @property
     def dropped(self) -> int:
@@ -210,6 +241,16 @@ class Run:
         batch: List[Tuple[int, Dict[str, Any], int]] = []
         size = 0
         with self._lock:
+            if self._front:
+                while self._front and len(batch) < self._batch_size:
+                    if batch and size + self._front[0][2] > self._max_bytes:
+                        break
+                    size += self._front[0][2]
+                    batch.append(self._front.pop(0))
+                return batch
+            # What waits on disk is older than anything in memory: it goes first.
+            if self._spool is not None and len(self._spool):
+                return self._spool.take(self._batch_size, self._max_bytes)
             while self._queue and len(batch) < self._batch_size:
                 seq, event = self._queue[0]
                 bytes_ = len(json.dumps(event, separators=(",", ":"))) + 1
@@ -251,8 +292,7 @@ class Run:
                         half = len(batch) // 2
                         self._max_bytes = max(1024, sum(b for _, _, b in batch[:half]))
                         with self._lock:
-                            for seq, event, _ in reversed(batch[half:]):
-                                self._queue.appendleft((seq, event))
+                            self._front[:0] = batch[half:]
                             self._inflight = batch[:half]
                         continue
                 except HeraldError as error:
