@@ -83,7 +83,14 @@ struct Reference {
 
 impl Reference {
     /// Takes sample `index`; returns the automations that fire.
-    fn sample(&mut self, rules: &[Rule], index: usize, step: u64, loss: f64, flag: u64) -> Vec<String> {
+    fn sample(
+        &mut self,
+        rules: &[Rule],
+        index: usize,
+        step: u64,
+        loss: f64,
+        flag: u64,
+    ) -> Vec<String> {
         match self.newest {
             Some((newest, _)) if step < newest => return Vec::new(),
             Some((newest, true)) if step == newest => {
@@ -113,15 +120,16 @@ impl Reference {
                 Agg::Max => last.iter().copied().fold(f64::MIN, f64::max),
                 Agg::Min => last.iter().copied().fold(f64::MAX, f64::min),
             };
-            let holds = if rule.above { x > rule.value } else { x < rule.value };
+            let holds = if rule.above {
+                x > rule.value
+            } else {
+                x < rule.value
+            };
             if !holds {
                 continue;
             }
-            let cooled = rule.cooldown
-                && self
-                    .fired
-                    .get(&rule.id)
-                    .is_some_and(|at| *at >= rule.armed);
+            let cooled =
+                rule.cooldown && self.fired.get(&rule.id).is_some_and(|at| *at >= rule.armed);
             if !cooled {
                 self.fired.insert(rule.id.clone(), index);
                 firing.push(rule.id.clone());
@@ -165,7 +173,8 @@ async fn random_runs_with_edits_and_restarts_fire_where_the_reference_says() {
     let mut samples_checked = 0;
     let mut firings = 0;
     for scenario in 0..scenarios {
-        let seed = 0x9e37_79b9_7f4a_7c15_u64 ^ (scenario as u64 + 1).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        let seed =
+            0x9e37_79b9_7f4a_7c15_u64 ^ (scenario as u64 + 1).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         let mut rng = Rng(seed);
         let project = format!("p{scenario}");
         let mut rules = Vec::new();
@@ -200,7 +209,10 @@ async fn random_runs_with_edits_and_restarts_fire_where_the_reference_says() {
                     rule.armed = index;
                 }
                 let path = format!("/v1/automations/{}", rule.id);
-                expect_status(&admin.patch(&path, &json!({"enabled": rule.enabled})).await, 200);
+                expect_status(
+                    &admin.patch(&path, &json!({"enabled": rule.enabled})).await,
+                    200,
+                );
                 between_samples().await;
             } else if roll < 15 {
                 // Edit one's window: it starts anew from the next sample.
@@ -208,7 +220,10 @@ async fn random_runs_with_edits_and_restarts_fire_where_the_reference_says() {
                 rule.window = 1 + (rule.window % 3);
                 rule.armed = index;
                 let path = format!("/v1/automations/{}", rule.id);
-                expect_status(&admin.patch(&path, &json!({"event": rule.event()})).await, 200);
+                expect_status(
+                    &admin.patch(&path, &json!({"event": rule.event()})).await,
+                    200,
+                );
                 between_samples().await;
             } else if roll < 19 {
                 server.terminate(Duration::from_secs(10));
@@ -237,5 +252,8 @@ async fn random_runs_with_edits_and_restarts_fire_where_the_reference_says() {
         }
     }
     // Not vacuous: the scenarios fire, and often.
-    assert!(samples_checked > 300 && firings > 50, "{samples_checked} samples, {firings} firings");
+    assert!(
+        samples_checked > 300 && firings > 50,
+        "{samples_checked} samples, {firings} firings"
+    );
 }

@@ -262,3 +262,34 @@ async fn a_step_logged_again_replaces_its_value_and_an_older_step_moves_nothing(
     // The window after each: [2], [2, 0], [2, 2] fires, [2, 2] (no evaluation), [2, 1], [1, 3].
     assert_eq!(fired, [2, 5]);
 }
+
+#[tokio::test]
+async fn a_flat_window_has_z_zero_and_an_exact_boundary_is_reached() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_ingest_only(&dir.path().join("data"));
+    let admin = server.admin();
+    // A flat series: every deviation is 0, so z is 0 and a threshold of 1 never holds (a mean
+    // one ulp off made every z ±1).
+    let flat = watch(
+        &admin,
+        "flat",
+        "RUN_METRIC_ZSCORE",
+        json!({"name": "loss", "window": 3, "threshold": 1.0, "direction": "ANY", "cooldown_seconds": 0}),
+        Value::Null,
+    )
+    .await;
+    assert!(feed(&admin, "flat", 1, &[1.4; 8], &flat).await.is_empty());
+    // Mean 0.2 and deviation 0.1 over (0.1, 0.3, 0.1, 0.3): -0.1 is z = -3 exactly, which
+    // "reaches" a threshold of 3 downwards; floating point makes it -3.000000000000001 (and the
+    // deviation 0.09999999999999999), within the documented 4 ulps.
+    let exact = watch(
+        &admin,
+        "exact",
+        "RUN_METRIC_ZSCORE",
+        json!({"name": "loss", "window": 4, "threshold": 3.0, "direction": "DECREASE", "cooldown_seconds": 0}),
+        Value::Null,
+    )
+    .await;
+    let fired = feed(&admin, "exact", 1, &[0.1, 0.3, 0.1, 0.3, -0.1], &exact).await;
+    assert_eq!(fired, [5]);
+}
