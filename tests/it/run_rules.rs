@@ -279,9 +279,9 @@ async fn a_flat_window_has_z_zero_and_an_exact_boundary_is_reached() {
     )
     .await;
     assert!(feed(&admin, "flat", 1, &[1.4; 8], &flat).await.is_empty());
-    // Mean 0.2 and deviation 0.1 over (0.1, 0.3, 0.1, 0.3): -0.1 is z = -3 exactly, which
-    // "reaches" a threshold of 3 downwards; floating point makes it -3.000000000000001 (and the
-    // deviation 0.09999999999999999), within the documented 4 ulps.
+    // Mean 0.25 and deviation 0.15 over (0.1, 0.4, 0.1, 0.4): -0.2 is z = -3 exactly, which
+    // "reaches" a threshold of 3 downwards, though floating point makes it -2.9999999999999996
+    // (within the documented 4 ulps).
     let exact = watch(
         &admin,
         "exact",
@@ -290,6 +290,6 @@ async fn a_flat_window_has_z_zero_and_an_exact_boundary_is_reached() {
         Value::Null,
     )
     .await;
-    let fired = feed(&admin, "exact", 1, &[0.1, 0.3, 0.1, 0.3, -0.1], &exact).await;
+    let fired = feed(&admin, "exact", 1, &[0.1, 0.4, 0.1, 0.4, -0.2], &exact).await;
     assert_eq!(fired, [5]);
 }
