@@ -20,6 +20,7 @@ pub mod events;
 pub mod ids;
 pub mod launch;
 pub mod metrics;
+pub mod model;
 pub mod plugins;
 pub mod secrets;
 pub mod server;

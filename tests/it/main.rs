@@ -7,6 +7,7 @@ mod common;
 
 mod agents;
 mod api;
+mod architecture;
 mod browser;
 mod cli;
 mod console;

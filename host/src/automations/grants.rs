@@ -4,9 +4,9 @@
 
 use std::collections::BTreeSet;
 
-use super::model::Automation;
 use crate::events::template::Template;
 use crate::events::variables::is_variable;
+use crate::model::automation::Automation;
 use crate::store::{IntegrationRecord, Store};
 
 /// The secrets (names that are not variables) the template an automation renders references:

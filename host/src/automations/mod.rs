@@ -5,14 +5,13 @@ mod compile;
 pub mod grants;
 pub mod index;
 pub mod metric;
-mod model;
 pub mod ratelimit;
 mod rules;
 pub mod runs;
 
-pub use compile::compile;
-pub use model::{
+pub use crate::model::automation::{
     ActionSpec, Automation, AutomationInput, AutomationPatch, RateLimit, Scope, ScopeKind, Trigger,
     TriggerKind,
 };
+pub use compile::compile;
 pub use rules::{DefinitionError, check_definition};

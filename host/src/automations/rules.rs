@@ -2,8 +2,8 @@
 //! scope, the rate limit and the metric condition's shape.
 
 use super::metric;
-use super::model::{Automation, Scope, ScopeKind};
 use crate::events::event::check_name;
+use crate::model::automation::{Automation, Scope, ScopeKind};
 
 /// A rule an automation breaks: which field, and why (the API answers 400 with both).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

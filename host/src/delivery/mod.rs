@@ -4,10 +4,10 @@
 pub mod attempt;
 pub mod egress;
 pub mod handoff;
-pub mod integration;
+pub use crate::model::integration;
 pub mod outbound;
 pub mod redact;
 pub mod signing;
-pub mod status;
+pub use crate::model::execution as status;
 pub mod transport;
 pub mod worker;

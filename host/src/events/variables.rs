@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use super::event::{Event, EventType};
+use super::event::{Event, EventType, MetricContext};
 
 /// A template variable: its name, which events set it, and what it holds.
 #[derive(Debug, Clone, Copy, serde::Serialize, utoipa::ToSchema)]
@@ -154,23 +154,6 @@ pub fn is_variable(name: &str) -> bool {
 /// An event's variables, name → value; variables that do not apply are `""`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Variables(Map<String, Value>);
-
-/// What a metric automation adds to the variables of the event that fired it; stored with the
-/// execution.
-#[derive(
-    Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
-)]
-pub struct MetricContext {
-    /// The metric's name.
-    pub name: String,
-    /// The value compared: the aggregate, the change or the z-score (`"NaN"`, `"Infinity"` or
-    /// `"-Infinity"` when not finite).
-    pub value: Value,
-    /// The values the condition looked at, oldest first.
-    pub values: Value,
-    /// The condition, in words.
-    pub condition: String,
-}
 
 /// A float as JSON: a number, or the string JSON uses for a non-finite one.
 pub fn float_json(x: f64) -> Value {

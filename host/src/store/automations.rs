@@ -1,8 +1,8 @@
 //! Automations: definitions stored as JSON documents, with the columns lists filter on.
 
 use super::StoreError;
-use crate::automations::Automation;
 use crate::ids::AutomationId;
+use crate::model::automation::Automation;
 
 /// What `GET /v1/automations` filters on.
 #[derive(Debug, Clone, Default)]

@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use super::StoreError;
-use crate::automations::Automation;
-use crate::delivery::status::ExecutionStatus;
-use crate::events::Event;
 use crate::ids::ExecutionId;
+use crate::model::automation::Automation;
+use crate::model::event::Event;
+use crate::model::execution::ExecutionStatus;
 
 /// An execution claimed for one attempt.
 #[derive(Debug, Clone)]
@@ -25,7 +25,7 @@ pub struct Claimed {
     /// The rendered payload (secrets as placeholders).
     pub payload: Option<String>,
     /// What fired it, for a metric automation.
-    pub metric: Option<crate::events::MetricContext>,
+    pub metric: Option<crate::model::event::MetricContext>,
 }
 
 /// How an attempt ended, for the execution.

@@ -7,9 +7,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::{StoreError, json_column};
-use crate::delivery::status::ExecutionStatus;
-use crate::events::Event;
 use crate::ids::{AutomationId, EventId, ExecutionId};
+use crate::model::event::Event;
+use crate::model::execution::ExecutionStatus;
 
 /// An execution to create with its event.
 #[derive(Debug, Clone)]
@@ -33,7 +33,7 @@ pub struct NewExecution {
     pub trigger: Option<String>,
     /// The automation's rate limit, for the store to enforce on a shared database (where the
     /// window counts every host's executions); `None` when the caller applied it already.
-    pub rate_limit: Option<crate::automations::RateLimit>,
+    pub rate_limit: Option<crate::model::automation::RateLimit>,
 }
 
 /// One event to store, with its executions.
@@ -126,7 +126,7 @@ pub struct ExecutionRecord {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attempt_log: Vec<Value>,
     /// What fired it, for a metric automation.
-    pub metric: Option<crate::events::MetricContext>,
+    pub metric: Option<crate::model::event::MetricContext>,
 }
 
 pub(crate) const EXECUTION_COLUMNS: &str = "id, event_id, automation_id, status, status_reason, attempts, created_at, updated_at, automation, payload, trigger";
@@ -251,7 +251,7 @@ fn id_bound(instant: &str) -> String {
 /// A stored `received_at` in milliseconds since the Unix epoch (0 when it does not parse).
 pub(crate) fn received_ms(text: &str) -> i64 {
     humantime::parse_rfc3339_weak(text)
-        .map(crate::events::unix_ms)
+        .map(crate::model::event::unix_ms)
         .unwrap_or_default()
 }
 

@@ -1,7 +1,7 @@
 //! Integrations: an entity's named destinations and the secrets they use.
 
 use super::StoreError;
-use crate::delivery::integration::IntegrationKind;
+use crate::model::integration::IntegrationKind;
 
 /// An integration as stored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -3,7 +3,8 @@
 use serde_json::{Map, Value};
 
 use super::{StoreError, json_column};
-use crate::launch::{ItemStatus, JobRef, JobSpec, OutputChunk};
+use crate::model::launch::{ItemStatus, JobRef, JobSpec};
+use crate::model::output::OutputChunk;
 
 /// One version of a job.
 #[derive(Debug, Clone, PartialEq)]

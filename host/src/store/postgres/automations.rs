@@ -2,8 +2,8 @@
 
 use super::notify::Notifier;
 use super::{Postgres, conflict, execute};
-use crate::automations::Automation;
 use crate::ids::AutomationId;
+use crate::model::automation::Automation;
 use crate::store::automations::*;
 use crate::store::{Change, StoreError, json_column};
 

@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use super::finish::Outcome;
 use super::{Postgres, count, execute};
-use crate::delivery::status::ExecutionStatus;
 use crate::ids::ExecutionId;
+use crate::model::execution::ExecutionStatus;
 use crate::store::delivery::*;
 use crate::store::{StoreError, json_column, now_rfc3339, unix_millis};
 

@@ -9,10 +9,10 @@ use serde_json::Value;
 use tokio_postgres::Row;
 
 use super::{Postgres, count, execute};
-use crate::automations::RateLimit;
-use crate::delivery::status::ExecutionStatus;
-use crate::events::Event;
 use crate::ids::{AutomationId, EventId, ExecutionId};
+use crate::model::automation::RateLimit;
+use crate::model::event::Event;
+use crate::model::execution::ExecutionStatus;
 use crate::store::events::*;
 use crate::store::{StoreError, json_column, now_rfc3339, unix_millis};
 
@@ -120,7 +120,7 @@ impl EventStore for Postgres {
                 let matched = item.executions.len() as i64;
                 let input = &item.event.input;
                 let (run_project, run_id) = match input.event_type {
-                    crate::events::EventType::RunMetric => {
+                    crate::model::event::EventType::RunMetric => {
                         (Some(input.project_name()), input.run_id.as_deref())
                     }
                     _ => (None, None),

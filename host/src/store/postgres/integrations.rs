@@ -4,7 +4,7 @@ use tokio_postgres::Row;
 
 use super::notify::Notifier;
 use super::{Postgres, conflict, execute, query};
-use crate::delivery::integration::IntegrationKind;
+use crate::model::integration::IntegrationKind;
 use crate::store::integrations::*;
 use crate::store::{Change, StoreError};
 

@@ -5,7 +5,8 @@ use serde_json::{Map, Value};
 use tokio_postgres::Row;
 
 use super::{Postgres, conflict, execute};
-use crate::launch::{ItemStatus, JobRef, JobSpec, OutputChunk, StoredOutput};
+use crate::model::launch::{ItemStatus, JobRef, JobSpec};
+use crate::model::output::{OutputChunk, StoredOutput};
 use crate::store::launch::*;
 use crate::store::{EntityRecord, StoreError, json_column, now_rfc3339, unix_millis};
 

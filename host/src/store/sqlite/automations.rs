@@ -1,7 +1,7 @@
 //! SQLite: automations: definitions and the columns lists filter on.
 
-use crate::automations::Automation;
 use crate::ids::AutomationId;
+use crate::model::automation::Automation;
 use rusqlite::{OptionalExtension, params};
 
 use super::{Sqlite, conflict};

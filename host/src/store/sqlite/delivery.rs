@@ -1,7 +1,7 @@
 //! SQLite: delivery's side of executions: claims with leases, attempts, outcomes, releases, retries.
 
-use crate::delivery::status::ExecutionStatus;
 use crate::ids::ExecutionId;
+use crate::model::execution::ExecutionStatus;
 use rusqlite::{OptionalExtension, params};
 use std::sync::Arc;
 

@@ -1,8 +1,8 @@
 //! SQLite: events with their executions, and the execution history.
 
-use crate::delivery::status::ExecutionStatus;
-use crate::events::Event;
 use crate::ids::{EventId, ExecutionId};
+use crate::model::event::Event;
+use crate::model::execution::ExecutionStatus;
 use rusqlite::{OptionalExtension, params};
 use serde_json::Value;
 
@@ -69,7 +69,7 @@ impl EventStore for Sqlite {
                 // A metric sample names its run in columns of their own, for rebuilding windows.
                 let input = &item.event.input;
                 let (run_project, run_id) = match input.event_type {
-                    crate::events::EventType::RunMetric => (Some(input.project_name()), input.run_id.as_deref()),
+                    crate::model::event::EventType::RunMetric => (Some(input.project_name()), input.run_id.as_deref()),
                     _ => (None, None),
                 };
                 insert_event.execute(params![

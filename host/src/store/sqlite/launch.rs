@@ -1,6 +1,7 @@
 //! SQLite: launch: job versions, queues and queue items with their leases.
 
-use crate::launch::{ItemStatus, JobRef, JobSpec, OutputChunk, StoredOutput};
+use crate::model::launch::{ItemStatus, JobRef, JobSpec};
+use crate::model::output::{OutputChunk, StoredOutput};
 use rusqlite::{OptionalExtension, params};
 use serde_json::{Map, Value};
 

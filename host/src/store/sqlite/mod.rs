@@ -58,13 +58,13 @@ id_columns!(
     crate::ids::ExecutionId
 );
 
-impl rusqlite::types::ToSql for crate::delivery::status::ExecutionStatus {
+impl rusqlite::types::ToSql for crate::model::execution::ExecutionStatus {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
         Ok(self.as_str().into())
     }
 }
 
-impl rusqlite::types::FromSql for crate::delivery::status::ExecutionStatus {
+impl rusqlite::types::FromSql for crate::model::execution::ExecutionStatus {
     fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
         let name = value.as_str()?;
         Self::parse(name).ok_or_else(|| {
@@ -76,13 +76,13 @@ impl rusqlite::types::FromSql for crate::delivery::status::ExecutionStatus {
 }
 
 /// Integration kinds are stored by name.
-impl rusqlite::types::ToSql for crate::delivery::integration::IntegrationKind {
+impl rusqlite::types::ToSql for crate::model::integration::IntegrationKind {
     fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
         Ok(self.as_str().into())
     }
 }
 
-impl rusqlite::types::FromSql for crate::delivery::integration::IntegrationKind {
+impl rusqlite::types::FromSql for crate::model::integration::IntegrationKind {
     fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
         let name = value.as_str()?;
         Self::parse(name).ok_or_else(|| {

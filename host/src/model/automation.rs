@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::events::event::EventType;
+use super::event::EventType;
 use crate::ids::AutomationId;
 
 /// Where an automation listens.

@@ -449,6 +449,29 @@ impl Event {
     }
 }
 
+/// What a metric automation adds to the variables of the event that fired it; stored with the
+/// execution.
+#[derive(
+    Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
+pub struct MetricContext {
+    /// The metric's name.
+    pub name: String,
+    /// The value compared: the aggregate, the change or the z-score (`"NaN"`, `"Infinity"` or
+    /// `"-Infinity"` when not finite).
+    pub value: Value,
+    /// The values the condition looked at, oldest first.
+    pub values: Value,
+    /// The condition, in words.
+    pub condition: String,
+}
+
+/// Milliseconds since the Unix epoch of a point in time (0 before it).
+pub fn unix_ms(at: std::time::SystemTime) -> i64 {
+    at.duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,10 @@
+//! The shared nouns, at the bottom of the layers: what events, automations, executions,
+//! integrations and launch items are, as every layer above sees them (the store stores them, the
+//! domain acts on them, the API shows them). Nothing here imports anything of Herald's but ids.
+
+pub mod automation;
+pub mod event;
+pub mod execution;
+pub mod integration;
+pub mod launch;
+pub mod output;

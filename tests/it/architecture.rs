@@ -1,0 +1,95 @@
+//! The layers ARCHITECTURE.md lists, enforced: every module of `host/src` imports only from its
+//! own layer and the ones below it, and every module is placed in a layer.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+/// The layers, bottom first, as ARCHITECTURE.md lists them under its `layers` marker.
+fn layers(root: &Path) -> HashMap<String, usize> {
+    let text = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+    let list = text
+        .split("<!-- layers:")
+        .nth(1)
+        .expect("ARCHITECTURE.md marks its list of layers");
+    let mut layers = HashMap::new();
+    for (level, line) in list
+        .lines()
+        .skip(1)
+        .take_while(|line| line.starts_with(|c: char| c.is_ascii_digit()))
+        .enumerate()
+    {
+        for module in line.split('`').skip(1).step_by(2) {
+            layers.insert(module.to_string(), level);
+        }
+    }
+    assert!(layers.len() > 10, "{layers:?}");
+    layers
+}
+
+/// Every `.rs` file under `dir`.
+fn sources(dir: &Path, files: &mut Vec<std::path::PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            sources(&path, files);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            files.push(path);
+        }
+    }
+}
+
+#[test]
+fn imports_point_down_the_layers_architecture_md_lists() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let src = root.join("host/src");
+    let layers = layers(&root);
+    let mut files = Vec::new();
+    sources(&src, &mut files);
+    let mut wrong = Vec::new();
+    for file in &files {
+        let relative = file.strip_prefix(&src).unwrap();
+        let module = relative
+            .components()
+            .next()
+            .unwrap()
+            .as_os_str()
+            .to_string_lossy()
+            .trim_end_matches(".rs")
+            .to_string();
+        if matches!(module.as_str(), "lib" | "main") {
+            continue;
+        }
+        let Some(&level) = layers.get(&module) else {
+            wrong.push(format!("{module}: not in ARCHITECTURE.md's layers"));
+            continue;
+        };
+        let text = std::fs::read_to_string(file).unwrap();
+        for (number, line) in text.lines().enumerate() {
+            let code = line.trim_start();
+            if code.starts_with("//") {
+                continue;
+            }
+            for used in code.split("crate::").skip(1) {
+                let name: String = used
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                    .collect();
+                match layers.get(&name) {
+                    Some(&theirs) if theirs > level => wrong.push(format!(
+                        "{}:{}: `{module}` (layer {}) imports `{name}` (layer {})",
+                        relative.display(),
+                        number + 1,
+                        level + 1,
+                        theirs + 1
+                    )),
+                    _ => {}
+                }
+            }
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "imports that point up:\n{}",
+        wrong.join("\n")
+    );
+}
