@@ -1,6 +1,7 @@
 //! The HTTP API (axum): one file per resource, mounted under `/v1`, every error the one JSON body
 //! of [`ApiError`].
 
+mod agents;
 pub mod auth;
 mod automations;
 mod catalog;
@@ -115,7 +116,8 @@ pub fn router(state: AppState) -> Router {
         .merge(events::routes())
         .merge(executions::routes())
         .merge(runs::routes())
-        .merge(launch::routes());
+        .merge(launch::routes())
+        .merge(agents::routes());
     openapi::serve(documented)
         .merge(crate::console::routes())
         .fallback(|| async { ApiError::NotFound("no such route".into()) })

@@ -78,6 +78,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("assets/js/launch.js"),
     ),
     (
+        "js/plugins.js",
+        "text/javascript",
+        include_str!("assets/js/plugins.js"),
+    ),
+    (
         "favicon.svg",
         "image/svg+xml",
         include_str!("assets/favicon.svg"),

@@ -9,7 +9,8 @@ import { historyPage, executionPage, eventPage } from "./history.js";
 import { integrationsPage, integrationPage } from "./integrations.js";
 import { secretsPage } from "./secrets.js";
 import { sendEventPage } from "./events.js";
-import { launchPage, itemPage, pluginsPage } from "./launch.js";
+import { launchPage, itemPage } from "./launch.js";
+import { pluginsPage } from "./plugins.js";
 
 const main = document.getElementById("main");
 const top = document.getElementById("top");

@@ -1,8 +1,8 @@
-// Launch queues with their items (state, agent, output tail), an item's page that follows its
-// output while it runs, and the installed plugins with their versions and config schemas.
+// Launch queues with their items (state, agent, output tail), and an item's page that follows
+// its output while it runs.
 
 import { api, entityPath, withQuery, seg } from "./api.js";
-import { h, fill, table, when, json, status } from "./dom.js";
+import { h, fill, table, when, status } from "./dom.js";
 
 export async function launchPage(main) {
   const { queues } = await api("GET", `${entityPath()}/queues`);
@@ -109,29 +109,4 @@ async function follow(main, path, { state, exit, cut, output }) {
   const ended = await api("GET", path);
   if (!shown()) return;
   fill(exit, ended.exit_code === null || ended.exit_code === undefined ? "—" : String(ended.exit_code));
-}
-
-export async function pluginsPage(main) {
-  const { plugins } = await api("GET", "/v1/plugins");
-  fill(
-    main,
-    h("h1", {}, "Plugins"),
-    h("p", { class: "muted" }, "The action types installed on this server. Each runs sandboxed; its config is checked against its schema when an automation is saved."),
-    plugins.map((p) =>
-      h(
-        "section",
-        { class: "card", "aria-label": `Plugin ${p.name}` },
-        h("h2", {}, `${p.name} `, h("span", { class: "muted" }, p.version)),
-        h("p", {}, p.description || ""),
-        h(
-          "dl",
-          { class: "facts" },
-          h("dt", {}, "Source"), h("dd", {}, p.source || (p.builtin ? "builtin" : "installed by the operator")),
-          h("dt", {}, "Integration kinds"), h("dd", {}, (p.integration_kinds || []).join(", ") || "none"),
-        ),
-        h("details", {}, h("summary", {}, "Config schema"), json(p.config_schema)),
-        p.default_payload ? h("details", {}, h("summary", {}, "Default payload"), json(p.default_payload)) : null,
-      ),
-    ),
-  );
 }
