@@ -352,9 +352,18 @@ async fn a_database_restarted_under_load_costs_503s_and_no_acknowledged_event() 
             .filter(|(s, _)| *s == status)
             .count()
     };
+    // A key never used yet: the server must look it up in the database.
+    let fresh = server.client(&member_key(&admin, "fresh").await);
     wait_until("accepted events", || count(202) >= 50).await;
     postgres.kill().unwrap();
     wait_until("503s while the database is down", || count(503) >= 3).await;
+    // Its lookup fails like every other read: 503, not 500.
+    let (status, body) = fresh.get("/v1/me").await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (503, &json!("unavailable")),
+        "{body}"
+    );
     let accepted_while_down = count(202);
     postgres.restart(pgtemp::Tuning::Durable).unwrap();
     wait_until("accepted events after the restart", || {

@@ -72,14 +72,9 @@ async fn run_principal(
     state: &AppState,
     hash: [u8; 32],
 ) -> Result<Principal, ApiError> {
-    let (entity, project, run_id) = state
-        .store
-        .run_token(hash)
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?
-        .ok_or_else(|| {
-            ApiError::Unauthorized("the run token is not valid (its run is not running)".into())
-        })?;
+    let (entity, project, run_id) = state.store.run_token(hash).await?.ok_or_else(|| {
+        ApiError::Unauthorized("the run token is not valid (its run is not running)".into())
+    })?;
     if parts.method != axum::http::Method::POST || !RUN_TOKEN_ROUTES.contains(&parts.uri.path()) {
         return Err(ApiError::Forbidden(
             "a run token may only post events for its own run".into(),
@@ -178,11 +173,8 @@ pub(crate) async fn key_principal(state: &AppState, key: &str) -> Result<Princip
     if let Some(principal) = state.keys.keys.read().expect("not poisoned").get(&hash) {
         return Ok(principal.clone());
     }
-    let record = state
-        .store
-        .key_by_hash(hash)
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
+    // A database that cannot be reached is 503 here too, as on every route.
+    let record = state.store.key_by_hash(hash).await?;
     let record = record
         .filter(|r| hashes_equal(&r.key_hash, &hash))
         .ok_or_else(|| ApiError::Unauthorized("the API key is not valid".into()))?;
