@@ -28,10 +28,6 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(finish))
 }
 
-fn invalid(message: String) -> ApiError {
-    ApiError::Invalid(message)
-}
-
 /// What an agent's claim found.
 #[derive(Debug, Serialize, ToSchema)]
 pub(super) struct ClaimOut {
@@ -82,7 +78,7 @@ fn default_lease() -> u32 {
 fn lease_ms(seconds: u32) -> Result<i64, ApiError> {
     match seconds {
         1..=3600 => Ok(i64::from(seconds) * 1000),
-        _ => Err(invalid("lease_seconds: 1 to 3600".into())),
+        _ => Err(ApiError::Invalid("lease_seconds: 1 to 3600".into())),
     }
 }
 
@@ -99,7 +95,7 @@ pub(super) async fn claim(
     let lease = lease_ms(body.lease_seconds)?;
     state.store.queue(entity.id, &queue).await?;
     if body.agent.is_empty() || body.agent.len() > 128 {
-        return Err(invalid("agent: 1 to 128 characters".into()));
+        return Err(ApiError::Invalid("agent: 1 to 128 characters".into()));
     }
     state
         .store

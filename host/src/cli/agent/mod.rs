@@ -19,7 +19,8 @@ use tokio::sync::Notify;
 use tokio::task::JoinSet;
 
 use super::client::{Client, Connection};
-use output::{Chunk, Output};
+use crate::launch::OutputChunk;
+use output::Output;
 pub(crate) use process::reap;
 use process::{Reaper, RunAs, RunDir, die_with_parent, signal_group};
 
@@ -374,7 +375,7 @@ impl Agent {
         &self,
         lease: &Lease,
         exit_code: i32,
-        output: Option<Chunk>,
+        output: Option<OutputChunk>,
     ) -> anyhow::Result<()> {
         let path = format!("/v1/entities/{}/items/{}/finish", self.entity, lease.id);
         let mut body = json!({"lease_token": lease.token, "exit_code": exit_code});
@@ -445,8 +446,11 @@ fn refused(error: &anyhow::Error) -> bool {
 }
 
 /// The output of a run that never started: why.
-fn message(text: String) -> Option<Chunk> {
-    Some(Chunk { offset: 0, text })
+fn message(text: String) -> Option<OutputChunk> {
+    Some(OutputChunk {
+        offset: Some(0),
+        text,
+    })
 }
 
 /// SIGTERM to the run's process group, then SIGKILL after `grace`; returns how the process

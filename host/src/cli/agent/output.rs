@@ -8,19 +8,10 @@ use std::sync::{Arc, Mutex};
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 use crate::delivery::redact::Redactor;
-use crate::launch::OUTPUT_TAIL_BYTES;
+use crate::launch::{OUTPUT_TAIL_BYTES, OutputChunk};
 
 /// A partial line longer than this is sent without waiting for its end.
 const LONG_LINE: usize = 8 * 1024;
-
-/// A chunk ready to send.
-#[derive(Debug, PartialEq, Eq)]
-pub(super) struct Chunk {
-    /// Where it starts in the stream the server has.
-    pub offset: u64,
-    /// The output, redacted.
-    pub text: String,
-}
 
 /// Output read and not yet sent.
 #[derive(Default)]
@@ -71,7 +62,7 @@ impl Output {
     /// split between two chunks, so redaction sees it whole), unless a line grows past
     /// [`LONG_LINE`]; at the `end`, everything. Counts the chunk as sent: one that cannot be
     /// delivered shows as a cut.
-    pub(super) fn take(&self, end: bool) -> Option<Chunk> {
+    pub(super) fn take(&self, end: bool) -> Option<OutputChunk> {
         let mut buffer = self.buffer.lock().expect("not poisoned");
         let pending = &buffer.pending;
         let len = if end {
@@ -95,7 +86,10 @@ impl Output {
         let text = self.redactor.bytes(&bytes);
         let offset = buffer.offset + std::mem::take(&mut buffer.dropped);
         buffer.offset = offset + text.len() as u64;
-        Some(Chunk { offset, text })
+        Some(OutputChunk {
+            offset: Some(offset),
+            text,
+        })
     }
 }
 
@@ -119,22 +113,22 @@ mod tests {
         let first = output.take(false).unwrap();
         assert_eq!(
             first,
-            Chunk {
-                offset: 0,
+            OutputChunk {
+                offset: Some(0),
                 text: "epoch 1\n".into()
             }
         );
         // The rest of the line arrives: the token is whole in the next chunk, and redacted.
         feed(&output, format!("{}\n", &token[10..]).as_bytes());
         let second = output.take(false).unwrap();
-        assert_eq!(second.offset, 8);
+        assert_eq!(second.offset, Some(8));
         assert!(second.text.starts_with("token=") && !second.text.contains("0123456789abcdef"));
         assert_eq!(output.take(false), None);
         // At the end, a partial line goes too.
         feed(&output, b"no newline");
         assert_eq!(output.take(false), None);
         let last = output.take(true).unwrap();
-        assert_eq!(last.offset, 8 + second.text.len() as u64);
+        assert_eq!(last.offset, Some(8 + second.text.len() as u64));
         assert_eq!(last.text, "no newline");
     }
 
@@ -148,8 +142,8 @@ mod tests {
         }
         assert_eq!(
             output.take(false),
-            Some(Chunk {
-                offset: 1000,
+            Some(OutputChunk {
+                offset: Some(1000),
                 text: "tail\n".into()
             })
         );
