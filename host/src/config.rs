@@ -60,7 +60,7 @@ pub struct Config {
     /// Launch queues.
     pub launch: LaunchConfig,
     /// Runs reported from training code: when a silent one counts as crashed.
-    pub runs: crate::events::liveness::RunsConfig,
+    pub runs: crate::ingest::liveness::RunsConfig,
 }
 
 /// The format of Herald's own log lines.

@@ -7,6 +7,7 @@
 //! event model, variables and payload templates), [`api`] (HTTP routes), [`cli`] and [`config`].
 
 pub mod api;
+pub mod app;
 pub mod auth;
 pub mod automations;
 pub mod bounded;
@@ -18,10 +19,12 @@ pub mod engine;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod ingest;
 pub mod launch;
 pub mod metrics;
 pub mod model;
 pub mod plugins;
+pub mod retention;
 pub mod secrets;
 pub mod server;
 pub mod store;

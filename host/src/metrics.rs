@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::delivery::status::ExecutionStatus;
+use crate::model::execution::ExecutionStatus;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;

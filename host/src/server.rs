@@ -1,12 +1,12 @@
-//! Wiring a server from its config: data directory, master key, store, plugins, the automation
-//! index and the bootstrap key. `herald serve` and the benchmark both start here.
+//! The composition root: a server wired from its config (data directory, master key, store,
+//! plugins, the automation index, the bootstrap key) and the one router that mounts the API and
+//! the console side by side. `herald serve` and the benchmark both start here.
 
 use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use crate::api::AppState;
-use crate::automations::compile as compile_automation;
+use crate::app::AppState;
 use crate::automations::index::AutomationIndex;
 use crate::config::Config;
 use crate::delivery::transport::{HttpTransport, Timeouts};
@@ -58,6 +58,16 @@ pub fn host_id(data_dir: &std::path::Path) -> anyhow::Result<String> {
             Ok(id)
         }
     }
+}
+
+/// The whole HTTP surface: the API under `/v1`, the console, and the API's error body for
+/// everything else.
+pub fn router(state: AppState) -> axum::Router {
+    crate::api::routes()
+        .merge(crate::console::routes())
+        .fallback(crate::api::no_such_route)
+        .layer(axum::middleware::map_response(crate::api::error_bodies))
+        .with_state(state)
 }
 
 /// Opens everything the server needs.
@@ -118,9 +128,6 @@ pub async fn build(config: &Config) -> anyhow::Result<(AppState, Option<Bootstra
     })
     .await
     .context("granting integrations the secrets their automations use")?;
-    let index = AutomationIndex::default();
-    index.replace_all(load_automations(&store, &plugins).await?);
-    tracing::info!(automations = index.len(), "automations loaded");
 
     let preset = std::env::var("HERALD_BOOTSTRAP_KEY")
         .ok()
@@ -156,7 +163,7 @@ pub async fn build(config: &Config) -> anyhow::Result<(AppState, Option<Bootstra
         engine,
         plugins: Arc::new(plugins),
         store,
-        index: Arc::new(index),
+        index: Arc::new(AutomationIndex::default()),
         master_key,
         keys: Arc::default(),
         egress,
@@ -167,37 +174,17 @@ pub async fn build(config: &Config) -> anyhow::Result<(AppState, Option<Bootstra
         runs: Arc::new(crate::automations::runs::RunStates::new(
             config.run_metrics.max_runs,
         )),
-        liveness: Arc::new(crate::events::liveness::RunLiveness::new(config.runs)),
+        liveness: Arc::new(crate::ingest::liveness::RunLiveness::new(config.runs)),
         grants: Arc::new(grants),
         launch: config.launch,
         metrics_on_api: config.metrics_listen.is_none(),
     };
+    state.reload_automations().await?;
+    tracing::info!(automations = state.index.len(), "automations loaded");
     if let Some(changes) = state.store.changes() {
         tokio::spawn(follow_changes(state.clone(), changes));
     }
     Ok((state, bootstrap))
-}
-
-/// Every stored automation, compiled for the index (one that no longer compiles is logged and
-/// left out: it will not match).
-pub(crate) async fn load_automations(
-    store: &Store,
-    plugins: &PluginRegistry,
-) -> anyhow::Result<Vec<crate::automations::index::Compiled>> {
-    let mut compiled = Vec::new();
-    for (entity_id, automation) in store.all_automations().await? {
-        let id = automation.id.clone();
-        let default_payload = plugins
-            .get(&automation.action.plugin)
-            .and_then(|p| p.info.default_payload.clone());
-        match compile_automation(entity_id, automation, default_payload.as_deref()) {
-            Ok(one) => compiled.push(one),
-            Err(error) => {
-                tracing::error!(automation = %id, %error, "stored automation does not load; it will not match")
-            }
-        }
-    }
-    Ok(compiled)
 }
 
 /// On a shared database: follows what other hosts change. Plugins installed or removed
@@ -233,11 +220,8 @@ async fn follow_changes(
             };
         if plugins_changed || matches!(change, None | Some(Change::Automations)) {
             // A failed reload keeps the current index; the next notice (or reconnection) retries.
-            match load_automations(&state.store, &state.plugins).await {
-                Ok(all) => state.index.replace_all(all),
-                Err(error) => {
-                    tracing::warn!(%error, "could not reload automations after a change on another host")
-                }
+            if let Err(error) = state.reload_automations().await {
+                tracing::warn!(%error, "could not reload automations after a change on another host")
             }
         }
     }

@@ -1,7 +1,8 @@
 //! The layers ARCHITECTURE.md lists, enforced: every module of `host/src` imports only from its
-//! own layer and the ones below it, and every module is placed in a layer.
+//! own layer and the ones below it, no two modules of one layer import each other, and every
+//! module is placed in a layer.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
 /// The layers, bottom first, as ARCHITECTURE.md lists them under its `layers` marker.
@@ -46,6 +47,8 @@ fn imports_point_down_the_layers_architecture_md_lists() {
     let mut files = Vec::new();
     sources(&src, &mut files);
     let mut wrong = Vec::new();
+    // (importer, imported) pairs of one layer, for the circle check below.
+    let mut sideways = BTreeSet::new();
     for file in &files {
         let relative = file.strip_prefix(&src).unwrap();
         let module = relative
@@ -75,6 +78,9 @@ fn imports_point_down_the_layers_architecture_md_lists() {
                     .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                     .collect();
                 match layers.get(&name) {
+                    Some(&theirs) if theirs == level && name != module => {
+                        sideways.insert((module.clone(), name));
+                    }
                     Some(&theirs) if theirs > level => wrong.push(format!(
                         "{}:{}: `{module}` (layer {}) imports `{name}` (layer {})",
                         relative.display(),
@@ -87,9 +93,14 @@ fn imports_point_down_the_layers_architecture_md_lists() {
             }
         }
     }
+    for (a, b) in &sideways {
+        if a < b && sideways.contains(&(b.clone(), a.clone())) {
+            wrong.push(format!("`{a}` and `{b}` import each other"));
+        }
+    }
     assert!(
         wrong.is_empty(),
-        "imports that point up:\n{}",
+        "imports that point up, or go round in a circle:\n{}",
         wrong.join("\n")
     );
 }

@@ -16,7 +16,7 @@ use super::launch::{ItemOut, JobOut, chunk};
 use super::{AppState, to_completion};
 use crate::error::{ApiError, ErrorBody};
 use crate::events::RunState;
-use crate::launch::report::{LOST, report_run};
+use crate::ingest::launch_report::{LOST, report_run};
 use crate::launch::{ItemStatus, JobRef};
 use crate::store::{AgentRecord, ClaimTokens};
 

@@ -1,66 +1,13 @@
 //! Authentication and authorisation: the `Principal` behind a request's API key, and what its role
 //! may do. Keys are looked up by their SHA-256 (cached in memory) and compared in constant time.
 
-use std::collections::HashMap;
-use std::sync::RwLock;
-
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 
 use super::AppState;
+pub use crate::app::principal::{KeyCache, Principal};
 use crate::auth::{Role, hash_key, hashes_equal};
 use crate::error::ApiError;
-use crate::store::EntityRecord;
-
-/// Who is calling: the key's entity and role.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    /// The key's id.
-    pub key_id: String,
-    /// The key's entity.
-    pub entity: EntityRecord,
-    /// The key's role.
-    pub role: Role,
-    /// For a run token: the one run (project, run id) it may post events for, and nothing else.
-    pub run: Option<(String, String)>,
-    /// For an agent key: the queues it may claim from (the only thing it may do).
-    pub queues: Vec<String>,
-}
-
-impl Principal {
-    /// 403 unless the key is an admin key.
-    pub fn require_admin(&self, what: &str) -> Result<(), ApiError> {
-        match self.role {
-            Role::Admin => Ok(()),
-            Role::Member | Role::Agent => {
-                Err(ApiError::Forbidden(format!("only admins may {what}")))
-            }
-        }
-    }
-
-    /// 403 unless the key is an admin key of the operator entity (the one that manages the host:
-    /// entities, installed plugins).
-    pub fn require_operator(&self, what: &str) -> Result<(), ApiError> {
-        self.require_admin(what)?;
-        if self.entity.operator {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!(
-                "only the operator entity's admins may {what}"
-            )))
-        }
-    }
-
-    /// The entity named in a path or body, if it is the key's own; another entity's data is
-    /// invisible (404).
-    pub fn own_entity(&self, name: &str) -> Result<&EntityRecord, ApiError> {
-        if name == self.entity.name {
-            Ok(&self.entity)
-        } else {
-            Err(ApiError::NotFound(format!("entity {name} not found")))
-        }
-    }
-}
 
 /// The routes a run token may call: posting events (for its own run, checked per event).
 const RUN_TOKEN_ROUTES: [&str; 2] = ["/v1/events", "/v1/events/batch"];
@@ -87,26 +34,6 @@ async fn run_principal(
         run: Some((project, run_id)),
         queues: Vec::new(),
     })
-}
-
-/// Keys already verified, by hash: most requests never reach the database for auth.
-#[derive(Debug, Default)]
-pub struct KeyCache {
-    keys: RwLock<HashMap<[u8; 32], Principal>>,
-}
-
-impl KeyCache {
-    /// Forgets every key (another host deleted one): each is verified again on its next use.
-    pub fn clear(&self) {
-        self.keys.write().expect("not poisoned").clear();
-    }
-
-    /// Forgets a key (after it is deleted).
-    pub fn forget(&self, hash: &[u8]) {
-        if let Ok(hash) = <[u8; 32]>::try_from(hash) {
-            self.keys.write().expect("not poisoned").remove(&hash);
-        }
-    }
 }
 
 /// The console's session cookie: the API key itself, `HttpOnly` (page scripts never see it) and
@@ -170,8 +97,8 @@ pub fn session_key(headers: &axum::http::HeaderMap) -> Option<String> {
 /// cached.
 pub(crate) async fn key_principal(state: &AppState, key: &str) -> Result<Principal, ApiError> {
     let hash = hash_key(key);
-    if let Some(principal) = state.keys.keys.read().expect("not poisoned").get(&hash) {
-        return Ok(principal.clone());
+    if let Some(principal) = state.keys.get(&hash) {
+        return Ok(principal);
     }
     // A database that cannot be reached is 503 here too, as on every route.
     let record = state.store.key_by_hash(hash).await?;
@@ -185,12 +112,7 @@ pub(crate) async fn key_principal(state: &AppState, key: &str) -> Result<Princip
         run: None,
         queues: record.queues,
     };
-    state
-        .keys
-        .keys
-        .write()
-        .expect("not poisoned")
-        .insert(hash, principal.clone());
+    state.keys.insert(hash, principal.clone());
     Ok(principal)
 }
 

@@ -18,92 +18,16 @@ mod plugins;
 mod runs;
 mod secrets;
 
-use std::collections::BTreeMap;
-use std::sync::Arc;
-
 use axum::Router;
 
-use crate::automations::index::AutomationIndex;
-use crate::automations::ratelimit::RateLimiter;
-use crate::delivery::attempt::Deliverer;
-use crate::delivery::egress::EgressConfig;
-use crate::delivery::handoff::DeliveryLink;
-use crate::delivery::transport::Transport;
-use crate::engine::PluginEngine;
+pub(crate) use crate::app::AppState;
 use crate::error::ApiError;
-use crate::metrics::Metrics;
-use crate::plugins::PluginRegistry;
-use crate::secrets::MasterKey;
-use crate::store::{ExecutionRecord, Store, StoreError};
+use crate::store::{ExecutionRecord, StoreError};
 
-/// What every route can reach.
-#[derive(Clone)]
-pub struct AppState {
-    /// The sandbox.
-    pub engine: PluginEngine,
-    /// Installed plugins.
-    pub plugins: Arc<PluginRegistry>,
-    /// The database.
-    pub store: Store,
-    /// Enabled automations, indexed for matching.
-    pub index: Arc<AutomationIndex>,
-    /// Encrypts secrets.
-    pub master_key: MasterKey,
-    /// Verified API keys.
-    pub keys: Arc<auth::KeyCache>,
-    /// The egress policy.
-    pub egress: Arc<EgressConfig>,
-    /// Where deliveries and integration tests send (the egress policy applied).
-    pub transport: Arc<dyn Transport>,
-    /// Prometheus metrics.
-    pub metrics: Arc<Metrics>,
-    /// Wakes the delivery dispatcher, and hands it the executions an ingest leased to it.
-    pub delivery: DeliveryLink,
-    /// Per-automation rate limits.
-    pub rate_limiter: Arc<RateLimiter>,
-    /// Run-metric windows and cooldowns.
-    pub runs: Arc<crate::automations::runs::RunStates>,
-    /// What events record of their runs' liveness.
-    pub liveness: Arc<crate::events::liveness::RunLiveness>,
-    /// Extra origins each plugin may reach, by plugin name.
-    pub grants: Arc<BTreeMap<String, Vec<url::Origin>>>,
-    /// Launch settings.
-    pub launch: crate::launch::LaunchConfig,
-    /// Whether `GET /metrics` is served with the API (false when it has its own address).
-    pub metrics_on_api: bool,
-}
-
-impl AppState {
-    /// What ingest needs, from the state's parts.
-    pub fn ingest(&self) -> crate::events::ingest::Ingest {
-        crate::events::ingest::Ingest {
-            store: self.store.clone(),
-            index: self.index.clone(),
-            rate_limiter: self.rate_limiter.clone(),
-            runs: self.runs.clone(),
-            liveness: self.liveness.clone(),
-            refs: self.master_key.refs().clone(),
-            delivery: self.delivery.clone(),
-            metrics: self.metrics.clone(),
-        }
-    }
-
-    /// What an attempt needs, from the state's parts.
-    pub fn deliverer(&self) -> Deliverer {
-        Deliverer {
-            store: self.store.clone(),
-            master_key: self.master_key.clone(),
-            engine: self.engine.clone(),
-            plugins: self.plugins.clone(),
-            transport: self.transport.clone(),
-            grants: self.grants.clone(),
-            credentials_cache: Arc::default(),
-        }
-    }
-}
-
-/// The whole API.
-pub fn router(state: AppState) -> Router {
+/// The API's routes under `/v1`, each registered once with its documentation, and the OpenAPI
+/// document generated from them. The composition root (`server.rs`) mounts them beside the
+/// console's.
+pub(crate) fn routes() -> Router<AppState> {
     // Each route is registered here once, with its documentation (its path is in its annotation).
     let documented = openapi::documented()
         .merge(health::routes())
@@ -119,10 +43,11 @@ pub fn router(state: AppState) -> Router {
         .merge(launch::routes())
         .merge(agents::routes());
     openapi::serve(documented)
-        .merge(crate::console::routes())
-        .fallback(|| async { ApiError::NotFound("no such route".into()) })
-        .layer(axum::middleware::map_response(error_bodies))
-        .with_state(state)
+}
+
+/// Every answer the server gives outside the routes: 404 in the API's error body.
+pub(crate) async fn no_such_route() -> ApiError {
+    ApiError::NotFound("no such route".into())
 }
 
 /// `GET /metrics` alone, for the `metrics_listen` address.
@@ -135,7 +60,7 @@ pub fn metrics_router(state: AppState) -> Router {
 /// Gives every error answer the API's JSON error body: axum's own rejections (a query string
 /// that does not parse, a path segment of the wrong type, a method the route does not take) come
 /// as plain text or empty otherwise. Answers that already are JSON pass through untouched.
-async fn error_bodies(response: axum::response::Response) -> axum::response::Response {
+pub(crate) async fn error_bodies(response: axum::response::Response) -> axum::response::Response {
     use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE};
     use axum::response::IntoResponse as _;
     let status = response.status();

@@ -99,10 +99,10 @@ pub(super) async fn install(
             .install(plugin, &body)
             .map_err(install_error)?;
         // Automations of this plugin were compiled with its previous default payload.
-        let compiled = crate::server::load_automations(&state.store, &state.plugins)
+        state
+            .reload_automations()
             .await
             .map_err(ApiError::Internal)?;
-        state.index.replace_all(compiled);
         Ok(installed)
     })
     .await?;

@@ -6,9 +6,9 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::Args;
 
-use crate::api::router;
 use crate::config::{Config, LogFormat};
 use crate::delivery::worker::Dispatcher;
+use crate::server::router;
 
 /// Options of `herald serve`; each overrides the config file and the environment.
 #[derive(Debug, Args)]
@@ -98,13 +98,13 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await?,
         )
     };
-    let sweep = tokio::spawn(crate::launch::sweep::release_lapsed_leases(
+    let sweep = tokio::spawn(crate::ingest::lapsed::release_lapsed_leases(
         state.store.clone(),
         state.ingest(),
         state.launch.max_attempts,
     ));
-    let silent = tokio::spawn(crate::events::liveness::report_silent_runs(state.ingest()));
-    let purge = tokio::spawn(crate::events::retention::purge_run_samples(
+    let silent = tokio::spawn(crate::ingest::liveness::report_silent_runs(state.ingest()));
+    let purge = tokio::spawn(crate::retention::purge_run_samples(
         state.store.clone(),
         config.run_metrics.clone(),
     ));

@@ -15,7 +15,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
-use crate::api::AppState;
+use crate::app::AppState;
 use crate::error::ApiError;
 
 /// What every console page and asset is sent with: only this origin's scripts, styles,

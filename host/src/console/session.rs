@@ -7,9 +7,9 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 
-use crate::api::AppState;
 use crate::api::auth::{SESSION_COOKIE, check_console_request, key_principal};
 use crate::api::json::JsonBody;
+use crate::app::AppState;
 use crate::error::ApiError;
 
 /// The body of a sign-in.

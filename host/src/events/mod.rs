@@ -1,10 +1,8 @@
-//! Events: the model clients post, the variables an event exposes to templates and plugins,
-//! payload templates rendered on the JSON tree, and ingest (matching, storing, hand-over).
+//! The event language: the variables an event exposes to templates and plugins, filters over
+//! them, and payload templates rendered on the JSON tree. The event itself is `model/event.rs`;
+//! taking events in is `ingest/`.
 
 pub mod filter;
-pub mod ingest;
-pub mod liveness;
-pub mod retention;
 pub mod template;
 pub mod variables;
 

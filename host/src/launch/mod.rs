@@ -1,10 +1,9 @@
-//! Launch: per-entity queues and the items on them that agents claim and run — enqueueing,
-//! reporting run states back through ingest, and the sweep of lapsed leases. The nouns (jobs,
-//! items, output) are `model/launch.rs`; SQL is in `store/launch.rs`, routes in `api/launch.rs`.
+//! Launch: per-entity queues and the items on them that agents claim and run — enqueueing, from a
+//! user or from the `launch-job` plugin. The nouns (jobs, items, output) are `model/launch.rs`;
+//! SQL is in `store/launch.rs`, routes in `api/launch.rs`; what a launched run reports comes back
+//! as events through `ingest/` (`launch_report.rs`, and `lapsed.rs` for leases that lapse).
 
 pub mod enqueue;
-pub mod report;
-pub mod sweep;
 
 pub use crate::model::launch::*;
 pub use crate::model::output::{OUTPUT_TAIL_BYTES, OutputChunk, StoredOutput, output_tail};

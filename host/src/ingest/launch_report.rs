@@ -4,9 +4,8 @@
 
 use serde_json::json;
 
-use crate::events::event::MAX_OUTPUT_TAIL_BYTES;
-use crate::events::ingest::Ingest;
-use crate::events::{Event, EventInput, RunState};
+use super::Ingest;
+use crate::model::event::{Event, EventInput, MAX_OUTPUT_TAIL_BYTES, RunState};
 use crate::store::{ItemRecord, StoreError};
 
 /// The reason a run is reported `FAILED` when its agent stopped reporting and it ran out of

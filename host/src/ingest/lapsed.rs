@@ -5,9 +5,9 @@
 
 use std::time::Duration;
 
-use super::report::{LOST, report_run};
-use crate::events::RunState;
-use crate::events::ingest::Ingest;
+use super::Ingest;
+use super::launch_report::{LOST, report_run};
+use crate::model::event::RunState;
 use crate::store::Store;
 
 /// How often lapsed leases are looked for (a lease is at least a second).

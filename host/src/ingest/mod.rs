@@ -1,21 +1,27 @@
-//! Ingest: match posted events against the automation index, build their executions (snapshot,
-//! rendered payload, rate limit), store events and executions in one transaction, and hand fresh
-//! executions to the local dispatcher. The HTTP layer parses and authorises; this does the rest.
+//! Ingest: every way an event comes in, and its one path into the store. An event posted by a
+//! client, an agent's report on a run it launched (`launch_report.rs`), a run gone silent
+//! (`liveness.rs`) and a lapsed queue lease (`lapsed.rs`) are all matched against the automation
+//! index here, their executions built (snapshot, rendered payload, rate limit), stored with the
+//! event in one transaction, and handed to the local dispatcher. The HTTP layer parses and
+//! authorises; this does the rest.
+
+pub mod lapsed;
+pub mod launch_report;
+pub mod liveness;
 
 use std::sync::Arc;
 
-use super::event::{EventInput, EventType, RunState as RunStateKind};
-use super::template::Resolved;
-use super::variables::float_json;
-use super::{Event, MetricContext, Variables};
 use crate::automations::Automation;
 use crate::automations::index::{AutomationIndex, Compiled};
 use crate::automations::ratelimit::RateLimiter;
 use crate::automations::runs::{RunKey, RunState, RunStates, Sample, Verdict};
 use crate::delivery::handoff::DeliveryLink;
-use crate::delivery::status::ExecutionStatus;
+use crate::events::template::Resolved;
+use crate::events::variables::{Variables, float_json};
 use crate::ids::ExecutionId;
 use crate::metrics::Metrics;
+use crate::model::event::{Event, EventInput, EventType, MetricContext, RunState as RunStateKind};
+use crate::model::execution::ExecutionStatus;
 use crate::secrets::refs::RefKey;
 use crate::store::{Claimed, EventToStore, IngestOutcome, NewExecution, Store, StoreError};
 
@@ -31,7 +37,7 @@ pub struct Ingest {
     /// Run-metric windows and cooldowns.
     pub runs: Arc<RunStates>,
     /// What events record of their runs' liveness.
-    pub liveness: Arc<super::liveness::RunLiveness>,
+    pub liveness: Arc<liveness::RunLiveness>,
     /// Tags the secret placeholders of rendered payloads.
     pub refs: RefKey,
     /// Wakes the dispatcher and takes the executions leased to it.

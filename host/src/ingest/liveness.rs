@@ -11,9 +11,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::event::{EventType, RunState};
-use super::ingest::Ingest;
-use super::{Event, EventInput};
+use super::Ingest;
+use crate::model::event::{Event, EventInput, EventType, RunState};
 use crate::store::{Liveness, RunTouch, SilentRun};
 
 /// The reason a silent run is reported `FAILED` with.

@@ -1,0 +1,93 @@
+//! Who is calling: the [`Principal`] an API key, agent key, run token or console session stands
+//! for, what its role may do, and the cache of keys already verified. Turning a request into one
+//! is `api/auth.rs`.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+use crate::auth::Role;
+use crate::error::ApiError;
+use crate::store::EntityRecord;
+
+/// Who is calling: the key's entity and role.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The key's id.
+    pub key_id: String,
+    /// The key's entity.
+    pub entity: EntityRecord,
+    /// The key's role.
+    pub role: Role,
+    /// For a run token: the one run (project, run id) it may post events for, and nothing else.
+    pub run: Option<(String, String)>,
+    /// For an agent key: the queues it may claim from (the only thing it may do).
+    pub queues: Vec<String>,
+}
+
+impl Principal {
+    /// 403 unless the key is an admin key.
+    pub fn require_admin(&self, what: &str) -> Result<(), ApiError> {
+        match self.role {
+            Role::Admin => Ok(()),
+            Role::Member | Role::Agent => {
+                Err(ApiError::Forbidden(format!("only admins may {what}")))
+            }
+        }
+    }
+
+    /// 403 unless the key is an admin key of the operator entity (the one that manages the host:
+    /// entities, installed plugins).
+    pub fn require_operator(&self, what: &str) -> Result<(), ApiError> {
+        self.require_admin(what)?;
+        if self.entity.operator {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(format!(
+                "only the operator entity's admins may {what}"
+            )))
+        }
+    }
+
+    /// The entity named in a path or body, if it is the key's own; another entity's data is
+    /// invisible (404).
+    pub fn own_entity(&self, name: &str) -> Result<&EntityRecord, ApiError> {
+        if name == self.entity.name {
+            Ok(&self.entity)
+        } else {
+            Err(ApiError::NotFound(format!("entity {name} not found")))
+        }
+    }
+}
+
+/// Keys already verified, by hash: most requests never reach the database for auth.
+#[derive(Debug, Default)]
+pub struct KeyCache {
+    keys: RwLock<HashMap<[u8; 32], Principal>>,
+}
+
+impl KeyCache {
+    /// The principal of a key verified before, by its hash.
+    pub fn get(&self, hash: &[u8; 32]) -> Option<Principal> {
+        self.keys.read().expect("not poisoned").get(hash).cloned()
+    }
+
+    /// Remembers a verified key.
+    pub fn insert(&self, hash: [u8; 32], principal: Principal) {
+        self.keys
+            .write()
+            .expect("not poisoned")
+            .insert(hash, principal);
+    }
+
+    /// Forgets every key (another host deleted one): each is verified again on its next use.
+    pub fn clear(&self) {
+        self.keys.write().expect("not poisoned").clear();
+    }
+
+    /// Forgets a key (after it is deleted).
+    pub fn forget(&self, hash: &[u8]) {
+        if let Ok(hash) = <[u8; 32]>::try_from(hash) {
+            self.keys.write().expect("not poisoned").remove(&hash);
+        }
+    }
+}
