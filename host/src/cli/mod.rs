@@ -4,7 +4,6 @@
 mod agent;
 mod client;
 mod keyfile;
-mod launch;
 mod plugin;
 mod scaffold;
 mod serve;

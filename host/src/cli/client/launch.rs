@@ -5,7 +5,8 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use serde_json::{Value, json};
 
-use super::client::{Client, EntityArg, Shape, encode, read_json};
+use super::http::{Client, EntityArg, encode, read_json};
+use super::output::Shape;
 
 const JOB_COLUMNS: &[&str] = &["name", "version", "command", "description", "created_at"];
 const ITEM_COLUMNS: &[&str] = &[
@@ -21,7 +22,7 @@ const ITEM_COLUMNS: &[&str] = &[
 
 /// `herald jobs …`
 #[derive(Debug, Subcommand)]
-pub(super) enum JobsCommand {
+pub(in crate::cli) enum JobsCommand {
     /// Save a job from a JSON file (`{"command": [...], "env": {}, "config": {}}`): a new version.
     Put {
         /// The job's name.
@@ -52,7 +53,7 @@ pub(super) enum JobsCommand {
 
 /// `herald queues …`
 #[derive(Debug, Subcommand)]
-pub(super) enum QueuesCommand {
+pub(in crate::cli) enum QueuesCommand {
     /// Create a queue.
     Create {
         /// Its name.
