@@ -9,8 +9,8 @@ use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 
 use crate::automations::runs::RunMetricsConfig;
+use crate::delivery::config::DeliveryConfig;
 use crate::delivery::egress::EgressConfig;
-use crate::delivery::worker::DeliveryConfig;
 use crate::engine::SandboxLimits;
 use crate::launch::LaunchConfig;
 use crate::store::Durability;

@@ -167,8 +167,8 @@ async fn refused_requests_cannot_grow_the_record_without_bound() {
         report.logs
     );
     // The whole attempt as stored stays small.
-    let verdict = herald::delivery::attempt::verdict(&report);
-    let record = herald::delivery::attempt::attempt_record(
+    let verdict = herald::delivery::verdict::verdict(&report);
+    let record = herald::delivery::record::attempt_record(
         1,
         std::time::SystemTime::now(),
         &report,

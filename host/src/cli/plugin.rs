@@ -9,11 +9,13 @@ use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 use url::Url;
 
-use crate::delivery::attempt::{Reach, attempt_record, execute, verdict};
+use crate::delivery::attempt::{Reach, execute};
 use crate::delivery::egress::EgressConfig;
 use crate::delivery::outbound::Credentials;
+use crate::delivery::record::attempt_record;
 use crate::delivery::redact::Redactor;
 use crate::delivery::transport::{DryRunTransport, HttpTransport, Timeouts, Transport};
+use crate::delivery::verdict::verdict;
 use crate::engine::{Invocation, PluginEngine, SandboxLimits};
 use crate::events::template::Resolved;
 use crate::events::{Event, EventInput, Template, Variables};

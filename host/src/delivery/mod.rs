@@ -2,12 +2,16 @@
 //! signatures and redaction.
 
 pub mod attempt;
+pub mod config;
+pub mod credentials;
 pub mod egress;
 pub mod handoff;
 pub use crate::model::integration;
 pub mod outbound;
+pub mod record;
 pub mod redact;
 pub mod signing;
 pub use crate::model::execution as status;
 pub mod transport;
+pub mod verdict;
 pub mod worker;
