@@ -11,7 +11,8 @@ use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-use super::{LoadError, one_line};
+use super::LoadError;
+use super::failure::one_line;
 
 /// The SHA-256 of a component, in hex.
 pub(super) fn digest(bytes: &[u8]) -> String {

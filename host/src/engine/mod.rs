@@ -4,15 +4,17 @@
 
 mod bindings;
 mod cache;
+mod contract;
+mod failure;
+mod imports;
+mod io;
 pub mod outbound;
-mod sandbox;
 mod state;
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use thiserror::Error;
 use wasmtime::component::{Component, Linker};
 use wasmtime::{Config, Enabled, Engine, InstanceAllocationStrategy, PoolingAllocationConfig};
 
@@ -20,7 +22,10 @@ pub use bindings::{
     ActionError, Header, HttpError, HttpRequest, HttpResponse, Invocation, LogLevel, Outcome,
     PluginInfo, RunRequest, TransientFailure,
 };
-pub use sandbox::{HostIo, MAX_REQUEST_HEADER_BYTES, RequestRecord, ResponseRecord};
+pub use contract::{CONTRACT_VERSION, LoadError};
+pub use failure::{ConfigRefusal, SandboxError};
+pub use imports::MAX_REQUEST_HEADER_BYTES;
+pub use io::{HostIo, RequestRecord, ResponseRecord};
 pub use state::LogLine;
 
 mod limits;
@@ -28,113 +33,11 @@ mod output;
 pub use limits::SandboxLimits;
 
 use bindings::{Plugin as Bindings, PluginPre};
+use contract::{check_world, validate_info};
+use failure::{classify, one_line};
 use state::ExecState;
 
-/// The contract version this host implements: plugins built against any `0.2.x` load.
-pub const CONTRACT_VERSION: &str = "0.2.0";
-const CONTRACT_PACKAGE: &str = "herald:plugin";
-/// The version prefix every name of a loadable component carries.
-const CONTRACT_LINE: &str = "0.2.";
-/// The interface every plugin exports, without its version.
-const ACTION_EXPORT: &str = "herald:plugin/action";
 const EPOCH_TICK: Duration = Duration::from_millis(5);
-/// The bare exports of the 0.1 contract, recognised only to say that a plugin is too old.
-const V01_EXPORTS: [&str; 3] = ["describe", "validate-config", "execute"];
-
-/// Why a component could not be loaded as a plugin. Each message is one line naming the problem.
-#[derive(Debug, Error)]
-pub enum LoadError {
-    /// The bytes are not WebAssembly at all.
-    #[error("not a WebAssembly file (no `\\0asm` header)")]
-    NotWasm,
-    /// A core module, not a component.
-    #[error(
-        "a core WebAssembly module, not a component: build the plugin for the wasm32-wasip2 target"
-    )]
-    CoreModule,
-    /// The component failed to compile.
-    #[error("the component does not compile: {0}")]
-    Compile(String),
-    /// The component was built for a newer contract version.
-    #[error(
-        "built for {CONTRACT_PACKAGE}@{found}, but this host runs {CONTRACT_PACKAGE}@0.2.x plugins"
-    )]
-    IncompatibleVersion {
-        /// The version the component imports or exports.
-        found: String,
-    },
-    /// The component was built for an older contract version that this host no longer runs.
-    #[error(
-        "built for {CONTRACT_PACKAGE}@{found}, an older contract: rebuild it against {CONTRACT_PACKAGE}@0.2.x (a current herald-sdk)"
-    )]
-    OlderContract {
-        /// The version the component imports, or `0.1` when only its exports say so.
-        found: String,
-    },
-    /// The component implements some other world.
-    #[error("not a Herald action plugin: {0}")]
-    WrongWorld(String),
-    /// `describe` failed or returned something unusable.
-    #[error("the plugin's describe() failed: {0}")]
-    Describe(String),
-}
-
-/// Why a call into a plugin did not return normally. The host never panics on any of these.
-#[derive(Debug, Clone, Error, PartialEq, Eq)]
-pub enum SandboxError {
-    /// The plugin used more CPU time than allowed.
-    #[error("the plugin exceeded its CPU time limit of {0:?}")]
-    CpuDeadline(Duration),
-    /// The execution took longer than the wall-clock limit (including HTTP).
-    #[error("the plugin exceeded its wall-clock limit of {0:?}")]
-    WallDeadline(Duration),
-    /// The plugin tried to grow its memory past the cap.
-    #[error("the plugin exceeded its memory limit of {limit_bytes} bytes")]
-    MemoryExhausted {
-        /// The cap, in bytes.
-        limit_bytes: usize,
-    },
-    /// The plugin trapped (a panic, `unreachable`, an out-of-bounds access, ...).
-    #[error("the plugin trapped: {0}")]
-    Trap(String),
-    /// Every pooled instance slot is busy; the call can be retried.
-    #[error("no free plugin instance slot (all {0} in use)")]
-    PoolExhausted(u32),
-    /// The plugin broke the contract in a way the host detected.
-    #[error("contract violation: {0}")]
-    ContractViolation(String),
-}
-
-/// Why an action config was not accepted (see [`PluginEngine::check_config`]).
-#[derive(Debug, Error)]
-pub enum ConfigRefusal {
-    /// It does not match the plugin's config schema; each failing place named by a JSON pointer.
-    #[error("it does not match the plugin's config schema: {0}")]
-    Schema(String),
-    /// The plugin's `validate-config` refused it, with this message.
-    #[error("the plugin refused it: {0}")]
-    Refused(String),
-    /// The plugin failed while checking it.
-    #[error("the plugin failed to check it: {0}")]
-    Failed(SandboxError),
-}
-
-impl ConfigRefusal {
-    /// The refusal as one sentence for a user: `field` names what held the config (for example
-    /// `action.config`), `plugin` the plugin.
-    pub fn explain(&self, field: &str, plugin: &str) -> String {
-        match self {
-            Self::Schema(problem) => {
-                format!("{field} does not match the {plugin} plugin's config schema: {problem}")
-            }
-            Self::Refused(refusal) => format!("the {plugin} plugin refused {field}: {refusal}"),
-            Self::Failed(failure) => {
-                format!("the {plugin} plugin failed to check {field}: {failure}")
-            }
-        }
-    }
-}
-
 /// A loaded, pre-linked plugin, ready to instantiate.
 pub struct Plugin {
     /// What the plugin said about itself.
@@ -436,122 +339,4 @@ fn spawn_epoch_ticker(engine: &Engine) {
             }
         })
         .expect("the epoch thread starts");
-}
-
-/// Checks imports and exports against `herald:plugin/plugin@0.2.x` before linking, so that a
-/// component of another world or version gets an error that says so.
-fn check_world(engine: &Engine, component: &Component) -> Result<(), LoadError> {
-    let ty = component.component_type();
-    let exports: Vec<&str> = ty.exports(engine).map(|(name, _)| name).collect();
-    let names = ty
-        .imports(engine)
-        .map(|(name, _)| name)
-        .chain(exports.iter().copied());
-    for name in names {
-        let Some(rest) = name.strip_prefix(&format!("{CONTRACT_PACKAGE}/")) else {
-            continue;
-        };
-        let version = rest.split_once('@').map(|(_, v)| v).unwrap_or("");
-        if version.starts_with(CONTRACT_LINE) {
-            continue;
-        }
-        let found = if version.is_empty() {
-            "(unversioned)".to_string()
-        } else {
-            version.to_string()
-        };
-        return Err(if is_older(version) {
-            LoadError::OlderContract { found }
-        } else {
-            LoadError::IncompatibleVersion { found }
-        });
-    }
-    if let Some(name) = ty
-        .imports(engine)
-        .map(|(name, _)| name)
-        .find(|name| !name.starts_with("wasi:") && !name.starts_with(CONTRACT_PACKAGE))
-    {
-        return Err(LoadError::WrongWorld(format!(
-            "it imports `{name}`, which the plugin world does not provide"
-        )));
-    }
-    if exports
-        .iter()
-        .any(|e| e.split('@').next() == Some(ACTION_EXPORT))
-    {
-        return Ok(());
-    }
-    // A 0.1 plugin that imports nothing from Herald says its age only through its bare exports.
-    if V01_EXPORTS.iter().all(|e| exports.contains(e)) {
-        return Err(LoadError::OlderContract {
-            found: "0.1".into(),
-        });
-    }
-    Err(LoadError::WrongWorld(format!(
-        "missing export `{ACTION_EXPORT}@{CONTRACT_VERSION}` (it exports: {})",
-        if exports.is_empty() {
-            "nothing".into()
-        } else {
-            exports.join(", ")
-        }
-    )))
-}
-
-/// Whether a contract version is older than the line this host runs (`0.0.x` or `0.1.x`).
-fn is_older(version: &str) -> bool {
-    let mut parts = version.split('.').map(str::parse::<u64>);
-    match (parts.next(), parts.next()) {
-        (Some(Ok(0)), Some(Ok(minor))) => minor < 2,
-        _ => false,
-    }
-}
-
-fn validate_info(info: &PluginInfo) -> Result<(), String> {
-    let name_ok = !info.name.is_empty()
-        && info.name.len() <= 64
-        && info
-            .name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-    if !name_ok {
-        return Err(format!(
-            "plugin name {:?} must be 1-64 lowercase letters, digits or `-`",
-            info.name
-        ));
-    }
-    if let Some(payload) = &info.default_payload {
-        serde_json::from_str::<serde_json::Value>(payload)
-            .map_err(|e| format!("default-payload is not JSON: {e}"))?;
-    }
-    Ok(())
-}
-
-fn classify(error: &wasmtime::Error, state: &ExecState, limits: &SandboxLimits) -> SandboxError {
-    if state.memory_exhausted() {
-        return SandboxError::MemoryExhausted {
-            limit_bytes: limits.memory_bytes,
-        };
-    }
-    if state.cpu_deadline_hit() {
-        return SandboxError::CpuDeadline(limits.cpu_time);
-    }
-    let message = one_line(error);
-    if message.contains("maximum concurrent") || message.contains("pooling allocator") {
-        return SandboxError::PoolExhausted(limits.max_concurrent_instances);
-    }
-    if let Some(trap) = error.downcast_ref::<wasmtime::Trap>() {
-        let panic = state.stderr_tail();
-        return SandboxError::Trap(if panic.is_empty() {
-            trap.to_string()
-        } else {
-            format!("{trap} ({panic})")
-        });
-    }
-    SandboxError::ContractViolation(message)
-}
-
-/// An error chain folded into one line (wasmtime errors carry a multi-line backtrace).
-fn one_line(error: &wasmtime::Error) -> String {
-    let text = format!("{error:#}");
-    text.lines().next().unwrap_or_default().trim().to_string()
 }

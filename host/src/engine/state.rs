@@ -10,8 +10,8 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
 use super::SandboxLimits;
 use super::bindings::LogLevel;
+use super::io::{HostIo, IoLimits, RequestRecord};
 use super::output::BoundedOutput;
-use super::sandbox::{HostIo, IoLimits, RequestRecord};
 
 /// Bytes of the plugin's stderr kept (a Rust panic message lands there).
 const STDERR_CAPACITY: usize = 4 << 10;

@@ -1,24 +1,18 @@
 //! The host side of the plugin imports: `http` (caps, the origin gate, header rules, recording;
-//! the embedder's [`Outbound`] completes and sends), `log` and `launch`. Everything a plugin does
-//! outside its memory passes here.
+//! the embedder's [`Outbound`](super::outbound::Outbound) completes and sends), `log` and
+//! `launch`. Everything a plugin does outside its memory passes here; what it may reach and the
+//! records are `io.rs`.
 
 use std::time::{Duration, Instant, SystemTime};
 
-use serde::Serialize;
 use url::Url;
 
 use super::bindings::herald::plugin::{http, launch, log, types};
 use super::bindings::{Header, HttpError, HttpRequest, HttpResponse, LogLevel, RunRequest};
-use super::outbound::{
-    LaunchRequest, Launcher, OriginGate, Outbound, OutboundRequest, TransportError,
-};
+use super::io::{HostIo, IoLimits, RequestRecord, ResponseRecord, recorded_url};
+use super::outbound::{LaunchRequest, OutboundRequest, TransportError};
 use super::state::ExecState;
 
-/// Requests past the request budget that are still recorded (each refused); past these they are
-/// only counted, so that a plugin looping on refused requests cannot grow its record.
-const MAX_REFUSED_RECORDS: usize = 8;
-/// The longest URL a record keeps; a longer one is cut and says so.
-const MAX_RECORDED_URL: usize = 2 << 10;
 /// The most header bytes (names and values) a plugin's request may carry.
 pub const MAX_REQUEST_HEADER_BYTES: usize = 32 << 10;
 
@@ -34,82 +28,6 @@ const HOST_OWNED_HEADERS: [&str; 9] = [
     "webhook-timestamp",
     "webhook-signature",
 ];
-
-/// Everything `execute` may use to reach outside: the origin gate and the embedder's port.
-pub struct HostIo {
-    gate: OriginGate,
-    port: Box<dyn Outbound>,
-    launcher: Option<Box<dyn Launcher>>,
-    /// Enqueues asked for (capped like requests).
-    enqueued: u32,
-    pub(super) records: Vec<RequestRecord>,
-    /// Requests asked for in all, recorded or not.
-    pub(super) requested: usize,
-}
-
-impl HostIo {
-    /// I/O for one execution: requests the gate admits are completed and sent by `port`.
-    pub fn new(gate: OriginGate, port: Box<dyn Outbound>) -> Self {
-        Self {
-            gate,
-            port,
-            launcher: None,
-            enqueued: 0,
-            records: Vec::new(),
-            requested: 0,
-        }
-    }
-
-    /// Lets the execution enqueue launch jobs through `launcher`.
-    pub fn with_launcher(mut self, launcher: Box<dyn Launcher>) -> Self {
-        self.launcher = Some(launcher);
-        self
-    }
-
-    /// Keeps a record unless the plugin is past its budget of recorded refusals.
-    fn keep(&mut self, record: RequestRecord, max_requests: u32) {
-        if self.records.len() < max_requests as usize + MAX_REFUSED_RECORDS {
-            self.records.push(record);
-        }
-    }
-}
-
-/// A URL (or method, or header name) as a record keeps it: at most [`MAX_RECORDED_URL`] bytes.
-fn recorded_url(url: &str) -> String {
-    crate::bounded::cut(url, MAX_RECORDED_URL)
-}
-
-/// One request a plugin asked for, as the host sent it (or why it did not).
-#[derive(Debug, Clone, Serialize)]
-pub struct RequestRecord {
-    /// When the host took the request.
-    pub at: SystemTime,
-    /// The method.
-    pub method: String,
-    /// The URL.
-    pub url: String,
-    /// The headers as sent, credentials included: redact before showing or storing.
-    pub headers: Vec<(String, String)>,
-    /// The body as sent.
-    pub body: Vec<u8>,
-    /// The receiver's answer, if one came.
-    pub response: Option<ResponseRecord>,
-    /// Why there was no answer: (class, message), e.g. `("denied", "...")`.
-    pub error: Option<(String, String)>,
-    /// Time from sending to the end of the response (zero if not sent).
-    pub duration: Duration,
-}
-
-/// The receiver's answer to a recorded request.
-#[derive(Debug, Clone, Serialize)]
-pub struct ResponseRecord {
-    /// The status code.
-    pub status: u16,
-    /// The headers.
-    pub headers: Vec<(String, String)>,
-    /// The body (as much as the host accepted).
-    pub body: Vec<u8>,
-}
 
 impl types::Host for ExecState {}
 
@@ -216,14 +134,6 @@ impl http::Host for ExecState {
         }
         Ok(reply)
     }
-}
-
-/// The caps the `http` import enforces, copied out of the store's limits.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct IoLimits {
-    pub max_requests: u32,
-    pub max_request_bytes: usize,
-    pub max_response_bytes: usize,
 }
 
 /// Checks a plugin's request against the caps, the gate and the header rules, then has the port
@@ -344,6 +254,7 @@ fn error_class(error: &HttpError) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::io::MAX_RECORDED_URL;
 
     #[test]
     fn long_urls_are_cut_in_records() {
