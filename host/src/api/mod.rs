@@ -4,7 +4,6 @@
 mod agents;
 pub mod auth;
 mod automations;
-mod catalog;
 mod entities;
 mod events;
 pub(crate) mod executions;
@@ -17,6 +16,7 @@ pub(crate) mod out;
 mod plugins;
 mod runs;
 mod secrets;
+mod triggers;
 
 use axum::Router;
 
@@ -36,7 +36,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(secrets::routes())
         .merge(integrations::routes())
         .merge(automations::routes())
-        .merge(catalog::routes())
+        .merge(triggers::routes())
         .merge(events::routes())
         .merge(executions::routes())
         .merge(runs::routes())

@@ -167,7 +167,7 @@ pub struct ItemFilter {
 }
 
 super::interface! {
-    /// Launch: job versions, queues and queue items with their leases.
+    /// Launch: job versions, queues and the items put on them.
     trait LaunchStore {
         /// Saves a new version of a job; returns it.
         fn save_job(&self, entity_id: i64, name: String, spec: JobSpec) -> Result<JobRecord, StoreError>;
@@ -190,6 +190,13 @@ super::interface! {
         /// Cancels an item that has not ended; returns it as it now is (Conflict when it already
         /// ended). A running item's agent learns of it at its next heartbeat and stops the process.
         fn cancel_item(&self, entity_id: i64, id: &str) -> Result<ItemRecord, StoreError>;
+    }
+}
+
+super::interface! {
+    /// Leases: queue items claimed by agents, their heartbeats, output and ends, leases that
+    /// lapse, and the agents seen.
+    trait LeaseStore {
         /// Claims the first ready item of `queue` for `owner` until `lease_ms` from now: higher
         /// priority first, then enqueue order. An item whose lease lapsed counts as ready again; one
         /// that has been claimed `max_attempts` times fails instead (returned second, so its run can

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use super::finish::Outcome;
+use super::outcomes::Outcome;
 use super::{Postgres, count, execute};
 use crate::ids::ExecutionId;
 use crate::model::execution::ExecutionStatus;

@@ -8,11 +8,12 @@ mod automations;
 mod delivery;
 mod entities;
 mod events;
-mod finish;
 mod integrations;
 mod launch;
+mod leases;
 mod migrations;
 pub(super) mod notify;
+mod outcomes;
 mod plugins;
 mod runs;
 mod secrets;
@@ -44,7 +45,7 @@ pub(super) struct Postgres {
     /// Announces changes to the other hosts and hears theirs.
     pub(super) notify: notify::Notifier,
     /// Writes attempt outcomes in batches (set once the store exists).
-    finisher: std::sync::OnceLock<finish::Finisher>,
+    finisher: std::sync::OnceLock<outcomes::Finisher>,
     /// Bounds the connections holding run locks to half the pool: each holder waits for another
     /// connection to store its events, and a pool full of holders would wait for itself.
     run_lockers: Arc<tokio::sync::Semaphore>,
@@ -93,7 +94,7 @@ impl Postgres {
         };
         let mut client = store.client().await?;
         migrations::apply(&mut client).await?;
-        let _ = store.finisher.set(finish::Finisher::start(store.clone()));
+        let _ = store.finisher.set(outcomes::Finisher::start(store.clone()));
         Ok(store)
     }
 

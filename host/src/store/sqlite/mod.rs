@@ -10,6 +10,7 @@ mod entities;
 mod events;
 mod integrations;
 mod launch;
+mod leases;
 mod migrations;
 mod plugins;
 mod runs;

@@ -1,0 +1,96 @@
+//! How `herald plugin inspect` prints a plugin's description: its name, version, integration
+//! kinds, config schema (as an indented outline) and default payload.
+
+use serde_json::Value;
+
+/// Prints what `herald plugin inspect` shows of a plugin's description.
+pub(super) fn print_description(described: &Value) {
+    let text = |key: &str| described[key].as_str().unwrap_or_default().to_string();
+    println!("{} {}", text("name"), text("version"));
+    println!("  {}", text("description"));
+    println!("  source: {}", text("source"));
+    let kinds: Vec<&str> = described["integration_kinds"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    println!(
+        "  integrations: {}",
+        if kinds.is_empty() {
+            "none".into()
+        } else {
+            kinds.join(", ")
+        }
+    );
+    print_schema(&described["config_schema"]);
+    match &described["default_payload"] {
+        Value::Null => println!("\ndefault payload: built by the plugin"),
+        payload => println!(
+            "\ndefault payload:\n{}",
+            indent(&serde_json::to_string_pretty(payload).unwrap_or_default())
+        ),
+    }
+}
+
+/// The config schema as a list of keys: type, required or default, description. The JSON
+/// Schema itself is in `--json`.
+fn print_schema(schema: &Value) {
+    let properties = schema["properties"].as_object();
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    println!();
+    match properties {
+        None => println!("config: any JSON object (the plugin declares no keys)"),
+        Some(properties) if properties.is_empty() => println!("config: none (use {{}})"),
+        Some(properties) => {
+            let closed = schema["additionalProperties"] == false;
+            println!(
+                "config ({}; checked by the host before the plugin sees it):",
+                if closed {
+                    "only these keys"
+                } else {
+                    "these keys and others"
+                }
+            );
+            for (name, property) in properties {
+                let kind = match &property["type"] {
+                    Value::String(t) => t.clone(),
+                    Value::Array(types) => types
+                        .iter()
+                        .filter_map(Value::as_str)
+                        .collect::<Vec<_>>()
+                        .join(" or "),
+                    _ if property["enum"].is_array() => format!("one of {}", property["enum"]),
+                    _ => "any".into(),
+                };
+                let presence = if required.contains(&name.as_str()) {
+                    "required".to_string()
+                } else {
+                    match &property["default"] {
+                        Value::Null => "optional".into(),
+                        default => format!("default {default}"),
+                    }
+                };
+                println!("  {name}: {kind}, {presence}");
+                if let Some(description) = property["description"].as_str() {
+                    println!("      {description}");
+                }
+                if let Some(pattern) = property["pattern"].as_str() {
+                    println!("      matches {pattern}");
+                }
+            }
+        }
+    }
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|line| format!("  {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
