@@ -278,7 +278,7 @@ async fn keys_and_entities_from_the_command_line() {
     assert_eq!(code, 2);
     assert_eq!(
         stderr.trim(),
-        "error: 403 forbidden: only admins may list secrets"
+        "error: 403 forbidden: only admins may call GET /v1/entities/{entity}/secrets"
     );
     assert!(cli.ok(&["keys", "list"]).await.contains("bot"));
     let key_id = key["id"].as_str().unwrap();

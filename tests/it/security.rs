@@ -488,3 +488,61 @@ async fn a_config_that_breaks_the_plugins_schema_is_refused_at_save_with_its_pat
         201,
     );
 }
+
+/// Every route the OpenAPI document lists under an `{entity}`, called by an admin of another
+/// entity (the operator's, the most powerful key there is): 404, that entity is invisible, before
+/// anything else is looked at. Agent routes refuse a non-agent key first (403), which tells
+/// nothing about the entity either.
+#[tokio::test]
+async fn no_route_shows_or_touches_another_entity() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start_fast(&dir.path().join("data"));
+    let admin = server.admin();
+    let created = admin.post("/v1/entities", &json!({"name": "other"})).await;
+    let other = server.client(
+        expect_status(&created, 201)["admin_key"]["key"]
+            .as_str()
+            .unwrap(),
+    );
+    let (_, document) = admin.get("/v1/openapi.json").await;
+    let mut checked = 0;
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        if !path.contains("{entity}") {
+            continue;
+        }
+        let concrete = path
+            .split('/')
+            .map(|segment| match segment {
+                "{entity}" => "other",
+                s if s.starts_with('{') => "x1",
+                s => s,
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        for method in operations.as_object().unwrap().keys() {
+            let method = method.to_uppercase();
+            let body = (method != "GET" && method != "DELETE").then(|| json!({}));
+            let (status, answer) = admin.send(&method, &concrete, body.as_ref(), &[]).await;
+            let message = answer["error"]["message"].as_str().unwrap_or_default();
+            let agents_only = status == 403 && message.starts_with("only an agent key");
+            assert!(
+                (status == 404 && message == "entity other not found") || agents_only,
+                "{method} {concrete}: {status} {answer}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 25, "only {checked} routes checked");
+    // And nothing of the other entity was made: its own admin sees no secrets, integrations,
+    // queues or jobs.
+    for (path, list) in [
+        ("secrets", "secrets"),
+        ("integrations", "integrations"),
+        ("queues", "queues"),
+        ("jobs", "jobs"),
+    ] {
+        let (status, answer) = other.get(&format!("/v1/entities/other/{path}")).await;
+        assert_eq!(status, 200, "{path}: {answer}");
+        assert_eq!(answer[list], json!([]), "{path}: {answer}");
+    }
+}

@@ -86,10 +86,10 @@ fn lease_ms(seconds: u32) -> Result<i64, ApiError> {
 pub(super) async fn claim(
     State(state): State<AppState>,
     agent: AgentKey,
-    Path((entity, queue)): Path<(String, String)>,
+    Path((_, queue)): Path<(String, String)>,
     JsonBody(body): JsonBody<ClaimIn>,
 ) -> Result<Json<ClaimOut>, ApiError> {
-    let entity = agent.0.own_entity(&entity)?.clone();
+    let entity = agent.0.entity.clone();
     agent.require_queue(&queue)?;
     let principal = agent.0;
     let lease = lease_ms(body.lease_seconds)?;
@@ -195,9 +195,8 @@ pub(super) struct AgentsOut {
 pub(super) async fn list_agents(
     State(state): State<AppState>,
     principal: Principal,
-    Path(entity): Path<String>,
 ) -> Result<Json<AgentsOut>, ApiError> {
-    let entity = principal.own_entity(&entity)?;
+    let entity = &principal.entity;
     let agents = state.store.list_agents(entity.id).await?;
     Ok(Json(AgentsOut {
         agents: agents
@@ -238,10 +237,10 @@ pub(super) struct HeartbeatIn {
 pub(super) async fn heartbeat(
     State(state): State<AppState>,
     agent: AgentKey,
-    Path((entity, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, String)>,
     JsonBody(body): JsonBody<HeartbeatIn>,
 ) -> Result<Json<HeartbeatOut>, ApiError> {
-    let entity = agent.0.own_entity(&entity)?.clone();
+    let entity = agent.0.entity.clone();
     agent.require_queue(&state.store.item(entity.id, &id).await?.queue)?;
     let lease = lease_ms(body.lease_seconds)?;
     let status = to_completion(async move {
@@ -294,10 +293,10 @@ pub(super) struct FinishIn {
 pub(super) async fn finish(
     State(state): State<AppState>,
     agent: AgentKey,
-    Path((entity, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, String)>,
     JsonBody(body): JsonBody<FinishIn>,
 ) -> Result<Json<ItemOut>, ApiError> {
-    let entity = agent.0.own_entity(&entity)?.clone();
+    let entity = agent.0.entity.clone();
     agent.require_queue(&state.store.item(entity.id, &id).await?.queue)?;
     let output = chunk(body.output_offset, body.output)?;
     let item = to_completion(async move {

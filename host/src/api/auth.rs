@@ -1,7 +1,7 @@
 //! Authentication and authorisation: the `Principal` behind a request's API key, and what its role
 //! may do. Keys are looked up by their SHA-256 (cached in memory) and compared in constant time.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, MatchedPath, RawPathParams};
 use axum::http::request::Parts;
 
 use super::AppState;
@@ -122,7 +122,8 @@ const AGENT_ALSO_ROUTES: [&str; 1] = ["/v1/me"];
 impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
-    /// Any key or run token, except an agent key outside [`AGENT_ALSO_ROUTES`].
+    /// Any key or run token, except an agent key outside [`AGENT_ALSO_ROUTES`]; of the entity
+    /// the route's path names, if it names one.
     async fn from_request_parts(
         parts: &mut Parts,
         state: &AppState,
@@ -133,7 +134,75 @@ impl FromRequestParts<AppState> for Principal {
                 "an agent key may only claim, heartbeat and finish items of its queues".into(),
             ));
         }
+        check_path_entity(parts, &principal).await?;
         Ok(principal)
+    }
+}
+
+/// 404 unless the entity the route's path names (its `{entity}`), if it names one, is the key's
+/// own: another entity's data is invisible, whatever the key's role.
+async fn check_path_entity(parts: &mut Parts, principal: &Principal) -> Result<(), ApiError> {
+    let Ok(params) = RawPathParams::from_request_parts(parts, &()).await else {
+        return Ok(());
+    };
+    if let Some((_, entity)) = params.iter().find(|(name, _)| *name == "entity") {
+        principal.own_entity(entity)?;
+    }
+    Ok(())
+}
+
+/// What a refused call was, for its 403: `POST /v1/entities/{entity}/secrets/{name}`.
+fn call(parts: &Parts) -> String {
+    let path = parts
+        .extensions
+        .get::<MatchedPath>()
+        .map_or(parts.uri.path(), MatchedPath::as_str);
+    format!("{} {path}", parts.method)
+}
+
+/// The caller of a route only admins may call: an admin key (of the entity the route's path
+/// names, if it names one).
+#[derive(Debug, Clone)]
+pub struct Admin(pub Principal);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let principal = Principal::from_request_parts(parts, state).await?;
+        if principal.role != Role::Admin {
+            return Err(ApiError::Forbidden(format!(
+                "only admins may call {}",
+                call(parts)
+            )));
+        }
+        Ok(Self(principal))
+    }
+}
+
+/// The caller of a route that manages the host (entities, installed plugins): an admin key of
+/// the operator entity.
+#[derive(Debug, Clone)]
+pub struct Operator(pub Principal);
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let Admin(principal) = Admin::from_request_parts(parts, state).await?;
+        if !principal.entity.operator {
+            return Err(ApiError::Forbidden(format!(
+                "only the operator entity's admins may call {}",
+                call(parts)
+            )));
+        }
+        Ok(Self(principal))
     }
 }
 
@@ -169,6 +238,7 @@ impl FromRequestParts<AppState> for AgentKey {
                 "only an agent key (role agent, bound to the queue) may claim, heartbeat or finish items".into(),
             ));
         }
+        check_path_entity(parts, &principal).await?;
         Ok(Self(principal))
     }
 }

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::Principal;
+use super::auth::{Admin, Operator, Principal};
 use super::json::JsonBody;
 use super::out::{AdminKeyOut, KeyOut, KeysOut, MeOut, NewEntityOut, NewKeyOut};
 use super::{AppState, store_error};
@@ -41,10 +41,9 @@ pub(super) struct NewEntity {
 #[utoipa::path(post, path = "/v1/entities", tag = "entities", security(("api_key" = [])), request_body = NewEntity, responses((status = 201, body = NewEntityOut, description = "The entity and its first admin key (shown once)"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(super) async fn create_entity(
     State(state): State<AppState>,
-    principal: Principal,
+    _operator: Operator,
     JsonBody(body): JsonBody<NewEntity>,
 ) -> Result<(StatusCode, Json<NewEntityOut>), ApiError> {
-    principal.require_operator("create entities")?;
     check_name("name", &body.name).map_err(|e| ApiError::Invalid(e.to_string()))?;
     let (entity, key) = state
         .store
@@ -81,12 +80,10 @@ pub(super) struct NewKeyBody {
 #[utoipa::path(post, path = "/v1/entities/{entity}/keys", tag = "entities", security(("api_key" = [])), params(("entity" = String, Path)), request_body = NewKeyBody, responses((status = 201, body = NewKeyOut, description = "The new key (shown once)"), (status = 400, body = ErrorBody, description = "An agent key without queues, or queues for another role"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn create_key(
     State(state): State<AppState>,
-    principal: Principal,
-    Path(entity): Path<String>,
+    Admin(principal): Admin,
     JsonBody(body): JsonBody<NewKeyBody>,
 ) -> Result<(StatusCode, Json<NewKeyOut>), ApiError> {
-    let entity = principal.own_entity(&entity)?;
-    principal.require_admin("create API keys")?;
+    let entity = &principal.entity;
     match (body.role, body.queues.is_empty()) {
         (Role::Agent, true) => {
             return Err(ApiError::Invalid(
@@ -138,11 +135,9 @@ pub(super) async fn create_key(
 #[utoipa::path(get, path = "/v1/entities/{entity}/keys", tag = "entities", security(("api_key" = [])), params(("entity" = String, Path)), responses((status = 200, body = KeysOut, description = "Key ids, roles and labels"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn list_keys(
     State(state): State<AppState>,
-    principal: Principal,
-    Path(entity): Path<String>,
+    Admin(principal): Admin,
 ) -> Result<Json<KeysOut>, ApiError> {
-    let entity = principal.own_entity(&entity)?;
-    principal.require_admin("list API keys")?;
+    let entity = &principal.entity;
     let keys = state
         .store
         .list_keys(entity.id)
@@ -164,11 +159,10 @@ pub(super) async fn list_keys(
 #[utoipa::path(delete, path = "/v1/entities/{entity}/keys/{id}", tag = "entities", security(("api_key" = [])), params(("entity" = String, Path), ("id" = String, Path)), responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(super) async fn delete_key(
     State(state): State<AppState>,
-    principal: Principal,
-    Path((entity, id)): Path<(String, String)>,
+    Admin(principal): Admin,
+    Path((_, id)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let entity = principal.own_entity(&entity)?;
-    principal.require_admin("delete API keys")?;
+    let entity = &principal.entity;
     let hash = state
         .store
         .delete_key(entity.id, &id)

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::Principal;
+use super::auth::{Admin, Principal};
 use super::json::JsonBody;
 use super::out::{IntegrationOut, IntegrationsOut, TestOut};
 use super::{AppState, check_action_config, store_error};
@@ -218,12 +218,10 @@ async fn check_still_granted(
 #[utoipa::path(post, path = "/v1/entities/{entity}/integrations", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path)), request_body = NewIntegration, responses((status = 201, body = IntegrationOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(super) async fn create(
     State(state): State<AppState>,
-    principal: Principal,
-    Path(entity): Path<String>,
+    Admin(principal): Admin,
     JsonBody(body): JsonBody<NewIntegration>,
 ) -> Result<(StatusCode, Json<IntegrationOut>), ApiError> {
-    let entity = principal.own_entity(&entity)?;
-    principal.require_admin("create integrations")?;
+    let entity = &principal.entity;
     let now = now_rfc3339();
     let record = IntegrationRecord {
         id: crate::auth::random_id("int_"),
@@ -250,9 +248,8 @@ pub(super) async fn create(
 pub(super) async fn list(
     State(state): State<AppState>,
     principal: Principal,
-    Path(entity): Path<String>,
 ) -> Result<Json<IntegrationsOut>, ApiError> {
-    let entity = principal.own_entity(&entity)?;
+    let entity = &principal.entity;
     let integrations = state
         .store
         .list_integrations(entity.id)
@@ -266,9 +263,9 @@ pub(super) async fn list(
 pub(super) async fn read(
     State(state): State<AppState>,
     principal: Principal,
-    Path((entity, name)): Path<(String, String)>,
+    Path((_, name)): Path<(String, String)>,
 ) -> Result<Json<IntegrationOut>, ApiError> {
-    let entity = principal.own_entity(&entity)?;
+    let entity = &principal.entity;
     Ok(Json(
         state
             .store
@@ -282,12 +279,11 @@ pub(super) async fn read(
 #[utoipa::path(patch, path = "/v1/entities/{entity}/integrations/{name}", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), request_body = IntegrationPatch, responses((status = 200, body = IntegrationOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(super) async fn update(
     State(state): State<AppState>,
-    principal: Principal,
-    Path((entity, name)): Path<(String, String)>,
+    Admin(principal): Admin,
+    Path((_, name)): Path<(String, String)>,
     JsonBody(patch): JsonBody<IntegrationPatch>,
 ) -> Result<Json<IntegrationOut>, ApiError> {
-    let entity = principal.own_entity(&entity)?;
-    principal.require_admin("change integrations")?;
+    let entity = &principal.entity;
     let mut record = state
         .store
         .integration(entity.id, &name)
@@ -346,11 +342,10 @@ pub(super) async fn update(
 #[utoipa::path(delete, path = "/v1/entities/{entity}/integrations/{name}", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "Automations use it (named in the message)")))]
 pub(super) async fn remove(
     State(state): State<AppState>,
-    principal: Principal,
-    Path((entity, name)): Path<(String, String)>,
+    Admin(principal): Admin,
+    Path((_, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let entity = principal.own_entity(&entity)?;
-    principal.require_admin("delete integrations")?;
+    let entity = &principal.entity;
     state
         .store
         .delete_integration(entity.id, &name)
@@ -392,12 +387,11 @@ static NOTHING: Value = Value::Null;
 #[utoipa::path(post, path = "/v1/entities/{entity}/integrations/{name}/test", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), request_body = TestRequest, responses((status = 200, body = TestOut, description = "The receiver's status, headers and body, or why nothing was sent; the request as sent, secrets redacted"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn test(
     State(state): State<AppState>,
-    principal: Principal,
-    Path((entity, name)): Path<(String, String)>,
+    Admin(principal): Admin,
+    Path((_, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<TestRequest>,
 ) -> Result<Json<TestOut>, ApiError> {
-    let entity = principal.own_entity(&entity)?;
-    principal.require_admin("test integrations")?;
+    let entity = &principal.entity;
     let integration = state.store.integration(entity.id, &name).await?;
     // The integration's own plugin sends the test, as an automation's delivery would.
     let takes_kind = |p: &std::sync::Arc<crate::engine::Plugin>| {

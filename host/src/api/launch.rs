@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::auth::{AgentKey, Principal};
+use super::auth::{Admin, AgentKey, Principal};
 use super::json::JsonBody;
 use crate::error::{ApiError, ErrorBody};
 use crate::launch::enqueue::{self, Enqueue, EnqueueError};
@@ -179,12 +179,11 @@ fn invalid(message: String) -> ApiError {
 #[utoipa::path(put, path = "/v1/entities/{entity}/jobs/{name}", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), request_body = JobSpec, responses((status = 201, body = JobOut, description = "A new version"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn save_job(
     State(state): State<AppState>,
-    principal: Principal,
-    Path((entity, name)): Path<(String, String)>,
+    Admin(principal): Admin,
+    Path((_, name)): Path<(String, String)>,
     JsonBody(spec): JsonBody<JobSpec>,
 ) -> Result<(StatusCode, Json<JobOut>), ApiError> {
-    let entity = principal.own_entity(&entity)?;
-    principal.require_admin("define jobs")?;
+    let entity = &principal.entity;
     check_name("job", &name).map_err(invalid)?;
     spec.check().map_err(invalid)?;
     let job = state.store.save_job(entity.id, name, spec).await?;
@@ -195,9 +194,8 @@ pub(super) async fn save_job(
 pub(super) async fn list_jobs(
     State(state): State<AppState>,
     principal: Principal,
-    Path(entity): Path<String>,
 ) -> Result<Json<JobsOut>, ApiError> {
-    let entity = principal.own_entity(&entity)?;
+    let entity = &principal.entity;
     let jobs = state.store.list_jobs(entity.id, None).await?;
     Ok(Json(JobsOut {
         jobs: jobs.into_iter().map(Into::into).collect(),
@@ -208,9 +206,9 @@ pub(super) async fn list_jobs(
 pub(super) async fn read_job(
     State(state): State<AppState>,
     principal: Principal,
-    Path((entity, name)): Path<(String, String)>,
+    Path((_, name)): Path<(String, String)>,
 ) -> Result<Json<JobOut>, ApiError> {
-    let entity = principal.own_entity(&entity)?;
+    let entity = &principal.entity;
     let job = JobRef::parse(&name).map_err(invalid)?;
     Ok(Json(state.store.job(entity.id, &job).await?.into()))
 }
@@ -219,9 +217,9 @@ pub(super) async fn read_job(
 pub(super) async fn job_versions(
     State(state): State<AppState>,
     principal: Principal,
-    Path((entity, name)): Path<(String, String)>,
+    Path((_, name)): Path<(String, String)>,
 ) -> Result<Json<JobsOut>, ApiError> {
-    let entity = principal.own_entity(&entity)?;
+    let entity = &principal.entity;
     check_name("job", &name).map_err(invalid)?;
     let jobs = state.store.list_jobs(entity.id, Some(name.clone())).await?;
     if jobs.is_empty() {
@@ -244,12 +242,10 @@ pub(super) struct NewQueue {
 #[utoipa::path(post, path = "/v1/entities/{entity}/queues", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path)), request_body = NewQueue, responses((status = 201, body = QueueOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(super) async fn create_queue(
     State(state): State<AppState>,
-    principal: Principal,
-    Path(entity): Path<String>,
+    Admin(principal): Admin,
     JsonBody(body): JsonBody<NewQueue>,
 ) -> Result<(StatusCode, Json<QueueOut>), ApiError> {
-    let entity = principal.own_entity(&entity)?;
-    principal.require_admin("create queues")?;
+    let entity = &principal.entity;
     check_name("queue", &body.name).map_err(invalid)?;
     let queue = state.store.create_queue(entity.id, body.name).await?;
     Ok((StatusCode::CREATED, Json(queue.into())))
@@ -259,9 +255,8 @@ pub(super) async fn create_queue(
 pub(super) async fn list_queues(
     State(state): State<AppState>,
     principal: Principal,
-    Path(entity): Path<String>,
 ) -> Result<Json<QueuesOut>, ApiError> {
-    let entity = principal.own_entity(&entity)?;
+    let entity = &principal.entity;
     let queues = state.store.list_queues(entity.id).await?;
     Ok(Json(QueuesOut {
         queues: queues.into_iter().map(Into::into).collect(),
@@ -290,10 +285,10 @@ pub(super) struct NewItemIn {
 pub(super) async fn enqueue(
     State(state): State<AppState>,
     principal: Principal,
-    Path((entity, queue)): Path<(String, String)>,
+    Path((_, queue)): Path<(String, String)>,
     JsonBody(body): JsonBody<NewItemIn>,
 ) -> Result<(StatusCode, Json<ItemOut>), ApiError> {
-    let entity = principal.own_entity(&entity)?;
+    let entity = &principal.entity;
     crate::events::event::check_name("project", &body.project)
         .map_err(|e| invalid(e.to_string()))?;
     let request = Enqueue {
@@ -330,10 +325,10 @@ pub(super) struct ItemsQuery {
 pub(super) async fn list_items(
     State(state): State<AppState>,
     principal: Principal,
-    Path((entity, queue)): Path<(String, String)>,
+    Path((_, queue)): Path<(String, String)>,
     Query(query): Query<ItemsQuery>,
 ) -> Result<Json<ItemsOut>, ApiError> {
-    let entity = principal.own_entity(&entity)?;
+    let entity = &principal.entity;
     state.store.queue(entity.id, &queue).await?;
     let filter = ItemFilter {
         status: query.status,
@@ -350,9 +345,9 @@ pub(super) async fn list_items(
 pub(super) async fn read_item(
     State(state): State<AppState>,
     principal: Principal,
-    Path((entity, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<ItemOut>, ApiError> {
-    let entity = principal.own_entity(&entity)?;
+    let entity = &principal.entity;
     Ok(Json(state.store.item(entity.id, &id).await?.into()))
 }
 
@@ -360,9 +355,9 @@ pub(super) async fn read_item(
 pub(super) async fn cancel_item(
     State(state): State<AppState>,
     principal: Principal,
-    Path((entity, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, String)>,
 ) -> Result<Json<ItemOut>, ApiError> {
-    let entity = principal.own_entity(&entity)?;
+    let entity = &principal.entity;
     Ok(Json(state.store.cancel_item(entity.id, &id).await?.into()))
 }
 
@@ -404,10 +399,10 @@ pub(super) struct OutputAppendedOut {
 pub(super) async fn append_output(
     State(state): State<AppState>,
     agent: AgentKey,
-    Path((entity, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, String)>,
     JsonBody(body): JsonBody<OutputIn>,
 ) -> Result<Json<OutputAppendedOut>, ApiError> {
-    let entity = agent.0.own_entity(&entity)?.clone();
+    let entity = agent.0.entity.clone();
     agent.require_queue(&state.store.item(entity.id, &id).await?.queue)?;
     let output = chunk(Some(body.offset), body.text)?;
     let lease = crate::auth::hash_key(&body.lease_token);
@@ -446,10 +441,10 @@ pub(super) struct OutputOut {
 pub(super) async fn read_output(
     State(state): State<AppState>,
     principal: Principal,
-    Path((entity, id)): Path<(String, String)>,
+    Path((_, id)): Path<(String, String)>,
     Query(query): Query<OutputQuery>,
 ) -> Result<Json<OutputOut>, ApiError> {
-    let entity = principal.own_entity(&entity)?;
+    let entity = &principal.entity;
     let item = state.store.item(entity.id, &id).await?;
     let output = StoredOutput {
         kept: item.output.unwrap_or_default(),

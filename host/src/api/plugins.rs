@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::Principal;
+use super::auth::{Operator, Principal};
 use super::out::PluginsOut;
 use super::{AppState, store_error, to_completion};
 use crate::error::{ApiError, ErrorBody};
@@ -30,7 +30,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/v1/plugins", tag = "plugins", security(("api_key" = [])), responses((status = 200, body = PluginsOut, description = "Installed action plugins with versions and config schemas"), (status = 401, body = ErrorBody)))]
 pub(super) async fn list(State(state): State<AppState>, principal: Principal) -> Json<PluginsOut> {
     // Where a component came from is a path on the server: the operator's to know.
-    let operator = principal.require_operator("see plugin sources").is_ok();
+    let operator = principal.role == crate::auth::Role::Admin && principal.entity.operator;
     let plugins = state
         .plugins
         .all()
@@ -70,10 +70,9 @@ fn install_error(error: InstallError) -> ApiError {
 #[utoipa::path(post, path = "/v1/plugins", tag = "plugins", security(("api_key" = [])), request_body(content = Vec<u8>, content_type = "application/wasm", description = "The component"), responses((status = 201, body = InstalledOut, description = "Installed"), (status = 200, body = InstalledOut, description = "Replaced an installed version"), (status = 400, body = ErrorBody, description = "Not a valid plugin component (the reason says why)"), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "The name is a built-in plugin's"), (status = 413, body = ErrorBody)))]
 pub(super) async fn install(
     State(state): State<AppState>,
-    principal: Principal,
+    _operator: Operator,
     body: Bytes,
 ) -> Result<(StatusCode, Json<InstalledOut>), ApiError> {
-    principal.require_operator("install plugins")?;
     let plugin = state
         .engine
         .load(&body, "upload")
@@ -130,10 +129,9 @@ pub(super) async fn install(
 #[utoipa::path(delete, path = "/v1/plugins/{name}", tag = "plugins", security(("api_key" = [])), params(("name" = String, Path)), responses((status = 204, description = "Removed"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "A built-in, or automations use it (named in the message)")))]
 pub(super) async fn remove(
     State(state): State<AppState>,
-    principal: Principal,
+    _operator: Operator,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    principal.require_operator("remove plugins")?;
     let users: Vec<String> = state
         .store
         .all_automations()

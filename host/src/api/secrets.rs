@@ -8,7 +8,7 @@ use serde::Deserialize;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::auth::Principal;
+use super::auth::Admin;
 use super::json::JsonBody;
 use super::out::{SecretSetOut, SecretsOut};
 use super::{AppState, store_error};
@@ -32,12 +32,11 @@ pub(super) struct SecretValue {
 #[utoipa::path(put, path = "/v1/entities/{entity}/secrets/{name}", tag = "secrets", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), request_body = SecretValue, responses((status = 201, body = SecretSetOut, description = "Created"), (status = 200, body = SecretSetOut, description = "Replaced"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn set(
     State(state): State<AppState>,
-    principal: Principal,
-    Path((entity, name)): Path<(String, String)>,
+    Admin(principal): Admin,
+    Path((_, name)): Path<(String, String)>,
     JsonBody(body): JsonBody<SecretValue>,
 ) -> Result<(StatusCode, Json<SecretSetOut>), ApiError> {
-    let entity = principal.own_entity(&entity)?;
-    principal.require_admin("set secrets")?;
+    let entity = &principal.entity;
     if !crate::secrets::valid_name(&name) {
         return Err(ApiError::Invalid(format!(
             "name: {name:?} is not a valid secret name ([A-Za-z_][A-Za-z0-9_]*, at most 128 characters)"
@@ -66,11 +65,10 @@ pub(super) async fn set(
 #[utoipa::path(delete, path = "/v1/entities/{entity}/secrets/{name}", tag = "secrets", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub(super) async fn remove(
     State(state): State<AppState>,
-    principal: Principal,
-    Path((entity, name)): Path<(String, String)>,
+    Admin(principal): Admin,
+    Path((_, name)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let entity = principal.own_entity(&entity)?;
-    principal.require_admin("delete secrets")?;
+    let entity = &principal.entity;
     state
         .store
         .delete_secret(entity.id, &name)
@@ -82,11 +80,9 @@ pub(super) async fn remove(
 #[utoipa::path(get, path = "/v1/entities/{entity}/secrets", tag = "secrets", security(("api_key" = [])), params(("entity" = String, Path)), responses((status = 200, description = "Names and times, never values", body = SecretsOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn list(
     State(state): State<AppState>,
-    principal: Principal,
-    Path(entity): Path<String>,
+    Admin(principal): Admin,
 ) -> Result<Json<SecretsOut>, ApiError> {
-    let entity = principal.own_entity(&entity)?;
-    principal.require_admin("list secrets")?;
+    let entity = &principal.entity;
     let secrets = state
         .store
         .list_secrets(entity.id)

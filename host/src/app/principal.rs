@@ -25,30 +25,8 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// 403 unless the key is an admin key.
-    pub fn require_admin(&self, what: &str) -> Result<(), ApiError> {
-        match self.role {
-            Role::Admin => Ok(()),
-            Role::Member | Role::Agent => {
-                Err(ApiError::Forbidden(format!("only admins may {what}")))
-            }
-        }
-    }
-
-    /// 403 unless the key is an admin key of the operator entity (the one that manages the host:
-    /// entities, installed plugins).
-    pub fn require_operator(&self, what: &str) -> Result<(), ApiError> {
-        self.require_admin(what)?;
-        if self.entity.operator {
-            Ok(())
-        } else {
-            Err(ApiError::Forbidden(format!(
-                "only the operator entity's admins may {what}"
-            )))
-        }
-    }
-
-    /// The entity named in a path or body, if it is the key's own; another entity's data is
+    /// The entity a body or query names, if it is the key's own (one a path names is checked
+    /// when the principal is extracted); another entity's data is
     /// invisible (404).
     pub fn own_entity(&self, name: &str) -> Result<&EntityRecord, ApiError> {
         if name == self.entity.name {
