@@ -21,6 +21,7 @@ pub mod events;
 pub mod ids;
 pub mod ingest;
 pub mod launch;
+pub mod leases;
 pub mod metrics;
 pub mod model;
 pub mod plugins;

@@ -15,10 +15,9 @@ use super::json::JsonBody;
 use super::launch::{ItemOut, JobOut, chunk};
 use super::{AppState, to_completion};
 use crate::error::{ApiError, ErrorBody};
-use crate::events::RunState;
-use crate::ingest::launch_report::{LOST, report_run};
-use crate::launch::{ItemStatus, JobRef};
-use crate::store::{AgentRecord, ClaimTokens};
+use crate::launch::ItemStatus;
+use crate::leases;
+use crate::store::AgentRecord;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -89,81 +88,46 @@ pub(super) async fn claim(
     Path((_, queue)): Path<(String, String)>,
     JsonBody(body): JsonBody<ClaimIn>,
 ) -> Result<Json<ClaimOut>, ApiError> {
-    let entity = agent.0.entity.clone();
     agent.require_queue(&queue)?;
     let principal = agent.0;
     let lease = lease_ms(body.lease_seconds)?;
-    state.store.queue(entity.id, &queue).await?;
     if body.agent.is_empty() || body.agent.len() > 128 {
         return Err(ApiError::Invalid("agent: 1 to 128 characters".into()));
     }
-    state
-        .store
-        .agent_seen(
-            entity.id,
-            AgentRecord {
-                name: body.agent.clone(),
-                key_id: principal.key_id.clone(),
-                queues: principal.queues.clone(),
-                slots: body.slots.max(1),
-                last_seen: crate::store::unix_millis(),
-            },
-        )
-        .await?;
-    let run_token = crate::auth::generate_run_token();
-    let lease_token = hex::encode(crate::auth::random_bytes::<32>());
-    let claimed = {
-        // `state` and `entity` serve again below; the rest moves into the task.
-        let (state, entity, agent) = (state.clone(), entity.clone(), body.agent);
-        let tokens = ClaimTokens {
-            run: crate::auth::hash_key(&run_token),
-            lease: crate::auth::hash_key(&lease_token),
-        };
-        to_completion(async move {
-            let (claimed, failed) = state
-                .store
-                .claim_item(
-                    entity.id,
-                    &queue,
-                    &agent,
-                    lease,
-                    state.launch.max_attempts.max(1),
-                    tokens,
-                )
-                .await?;
-            for item in &failed {
-                report_run(
-                    &state.ingest(),
-                    entity.id,
-                    &entity.name,
-                    item,
-                    RunState::Failed,
-                    Some(LOST),
-                )
-                .await?;
-            }
-            Ok(claimed)
-        })
-        .await?
+    let seen = AgentRecord {
+        name: body.agent,
+        key_id: principal.key_id.clone(),
+        queues: principal.queues.clone(),
+        slots: body.slots.max(1),
+        last_seen: crate::store::unix_millis(),
     };
-    let Some(item) = claimed else {
-        return Ok(Json(ClaimOut {
+    let claimed = to_completion(async move {
+        let max_attempts = state.launch.max_attempts;
+        let ingest = state.ingest();
+        Ok(leases::claim(
+            &ingest,
+            &principal.entity,
+            &queue,
+            seen,
+            lease,
+            max_attempts,
+        )
+        .await?)
+    })
+    .await?;
+    Ok(Json(match claimed {
+        Some(claim) => ClaimOut {
+            item: Some(claim.item.into()),
+            job: Some(claim.job.into()),
+            run_token: Some(claim.run_token),
+            lease_token: Some(claim.lease_token),
+        },
+        None => ClaimOut {
             item: None,
             job: None,
             run_token: None,
             lease_token: None,
-        }));
-    };
-    let job = JobRef {
-        name: item.job.clone(),
-        version: Some(item.job_version),
-    };
-    let job = state.store.job(entity.id, &job).await?;
-    Ok(Json(ClaimOut {
-        item: Some(item.into()),
-        job: Some(job.into()),
-        run_token: Some(run_token),
-        lease_token: Some(lease_token),
+        },
     }))
 }
 
@@ -244,29 +208,9 @@ pub(super) async fn heartbeat(
     agent.require_queue(&state.store.item(entity.id, &id).await?.queue)?;
     let lease = lease_ms(body.lease_seconds)?;
     let status = to_completion(async move {
-        let status = state
-            .store
-            .heartbeat_item(
-                entity.id,
-                &id,
-                crate::auth::hash_key(&body.lease_token),
-                lease,
-                body.started,
-            )
-            .await?;
-        if body.started && status == ItemStatus::Running {
-            let item = state.store.item(entity.id, &id).await?;
-            report_run(
-                &state.ingest(),
-                entity.id,
-                &entity.name,
-                &item,
-                RunState::Running,
-                None,
-            )
-            .await?;
-        }
-        Ok(status)
+        let ingest = state.ingest();
+        let token = &body.lease_token;
+        Ok(leases::heartbeat(&ingest, &entity, &id, token, lease, body.started).await?)
     })
     .await?;
     Ok(Json(HeartbeatOut { status }))
@@ -300,30 +244,9 @@ pub(super) async fn finish(
     agent.require_queue(&state.store.item(entity.id, &id).await?.queue)?;
     let output = chunk(body.output_offset, body.output)?;
     let item = to_completion(async move {
-        let lease = crate::auth::hash_key(&body.lease_token);
-        let item = state
-            .store
-            .finish_item(entity.id, &id, lease, body.exit_code, output)
-            .await?;
-        // A cancelled run failed, as users of W&B expect, and says why.
-        let run_state = match item.status {
-            ItemStatus::Finished => Some((RunState::Finished, None)),
-            ItemStatus::Failed => Some((RunState::Failed, None)),
-            ItemStatus::Cancelled => Some((RunState::Failed, Some("cancelled"))),
-            _ => None,
-        };
-        if let Some((run_state, reason)) = run_state {
-            report_run(
-                &state.ingest(),
-                entity.id,
-                &entity.name,
-                &item,
-                run_state,
-                reason,
-            )
-            .await?;
-        }
-        Ok(item)
+        let ingest = state.ingest();
+        let (token, code) = (&body.lease_token, body.exit_code);
+        Ok(leases::finish(&ingest, &entity, &id, token, code, output).await?)
     })
     .await?;
     Ok(Json(item.into()))

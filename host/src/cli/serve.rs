@@ -98,7 +98,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
             .await?,
         )
     };
-    let sweep = tokio::spawn(crate::ingest::lapsed::release_lapsed_leases(
+    let sweep = tokio::spawn(crate::leases::lapsed::release_lapsed_leases(
         state.store.clone(),
         state.ingest(),
         state.launch.max_attempts,

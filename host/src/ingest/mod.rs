@@ -1,12 +1,9 @@
-//! Ingest: every way an event comes in, and its one path into the store. An event posted by a
-//! client, an agent's report on a run it launched (`launch_report.rs`), a run gone silent
-//! (`liveness.rs`) and a lapsed queue lease (`lapsed.rs`) are all matched against the automation
+//! Ingest: every event's one path into the store. An event posted by a client, a launched run's
+//! state (`leases/`) and a run gone silent (`liveness.rs`) are all matched against the automation
 //! index here, their executions built (snapshot, rendered payload, rate limit), stored with the
 //! event in one transaction, and handed to the local dispatcher. The HTTP layer parses and
 //! authorises; this does the rest.
 
-pub mod lapsed;
-pub mod launch_report;
 pub mod liveness;
 
 use std::sync::Arc;

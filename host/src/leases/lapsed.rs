@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
-use super::Ingest;
-use super::launch_report::{LOST, report_run};
+use super::report::{LOST, report_run};
+use crate::ingest::Ingest;
 use crate::model::event::RunState;
 use crate::store::Store;
 

@@ -4,7 +4,7 @@
 
 use serde_json::json;
 
-use super::Ingest;
+use crate::ingest::Ingest;
 use crate::model::event::{Event, EventInput, MAX_OUTPUT_TAIL_BYTES, RunState};
 use crate::store::{ItemRecord, StoreError};
 
