@@ -187,25 +187,6 @@ pub(crate) struct PluginsOut {
     pub plugins: Vec<crate::plugins::PluginOut>,
 }
 
-/// `POST …/integrations/{name}/test`: the request as sent (secrets redacted) and the answer.
-#[derive(Debug, Serialize, ToSchema)]
-pub(crate) struct TestOut {
-    /// Whether a response came back.
-    pub sent: bool,
-    /// The receiver's answer (status, headers, body), if one came.
-    #[schema(value_type = Option<Object>)]
-    pub response: Value,
-    /// Why there was no answer, or why the plugin failed.
-    #[schema(value_type = Option<Object>)]
-    pub error: Value,
-    /// The request as sent: method, URL, headers and body, secrets redacted.
-    #[schema(value_type = Object)]
-    pub request: Value,
-    /// How long the exchange took.
-    #[schema(value_type = Option<f64>)]
-    pub duration_ms: Value,
-}
-
 /// What storing an event did (`POST /v1/events`, and each event of a batch).
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct IngestOut {

@@ -6,6 +6,7 @@ pub mod config;
 pub mod credentials;
 pub mod egress;
 pub mod handoff;
+pub mod integrations;
 pub use crate::model::integration;
 pub mod outbound;
 pub mod record;
