@@ -13,10 +13,9 @@ use super::auth::Principal;
 use super::executions::HistoryQuery;
 use super::json::JsonBody;
 use super::out::{AutomationRow, AutomationsOut, ExecutionsOut};
-use super::{AppState, check_action_config, shown, store_error, to_completion};
-use crate::automations::grants::usable_secrets;
-use crate::automations::index::Compiled;
-use crate::automations::{Automation, AutomationInput, AutomationPatch, check_definition, compile};
+use super::{AppState, shown, store_error, to_completion};
+use crate::automations::validate::{Refusal, validate};
+use crate::automations::{Automation, AutomationInput, AutomationPatch};
 use crate::error::{ApiError, ErrorBody};
 use crate::ids::AutomationId;
 use crate::store::{AutomationFilter, now_rfc3339};
@@ -26,133 +25,6 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list, create))
         .routes(routes!(read, update, remove))
         .routes(routes!(executions))
-}
-
-/// Every check an automation must pass before it is saved.
-async fn validate(
-    state: &AppState,
-    entity_id: i64,
-    automation: Automation,
-) -> Result<Compiled, ApiError> {
-    check_definition(&automation).map_err(|e| ApiError::Invalid(e.to_string()))?;
-    let plugin_name = automation.action.plugin.clone();
-    let Some(plugin) = state.plugins.get(&plugin_name) else {
-        let installed: Vec<String> = state
-            .plugins
-            .all()
-            .iter()
-            .map(|p| p.info.name.clone())
-            .collect();
-        return Err(ApiError::Invalid(format!(
-            "action.type: no plugin named {plugin_name:?} (installed: {})",
-            installed.join(", ")
-        )));
-    };
-    let compiled = compile(
-        entity_id,
-        automation,
-        plugin.info.default_payload.as_deref(),
-    )
-    .map_err(ApiError::Invalid)?;
-    let automation = &compiled.automation;
-    let action = &automation.action;
-    let kinds = &plugin.info.integration_kinds;
-    let mut bound = None;
-    match (&action.integration, kinds.is_empty()) {
-        (None, false) => {
-            return Err(ApiError::Invalid(format!(
-                "action.integration: the {} action needs an integration of kind {}",
-                action.plugin,
-                kinds.join(" or ")
-            )));
-        }
-        (Some(_), true) => {
-            return Err(ApiError::Invalid(format!(
-                "action.integration: the {} action takes no integration",
-                action.plugin
-            )));
-        }
-        (Some(name), false) => {
-            let integration =
-                state
-                    .store
-                    .integration(entity_id, name)
-                    .await
-                    .map_err(|e| match e {
-                        crate::store::StoreError::NotFound(_) => ApiError::Invalid(format!(
-                            "action.integration: no integration named {name}"
-                        )),
-                        other => store_error(other),
-                    })?;
-            if !integration.kind.served_by(kinds) {
-                return Err(ApiError::Invalid(format!(
-                    "action.integration: {name} is a {} integration; the {} action sends through {}",
-                    integration.kind,
-                    action.plugin,
-                    kinds.join(" or ")
-                )));
-            }
-            bound = Some(integration);
-        }
-        (None, true) => {}
-    }
-    if let Some(template) = &compiled.template {
-        // Only the secrets the bound integration grants: whoever saves the automation (a member
-        // too) can send a secret only where an admin chose to.
-        template
-            .check_names(
-                &usable_secrets(bound.as_ref()),
-                action.integration.as_deref(),
-            )
-            .map_err(|e| ApiError::Invalid(format!("action.payload: {e}")))?;
-    }
-    if !action.config.is_object() {
-        return Err(ApiError::Invalid(
-            "action.config: must be a JSON object".into(),
-        ));
-    }
-    check_action_config(state, &plugin, "action.config", &action.config).await?;
-    if action.plugin == LAUNCH_JOB {
-        check_launch(state, entity_id, &action.config).await?;
-    }
-    Ok(compiled)
-}
-
-/// The built-in action that enqueues launch jobs: its queue, job and override keys are checked
-/// against the entity's queues and jobs when the automation is saved (at execution too, since
-/// either may change later).
-const LAUNCH_JOB: &str = "launch-job";
-
-async fn check_launch(
-    state: &AppState,
-    entity_id: i64,
-    config: &serde_json::Value,
-) -> Result<(), ApiError> {
-    let text = |key: &str| config[key].as_str().unwrap_or_default().to_string();
-    let missing = |field: &'static str| {
-        move |e: crate::store::StoreError| match e {
-            crate::store::StoreError::NotFound(what) => {
-                ApiError::Invalid(format!("action.config.{field}: {what} not found"))
-            }
-            other => store_error(other),
-        }
-    };
-    state
-        .store
-        .queue(entity_id, &text("queue"))
-        .await
-        .map_err(missing("queue"))?;
-    let job = crate::launch::JobRef::parse(&text("job"))
-        .map_err(|e| ApiError::Invalid(format!("action.config.job: {e}")))?;
-    let job = state
-        .store
-        .job(entity_id, &job)
-        .await
-        .map_err(missing("job"))?;
-    let overrides = config["overrides"].as_object().cloned().unwrap_or_default();
-    crate::launch::merge_config(&job.spec.config, &overrides)
-        .map_err(|e| ApiError::Invalid(format!("action.config.{e}")))?;
-    Ok(())
 }
 
 /// Creates an automation; it matches from the next event on.
@@ -181,7 +53,14 @@ pub(super) async fn create(
         updated_at: now.clone(),
         armed_at: now,
     };
-    let compiled = validate(&state, entity.id, automation).await?;
+    let compiled = validate(
+        &state.store,
+        &state.plugins,
+        &state.engine,
+        entity.id,
+        automation,
+    )
+    .await?;
     let saved = to_completion(async move {
         let saved = state
             .store
@@ -264,7 +143,7 @@ pub(super) async fn update(
     if current.rearmed_by(&next) {
         next.armed_at = next.updated_at.clone();
     }
-    let compiled = validate(&state, entity_id, next).await?;
+    let compiled = validate(&state.store, &state.plugins, &state.engine, entity_id, next).await?;
     let saved = to_completion(async move {
         let saved = state
             .store
@@ -330,4 +209,14 @@ pub(super) async fn executions(
     }
     let executions = executions.into_iter().map(|e| shown(&state, e)).collect();
     Ok(Json(ExecutionsOut { executions }))
+}
+
+impl From<Refusal> for ApiError {
+    fn from(refusal: Refusal) -> Self {
+        match refusal {
+            Refusal::Invalid(message) => ApiError::Invalid(message),
+            Refusal::PluginRefused(message) => ApiError::PluginRefused(message),
+            Refusal::Store(error) => error.into(),
+        }
+    }
 }

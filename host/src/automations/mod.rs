@@ -8,6 +8,7 @@ pub mod metric;
 pub mod ratelimit;
 mod rules;
 pub mod runs;
+pub mod validate;
 
 pub use crate::model::automation::{
     ActionSpec, Automation, AutomationInput, AutomationPatch, RateLimit, Scope, ScopeKind, Trigger,
