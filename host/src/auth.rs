@@ -19,6 +19,16 @@ pub enum Role {
 }
 
 impl Role {
+    /// Whether a key of this role may be bound to `queues`: an agent key to at least one, other
+    /// keys to none.
+    pub fn check_queues(self, queues: &[String]) -> Result<(), &'static str> {
+        match (self, queues.is_empty()) {
+            (Role::Agent, true) => Err("an agent key is bound to at least one queue"),
+            (Role::Admin | Role::Member, false) => Err("only an agent key is bound to queues"),
+            _ => Ok(()),
+        }
+    }
+
     /// `admin`, `member` or `agent`.
     pub fn as_str(self) -> &'static str {
         match self {

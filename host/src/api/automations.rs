@@ -5,17 +5,17 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Principal;
-use super::executions::HistoryQuery;
+use super::executions::{ExecutionsOut, HistoryQuery};
 use super::json::JsonBody;
-use super::out::{AutomationRow, AutomationsOut, ExecutionsOut};
 use super::{AppState, shown, store_error, to_completion};
 use crate::automations::validate::{Refusal, validate};
-use crate::automations::{Automation, AutomationInput, AutomationPatch};
+use crate::automations::{Automation, AutomationInput, AutomationPatch, TriggerKind};
 use crate::error::{ApiError, ErrorBody};
 use crate::ids::AutomationId;
 use crate::store::{AutomationFilter, now_rfc3339};
@@ -219,4 +219,43 @@ impl From<Refusal> for ApiError {
             Refusal::Store(error) => error.into(),
         }
     }
+}
+
+/// An automation as listed: its definition plus the summary columns of the automations view.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AutomationRow {
+    /// The definition.
+    #[serde(flatten)]
+    pub automation: Automation,
+    /// What triggers it.
+    pub trigger_type: TriggerKind,
+    /// The action's plugin.
+    pub action_type: String,
+    /// The integration it sends through, or the plugin's name when it takes none.
+    pub action_name: String,
+    /// The launch queue it enqueues on, if any.
+    pub queue: Option<String>,
+}
+
+impl From<Automation> for AutomationRow {
+    fn from(automation: Automation) -> Self {
+        Self {
+            trigger_type: automation.event.kind,
+            action_type: automation.action.plugin.clone(),
+            action_name: automation
+                .action
+                .integration
+                .clone()
+                .unwrap_or_else(|| automation.action.plugin.clone()),
+            queue: automation.queue().map(str::to_string),
+            automation,
+        }
+    }
+}
+
+/// `GET /v1/automations`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AutomationsOut {
+    /// The automations that match the filters.
+    pub automations: Vec<AutomationRow>,
 }

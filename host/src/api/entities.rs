@@ -4,17 +4,18 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::{Admin, Operator, Principal};
 use super::json::JsonBody;
-use super::out::{AdminKeyOut, KeyOut, KeysOut, MeOut, NewEntityOut, NewKeyOut};
 use super::{AppState, store_error};
 use crate::auth::{Role, generate_key};
 use crate::error::{ApiError, ErrorBody};
 use crate::events::event::check_name;
+use crate::store::StoreError;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -84,42 +85,26 @@ pub(super) async fn create_key(
     JsonBody(body): JsonBody<NewKeyBody>,
 ) -> Result<(StatusCode, Json<NewKeyOut>), ApiError> {
     let entity = &principal.entity;
-    match (body.role, body.queues.is_empty()) {
-        (Role::Agent, true) => {
-            return Err(ApiError::Invalid(
-                "queues: an agent key is bound to at least one queue".into(),
-            ));
-        }
-        (Role::Admin | Role::Member, false) => {
-            return Err(ApiError::Invalid(
-                "queues: only an agent key is bound to queues".into(),
-            ));
-        }
-        _ => {}
-    }
+    body.role
+        .check_queues(&body.queues)
+        .map_err(|e| ApiError::Invalid(format!("queues: {e}")))?;
     for (index, queue) in body.queues.iter().enumerate() {
         state
             .store
             .queue(entity.id, queue)
             .await
             .map_err(|e| match e {
-                crate::store::StoreError::NotFound(_) => {
+                StoreError::NotFound(_) => {
                     ApiError::Invalid(format!("queues[{index}]: no queue named {queue}"))
                 }
-                other => store_error(other),
+                other => other.into(),
             })?;
     }
+    let (role, queues) = (body.role, body.queues.clone());
     let key = state
         .store
-        .create_key(
-            entity.id,
-            body.role,
-            &body.label,
-            generate_key(),
-            body.queues.clone(),
-        )
-        .await
-        .map_err(store_error)?;
+        .create_key(entity.id, role, &body.label, generate_key(), queues)
+        .await?;
     Ok((
         StatusCode::CREATED,
         Json(NewKeyOut {
@@ -170,4 +155,85 @@ pub(super) async fn delete_key(
         .map_err(store_error)?;
     state.keys.forget(&hash);
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /v1/me`: who the calling key is.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct MeOut {
+    /// The key's entity.
+    pub entity: String,
+    /// The key's role.
+    pub role: Role,
+    /// The key's id.
+    pub key_id: String,
+    /// Whether the entity is the operator's (it may create entities).
+    pub operator: bool,
+}
+
+impl From<super::auth::Principal> for MeOut {
+    fn from(principal: super::auth::Principal) -> Self {
+        Self {
+            entity: principal.entity.name,
+            role: principal.role,
+            key_id: principal.key_id,
+            operator: principal.entity.operator,
+        }
+    }
+}
+
+/// A key as created: the key itself is shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct NewKeyOut {
+    /// The key's id.
+    pub id: String,
+    /// The key (`hk_…`).
+    pub key: String,
+    /// Its role.
+    pub role: Role,
+    /// Its label.
+    pub label: String,
+    /// An agent key's queues.
+    pub queues: Vec<String>,
+}
+
+/// A key as listed: never the key itself.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct KeyOut {
+    /// The key's id.
+    pub id: String,
+    /// Its role.
+    pub role: Role,
+    /// Its label.
+    pub label: String,
+    /// When it was created.
+    pub created_at: String,
+    /// An agent key's queues.
+    pub queues: Vec<String>,
+}
+
+/// `GET …/keys`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct KeysOut {
+    /// The entity's keys.
+    pub keys: Vec<KeyOut>,
+}
+
+/// The first admin key of a new entity.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AdminKeyOut {
+    /// The key's id.
+    pub id: String,
+    /// The key (shown once).
+    pub key: String,
+}
+
+/// `POST /v1/entities`: the entity and its first admin key.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct NewEntityOut {
+    /// The entity's name.
+    pub entity: String,
+    /// When it was created.
+    pub created_at: String,
+    /// Its first admin key.
+    pub admin_key: AdminKeyOut,
 }

@@ -5,18 +5,20 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Principal;
+use super::executions::ExecutionOut;
 use super::json::JsonBody;
-use super::out::{BatchOut, EventOut, IngestOut};
 use super::{AppState, shown, store_error};
 use crate::error::{ApiError, ErrorBody};
 use crate::events::{Event, EventInput};
 use crate::ids::EventId;
+use crate::store::IngestOutcome;
 
 /// Events one batch may carry.
 pub(super) const MAX_BATCH_EVENTS: usize = 1000;
@@ -160,4 +162,44 @@ pub(super) async fn read(
         .map_err(store_error)?;
     let executions = executions.into_iter().map(|e| shown(&state, e)).collect();
     Ok(Json(EventOut { event, executions }))
+}
+
+/// `POST /v1/events/batch`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct BatchOut {
+    /// One outcome per event, in order.
+    pub events: Vec<IngestOut>,
+    /// Executions created in all.
+    pub matched: usize,
+}
+
+/// `GET /v1/events/{id}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EventOut {
+    /// The event as posted, with `received_at`.
+    #[schema(value_type = Object)]
+    pub event: Value,
+    /// The executions it triggered.
+    pub executions: Vec<ExecutionOut>,
+}
+
+/// What storing an event did (`POST /v1/events`, and each event of a batch).
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct IngestOut {
+    /// The event's id (the first one's, for a repeated idempotency key).
+    pub event_id: EventId,
+    /// How many automations it triggered.
+    pub matched: usize,
+    /// True when the idempotency key had been seen: nothing new was created.
+    pub duplicate: bool,
+}
+
+impl From<IngestOutcome> for IngestOut {
+    fn from(outcome: IngestOutcome) -> Self {
+        Self {
+            event_id: outcome.event_id,
+            matched: outcome.matched,
+            duplicate: outcome.duplicate,
+        }
+    }
 }

@@ -5,17 +5,18 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Principal;
-use super::out::{ExecutionOut, ExecutionsOut};
 use super::{AppState, shown, store_error};
 use crate::delivery::status::ExecutionStatus;
 use crate::error::{ApiError, ErrorBody};
-use crate::ids::{AutomationId, ExecutionId};
-use crate::store::ExecutionQuery;
+use crate::ids::{AutomationId, EventId, ExecutionId};
+use crate::store::{ExecutionQuery, ExecutionRecord};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -139,4 +140,70 @@ pub(super) async fn retry(
         .await
         .map_err(store_error)?;
     Ok((StatusCode::ACCEPTED, Json(shown(&state, record))))
+}
+
+/// `GET /v1/automations/{id}/executions`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ExecutionsOut {
+    /// Newest first.
+    pub executions: Vec<ExecutionOut>,
+}
+
+/// An execution: one triggering of one automation by one event, with its attempts when read
+/// alone.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct ExecutionOut {
+    /// Its id (also the `webhook-id` receivers deduplicate on).
+    pub id: ExecutionId,
+    /// The event that triggered it.
+    pub event_id: EventId,
+    /// The automation (it may since have changed or gone; `automation` is the snapshot).
+    pub automation_id: AutomationId,
+    /// Where it stands.
+    pub status: crate::delivery::status::ExecutionStatus,
+    /// Why it has that status (the failure, or why it was skipped).
+    pub status_reason: Option<String>,
+    /// Attempts made so far.
+    pub attempts: i64,
+    /// When it was created.
+    pub created_at: String,
+    /// When it last changed.
+    pub updated_at: String,
+    /// The automation as it was when the event arrived.
+    #[schema(value_type = Object)]
+    pub automation: Value,
+    /// The rendered payload, secrets shown as `${NAME}`.
+    #[schema(value_type = Option<Object>)]
+    pub payload: Option<Value>,
+    /// Every attempt, oldest first (only in single-execution reads).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub attempt_log: Vec<Value>,
+    /// For a metric automation: the metric, the value compared, the window and the condition.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metric: Option<crate::events::MetricContext>,
+}
+
+impl ExecutionOut {
+    /// The execution as shown: its payload's secret placeholders written as `${NAME}`.
+    pub(crate) fn shown(record: ExecutionRecord, refs: &crate::secrets::refs::RefKey) -> Self {
+        let mut payload = record.payload;
+        if let Some(payload) = &mut payload {
+            refs.tag(record.id.as_str()).show(payload);
+        }
+        Self {
+            id: record.id,
+            event_id: record.event_id,
+            automation_id: record.automation_id,
+            status: record.status,
+            status_reason: record.status_reason,
+            attempts: record.attempts,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+            automation: record.automation,
+            payload,
+            attempt_log: record.attempt_log,
+            metric: record.metric,
+        }
+    }
 }

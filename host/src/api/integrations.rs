@@ -12,7 +12,6 @@ use utoipa_axum::routes;
 
 use super::auth::{Admin, Principal};
 use super::json::JsonBody;
-use super::out::{IntegrationOut, IntegrationsOut};
 use super::{AppState, check_action_config};
 use crate::delivery::integrations::{self, IntegrationError};
 use crate::delivery::record::AttemptRecord;
@@ -301,6 +300,55 @@ impl From<IntegrationError> for ApiError {
             IntegrationError::TooLarge(message) => ApiError::TooLarge(message),
             IntegrationError::Store(error) => error.into(),
             IntegrationError::Internal(error) => ApiError::Internal(error),
+        }
+    }
+}
+
+/// `GET …/integrations`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct IntegrationsOut {
+    /// The entity's integrations.
+    pub integrations: Vec<IntegrationOut>,
+}
+
+/// An integration: where requests go and the names (never values) of its secrets.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct IntegrationOut {
+    /// Its id.
+    pub id: String,
+    /// Its name, unique in the entity.
+    pub name: String,
+    /// What it points at.
+    pub kind: crate::delivery::integration::IntegrationKind,
+    /// Where requests go (empty when `url_secret` holds it).
+    pub url: String,
+    /// The secret whose value is the URL, when the URL is itself a credential.
+    pub url_secret: Option<String>,
+    /// The secret sent as `Authorization: Bearer`.
+    pub access_token: Option<String>,
+    /// The secret that signs requests.
+    pub signing_secret: Option<String>,
+    /// The secrets its automations' payload templates may reference, besides the three above.
+    pub secrets: Vec<String>,
+    /// When it was created.
+    pub created_at: String,
+    /// When it last changed.
+    pub updated_at: String,
+}
+
+impl From<IntegrationRecord> for IntegrationOut {
+    fn from(record: IntegrationRecord) -> Self {
+        Self {
+            id: record.id,
+            name: record.name,
+            kind: record.kind,
+            url: record.url,
+            url_secret: record.url_secret,
+            access_token: record.access_token,
+            signing_secret: record.signing_secret,
+            secrets: record.secrets,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
         }
     }
 }

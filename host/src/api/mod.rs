@@ -4,7 +4,7 @@
 mod agents;
 pub mod auth;
 mod automations;
-mod entities;
+pub(crate) mod entities;
 mod events;
 pub(crate) mod executions;
 mod health;
@@ -12,7 +12,7 @@ mod integrations;
 pub mod json;
 mod launch;
 pub mod openapi;
-pub(crate) mod out;
+
 mod plugins;
 mod runs;
 mod secrets;
@@ -117,8 +117,8 @@ pub(crate) async fn check_action_config(
 }
 
 /// An execution as the API shows it: its payload's secret placeholders written as `${NAME}`.
-pub(crate) fn shown(state: &AppState, record: ExecutionRecord) -> out::ExecutionOut {
-    out::ExecutionOut::shown(record, state.master_key.refs())
+pub(crate) fn shown(state: &AppState, record: ExecutionRecord) -> executions::ExecutionOut {
+    executions::ExecutionOut::shown(record, state.master_key.refs())
 }
 
 impl From<StoreError> for ApiError {

@@ -12,7 +12,6 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::{Operator, Principal};
-use super::out::PluginsOut;
 use super::{AppState, store_error, to_completion};
 use crate::error::{ApiError, ErrorBody};
 use crate::plugins::{InstallError, PluginOut};
@@ -164,4 +163,11 @@ pub(super) async fn remove(
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// An installed action plugin.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PluginsOut {
+    /// Every installed plugin.
+    pub plugins: Vec<crate::plugins::PluginOut>,
 }

@@ -4,15 +4,16 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Admin;
 use super::json::JsonBody;
-use super::out::{SecretSetOut, SecretsOut};
 use super::{AppState, store_error};
 use crate::error::{ApiError, ErrorBody};
+use crate::store::SecretRecord;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -90,4 +91,41 @@ pub(super) async fn list(
         .map_err(store_error)?;
     let secrets = secrets.into_iter().map(Into::into).collect();
     Ok(Json(SecretsOut { secrets }))
+}
+
+/// `PUT …/secrets/{name}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SecretSetOut {
+    /// The secret's name.
+    pub name: String,
+    /// Whether it was created (else replaced).
+    pub created: bool,
+}
+
+/// `GET …/secrets`: names and times, never values.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SecretsOut {
+    /// The entity's secrets.
+    pub secrets: Vec<SecretOut>,
+}
+
+/// A secret as listed: never its value.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct SecretOut {
+    /// Its name.
+    pub name: String,
+    /// When it was first set.
+    pub created_at: String,
+    /// When its value last changed.
+    pub updated_at: String,
+}
+
+impl From<SecretRecord> for SecretOut {
+    fn from(record: SecretRecord) -> Self {
+        Self {
+            name: record.name,
+            created_at: record.created_at,
+            updated_at: record.updated_at,
+        }
+    }
 }

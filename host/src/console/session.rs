@@ -39,7 +39,7 @@ pub(super) async fn sign_in(
     }
     let principal = key_principal(&state, key).await?;
     // The same body as `GET /v1/me`: who the key is.
-    let mut response = Json(crate::api::out::MeOut::from(principal)).into_response();
+    let mut response = Json(crate::api::entities::MeOut::from(principal)).into_response();
     // A session cookie (no Max-Age): it ends with the browser session or at sign-out.
     let cookie = format!(
         "{SESSION_COOKIE}={key}; Path=/; HttpOnly; SameSite=Strict{}",
