@@ -81,7 +81,22 @@ fn lease_ms(seconds: u32) -> Result<i64, ApiError> {
     }
 }
 
-#[utoipa::path(post, path = "/v1/entities/{entity}/queues/{queue}/claim", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("queue" = String, Path)), request_body = ClaimIn, responses((status = 200, body = ClaimOut, description = "The next item (higher priority first, then FIFO) with its job, or none"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody, description = "Not an agent key bound to this queue"), (status = 404, body = ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/v1/entities/{entity}/queues/{queue}/claim",
+    tag = "launch",
+    params(
+        ("entity" = String, Path),
+        ("queue" = String, Path),
+    ),
+    request_body = ClaimIn,
+    responses(
+        (status = 200, body = ClaimOut, description = "The next item (higher priority first, then FIFO) with its job, or none"),
+        (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "Not an agent key bound to this queue"),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn claim(
     State(state): State<AppState>,
     agent: AgentKey,
@@ -155,7 +170,17 @@ pub(super) struct AgentsOut {
     pub agents: Vec<AgentOut>,
 }
 
-#[utoipa::path(get, path = "/v1/entities/{entity}/agents", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path)), responses((status = 200, body = AgentsOut, description = "Agents with their queues, slots in use and when they were last seen"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/v1/entities/{entity}/agents",
+    tag = "launch",
+    params(("entity" = String, Path)),
+    responses(
+        (status = 200, body = AgentsOut, description = "Agents with their queues, slots in use and when they were last seen"),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn list_agents(
     State(state): State<AppState>,
     principal: Principal,
@@ -197,7 +222,23 @@ pub(super) struct HeartbeatIn {
     pub lease_seconds: u32,
 }
 
-#[utoipa::path(post, path = "/v1/entities/{entity}/items/{id}/heartbeat", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("id" = String, Path)), request_body = HeartbeatIn, responses((status = 200, body = HeartbeatOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody, description = "Not an agent key bound to the item's queue"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The lease token's claim no longer holds the item")))]
+#[utoipa::path(
+    post,
+    path = "/v1/entities/{entity}/items/{id}/heartbeat",
+    tag = "launch",
+    params(
+        ("entity" = String, Path),
+        ("id" = String, Path),
+    ),
+    request_body = HeartbeatIn,
+    responses(
+        (status = 200, body = HeartbeatOut),
+        (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "Not an agent key bound to the item's queue"),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The lease token's claim no longer holds the item"),
+    ),
+)]
 pub(super) async fn heartbeat(
     State(state): State<AppState>,
     agent: AgentKey,
@@ -233,7 +274,23 @@ pub(super) struct FinishIn {
     pub output_offset: Option<u64>,
 }
 
-#[utoipa::path(post, path = "/v1/entities/{entity}/items/{id}/finish", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("id" = String, Path)), request_body = FinishIn, responses((status = 200, body = ItemOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody, description = "Not an agent key bound to the item's queue"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The lease token's claim no longer holds the item")))]
+#[utoipa::path(
+    post,
+    path = "/v1/entities/{entity}/items/{id}/finish",
+    tag = "launch",
+    params(
+        ("entity" = String, Path),
+        ("id" = String, Path),
+    ),
+    request_body = FinishIn,
+    responses(
+        (status = 200, body = ItemOut),
+        (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "Not an agent key bound to the item's queue"),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The lease token's claim no longer holds the item"),
+    ),
+)]
 pub(super) async fn finish(
     State(state): State<AppState>,
     agent: AgentKey,

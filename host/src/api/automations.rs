@@ -28,7 +28,19 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Creates an automation; it matches from the next event on.
-#[utoipa::path(post, path = "/v1/automations", tag = "automations", security(("api_key" = [])), request_body = AutomationInput, responses((status = 201, body = AutomationRow), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody, description = "The plugin refused the config")))]
+#[utoipa::path(
+    post,
+    path = "/v1/automations",
+    tag = "automations",
+    request_body = AutomationInput,
+    responses(
+        (status = 201, body = AutomationRow),
+        (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "The plugin refused the config"),
+    ),
+)]
 pub(super) async fn create(
     State(state): State<AppState>,
     principal: Principal,
@@ -87,7 +99,16 @@ pub(super) struct ListQuery {
     pub collection: Option<String>,
 }
 
-#[utoipa::path(get, path = "/v1/automations", tag = "automations", security(("api_key" = [])), params(ListQuery), responses((status = 200, description = "Automations with trigger_type, action_type, action_name and queue", body = AutomationsOut), (status = 404, body = ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/v1/automations",
+    tag = "automations",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "Automations with trigger_type, action_type, action_name and queue", body = AutomationsOut),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -111,7 +132,16 @@ pub(super) async fn list(
     }))
 }
 
-#[utoipa::path(get, path = "/v1/automations/{id}", tag = "automations", security(("api_key" = [])), params(("id" = String, Path)), responses((status = 200, body = AutomationRow), (status = 404, body = ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/v1/automations/{id}",
+    tag = "automations",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = AutomationRow),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn read(
     State(state): State<AppState>,
     principal: Principal,
@@ -125,7 +155,20 @@ pub(super) async fn read(
     Ok(Json(AutomationRow::from(automation)))
 }
 
-#[utoipa::path(patch, path = "/v1/automations/{id}", tag = "automations", security(("api_key" = [])), params(("id" = String, Path)), request_body = AutomationPatch, responses((status = 200, body = AutomationRow), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+#[utoipa::path(
+    patch,
+    path = "/v1/automations/{id}",
+    tag = "automations",
+    params(("id" = String, Path)),
+    request_body = AutomationPatch,
+    responses(
+        (status = 200, body = AutomationRow),
+        (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody),
+        (status = 422, body = ErrorBody),
+    ),
+)]
 pub(super) async fn update(
     State(state): State<AppState>,
     principal: Principal,
@@ -157,7 +200,16 @@ pub(super) async fn update(
     Ok(Json(AutomationRow::from(saved)))
 }
 
-#[utoipa::path(delete, path = "/v1/automations/{id}", tag = "automations", security(("api_key" = [])), params(("id" = String, Path)), responses((status = 204, description = "Deleted; its executions stay"), (status = 404, body = ErrorBody)))]
+#[utoipa::path(
+    delete,
+    path = "/v1/automations/{id}",
+    tag = "automations",
+    params(("id" = String, Path)),
+    responses(
+        (status = 204, description = "Deleted; its executions stay"),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn remove(
     State(state): State<AppState>,
     principal: Principal,
@@ -177,7 +229,19 @@ pub(super) async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/v1/automations/{id}/executions", tag = "automations", security(("api_key" = [])), params(("id" = String, Path), HistoryQuery), responses((status = 200, body = ExecutionsOut), (status = 404, body = ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/v1/automations/{id}/executions",
+    tag = "automations",
+    params(
+        ("id" = String, Path),
+        HistoryQuery,
+    ),
+    responses(
+        (status = 200, body = ExecutionsOut),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn executions(
     State(state): State<AppState>,
     principal: Principal,

@@ -25,7 +25,15 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(delete_key))
 }
 
-#[utoipa::path(get, path = "/v1/me", tag = "entities", security(("api_key" = [])), responses((status = 200, body = MeOut, description = "The calling key's entity and role"), (status = 401, body = ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/v1/me",
+    tag = "entities",
+    responses(
+        (status = 200, body = MeOut, description = "The calling key's entity and role"),
+        (status = 401, body = ErrorBody),
+    ),
+)]
 pub(super) async fn me(principal: Principal) -> Json<MeOut> {
     Json(MeOut::from(principal))
 }
@@ -39,7 +47,19 @@ pub(super) struct NewEntity {
     pub name: String,
 }
 
-#[utoipa::path(post, path = "/v1/entities", tag = "entities", security(("api_key" = [])), request_body = NewEntity, responses((status = 201, body = NewEntityOut, description = "The entity and its first admin key (shown once)"), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/v1/entities",
+    tag = "entities",
+    request_body = NewEntity,
+    responses(
+        (status = 201, body = NewEntityOut, description = "The entity and its first admin key (shown once)"),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody),
+    ),
+)]
 pub(super) async fn create_entity(
     State(state): State<AppState>,
     _operator: Operator,
@@ -78,7 +98,19 @@ pub(super) struct NewKeyBody {
     pub queues: Vec<String>,
 }
 
-#[utoipa::path(post, path = "/v1/entities/{entity}/keys", tag = "entities", security(("api_key" = [])), params(("entity" = String, Path)), request_body = NewKeyBody, responses((status = 201, body = NewKeyOut, description = "The new key (shown once)"), (status = 400, body = ErrorBody, description = "An agent key without queues, or queues for another role"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/v1/entities/{entity}/keys",
+    tag = "entities",
+    params(("entity" = String, Path)),
+    request_body = NewKeyBody,
+    responses(
+        (status = 201, body = NewKeyOut, description = "The new key (shown once)"),
+        (status = 400, body = ErrorBody, description = "An agent key without queues, or queues for another role"),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn create_key(
     State(state): State<AppState>,
     Admin(principal): Admin,
@@ -117,7 +149,17 @@ pub(super) async fn create_key(
     ))
 }
 
-#[utoipa::path(get, path = "/v1/entities/{entity}/keys", tag = "entities", security(("api_key" = [])), params(("entity" = String, Path)), responses((status = 200, body = KeysOut, description = "Key ids, roles and labels"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/v1/entities/{entity}/keys",
+    tag = "entities",
+    params(("entity" = String, Path)),
+    responses(
+        (status = 200, body = KeysOut, description = "Key ids, roles and labels"),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn list_keys(
     State(state): State<AppState>,
     Admin(principal): Admin,
@@ -141,7 +183,21 @@ pub(super) async fn list_keys(
     Ok(Json(KeysOut { keys }))
 }
 
-#[utoipa::path(delete, path = "/v1/entities/{entity}/keys/{id}", tag = "entities", security(("api_key" = [])), params(("entity" = String, Path), ("id" = String, Path)), responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(
+    delete,
+    path = "/v1/entities/{entity}/keys/{id}",
+    tag = "entities",
+    params(
+        ("entity" = String, Path),
+        ("id" = String, Path),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody),
+    ),
+)]
 pub(super) async fn delete_key(
     State(state): State<AppState>,
     Admin(principal): Admin,

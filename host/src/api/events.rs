@@ -80,7 +80,19 @@ fn batch_event_key(key: &str, index: usize) -> String {
     format!("batch\n{key}\n{index}")
 }
 
-#[utoipa::path(post, path = "/v1/events", tag = "events", security(("api_key" = [])), request_body = EventInput, params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried post return the same event id")), responses((status = 202, body = IngestOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/v1/events",
+    tag = "events",
+    request_body = EventInput,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried post return the same event id")),
+    responses(
+        (status = 202, body = IngestOut),
+        (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody),
+    ),
+)]
 pub(super) async fn ingest_one(
     State(state): State<AppState>,
     principal: Principal,
@@ -106,7 +118,19 @@ pub(super) struct Batch {
     pub events: Vec<Value>,
 }
 
-#[utoipa::path(post, path = "/v1/events/batch", tag = "events", security(("api_key" = [])), request_body = Batch, params(("Idempotency-Key" = Option<String>, Header, description = "Covers the whole batch")), responses((status = 202, body = BatchOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/v1/events/batch",
+    tag = "events",
+    request_body = Batch,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Covers the whole batch")),
+    responses(
+        (status = 202, body = BatchOut),
+        (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 413, body = ErrorBody),
+    ),
+)]
 pub(super) async fn ingest_batch(
     State(state): State<AppState>,
     principal: Principal,
@@ -149,7 +173,16 @@ pub(super) async fn ingest_batch(
     ))
 }
 
-#[utoipa::path(get, path = "/v1/events/{id}", tag = "events", security(("api_key" = [])), params(("id" = String, Path)), responses((status = 200, body = EventOut, description = "The event and the executions it triggered"), (status = 404, body = ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/v1/events/{id}",
+    tag = "events",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = EventOut, description = "The event and the executions it triggered"),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn read(
     State(state): State<AppState>,
     principal: Principal,

@@ -93,7 +93,16 @@ fn instant(field: &str, text: &str) -> Result<String, ApiError> {
 }
 
 /// The entity's executions, newest first, narrowed by automation, status and creation time.
-#[utoipa::path(get, path = "/v1/executions", tag = "executions", security(("api_key" = [])), params(HistoryQuery), responses((status = 200, body = ExecutionsOut), (status = 400, body = ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/v1/executions",
+    tag = "executions",
+    params(HistoryQuery),
+    responses(
+        (status = 200, body = ExecutionsOut),
+        (status = 400, body = ErrorBody),
+    ),
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -108,7 +117,16 @@ pub(super) async fn list(
     Ok(Json(ExecutionsOut { executions }))
 }
 
-#[utoipa::path(get, path = "/v1/executions/{id}", tag = "executions", security(("api_key" = [])), params(("id" = String, Path)), responses((status = 200, body = ExecutionOut), (status = 404, body = ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/v1/executions/{id}",
+    tag = "executions",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = ExecutionOut),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn read(
     State(state): State<AppState>,
     principal: Principal,
@@ -122,7 +140,17 @@ pub(super) async fn read(
     Ok(Json(shown(&state, record)))
 }
 
-#[utoipa::path(post, path = "/v1/executions/{id}/retry", tag = "executions", security(("api_key" = [])), params(("id" = String, Path)), responses((status = 202, body = ExecutionOut, description = "Queued again"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "Still in progress")))]
+#[utoipa::path(
+    post,
+    path = "/v1/executions/{id}/retry",
+    tag = "executions",
+    params(("id" = String, Path)),
+    responses(
+        (status = 202, body = ExecutionOut, description = "Queued again"),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "Still in progress"),
+    ),
+)]
 pub(super) async fn retry(
     State(state): State<AppState>,
     principal: Principal,

@@ -115,7 +115,20 @@ fn some<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>
     Option::<String>::deserialize(d).map(Some)
 }
 
-#[utoipa::path(post, path = "/v1/entities/{entity}/integrations", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path)), request_body = NewIntegration, responses((status = 201, body = IntegrationOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/v1/entities/{entity}/integrations",
+    tag = "integrations",
+    params(("entity" = String, Path)),
+    request_body = NewIntegration,
+    responses(
+        (status = 201, body = IntegrationOut),
+        (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody),
+    ),
+)]
 pub(super) async fn create(
     State(state): State<AppState>,
     Admin(principal): Admin,
@@ -140,7 +153,16 @@ pub(super) async fn create(
     Ok((StatusCode::CREATED, Json(record.into())))
 }
 
-#[utoipa::path(get, path = "/v1/entities/{entity}/integrations", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path)), responses((status = 200, body = IntegrationsOut), (status = 404, body = ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/v1/entities/{entity}/integrations",
+    tag = "integrations",
+    params(("entity" = String, Path)),
+    responses(
+        (status = 200, body = IntegrationsOut),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     principal: Principal,
@@ -151,7 +173,19 @@ pub(super) async fn list(
     Ok(Json(IntegrationsOut { integrations }))
 }
 
-#[utoipa::path(get, path = "/v1/entities/{entity}/integrations/{name}", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), responses((status = 200, body = IntegrationOut), (status = 404, body = ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/v1/entities/{entity}/integrations/{name}",
+    tag = "integrations",
+    params(
+        ("entity" = String, Path),
+        ("name" = String, Path),
+    ),
+    responses(
+        (status = 200, body = IntegrationOut),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn read(
     State(state): State<AppState>,
     principal: Principal,
@@ -163,7 +197,23 @@ pub(super) async fn read(
     ))
 }
 
-#[utoipa::path(patch, path = "/v1/entities/{entity}/integrations/{name}", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), request_body = IntegrationPatch, responses((status = 200, body = IntegrationOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(
+    patch,
+    path = "/v1/entities/{entity}/integrations/{name}",
+    tag = "integrations",
+    params(
+        ("entity" = String, Path),
+        ("name" = String, Path),
+    ),
+    request_body = IntegrationPatch,
+    responses(
+        (status = 200, body = IntegrationOut),
+        (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody),
+    ),
+)]
 pub(super) async fn update(
     State(state): State<AppState>,
     Admin(principal): Admin,
@@ -185,7 +235,21 @@ pub(super) async fn update(
     ))
 }
 
-#[utoipa::path(delete, path = "/v1/entities/{entity}/integrations/{name}", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "Automations use it (named in the message)")))]
+#[utoipa::path(
+    delete,
+    path = "/v1/entities/{entity}/integrations/{name}",
+    tag = "integrations",
+    params(
+        ("entity" = String, Path),
+        ("name" = String, Path),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "Automations use it (named in the message)"),
+    ),
+)]
 pub(super) async fn remove(
     State(state): State<AppState>,
     Admin(principal): Admin,
@@ -267,7 +331,22 @@ impl TestOut {
     }
 }
 
-#[utoipa::path(post, path = "/v1/entities/{entity}/integrations/{name}/test", tag = "integrations", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), request_body = TestRequest, responses((status = 200, body = TestOut, description = "The receiver's status, headers and body, or why nothing was sent; the request as sent, secrets redacted"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/v1/entities/{entity}/integrations/{name}/test",
+    tag = "integrations",
+    params(
+        ("entity" = String, Path),
+        ("name" = String, Path),
+    ),
+    request_body = TestRequest,
+    responses(
+        (status = 200, body = TestOut, description = "The receiver's status, headers and body, or why nothing was sent; the request as sent, secrets redacted"),
+        (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn test(
     State(state): State<AppState>,
     Admin(principal): Admin,

@@ -176,7 +176,22 @@ fn invalid(message: String) -> ApiError {
     ApiError::Invalid(message)
 }
 
-#[utoipa::path(put, path = "/v1/entities/{entity}/jobs/{name}", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), request_body = JobSpec, responses((status = 201, body = JobOut, description = "A new version"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(
+    put,
+    path = "/v1/entities/{entity}/jobs/{name}",
+    tag = "launch",
+    params(
+        ("entity" = String, Path),
+        ("name" = String, Path),
+    ),
+    request_body = JobSpec,
+    responses(
+        (status = 201, body = JobOut, description = "A new version"),
+        (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn save_job(
     State(state): State<AppState>,
     Admin(principal): Admin,
@@ -190,7 +205,16 @@ pub(super) async fn save_job(
     Ok((StatusCode::CREATED, Json(job.into())))
 }
 
-#[utoipa::path(get, path = "/v1/entities/{entity}/jobs", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path)), responses((status = 200, body = JobsOut, description = "Each job's latest version"), (status = 404, body = ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/v1/entities/{entity}/jobs",
+    tag = "launch",
+    params(("entity" = String, Path)),
+    responses(
+        (status = 200, body = JobsOut, description = "Each job's latest version"),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn list_jobs(
     State(state): State<AppState>,
     principal: Principal,
@@ -202,7 +226,20 @@ pub(super) async fn list_jobs(
     }))
 }
 
-#[utoipa::path(get, path = "/v1/entities/{entity}/jobs/{name}", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path, description = "`name` (the latest version) or `name@version`")), responses((status = 200, body = JobOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/v1/entities/{entity}/jobs/{name}",
+    tag = "launch",
+    params(
+        ("entity" = String, Path),
+        ("name" = String, Path, description = "`name` (the latest version) or `name@version`"),
+    ),
+    responses(
+        (status = 200, body = JobOut),
+        (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn read_job(
     State(state): State<AppState>,
     principal: Principal,
@@ -213,7 +250,20 @@ pub(super) async fn read_job(
     Ok(Json(state.store.job(entity.id, &job).await?.into()))
 }
 
-#[utoipa::path(get, path = "/v1/entities/{entity}/jobs/{name}/versions", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), responses((status = 200, body = JobsOut, description = "Every version, oldest first"), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/v1/entities/{entity}/jobs/{name}/versions",
+    tag = "launch",
+    params(
+        ("entity" = String, Path),
+        ("name" = String, Path),
+    ),
+    responses(
+        (status = 200, body = JobsOut, description = "Every version, oldest first"),
+        (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn job_versions(
     State(state): State<AppState>,
     principal: Principal,
@@ -239,7 +289,20 @@ pub(super) struct NewQueue {
     pub name: String,
 }
 
-#[utoipa::path(post, path = "/v1/entities/{entity}/queues", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path)), request_body = NewQueue, responses((status = 201, body = QueueOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/v1/entities/{entity}/queues",
+    tag = "launch",
+    params(("entity" = String, Path)),
+    request_body = NewQueue,
+    responses(
+        (status = 201, body = QueueOut),
+        (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody),
+    ),
+)]
 pub(super) async fn create_queue(
     State(state): State<AppState>,
     Admin(principal): Admin,
@@ -251,7 +314,16 @@ pub(super) async fn create_queue(
     Ok((StatusCode::CREATED, Json(queue.into())))
 }
 
-#[utoipa::path(get, path = "/v1/entities/{entity}/queues", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path)), responses((status = 200, body = QueuesOut), (status = 404, body = ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/v1/entities/{entity}/queues",
+    tag = "launch",
+    params(("entity" = String, Path)),
+    responses(
+        (status = 200, body = QueuesOut),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn list_queues(
     State(state): State<AppState>,
     principal: Principal,
@@ -281,7 +353,21 @@ pub(super) struct NewItemIn {
     pub overrides: Map<String, Value>,
 }
 
-#[utoipa::path(post, path = "/v1/entities/{entity}/queues/{queue}/items", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("queue" = String, Path)), request_body = NewItemIn, responses((status = 201, body = ItemOut), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/v1/entities/{entity}/queues/{queue}/items",
+    tag = "launch",
+    params(
+        ("entity" = String, Path),
+        ("queue" = String, Path),
+    ),
+    request_body = NewItemIn,
+    responses(
+        (status = 201, body = ItemOut),
+        (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn enqueue(
     State(state): State<AppState>,
     principal: Principal,
@@ -321,7 +407,20 @@ pub(super) struct ItemsQuery {
     pub limit: Option<usize>,
 }
 
-#[utoipa::path(get, path = "/v1/entities/{entity}/queues/{queue}/items", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("queue" = String, Path), ItemsQuery), responses((status = 200, body = ItemsOut), (status = 404, body = ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/v1/entities/{entity}/queues/{queue}/items",
+    tag = "launch",
+    params(
+        ("entity" = String, Path),
+        ("queue" = String, Path),
+        ItemsQuery,
+    ),
+    responses(
+        (status = 200, body = ItemsOut),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn list_items(
     State(state): State<AppState>,
     principal: Principal,
@@ -341,7 +440,19 @@ pub(super) async fn list_items(
     }))
 }
 
-#[utoipa::path(get, path = "/v1/entities/{entity}/items/{id}", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("id" = String, Path)), responses((status = 200, body = ItemOut), (status = 404, body = ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/v1/entities/{entity}/items/{id}",
+    tag = "launch",
+    params(
+        ("entity" = String, Path),
+        ("id" = String, Path),
+    ),
+    responses(
+        (status = 200, body = ItemOut),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn read_item(
     State(state): State<AppState>,
     principal: Principal,
@@ -351,7 +462,20 @@ pub(super) async fn read_item(
     Ok(Json(state.store.item(entity.id, &id).await?.into()))
 }
 
-#[utoipa::path(post, path = "/v1/entities/{entity}/items/{id}/cancel", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("id" = String, Path)), responses((status = 200, body = ItemOut, description = "Cancelled; a running process is stopped by its agent"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "It already ended")))]
+#[utoipa::path(
+    post,
+    path = "/v1/entities/{entity}/items/{id}/cancel",
+    tag = "launch",
+    params(
+        ("entity" = String, Path),
+        ("id" = String, Path),
+    ),
+    responses(
+        (status = 200, body = ItemOut, description = "Cancelled; a running process is stopped by its agent"),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "It already ended"),
+    ),
+)]
 pub(super) async fn cancel_item(
     State(state): State<AppState>,
     principal: Principal,
@@ -395,7 +519,23 @@ pub(super) struct OutputAppendedOut {
     pub output_bytes: u64,
 }
 
-#[utoipa::path(post, path = "/v1/entities/{entity}/items/{id}/output", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("id" = String, Path)), request_body = OutputIn, responses((status = 200, body = OutputAppendedOut), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody, description = "Not an agent key bound to the item's queue"), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "The lease token's claim no longer holds the item")))]
+#[utoipa::path(
+    post,
+    path = "/v1/entities/{entity}/items/{id}/output",
+    tag = "launch",
+    params(
+        ("entity" = String, Path),
+        ("id" = String, Path),
+    ),
+    request_body = OutputIn,
+    responses(
+        (status = 200, body = OutputAppendedOut),
+        (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "Not an agent key bound to the item's queue"),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The lease token's claim no longer holds the item"),
+    ),
+)]
 pub(super) async fn append_output(
     State(state): State<AppState>,
     agent: AgentKey,
@@ -437,7 +577,20 @@ pub(super) struct OutputOut {
     pub output_bytes: u64,
 }
 
-#[utoipa::path(get, path = "/v1/entities/{entity}/items/{id}/output", tag = "launch", security(("api_key" = [])), params(("entity" = String, Path), ("id" = String, Path), OutputQuery), responses((status = 200, body = OutputOut, description = "The output from the offset on, as far as it is kept"), (status = 404, body = ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/v1/entities/{entity}/items/{id}/output",
+    tag = "launch",
+    params(
+        ("entity" = String, Path),
+        ("id" = String, Path),
+        OutputQuery,
+    ),
+    responses(
+        (status = 200, body = OutputOut, description = "The output from the offset on, as far as it is kept"),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn read_output(
     State(state): State<AppState>,
     principal: Principal,

@@ -4,7 +4,7 @@
 
 use axum::Router;
 use axum::routing::get;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use utoipa_axum::router::OpenApiRouter;
@@ -33,11 +33,13 @@ use super::AppState;
 )]
 pub struct ApiDoc;
 
-/// Declares the `Authorization: Bearer <api key>` scheme the paths refer to.
+/// Declares the `Authorization: Bearer <api key>` scheme, and that every operation needs it
+/// unless its annotation says `security(())` (health and metrics).
 struct BearerKey;
 
 impl Modify for BearerKey {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        openapi.security = Some(vec![SecurityRequirement::new("api_key", [""; 0])]);
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "api_key",
@@ -87,7 +89,13 @@ impl Modify for CommonAnswers {
                         .entry(status.to_string())
                         .or_insert_with(|| error(description));
                 };
-                if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+                // No `security` of its own: the document's default, a key.
+                let takes_key = operation.security.as_ref().is_none_or(|requirements| {
+                    requirements
+                        .iter()
+                        .any(|r| serde_json::to_value(r).is_ok_and(|v| v != serde_json::json!({})))
+                });
+                if takes_key {
                     add("401", "No key, or a key that is not valid");
                 }
                 let has_query = operation.parameters.as_ref().is_some_and(|params| {

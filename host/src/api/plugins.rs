@@ -26,7 +26,15 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .layer(axum::extract::DefaultBodyLimit::max(MAX_COMPONENT_BYTES))
 }
 
-#[utoipa::path(get, path = "/v1/plugins", tag = "plugins", security(("api_key" = [])), responses((status = 200, body = PluginsOut, description = "Installed action plugins with versions and config schemas"), (status = 401, body = ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/v1/plugins",
+    tag = "plugins",
+    responses(
+        (status = 200, body = PluginsOut, description = "Installed action plugins with versions and config schemas"),
+        (status = 401, body = ErrorBody),
+    ),
+)]
 pub(super) async fn list(State(state): State<AppState>, principal: Principal) -> Json<PluginsOut> {
     // Where a component came from is a path on the server: the operator's to know.
     let operator = principal.role == crate::auth::Role::Admin && principal.entity.operator;
@@ -66,7 +74,20 @@ fn install_error(error: InstallError) -> ApiError {
 /// plugin of the same name. It is validated first (a component of the `herald:plugin` world, a
 /// contract version this host supports, a description and a config schema that parse) and
 /// compiled once; executions already running finish on the version they started with.
-#[utoipa::path(post, path = "/v1/plugins", tag = "plugins", security(("api_key" = [])), request_body(content = Vec<u8>, content_type = "application/wasm", description = "The component"), responses((status = 201, body = InstalledOut, description = "Installed"), (status = 200, body = InstalledOut, description = "Replaced an installed version"), (status = 400, body = ErrorBody, description = "Not a valid plugin component (the reason says why)"), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody, description = "The name is a built-in plugin's"), (status = 413, body = ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/v1/plugins",
+    tag = "plugins",
+    request_body(content = Vec<u8>, content_type = "application/wasm", description = "The component"),
+    responses(
+        (status = 201, body = InstalledOut, description = "Installed"),
+        (status = 200, body = InstalledOut, description = "Replaced an installed version"),
+        (status = 400, body = ErrorBody, description = "Not a valid plugin component (the reason says why)"),
+        (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The name is a built-in plugin's"),
+        (status = 413, body = ErrorBody),
+    ),
+)]
 pub(super) async fn install(
     State(state): State<AppState>,
     _operator: Operator,
@@ -125,7 +146,18 @@ pub(super) async fn install(
 }
 
 /// Removes a third-party plugin; refused while automations use it.
-#[utoipa::path(delete, path = "/v1/plugins/{name}", tag = "plugins", security(("api_key" = [])), params(("name" = String, Path)), responses((status = 204, description = "Removed"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "A built-in, or automations use it (named in the message)")))]
+#[utoipa::path(
+    delete,
+    path = "/v1/plugins/{name}",
+    tag = "plugins",
+    params(("name" = String, Path)),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "A built-in, or automations use it (named in the message)"),
+    ),
+)]
 pub(super) async fn remove(
     State(state): State<AppState>,
     _operator: Operator,

@@ -24,7 +24,22 @@ pub(super) struct RunHeartbeatOut {
     pub state: String,
 }
 
-#[utoipa::path(post, path = "/v1/entities/{entity}/projects/{project}/runs/{run_id}/heartbeat", tag = "events", security(("api_key" = [])), params(("entity" = String, Path), ("project" = String, Path), ("run_id" = String, Path)), responses((status = 200, body = RunHeartbeatOut, description = "The run counts as alive from now"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/v1/entities/{entity}/projects/{project}/runs/{run_id}/heartbeat",
+    tag = "events",
+    params(
+        ("entity" = String, Path),
+        ("project" = String, Path),
+        ("run_id" = String, Path),
+    ),
+    responses(
+        (status = 200, body = RunHeartbeatOut, description = "The run counts as alive from now"),
+        (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn heartbeat(
     State(state): State<AppState>,
     principal: Principal,

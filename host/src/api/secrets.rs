@@ -30,7 +30,23 @@ pub(super) struct SecretValue {
     pub value: String,
 }
 
-#[utoipa::path(put, path = "/v1/entities/{entity}/secrets/{name}", tag = "secrets", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), request_body = SecretValue, responses((status = 201, body = SecretSetOut, description = "Created"), (status = 200, body = SecretSetOut, description = "Replaced"), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(
+    put,
+    path = "/v1/entities/{entity}/secrets/{name}",
+    tag = "secrets",
+    params(
+        ("entity" = String, Path),
+        ("name" = String, Path),
+    ),
+    request_body = SecretValue,
+    responses(
+        (status = 201, body = SecretSetOut, description = "Created"),
+        (status = 200, body = SecretSetOut, description = "Replaced"),
+        (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn set(
     State(state): State<AppState>,
     Admin(principal): Admin,
@@ -63,7 +79,21 @@ pub(super) async fn set(
     Ok((status, Json(SecretSetOut { name, created })))
 }
 
-#[utoipa::path(delete, path = "/v1/entities/{entity}/secrets/{name}", tag = "secrets", security(("api_key" = [])), params(("entity" = String, Path), ("name" = String, Path)), responses((status = 204, description = "Deleted"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+#[utoipa::path(
+    delete,
+    path = "/v1/entities/{entity}/secrets/{name}",
+    tag = "secrets",
+    params(
+        ("entity" = String, Path),
+        ("name" = String, Path),
+    ),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody),
+    ),
+)]
 pub(super) async fn remove(
     State(state): State<AppState>,
     Admin(principal): Admin,
@@ -78,7 +108,17 @@ pub(super) async fn remove(
     Ok(StatusCode::NO_CONTENT)
 }
 
-#[utoipa::path(get, path = "/v1/entities/{entity}/secrets", tag = "secrets", security(("api_key" = [])), params(("entity" = String, Path)), responses((status = 200, description = "Names and times, never values", body = SecretsOut), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/v1/entities/{entity}/secrets",
+    tag = "secrets",
+    params(("entity" = String, Path)),
+    responses(
+        (status = 200, description = "Names and times, never values", body = SecretsOut),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn list(
     State(state): State<AppState>,
     Admin(principal): Admin,

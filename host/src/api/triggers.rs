@@ -38,7 +38,15 @@ pub(crate) struct ScopeOut {
 }
 
 /// What automations may be built from.
-#[utoipa::path(get, path = "/v1/triggers", tag = "automations", security(("api_key" = [])), responses((status = 200, body = CatalogOut, description = "The event kinds each kind of scope accepts, and the template variables"), (status = 401, body = ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/v1/triggers",
+    tag = "automations",
+    responses(
+        (status = 200, body = CatalogOut, description = "The event kinds each kind of scope accepts, and the template variables"),
+        (status = 401, body = ErrorBody),
+    ),
+)]
 pub(super) async fn catalog(_principal: Principal) -> Json<CatalogOut> {
     Json(CatalogOut {
         scopes: ScopeKind::ALL
