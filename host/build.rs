@@ -5,6 +5,9 @@
 //! Crates named `herald-plugin-*` are the built-ins, embedded in the binary; crates named
 //! `herald-fixture-*` are test-only components whose directory the tests receive through
 //! `HERALD_FIXTURE_DIR`.
+//!
+//! It also lists the console's files (`src/console/assets`) for embedding, so that a new page is
+//! a new file and nothing else here.
 
 use std::env;
 use std::fmt::Write as _;
@@ -59,6 +62,7 @@ fn main() {
     builtins.push_str("];\n");
     let out_dir = PathBuf::from(env::var("OUT_DIR").unwrap());
     std::fs::write(out_dir.join("builtin_components.rs"), builtins).unwrap();
+    embed_console(&manifest_dir.join("src/console/assets"), &out_dir);
     println!("cargo:rustc-env=HERALD_FIXTURE_DIR={}", out_wasm.display());
     println!(
         "cargo:rustc-env=HERALD_SDK_DIR={}",
@@ -149,4 +153,53 @@ fn package_name(manifest: &str) -> Option<String> {
         .skip_while(|line| line.trim() != "[package]")
         .find_map(|line| line.trim().strip_prefix("name = "))
         .map(|name| name.trim_matches('"').to_string())
+}
+
+/// Writes `console_assets.rs`: every file under the console's assets folder (but the page
+/// itself, `index.html`) as (path under `/console/`, content type, content). A file of a kind
+/// the console does not serve fails the build rather than being sent with a guessed type.
+fn embed_console(assets: &Path, out_dir: &Path) {
+    println!("cargo:rerun-if-changed={}", assets.display());
+    let mut files = Vec::new();
+    let mut folders = vec![assets.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        println!("cargo:rerun-if-changed={}", folder.display());
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    files.sort();
+    let mut list = String::from(
+        "/// The embedded files: path under `/console/`, content type, content.\n\
+         const ASSETS: &[(&str, &str, &str)] = &[\n",
+    );
+    for file in files {
+        let name = file
+            .strip_prefix(assets)
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
+        if name == "index.html" {
+            continue;
+        }
+        let kind = match file.extension().and_then(|e| e.to_str()) {
+            Some("js") => "text/javascript",
+            Some("css") => "text/css",
+            Some("svg") => "image/svg+xml",
+            other => panic!("console asset {name}: no content type for {other:?}"),
+        };
+        writeln!(
+            list,
+            "    ({name:?}, {kind:?}, include_str!({:?})),",
+            file.display().to_string()
+        )
+        .unwrap();
+    }
+    list.push_str("];\n");
+    std::fs::write(out_dir.join("console_assets.rs"), list).unwrap();
 }

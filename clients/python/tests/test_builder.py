@@ -8,6 +8,7 @@ import uuid
 import pytest
 
 from herald_client import (
+    HeraldError,
     BuilderError,
     GitHubDispatch,
     Herald,
@@ -73,8 +74,6 @@ def test_every_built_automation_is_accepted_and_reads_back_equal(admin: Herald, 
 
 def test_mistakes_fail_before_any_request() -> None:
     for build in [
-        lambda: OnLinkArtifact(project("default", "train")),
-        lambda: OnRunState(registry("default", "models")),
         lambda: OnRunState(project("default", "p"), state="DONE"),
         lambda: OnAddArtifactAlias(registry("default", "m"), alias="(unclosed"),
         lambda: metric("loss").mean(0),
@@ -88,6 +87,19 @@ def test_mistakes_fail_before_any_request() -> None:
     ]:
         with pytest.raises(BuilderError):
             build()
+
+
+def test_a_kind_its_scope_does_not_take_is_refused_by_the_server_naming_the_scope(admin: Herald) -> None:
+    # Which scopes take which kinds has one home, the server (GET /v1/triggers): the builder
+    # sends what it is given, and the refusal comes back as an error that says why.
+    for spec in [
+        OnLinkArtifact(project("default", "train")) >> NoOp(),
+        OnRunState(registry("default", "models")) >> NoOp(),
+    ]:
+        with pytest.raises(HeraldError) as refused:
+            admin.create_automation(spec, name=f"wrong-scope-{uuid.uuid4().hex[:6]}")
+        assert refused.value.status == 400
+        assert "scope" in refused.value.message, refused.value.message
 
 
 def test_apply_creates_updates_and_then_changes_nothing(admin: Herald) -> None:

@@ -24,70 +24,7 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; st
      img-src 'self' data:; connect-src 'self'; form-action 'self'; base-uri 'none'; \
      frame-ancestors 'none'";
 
-/// The embedded files: path under `/console/`, content type, content.
-const ASSETS: &[(&str, &str, &str)] = &[
-    ("style.css", "text/css", include_str!("assets/style.css")),
-    (
-        "js/app.js",
-        "text/javascript",
-        include_str!("assets/js/app.js"),
-    ),
-    (
-        "js/api.js",
-        "text/javascript",
-        include_str!("assets/js/api.js"),
-    ),
-    (
-        "js/dom.js",
-        "text/javascript",
-        include_str!("assets/js/dom.js"),
-    ),
-    (
-        "js/automations.js",
-        "text/javascript",
-        include_str!("assets/js/automations.js"),
-    ),
-    (
-        "js/wizard.js",
-        "text/javascript",
-        include_str!("assets/js/wizard.js"),
-    ),
-    (
-        "js/history.js",
-        "text/javascript",
-        include_str!("assets/js/history.js"),
-    ),
-    (
-        "js/integrations.js",
-        "text/javascript",
-        include_str!("assets/js/integrations.js"),
-    ),
-    (
-        "js/secrets.js",
-        "text/javascript",
-        include_str!("assets/js/secrets.js"),
-    ),
-    (
-        "js/events.js",
-        "text/javascript",
-        include_str!("assets/js/events.js"),
-    ),
-    (
-        "js/launch.js",
-        "text/javascript",
-        include_str!("assets/js/launch.js"),
-    ),
-    (
-        "js/plugins.js",
-        "text/javascript",
-        include_str!("assets/js/plugins.js"),
-    ),
-    (
-        "favicon.svg",
-        "image/svg+xml",
-        include_str!("assets/favicon.svg"),
-    ),
-];
+include!(concat!(env!("OUT_DIR"), "/console_assets.rs"));
 
 const INDEX: &str = include_str!("assets/index.html");
 

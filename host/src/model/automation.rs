@@ -89,6 +89,17 @@ impl ScopeKind {
         }
     }
 
+    /// The kind as a form offers it: "A project", "A collection in a registry", ...
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::Entity => "The whole entity",
+            Self::Project => "A project",
+            Self::Registry => "A registry",
+            Self::ProjectCollection => "A collection in a project",
+            Self::RegistryCollection => "A collection in a registry",
+        }
+    }
+
     /// The kind in words, for messages: "a project", "a registry collection", ...
     pub fn described(self) -> &'static str {
         match self {
@@ -122,6 +133,30 @@ pub enum TriggerKind {
 }
 
 impl TriggerKind {
+    /// Every kind, in the order forms offer them.
+    pub const ALL: [Self; 7] = [
+        Self::CreateArtifact,
+        Self::LinkArtifact,
+        Self::AddArtifactAlias,
+        Self::RunState,
+        Self::RunMetricThreshold,
+        Self::RunMetricChange,
+        Self::RunMetricZscore,
+    ];
+
+    /// What the kind waits for, as a form offers it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::CreateArtifact => "A new artifact version is created",
+            Self::LinkArtifact => "An artifact version is linked to a registry",
+            Self::AddArtifactAlias => "An alias is added to an artifact version",
+            Self::RunState => "A run changes state",
+            Self::RunMetricThreshold => "A run metric crosses a threshold",
+            Self::RunMetricChange => "A run metric changes by an amount",
+            Self::RunMetricZscore => "A run metric is an outlier (z-score)",
+        }
+    }
+
     /// The wire name.
     pub fn as_str(self) -> &'static str {
         match self {

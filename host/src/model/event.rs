@@ -24,6 +24,35 @@ pub enum EventType {
 }
 
 impl EventType {
+    /// Every event type, in the order forms offer them.
+    pub const ALL: [Self; 5] = [
+        Self::CreateArtifact,
+        Self::LinkArtifact,
+        Self::AddArtifactAlias,
+        Self::RunState,
+        Self::RunMetric,
+    ];
+
+    /// The fields an event of this type carries besides `type` and `entity` (optional ones
+    /// included), in the order a form asks for them. An artifact event that may happen in a
+    /// project or a registry lists both: it carries one of them.
+    pub fn fields(self) -> &'static [&'static str] {
+        match self {
+            Self::CreateArtifact => &["project", "collection", "version", "author"],
+            Self::LinkArtifact => &["registry", "collection", "version", "author"],
+            Self::AddArtifactAlias => &[
+                "project",
+                "registry",
+                "collection",
+                "version",
+                "alias",
+                "author",
+            ],
+            Self::RunState => &["project", "run_id", "run_name", "state", "author"],
+            Self::RunMetric => &["project", "run_id", "run_name", "step", "metrics"],
+        }
+    }
+
     /// The wire name, e.g. `LINK_ARTIFACT`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -479,6 +508,15 @@ mod tests {
     fn parse(json: &str) -> Result<(), String> {
         let input: EventInput = serde_json::from_str(json).map_err(|e| e.to_string())?;
         input.validate().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn every_field_a_form_asks_for_is_a_field_of_the_event() {
+        for kind in EventType::ALL {
+            for field in kind.fields() {
+                assert!(FILTER_FIELDS.contains(field), "{kind:?}: {field}");
+            }
+        }
     }
 
     #[test]

@@ -241,16 +241,6 @@ class metric(_Aggregate):  # noqa: N801 (reads as a function: metric("loss") > 0
 
 # -- triggers ----------------------------------------------------------------------------------
 
-_SCOPES = {
-    "CREATE_ARTIFACT": {"entity", "project", "project collection"},
-    "LINK_ARTIFACT": {"entity", "registry", "registry collection"},
-    "ADD_ARTIFACT_ALIAS": {"entity", "project", "registry", "project collection", "registry collection"},
-    "RUN_STATE": {"entity", "project"},
-    "RUN_METRIC_THRESHOLD": {"entity", "project"},
-    "RUN_METRIC_CHANGE": {"entity", "project"},
-    "RUN_METRIC_ZSCORE": {"entity", "project"},
-}
-
 
 def _regex(field: str, pattern: Optional[str]) -> Optional[Dict[str, Any]]:
     if pattern is None:
@@ -270,8 +260,8 @@ class Trigger:
                  metric_condition: Optional[Dict[str, Any]] = None) -> None:
         if not isinstance(scope, Scope):
             raise BuilderError("the first argument is a scope: entity(), project(), registry() or .collection()")
-        if scope._place not in _SCOPES[kind]:
-            raise BuilderError(f"{kind} cannot be scoped to a {scope._place}")
+        # Which scopes take which kinds is the server's to say (``GET /v1/triggers``): a kind
+        # its scope does not take is refused when the automation is saved, naming the field.
         parts = [f for f in filters if f]
         self.kind, self.scope, self.metric = kind, scope, metric_condition
         self.filter: Optional[Dict[str, Any]] = None

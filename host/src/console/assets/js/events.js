@@ -4,20 +4,22 @@
 import { api, session, seg } from "./api.js";
 import { h, fill, field, select, showError, clearErrors } from "./dom.js";
 
-const TYPES = ["CREATE_ARTIFACT", "LINK_ARTIFACT", "ADD_ARTIFACT_ALIAS", "RUN_STATE", "RUN_METRIC"];
-
-/** Which inputs each event type uses. */
-const USES = {
-  CREATE_ARTIFACT: ["project", "collection", "version", "author"],
-  LINK_ARTIFACT: ["registry", "collection", "version", "author"],
-  ADD_ARTIFACT_ALIAS: ["place", "collection", "version", "alias", "author"],
-  RUN_STATE: ["project", "run_id", "run_name", "state", "author"],
-  RUN_METRIC: ["project", "run_id", "run_name", "step", "metrics"],
-};
+/** Which inputs each event type uses, from the server's fields of each type (`GET /v1/triggers`):
+ * a type that may happen in a project or a registry asks where first. */
+function usesOf(catalog) {
+  return Object.fromEntries(
+    catalog.events.map(({ type, fields }) => {
+      const either = fields.includes("project") && fields.includes("registry");
+      const uses = either ? ["place", ...fields.filter((f) => f !== "project" && f !== "registry")] : fields;
+      return [type, uses];
+    }),
+  );
+}
 
 export async function sendEventPage(main) {
+  const USES = usesOf(await api("GET", "/v1/triggers"));
   const inputs = {
-    type: select(TYPES, "LINK_ARTIFACT", { name: "type" }),
+    type: select(Object.keys(USES), "LINK_ARTIFACT", { name: "type" }),
     place: select([["project", "in a project"], ["registry", "in a registry"]], "registry", { name: "place" }),
     project: h("input", { type: "text", name: "project", value: "" }),
     registry: h("input", { type: "text", name: "registry", value: "model-registry" }),

@@ -25,24 +25,6 @@ function stepOf(fieldName = "") {
   return "name";
 }
 
-const SCOPE_LABELS = {
-  entity: "The whole entity",
-  project: "A project",
-  registry: "A registry",
-  project_collection: "A collection in a project",
-  registry_collection: "A collection in a registry",
-};
-
-const EVENT_LABELS = {
-  CREATE_ARTIFACT: "A new artifact version is created",
-  LINK_ARTIFACT: "An artifact version is linked to a registry",
-  ADD_ARTIFACT_ALIAS: "An alias is added to an artifact version",
-  RUN_STATE: "A run changes state",
-  RUN_METRIC_THRESHOLD: "A run metric crosses a threshold",
-  RUN_METRIC_CHANGE: "A run metric changes by an amount",
-  RUN_METRIC_ZSCORE: "A run metric is an outlier (z-score)",
-};
-
 function scopeKind(scope) {
   if (!scope) return "entity";
   if (scope.type === "collection") return scope.registry ? "registry_collection" : "project_collection";
@@ -78,7 +60,10 @@ export async function wizardPage(main, id) {
     api("GET", `${entityPath()}/integrations`),
     id ? api("GET", `/v1/automations/${seg(id)}`) : Promise.resolve(null),
   ]);
-  const eventTypes = [...new Set(catalog.scopes.flatMap((s) => s.event_types))];
+  // Labels, and which scopes take which event kinds, come from the server (`GET /v1/triggers`).
+  const eventTypes = catalog.triggers.map((t) => t.type);
+  const eventLabel = Object.fromEntries(catalog.triggers.map((t) => [t.type, t.label]));
+  const scopeLabel = Object.fromEntries(catalog.scopes.map((s) => [s.scope, s.label]));
 
   let eventType = existing?.event.type || "LINK_ARTIFACT";
   let current = "event";
@@ -92,7 +77,7 @@ export async function wizardPage(main, id) {
     fill(
       eventBox,
       h("legend", {}, "When this happens"),
-      radios("event-type", eventTypes.map((t) => [t, `${EVENT_LABELS[t] || t} (${t})`]), eventType, (e) => {
+      radios("event-type", eventTypes.map((t) => [t, `${eventLabel[t]} (${t})`]), eventType, (e) => {
         eventType = e.target.value;
         renderScopes();
         renderFilter();
@@ -117,7 +102,7 @@ export async function wizardPage(main, id) {
     fill(
       scopeBox,
       h("legend", {}, "Where"),
-      radios("scope-kind", allowed.map((s) => [s, SCOPE_LABELS[s] || s]), scope, (e) => {
+      radios("scope-kind", allowed.map((s) => [s, scopeLabel[s]]), scope, (e) => {
         scope = e.target.value;
         showScopeNames();
       }),
