@@ -168,7 +168,10 @@ async fn generated_requests_get_documented_statuses_and_json_error_bodies() {
         tried_count += 1;
     }
     assert!(tried_count > 60, "only {tried_count} requests generated");
-    assert!(keyless >= 45, "only {keyless} operations tried without their key");
+    assert!(
+        keyless >= 45,
+        "only {keyless} operations tried without their key"
+    );
 }
 
 /// Validates a 2xx answer against the schema the document gives that operation and status.
