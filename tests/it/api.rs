@@ -599,7 +599,7 @@ async fn bad_bodies_are_400_and_name_the_field() {
         .await;
     assert_eq!(
         (r.0, message(&r).contains("no secret named MISSING")),
-        (400, true),
+        (404, true),
         "{}",
         r.1
     );
@@ -709,9 +709,11 @@ async fn bad_bodies_are_400_and_name_the_field() {
     no_integration["action"] = json!({"type": "webhook"});
     assert_eq!(admin.post("/v1/automations", &no_integration).await.0, 400);
     no_integration["action"] = json!({"type": "carrier-pigeon", "integration": "ci"});
+    // A plugin that is not installed is not found (404), and the answer says which are.
     let r = admin.post("/v1/automations", &no_integration).await;
     assert!(
-        r.0 == 400
+        r.0 == 404
+            && r.1["error"]["field"] == "action.type"
             && message(&r)
                 .contains("installed: github-dispatch, launch-job, no-op, slack, teams, webhook"),
         "{}",

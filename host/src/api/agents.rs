@@ -57,11 +57,14 @@ pub(super) struct ClaimIn {
     #[schema(min_length = 1, max_length = 128)]
     pub agent: String,
     /// How long the claim holds without a heartbeat (1–3600 s; default 30).
-    #[serde(default = "default_lease")]
+    #[serde(
+        deserialize_with = "crate::model::whole::integer",
+        default = "default_lease"
+    )]
     #[schema(minimum = 1, maximum = 3600)]
     pub lease_seconds: u32,
     /// How many items the agent runs at once (shown in the agent list; default 1).
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "crate::model::whole::integer")]
     #[schema(minimum = 1)]
     pub slots: u32,
 }
@@ -87,7 +90,7 @@ fn lease_ms(seconds: u32) -> Result<i64, ApiError> {
     tag = "launch",
     params(
         ("entity" = String, Path),
-        ("queue" = String, Path),
+        ("queue" = String, Path, pattern = r"^[A-Za-z0-9._-]{1,128}$"),
     ),
     request_body = ClaimIn,
     responses(
@@ -217,7 +220,10 @@ pub(super) struct HeartbeatIn {
     #[serde(default)]
     pub started: bool,
     /// How long the lease holds from now (1–3600 s; default 30).
-    #[serde(default = "default_lease")]
+    #[serde(
+        deserialize_with = "crate::model::whole::integer",
+        default = "default_lease"
+    )]
     #[schema(minimum = 1, maximum = 3600)]
     pub lease_seconds: u32,
 }
@@ -264,6 +270,7 @@ pub(super) struct FinishIn {
     /// The lease token the claim answered with.
     pub lease_token: String,
     /// The process's exit code (a signal's number is reported as 128 + it).
+    #[serde(deserialize_with = "crate::model::whole::integer")]
     pub exit_code: i32,
     /// The last of its output, not yet appended (the item keeps the stream's last 64 KiB).
     #[serde(default)]
@@ -271,6 +278,7 @@ pub(super) struct FinishIn {
     pub output: String,
     /// Where `output` starts in the run's output stream, as for `POST …/output`; without it,
     /// `output` follows whatever the item has.
+    #[serde(default, deserialize_with = "crate::model::whole::optional")]
     pub output_offset: Option<u64>,
 }
 

@@ -11,7 +11,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Principal;
-use super::executions::{ExecutionsOut, HistoryQuery};
+use super::executions::{ExecutionsOut, HistoryFilter};
 use super::json::JsonBody;
 use super::{AppState, shown, store_error, to_completion};
 use crate::automations::validate::{Refusal, validate};
@@ -235,7 +235,7 @@ pub(super) async fn remove(
     tag = "automations",
     params(
         ("id" = String, Path),
-        HistoryQuery,
+        HistoryFilter,
     ),
     responses(
         (status = 200, body = ExecutionsOut),
@@ -246,18 +246,9 @@ pub(super) async fn executions(
     State(state): State<AppState>,
     principal: Principal,
     Path(id): Path<AutomationId>,
-    Query(query): Query<HistoryQuery>,
+    Query(filter): Query<HistoryFilter>,
 ) -> Result<Json<ExecutionsOut>, ApiError> {
-    if query.automation.is_some() {
-        return Err(ApiError::Invalid(
-            "automation: the path names the automation already".into(),
-        ));
-    }
-    let query = HistoryQuery {
-        automation: Some(id.clone()),
-        ..query
-    }
-    .parse()?;
+    let query = filter.parse(Some(id.clone()))?;
     let executions = state
         .store
         .executions(principal.entity.id, query)
@@ -279,6 +270,7 @@ impl From<Refusal> for ApiError {
     fn from(refusal: Refusal) -> Self {
         match refusal {
             Refusal::Invalid(message) => ApiError::Invalid(message),
+            Refusal::Missing(message) => ApiError::NotFound(message),
             Refusal::PluginRefused(message) => ApiError::PluginRefused(message),
             Refusal::Store(error) => error.into(),
         }

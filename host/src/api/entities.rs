@@ -43,7 +43,7 @@ pub(super) async fn me(principal: Principal) -> Json<MeOut> {
 #[serde(deny_unknown_fields)]
 pub(super) struct NewEntity {
     /// The new entity's name (no `/`, `:` or control characters).
-    #[schema(min_length = 1, max_length = 128)]
+    #[schema(pattern = r"^[^/:\u0000-\u001F\u007F-\u009F]{1,128}$")]
     pub name: String,
 }
 
@@ -127,7 +127,7 @@ pub(super) async fn create_key(
             .await
             .map_err(|e| match e {
                 StoreError::NotFound(_) => {
-                    ApiError::Invalid(format!("queues[{index}]: no queue named {queue}"))
+                    ApiError::NotFound(format!("queues[{index}]: no queue named {queue}"))
                 }
                 other => other.into(),
             })?;

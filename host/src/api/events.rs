@@ -85,7 +85,7 @@ fn batch_event_key(key: &str, index: usize) -> String {
     path = "/v1/events",
     tag = "events",
     request_body = EventInput,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Makes a retried post return the same event id")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = r"^[\u0020-\u007E]{1,255}$", description = "Makes a retried post return the same event id")),
     responses(
         (status = 202, body = IngestOut),
         (status = 400, body = ErrorBody),
@@ -113,8 +113,8 @@ pub(super) async fn ingest_one(
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct Batch {
-    /// Up to 1,000 events.
-    #[schema(value_type = Vec<EventInput>)]
+    /// 1 to 1,000 events.
+    #[schema(value_type = Vec<EventInput>, min_items = 1, max_items = 1000)]
     pub events: Vec<Value>,
 }
 
@@ -123,7 +123,7 @@ pub(super) struct Batch {
     path = "/v1/events/batch",
     tag = "events",
     request_body = Batch,
-    params(("Idempotency-Key" = Option<String>, Header, description = "Covers the whole batch")),
+    params(("Idempotency-Key" = Option<String>, Header, pattern = r"^[\u0020-\u007E]{1,255}$", description = "Covers the whole batch")),
     responses(
         (status = 202, body = BatchOut),
         (status = 400, body = ErrorBody),

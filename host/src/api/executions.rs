@@ -26,25 +26,69 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 }
 
 /// Query parameters of the execution history reads.
+/// How an execution history is narrowed: by status and creation time, and how much of it.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(super) struct HistoryFilter {
+    /// Only these statuses, comma-separated (`failed,retrying`).
+    #[param(
+        pattern = r"^\s*$|^\s*(pending|running|retrying|succeeded|failed|skipped)\s*(,\s*(pending|running|retrying|succeeded|failed|skipped)\s*)*$"
+    )]
+    pub status: Option<String>,
+    /// Created at or after this instant (RFC 3339, UTC).
+    #[param(format = DateTime)]
+    pub since: Option<String>,
+    /// Created before this instant (RFC 3339, UTC).
+    #[param(format = DateTime)]
+    pub until: Option<String>,
+    /// At most this many, newest first (default 100, at most 1000).
+    pub limit: Option<usize>,
+}
+
+/// `GET /v1/executions`: the history filter, and the one automation to narrow to (an
+/// automation's own history, `GET /v1/automations/{id}/executions`, names it in its path).
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub(super) struct HistoryQuery {
-    /// Only this automation's executions (`GET /v1/executions` only).
+    /// Only this automation's executions.
     pub automation: Option<AutomationId>,
     /// Only these statuses, comma-separated (`failed,retrying`).
+    #[param(
+        pattern = r"^\s*$|^\s*(pending|running|retrying|succeeded|failed|skipped)\s*(,\s*(pending|running|retrying|succeeded|failed|skipped)\s*)*$"
+    )]
     pub status: Option<String>,
-    /// Created at or after this instant (RFC 3339).
+    /// Created at or after this instant (RFC 3339, UTC).
+    #[param(format = DateTime)]
     pub since: Option<String>,
-    /// Created before this instant (RFC 3339).
+    /// Created before this instant (RFC 3339, UTC).
+    #[param(format = DateTime)]
     pub until: Option<String>,
     /// At most this many, newest first (default 100, at most 1000).
     pub limit: Option<usize>,
 }
 
 impl HistoryQuery {
-    /// The store query, or 400 naming the parameter that does not parse.
-    pub(super) fn parse(self) -> Result<ExecutionQuery, ApiError> {
+    /// The automation, and the rest of the query as a filter.
+    fn split(self) -> (Option<AutomationId>, HistoryFilter) {
+        let filter = HistoryFilter {
+            status: self.status,
+            since: self.since,
+            until: self.until,
+            limit: self.limit,
+        };
+        (self.automation, filter)
+    }
+}
+
+impl HistoryFilter {
+    /// The store query for `automation`'s executions (every automation's for `None`), or 400
+    /// naming the parameter that does not parse.
+    pub(super) fn parse(
+        self,
+        automation: Option<AutomationId>,
+    ) -> Result<ExecutionQuery, ApiError> {
         let statuses = match self.status.as_deref().map(str::trim) {
             None | Some("") => Vec::new(),
             Some(list) => list
@@ -63,7 +107,7 @@ impl HistoryQuery {
                 .collect::<Result<_, _>>()?,
         };
         Ok(ExecutionQuery {
-            automation: self.automation,
+            automation,
             statuses,
             since: self
                 .since
@@ -80,16 +124,14 @@ impl HistoryQuery {
     }
 }
 
-/// An RFC 3339 instant in UTC (`Z`), in the form executions are stored with (milliseconds), so
-/// that the store compares like with like.
+/// An RFC 3339 date-time (any offset), in the form executions are stored with (UTC,
+/// milliseconds), so that the store compares like with like.
 fn instant(field: &str, text: &str) -> Result<String, ApiError> {
-    humantime::parse_rfc3339_weak(text.trim())
-        .map(|t| humantime::format_rfc3339_millis(t).to_string())
-        .map_err(|_| {
-            ApiError::Invalid(format!(
-                "{field}: {text:?} is not an RFC 3339 instant in UTC (e.g. 2026-11-30T09:00:00Z)"
-            ))
-        })
+    crate::model::instant::utc_millis(text).map_err(|_| {
+        ApiError::Invalid(format!(
+            "{field}: {text:?} is not an RFC 3339 date-time (e.g. 2026-11-30T09:00:00Z)"
+        ))
+    })
 }
 
 /// The entity's executions, newest first, narrowed by automation, status and creation time.
@@ -108,11 +150,9 @@ pub(super) async fn list(
     principal: Principal,
     Query(query): Query<HistoryQuery>,
 ) -> Result<Json<ExecutionsOut>, ApiError> {
-    let executions = state
-        .store
-        .executions(principal.entity.id, query.parse()?)
-        .await
-        .map_err(store_error)?;
+    let (automation, filter) = query.split();
+    let query = filter.parse(automation)?;
+    let executions = state.store.executions(principal.entity.id, query).await?;
     let executions = executions.into_iter().map(|e| shown(&state, e)).collect();
     Ok(Json(ExecutionsOut { executions }))
 }

@@ -375,6 +375,7 @@ impl From<IntegrationError> for ApiError {
     fn from(error: IntegrationError) -> Self {
         match error {
             IntegrationError::Invalid(message) => ApiError::Invalid(message),
+            IntegrationError::Missing(message) => ApiError::NotFound(message),
             IntegrationError::Conflict(message) => ApiError::Conflict(message),
             IntegrationError::TooLarge(message) => ApiError::TooLarge(message),
             IntegrationError::Store(error) => error.into(),

@@ -182,7 +182,7 @@ fn invalid(message: String) -> ApiError {
     tag = "launch",
     params(
         ("entity" = String, Path),
-        ("name" = String, Path),
+        ("name" = String, Path, pattern = r"^[A-Za-z0-9._-]{1,128}$"),
     ),
     request_body = JobSpec,
     responses(
@@ -232,7 +232,7 @@ pub(super) async fn list_jobs(
     tag = "launch",
     params(
         ("entity" = String, Path),
-        ("name" = String, Path, description = "`name` (the latest version) or `name@version`"),
+        ("name" = String, Path, pattern = r"^[A-Za-z0-9._-]{1,128}(@0*[1-9][0-9]{0,8})?$", description = "`name` (the latest version) or `name@version`"),
     ),
     responses(
         (status = 200, body = JobOut),
@@ -256,7 +256,7 @@ pub(super) async fn read_job(
     tag = "launch",
     params(
         ("entity" = String, Path),
-        ("name" = String, Path),
+        ("name" = String, Path, pattern = r"^[A-Za-z0-9._-]{1,128}$"),
     ),
     responses(
         (status = 200, body = JobsOut, description = "Every version, oldest first"),
@@ -340,12 +340,13 @@ pub(super) async fn list_queues(
 #[serde(deny_unknown_fields)]
 pub(super) struct NewItemIn {
     /// The job: `name` (its latest version) or `name@version`.
+    #[schema(pattern = r"^[A-Za-z0-9._-]{1,128}(@0*[1-9][0-9]{0,8})?$")]
     pub job: String,
     /// The project the run belongs to (its RUN_STATE events are posted there).
-    #[schema(min_length = 1, max_length = 128)]
+    #[schema(pattern = r"^[^/:\u0000-\u001F\u007F-\u009F]{1,128}$")]
     pub project: String,
     /// Higher runs first (default 0).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::model::whole::integer")]
     pub priority: i32,
     /// Values for keys of the job's config.
     #[serde(default)]
@@ -359,7 +360,7 @@ pub(super) struct NewItemIn {
     tag = "launch",
     params(
         ("entity" = String, Path),
-        ("queue" = String, Path),
+        ("queue" = String, Path, pattern = r"^[A-Za-z0-9._-]{1,128}$"),
     ),
     request_body = NewItemIn,
     responses(
@@ -413,7 +414,7 @@ pub(super) struct ItemsQuery {
     tag = "launch",
     params(
         ("entity" = String, Path),
-        ("queue" = String, Path),
+        ("queue" = String, Path, pattern = r"^[A-Za-z0-9._-]{1,128}$"),
         ItemsQuery,
     ),
     responses(
@@ -506,6 +507,7 @@ pub(super) struct OutputIn {
     /// Where `text` starts in the run's output stream (bytes): the `output_bytes` the previous
     /// append answered. A retried chunk is taken once; an offset past the end means the agent
     /// cut the bytes in between, and they count as cut.
+    #[serde(deserialize_with = "crate::model::whole::integer")]
     pub offset: u64,
     /// The output (at most 1 MiB a request).
     #[schema(max_length = 1048576)]

@@ -74,11 +74,21 @@ fn install_error(error: InstallError) -> ApiError {
 /// plugin of the same name. It is validated first (a component of the `herald:plugin` world, a
 /// contract version this host supports, a description and a config schema that parse) and
 /// compiled once; executions already running finish on the version they started with.
+/// A WebAssembly component, as the body of `POST /v1/plugins`: documented as binary, so that
+/// clients (and generated requests) send bytes, not a JSON array of numbers.
+#[derive(utoipa::ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(
+    dead_code,
+    reason = "a documentation type: the handler takes the body as Bytes"
+)]
+pub(super) struct ComponentBytes(Vec<u8>);
+
 #[utoipa::path(
     post,
     path = "/v1/plugins",
     tag = "plugins",
-    request_body(content = Vec<u8>, content_type = "application/wasm", description = "The component"),
+    request_body(content = ComponentBytes, content_type = "application/wasm", description = "The component"),
     responses(
         (status = 201, body = InstalledOut, description = "Installed"),
         (status = 200, body = InstalledOut, description = "Replaced an installed version"),

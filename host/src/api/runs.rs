@@ -30,8 +30,8 @@ pub(super) struct RunHeartbeatOut {
     tag = "events",
     params(
         ("entity" = String, Path),
-        ("project" = String, Path),
-        ("run_id" = String, Path),
+        ("project" = String, Path, pattern = r"^[^/:\u0000-\u001F\u007F-\u009F]{1,128}$"),
+        ("run_id" = String, Path, pattern = r"^[^/:\u0000-\u001F\u007F-\u009F]{1,128}$"),
     ),
     responses(
         (status = 200, body = RunHeartbeatOut, description = "The run counts as alive from now"),

@@ -21,11 +21,14 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(set, remove))
 }
 
+/// The longest secret value, in characters (the document's `maxLength`).
+const MAX_SECRET_CHARS: usize = 65536;
+
 /// The body of `PUT …/secrets/{name}`.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct SecretValue {
-    /// The secret's value (write-only): 4 bytes to 64 KiB.
+    /// The secret's value (write-only): 4 to 65,536 characters.
     #[schema(min_length = 4, max_length = 65536)]
     pub value: String,
 }
@@ -36,7 +39,7 @@ pub(super) struct SecretValue {
     tag = "secrets",
     params(
         ("entity" = String, Path),
-        ("name" = String, Path),
+        ("name" = String, Path, pattern = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"),
     ),
     request_body = SecretValue,
     responses(
@@ -59,10 +62,13 @@ pub(super) async fn set(
             "name: {name:?} is not a valid secret name ([A-Za-z_][A-Za-z0-9_]*, at most 128 characters)"
         )));
     }
+    // Counted in characters, as the document's minLength and maxLength are; 4 characters are
+    // at least the 4 bytes redaction needs to tell a value apart from ordinary text.
     let min = crate::delivery::redact::MIN_SECRET_LEN;
-    if body.value.len() < min || body.value.len() > 64 << 10 {
+    let length = body.value.chars().count();
+    if length < min || length > MAX_SECRET_CHARS {
         return Err(ApiError::Invalid(format!(
-            "value: must be {min} bytes to 64 KiB (a shorter value could not be told apart from ordinary text when records are redacted)"
+            "value: must be {min} to {MAX_SECRET_CHARS} characters (a shorter value could not be told apart from ordinary text when records are redacted)"
         )));
     }
     let (nonce, ciphertext) = state.master_key.seal(entity.id, &name, &body.value);
@@ -85,7 +91,7 @@ pub(super) async fn set(
     tag = "secrets",
     params(
         ("entity" = String, Path),
-        ("name" = String, Path),
+        ("name" = String, Path, pattern = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"),
     ),
     responses(
         (status = 204, description = "Deleted"),

@@ -18,6 +18,10 @@ pub enum Refusal {
     /// A field is wrong; the message names it.
     #[error("{0}")]
     Invalid(String),
+    /// A field names something that does not exist (a plugin, an integration, a queue, a job);
+    /// the message names the field.
+    #[error("{0}")]
+    Missing(String),
     /// The plugin's schema or `validate-config` refused the action config.
     #[error("{0}")]
     PluginRefused(String),
@@ -38,7 +42,7 @@ pub async fn validate(
     let plugin_name = automation.action.plugin.clone();
     let Some(plugin) = plugins.get(&plugin_name) else {
         let installed: Vec<String> = plugins.all().iter().map(|p| p.info.name.clone()).collect();
-        return Err(Invalid(format!(
+        return Err(Refusal::Missing(format!(
             "action.type: no plugin named {plugin_name:?} (installed: {})",
             installed.join(", ")
         )));
@@ -73,7 +77,7 @@ pub async fn validate(
                 .await
                 .map_err(|e| match e {
                     StoreError::NotFound(_) => {
-                        Invalid(format!("action.integration: no integration named {name}"))
+                        Refusal::Missing(format!("action.integration: no integration named {name}"))
                     }
                     other => Refusal::Store(other),
                 })?;
@@ -128,7 +132,7 @@ async fn check_launch(
     let missing = |field: &'static str| {
         move |e: StoreError| match e {
             StoreError::NotFound(what) => {
-                Invalid(format!("action.config.{field}: {what} not found"))
+                Refusal::Missing(format!("action.config.{field}: {what} not found"))
             }
             other => Refusal::Store(other),
         }

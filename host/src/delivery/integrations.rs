@@ -27,6 +27,9 @@ pub enum IntegrationError {
     /// A field is wrong; the message names it.
     #[error("{0}")]
     Invalid(String),
+    /// A field names a secret or plugin that does not exist; the message names the field.
+    #[error("{0}")]
+    Missing(String),
     /// Automations stand in the way; the message names them.
     #[error("{0}")]
     Conflict(String),
@@ -77,7 +80,7 @@ pub async fn check(
                 .sealed_secrets(entity_id, vec![secret.clone()])
                 .await?;
             let Some((name, nonce, ciphertext)) = sealed.into_iter().next() else {
-                return Err(Invalid(format!(
+                return Err(IntegrationError::Missing(format!(
                     "url_secret: no secret named {secret} (create it first)"
                 )));
             };
@@ -105,14 +108,14 @@ pub async fn check(
         if let Some(secret) = secret
             && !existing.contains(secret)
         {
-            return Err(Invalid(format!(
+            return Err(IntegrationError::Missing(format!(
                 "{field}: no secret named {secret} (create it first)"
             )));
         }
     }
     for (index, secret) in record.secrets.iter().enumerate() {
         if !existing.contains(secret) {
-            return Err(Invalid(format!(
+            return Err(IntegrationError::Missing(format!(
                 "secrets[{index}]: no secret named {secret} (create it first)"
             )));
         }
@@ -176,11 +179,18 @@ pub fn plugin_for(
 ) -> Result<Arc<Plugin>, IntegrationError> {
     let takes_kind = |p: &Arc<Plugin>| kind.served_by(&p.info.integration_kinds);
     match wanted {
-        Some(wanted) => plugins.get(wanted).filter(takes_kind).ok_or_else(|| {
-            IntegrationError::Invalid(format!(
-                "plugin: no installed plugin {wanted:?} takes {kind} integrations"
-            ))
-        }),
+        Some(wanted) => {
+            let plugin = plugins.get(wanted).ok_or_else(|| {
+                IntegrationError::Missing(format!("plugin: no installed plugin {wanted:?}"))
+            })?;
+            if takes_kind(&plugin) {
+                Ok(plugin)
+            } else {
+                Err(IntegrationError::Invalid(format!(
+                    "plugin: {wanted:?} does not take {kind} integrations"
+                )))
+            }
+        }
         None => plugins
             .all()
             .into_iter()

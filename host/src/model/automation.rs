@@ -16,22 +16,27 @@ pub enum Scope {
     /// One project.
     Project {
         /// The project's name.
+        #[schema(pattern = r"^[^/:\u0000-\u001F\u007F-\u009F]{1,128}$")]
         project: String,
     },
     /// One registry.
     Registry {
         /// The registry's name.
+        #[schema(pattern = r"^[^/:\u0000-\u001F\u007F-\u009F]{1,128}$")]
         registry: String,
     },
     /// One collection (a registered model, in a registry), in a project or a registry.
     Collection {
         /// The project holding it (or `registry`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(pattern = r"^[^/:\u0000-\u001F\u007F-\u009F]{1,128}$")]
         project: Option<String>,
         /// The registry holding it (or `project`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[schema(pattern = r"^[^/:\u0000-\u001F\u007F-\u009F]{1,128}$")]
         registry: Option<String>,
         /// The collection's name.
+        #[schema(pattern = r"^[^/:\u0000-\u001F\u007F-\u009F]{1,128}$")]
         collection: String,
     },
 }
@@ -243,8 +248,12 @@ fn empty_object() -> Value {
 #[serde(deny_unknown_fields)]
 pub struct RateLimit {
     /// Executions allowed per window (≥ 1).
+    #[serde(deserialize_with = "crate::model::whole::integer")]
+    #[schema(minimum = 1)]
     pub max: u32,
     /// The window, in seconds (≥ 1).
+    #[serde(deserialize_with = "crate::model::whole::integer")]
+    #[schema(minimum = 1)]
     pub per_seconds: u32,
 }
 

@@ -137,24 +137,32 @@ pub struct EventInput {
     #[serde(rename = "type")]
     pub event_type: EventType,
     /// The entity (team) the event happened in.
+    #[schema(pattern = r"^[^/:\u0000-\u001F\u007F-\u009F]{1,128}$")]
     pub entity: String,
     /// The project, for events in a project (never together with `registry`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^[^/:\u0000-\u001F\u007F-\u009F]{1,128}$")]
     pub project: Option<String>,
     /// The registry, for events in a model registry (never together with `project`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^[^/:\u0000-\u001F\u007F-\u009F]{1,128}$")]
     pub registry: Option<String>,
     /// Who caused the event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub author: Option<String>,
     /// Artifact events: the collection (a registered model, in a registry).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^[^/:\u0000-\u001F\u007F-\u009F]{1,128}$")]
     pub collection: Option<String>,
     /// Artifact events: the version, e.g. `v3`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
     /// Artifact events: the version's index.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "crate::model::whole::optional",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub version_index: Option<u64>,
     /// Artifact events: the version's aliases.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -182,13 +190,21 @@ pub struct EventInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// `RUN_STATE` of a launched run that ended: its process's exit code.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "crate::model::whole::optional",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub exit_code: Option<i32>,
     /// `RUN_STATE` of a launched run that ended: the last lines of its output (at most 4 KiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_tail: Option<String>,
     /// `RUN_METRIC`: the step the sample was logged at.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        deserialize_with = "crate::model::whole::optional",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub step: Option<u64>,
     /// `RUN_METRIC`: metric name → value (numbers, or `"NaN"`, `"Infinity"`, `"-Infinity"`).
     #[serde(
@@ -198,8 +214,9 @@ pub struct EventInput {
     )]
     #[schema(value_type = Option<Object>)]
     pub metrics: Option<BTreeMap<String, MetricValue>>,
-    /// When it happened (RFC 3339); the time of ingest when absent.
+    /// When it happened (RFC 3339, any offset); the time of ingest when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
     pub occurred_at: Option<String>,
 }
 
@@ -276,7 +293,7 @@ fn field_error(field: &str, message: impl Into<String>) -> FieldError {
 
 /// Checks a name used in a scope path (entity, project, registry, collection).
 pub fn check_name(field: &str, value: &str) -> Result<(), FieldError> {
-    if value.is_empty() || value.len() > 128 {
+    if value.is_empty() || value.chars().count() > 128 {
         return Err(field_error(field, "must be 1 to 128 characters"));
     }
     if value.contains(['/', ':']) || value.chars().any(char::is_control) {
@@ -423,7 +440,7 @@ impl EventInput {
             }
         }
         if let Some(at) = &self.occurred_at {
-            humantime::parse_rfc3339_weak(at)
+            super::instant::parse(at)
                 .map_err(|e| field_error("occurred_at", format!("not an RFC 3339 time: {e}")))?;
         }
         Ok(())

@@ -91,11 +91,15 @@ impl JobRef {
     pub fn parse(text: &str) -> Result<Self, String> {
         let (name, version) = match text.split_once('@') {
             Some((name, version)) => {
-                let version = version
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|v| *v >= 1)
-                    .ok_or_else(|| format!("{text:?}: the version after `@` is a number ≥ 1"))?;
+                // Digits only (no sign), at most 999,999,999: exactly what the OpenAPI
+                // document's pattern for a job reference says.
+                let version = Some(version)
+                    .filter(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|v| v.parse::<u32>().ok())
+                    .filter(|v| (1..=999_999_999).contains(v))
+                    .ok_or_else(|| {
+                        format!("{text:?}: the version after `@` is a number from 1 to 999999999")
+                    })?;
                 (name, Some(version))
             }
             None => (text, None),

@@ -5,6 +5,8 @@
 pub mod automation;
 pub mod event;
 pub mod execution;
+pub mod instant;
 pub mod integration;
 pub mod launch;
 pub mod output;
+pub mod whole;
