@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::common::{
-    ADMIN_KEY, Api, FAST_DELIVERY_CONFIG, Server, agent_key, created, expect_status,
+    ADMIN_KEY, Api, FAST_DELIVERY_CONFIG, Server, agent_key, created, eventually, expect_status,
     wait_for_item as wait_for,
 };
 
@@ -65,15 +65,20 @@ async fn only_an_agent_key_of_the_queue_claims_and_only_its_claim_reports() {
     let cpu = server.client(&agent_key(&admin, &["cpu"]).await);
     let id = enqueue(&member).await;
 
-    // Keys are bound to queues that exist, and only agent keys to any.
-    for (body, field) in [
-        (json!({"role": "agent"}), "queues"),
-        (json!({"role": "member", "queues": ["gpu"]}), "queues"),
-        (json!({"role": "agent", "queues": ["nope"]}), "queues[0]"),
+    // Keys are bound to queues that exist (a queue that does not is not found), and only agent
+    // keys to any.
+    for (body, field, status) in [
+        (json!({"role": "agent"}), "queues", 400),
+        (json!({"role": "member", "queues": ["gpu"]}), "queues", 400),
+        (
+            json!({"role": "agent", "queues": ["nope"]}),
+            "queues[0]",
+            404,
+        ),
     ] {
         let refused = admin.post("/v1/entities/default/keys", &body).await;
         assert_eq!(
-            expect_status(&refused, 400)["error"]["field"],
+            expect_status(&refused, status)["error"]["field"],
             field,
             "{body}"
         );
@@ -347,18 +352,22 @@ async fn output_appears_while_the_job_runs_and_the_cut_is_stated() {
     );
 
     // The first line reaches a member while the job waits, its run token redacted.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let live = loop {
-        let read = member
-            .get(&format!("/v1/entities/default/items/{id}/output"))
-            .await;
-        let read = expect_status(&read, 200).clone();
-        if read["text"].as_str().unwrap().contains("epoch 1") {
-            break read;
-        }
-        assert!(Instant::now() < deadline, "no output while running: {read}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let live = eventually(
+        Duration::from_secs(20),
+        "output while it runs",
+        async || {
+            let read = member
+                .get(&format!("/v1/entities/default/items/{id}/output"))
+                .await;
+            let read = expect_status(&read, 200).clone();
+            if read["text"].as_str().unwrap().contains("epoch 1") {
+                Ok(read)
+            } else {
+                Err(read.to_string())
+            }
+        },
+    )
+    .await;
     assert_eq!(live["status"], "running", "{live}");
     assert_eq!(live["text"], "epoch 1 token=[REDACTED]\n", "{live}");
     assert_eq!(live["output_bytes"], live["text"].as_str().unwrap().len());
@@ -377,14 +386,15 @@ async fn output_appears_while_the_job_runs_and_the_cut_is_stated() {
         .spawn()
         .unwrap();
     // The job goes on once the follower has printed what there is so far.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while !std::fs::read_to_string(&printed)
-        .unwrap()
-        .contains("epoch 1")
-    {
-        assert!(Instant::now() < deadline, "logs -f printed nothing");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(Duration::from_secs(20), "logs -f to print", async || {
+        let printed = std::fs::read_to_string(&printed).unwrap();
+        if printed.contains("epoch 1") {
+            Ok(())
+        } else {
+            Err(printed)
+        }
+    })
+    .await;
     std::fs::write(out.join("go"), "").unwrap();
     let item = wait_for(&member, &id, &["failed"], Duration::from_secs(30)).await;
     let followed = tokio::task::spawn_blocking(move || follower.wait())

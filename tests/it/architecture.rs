@@ -104,3 +104,35 @@ fn imports_point_down_the_layers_architecture_md_lists() {
         wrong.join("\n")
     );
 }
+
+/// Lines of `text` before its unit tests (`#[cfg(test)]` at the start of a line).
+fn code_lines(text: &str) -> usize {
+    text.lines()
+        .take_while(|line| !line.starts_with("#[cfg(test)]"))
+        .count()
+}
+
+/// Files that hold one idea stay readable: no source file of `host/src` over 500 lines before
+/// its unit tests, and no end-to-end test file over 600 lines.
+#[test]
+fn no_file_grows_past_its_bound() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut over = Vec::new();
+    for (dir, bound) in [("host/src", 500), ("tests/it", 600)] {
+        let mut files = Vec::new();
+        sources(&root.join(dir), &mut files);
+        for file in files {
+            let lines = code_lines(&std::fs::read_to_string(&file).unwrap());
+            if lines > bound {
+                let name = file.strip_prefix(&root).unwrap().display().to_string();
+                over.push(format!("{name}: {lines} lines (bound {bound})"));
+            }
+        }
+    }
+    over.sort();
+    assert!(
+        over.is_empty(),
+        "files past their bound:\n{}",
+        over.join("\n")
+    );
+}

@@ -11,8 +11,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::{AgentKey, Principal};
+use super::jobs::JobOut;
 use super::json::JsonBody;
-use super::launch::{ItemOut, JobOut, chunk};
+use super::launch::{ItemOut, chunk};
 use super::{AppState, to_completion};
 use crate::error::{ApiError, ErrorBody};
 use crate::launch::ItemStatus;

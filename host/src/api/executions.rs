@@ -25,48 +25,44 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(retry))
 }
 
-/// Query parameters of the execution history reads.
-/// How an execution history is narrowed: by status and creation time, and how much of it.
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub(super) struct HistoryFilter {
-    /// Only these statuses, comma-separated (`failed,retrying`).
-    #[param(
-        pattern = r"^\s*$|^\s*(pending|running|retrying|succeeded|failed|skipped)\s*(,\s*(pending|running|retrying|succeeded|failed|skipped)\s*)*$"
-    )]
-    pub status: Option<String>,
-    /// Created at or after this instant (RFC 3339, UTC).
-    #[param(format = DateTime)]
-    pub since: Option<String>,
-    /// Created before this instant (RFC 3339, UTC).
-    #[param(format = DateTime)]
-    pub until: Option<String>,
-    /// At most this many, newest first (default 100, at most 1000).
-    pub limit: Option<usize>,
+/// Declares a query of an execution history: the fields given, then the filter every history
+/// read takes (status, creation time, count), whose parameters and docs live here once.
+macro_rules! history_query {
+    ($(#[$meta:meta])* $name:ident { $($(#[$field_meta:meta])* $field:ident: $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+        #[into_params(parameter_in = Query)]
+        #[serde(deny_unknown_fields)]
+        pub(super) struct $name {
+            $($(#[$field_meta])* pub $field: $ty,)*
+            /// Only these statuses, comma-separated (`failed,retrying`).
+            #[param(
+                pattern = r"^\s*$|^\s*(pending|running|retrying|succeeded|failed|skipped)\s*(,\s*(pending|running|retrying|succeeded|failed|skipped)\s*)*$"
+            )]
+            pub status: Option<String>,
+            /// Created at or after this instant (RFC 3339, any offset).
+            #[param(format = DateTime)]
+            pub since: Option<String>,
+            /// Created before this instant (RFC 3339, any offset).
+            #[param(format = DateTime)]
+            pub until: Option<String>,
+            /// At most this many, newest first (default 100, at most 1000).
+            pub limit: Option<usize>,
+        }
+    };
 }
 
-/// `GET /v1/executions`: the history filter, and the one automation to narrow to (an
-/// automation's own history, `GET /v1/automations/{id}/executions`, names it in its path).
-#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-#[serde(deny_unknown_fields)]
-pub(super) struct HistoryQuery {
-    /// Only this automation's executions.
-    pub automation: Option<AutomationId>,
-    /// Only these statuses, comma-separated (`failed,retrying`).
-    #[param(
-        pattern = r"^\s*$|^\s*(pending|running|retrying|succeeded|failed|skipped)\s*(,\s*(pending|running|retrying|succeeded|failed|skipped)\s*)*$"
-    )]
-    pub status: Option<String>,
-    /// Created at or after this instant (RFC 3339, UTC).
-    #[param(format = DateTime)]
-    pub since: Option<String>,
-    /// Created before this instant (RFC 3339, UTC).
-    #[param(format = DateTime)]
-    pub until: Option<String>,
-    /// At most this many, newest first (default 100, at most 1000).
-    pub limit: Option<usize>,
+history_query! {
+    /// How an automation's own history is narrowed (it names the automation in its path).
+    HistoryFilter {}
+}
+
+history_query! {
+    /// `GET /v1/executions`: the history filter, and the one automation to narrow to.
+    HistoryQuery {
+        /// Only this automation's executions.
+        automation: Option<AutomationId>,
+    }
 }
 
 impl HistoryQuery {

@@ -84,28 +84,27 @@ pub(super) struct IntegrationPatch {
 impl IntegrationPatch {
     /// The record with the patch's fields set (a new URL replaces a URL secret, and the reverse).
     fn apply(self, record: &mut IntegrationRecord) {
-        let patch = self;
-        if let Some(new) = patch.name {
+        if let Some(new) = self.name {
             record.name = new;
         }
-        if let Some(kind) = patch.kind {
+        if let Some(kind) = self.kind {
             record.kind = kind;
         }
-        if let Some(url) = patch.url {
+        if let Some(url) = self.url {
             record.url = url;
             record.url_secret = None;
         }
-        if let Some(secret) = patch.url_secret {
+        if let Some(secret) = self.url_secret {
             record.url_secret = Some(secret);
             record.url = String::new();
         }
-        if let Some(token) = patch.access_token {
+        if let Some(token) = self.access_token {
             record.access_token = token;
         }
-        if let Some(secret) = patch.signing_secret {
+        if let Some(secret) = self.signing_secret {
             record.signing_secret = secret;
         }
-        if let Some(secrets) = patch.secrets {
+        if let Some(secrets) = self.secrets {
             record.secrets = secrets;
         }
     }

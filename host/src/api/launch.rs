@@ -1,7 +1,7 @@
-//! Launch, the users' side: jobs (`PUT/GET …/jobs/{name}`, versions), queues (`POST/GET
-//! …/queues`), items (enqueue, list, get, cancel) and their output (appended by the agent
-//! holding the claim, followed by anyone of the entity). Admins define jobs and queues; any key of
-//! the entity may enqueue or cancel. The agents' side (claim, heartbeat, finish) is `agents.rs`.
+//! Launch, the users' side: queues (`POST/GET …/queues`), items (enqueue, list, get, cancel) and
+//! their output (appended by the agent holding the claim, followed by anyone of the entity).
+//! Admins create queues; any key of the entity may enqueue or cancel. Jobs are `jobs.rs`; the
+//! agents' side (claim, heartbeat, finish) is `agents.rs`.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
@@ -17,60 +17,16 @@ use super::auth::{Admin, AgentKey, Principal};
 use super::json::JsonBody;
 use crate::error::{ApiError, ErrorBody};
 use crate::launch::enqueue::{self, Enqueue, EnqueueError};
-use crate::launch::{ItemStatus, JobRef, JobSpec, OutputChunk, StoredOutput, check_name};
-use crate::store::{ItemFilter, ItemRecord, JobRecord, QueueRecord};
+use crate::launch::{ItemStatus, OutputChunk, StoredOutput, check_name};
+use crate::store::{ItemFilter, ItemRecord, QueueRecord};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(list_jobs))
-        .routes(routes!(save_job, read_job))
-        .routes(routes!(job_versions))
         .routes(routes!(list_queues, create_queue))
         .routes(routes!(list_items, enqueue))
         .routes(routes!(read_item))
         .routes(routes!(cancel_item))
         .routes(routes!(append_output, read_output))
-}
-
-/// One version of a job.
-#[derive(Debug, Serialize, ToSchema)]
-pub(super) struct JobOut {
-    /// The job's name.
-    pub name: String,
-    /// This version.
-    pub version: u32,
-    /// What the job does.
-    pub description: String,
-    /// The program and its arguments.
-    pub command: Vec<String>,
-    /// Environment variables of the process.
-    pub env: std::collections::BTreeMap<String, String>,
-    /// Defaults of the run config.
-    #[schema(value_type = Object)]
-    pub config: Map<String, Value>,
-    /// When this version was saved.
-    pub created_at: String,
-}
-
-impl From<JobRecord> for JobOut {
-    fn from(job: JobRecord) -> Self {
-        Self {
-            name: job.name,
-            version: job.version,
-            description: job.spec.description,
-            command: job.spec.command,
-            env: job.spec.env,
-            config: job.spec.config,
-            created_at: job.created_at,
-        }
-    }
-}
-
-/// Jobs.
-#[derive(Debug, Serialize, ToSchema)]
-pub(super) struct JobsOut {
-    /// The jobs (each one's latest version), or one job's versions.
-    pub jobs: Vec<JobOut>,
 }
 
 /// A queue.
@@ -174,110 +130,6 @@ pub(super) struct ItemsOut {
 
 fn invalid(message: String) -> ApiError {
     ApiError::Invalid(message)
-}
-
-#[utoipa::path(
-    put,
-    path = "/v1/entities/{entity}/jobs/{name}",
-    tag = "launch",
-    params(
-        ("entity" = String, Path),
-        ("name" = String, Path, pattern = r"^[A-Za-z0-9._-]{1,128}$"),
-    ),
-    request_body = JobSpec,
-    responses(
-        (status = 201, body = JobOut, description = "A new version"),
-        (status = 400, body = ErrorBody),
-        (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody),
-    ),
-)]
-pub(super) async fn save_job(
-    State(state): State<AppState>,
-    Admin(principal): Admin,
-    Path((_, name)): Path<(String, String)>,
-    JsonBody(spec): JsonBody<JobSpec>,
-) -> Result<(StatusCode, Json<JobOut>), ApiError> {
-    let entity = &principal.entity;
-    check_name("job", &name).map_err(invalid)?;
-    spec.check().map_err(invalid)?;
-    let job = state.store.save_job(entity.id, name, spec).await?;
-    Ok((StatusCode::CREATED, Json(job.into())))
-}
-
-#[utoipa::path(
-    get,
-    path = "/v1/entities/{entity}/jobs",
-    tag = "launch",
-    params(("entity" = String, Path)),
-    responses(
-        (status = 200, body = JobsOut, description = "Each job's latest version"),
-        (status = 404, body = ErrorBody),
-    ),
-)]
-pub(super) async fn list_jobs(
-    State(state): State<AppState>,
-    principal: Principal,
-) -> Result<Json<JobsOut>, ApiError> {
-    let entity = &principal.entity;
-    let jobs = state.store.list_jobs(entity.id, None).await?;
-    Ok(Json(JobsOut {
-        jobs: jobs.into_iter().map(Into::into).collect(),
-    }))
-}
-
-#[utoipa::path(
-    get,
-    path = "/v1/entities/{entity}/jobs/{name}",
-    tag = "launch",
-    params(
-        ("entity" = String, Path),
-        ("name" = String, Path, pattern = r"^[A-Za-z0-9._-]{1,128}(@0*[1-9][0-9]{0,8})?$", description = "`name` (the latest version) or `name@version`"),
-    ),
-    responses(
-        (status = 200, body = JobOut),
-        (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody),
-    ),
-)]
-pub(super) async fn read_job(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path((_, name)): Path<(String, String)>,
-) -> Result<Json<JobOut>, ApiError> {
-    let entity = &principal.entity;
-    let job = JobRef::parse(&name).map_err(invalid)?;
-    Ok(Json(state.store.job(entity.id, &job).await?.into()))
-}
-
-#[utoipa::path(
-    get,
-    path = "/v1/entities/{entity}/jobs/{name}/versions",
-    tag = "launch",
-    params(
-        ("entity" = String, Path),
-        ("name" = String, Path, pattern = r"^[A-Za-z0-9._-]{1,128}$"),
-    ),
-    responses(
-        (status = 200, body = JobsOut, description = "Every version, oldest first"),
-        (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody),
-    ),
-)]
-pub(super) async fn job_versions(
-    State(state): State<AppState>,
-    principal: Principal,
-    Path((_, name)): Path<(String, String)>,
-) -> Result<Json<JobsOut>, ApiError> {
-    let entity = &principal.entity;
-    check_name("job", &name).map_err(invalid)?;
-    let jobs = state.store.list_jobs(entity.id, Some(name.clone())).await?;
-    if jobs.is_empty() {
-        return Err(ApiError::NotFound(format!("job {name} not found")));
-    }
-    Ok(Json(JobsOut {
-        jobs: jobs.into_iter().map(Into::into).collect(),
-    }))
 }
 
 /// The body of `POST …/queues`.

@@ -9,6 +9,7 @@ mod events;
 pub(crate) mod executions;
 mod health;
 mod integrations;
+mod jobs;
 pub mod json;
 mod launch;
 pub mod openapi;
@@ -40,6 +41,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(events::routes())
         .merge(executions::routes())
         .merge(runs::routes())
+        .merge(jobs::routes())
         .merge(launch::routes())
         .merge(agents::routes());
     openapi::serve(documented)

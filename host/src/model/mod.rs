@@ -8,5 +8,6 @@ pub mod execution;
 pub mod instant;
 pub mod integration;
 pub mod launch;
+pub mod metric;
 pub mod output;
 pub mod whole;

@@ -1,0 +1,203 @@
+//! Work shared between hosts: every execution delivered once, a killed host's claims, rate limits,
+//! idempotency keys and key deletions across hosts.
+
+use super::*;
+
+#[tokio::test]
+async fn two_hosts_share_the_work_and_deliver_every_execution_once() {
+    let receiver = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let database = new_database();
+    let a = host(dir.path(), "a", &database, FAST_DELIVERY_CONFIG);
+    let b = host(dir.path(), "b", &database, FAST_DELIVERY_CONFIG);
+    let (admin_a, admin_b) = (a.admin(), b.admin());
+    let automation = webhook_on_links(&admin_a, receiver.url("/hook"), "shared", "shared").await;
+    // Created through A, matched by B once B's index heard of it.
+    let mut posted =
+        until_matched(&admin_b, &link("shared", "probe"), Duration::from_secs(10)).await;
+    let matched_before = posted.len() - 1;
+    for i in 0..120 {
+        let api = if i % 2 == 0 { &admin_a } else { &admin_b };
+        posted.push(crate::common::post_event(api, &link("shared", &format!("v{i}"))).await);
+    }
+    let expected = posted.len() - matched_before;
+    let executions = all_final(&admin_a, &automation, expected, Duration::from_secs(60)).await;
+
+    let mut arrivals: HashMap<String, usize> = HashMap::new();
+    for request in receiver.requests() {
+        *arrivals.entry(request.header("webhook-id")).or_default() += 1;
+    }
+    for execution in &executions {
+        let id = execution["id"].as_str().unwrap();
+        assert_eq!(execution["status"], "succeeded", "{execution}");
+        assert_eq!(execution["attempts"], 1, "run once: {execution}");
+        assert_eq!(arrivals.get(id), Some(&1), "execution {id} arrived once");
+        // Read through the other host: one attempt recorded.
+        let (_, record) = admin_b.get(&format!("/v1/executions/{id}")).await;
+        assert_eq!(
+            record["attempt_log"].as_array().map(Vec::len),
+            Some(1),
+            "{record}"
+        );
+    }
+    assert_eq!(arrivals.len(), expected, "nothing else arrived");
+}
+
+#[tokio::test]
+async fn a_killed_hosts_claims_are_finished_by_the_other_after_their_lease() {
+    // The first ten requests are held until A is dead: A dies with attempts in flight.
+    let gate = Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+    let held = gate.clone();
+    let receiver = Receiver::start(move |index, _| {
+        if index < 10 {
+            let (open, opened) = &*held;
+            let _open = opened
+                .wait_while(open.lock().unwrap(), |open| !*open)
+                .unwrap();
+        }
+        (200, vec![], "ok".into())
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let database = new_database();
+    let config = format!("{FAST_DELIVERY_CONFIG}lease = \"2s\"\n");
+    let a = host(dir.path(), "a", &database, &config);
+    let admin_a = a.admin();
+    let automation = webhook_on_links(&admin_a, receiver.url("/hook"), "many", "churn").await;
+    let events: Vec<Value> = (0..200).map(|i| link("churn", &format!("v{i}"))).collect();
+    for chunk in events.chunks(100) {
+        expect_status(
+            &admin_a
+                .post("/v1/events/batch", &json!({"events": chunk}))
+                .await,
+            202,
+        );
+    }
+    receiver.wait_for(10, Duration::from_secs(20)).await;
+    a.kill();
+    *gate.0.lock().unwrap() = true;
+    gate.1.notify_all();
+    assert!(
+        receiver.requests().len() < 200,
+        "the kill came too late to test anything"
+    );
+
+    // B starts after the kill: what A held comes back to it once A's leases lapse.
+    let b = host(dir.path(), "b", &database, &config);
+    let executions = all_final(&b.admin(), &automation, 200, Duration::from_secs(60)).await;
+    let seen: HashSet<String> = receiver
+        .requests()
+        .iter()
+        .map(|r| r.header("webhook-id"))
+        .collect();
+    for execution in &executions {
+        assert_eq!(execution["status"], "succeeded", "{execution}");
+        assert!(seen.contains(execution["id"].as_str().unwrap()));
+    }
+    assert!(
+        executions.iter().any(|e| e["attempts"].as_i64() > Some(1)),
+        "no execution was taken over from the killed host"
+    );
+}
+
+#[tokio::test]
+async fn rate_limits_idempotency_keys_and_key_deletions_hold_across_hosts() {
+    let dir = tempfile::tempdir().unwrap();
+    let database = new_database();
+    let a = host(dir.path(), "a", &database, INGEST_ONLY_CONFIG);
+    let b = host(dir.path(), "b", &database, INGEST_ONLY_CONFIG);
+    let (admin_a, admin_b) = (a.admin(), b.admin());
+    create_integration(
+        &admin_a,
+        json!({"name": "hook", "kind": "webhook", "url": "http://127.0.0.1:9/hook"}),
+    )
+    .await;
+    let automation = create_automation(
+        &admin_a,
+        json!({"name": "limited", "scope": {"type": "collection", "registry": "models", "collection": "lim"},
+               "event": {"type": "LINK_ARTIFACT"}, "action": {"type": "webhook", "integration": "hook"},
+               "rate_limit": {"max": 3, "per_seconds": 3600}}),
+    )
+    .await;
+    until_matched(&admin_b, &link("lim", "probe"), Duration::from_secs(10)).await;
+    for i in 0..8 {
+        let api = if i % 2 == 0 { &admin_a } else { &admin_b };
+        crate::common::post_event(api, &link("lim", &format!("v{i}"))).await;
+    }
+    let (_, listed) = admin_b
+        .get(&format!(
+            "/v1/automations/{automation}/executions?limit=100"
+        ))
+        .await;
+    let executions = listed["executions"].as_array().unwrap();
+    let admitted = executions
+        .iter()
+        .filter(|e| e["status"] != "skipped")
+        .count();
+    // The probe took one place: 3 in all, whichever host took each event.
+    assert_eq!(admitted, 3, "{executions:?}");
+    assert!(
+        executions
+            .iter()
+            .filter(|e| e["status"] == "skipped")
+            .all(|e| e["status_reason"] == "rate limit: at most 3 per 3600 s")
+    );
+
+    // An Idempotency-Key repeated on the other host returns the first event.
+    let event = link("elsewhere", "once");
+    let first = expect_status(
+        &admin_a
+            .send(
+                "POST",
+                "/v1/events",
+                Some(&event),
+                &[("Idempotency-Key", "k-1")],
+            )
+            .await,
+        202,
+    )
+    .clone();
+    let again = expect_status(
+        &admin_b
+            .send(
+                "POST",
+                "/v1/events",
+                Some(&event),
+                &[("Idempotency-Key", "k-1")],
+            )
+            .await,
+        202,
+    )
+    .clone();
+    assert_eq!(again["event_id"], first["event_id"]);
+    assert_eq!(again["duplicate"], true);
+
+    // A key B has verified (and cached) stops working on B once A deleted it.
+    let key = member_key(&admin_a, "short-lived").await;
+    let member_b = b.client(&key);
+    expect_status(&member_b.get("/v1/automations").await, 200);
+    let (_, keys) = admin_a.get("/v1/entities/default/keys").await;
+    let id = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["label"] == "short-lived")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    expect_status(
+        &admin_a
+            .delete(&format!("/v1/entities/default/keys/{id}"))
+            .await,
+        204,
+    );
+    let what = "B to refuse a key deleted on A";
+    eventually(Duration::from_secs(5), what, async || {
+        match member_b.get("/v1/automations").await {
+            (401, _) => Ok(()),
+            (status, body) => Err(format!("{status} {body}")),
+        }
+    })
+    .await;
+}
