@@ -21,16 +21,36 @@ super::interface! {
     /// Automations: definitions and the columns lists filter on.
     trait AutomationStore {
         /// Stores a new automation (Conflict when the name is taken in the entity).
-        fn insert_automation(&self, entity_id: i64, automation: Automation) -> Result<Automation, StoreError>;
+        async fn insert_automation(
+            &self,
+            entity_id: i64,
+            automation: Automation,
+        ) -> Result<Automation, StoreError>;
         /// Replaces an automation's definition.
-        fn update_automation(&self, entity_id: i64, automation: Automation) -> Result<Automation, StoreError>;
+        async fn update_automation(
+            &self,
+            entity_id: i64,
+            automation: Automation,
+        ) -> Result<Automation, StoreError>;
         /// Deletes an automation. Its executions stay, with their snapshot.
-        fn delete_automation(&self, entity_id: i64, id: &AutomationId) -> Result<(), StoreError>;
+        async fn delete_automation(
+            &self,
+            entity_id: i64,
+            id: &AutomationId,
+        ) -> Result<(), StoreError>;
         /// One automation of the entity.
-        fn automation(&self, entity_id: i64, id: &AutomationId) -> Result<Automation, StoreError>;
+        async fn automation(
+            &self,
+            entity_id: i64,
+            id: &AutomationId,
+        ) -> Result<Automation, StoreError>;
         /// The entity's automations, filtered, by name.
-        fn list_automations(&self, entity_id: i64, filter: AutomationFilter) -> Result<Vec<Automation>, StoreError>;
+        async fn list_automations(
+            &self,
+            entity_id: i64,
+            filter: AutomationFilter,
+        ) -> Result<Vec<Automation>, StoreError>;
         /// Every automation with its entity id (to build the matching index at start).
-        fn all_automations(&self) -> Result<Vec<(i64, Automation)>, StoreError>;
+        async fn all_automations(&self) -> Result<Vec<(i64, Automation)>, StoreError>;
     }
 }

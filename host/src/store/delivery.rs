@@ -69,21 +69,34 @@ super::interface! {
     trait DeliveryStore {
         /// Claims up to `limit` executions that are due (or whose lease expired) for `owner` until
         /// `lease_until_ms`, counting an attempt for each, oldest due first.
-        fn claim_due(&self, owner: &str, lease_ms: i64, limit: usize) -> Result<Vec<Claimed>, StoreError>;
+        async fn claim_due(
+            &self,
+            owner: &str,
+            lease_ms: i64,
+            limit: usize,
+        ) -> Result<Vec<Claimed>, StoreError>;
         /// When the next pending or retrying execution is due (Unix ms), if any.
-        fn next_due_ms(&self) -> Result<Option<i64>, StoreError>;
+        async fn next_due_ms(&self) -> Result<Option<i64>, StoreError>;
         /// Records an attempt and settles the execution, if `owner` still holds its lease. Returns
         /// false when the lease was lost (another worker took over): the attempt is still recorded.
-        fn finish_attempt(&self, id: &ExecutionId, owner: &str, attempt: u32, record: String, duration_ms: f64, settlement: Settlement) -> Result<bool, StoreError>;
+        async fn finish_attempt(
+            &self,
+            id: &ExecutionId,
+            owner: &str,
+            attempt: u32,
+            record: String,
+            duration_ms: f64,
+            settlement: Settlement,
+        ) -> Result<bool, StoreError>;
         /// Gives back every claim of `owner` (at shutdown): they are due again at once.
-        fn release_claims(&self, owner: &str) -> Result<usize, StoreError>;
+        async fn release_claims(&self, owner: &str) -> Result<usize, StoreError>;
         /// Claims a stopped process of `host` left running (those of a process that is not
         /// `owner`): due again at once. On SQLite, where one host owns the file, every claim not
         /// `owner`'s is such a claim.
-        fn recover_abandoned(&self, host: &str, owner: &str) -> Result<usize, StoreError>;
+        async fn recover_abandoned(&self, host: &str, owner: &str) -> Result<usize, StoreError>;
         /// Puts a finished execution back on the queue. Conflict when it is still in progress.
-        fn retry_execution(&self, entity_id: i64, id: &ExecutionId) -> Result<(), StoreError>;
+        async fn retry_execution(&self, entity_id: i64, id: &ExecutionId) -> Result<(), StoreError>;
         /// Executions waiting to be delivered (pending or retrying), for the queue-depth metric.
-        fn queue_depth(&self) -> Result<i64, StoreError>;
+        async fn queue_depth(&self) -> Result<i64, StoreError>;
     }
 }

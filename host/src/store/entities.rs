@@ -51,19 +51,37 @@ super::interface! {
     trait EntityStore {
         /// On an empty database, creates the operator entity and its first admin key (the given one,
         /// or a new one). Returns the entity and key when it did; `None` when entities already exist.
-        fn bootstrap(&self, entity: &str, key: String) -> Result<Option<(EntityRecord, NewKey)>, StoreError>;
+        async fn bootstrap(
+            &self,
+            entity: &str,
+            key: String,
+        ) -> Result<Option<(EntityRecord, NewKey)>, StoreError>;
         /// Creates an entity with a first admin key.
-        fn create_entity(&self, name: &str, admin_key: String) -> Result<(EntityRecord, NewKey), StoreError>;
+        async fn create_entity(
+            &self,
+            name: &str,
+            admin_key: String,
+        ) -> Result<(EntityRecord, NewKey), StoreError>;
         /// The entity called `name`.
-        fn entity(&self, name: &str) -> Result<EntityRecord, StoreError>;
+        async fn entity(&self, name: &str) -> Result<EntityRecord, StoreError>;
         /// Adds a key to an entity (`queues`: an agent key's queues, else empty).
-        fn create_key(&self, entity_id: i64, role: Role, label: &str, key: String, queues: Vec<String>) -> Result<NewKey, StoreError>;
+        async fn create_key(
+            &self,
+            entity_id: i64,
+            role: Role,
+            label: &str,
+            key: String,
+            queues: Vec<String>,
+        ) -> Result<NewKey, StoreError>;
         /// The key whose SHA-256 is `hash`, with its entity.
-        fn key_by_hash(&self, hash: [u8; 32]) -> Result<Option<ApiKeyRecord>, StoreError>;
+        async fn key_by_hash(&self, hash: [u8; 32]) -> Result<Option<ApiKeyRecord>, StoreError>;
         /// An entity's keys (id, role, label, created, an agent key's queues).
-        fn list_keys(&self, entity_id: i64) -> Result<Vec<(String, Role, String, String, Vec<String>)>, StoreError>;
+        async fn list_keys(
+            &self,
+            entity_id: i64,
+        ) -> Result<Vec<(String, Role, String, String, Vec<String>)>, StoreError>;
         /// Deletes a key; returns its hash (so caches can drop it). An entity keeps at least one admin.
-        fn delete_key(&self, entity_id: i64, id: &str) -> Result<Vec<u8>, StoreError>;
+        async fn delete_key(&self, entity_id: i64, id: &str) -> Result<Vec<u8>, StoreError>;
     }
 }
 

@@ -149,23 +149,50 @@ super::interface! {
         /// seen before is not stored again: its outcome names the first event.
         /// Executions marked `leased` are created running, on their first attempt, held by
         /// `lease = (owner, until_ms)`.
-        fn ingest(&self, entity_id: i64, events: Vec<EventToStore>, lease: Option<(String, i64)>) -> Result<Vec<IngestOutcome>, StoreError>;
+        async fn ingest(
+            &self,
+            entity_id: i64,
+            events: Vec<EventToStore>,
+            lease: Option<(String, i64)>,
+        ) -> Result<Vec<IngestOutcome>, StoreError>;
         /// A run's stored metric samples after the one stored as `after` (0: all), oldest first
         /// (ingest order): (storage sequence, received at in ms, the sample).
-        fn run_samples(&self, entity_id: i64, project: &str, run_id: &str, after: i64) -> Result<Vec<(i64, i64, Event)>, StoreError>;
+        async fn run_samples(
+            &self,
+            entity_id: i64,
+            project: &str,
+            run_id: &str,
+            after: i64,
+        ) -> Result<Vec<(i64, i64, Event)>, StoreError>;
         /// Takes the locks of the named runs (a shared database's hosts take turns with a run's
         /// windows: each catches up with the samples the others stored, evaluates, stores, then
         /// releases). Nothing to take on SQLite, where one host owns the file.
-        fn lock_runs(&self, runs: Vec<String>) -> Result<RunLock, StoreError>;
+        async fn lock_runs(&self, runs: Vec<String>) -> Result<RunLock, StoreError>;
         /// Deletes up to `limit` stored metric samples received before `before` (RFC 3339) that
         /// fired nothing; returns how many went.
-        fn purge_run_samples(&self, before: String, limit: usize) -> Result<usize, StoreError>;
+        async fn purge_run_samples(
+            &self,
+            before: String,
+            limit: usize,
+        ) -> Result<usize, StoreError>;
         /// An event and the executions it triggered.
-        fn event(&self, entity_id: i64, id: &EventId) -> Result<(Value, Vec<ExecutionRecord>), StoreError>;
+        async fn event(
+            &self,
+            entity_id: i64,
+            id: &EventId,
+        ) -> Result<(Value, Vec<ExecutionRecord>), StoreError>;
         /// The executions `query` selects, newest first.
-        fn executions(&self, entity_id: i64, query: ExecutionQuery) -> Result<Vec<ExecutionRecord>, StoreError>;
+        async fn executions(
+            &self,
+            entity_id: i64,
+            query: ExecutionQuery,
+        ) -> Result<Vec<ExecutionRecord>, StoreError>;
         /// One execution with its attempts.
-        fn execution(&self, entity_id: i64, id: &ExecutionId) -> Result<ExecutionRecord, StoreError>;
+        async fn execution(
+            &self,
+            entity_id: i64,
+            id: &ExecutionId,
+        ) -> Result<ExecutionRecord, StoreError>;
     }
 }
 

@@ -59,20 +59,40 @@ super::interface! {
     /// Integrations: an entity's named destinations.
     trait IntegrationStore {
         /// Creates an integration (Conflict on a taken name).
-        fn create_integration(&self, entity_id: i64, record: IntegrationRecord) -> Result<IntegrationRecord, StoreError>;
+        async fn create_integration(
+            &self,
+            entity_id: i64,
+            record: IntegrationRecord,
+        ) -> Result<IntegrationRecord, StoreError>;
         /// Replaces an integration's fields (by id).
-        fn update_integration(&self, entity_id: i64, record: IntegrationRecord) -> Result<IntegrationRecord, StoreError>;
+        async fn update_integration(
+            &self,
+            entity_id: i64,
+            record: IntegrationRecord,
+        ) -> Result<IntegrationRecord, StoreError>;
         /// The integration called `name`.
-        fn integration(&self, entity_id: i64, name: &str) -> Result<IntegrationRecord, StoreError>;
+        async fn integration(
+            &self,
+            entity_id: i64,
+            name: &str,
+        ) -> Result<IntegrationRecord, StoreError>;
         /// An entity's integrations, by name.
-        fn list_integrations(&self, entity_id: i64) -> Result<Vec<IntegrationRecord>, StoreError>;
+        async fn list_integrations(
+            &self,
+            entity_id: i64,
+        ) -> Result<Vec<IntegrationRecord>, StoreError>;
         /// Deletes an integration; refused (Conflict, naming them) while automations use it.
-        fn delete_integration(&self, entity_id: i64, name: &str) -> Result<(), StoreError>;
+        async fn delete_integration(&self, entity_id: i64, name: &str) -> Result<(), StoreError>;
         /// Integrations stored before grants existed, with their entity's id: they have granted
         /// nothing yet, not even an empty list.
-        fn ungranted_integrations(&self) -> Result<Vec<(i64, IntegrationRecord)>, StoreError>;
+        async fn ungranted_integrations(&self) -> Result<Vec<(i64, IntegrationRecord)>, StoreError>;
         /// Sets the grants of an integration that has none yet (see `ungranted_integrations`);
         /// false when another host did so first.
-        fn grant_first(&self, entity_id: i64, id: &str, secrets: Vec<String>) -> Result<bool, StoreError>;
+        async fn grant_first(
+            &self,
+            entity_id: i64,
+            id: &str,
+            secrets: Vec<String>,
+        ) -> Result<bool, StoreError>;
     }
 }

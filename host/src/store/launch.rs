@@ -170,26 +170,44 @@ super::interface! {
     /// Launch: job versions, queues and the items put on them.
     trait LaunchStore {
         /// Saves a new version of a job; returns it.
-        fn save_job(&self, entity_id: i64, name: String, spec: JobSpec) -> Result<JobRecord, StoreError>;
+        async fn save_job(
+            &self,
+            entity_id: i64,
+            name: String,
+            spec: JobSpec,
+        ) -> Result<JobRecord, StoreError>;
         /// One job version (`name@N`), or the latest (`name`).
-        fn job(&self, entity_id: i64, job: &JobRef) -> Result<JobRecord, StoreError>;
+        async fn job(&self, entity_id: i64, job: &JobRef) -> Result<JobRecord, StoreError>;
         /// Every job's latest version, or every version of one job, by name then version.
-        fn list_jobs(&self, entity_id: i64, versions_of: Option<String>) -> Result<Vec<JobRecord>, StoreError>;
+        async fn list_jobs(
+            &self,
+            entity_id: i64,
+            versions_of: Option<String>,
+        ) -> Result<Vec<JobRecord>, StoreError>;
         /// Creates a queue (Conflict on a taken name).
-        fn create_queue(&self, entity_id: i64, name: String) -> Result<QueueRecord, StoreError>;
+        async fn create_queue(
+            &self,
+            entity_id: i64,
+            name: String,
+        ) -> Result<QueueRecord, StoreError>;
         /// The entity's queues, by name.
-        fn list_queues(&self, entity_id: i64) -> Result<Vec<QueueRecord>, StoreError>;
+        async fn list_queues(&self, entity_id: i64) -> Result<Vec<QueueRecord>, StoreError>;
         /// Whether a queue exists (NotFound otherwise).
-        fn queue(&self, entity_id: i64, name: &str) -> Result<QueueRecord, StoreError>;
+        async fn queue(&self, entity_id: i64, name: &str) -> Result<QueueRecord, StoreError>;
         /// Puts an item on its queue; the item's id is also its run's id.
-        fn enqueue(&self, entity_id: i64, item: NewItem) -> Result<ItemRecord, StoreError>;
+        async fn enqueue(&self, entity_id: i64, item: NewItem) -> Result<ItemRecord, StoreError>;
         /// One item.
-        fn item(&self, entity_id: i64, id: &str) -> Result<ItemRecord, StoreError>;
+        async fn item(&self, entity_id: i64, id: &str) -> Result<ItemRecord, StoreError>;
         /// A queue's items, newest first.
-        fn list_items(&self, entity_id: i64, queue: &str, filter: ItemFilter) -> Result<Vec<ItemRecord>, StoreError>;
+        async fn list_items(
+            &self,
+            entity_id: i64,
+            queue: &str,
+            filter: ItemFilter,
+        ) -> Result<Vec<ItemRecord>, StoreError>;
         /// Cancels an item that has not ended; returns it as it now is (Conflict when it already
         /// ended). A running item's agent learns of it at its next heartbeat and stops the process.
-        fn cancel_item(&self, entity_id: i64, id: &str) -> Result<ItemRecord, StoreError>;
+        async fn cancel_item(&self, entity_id: i64, id: &str) -> Result<ItemRecord, StoreError>;
     }
 }
 
@@ -201,29 +219,63 @@ super::interface! {
         /// priority first, then enqueue order. An item whose lease lapsed counts as ready again; one
         /// that has been claimed `max_attempts` times fails instead (returned second, so its run can
         /// be reported failed).
-        fn claim_item(&self, entity_id: i64, queue: &str, owner: &str, lease_ms: i64, max_attempts: u32, tokens: ClaimTokens) -> Result<(Option<ItemRecord>, Vec<ItemRecord>), StoreError>;
+        async fn claim_item(
+            &self,
+            entity_id: i64,
+            queue: &str,
+            owner: &str,
+            lease_ms: i64,
+            max_attempts: u32,
+            tokens: ClaimTokens,
+        ) -> Result<(Option<ItemRecord>, Vec<ItemRecord>), StoreError>;
         /// The run a run token grants, while its item is claimed or running: (entity id, entity
         /// name, project, run id).
-        fn run_token(&self, hash: [u8; 32]) -> Result<Option<(super::EntityRecord, String, String)>, StoreError>;
+        async fn run_token(
+            &self,
+            hash: [u8; 32],
+        ) -> Result<Option<(super::EntityRecord, String, String)>, StoreError>;
         /// Extends the lease of an item whose claim's lease token hashes to `lease` and moves it
         /// to `running` when `started`; returns its status (Conflict when that claim no longer
         /// holds it: it lapsed, or another agent holds it now).
-        fn heartbeat_item(&self, entity_id: i64, id: &str, lease: [u8; 32], lease_ms: i64, started: bool) -> Result<ItemStatus, StoreError>;
+        async fn heartbeat_item(
+            &self,
+            entity_id: i64,
+            id: &str,
+            lease: [u8; 32],
+            lease_ms: i64,
+            started: bool,
+        ) -> Result<ItemStatus, StoreError>;
         /// Appends output to an item the claim whose lease token hashes to `lease` holds (cancelled
         /// or not); returns the bytes of output it has had in all (Conflict when the claim no
         /// longer holds it).
-        fn append_output(&self, entity_id: i64, id: &str, lease: [u8; 32], chunk: OutputChunk) -> Result<u64, StoreError>;
+        async fn append_output(
+            &self,
+            entity_id: i64,
+            id: &str,
+            lease: [u8; 32],
+            chunk: OutputChunk,
+        ) -> Result<u64, StoreError>;
         /// Records how an item's process ended, with the last of its output, if the claim whose
         /// lease token hashes to `lease` still holds it (cancelled or not); returns the item as it
         /// now is.
-        fn finish_item(&self, entity_id: i64, id: &str, lease: [u8; 32], exit_code: i32, output: OutputChunk) -> Result<ItemRecord, StoreError>;
+        async fn finish_item(
+            &self,
+            entity_id: i64,
+            id: &str,
+            lease: [u8; 32],
+            exit_code: i32,
+            output: OutputChunk,
+        ) -> Result<ItemRecord, StoreError>;
         /// Every item, of any queue and entity, whose lease lapsed: back on its queue, or failed
         /// once claimed `max_attempts` times. Returns the failed ones with their entity (their
         /// runs are to be reported failed). Safe to run on several hosts at once.
-        fn release_lapsed(&self, max_attempts: u32) -> Result<Vec<(super::EntityRecord, ItemRecord)>, StoreError>;
+        async fn release_lapsed(
+            &self,
+            max_attempts: u32,
+        ) -> Result<Vec<(super::EntityRecord, ItemRecord)>, StoreError>;
         /// Records that an agent asked for work now (upserts it by name).
-        fn agent_seen(&self, entity_id: i64, agent: AgentRecord) -> Result<(), StoreError>;
+        async fn agent_seen(&self, entity_id: i64, agent: AgentRecord) -> Result<(), StoreError>;
         /// An entity's agents by name, with the items each holds now.
-        fn list_agents(&self, entity_id: i64) -> Result<Vec<(AgentRecord, u32)>, StoreError>;
+        async fn list_agents(&self, entity_id: i64) -> Result<Vec<(AgentRecord, u32)>, StoreError>;
     }
 }

@@ -111,15 +111,16 @@ pub struct StoreStats {
 }
 
 /// Declares one topic of the store interface: a trait every backend implements, and the [`Store`]
-/// methods that run it on the configured backend. The one list of signatures (with their docs) is
-/// the interface; the compiler holds each backend to it.
+/// methods that run it on the configured backend. Its input reads as what it generates: `async
+/// fn` signatures with their docs, the one list that is the interface; the compiler holds each
+/// backend to it, and `tests/it/store_contract.rs` holds both backends to the same behaviour.
 macro_rules! interface {
     (
         $(#[$trait_meta:meta])*
         trait $trait:ident {
             $(
                 $(#[$meta:meta])*
-                fn $name:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty;
+                async fn $name:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty;
             )*
         }
     ) => {
@@ -135,9 +136,10 @@ macro_rules! interface {
             $(
                 $(#[$meta])*
                 pub async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    use $crate::store::Backend;
                     match &self.backend {
-                        $crate::store::Backend::Sqlite(backend) => $trait::$name(backend $(, $arg)*).await,
-                        $crate::store::Backend::Postgres(backend) => $trait::$name(backend $(, $arg)*).await,
+                        Backend::Sqlite(backend) => $trait::$name(backend $(, $arg)*).await,
+                        Backend::Postgres(backend) => $trait::$name(backend $(, $arg)*).await,
                     }
                 }
             )*

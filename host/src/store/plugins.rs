@@ -9,12 +9,17 @@ super::interface! {
     trait PluginStore {
         /// Records `component` (whose SHA-256 is `digest`) as the plugin called `name`,
         /// replacing what the name held, and announces it to the other hosts.
-        fn put_plugin(&self, name: &str, digest: &str, component: Vec<u8>) -> Result<(), StoreError>;
+        async fn put_plugin(
+            &self,
+            name: &str,
+            digest: &str,
+            component: Vec<u8>,
+        ) -> Result<(), StoreError>;
         /// Records that the plugin called `name` was removed, and announces it.
-        fn remove_plugin(&self, name: &str) -> Result<(), StoreError>;
+        async fn remove_plugin(&self, name: &str) -> Result<(), StoreError>;
         /// Every name recorded, with its component's digest (`None` once removed), by name.
-        fn plugin_digests(&self) -> Result<Vec<(String, Option<String>)>, StoreError>;
+        async fn plugin_digests(&self) -> Result<Vec<(String, Option<String>)>, StoreError>;
         /// The component recorded for `name`, unless it was removed.
-        fn plugin_component(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
+        async fn plugin_component(&self, name: &str) -> Result<Option<Vec<u8>>, StoreError>;
     }
 }

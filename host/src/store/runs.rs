@@ -58,10 +58,20 @@ super::interface! {
     trait RunStore {
         /// Records that a run sent a heartbeat now (as [`Liveness::Seen`]); returns whether it
         /// is running (false once it ended).
-        fn run_heartbeat(&self, entity_id: i64, project: &str, run_id: &str) -> Result<bool, StoreError>;
+        async fn run_heartbeat(
+            &self,
+            entity_id: i64,
+            project: &str,
+            run_id: &str,
+        ) -> Result<bool, StoreError>;
         /// Claims the running runs silent since before `silent_since` (Unix ms) that no host
         /// claimed in the last `reclaim_ms` (a host that claimed one and died): this host reports
         /// them. Safe to run on several hosts at once: each run is claimed by one.
-        fn claim_silent_runs(&self, silent_since: i64, reclaim_ms: i64, limit: usize) -> Result<Vec<SilentRun>, StoreError>;
+        async fn claim_silent_runs(
+            &self,
+            silent_since: i64,
+            reclaim_ms: i64,
+            limit: usize,
+        ) -> Result<Vec<SilentRun>, StoreError>;
     }
 }

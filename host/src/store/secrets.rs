@@ -17,13 +17,23 @@ super::interface! {
     /// Entity secrets: sealed values, names and times.
     trait SecretStore {
         /// Sets a secret (sealed by the caller); returns true when it was new.
-        fn put_secret(&self, entity_id: i64, name: &str, nonce: Vec<u8>, ciphertext: Vec<u8>) -> Result<bool, StoreError>;
+        async fn put_secret(
+            &self,
+            entity_id: i64,
+            name: &str,
+            nonce: Vec<u8>,
+            ciphertext: Vec<u8>,
+        ) -> Result<bool, StoreError>;
         /// Deletes a secret; refused (Conflict) while an integration uses it.
-        fn delete_secret(&self, entity_id: i64, name: &str) -> Result<(), StoreError>;
+        async fn delete_secret(&self, entity_id: i64, name: &str) -> Result<(), StoreError>;
         /// An entity's secrets, by name.
-        fn list_secrets(&self, entity_id: i64) -> Result<Vec<SecretRecord>, StoreError>;
+        async fn list_secrets(&self, entity_id: i64) -> Result<Vec<SecretRecord>, StoreError>;
         /// The sealed values (name, nonce, ciphertext) of the named secrets that exist.
-        fn sealed_secrets(&self, entity_id: i64, names: Vec<String>) -> Result<Vec<(String, Vec<u8>, Vec<u8>)>, StoreError>;
+        async fn sealed_secrets(
+            &self,
+            entity_id: i64,
+            names: Vec<String>,
+        ) -> Result<Vec<(String, Vec<u8>, Vec<u8>)>, StoreError>;
     }
 }
 

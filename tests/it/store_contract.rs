@@ -1,0 +1,369 @@
+//! One contract for both storage backends: every test here runs through the `Store` interface
+//! on a real SQLite file and on a real PostgreSQL database, and both must behave alike — the
+//! same answers, the same errors (`NotFound`, `Conflict`) for the same edge cases.
+
+use std::collections::BTreeMap;
+
+use herald::auth::Role;
+use herald::model::integration::IntegrationKind;
+use herald::model::launch::{ItemStatus, JobRef, JobSpec};
+use herald::model::output::OutputChunk;
+use herald::store::{
+    ClaimTokens, Durability, IntegrationRecord, ItemFilter, NewItem, Store, StoreError,
+};
+use serde_json::{Map, json};
+
+/// A store on a backend, and what keeps it (a SQLite file's directory).
+struct Backend {
+    store: Store,
+    _dir: Option<tempfile::TempDir>,
+}
+
+async fn on_sqlite() -> Backend {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("herald.db"), Durability::Process).unwrap();
+    Backend {
+        store,
+        _dir: Some(dir),
+    }
+}
+
+async fn on_postgres() -> Backend {
+    let store = Store::connect(&crate::common::new_database(), 4)
+        .await
+        .unwrap();
+    Backend { store, _dir: None }
+}
+
+/// Declares a contract test: `$name::sqlite` and `$name::postgres` run `$body` (an async
+/// function of the store) on each backend.
+macro_rules! contract {
+    ($(#[$meta:meta])* $name:ident, $body:expr) => {
+        $(#[$meta])*
+        mod $name {
+            use super::*;
+
+            #[tokio::test]
+            async fn sqlite() {
+                let backend = on_sqlite().await;
+                ($body)(backend.store.clone()).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                let backend = on_postgres().await;
+                ($body)(backend.store.clone()).await;
+            }
+        }
+    };
+}
+
+fn not_found<T: std::fmt::Debug>(result: Result<T, StoreError>) {
+    assert!(matches!(result, Err(StoreError::NotFound(_))), "{result:?}");
+}
+
+fn conflict<T: std::fmt::Debug>(result: Result<T, StoreError>) {
+    assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+}
+
+contract!(
+    /// Entities and keys: the bootstrap happens once, names are unique, a key is found by its
+    /// hash until it is deleted, and what does not exist is `NotFound`.
+    entities_and_keys,
+    |store: Store| async move {
+        let (entity, key) = store
+            .bootstrap("ops", "hk_first-key-0123456789".into())
+            .await
+            .unwrap()
+            .expect("the first start bootstraps");
+        assert!(entity.operator);
+        assert!(store.bootstrap("ops", "hk_again".into()).await.unwrap().is_none());
+        conflict(store.create_entity("ops", "hk_dup-0123456789".into()).await);
+        let (team, _) = store.create_entity("team", "hk_team-0123456789".into()).await.unwrap();
+        assert!(!team.operator);
+        assert_eq!(store.entity("team").await.unwrap().id, team.id);
+        not_found(store.entity("nobody").await);
+
+        let hash = herald::auth::hash_key(&key.key);
+        let found = store.key_by_hash(hash).await.unwrap().expect("the key is found");
+        assert_eq!((found.role, found.entity.name.as_str()), (Role::Admin, "ops"));
+        let member = store
+            .create_key(team.id, Role::Member, "bot", "hk_member-0123456789".into(), vec![])
+            .await
+            .unwrap();
+        let listed = store.list_keys(team.id).await.unwrap();
+        assert!(listed.iter().any(|k| k.0 == member.id && k.1 == Role::Member && k.2 == "bot"));
+        let deleted = store.delete_key(team.id, &member.id).await.unwrap();
+        assert_eq!(deleted, herald::auth::hash_key(&member.key).to_vec());
+        assert!(
+            store
+                .key_by_hash(herald::auth::hash_key(&member.key))
+                .await
+                .unwrap()
+                .is_none()
+        );
+        not_found(store.delete_key(team.id, &member.id).await);
+        // Another entity's key is not this entity's to delete.
+        not_found(store.delete_key(team.id, &key.id).await);
+    }
+);
+
+contract!(
+    /// Secrets: created once, replaced after, listed by name, read back sealed, and deleted once.
+    secrets,
+    |store: Store| async move {
+        let (team, _) = store.create_entity("team", "hk_team-0123456789".into()).await.unwrap();
+        assert!(store.put_secret(team.id, "TOKEN", vec![1; 12], vec![2; 20]).await.unwrap());
+        assert!(!store.put_secret(team.id, "TOKEN", vec![3; 12], vec![4; 20]).await.unwrap());
+        store.put_secret(team.id, "OTHER", vec![5; 12], vec![6; 20]).await.unwrap();
+        let names: Vec<String> = store
+            .list_secrets(team.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
+        assert_eq!(names, ["OTHER", "TOKEN"]);
+        let sealed = store
+            .sealed_secrets(team.id, vec!["TOKEN".into(), "MISSING".into()])
+            .await
+            .unwrap();
+        assert_eq!(sealed, vec![("TOKEN".to_string(), vec![3; 12], vec![4; 20])]);
+        store.delete_secret(team.id, "TOKEN").await.unwrap();
+        not_found(store.delete_secret(team.id, "TOKEN").await);
+        assert_eq!(store.secret_names(team.id).await.unwrap(), ["OTHER"]);
+    }
+);
+
+fn integration(name: &str) -> IntegrationRecord {
+    IntegrationRecord {
+        id: format!("int_{name}"),
+        name: name.into(),
+        kind: IntegrationKind::Webhook,
+        url: "https://hooks.example.com/x".into(),
+        url_secret: None,
+        access_token: None,
+        signing_secret: None,
+        secrets: vec!["A".into()],
+        created_at: "2026-01-01T00:00:00.000Z".into(),
+        updated_at: "2026-01-01T00:00:00.000Z".into(),
+    }
+}
+
+contract!(
+    /// Integrations: names are unique in an entity, updates keep the id, and a deleted one is gone.
+    integrations,
+    |store: Store| async move {
+        let (team, _) = store.create_entity("team", "hk_team-0123456789".into()).await.unwrap();
+        store.create_integration(team.id, integration("ci")).await.unwrap();
+        conflict(store.create_integration(team.id, integration("ci")).await);
+        let mut changed = store.integration(team.id, "ci").await.unwrap();
+        changed.url = "https://hooks.example.com/y".into();
+        changed.secrets = vec!["A".into(), "B".into()];
+        let updated = store.update_integration(team.id, changed).await.unwrap();
+        assert_eq!((updated.id.as_str(), updated.secrets.len()), ("int_ci", 2));
+        assert_eq!(store.integration(team.id, "ci").await.unwrap().url, "https://hooks.example.com/y");
+        assert_eq!(store.list_integrations(team.id).await.unwrap().len(), 1);
+        store.delete_integration(team.id, "ci").await.unwrap();
+        not_found(store.integration(team.id, "ci").await);
+        not_found(store.delete_integration(team.id, "ci").await);
+    }
+);
+
+contract!(
+    /// Installed plugins: recorded with their digest, read back, removed.
+    plugins,
+    |store: Store| async move {
+        store.put_plugin("echo", "sha256:aa", vec![0, 97, 115, 109]).await.unwrap();
+        store.put_plugin("echo", "sha256:bb", vec![1, 2, 3]).await.unwrap();
+        assert!(
+            store
+                .plugin_digests()
+                .await
+                .unwrap()
+                .contains(&("echo".into(), Some("sha256:bb".into())))
+        );
+        assert_eq!(store.plugin_component("echo").await.unwrap(), Some(vec![1, 2, 3]));
+        store.remove_plugin("echo").await.unwrap();
+        assert_eq!(store.plugin_component("echo").await.unwrap(), None);
+    }
+);
+
+fn job(command: &str) -> JobSpec {
+    JobSpec {
+        description: String::new(),
+        command: vec!["sh".into(), "-c".into(), command.into()],
+        env: BTreeMap::new(),
+        config: Map::new(),
+    }
+}
+
+contract!(
+    /// Jobs and queues: each save is a new version, the latest is read by name, queue names are
+    /// unique, and items are listed newest first and cancelled once.
+    jobs_queues_and_items,
+    |store: Store| async move {
+        let (team, _) = store.create_entity("team", "hk_team-0123456789".into()).await.unwrap();
+        assert_eq!(store.save_job(team.id, "eval".into(), job("true")).await.unwrap().version, 1);
+        assert_eq!(store.save_job(team.id, "eval".into(), job("false")).await.unwrap().version, 2);
+        let latest = store.job(team.id, &JobRef::parse("eval").unwrap()).await.unwrap();
+        assert_eq!(latest.version, 2);
+        let first = store.job(team.id, &JobRef::parse("eval@1").unwrap()).await.unwrap();
+        assert_eq!(first.spec.command[2], "true");
+        not_found(store.job(team.id, &JobRef::parse("eval@3").unwrap()).await);
+        assert_eq!(store.list_jobs(team.id, Some("eval".into())).await.unwrap().len(), 2);
+        assert_eq!(store.list_jobs(team.id, None).await.unwrap().len(), 1);
+
+        store.create_queue(team.id, "gpu".into()).await.unwrap();
+        conflict(store.create_queue(team.id, "gpu".into()).await);
+        not_found(store.queue(team.id, "cpu").await);
+        let item = |priority| NewItem {
+            queue: "gpu".into(),
+            job: "eval".into(),
+            job_version: 2,
+            config: Map::new(),
+            project: "p".into(),
+            enqueued_by: json!({"key": "k"}),
+            priority,
+        };
+        let low = store.enqueue(team.id, item(0)).await.unwrap();
+        let high = store.enqueue(team.id, item(5)).await.unwrap();
+        assert_eq!(low.status, ItemStatus::Queued);
+        let listed = store
+            .list_items(team.id, "gpu", ItemFilter { status: None, job: None, limit: 10 })
+            .await
+            .unwrap();
+        assert_eq!(listed.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), [&high.id, &low.id]);
+        let cancelled = store.cancel_item(team.id, &low.id).await.unwrap();
+        assert_eq!(cancelled.status, ItemStatus::Cancelled);
+        conflict(store.cancel_item(team.id, &low.id).await);
+        not_found(store.item(team.id, "no-such-item").await);
+    }
+);
+
+contract!(
+    /// Leases: the highest priority is claimed first, only the claim's lease token heartbeats,
+    /// appends (once per offset) and finishes, and the run token works while the item runs.
+    claims_and_leases,
+    |store: Store| async move {
+        let (team, _) = store.create_entity("team", "hk_team-0123456789".into()).await.unwrap();
+        store.save_job(team.id, "eval".into(), job("true")).await.unwrap();
+        store.create_queue(team.id, "gpu".into()).await.unwrap();
+        for priority in [0, 9] {
+            store
+                .enqueue(
+                    team.id,
+                    NewItem {
+                        queue: "gpu".into(),
+                        job: "eval".into(),
+                        job_version: 1,
+                        config: Map::new(),
+                        project: "p".into(),
+                        enqueued_by: json!({}),
+                        priority,
+                    },
+                )
+                .await
+                .unwrap();
+        }
+        let tokens = ClaimTokens { run: [7; 32], lease: [8; 32] };
+        let (claimed, failed) = store
+            .claim_item(team.id, "gpu", "agent-1", 60_000, 3, tokens)
+            .await
+            .unwrap();
+        let claimed = claimed.expect("an item is ready");
+        assert!(failed.is_empty());
+        assert_eq!((claimed.priority, claimed.status), (9, ItemStatus::Claimed));
+        let run = store.run_token([7; 32]).await.unwrap().expect("the run token is live");
+        assert_eq!((run.1.as_str(), run.2.as_str()), ("p", claimed.run_id.as_str()));
+
+        conflict(store.heartbeat_item(team.id, &claimed.id, [9; 32], 60_000, true).await);
+        let status = store
+            .heartbeat_item(team.id, &claimed.id, [8; 32], 60_000, true)
+            .await
+            .unwrap();
+        assert_eq!(status, ItemStatus::Running);
+
+        let chunk = |offset, text: &str| OutputChunk { offset: Some(offset), text: text.into() };
+        assert_eq!(store.append_output(team.id, &claimed.id, [8; 32], chunk(0, "one\n")).await.unwrap(), 4);
+        // The same chunk again (a retry) is taken once.
+        assert_eq!(store.append_output(team.id, &claimed.id, [8; 32], chunk(0, "one\n")).await.unwrap(), 4);
+        conflict(store.append_output(team.id, &claimed.id, [9; 32], chunk(4, "x")).await);
+        let done = store
+            .finish_item(team.id, &claimed.id, [8; 32], 0, chunk(4, "two\n"))
+            .await
+            .unwrap();
+        assert_eq!((done.status, done.exit_code), (ItemStatus::Finished, Some(0)));
+        assert_eq!(done.output.as_deref(), Some("one\ntwo\n"));
+        assert!(store.run_token([7; 32]).await.unwrap().is_none(), "an ended run's token is dead");
+        conflict(store.finish_item(team.id, &claimed.id, [8; 32], 1, chunk(8, "")).await);
+        assert!(store.release_lapsed(3).await.unwrap().is_empty());
+    }
+);
+
+/// An automation of entity `team` in `scope`, as the API would store it.
+fn automation(
+    id: &str,
+    name: &str,
+    scope: serde_json::Value,
+) -> herald::model::automation::Automation {
+    serde_json::from_value(json!({
+        "id": id, "entity": "team", "name": name, "description": "", "enabled": true,
+        "scope": scope, "event": {"type": "RUN_STATE"}, "action": {"type": "no-op"},
+        "rate_limit": null, "created_at": "2026-01-01T00:00:00.000Z",
+        "updated_at": "2026-01-01T00:00:00.000Z"
+    }))
+    .unwrap()
+}
+
+contract!(
+    /// Automations: names are unique in an entity, lists filter by the project or collection a
+    /// scope names, updates are read back whole, and a deleted one is gone.
+    automations,
+    |store: Store| async move {
+        use herald::store::AutomationFilter;
+        let (team, _) = store.create_entity("team", "hk_team-0123456789".into()).await.unwrap();
+        let project = json!({"type": "project", "project": "train"});
+        let collection = json!({"type": "collection", "registry": "models", "collection": "churn"});
+        let a = store.insert_automation(team.id, automation("aut_a", "a", project)).await.unwrap();
+        store.insert_automation(team.id, automation("aut_b", "b", collection)).await.unwrap();
+        conflict(store.insert_automation(team.id, automation("aut_c", "a", json!({"type": "entity"}))).await);
+        let filter = |project: Option<&str>, collection: Option<&str>| AutomationFilter {
+            project: project.map(str::to_string),
+            collection: collection.map(str::to_string),
+        };
+        let names = |list: Vec<herald::model::automation::Automation>| {
+            list.into_iter().map(|a| a.name).collect::<Vec<_>>()
+        };
+        assert_eq!(names(store.list_automations(team.id, filter(None, None)).await.unwrap()), ["a", "b"]);
+        assert_eq!(names(store.list_automations(team.id, filter(Some("train"), None)).await.unwrap()), ["a"]);
+        assert_eq!(names(store.list_automations(team.id, filter(None, Some("churn"))).await.unwrap()), ["b"]);
+        let mut changed = a.clone();
+        changed.enabled = false;
+        changed.description = "paused".into();
+        store.update_automation(team.id, changed.clone()).await.unwrap();
+        assert_eq!(store.automation(team.id, &a.id).await.unwrap(), changed);
+        assert_eq!(store.all_automations().await.unwrap().len(), 2);
+        store.delete_automation(team.id, &a.id).await.unwrap();
+        not_found(store.automation(team.id, &a.id).await);
+        not_found(store.delete_automation(team.id, &a.id).await);
+    }
+);
+
+contract!(
+    /// Run liveness: a heartbeat for a run never seen starts it alive; a run silent past the cut
+    /// is claimed once, by one caller, until the reclaim time passes.
+    run_liveness,
+    |store: Store| async move {
+        let (team, _) = store.create_entity("team", "hk_team-0123456789".into()).await.unwrap();
+        assert!(store.run_heartbeat(team.id, "train", "run-1").await.unwrap());
+        let later = herald::store::unix_millis() + 60_000;
+        let silent = store.claim_silent_runs(later, 600_000, 10).await.unwrap();
+        assert_eq!(silent.len(), 1, "{silent:?}");
+        assert!(store.claim_silent_runs(later, 600_000, 10).await.unwrap().is_empty(), "claimed twice");
+        // Nothing is silent yet at the time of the heartbeat itself.
+        assert!(store.run_heartbeat(team.id, "train", "run-2").await.unwrap());
+        let now = herald::store::unix_millis() - 60_000;
+        assert!(store.claim_silent_runs(now, 600_000, 10).await.unwrap().is_empty());
+    }
+);
