@@ -489,10 +489,11 @@ async fn a_config_that_breaks_the_plugins_schema_is_refused_at_save_with_its_pat
     );
 }
 
-/// Every route the OpenAPI document lists under an `{entity}`, called by an admin of another
-/// entity (the operator's, the most powerful key there is): 404, that entity is invisible, before
-/// anything else is looked at. Agent routes refuse a non-agent key first (403), which tells
-/// nothing about the entity either.
+/// Every route the OpenAPI document lists under an `{entity}`, called with another entity's
+/// name, before anything else is looked at: for an admin of an ordinary entity, 404 (that entity
+/// is invisible); for the operator's admins, who create entities and so know them, 403 saying a
+/// key acts in its own entity only. Agent routes refuse a non-agent key first (403), which tells
+/// nothing about the entity either. Nothing is created either way.
 #[tokio::test]
 async fn no_route_shows_or_touches_another_entity() {
     let dir = tempfile::tempdir().unwrap();
@@ -510,24 +511,39 @@ async fn no_route_shows_or_touches_another_entity() {
         if !path.contains("{entity}") {
             continue;
         }
-        let concrete = path
-            .split('/')
-            .map(|segment| match segment {
-                "{entity}" => "other",
-                s if s.starts_with('{') => "x1",
-                s => s,
-            })
-            .collect::<Vec<_>>()
-            .join("/");
+        let at = |entity: &str| {
+            path.split('/')
+                .map(|segment| match segment {
+                    "{entity}" => entity,
+                    s if s.starts_with('{') => "x1",
+                    s => s,
+                })
+                .collect::<Vec<_>>()
+                .join("/")
+        };
         for method in operations.as_object().unwrap().keys() {
             let method = method.to_uppercase();
             let body = (method != "GET" && method != "DELETE").then(|| json!({}));
-            let (status, answer) = admin.send(&method, &concrete, body.as_ref(), &[]).await;
+            // The operator's admin, at the other entity's routes.
+            let (status, answer) = admin.send(&method, &at("other"), body.as_ref(), &[]).await;
             let message = answer["error"]["message"].as_str().unwrap_or_default();
             let agents_only = status == 403 && message.starts_with("only an agent key");
             assert!(
-                (status == 404 && message == "entity other not found") || agents_only,
-                "{method} {concrete}: {status} {answer}"
+                (status == 403 && message.starts_with("a key acts in its own entity only"))
+                    || agents_only,
+                "{method} {}: {status} {answer}",
+                at("other")
+            );
+            // The other entity's admin, at the operator entity's routes.
+            let (status, answer) = other
+                .send(&method, &at("default"), body.as_ref(), &[])
+                .await;
+            let message = answer["error"]["message"].as_str().unwrap_or_default();
+            let agents_only = status == 403 && message.starts_with("only an agent key");
+            assert!(
+                (status == 404 && message == "entity default not found") || agents_only,
+                "{method} {}: {status} {answer}",
+                at("default")
             );
             checked += 1;
         }

@@ -124,12 +124,42 @@ impl Modify for CommonAnswers {
     }
 }
 
+/// Tagged enums whose variants take no other fields (serde's `deny_unknown_fields`), which
+/// utoipa documents without `additionalProperties: false` on each variant.
+const CLOSED_UNIONS: [&str; 1] = ["Scope"];
+
+/// Says of each variant of a [`CLOSED_UNIONS`] schema that it takes no other fields, as the
+/// server does.
+struct ClosedUnions;
+
+impl Modify for ClosedUnions {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::schema::{AdditionalProperties, Schema};
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        for name in CLOSED_UNIONS {
+            let Some(RefOr::T(Schema::OneOf(union))) = components.schemas.get_mut(name) else {
+                continue;
+            };
+            for variant in &mut union.items {
+                if let RefOr::T(Schema::Object(object)) = variant {
+                    object.additional_properties =
+                        Some(Box::new(AdditionalProperties::FreeForm(false)));
+                }
+            }
+        }
+    }
+}
+
 /// Splits the documented routes into the router and the finished document, and serves the
 /// document at `/v1/openapi.json`.
 pub(super) fn serve(routes: OpenApiRouter<AppState>) -> Router<AppState> {
     let (router, mut document) = routes.split_for_parts();
     // After the routes are in: the modifiers look at every operation.
     BearerKey.modify(&mut document);
+    ClosedUnions.modify(&mut document);
     CommonAnswers.modify(&mut document);
     // Rendered once: the document does not change while the server runs.
     let text = axum::body::Bytes::from(
