@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::json;
 
@@ -495,15 +495,19 @@ async fn a_server_restart_during_a_job_loses_no_finish_report() {
     assert!(item["output"].as_str().unwrap().contains("done"), "{item}");
     let runs = std::fs::read_to_string(out.join("runs")).unwrap();
     assert_eq!(runs.lines().count(), 1, "the job ran once");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let (_, page) = admin
-            .get(&format!("/v1/automations/{finished_runs}/executions"))
-            .await;
-        if page["executions"].as_array().is_some_and(|e| e.len() == 1) {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no RUN_STATE FINISHED: {page}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        Duration::from_secs(10),
+        "the RUN_STATE FINISHED execution",
+        async || {
+            let (_, page) = admin
+                .get(&format!("/v1/automations/{finished_runs}/executions"))
+                .await;
+            if page["executions"].as_array().is_some_and(|e| e.len() == 1) {
+                Ok(())
+            } else {
+                Err(page.to_string())
+            }
+        },
+    )
+    .await;
 }

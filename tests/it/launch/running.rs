@@ -265,20 +265,21 @@ async fn higher_priorities_run_first_and_cancel_stops_a_running_process() {
         .await;
     assert_eq!(status, 200, "{cancelled}");
     // The agent learns of it at its next heartbeat and sends SIGTERM; `sleep` dies of it.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let item = loop {
-        let (_, item) = admin
-            .get(&format!("/v1/entities/default/items/{sleepy}"))
-            .await;
-        if !item["exit_code"].is_null() {
-            break item;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the process was never stopped: {item}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    };
+    let item = eventually(
+        Duration::from_secs(20),
+        "the process to be stopped",
+        async || {
+            let (_, item) = admin
+                .get(&format!("/v1/entities/default/items/{sleepy}"))
+                .await;
+            if item["exit_code"].is_null() {
+                Err(item.to_string())
+            } else {
+                Ok(item)
+            }
+        },
+    )
+    .await;
     assert_eq!(item["status"], "cancelled");
     assert_eq!(item["exit_code"], 128 + 15, "SIGTERM");
     let reported = wait_executions(admin, &failed_runs, 1, Duration::from_secs(10)).await;
@@ -313,20 +314,21 @@ async fn higher_priorities_run_first_and_cancel_stops_a_running_process() {
             &json!({}),
         )
         .await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let item = loop {
-        let (_, item) = admin
-            .get(&format!("/v1/entities/default/items/{stubborn}"))
-            .await;
-        if !item["exit_code"].is_null() {
-            break item;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the process was never killed: {item}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    };
+    let item = eventually(
+        Duration::from_secs(20),
+        "the process to be killed",
+        async || {
+            let (_, item) = admin
+                .get(&format!("/v1/entities/default/items/{stubborn}"))
+                .await;
+            if item["exit_code"].is_null() {
+                Err(item.to_string())
+            } else {
+                Ok(item)
+            }
+        },
+    )
+    .await;
     assert_eq!(
         item["exit_code"],
         128 + 9,
@@ -351,11 +353,15 @@ async fn an_agent_killed_mid_job_takes_the_job_with_it_and_the_item_runs_exactly
     );
     let running = wait_for(admin, &id, &["running"], Duration::from_secs(30)).await;
     assert_eq!(running["agent"], "first");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !bench.out.join("child.pid").exists() {
-        assert!(Instant::now() < deadline, "the job never started its child");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(
+        Duration::from_secs(10),
+        "the job to start its child",
+        async || match bench.out.join("child.pid").exists() {
+            true => Ok(()),
+            false => Err("no child.pid".into()),
+        },
+    )
+    .await;
     let pids: Vec<String> = ["first.pid", "child.pid"]
         .iter()
         .map(|f| std::fs::read_to_string(bench.out.join(f)).unwrap())

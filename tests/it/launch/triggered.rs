@@ -112,19 +112,15 @@ async fn the_run_token_posts_its_own_runs_events_and_nothing_else() {
     let agent = Agent::start(&bench.server, &bench.agent_key, &["--queue", "gpu"]);
     wait_for(admin, &id, &["running"], Duration::from_secs(30)).await;
     let env_file = bench.out.join(format!("{id}.env"));
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let env = loop {
-        match std::fs::read_to_string(&env_file) {
-            Ok(env) if env.contains("HERALD_RUN_TOKEN=") => break env,
-            _ => {
-                assert!(
-                    Instant::now() < deadline,
-                    "the job never wrote its environment"
-                );
-                tokio::time::sleep(Duration::from_millis(25)).await;
-            }
-        }
-    };
+    let env = eventually(
+        Duration::from_secs(10),
+        "the job's environment",
+        async || match std::fs::read_to_string(&env_file) {
+            Ok(env) if env.contains("HERALD_RUN_TOKEN=") => Ok(env),
+            other => Err(format!("{other:?}")),
+        },
+    )
+    .await;
     let token = env
         .lines()
         .find_map(|l| l.strip_prefix("HERALD_RUN_TOKEN="))
@@ -158,15 +154,15 @@ async fn the_run_token_posts_its_own_runs_events_and_nothing_else() {
             &json!({}),
         )
         .await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    eventually(Duration::from_secs(20), "the run to stop", async || {
         let (_, item) = admin.get(&format!("/v1/entities/default/items/{id}")).await;
-        if !item["exit_code"].is_null() {
-            break;
+        if item["exit_code"].is_null() {
+            Err(item.to_string())
+        } else {
+            Ok(())
         }
-        assert!(Instant::now() < deadline, "never stopped: {item}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    })
+    .await;
     agent.kill();
     let (status, _) = run.post("/v1/events", &sample(&id)).await;
     assert_eq!(status, 401, "the token ended with its run");
@@ -300,15 +296,15 @@ async fn the_readme_launch_walkthrough_runs_as_written() {
         last = line.to_string();
     }
     let admin = server.admin();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let item = loop {
+    let item = eventually(Duration::from_secs(30), "the run to finish", async || {
         let (_, items) = admin.get("/v1/entities/default/queues/gpu/items").await;
         if items["items"][0]["status"] == "finished" {
-            break items["items"][0].clone();
+            Ok(items["items"][0].clone())
+        } else {
+            Err(items.to_string())
         }
-        assert!(Instant::now() < deadline, "the run never finished: {items}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    })
+    .await;
     drop(agent);
     let output = item["output"].as_str().unwrap();
     assert!(

@@ -10,9 +10,11 @@ mod slack;
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::common::{Api, Receiver, Recorded, Server, expect_status, status_and_attempts};
+use crate::common::{
+    Api, Receiver, Recorded, Server, eventually, expect_status, status_and_attempts,
+};
 use serde_json::{Value, json};
 
 /// A receiver that answers by path: `answers[path]` lists the replies in order (the last one
@@ -90,21 +92,18 @@ impl Bench {
             .as_str()
             .unwrap()
             .to_string();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
+        let what = format!("{collection}'s execution to settle");
+        eventually(Duration::from_secs(15), &what, async || {
             let (_, event) = self.admin.get(&format!("/v1/events/{event_id}")).await;
             if let Some(id) = event["executions"][0]["id"].as_str() {
                 let (_, execution) = self.admin.get(&format!("/v1/executions/{id}")).await;
                 if matches!(execution["status"].as_str(), Some("succeeded" | "failed")) {
-                    return execution;
+                    return Ok(execution);
                 }
             }
-            assert!(
-                Instant::now() < deadline,
-                "{collection} did not settle: {event}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            Err(event.to_string())
+        })
+        .await
     }
 }
 

@@ -14,7 +14,7 @@ mod state;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 
@@ -108,11 +108,14 @@ async fn all_final(api: &Api, automation: &str, count: usize, limit: Duration) -
 
 /// Waits (up to 30 s) until `done`.
 async fn wait_until(what: &str, done: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while !done() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    eventually(Duration::from_secs(30), what, async || {
+        if done() {
+            Ok(())
+        } else {
+            Err("not yet".into())
+        }
+    })
+    .await;
 }
 
 fn sample(step: u64, loss: f64) -> Value {
@@ -132,16 +135,14 @@ async fn listed_version(api: &Api, name: &str) -> Option<String> {
 
 /// Waits until the host lists `name` at `version` (`None`: not at all).
 async fn until_listed(api: &Api, name: &str, version: Option<&str>) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
+    let what = format!("{name} to be listed at {version:?}");
+    eventually(Duration::from_secs(10), &what, async || {
         let listed = listed_version(api, name).await;
         if listed.as_deref() == version {
-            return;
+            Ok(())
+        } else {
+            Err(format!("{listed:?}"))
         }
-        assert!(
-            Instant::now() < deadline,
-            "{name}: {listed:?}, never {version:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    })
+    .await;
 }
