@@ -138,8 +138,8 @@ pub(super) async fn ingest_batch(
     JsonBody(batch): JsonBody<Batch>,
 ) -> Result<(StatusCode, Json<BatchOut>), ApiError> {
     if batch.events.len() > MAX_BATCH_EVENTS {
-        return Err(ApiError::TooLarge(format!(
-            "a batch holds at most {MAX_BATCH_EVENTS} events, not {}",
+        return Err(ApiError::Invalid(format!(
+            "events: a batch holds at most {MAX_BATCH_EVENTS} events, not {}",
             batch.events.len()
         )));
     }

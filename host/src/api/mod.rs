@@ -17,6 +17,7 @@ pub mod openapi;
 mod plugins;
 mod runs;
 mod secrets;
+mod shapes;
 mod triggers;
 
 use axum::Router;

@@ -113,6 +113,12 @@ impl Modify for CommonAnswers {
                 if operation.request_body.is_some() {
                     add("413", "The body is too large");
                 }
+                if path.contains("{entity}") {
+                    add(
+                        "403",
+                        "Not allowed to this key: its role, or (for the operator's admins) another entity",
+                    );
+                }
                 if path.starts_with("/v1/") {
                     add(
                         "503",
@@ -162,9 +168,9 @@ pub(super) fn serve(routes: OpenApiRouter<AppState>) -> Router<AppState> {
     ClosedUnions.modify(&mut document);
     CommonAnswers.modify(&mut document);
     // Rendered once: the document does not change while the server runs.
-    let text = axum::body::Bytes::from(
-        serde_json::to_vec(&document).expect("the OpenAPI document serialises"),
-    );
+    let mut document = serde_json::to_value(&document).expect("the OpenAPI document serialises");
+    super::shapes::apply(&mut document);
+    let text = axum::body::Bytes::from(document.to_string());
     router.route(
         "/v1/openapi.json",
         get(move || {

@@ -55,6 +55,44 @@ impl EventType {
         }
     }
 
+    /// Which fields an event of this type must carry (non-null) and which it may (a field in
+    /// neither may only be absent or `null`), besides `type`, `entity`, `author` and
+    /// `occurred_at`, which every event may carry. An `ADD_ARTIFACT_ALIAS` carries exactly one of
+    /// `project` and `registry`, so both are in its optional list. `EventInput::validate` holds
+    /// to this (a unit test checks), and the OpenAPI document's per-type schemas are made from it.
+    pub fn shape(self) -> EventShape {
+        const ARTIFACT: [&str; 4] = ["version_index", "aliases", "metadata", "source_artifact"];
+        match self {
+            Self::CreateArtifact => EventShape {
+                required: &["project", "collection", "version"],
+                optional: &ARTIFACT,
+            },
+            Self::LinkArtifact => EventShape {
+                required: &["registry", "collection", "version"],
+                optional: &ARTIFACT,
+            },
+            Self::AddArtifactAlias => EventShape {
+                required: &["collection", "version", "alias"],
+                optional: &[
+                    "project",
+                    "registry",
+                    "version_index",
+                    "aliases",
+                    "metadata",
+                    "source_artifact",
+                ],
+            },
+            Self::RunState => EventShape {
+                required: &["project", "run_id", "state"],
+                optional: &["run_name", "reason", "exit_code", "output_tail"],
+            },
+            Self::RunMetric => EventShape {
+                required: &["project", "run_id", "metrics"],
+                optional: &["run_name", "step"],
+            },
+        }
+    }
+
     /// The wire name, e.g. `LINK_ARTIFACT`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -73,6 +111,18 @@ impl EventType {
         )
     }
 }
+
+/// The fields an event type must and may carry: see [`EventType::shape`].
+#[derive(Debug, Clone, Copy)]
+pub struct EventShape {
+    /// Fields it must carry, not null.
+    pub required: &'static [&'static str],
+    /// Fields it may carry.
+    pub optional: &'static [&'static str],
+}
+
+/// The fields every event may carry, whatever its type (`entity` must).
+pub const COMMON_FIELDS: [&str; 4] = ["type", "entity", "author", "occurred_at"];
 
 /// A run's state. `CRASHED` is accepted and stored as `FAILED`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -158,6 +208,7 @@ pub struct EventInput {
     pub collection: Option<String>,
     /// Artifact events: the version, e.g. `v3`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^[^/:\u0000-\u001F\u007F-\u009F]{1,128}$")]
     pub version: Option<String>,
     /// Artifact events: the version's index.
     #[serde(
@@ -171,6 +222,7 @@ pub struct EventInput {
     pub aliases: Option<Vec<String>>,
     /// `ADD_ARTIFACT_ALIAS`: the alias added.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^[^/:\u0000-\u001F\u007F-\u009F]{1,128}$")]
     pub alias: Option<String>,
     /// `CREATE_ARTIFACT`: the artifact's metadata.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -181,6 +233,7 @@ pub struct EventInput {
     pub source_artifact: Option<String>,
     /// Run events: the run id.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = r"^[^/:\u0000-\u001F\u007F-\u009F]{1,128}$")]
     pub run_id: Option<String>,
     /// Run events: the run's display name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -190,6 +243,7 @@ pub struct EventInput {
     pub state: Option<RunState>,
     /// `RUN_STATE`: why the run is in that state, e.g. `cancelled` (at most 255 characters).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 255)]
     pub reason: Option<String>,
     /// `RUN_STATE` of a launched run that ended: its process's exit code.
     #[serde(
@@ -200,6 +254,7 @@ pub struct EventInput {
     pub exit_code: Option<i32>,
     /// `RUN_STATE` of a launched run that ended: the last lines of its output (at most 4 KiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(max_length = 4096)]
     pub output_tail: Option<String>,
     /// `RUN_METRIC`: the step the sample was logged at.
     #[serde(
@@ -214,7 +269,7 @@ pub struct EventInput {
         skip_serializing_if = "Option::is_none",
         deserialize_with = "metrics_field"
     )]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<BTreeMap<String, MetricValue>>)]
     pub metrics: Option<BTreeMap<String, MetricValue>>,
     /// When it happened (RFC 3339, any offset); the time of ingest when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -362,11 +417,11 @@ impl EventInput {
                 if self
                     .output_tail
                     .as_ref()
-                    .is_some_and(|t| t.len() > MAX_OUTPUT_TAIL_BYTES)
+                    .is_some_and(|t| t.chars().count() > MAX_OUTPUT_TAIL_BYTES)
                 {
                     return Err(field_error(
                         "output_tail",
-                        format!("at most {MAX_OUTPUT_TAIL_BYTES} bytes"),
+                        format!("at most {MAX_OUTPUT_TAIL_BYTES} characters"),
                     ));
                 }
             }
@@ -456,6 +511,64 @@ mod tests {
     fn parse(json: &str) -> Result<(), String> {
         let input: EventInput = serde_json::from_str(json).map_err(|e| e.to_string())?;
         input.validate().map_err(|e| e.to_string())
+    }
+
+    /// A value each field could hold, valid for it.
+    fn sample(field: &str) -> serde_json::Value {
+        match field {
+            "version_index" | "exit_code" | "step" => serde_json::json!(1),
+            "aliases" => serde_json::json!(["latest"]),
+            "metadata" => serde_json::json!({"a": 1}),
+            "metrics" => serde_json::json!({"loss": 0.5}),
+            "state" => serde_json::json!("FAILED"),
+            _ => serde_json::json!("x1"),
+        }
+    }
+
+    fn valid(event: &serde_json::Value) -> bool {
+        serde_json::from_value::<EventInput>(event.clone()).is_ok_and(|e| e.validate().is_ok())
+    }
+
+    #[test]
+    fn validation_holds_to_each_types_shape() {
+        let every: Vec<&str> = FILTER_FIELDS
+            .iter()
+            .copied()
+            .filter(|f| !COMMON_FIELDS.contains(f))
+            .chain(["reason", "exit_code", "output_tail"])
+            .collect();
+        for kind in EventType::ALL {
+            let shape = kind.shape();
+            let mut minimal = serde_json::json!({"type": kind, "entity": "e"});
+            for field in shape.required {
+                minimal[*field] = sample(field);
+            }
+            if kind == EventType::AddArtifactAlias {
+                minimal["project"] = sample("project");
+            }
+            assert!(valid(&minimal), "{kind:?}: {minimal}");
+            for field in shape.required {
+                let mut without = minimal.clone();
+                without.as_object_mut().unwrap().remove(*field);
+                assert!(!valid(&without), "{kind:?} without {field}");
+                without[*field] = serde_json::Value::Null;
+                assert!(!valid(&without), "{kind:?} with null {field}");
+            }
+            for field in &every {
+                let mut with = minimal.clone();
+                with[*field] = sample(field);
+                let allowed = shape.required.contains(field) || shape.optional.contains(field);
+                // `project` and `registry` together are never allowed.
+                let both = kind == EventType::AddArtifactAlias && *field == "registry";
+                assert_eq!(valid(&with), allowed && !both, "{kind:?} with {field}");
+                with[*field] = serde_json::Value::Null;
+                // (An alias event's `project` is the one place it names: null leaves none.)
+                let its_place = kind == EventType::AddArtifactAlias && *field == "project";
+                if !shape.required.contains(field) && !its_place {
+                    assert!(valid(&with), "{kind:?} with null {field}");
+                }
+            }
+        }
     }
 
     #[test]
