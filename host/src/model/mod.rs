@@ -4,6 +4,7 @@
 
 pub mod automation;
 pub mod event;
+pub mod event_type;
 pub mod execution;
 pub mod instant;
 pub mod integration;
