@@ -10,9 +10,9 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::AppState;
 use super::auth::{Admin, Principal};
 use super::json::JsonBody;
-use super::{AppState, check_action_config};
 use crate::delivery::integrations::{self, IntegrationError};
 use crate::delivery::record::AttemptRecord;
 use crate::error::{ApiError, ErrorBody};
@@ -356,7 +356,6 @@ pub(super) async fn test(
     let integration = state.store.integration(entity.id, &name).await?;
     let plugin =
         integrations::plugin_for(&state.plugins, integration.kind, body.plugin.as_deref())?;
-    check_action_config(&state, &plugin, "config", &body.config).await?;
     let (deliverer, config) = (state.deliverer(), &body.config);
     let record = integrations::test(
         &deliverer,
@@ -377,6 +376,7 @@ impl From<IntegrationError> for ApiError {
             IntegrationError::Missing(message) => ApiError::NotFound(message),
             IntegrationError::Conflict(message) => ApiError::Conflict(message),
             IntegrationError::TooLarge(message) => ApiError::TooLarge(message),
+            IntegrationError::PluginRefused(message) => ApiError::PluginRefused(message),
             IntegrationError::Store(error) => error.into(),
             IntegrationError::Internal(error) => ApiError::Internal(error),
         }

@@ -104,21 +104,6 @@ pub(crate) async fn error_bodies(response: axum::response::Response) -> axum::re
     response
 }
 
-/// Checks an action config: first against the JSON Schema the plugin declares (the host enforces
-/// it), then with the plugin's own `validate-config`. Every refusal is a 422 naming `field`.
-pub(crate) async fn check_action_config(
-    state: &AppState,
-    plugin: &crate::engine::Plugin,
-    field: &str,
-    config: &serde_json::Value,
-) -> Result<(), ApiError> {
-    state
-        .engine
-        .check_config(plugin, config)
-        .await
-        .map_err(|refusal| ApiError::PluginRefused(refusal.explain(field, &plugin.info.name)))
-}
-
 /// An execution as the API shows it: its payload's secret placeholders written as `${NAME}`.
 pub(crate) fn shown(state: &AppState, record: ExecutionRecord) -> executions::ExecutionOut {
     executions::ExecutionOut::shown(record, state.master_key.refs())

@@ -33,6 +33,9 @@ pub enum IntegrationError {
     /// Automations stand in the way; the message names them.
     #[error("{0}")]
     Conflict(String),
+    /// The plugin's schema or `validate-config` refused the action config.
+    #[error("{0}")]
+    PluginRefused(String),
     /// The test payload renders past the size limit.
     #[error("{0}")]
     TooLarge(String),
@@ -204,9 +207,10 @@ pub fn plugin_for(
 /// What an empty event variable renders as in a test payload (there is no event).
 static NOTHING: Value = Value::Null;
 
-/// Sends `payload` (a template: secrets resolved, variables empty) through `integration` with
-/// `plugin` and its action `config`, signed and credentialed like a real delivery; returns the
-/// attempt's record, redacted. Nothing is stored and nothing is enqueued.
+/// Checks `plugin`'s action `config` as an automation's would be, then sends `payload` (a
+/// template: secrets resolved, variables empty) through `integration` with them, signed and
+/// credentialed like a real delivery; returns the attempt's record, redacted. Nothing is stored
+/// and nothing is enqueued.
 pub async fn test(
     deliverer: &Deliverer,
     entity_id: i64,
@@ -216,6 +220,14 @@ pub async fn test(
     payload: Value,
 ) -> Result<AttemptRecord, IntegrationError> {
     use IntegrationError::Invalid;
+    // Checked as an automation's action config is (`automations/validate.rs`).
+    deliverer
+        .engine
+        .check_config(plugin, config)
+        .await
+        .map_err(|refusal| {
+            IntegrationError::PluginRefused(refusal.explain("config", &plugin.info.name))
+        })?;
     if !payload.is_object() {
         return Err(Invalid("payload: must be a JSON object".into()));
     }

@@ -70,6 +70,19 @@ async fn enqueue(api: &Api, queue: &str, body: Value) -> String {
     crate::common::created(api, &path, &body, "id").await
 }
 
+/// Waits (up to 20 s) until item `id` of `default` has ended (it has an exit code); returns it.
+async fn ended(api: &Api, id: &str, what: &str) -> Value {
+    eventually(Duration::from_secs(20), what, async || {
+        let (_, item) = api.get(&format!("/v1/entities/default/items/{id}")).await;
+        if item["exit_code"].is_null() {
+            Err(item.to_string())
+        } else {
+            Ok(item)
+        }
+    })
+    .await
+}
+
 /// Waits until `automation` has `count` executions; returns them.
 async fn wait_executions(api: &Api, automation: &str, count: usize, limit: Duration) -> Vec<Value> {
     let what = format!("{count} executions of {automation}");

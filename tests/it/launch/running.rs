@@ -265,21 +265,7 @@ async fn higher_priorities_run_first_and_cancel_stops_a_running_process() {
         .await;
     assert_eq!(status, 200, "{cancelled}");
     // The agent learns of it at its next heartbeat and sends SIGTERM; `sleep` dies of it.
-    let item = eventually(
-        Duration::from_secs(20),
-        "the process to be stopped",
-        async || {
-            let (_, item) = admin
-                .get(&format!("/v1/entities/default/items/{sleepy}"))
-                .await;
-            if item["exit_code"].is_null() {
-                Err(item.to_string())
-            } else {
-                Ok(item)
-            }
-        },
-    )
-    .await;
+    let item = ended(admin, &sleepy, "the process to be stopped").await;
     assert_eq!(item["status"], "cancelled");
     assert_eq!(item["exit_code"], 128 + 15, "SIGTERM");
     let reported = wait_executions(admin, &failed_runs, 1, Duration::from_secs(10)).await;
@@ -314,21 +300,7 @@ async fn higher_priorities_run_first_and_cancel_stops_a_running_process() {
             &json!({}),
         )
         .await;
-    let item = eventually(
-        Duration::from_secs(20),
-        "the process to be killed",
-        async || {
-            let (_, item) = admin
-                .get(&format!("/v1/entities/default/items/{stubborn}"))
-                .await;
-            if item["exit_code"].is_null() {
-                Err(item.to_string())
-            } else {
-                Ok(item)
-            }
-        },
-    )
-    .await;
+    let item = ended(admin, &stubborn, "the process to be killed").await;
     assert_eq!(
         item["exit_code"],
         128 + 9,

@@ -154,15 +154,7 @@ async fn the_run_token_posts_its_own_runs_events_and_nothing_else() {
             &json!({}),
         )
         .await;
-    eventually(Duration::from_secs(20), "the run to stop", async || {
-        let (_, item) = admin.get(&format!("/v1/entities/default/items/{id}")).await;
-        if item["exit_code"].is_null() {
-            Err(item.to_string())
-        } else {
-            Ok(())
-        }
-    })
-    .await;
+    ended(admin, &id, "the run to stop").await;
     agent.kill();
     let (status, _) = run.post("/v1/events", &sample(&id)).await;
     assert_eq!(status, 401, "the token ended with its run");
