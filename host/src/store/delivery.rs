@@ -75,7 +75,8 @@ super::interface! {
             lease_ms: i64,
             limit: usize,
         ) -> Result<Vec<Claimed>, StoreError>;
-        /// When the next pending or retrying execution is due (Unix ms), if any.
+        /// When the next execution is due (Unix ms), if any: a pending or retrying one's next
+        /// attempt, or the end of a running one's lease (then `claim_due` takes it over).
         async fn next_due_ms(&self) -> Result<Option<i64>, StoreError>;
         /// Records an attempt and settles the execution, if `owner` still holds its lease. Returns
         /// false when the lease was lost (another worker took over): the attempt is still recorded.
@@ -96,7 +97,7 @@ super::interface! {
         async fn recover_abandoned(&self, host: &str, owner: &str) -> Result<usize, StoreError>;
         /// Puts a finished execution back on the queue. Conflict when it is still in progress.
         async fn retry_execution(&self, entity_id: i64, id: &ExecutionId) -> Result<(), StoreError>;
-        /// Executions waiting to be delivered (pending or retrying), for the queue-depth metric.
+        /// Executions not yet settled (pending, retrying or running), for the queue-depth metric.
         async fn queue_depth(&self) -> Result<i64, StoreError>;
     }
 }

@@ -115,8 +115,13 @@ impl DeliveryStore for Sqlite {
 
     async fn next_due_ms(&self) -> Result<Option<i64>, StoreError> {
         self.read(|c| {
+            // The earliest of what is due and of the leases that will lapse, as on PostgreSQL:
+            // `claim_due` takes a lapsed lease's execution too (an attempt that outlived it).
             Ok(c.query_row(
-                "SELECT MIN(next_attempt_at) FROM executions WHERE status IN ('pending', 'retrying')",
+                "SELECT MIN(at) FROM (
+                     SELECT MIN(next_attempt_at) AS at FROM executions WHERE status IN ('pending', 'retrying')
+                     UNION ALL
+                     SELECT MIN(lease_until) + 1 FROM executions WHERE status = 'running')",
                 [],
                 |r| r.get::<_, Option<i64>>(0),
             )?)

@@ -2,16 +2,10 @@
 //! on a real SQLite file and on a real PostgreSQL database, and both must behave alike — the
 //! same answers, the same errors (`NotFound`, `Conflict`) for the same edge cases.
 
-use std::collections::BTreeMap;
-
 use herald::auth::Role;
 use herald::model::integration::IntegrationKind;
-use herald::model::launch::{ItemStatus, JobRef, JobSpec};
-use herald::model::output::OutputChunk;
-use herald::store::{
-    ClaimTokens, Durability, IntegrationRecord, ItemFilter, NewItem, Store, StoreError,
-};
-use serde_json::{Map, json};
+use herald::store::{Durability, IntegrationRecord, Store, StoreError};
+use serde_json::json;
 
 /// A store on a backend, and what keeps it (a SQLite file's directory).
 struct Backend {
@@ -189,118 +183,6 @@ contract!(
     }
 );
 
-fn job(command: &str) -> JobSpec {
-    JobSpec {
-        description: String::new(),
-        command: vec!["sh".into(), "-c".into(), command.into()],
-        env: BTreeMap::new(),
-        config: Map::new(),
-    }
-}
-
-contract!(
-    /// Jobs and queues: each save is a new version, the latest is read by name, queue names are
-    /// unique, and items are listed newest first and cancelled once.
-    jobs_queues_and_items,
-    |store: Store| async move {
-        let (team, _) = store.create_entity("team", "hk_team-0123456789".into()).await.unwrap();
-        assert_eq!(store.save_job(team.id, "eval".into(), job("true")).await.unwrap().version, 1);
-        assert_eq!(store.save_job(team.id, "eval".into(), job("false")).await.unwrap().version, 2);
-        let latest = store.job(team.id, &JobRef::parse("eval").unwrap()).await.unwrap();
-        assert_eq!(latest.version, 2);
-        let first = store.job(team.id, &JobRef::parse("eval@1").unwrap()).await.unwrap();
-        assert_eq!(first.spec.command[2], "true");
-        not_found(store.job(team.id, &JobRef::parse("eval@3").unwrap()).await);
-        assert_eq!(store.list_jobs(team.id, Some("eval".into())).await.unwrap().len(), 2);
-        assert_eq!(store.list_jobs(team.id, None).await.unwrap().len(), 1);
-
-        store.create_queue(team.id, "gpu".into()).await.unwrap();
-        conflict(store.create_queue(team.id, "gpu".into()).await);
-        not_found(store.queue(team.id, "cpu").await);
-        let item = |priority| NewItem {
-            queue: "gpu".into(),
-            job: "eval".into(),
-            job_version: 2,
-            config: Map::new(),
-            project: "p".into(),
-            enqueued_by: json!({"key": "k"}),
-            priority,
-        };
-        let low = store.enqueue(team.id, item(0)).await.unwrap();
-        let high = store.enqueue(team.id, item(5)).await.unwrap();
-        assert_eq!(low.status, ItemStatus::Queued);
-        let listed = store
-            .list_items(team.id, "gpu", ItemFilter { status: None, job: None, limit: 10 })
-            .await
-            .unwrap();
-        assert_eq!(listed.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), [&high.id, &low.id]);
-        let cancelled = store.cancel_item(team.id, &low.id).await.unwrap();
-        assert_eq!(cancelled.status, ItemStatus::Cancelled);
-        conflict(store.cancel_item(team.id, &low.id).await);
-        not_found(store.item(team.id, "no-such-item").await);
-    }
-);
-
-contract!(
-    /// Leases: the highest priority is claimed first, only the claim's lease token heartbeats,
-    /// appends (once per offset) and finishes, and the run token works while the item runs.
-    claims_and_leases,
-    |store: Store| async move {
-        let (team, _) = store.create_entity("team", "hk_team-0123456789".into()).await.unwrap();
-        store.save_job(team.id, "eval".into(), job("true")).await.unwrap();
-        store.create_queue(team.id, "gpu".into()).await.unwrap();
-        for priority in [0, 9] {
-            store
-                .enqueue(
-                    team.id,
-                    NewItem {
-                        queue: "gpu".into(),
-                        job: "eval".into(),
-                        job_version: 1,
-                        config: Map::new(),
-                        project: "p".into(),
-                        enqueued_by: json!({}),
-                        priority,
-                    },
-                )
-                .await
-                .unwrap();
-        }
-        let tokens = ClaimTokens { run: [7; 32], lease: [8; 32] };
-        let (claimed, failed) = store
-            .claim_item(team.id, "gpu", "agent-1", 60_000, 3, tokens)
-            .await
-            .unwrap();
-        let claimed = claimed.expect("an item is ready");
-        assert!(failed.is_empty());
-        assert_eq!((claimed.priority, claimed.status), (9, ItemStatus::Claimed));
-        let run = store.run_token([7; 32]).await.unwrap().expect("the run token is live");
-        assert_eq!((run.1.as_str(), run.2.as_str()), ("p", claimed.run_id.as_str()));
-
-        conflict(store.heartbeat_item(team.id, &claimed.id, [9; 32], 60_000, true).await);
-        let status = store
-            .heartbeat_item(team.id, &claimed.id, [8; 32], 60_000, true)
-            .await
-            .unwrap();
-        assert_eq!(status, ItemStatus::Running);
-
-        let chunk = |offset, text: &str| OutputChunk { offset: Some(offset), text: text.into() };
-        assert_eq!(store.append_output(team.id, &claimed.id, [8; 32], chunk(0, "one\n")).await.unwrap(), 4);
-        // The same chunk again (a retry) is taken once.
-        assert_eq!(store.append_output(team.id, &claimed.id, [8; 32], chunk(0, "one\n")).await.unwrap(), 4);
-        conflict(store.append_output(team.id, &claimed.id, [9; 32], chunk(4, "x")).await);
-        let done = store
-            .finish_item(team.id, &claimed.id, [8; 32], 0, chunk(4, "two\n"))
-            .await
-            .unwrap();
-        assert_eq!((done.status, done.exit_code), (ItemStatus::Finished, Some(0)));
-        assert_eq!(done.output.as_deref(), Some("one\ntwo\n"));
-        assert!(store.run_token([7; 32]).await.unwrap().is_none(), "an ended run's token is dead");
-        conflict(store.finish_item(team.id, &claimed.id, [8; 32], 1, chunk(8, "")).await);
-        assert!(store.release_lapsed(3).await.unwrap().is_empty());
-    }
-);
-
 /// An automation of entity `team` in `scope`, as the API would store it.
 fn automation(
     id: &str,
@@ -367,3 +249,6 @@ contract!(
         assert!(store.claim_silent_runs(now, 600_000, 10).await.unwrap().is_empty());
     }
 );
+
+mod executions;
+mod launch;

@@ -1,0 +1,236 @@
+//! The contract of events and their executions: ingest with idempotency keys, the history
+//! reads, and delivery's claims, attempts, retries and releases.
+
+use std::sync::Arc;
+
+use herald::ids::ExecutionId;
+use herald::model::event::{Event, EventInput};
+use herald::model::execution::ExecutionStatus;
+use herald::store::{EventToStore, ExecutionQuery, NewExecution, Settlement, unix_millis};
+use serde_json::json;
+
+use super::*;
+
+/// A `RUN_STATE` event of entity `team`.
+fn event(run: &str) -> Arc<Event> {
+    let input: EventInput = serde_json::from_value(json!({
+        "type": "RUN_STATE", "entity": "team", "project": "train", "run_id": run,
+        "state": "FAILED",
+    }))
+    .unwrap();
+    Arc::new(Event::new(input))
+}
+
+/// An execution of automation `automation` in `status`, with a payload.
+fn execution(automation: &str, status: ExecutionStatus) -> NewExecution {
+    let snapshot = super::automation(automation, automation, json!({"type": "entity"}));
+    NewExecution {
+        id: ExecutionId::generate(),
+        automation_id: automation.into(),
+        automation: serde_json::to_string(&snapshot).unwrap(),
+        leased: false,
+        payload: Some(r#"{"run":"r"}"#.into()),
+        status,
+        status_reason: (status == ExecutionStatus::Skipped).then(|| "rate limit".into()),
+        trigger: None,
+        rate_limit: None,
+    }
+}
+
+fn stored(event: Arc<Event>, key: Option<&str>, executions: Vec<NewExecution>) -> EventToStore {
+    EventToStore {
+        event,
+        idempotency_key: key.map(str::to_string),
+        executions,
+        run: None,
+    }
+}
+
+fn query(automation: Option<&str>, statuses: &[ExecutionStatus]) -> ExecutionQuery {
+    ExecutionQuery {
+        automation: automation.map(Into::into),
+        statuses: statuses.to_vec(),
+        limit: 100,
+        ..ExecutionQuery::default()
+    }
+}
+
+contract!(
+    /// Ingest and history: an idempotency key seen before names the first event and creates
+    /// nothing; an event is read with its executions; the history narrows by automation, status,
+    /// time and count, newest first; another entity sees none of it.
+    events_and_history,
+    |store: Store| async move {
+        let (team, _) = store.create_entity("team", "hk_team-0123456789".into()).await.unwrap();
+        let (other, _) = store.create_entity("other", "hk_other-0123456789".into()).await.unwrap();
+        let first = event("r1");
+        let executions = vec![
+            execution("aut_a", ExecutionStatus::Pending),
+            execution("aut_b", ExecutionStatus::Skipped),
+        ];
+        let outcomes = store
+            .ingest(team.id, vec![stored(first.clone(), Some("k1"), executions), stored(event("r2"), None, vec![execution("aut_a", ExecutionStatus::Pending)])], None)
+            .await
+            .unwrap();
+        assert_eq!(
+            outcomes.iter().map(|o| (o.matched, o.duplicate)).collect::<Vec<_>>(),
+            [(2, false), (1, false)]
+        );
+        let again = store
+            .ingest(team.id, vec![stored(event("r3"), Some("k1"), vec![execution("aut_a", ExecutionStatus::Pending)])], None)
+            .await
+            .unwrap();
+        assert_eq!((&again[0].event_id, again[0].matched, again[0].duplicate), (&first.id, 2, true));
+
+        let (body, executions) = store.event(team.id, &first.id).await.unwrap();
+        assert_eq!((body["run_id"].as_str(), executions.len()), (Some("r1"), 2));
+        assert!(body["received_at"].is_string(), "{body}");
+        not_found(store.event(other.id, &first.id).await);
+
+        let all = store.executions(team.id, query(None, &[])).await.unwrap();
+        assert_eq!(all.len(), 3, "the repeated key created nothing");
+        let ids: Vec<&str> = all.iter().map(|e| e.id.as_str()).collect();
+        let mut newest_first = ids.clone();
+        newest_first.sort_by(|a, b| b.cmp(a));
+        assert_eq!(ids, newest_first);
+        assert_eq!(store.executions(team.id, query(Some("aut_a"), &[])).await.unwrap().len(), 2);
+        let skipped = store.executions(team.id, query(None, &[ExecutionStatus::Skipped])).await.unwrap();
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(skipped[0].status_reason.as_deref(), Some("rate limit"));
+        let pending_of_b = query(Some("aut_b"), &[ExecutionStatus::Pending]);
+        assert!(store.executions(team.id, pending_of_b).await.unwrap().is_empty());
+        let bounded = |since: Option<&str>, until: Option<&str>, limit| ExecutionQuery {
+            since: since.map(str::to_string),
+            until: until.map(str::to_string),
+            limit,
+            ..ExecutionQuery::default()
+        };
+        let (past, future) = ("2000-01-01T00:00:00.000Z", "2999-01-01T00:00:00.000Z");
+        assert_eq!(store.executions(team.id, bounded(Some(past), Some(future), 100)).await.unwrap().len(), 3);
+        assert!(store.executions(team.id, bounded(Some(future), None, 100)).await.unwrap().is_empty());
+        assert!(store.executions(team.id, bounded(None, Some(past), 100)).await.unwrap().is_empty());
+        assert_eq!(store.executions(team.id, bounded(None, None, 1)).await.unwrap()[0].id, all[0].id);
+        assert!(store.executions(other.id, query(None, &[])).await.unwrap().is_empty());
+
+        let one = store.execution(team.id, &all[0].id).await.unwrap();
+        assert_eq!((one.status, one.attempts), (ExecutionStatus::Pending, 0));
+        assert_eq!(one.payload, Some(json!({"run": "r"})));
+        assert_eq!(one.automation["id"], "aut_a");
+        not_found(store.execution(other.id, &all[0].id).await);
+        not_found(store.execution(team.id, &ExecutionId::generate()).await);
+    }
+);
+
+/// An attempt's record, as delivery writes it.
+fn record(status: u16) -> String {
+    json!({"response": {"status": status}}).to_string()
+}
+
+contract!(
+    /// Delivery: a due execution is claimed by one owner at a time, counting an attempt; only the
+    /// owner's outcome settles it; a retry waits for its time; a manual retry takes only a
+    /// finished execution; claims are given back at shutdown and after a crash of this host.
+    claims_attempts_and_retries,
+    |store: Store| async move {
+        let (team, _) = store.create_entity("team", "hk_team-0123456789".into()).await.unwrap();
+        let (a, b) = (execution("aut_a", ExecutionStatus::Pending), execution("aut_b", ExecutionStatus::Pending));
+        let (a_id, b_id) = (a.id.clone(), b.id.clone());
+        store.ingest(team.id, vec![stored(event("r1"), None, vec![a, b])], None).await.unwrap();
+        assert_eq!(store.queue_depth().await.unwrap(), 2);
+        assert!(store.next_due_ms().await.unwrap().is_some_and(|due| due <= unix_millis()));
+
+        let claimed = store.claim_due("h1.1", 60_000, 10).await.unwrap();
+        let mut ids: Vec<&str> = claimed.iter().map(|c| c.id.as_str()).collect();
+        ids.sort();
+        let mut expected = vec![a_id.as_str(), b_id.as_str()];
+        expected.sort();
+        assert_eq!(ids, expected);
+        assert!(claimed.iter().all(|c| c.attempt == 1 && c.entity_id == team.id));
+        assert!(claimed.iter().all(|c| c.payload.as_deref() == Some(r#"{"run":"r"}"#)));
+        assert_eq!(claimed[0].event.input.run_id.as_deref(), Some("r1"));
+        assert!(store.claim_due("h1.2", 60_000, 10).await.unwrap().is_empty(), "claimed twice");
+        // While both run, what comes next is the end of their leases.
+        let leases_end = store.next_due_ms().await.unwrap().expect("the leases end");
+        assert!(leases_end > unix_millis() + 50_000 && leases_end <= unix_millis() + 60_001);
+        // A manual retry does not take an execution in progress.
+        conflict(store.retry_execution(team.id, &a_id).await);
+
+        // Another owner's outcome is recorded but settles nothing.
+        let lost = store.finish_attempt(&a_id, "h1.2", 1, record(200), 3.0, Settlement::Succeeded("200".into())).await.unwrap();
+        assert!(!lost);
+        assert_eq!(store.execution(team.id, &a_id).await.unwrap().status, ExecutionStatus::Running);
+        let done = store.finish_attempt(&a_id, "h1.1", 1, record(200), 3.0, Settlement::Succeeded("200".into())).await.unwrap();
+        assert!(done);
+        let a = store.execution(team.id, &a_id).await.unwrap();
+        assert_eq!((a.status, a.attempts, a.attempt_log.len()), (ExecutionStatus::Succeeded, 1, 1));
+        assert_eq!(a.attempt_log[0]["response"]["status"], 200);
+
+        let later = unix_millis() + 3_600_000;
+        let retry = Settlement::Retry { at_ms: later, reason: "503".into() };
+        assert!(store.finish_attempt(&b_id, "h1.1", 1, record(503), 3.0, retry).await.unwrap());
+        let b = store.execution(team.id, &b_id).await.unwrap();
+        assert_eq!((b.status, b.status_reason.as_deref()), (ExecutionStatus::Retrying, Some("503")));
+        assert_eq!(store.next_due_ms().await.unwrap(), Some(later), "nothing runs: the retry is next");
+        assert!(store.claim_due("h1.1", 60_000, 10).await.unwrap().is_empty(), "not due yet");
+        assert_eq!(store.queue_depth().await.unwrap(), 1);
+        conflict(store.retry_execution(team.id, &b_id).await);
+
+        store.retry_execution(team.id, &a_id).await.unwrap();
+        not_found(store.retry_execution(team.id, &ExecutionId::generate()).await);
+        let again = store.claim_due("h1.1", 60_000, 10).await.unwrap();
+        assert_eq!((again.len(), again[0].id.as_str(), again[0].attempt), (1, a_id.as_str(), 2));
+        assert_eq!(store.release_claims("h1.1").await.unwrap(), 1);
+        let released = store.execution(team.id, &a_id).await.unwrap();
+        assert_eq!(released.status, ExecutionStatus::Retrying);
+
+        // A claim of an earlier process of this host is given back; this process's is kept.
+        let crashed = store.claim_due("h1.1", 60_000, 10).await.unwrap();
+        assert_eq!(crashed.len(), 1);
+        assert_eq!(store.recover_abandoned("h1", "h1.1").await.unwrap(), 0);
+        assert_eq!(store.recover_abandoned("h1", "h1.2").await.unwrap(), 1);
+        let recovered = store.execution(team.id, &a_id).await.unwrap();
+        assert_eq!(recovered.status, ExecutionStatus::Retrying);
+        assert_eq!(store.claim_due("h1.2", 60_000, 10).await.unwrap()[0].attempt, 4);
+    }
+);
+
+contract!(
+    /// Run samples: a run's `RUN_METRIC` events are read back in ingest order after a place in
+    /// it, and the purge removes old samples that fired nothing, keeping those that did.
+    run_samples_and_purge,
+    |store: Store| async move {
+        let (team, _) = store.create_entity("team", "hk_team-0123456789".into()).await.unwrap();
+        let sample = |step: u32| -> Arc<Event> {
+            let input: EventInput = serde_json::from_value(json!({
+                "type": "RUN_METRIC", "entity": "team", "project": "train", "run_id": "r1",
+                "step": step, "metrics": {"loss": 1.0 / f64::from(step + 1)},
+            }))
+            .unwrap();
+            Arc::new(Event::new(input))
+        };
+        let fired = vec![execution("aut_a", ExecutionStatus::Pending)];
+        let events = vec![
+            stored(sample(0), None, Vec::new()),
+            stored(sample(1), None, fired),
+            stored(sample(2), None, Vec::new()),
+            stored(event("r1"), None, Vec::new()),
+        ];
+        store.ingest(team.id, events, None).await.unwrap();
+        let samples = store.run_samples(team.id, "train", "r1", 0).await.unwrap();
+        let steps: Vec<Option<u64>> = samples.iter().map(|(_, _, e)| e.input.step).collect();
+        assert_eq!(steps, [Some(0), Some(1), Some(2)], "only the run's metric samples, in order");
+        let after_first = store.run_samples(team.id, "train", "r1", samples[0].0).await.unwrap();
+        assert_eq!(after_first.len(), 2);
+        assert!(store.run_samples(team.id, "train", "r2", 0).await.unwrap().is_empty());
+        store.lock_runs(vec!["train/r1".into()]).await.unwrap().release().await;
+
+        let future = "2999-01-01T00:00:00.000Z".to_string();
+        assert_eq!(store.purge_run_samples("2000-01-01T00:00:00.000Z".into(), 10).await.unwrap(), 0);
+        assert_eq!(store.purge_run_samples(future.clone(), 1).await.unwrap(), 1, "at most the limit");
+        assert_eq!(store.purge_run_samples(future, 10).await.unwrap(), 1);
+        let kept = store.run_samples(team.id, "train", "r1", 0).await.unwrap();
+        assert_eq!(kept.iter().map(|(_, _, e)| e.input.step).collect::<Vec<_>>(), [Some(1)]);
+        let (_, executions) = store.event(team.id, &kept[0].2.id).await.unwrap();
+        assert_eq!(executions.len(), 1, "a sample that fired keeps its execution");
+    }
+);
