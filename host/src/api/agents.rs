@@ -70,6 +70,41 @@ pub(super) struct ClaimIn {
     pub slots: u32,
 }
 
+impl ClaimIn {
+    /// The agent as this claim shows it, with the key it claims with.
+    fn agent(self, principal: &Principal) -> Result<AgentRecord, ApiError> {
+        if !(1..=128).contains(&self.agent.chars().count()) {
+            return Err(ApiError::Invalid("agent: 1 to 128 characters".into()));
+        }
+        Ok(AgentRecord {
+            name: self.agent,
+            key_id: principal.key_id.clone(),
+            queues: principal.queues.clone(),
+            slots: self.slots.max(1),
+            last_seen: crate::store::unix_millis(),
+        })
+    }
+}
+
+impl From<Option<leases::Claim>> for ClaimOut {
+    fn from(claim: Option<leases::Claim>) -> Self {
+        match claim {
+            Some(claim) => ClaimOut {
+                item: Some(claim.item.into()),
+                job: Some(claim.job.into()),
+                run_token: Some(claim.run_token),
+                lease_token: Some(claim.lease_token),
+            },
+            None => ClaimOut {
+                item: None,
+                job: None,
+                run_token: None,
+                lease_token: None,
+            },
+        }
+    }
+}
+
 fn one() -> u32 {
     1
 }
@@ -110,44 +145,15 @@ pub(super) async fn claim(
     agent.require_queue(&queue)?;
     let principal = agent.0;
     let lease = lease_ms(body.lease_seconds)?;
-    if body.agent.is_empty() || body.agent.len() > 128 {
-        return Err(ApiError::Invalid("agent: 1 to 128 characters".into()));
-    }
-    let seen = AgentRecord {
-        name: body.agent,
-        key_id: principal.key_id.clone(),
-        queues: principal.queues.clone(),
-        slots: body.slots.max(1),
-        last_seen: crate::store::unix_millis(),
-    };
+    let seen = body.agent(&principal)?;
     let claimed = to_completion(async move {
         let max_attempts = state.launch.max_attempts;
         let ingest = state.ingest();
-        Ok(leases::claim(
-            &ingest,
-            &principal.entity,
-            &queue,
-            seen,
-            lease,
-            max_attempts,
-        )
-        .await?)
+        let entity = &principal.entity;
+        Ok(leases::claim(&ingest, entity, &queue, seen, lease, max_attempts).await?)
     })
     .await?;
-    Ok(Json(match claimed {
-        Some(claim) => ClaimOut {
-            item: Some(claim.item.into()),
-            job: Some(claim.job.into()),
-            run_token: Some(claim.run_token),
-            lease_token: Some(claim.lease_token),
-        },
-        None => ClaimOut {
-            item: None,
-            job: None,
-            run_token: None,
-            lease_token: None,
-        },
-    }))
+    Ok(Json(claimed.into()))
 }
 
 /// An agent as the agent list shows it.

@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 
 use super::auth::{Operator, Principal};
 use super::{AppState, store_error, to_completion};
+use crate::app::InstallFailure;
 use crate::error::{ApiError, ErrorBody};
 use crate::plugins::{InstallError, PluginOut};
 
@@ -70,10 +71,6 @@ fn install_error(error: InstallError) -> ApiError {
     }
 }
 
-/// Installs a component (the request body, `application/wasm`), or replaces the third-party
-/// plugin of the same name. It is validated first (a component of the `herald:plugin` world, a
-/// contract version this host supports, a description and a config schema that parse) and
-/// compiled once; executions already running finish on the version they started with.
 /// A WebAssembly component, as the body of `POST /v1/plugins`: documented as binary, so that
 /// clients (and generated requests) send bytes, not a JSON array of numbers.
 #[derive(utoipa::ToSchema)]
@@ -84,6 +81,10 @@ fn install_error(error: InstallError) -> ApiError {
 )]
 pub(super) struct ComponentBytes(Vec<u8>);
 
+/// Installs a component (the request body, `application/wasm`), or replaces the third-party
+/// plugin of the same name. It is validated first (a component of the `herald:plugin` world, a
+/// contract version this host supports, a description and a config schema that parse) and
+/// compiled once; executions already running finish on the version they started with.
 #[utoipa::path(
     post,
     path = "/v1/plugins",
@@ -103,56 +104,26 @@ pub(super) async fn install(
     _operator: Operator,
     body: Bytes,
 ) -> Result<(StatusCode, Json<InstalledOut>), ApiError> {
-    let plugin = state
-        .engine
-        .load(&body, "upload")
-        .await
-        .map_err(|e| ApiError::Invalid(format!("component: {e}")))?;
-    // Asked before anything is recorded, so that a built-in's name is refused here and never
-    // reaches the other hosts.
-    let replaced = state
-        .plugins
-        .installable(&plugin.info.name)
-        .map_err(install_error)?;
-    let installed = to_completion(async move {
-        // Recorded first, for every host (this one included, should it restart before the
-        // next line); then installed here. On PostgreSQL this host's own notice may install it
-        // too (`plugins::sync_from_store`): either way, this component.
-        state
-            .store
-            .put_plugin(&plugin.info.name, &plugin.digest, body.to_vec())
-            .await
-            .map_err(store_error)?;
-        let installed = state
-            .plugins
-            .install(plugin, &body)
-            .map_err(install_error)?;
-        // Automations of this plugin were compiled with its previous default payload.
-        state
-            .reload_automations()
-            .await
-            .map_err(ApiError::Internal)?;
-        Ok(installed)
-    })
-    .await?;
-    tracing::info!(
-        plugin = %installed.info.name,
-        version = %installed.info.version,
-        replaced = ?replaced,
-        "plugin installed"
-    );
-    let status = if replaced.is_some() {
-        StatusCode::OK
-    } else {
-        StatusCode::CREATED
+    // Run to the end: the store, this host and the automations must not part ways mid-install.
+    let (installed, replaced) =
+        to_completion(async move { Ok(state.install_plugin(&body).await?) }).await?;
+    let status = match replaced {
+        Some(_) => StatusCode::OK,
+        None => StatusCode::CREATED,
     };
-    Ok((
-        status,
-        Json(InstalledOut {
-            plugin: PluginOut::from(&*installed),
-            replaced,
-        }),
-    ))
+    let plugin = PluginOut::from(&*installed);
+    Ok((status, Json(InstalledOut { plugin, replaced })))
+}
+
+impl From<InstallFailure> for ApiError {
+    fn from(failure: InstallFailure) -> Self {
+        match failure {
+            InstallFailure::Component(_) => ApiError::Invalid(failure.to_string()),
+            InstallFailure::Install(error) => install_error(error),
+            InstallFailure::Store(error) => store_error(error),
+            InstallFailure::Reload(error) => ApiError::Internal(error),
+        }
+    }
 }
 
 /// Removes a third-party plugin; refused while automations use it.

@@ -21,7 +21,10 @@ use crate::plugins::PluginRegistry;
 use crate::secrets::MasterKey;
 use crate::store::Store;
 
+mod plugins;
 pub mod principal;
+
+pub use plugins::InstallFailure;
 
 /// What every route can reach, built once by `server.rs`.
 #[derive(Clone)]
