@@ -70,9 +70,17 @@ pub enum ApiError {
     /// 413: the body is too large.
     #[error("{0}")]
     TooLarge(String),
+    /// 422: a name in the request (a secret, plugin, integration, queue, job) refers to nothing
+    /// that exists; the message names the field. (404 is for what the path names.)
+    #[error("{0}")]
+    Missing(String),
     /// 422: the plugin refused the action config.
     #[error("{0}")]
     PluginRefused(String),
+    /// 422: a well-formed value refused by a rule the API document cannot state: the egress
+    /// policy the operator configured, or a regular expression the regex engine does not take.
+    #[error("{0}")]
+    Refused(String),
     /// 503: storage cannot be written now (disk full, read-only); retry after a while.
     #[error("{0}")]
     Unavailable(String),
@@ -93,7 +101,9 @@ impl ApiError {
             Self::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+            Self::Missing(_) => (StatusCode::UNPROCESSABLE_ENTITY, "missing"),
             Self::PluginRefused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "plugin_refused"),
+            Self::Refused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "refused"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }

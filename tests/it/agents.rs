@@ -73,7 +73,7 @@ async fn only_an_agent_key_of_the_queue_claims_and_only_its_claim_reports() {
         (
             json!({"role": "agent", "queues": ["nope"]}),
             "queues[0]",
-            404,
+            422,
         ),
     ] {
         let refused = admin.post("/v1/entities/default/keys", &body).await;

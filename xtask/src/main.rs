@@ -4,12 +4,15 @@
 //! (`cargo test --workspace`: unit tests and the real binary end to end on SQLite), the end-to-end
 //! suite again with every server on PostgreSQL, then the Python client's
 //! tests against that same binary, in a virtual environment this task creates and fills from PyPI
-//! when it is missing (`target/python-venv`: the client, pytest, and componentize-py, which the
-//! Python plugin template's end-to-end test builds with; componentize-js for the JavaScript one
-//! goes to `target/node-tools`). Stops at the first suite that fails.
+//! when it is missing (`target/python-venv`: the client, pytest, componentize-py, which the
+//! Python plugin template's end-to-end test builds with, and schemathesis; componentize-js for
+//! the JavaScript one goes to `target/node-tools`), and last schemathesis over the API document
+//! (`contract.rs`). Stops at the first suite that fails.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
+
+mod contract;
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -122,7 +125,9 @@ fn test(cargo_args: &[String]) -> Result<(), String> {
             .current_dir(root.join("clients/python"))
             .env("HERALD_BIN", &herald),
         "the Python client's tests (pytest)",
-    )
+    )?;
+    // Last: the API document against the same binary, by requests generated from it.
+    contract::check(&root, &herald, &python)
 }
 
 /// The componentize-js the JavaScript plugin template is built with (the version its
@@ -175,7 +180,7 @@ fn target_dir(root: &Path) -> PathBuf {
         .unwrap_or_else(|| root.join("target"))
 }
 
-/// The virtual environment's Python, with the client, pytest and componentize-py installed;
+/// The virtual environment's Python, with the client, pytest, componentize-py and schemathesis installed;
 /// created when missing.
 fn python_environment(root: &Path, target: &Path) -> Result<PathBuf, String> {
     let venv = target.join("python-venv");
@@ -212,8 +217,10 @@ fn python_environment(root: &Path, target: &Path) -> Result<PathBuf, String> {
             ])
             .arg(root.join("clients/python").display().to_string() + "[test]")
             // What the Python plugin template is built with (its tests in tests/it).
-            .arg("componentize-py==0.25.1"),
-        "installing the Python client, pytest and componentize-py",
+            .arg("componentize-py==0.25.1")
+            // What holds the API document to the server (contract.rs).
+            .arg("schemathesis==4.32.5"),
+        "installing the Python client, pytest, componentize-py and schemathesis",
     )?;
     Ok(python)
 }

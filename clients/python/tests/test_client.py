@@ -11,7 +11,9 @@ from herald_client import (
     Forbidden,
     Herald,
     InvalidRequest,
+    MissingReference,
     NotFound,
+    Refused,
     Unauthorized,
 )
 
@@ -88,6 +90,16 @@ def test_errors_are_typed_and_carry_the_apis_code_and_message(server, admin: Her
     with pytest.raises(Conflict) as twice:
         admin.create_integration(name=name, kind="webhook", url="https://example.com/")
     assert twice.value.code == "conflict"
+    # A name that refers to nothing is the request's fault, not a missing route: 422 `missing`.
+    with pytest.raises(MissingReference) as missing:
+        admin.create_integration(name=unique("tokened"), kind="webhook",
+                                 url="https://example.com/", access_token="NO_SUCH_SECRET")
+    assert (missing.value.status, missing.value.code) == (422, "missing")
+    assert missing.value.message.startswith("access_token:")
+    # The egress policy refuses a loopback literal the schema cannot tell from any other URL.
+    with pytest.raises(Refused) as refused:
+        admin.create_integration(name=unique("private"), kind="webhook", url="http://10.0.0.1/")
+    assert refused.value.code == "refused" and not isinstance(refused.value, MissingReference)
 
 
 def test_artifact_helpers_post_the_events_automations_match(admin: Herald) -> None:
@@ -127,8 +139,10 @@ def test_launch_keys_and_entities_round_trip(admin: Herald, server) -> None:
     assert admin.cancel_item(item.id).status == "cancelled"
     with pytest.raises(Conflict):
         admin.cancel_item(item.id)
-    with pytest.raises(InvalidRequest):
+    # Well-formed, but not a key this job declares: 422 `refused`.
+    with pytest.raises(Refused) as refused:
         admin.enqueue(queue, job, "train", overrides={"command": "rm"})
+    assert refused.value.code == "refused"
 
     key = admin.create_key(role="member", label="ci")
     assert key.key and key.key.startswith("hk_")

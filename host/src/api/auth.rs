@@ -139,9 +139,8 @@ impl FromRequestParts<AppState> for Principal {
     }
 }
 
-/// 404 unless the entity the route's path names (its `{entity}`), if it names one, is the key's
-/// own: another entity's data is invisible (to the operator's admins, who create entities, it is
-/// a 403 that says why).
+/// Refuses a route whose path names (in `{entity}`) an entity not the key's own: see
+/// [`Principal::own_entity`].
 async fn check_path_entity(parts: &mut Parts, principal: &Principal) -> Result<(), ApiError> {
     let Ok(params) = RawPathParams::from_request_parts(parts, &()).await else {
         return Ok(());
@@ -149,14 +148,6 @@ async fn check_path_entity(parts: &mut Parts, principal: &Principal) -> Result<(
     let Some((_, entity)) = params.iter().find(|(name, _)| *name == "entity") else {
         return Ok(());
     };
-    // The operator's admins create entities, so hiding one from them hides nothing: they are
-    // told why instead (a key acts in its own entity only). Everyone else finds nothing (404).
-    if entity != principal.entity.name && principal.entity.operator && principal.role == Role::Admin
-    {
-        return Err(ApiError::Forbidden(format!(
-            "a key acts in its own entity only: act in {entity} with one of its keys (POST /v1/entities answered its first admin key)"
-        )));
-    }
     principal.own_entity(entity)?;
     Ok(())
 }

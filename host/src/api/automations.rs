@@ -36,9 +36,9 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
     responses(
         (status = 201, body = AutomationRow),
         (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "Another entity's (to the operator's admins: a key acts in its own entity only)"),
         (status = 409, body = ErrorBody),
-        (status = 422, body = ErrorBody, description = "The plugin refused the config"),
+        (status = 422, body = ErrorBody, description = "A plugin, integration, queue or job it names does not exist (`missing`), or the plugin refused the config"),
     ),
 )]
 pub(super) async fn create(
@@ -47,24 +47,10 @@ pub(super) async fn create(
     JsonBody(input): JsonBody<AutomationInput>,
 ) -> Result<(StatusCode, Json<AutomationRow>), ApiError> {
     let entity = match &input.entity {
-        Some(name) => principal.own_entity(name)?.clone(),
+        Some(name) => principal.own_entity_named("entity", name)?.clone(),
         None => principal.entity.clone(),
     };
-    let now = now_rfc3339();
-    let automation = Automation {
-        id: crate::ids::AutomationId::generate(),
-        entity: entity.name.clone(),
-        name: input.name,
-        description: input.description,
-        enabled: input.enabled,
-        scope: input.scope,
-        event: input.event,
-        action: input.action,
-        rate_limit: input.rate_limit,
-        created_at: now.clone(),
-        updated_at: now.clone(),
-        armed_at: now,
-    };
+    let automation = input.into_automation(&entity.name, now_rfc3339());
     let compiled = validate(
         &state.store,
         &state.plugins,
@@ -106,6 +92,7 @@ pub(super) struct ListQuery {
     params(ListQuery),
     responses(
         (status = 200, description = "Automations with trigger_type, action_type, action_name and queue", body = AutomationsOut),
+        (status = 403, body = ErrorBody, description = "Another entity's (to the operator's admins: a key acts in its own entity only)"),
         (status = 404, body = ErrorBody),
     ),
 )]
@@ -166,7 +153,7 @@ pub(super) async fn read(
         (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody),
-        (status = 422, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "A plugin, integration, queue or job it names does not exist (`missing`), or the plugin refused the config"),
     ),
 )]
 pub(super) async fn update(
@@ -270,8 +257,9 @@ impl From<Refusal> for ApiError {
     fn from(refusal: Refusal) -> Self {
         match refusal {
             Refusal::Invalid(message) => ApiError::Invalid(message),
-            Refusal::Missing(message) => ApiError::NotFound(message),
+            Refusal::Missing(message) => ApiError::Missing(message),
             Refusal::PluginRefused(message) => ApiError::PluginRefused(message),
+            Refusal::Refused(message) => ApiError::Refused(message),
             Refusal::Store(error) => error.into(),
         }
     }

@@ -109,6 +109,7 @@ pub(super) struct NewKeyBody {
         (status = 400, body = ErrorBody, description = "An agent key without queues, or queues for another role"),
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "A queue it names does not exist (`missing`)"),
     ),
 )]
 pub(super) async fn create_key(
@@ -127,7 +128,7 @@ pub(super) async fn create_key(
             .await
             .map_err(|e| match e {
                 StoreError::NotFound(_) => {
-                    ApiError::NotFound(format!("queues[{index}]: no queue named {queue}"))
+                    ApiError::Missing(format!("queues[{index}]: no queue named {queue}"))
                 }
                 other => other.into(),
             })?;

@@ -40,7 +40,7 @@ fn parse_event(value: Value, prefix: &str, principal: &Principal) -> Result<Even
     input
         .validate()
         .map_err(|e| ApiError::Invalid(format!("{prefix}{e}")))?;
-    principal.own_entity(&input.entity)?;
+    principal.own_entity_named(&format!("{prefix}entity"), &input.entity)?;
     if let Some((project, run_id)) = &principal.run
         && (input.project.as_deref() != Some(project.as_str())
             || input.run_id.as_deref() != Some(run_id.as_str()))
@@ -89,8 +89,9 @@ fn batch_event_key(key: &str, index: usize) -> String {
     responses(
         (status = 202, body = IngestOut),
         (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "An event of another entity (to the operator's admins: a key acts in its own entity only), or of another run (to a run token)"),
         (status = 413, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "An entity the key cannot see (`missing`)"),
     ),
 )]
 pub(super) async fn ingest_one(
@@ -118,6 +119,32 @@ pub(super) struct Batch {
     pub events: Vec<Value>,
 }
 
+impl Batch {
+    /// The batch's events, each parsed and checked (the first bad one refuses the whole batch,
+    /// so that a bad batch uses up no rate limit) and given its own key, derived from the one
+    /// that covers the batch.
+    fn parse(
+        self,
+        principal: &Principal,
+        key: Option<&str>,
+    ) -> Result<Vec<(Event, Option<String>)>, ApiError> {
+        let count = self.events.len();
+        if count > MAX_BATCH_EVENTS {
+            return Err(ApiError::Invalid(format!(
+                "events: a batch holds at most {MAX_BATCH_EVENTS} events, not {count}"
+            )));
+        }
+        if count == 0 {
+            return Err(ApiError::Invalid("events: the batch is empty".into()));
+        }
+        let parse = |(index, value)| {
+            let event = parse_event(value, &format!("events[{index}]."), principal)?;
+            Ok((event, key.map(|k| batch_event_key(k, index))))
+        };
+        self.events.into_iter().enumerate().map(parse).collect()
+    }
+}
+
 #[utoipa::path(
     post,
     path = "/v1/events/batch",
@@ -127,8 +154,9 @@ pub(super) struct Batch {
     responses(
         (status = 202, body = BatchOut),
         (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody),
+        (status = 403, body = ErrorBody, description = "An event of another entity (to the operator's admins: a key acts in its own entity only), or of another run (to a run token)"),
         (status = 413, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "An entity the key cannot see (`missing`)"),
     ),
 )]
 pub(super) async fn ingest_batch(
@@ -137,31 +165,8 @@ pub(super) async fn ingest_batch(
     headers: HeaderMap,
     JsonBody(batch): JsonBody<Batch>,
 ) -> Result<(StatusCode, Json<BatchOut>), ApiError> {
-    if batch.events.len() > MAX_BATCH_EVENTS {
-        return Err(ApiError::Invalid(format!(
-            "events: a batch holds at most {MAX_BATCH_EVENTS} events, not {}",
-            batch.events.len()
-        )));
-    }
-    if batch.events.is_empty() {
-        return Err(ApiError::Invalid("events: the batch is empty".into()));
-    }
     let key = idempotency_key(&headers)?;
-    let mut events = Vec::with_capacity(batch.events.len());
-    for (index, value) in batch.events.into_iter().enumerate() {
-        events.push(parse_event(
-            value,
-            &format!("events[{index}]."),
-            &principal,
-        )?);
-    }
-    // Matched only once every event parsed: a bad batch must not use up rate limits. One key
-    // covers the batch; each event gets its own derived key.
-    let events = events
-        .into_iter()
-        .enumerate()
-        .map(|(index, event)| (event, key.as_deref().map(|k| batch_event_key(k, index))))
-        .collect();
+    let events = batch.parse(&principal, key.as_deref())?;
     let outcomes = state.ingest().events(principal.entity.id, events).await?;
     let matched: usize = outcomes.iter().map(|o| o.matched).sum();
     Ok((

@@ -46,8 +46,9 @@ macro_rules! history_query {
             /// Created before this instant (RFC 3339, any offset).
             #[param(format = DateTime)]
             pub until: Option<String>,
-            /// At most this many, newest first (default 100, at most 1000).
-            pub limit: Option<usize>,
+            /// At most this many, newest first (default 100; more than 1000 reads 1000).
+            #[param(minimum = 0, maximum = 4294967295_u64)]
+            pub limit: Option<u32>,
         }
     };
 }
@@ -115,7 +116,7 @@ impl HistoryFilter {
                 .as_deref()
                 .map(|t| instant("until", t))
                 .transpose()?,
-            limit: self.limit.unwrap_or(100).clamp(1, 1000),
+            limit: self.limit.unwrap_or(100).clamp(1, 1000) as usize,
         })
     }
 }

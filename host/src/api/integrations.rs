@@ -123,6 +123,7 @@ fn some<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>
     responses(
         (status = 201, body = IntegrationOut),
         (status = 400, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "A secret it names does not exist (`missing`), or the egress policy refused the URL (`refused`)"),
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody),
@@ -134,6 +135,11 @@ pub(super) async fn create(
     JsonBody(body): JsonBody<NewIntegration>,
 ) -> Result<(StatusCode, Json<IntegrationOut>), ApiError> {
     let entity = &principal.entity;
+    if body.url.is_some() == body.url_secret.is_some() {
+        return Err(ApiError::Invalid(
+            "url: give exactly one of url and url_secret".into(),
+        ));
+    }
     let now = now_rfc3339();
     let record = IntegrationRecord {
         id: crate::auth::random_id("int_"),
@@ -208,6 +214,7 @@ pub(super) async fn read(
     responses(
         (status = 200, body = IntegrationOut),
         (status = 400, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "A secret it names does not exist (`missing`), or the egress policy refused the URL (`refused`)"),
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody),
@@ -220,6 +227,11 @@ pub(super) async fn update(
     JsonBody(patch): JsonBody<IntegrationPatch>,
 ) -> Result<Json<IntegrationOut>, ApiError> {
     let entity = &principal.entity;
+    if patch.url.is_some() && patch.url_secret.is_some() {
+        return Err(ApiError::Invalid(
+            "url: give at most one of url and url_secret".into(),
+        ));
+    }
     let mut record = state.store.integration(entity.id, &name).await?;
     patch.apply(&mut record);
     record.updated_at = now_rfc3339();
@@ -344,6 +356,7 @@ impl TestOut {
         (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "The plugin it names is not installed (`missing`), or refused the config"),
     ),
 )]
 pub(super) async fn test(
@@ -373,10 +386,11 @@ impl From<IntegrationError> for ApiError {
     fn from(error: IntegrationError) -> Self {
         match error {
             IntegrationError::Invalid(message) => ApiError::Invalid(message),
-            IntegrationError::Missing(message) => ApiError::NotFound(message),
+            IntegrationError::Missing(message) => ApiError::Missing(message),
             IntegrationError::Conflict(message) => ApiError::Conflict(message),
             IntegrationError::TooLarge(message) => ApiError::TooLarge(message),
             IntegrationError::PluginRefused(message) => ApiError::PluginRefused(message),
+            IntegrationError::Egress(message) => ApiError::Refused(message),
             IntegrationError::Store(error) => error.into(),
             IntegrationError::Internal(error) => ApiError::Internal(error),
         }

@@ -219,6 +219,7 @@ pub(super) struct NewItemIn {
         (status = 201, body = ItemOut),
         (status = 400, body = ErrorBody),
         (status = 404, body = ErrorBody),
+        (status = 422, body = ErrorBody, description = "The job does not exist (`missing`), or does not declare a key it overrides (`refused`)"),
     ),
 )]
 pub(super) async fn enqueue(
@@ -242,6 +243,8 @@ pub(super) async fn enqueue(
         .await
         .map_err(|error| match error {
             EnqueueError::Invalid(message) => invalid(message),
+            EnqueueError::Refused(message) => ApiError::Refused(message),
+            EnqueueError::MissingJob(message) => ApiError::Missing(message),
             EnqueueError::Store(error) => error.into(),
         })?;
     Ok((StatusCode::CREATED, Json(item.into())))
@@ -256,8 +259,9 @@ pub(super) struct ItemsQuery {
     pub status: Option<ItemStatus>,
     /// Only items of this job (by name).
     pub job: Option<String>,
-    /// At most this many, newest first (default 100, at most 1000).
-    pub limit: Option<usize>,
+    /// At most this many, newest first (default 100; more than 1000 reads 1000).
+    #[param(minimum = 0, maximum = 4294967295_u64)]
+    pub limit: Option<u32>,
 }
 
 #[utoipa::path(
@@ -285,7 +289,7 @@ pub(super) async fn list_items(
     let filter = ItemFilter {
         status: query.status,
         job: query.job,
-        limit: query.limit.unwrap_or(100).clamp(1, 1000),
+        limit: query.limit.unwrap_or(100).clamp(1, 1000) as usize,
     };
     let items = state.store.list_items(entity.id, &queue, filter).await?;
     Ok(Json(ItemsOut {
@@ -413,8 +417,9 @@ pub(super) async fn append_output(
 #[serde(deny_unknown_fields)]
 pub(super) struct OutputQuery {
     /// The byte of the output stream to start at (default 0): the `output_bytes` of the
-    /// previous read, to follow a running item.
-    pub offset: Option<u64>,
+    /// previous read, to follow a running item. (An `i64`, as the document's `int64` says.)
+    #[param(minimum = 0)]
+    pub offset: Option<i64>,
 }
 
 /// A stretch of an item's output.
@@ -457,7 +462,9 @@ pub(super) async fn read_output(
         kept: item.output.unwrap_or_default(),
         total: item.output_bytes,
     };
-    let (start, text) = output.since(query.offset.unwrap_or(0));
+    let offset = u64::try_from(query.offset.unwrap_or(0))
+        .map_err(|_| ApiError::Invalid("offset: must be 0 or more".into()))?;
+    let (start, text) = output.since(offset);
     Ok(Json(OutputOut {
         status: item.status,
         start,

@@ -12,6 +12,7 @@ mod integrations;
 mod jobs;
 pub mod json;
 mod launch;
+mod links;
 pub mod openapi;
 
 mod plugins;

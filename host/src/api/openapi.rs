@@ -18,7 +18,14 @@ use super::AppState;
         title = "Herald",
         description = "Events from ML projects and model registries trigger sandboxed WebAssembly actions."
     ),
-    components(schemas(crate::error::ErrorBody, crate::events::event::MetricValue, crate::events::event::SpecialFloat)),
+    components(schemas(
+        crate::error::ErrorBody,
+        crate::events::event::MetricValue,
+        crate::events::event::SpecialFloat,
+        crate::automations::metric::ThresholdIn,
+        crate::automations::metric::ChangeIn,
+        crate::automations::metric::ZScoreIn,
+    )),
     tags(
         (name = "events", description = "Post events; see what they triggered"),
         (name = "automations", description = "When an event happens and its conditions hold, run an action"),
@@ -170,6 +177,7 @@ pub(super) fn serve(routes: OpenApiRouter<AppState>) -> Router<AppState> {
     // Rendered once: the document does not change while the server runs.
     let mut document = serde_json::to_value(&document).expect("the OpenAPI document serialises");
     super::shapes::apply(&mut document);
+    super::links::apply(&mut document);
     let text = axum::body::Bytes::from(document.to_string());
     router.route(
         "/v1/openapi.json",

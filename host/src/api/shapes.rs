@@ -1,14 +1,17 @@
 //! Request schemas the derived document cannot state: rules that tie one field to another. An
 //! event's fields depend on its `type` (one `oneOf` variant per type, made from
 //! [`EventType::shape`]); an automation's `event.metric` is there exactly for the metric kinds;
-//! a collection scope, like an alias event, names a project or a registry, not both.
+//! a collection scope, like an alias event, names a project or a registry, not both; an
+//! integration has a `url` or a `url_secret`, not both; only an agent key has queues; a job's
+//! program is named.
 //! Applied to the finished document's JSON, so that it accepts what the server accepts.
 
 use serde_json::{Map, Value, json};
 
-use crate::automations::{ScopeKind, TriggerKind};
+use crate::automations::{ScopeKind, TriggerKind, metric};
 use crate::events::EventType;
-use crate::model::event::COMMON_FIELDS;
+use crate::events::filter::{COMBINATORS, CONDITIONS};
+use crate::model::event::{COMMON_FIELDS, FILTER_FIELDS, FILTER_OBJECT_FIELDS};
 
 /// Rewrites the document's `EventInput` and `Trigger` schemas into their per-kind variants.
 pub(super) fn apply(document: &mut Value) {
@@ -16,8 +19,45 @@ pub(super) fn apply(document: &mut Value) {
     if let Some(event) = schemas.get("EventInput").cloned() {
         schemas["EventInput"] = event_variants(&event);
     }
-    if let Some(trigger) = schemas.get("Trigger").cloned() {
+    if let Some(mut trigger) = schemas.get("Trigger").cloned() {
+        filter_schemas(schemas);
+        trigger["properties"]["filter"] = json!({"anyOf": [
+            {"$ref": "#/components/schemas/Filter"},
+            {"type": "null"},
+        ]});
         schemas["Trigger"] = trigger_variants(&trigger);
+    }
+    metric_rules(schemas);
+    // An integration's URL is given as itself or as a secret, never both.
+    let given =
+        |field: &str| json!({"required": [field], "properties": {field: {"type": "string"}}});
+    if schemas.get("NewIntegration").is_some() {
+        schemas["NewIntegration"]["oneOf"] = json!([
+            {"allOf": [given("url"), {"properties": {"url_secret": {"type": "null"}}}]},
+            {"allOf": [given("url_secret"), {"properties": {"url": {"type": "null"}}}]},
+        ]);
+    }
+    if schemas.get("IntegrationPatch").is_some() {
+        schemas["IntegrationPatch"]["not"] = json!({"allOf": [given("url"), given("url_secret")]});
+    }
+    // An agent key is bound to at least one queue; other keys to none (`Role::check_queues`).
+    if schemas.get("NewKeyBody").is_some() {
+        schemas["NewKeyBody"]["oneOf"] = json!([
+            {"required": ["role", "queues"], "properties": {"role": {"const": "agent"}, "queues": {"minItems": 1}}},
+            {"properties": {"role": {"enum": ["admin", "member"]}, "queues": {"maxItems": 0}}},
+        ]);
+    }
+    // A job's program is named, nothing holds NUL, and `HERALD_` variables are the agent's
+    // (`JobSpec::check`).
+    if schemas.get("JobSpec").is_some() {
+        let no_nul = json!({"type": "string", "pattern": "^[^\\u0000]*$"});
+        let program = json!({"allOf": [no_nul, {"minLength": 1}]});
+        let command = &mut schemas["JobSpec"]["properties"]["command"];
+        command["prefixItems"] = json!([program]);
+        command["items"] = no_nul.clone();
+        let env = &mut schemas["JobSpec"]["properties"]["env"];
+        env["propertyNames"] = json!({"pattern": "^(?!HERALD_)[A-Za-z_][A-Za-z0-9_]*$"});
+        env["additionalProperties"] = no_nul;
     }
     // Which event kinds a scope takes (`ScopeKind::triggers`), for a new automation and for a
     // patch that names both.
@@ -123,22 +163,20 @@ fn event_variants(event: &Value) -> Value {
     json!({"description": event["description"], "oneOf": variants})
 }
 
-/// Two variants of a trigger: the metric kinds, which need `metric`, and the others, which take
-/// none.
+/// The variants of a trigger: one per metric kind, whose `metric` is that kind's condition, and
+/// one for the other kinds, which take none.
 fn trigger_variants(trigger: &Value) -> Value {
     let properties = trigger["properties"]
         .as_object()
         .cloned()
         .unwrap_or_default();
-    let (metric, other): (Vec<TriggerKind>, Vec<TriggerKind>) =
-        TriggerKind::ALL.iter().partition(|kind| kind.is_metric());
-    let variant = |kinds: Vec<TriggerKind>, needs_metric: bool| {
+    let variant = |kinds: &[TriggerKind], metric: Option<Value>| {
         let mut own = properties.clone();
         let names: Vec<&str> = kinds.iter().map(|k| k.as_str()).collect();
         own.insert("type".into(), json!({"type": "string", "enum": names}));
         let mut required = vec!["type"];
-        if needs_metric {
-            own.insert("metric".into(), present(&properties["metric"]));
+        if let Some(condition) = metric {
+            own.insert("metric".into(), condition);
             required.push("metric");
         } else {
             own.insert("metric".into(), json!({"type": "null"}));
@@ -150,8 +188,99 @@ fn trigger_variants(trigger: &Value) -> Value {
             "additionalProperties": false,
         })
     };
-    json!({
-        "description": trigger["description"],
-        "oneOf": [variant(metric, true), variant(other, false)],
-    })
+    let mut variants = Vec::new();
+    let mut other = Vec::new();
+    for &kind in TriggerKind::ALL.iter() {
+        match metric_schema(kind) {
+            Some(name) => variants.push(variant(
+                &[kind],
+                Some(json!({"$ref": format!("#/components/schemas/{name}")})),
+            )),
+            None => other.push(kind),
+        }
+    }
+    variants.push(variant(&other, None));
+    json!({"description": trigger["description"], "oneOf": variants})
+}
+
+/// The name of the schema of a metric kind's condition.
+fn metric_schema(kind: TriggerKind) -> Option<String> {
+    use utoipa::ToSchema;
+    Some(
+        match kind {
+            TriggerKind::RunMetricThreshold => metric::ThresholdIn::name(),
+            TriggerKind::RunMetricChange => metric::ChangeIn::name(),
+            TriggerKind::RunMetricZscore => metric::ZScoreIn::name(),
+            _ => return None,
+        }
+        .into_owned(),
+    )
+}
+
+/// What the conditions' derived schemas cannot say: a threshold's `window` counts (1 to 1000)
+/// only when it aggregates, and a change always aggregates.
+fn metric_rules(schemas: &mut Value) {
+    if let Some(name) = metric_schema(TriggerKind::RunMetricThreshold) {
+        schemas[&name]["anyOf"] = json!([
+            {"properties": {"agg": {"const": "none"}}},
+            {"properties": {"window": {"minimum": 1, "maximum": metric::MAX_WINDOW}}},
+        ]);
+    }
+    if let Some(name) = metric_schema(TriggerKind::RunMetricChange) {
+        schemas[&name]["properties"]["agg"] = json!({
+            "allOf": [{"$ref": "#/components/schemas/Aggregation"}, {"not": {"const": "none"}}],
+            "default": "AVERAGE",
+        });
+    }
+}
+
+/// The filter language (`events::filter`) as two schemas: `Filter`, whose keys are combinators
+/// or event fields (a dotted path below `metadata` and `metrics`), and `FilterCondition`, what a
+/// field is tested with (a value, compared for equality, or an object of operators).
+fn filter_schemas(schemas: &mut Value) {
+    let filter = json!({"$ref": "#/components/schemas/Filter"});
+    let condition = json!({"$ref": "#/components/schemas/FilterCondition"});
+    let filters = json!({"type": "array", "minItems": 1, "items": filter});
+    let mut combinators = Map::new();
+    for name in COMBINATORS {
+        let operand = if name == "$not" { &filter } else { &filters };
+        combinators.insert(name.into(), operand.clone());
+    }
+    let fields = format!(
+        "^(?:{})$|^(?:{})(?:\\.[^.]+)+$",
+        FILTER_FIELDS.join("|"),
+        FILTER_OBJECT_FIELDS.join("|"),
+    );
+    schemas["Filter"] = json!({
+        "description": "A MongoDB-style condition on an event's fields; several keys must all hold.",
+        "type": "object",
+        "properties": combinators,
+        "propertyNames": {"anyOf": [{"enum": COMBINATORS}, {"pattern": fields}]},
+        "additionalProperties": condition,
+    });
+    let operand = |name: &str| match name {
+        "$gt" | "$gte" | "$lt" | "$lte" => json!({"type": ["number", "string"]}),
+        "$in" | "$nin" => json!({"type": "array"}),
+        "$exists" => json!({"type": "boolean"}),
+        "$regex" => json!({"type": "string"}),
+        "$not" => condition.clone(),
+        _ => json!({}),
+    };
+    let operators: Map<String, Value> = CONDITIONS
+        .iter()
+        .map(|&name| (name.to_string(), operand(name)))
+        .collect();
+    schemas["FilterCondition"] = json!({
+        "description": "A value the field must equal, or an object of operators that must all hold.",
+        "anyOf": [
+            {"not": {"type": "object"}},
+            {"type": "object", "propertyNames": {"not": {"pattern": "^\\$"}}},
+            {
+                "type": "object",
+                "minProperties": 1,
+                "propertyNames": {"enum": CONDITIONS},
+                "properties": operators,
+            },
+        ],
+    });
 }

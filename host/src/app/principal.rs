@@ -25,15 +25,28 @@ pub struct Principal {
 }
 
 impl Principal {
-    /// The entity a body or query names, if it is the key's own (one a path names is checked
-    /// when the principal is extracted); another entity's data is
-    /// invisible (404).
+    /// The entity a path, body or query names, if it is the key's own: another entity's data is
+    /// invisible (404), except to the operator's admins, who create entities, so hiding one
+    /// hides nothing from them: they are told why (403).
     pub fn own_entity(&self, name: &str) -> Result<&EntityRecord, ApiError> {
         if name == self.entity.name {
             Ok(&self.entity)
+        } else if self.entity.operator && self.role == Role::Admin {
+            Err(ApiError::Forbidden(format!(
+                "a key acts in its own entity only: act in {name} with one of its keys (POST /v1/entities answered its first admin key)"
+            )))
         } else {
             Err(ApiError::NotFound(format!("entity {name} not found")))
         }
+    }
+
+    /// [`Principal::own_entity`] for an entity a request body names in `field`: one the key
+    /// cannot see is a name that refers to nothing (422 `missing`), not a missing route.
+    pub fn own_entity_named(&self, field: &str, name: &str) -> Result<&EntityRecord, ApiError> {
+        self.own_entity(name).map_err(|error| match error {
+            ApiError::NotFound(_) => ApiError::Missing(format!("{field}: no entity named {name}")),
+            other => other,
+        })
     }
 }
 

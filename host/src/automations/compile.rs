@@ -10,6 +10,23 @@ use super::index::Compiled;
 use crate::events::filter::Filter;
 use crate::events::template::Template;
 
+/// Why an automation does not compile; the message names the field.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CompileError {
+    /// A filter, template or metric condition that is not well-formed.
+    #[error("{0}")]
+    Invalid(String),
+    /// A well-formed filter whose `$regex` the regex engine does not take.
+    #[error("{0}")]
+    Regex(String),
+}
+
+impl From<String> for CompileError {
+    fn from(message: String) -> Self {
+        Self::Invalid(message)
+    }
+}
+
 /// Parses what a stored automation needs to match (filter, template). Used when saving (after
 /// the full checks) and when loading the index at start. An automation without a payload
 /// template uses its plugin's default one (`default_payload`), if the plugin has one.
@@ -17,9 +34,15 @@ pub fn compile(
     entity_id: i64,
     automation: Automation,
     default_payload: Option<&str>,
-) -> Result<Compiled, String> {
+) -> Result<Compiled, CompileError> {
     let filter = Filter::parse_for_events(automation.event.filter.as_ref().unwrap_or(&Value::Null))
-        .map_err(|e| format!("event.filter: {e}"))?;
+        .map_err(|e| {
+            let message = format!("event.filter: {e}");
+            match e.unsupported_regex {
+                true => CompileError::Regex(message),
+                false => CompileError::Invalid(message),
+            }
+        })?;
     let template = template_of(&automation, default_payload)?;
     let metric = match &automation.event.metric {
         Some(metric) if automation.event.kind.is_metric() => Some(

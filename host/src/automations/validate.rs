@@ -25,6 +25,11 @@ pub enum Refusal {
     /// The plugin's schema or `validate-config` refused the action config.
     #[error("{0}")]
     PluginRefused(String),
+    /// Well-formed, but refused by what the document cannot state: a job reference in the
+    /// action config that does not parse, an override of a key the job does not declare, a
+    /// filter's `$regex` the regex engine does not take.
+    #[error("{0}")]
+    Refused(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -52,7 +57,10 @@ pub async fn validate(
         automation,
         plugin.info.default_payload.as_deref(),
     )
-    .map_err(Invalid)?;
+    .map_err(|e| match e {
+        compile::CompileError::Invalid(message) => Invalid(message),
+        compile::CompileError::Regex(message) => Refusal::Refused(message),
+    })?;
     let automation = &compiled.automation;
     let action = &automation.action;
     let kinds = &plugin.info.integration_kinds;
@@ -142,10 +150,10 @@ async fn check_launch(
         .await
         .map_err(missing("queue"))?;
     let job = crate::launch::JobRef::parse(&text("job"))
-        .map_err(|e| Invalid(format!("action.config.job: {e}")))?;
+        .map_err(|e| Refusal::Refused(format!("action.config.job: {e}")))?;
     let job = store.job(entity_id, &job).await.map_err(missing("job"))?;
     let overrides = config["overrides"].as_object().cloned().unwrap_or_default();
     crate::launch::merge_config(&job.spec.config, &overrides)
-        .map_err(|e| Invalid(format!("action.config.{e}")))?;
+        .map_err(|e| Refusal::Refused(format!("action.config.{e}")))?;
     Ok(())
 }

@@ -33,6 +33,9 @@ pub enum IntegrationError {
     /// Automations stand in the way; the message names them.
     #[error("{0}")]
     Conflict(String),
+    /// The egress policy refused the URL (well-formed, but not a destination it allows).
+    #[error("{0}")]
+    Egress(String),
     /// The plugin's schema or `validate-config` refused the action config.
     #[error("{0}")]
     PluginRefused(String),
@@ -72,13 +75,18 @@ pub async fn check(
         )));
     }
     let store = &deliverer.store;
-    match (record.url.is_empty(), &record.url_secret) {
-        (false, None) => {
+    match &record.url_secret {
+        None => {
             egress
                 .check_url(&record.url)
-                .map_err(|m| Invalid(format!("url: {m}")))?;
+                .map_err(|m| IntegrationError::Egress(format!("url: {m}")))?;
         }
-        (true, Some(secret)) => {
+        Some(_) if !record.url.is_empty() => {
+            return Err(Invalid(
+                "url: give exactly one of url and url_secret".into(),
+            ));
+        }
+        Some(secret) => {
             let sealed = store
                 .sealed_secrets(entity_id, vec![secret.clone()])
                 .await?;
@@ -92,15 +100,10 @@ pub async fn check(
                 .open(entity_id, &name, &nonce, &ciphertext)?;
             // The message must not echo the value: it is a credential.
             egress.check_url(&value).map_err(|_| {
-                Invalid(format!(
+                IntegrationError::Egress(format!(
                     "url_secret: the value of {secret} is not an allowed http(s) URL with a DNS name"
                 ))
             })?;
-        }
-        _ => {
-            return Err(Invalid(
-                "url: give exactly one of url and url_secret".into(),
-            ));
         }
     }
     let existing: Vec<String> = store.secret_names(entity_id).await?;

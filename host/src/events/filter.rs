@@ -19,12 +19,16 @@ pub struct FilterError {
     pub path: String,
     /// What is wrong.
     pub message: String,
+    /// True for a `$regex` the regex engine does not take: the filter is in the language (the
+    /// API document describes it), the engine refuses it.
+    pub unsupported_regex: bool,
 }
 
 fn error(path: &str, message: impl Into<String>) -> FilterError {
     FilterError {
         path: path.to_string(),
         message: message.into(),
+        unsupported_regex: false,
     }
 }
 
@@ -72,6 +76,25 @@ pub enum Condition {
     /// `$not`.
     Not(Box<Condition>),
 }
+
+/// The operators that combine filters: `{"$or": [filter, …]}`, `{"$not": filter}`.
+pub const COMBINATORS: [&str; 4] = ["$and", "$or", "$nor", "$not"];
+
+/// The operators that test a field's value: `{"alias": {"$regex": "^prod"}}`.
+pub const CONDITIONS: [&str; 12] = [
+    "$eq",
+    "$ne",
+    "$gt",
+    "$gte",
+    "$lt",
+    "$lte",
+    "$in",
+    "$nin",
+    "$exists",
+    "$regex",
+    "$contains",
+    "$not",
+];
 
 const OPERATORS: &str =
     "$and $or $nor $not $eq $ne $gt $gte $lt $lte $in $nin $exists $regex $contains";
@@ -261,8 +284,9 @@ fn parse_condition(value: &Value, path: &str) -> Result<Condition, FilterError> 
                     regex::RegexBuilder::new(pattern)
                         .size_limit(1 << 20)
                         .build()
-                        .map_err(|e| {
-                            error(
+                        .map_err(|e| FilterError {
+                            unsupported_regex: true,
+                            ..error(
                                 &here,
                                 format!("invalid regex: {}", one_line(&e.to_string())),
                             )
@@ -373,6 +397,16 @@ mod tests {
 
     fn parse_error(filter: Value) -> String {
         Filter::parse(&filter).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn the_message_names_every_operator() {
+        let mut named: Vec<&str> = OPERATORS.split(' ').collect();
+        let mut all: Vec<&str> = COMBINATORS.iter().chain(&CONDITIONS).copied().collect();
+        named.sort();
+        all.sort();
+        all.dedup();
+        assert_eq!(named, all);
     }
 
     #[test]

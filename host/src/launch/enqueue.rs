@@ -11,9 +11,15 @@ use crate::store::{ItemRecord, NewItem, Store, StoreError};
 /// Why an enqueue was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum EnqueueError {
-    /// The request is wrong (a bad job reference, an override the job does not declare).
+    /// The request is wrong (a bad job reference).
     #[error("{0}")]
     Invalid(String),
+    /// The job it names does not exist.
+    #[error("{0}")]
+    MissingJob(String),
+    /// Well-formed, but the job does not take it (an override of a key it does not declare).
+    #[error("{0}")]
+    Refused(String),
     /// The queue or the job does not exist; storage failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -44,9 +50,12 @@ pub async fn enqueue(
 ) -> Result<ItemRecord, EnqueueError> {
     let job = JobRef::parse(&request.job).map_err(EnqueueError::Invalid)?;
     store.queue(entity_id, &request.queue).await?;
-    let job = store.job(entity_id, &job).await?;
+    let job = store.job(entity_id, &job).await.map_err(|e| match e {
+        StoreError::NotFound(what) => EnqueueError::MissingJob(format!("job: {what} not found")),
+        other => other.into(),
+    })?;
     let config =
-        merge_config(&job.spec.config, &request.overrides).map_err(EnqueueError::Invalid)?;
+        merge_config(&job.spec.config, &request.overrides).map_err(EnqueueError::Refused)?;
     let item = NewItem {
         queue: request.queue,
         job: job.name,

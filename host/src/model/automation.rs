@@ -307,8 +307,12 @@ pub struct AutomationInput {
     /// The entity (defaults to the key's).
     #[serde(default)]
     pub entity: Option<String>,
-    /// The name, unique in the entity.
-    #[schema(min_length = 1, max_length = 255)]
+    /// The name, unique in the entity: no control characters, not only white space.
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: String,
     /// Free text.
     #[serde(default)]
@@ -327,6 +331,26 @@ pub struct AutomationInput {
     pub rate_limit: Option<RateLimit>,
 }
 
+impl AutomationInput {
+    /// A new automation of entity `entity` with this definition, created (and armed) at `now`.
+    pub fn into_automation(self, entity: &str, now: String) -> Automation {
+        Automation {
+            id: AutomationId::generate(),
+            entity: entity.to_string(),
+            name: self.name,
+            description: self.description,
+            enabled: self.enabled,
+            scope: self.scope,
+            event: self.event,
+            action: self.action,
+            rate_limit: self.rate_limit,
+            created_at: now.clone(),
+            updated_at: now.clone(),
+            armed_at: now,
+        }
+    }
+}
+
 fn yes() -> bool {
     true
 }
@@ -335,8 +359,12 @@ fn yes() -> bool {
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AutomationPatch {
-    /// A new name.
-    #[schema(min_length = 1, max_length = 255)]
+    /// A new name (as in [`AutomationInput::name`]).
+    #[schema(
+        min_length = 1,
+        max_length = 255,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: Option<String>,
     /// A new description.
     pub description: Option<String>,

@@ -29,6 +29,12 @@ where
     let Some(whole) = whole_of(&number) else {
         return Err(D::Error::custom(format!("{number} is not a whole number")));
     };
+    // The document says `int64` of every integer field, `u64` ones included: past it, nothing.
+    if whole > i128::from(i64::MAX) {
+        return Err(D::Error::custom(format!(
+            "{number} is out of range (int64)"
+        )));
+    }
     T::try_from(whole).map_err(|_| {
         D::Error::custom(format!(
             "{number} is out of range for a {}",
@@ -86,5 +92,13 @@ mod tests {
                 .contains("not a whole number")
         );
         assert!(parse(r#"{"count": "3"}"#).is_err());
+        // A u64 field ends where the document's int64 does.
+        let max = r#"{"count": 1, "step": 9223372036854775807}"#;
+        assert_eq!(parse(max).unwrap().step, Some(i64::MAX as u64));
+        assert!(
+            parse(r#"{"count": 1, "step": 9223372036854775808}"#)
+                .unwrap_err()
+                .contains("out of range (int64)")
+        );
     }
 }

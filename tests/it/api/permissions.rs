@@ -321,7 +321,7 @@ async fn route_matrix(caller: Caller) -> (World, String) {
                     json!({"entity": "default", "name": unique("auto-"), "scope": {"type": "entity"},
                             "event": {"type": "RUN_STATE"}, "action": {"type": "webhook", "integration": "ci"}}),
                 ),
-                pick(201, 201, 404),
+                pick(201, 201, 422),
             ),
             (
                 "GET",
@@ -359,7 +359,7 @@ async fn route_matrix(caller: Caller) -> (World, String) {
                 Some(
                     json!({"type": "RUN_STATE", "entity": "default", "project": "p", "run_id": "r2", "state": "RUNNING"}),
                 ),
-                pick(202, 202, 404),
+                pick(202, 202, 422),
             ),
             (
                 "POST",
@@ -367,7 +367,7 @@ async fn route_matrix(caller: Caller) -> (World, String) {
                 Some(
                     json!({"events": [{"type": "RUN_STATE", "entity": "default", "project": "p", "run_id": "r3", "state": "FINISHED"}]}),
                 ),
-                pick(202, 202, 404),
+                pick(202, 202, 422),
             ),
             (
                 "GET",

@@ -77,15 +77,34 @@ async fn bad_bodies_are_400_and_name_the_field() {
                 &json!({"name": "ip", "kind": "webhook", "url": url}),
             )
             .await;
-        assert_eq!(r.0, 400, "{url} accepted: {}", r.1);
+        // Well-formed, so not a 400: the egress policy, which the document cannot state, refuses.
+        assert_eq!(
+            (r.0, r.1["error"]["code"].as_str()),
+            (422, Some("refused")),
+            "{url} accepted: {}",
+            r.1
+        );
         assert!(message(&r).starts_with("url:"), "{}", message(&r));
+    }
+    for body in [
+        json!({"name": "both", "kind": "webhook", "url": "https://x.example.com/", "url_secret": "S"}),
+        json!({"name": "both", "kind": "webhook", "url": "", "url_secret": "S"}),
+        json!({"name": "none", "kind": "webhook"}),
+    ] {
+        let r = admin.post("/v1/entities/default/integrations", &body).await;
+        assert_eq!(r.0, 400, "{body} accepted: {}", r.1);
+        assert!(
+            message(&r).contains("exactly one of url and url_secret"),
+            "{}",
+            message(&r)
+        );
     }
     let r = admin
         .post("/v1/entities/default/integrations", &json!({"name": "s", "kind": "webhook", "url": "https://x.example.com/", "signing_secret": "MISSING"}))
         .await;
     assert_eq!(
         (r.0, message(&r).contains("no secret named MISSING")),
-        (404, true),
+        (422, true),
         "{}",
         r.1
     );
@@ -119,14 +138,6 @@ async fn bad_bodies_are_400_and_name_the_field() {
                 json!({"type": "ADD_ARTIFACT_ALIAS"}),
             ),
             "scope:",
-        ),
-        (
-            automation(
-                "a",
-                registry_scope.clone(),
-                json!({"type": "ADD_ARTIFACT_ALIAS", "filter": {"alias": {"$regex": "(oops"}}}),
-            ),
-            "event.filter: $.alias.$regex: invalid regex",
         ),
         (
             automation(
@@ -170,6 +181,20 @@ async fn bad_bodies_are_400_and_name_the_field() {
             message(&r)
         );
     }
+    // A `$regex` is any string to the document; the regex engine refusing one is a 422.
+    let bad_regex = automation(
+        "a",
+        registry_scope.clone(),
+        json!({"type": "ADD_ARTIFACT_ALIAS", "filter": {"alias": {"$regex": "(oops"}}}),
+    );
+    let r = admin.post("/v1/automations", &bad_regex).await;
+    assert_eq!(
+        (r.0, r.1["error"]["code"].as_str()),
+        (422, Some("refused")),
+        "{}",
+        r.1
+    );
+    assert!(message(&r).contains("event.filter: $.alias.$regex: invalid regex"));
     let mut with_template = automation(
         "tpl",
         registry_scope.clone(),
@@ -195,10 +220,11 @@ async fn bad_bodies_are_400_and_name_the_field() {
     no_integration["action"] = json!({"type": "webhook"});
     assert_eq!(admin.post("/v1/automations", &no_integration).await.0, 400);
     no_integration["action"] = json!({"type": "carrier-pigeon", "integration": "ci"});
-    // A plugin that is not installed is not found (404), and the answer says which are.
+    // A plugin that is not installed is a name that refers to nothing (422 `missing`), and the
+    // answer says which are installed.
     let r = admin.post("/v1/automations", &no_integration).await;
     assert!(
-        r.0 == 404
+        r.0 == 422
             && r.1["error"]["field"] == "action.type"
             && message(&r)
                 .contains("installed: github-dispatch, launch-job, no-op, slack, teams, webhook"),

@@ -21,18 +21,18 @@ async fn a_linked_model_enqueues_an_evaluation_run_through_the_launch_job_action
                "action": {"type": "launch-job", "config": {"queue": queue, "job": "evaluate",
                           "priority": 2, "overrides": overrides}}})
     };
-    // What cannot work is refused when saved, naming the field: 400 for a wrong value, 404 for
-    // a queue that does not exist.
+    // What cannot work is refused when saved, naming the field (422: `refused` for an override
+    // the job does not take, `missing` for a queue that does not exist).
     for (body, expected, wanted) in [
         (
             automation(json!({"command": "rm -rf /"}), "gpu"),
             "action.config.overrides: `command` not in the job's config",
-            400,
+            422,
         ),
         (
             automation(json!({}), "nowhere"),
             "action.config.queue: queue nowhere not found",
-            404,
+            422,
         ),
     ] {
         let (status, answer) = admin.post("/v1/automations", &body).await;

@@ -115,7 +115,7 @@ async fn a_member_sends_a_secret_only_where_an_admin_granted_it() {
             &json!({"secrets": ["NO_SUCH_SECRET"]}),
         )
         .await;
-    assert_eq!(expect_status(&refused, 404)["error"]["field"], "secrets[0]");
+    assert_eq!(expect_status(&refused, 422)["error"]["field"], "secrets[0]");
     expect_status(
         &admin
             .patch(

@@ -39,8 +39,18 @@ class TooLarge(HeraldError):
     """413: the request is too large."""
 
 
-class PluginRefused(HeraldError):
-    """422: the action plugin refused the config."""
+class Refused(HeraldError):
+    """422: a well-formed request refused by what its schema cannot state: a name that refers to
+    nothing (``MissingReference``), the egress policy, a plugin's config (``PluginRefused``)."""
+
+
+class MissingReference(Refused):
+    """422 ``missing``: a name in the request (a secret, plugin, integration, queue or job) refers
+    to nothing that exists; ``message`` names the field."""
+
+
+class PluginRefused(Refused):
+    """422 ``plugin_refused``: the action plugin refused the config."""
 
 
 class Unavailable(HeraldError):
@@ -61,11 +71,19 @@ _BY_STATUS: Dict[int, Type[HeraldError]] = {
     404: NotFound,
     409: Conflict,
     413: TooLarge,
-    422: PluginRefused,
+    422: Refused,
     503: Unavailable,
 }
 
 
+_BY_CODE: Dict[str, Type[HeraldError]] = {
+    "missing": MissingReference,
+    "plugin_refused": PluginRefused,
+}
+
+
 def error_for(status: int, code: str, message: str) -> HeraldError:
-    """The typed error for an HTTP status."""
+    """The typed error for an HTTP status (and, for 422, its code)."""
+    if status == 422 and code in _BY_CODE:
+        return _BY_CODE[code](status, code, message)
     return _BY_STATUS.get(status, HeraldError)(status, code, message)

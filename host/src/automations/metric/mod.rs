@@ -7,6 +7,11 @@ use serde_json::Value;
 
 use super::TriggerKind;
 
+mod input;
+
+use input::from;
+pub(crate) use input::{ChangeIn, ThresholdIn, ZScoreIn};
+
 /// The largest window any condition may use, so that a run's kept values stay bounded.
 pub const MAX_WINDOW: u32 = 1_000;
 /// An automation fires at most once per run per this many seconds unless it says otherwise.
@@ -64,7 +69,7 @@ pub enum Rule {
 }
 
 /// How a window is reduced to one value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 pub enum Aggregation {
     /// The largest.
     #[serde(rename = "MAX")]
@@ -81,7 +86,7 @@ pub enum Aggregation {
 }
 
 /// A comparison operator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 pub enum Comparison {
     /// `>`
     #[serde(rename = "$gt")]
@@ -104,7 +109,7 @@ pub enum Comparison {
 }
 
 /// Absolute or relative change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum ChangeKind {
     /// `cur − prior`
@@ -114,7 +119,7 @@ pub enum ChangeKind {
 }
 
 /// Which way a change or an outlier must go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Direction {
     /// Up by at least the amount.
@@ -123,67 +128,6 @@ pub enum Direction {
     Decrease,
     /// Either way.
     Any,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ThresholdIn {
-    name: String,
-    #[serde(default = "five")]
-    window: u32,
-    #[serde(default = "no_agg")]
-    agg: Aggregation,
-    cmp: Comparison,
-    value: f64,
-    #[serde(default = "default_cooldown")]
-    cooldown_seconds: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ChangeIn {
-    name: String,
-    current_window: u32,
-    prior_window: u32,
-    #[serde(default = "average")]
-    agg: Aggregation,
-    change: ChangeKind,
-    direction: Direction,
-    amount: f64,
-    #[serde(default = "default_cooldown")]
-    cooldown_seconds: u64,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ZScoreIn {
-    name: String,
-    #[serde(default = "thirty")]
-    window: u32,
-    #[serde(default = "three")]
-    threshold: f64,
-    direction: Direction,
-    #[serde(default = "default_cooldown")]
-    cooldown_seconds: u64,
-}
-
-fn five() -> u32 {
-    5
-}
-fn thirty() -> u32 {
-    30
-}
-fn three() -> f64 {
-    3.0
-}
-fn no_agg() -> Aggregation {
-    Aggregation::None
-}
-fn average() -> Aggregation {
-    Aggregation::Average
-}
-fn default_cooldown() -> u64 {
-    DEFAULT_COOLDOWN_SECONDS
 }
 
 impl MetricCondition {
@@ -242,7 +186,7 @@ impl MetricCondition {
             other => return Err(format!("{} takes no metric condition", other.as_str())),
         };
         let (name, rule, cooldown_seconds) = parsed;
-        if name.is_empty() || name.len() > 255 {
+        if !(1..=255).contains(&name.chars().count()) {
             return Err("name must be 1 to 255 characters".into());
         }
         Ok(Self {
@@ -389,10 +333,6 @@ pub struct Firing {
     pub value: f64,
     /// The window's values.
     pub values: Vec<f64>,
-}
-
-fn from<T: serde::de::DeserializeOwned>(metric: &Value) -> Result<T, String> {
-    serde_json::from_value(metric.clone()).map_err(|e| e.to_string())
 }
 
 fn aggregate(agg: Aggregation, values: &[f64]) -> f64 {
