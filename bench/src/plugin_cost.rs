@@ -124,9 +124,10 @@ pub(crate) async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> 
         let credentials = (name != "no-op").then(|| Credentials {
             url: url.clone(),
             access_token: Some("token".into()),
-            signing_secret: Some("signing-secret".into()),
+            signing_secrets: vec!["signing-secret".into()],
             payload_secrets: vec![],
             hidden_url: false,
+            stale_at_ms: None,
         });
         let redactor = herald::delivery::redact::Redactor::new(["token", "signing-secret"]);
         let tag = herald::secrets::MasterKey::from_bytes(&[3; 32])

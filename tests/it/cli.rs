@@ -107,6 +107,22 @@ async fn secrets_integrations_automations_and_events_from_the_command_line() {
         "{secrets}"
     );
     assert!(!secrets.contains("from-stdin-secret") && !secrets.contains("tok-value-1"));
+    // A rotation prints the value Herald made, once, and until when the old one signs.
+    let rotated = cli
+        .ok(&["secrets", "rotate", "SIGNING", "--overlap", "1h"])
+        .await;
+    assert!(
+        rotated.starts_with("rotated secret SIGNING; the old value signs too until ")
+            && rotated.contains("\nnew value (shown once): whsec_"),
+        "{rotated}"
+    );
+    let (code, _, stderr) = cli
+        .run(&["secrets", "rotate", "SIGNING", "--overlap", "8d"])
+        .await;
+    assert!(
+        code != 0 && stderr.contains("overlap_seconds: at most 604800"),
+        "{stderr}"
+    );
 
     // Integrations.
     let integration = write_json(
@@ -260,8 +276,7 @@ async fn secrets_integrations_automations_and_events_from_the_command_line() {
 
 #[tokio::test]
 async fn keys_and_entities_from_the_command_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_ingest_only(&dir.path().join("data"));
+    let server = Server::ingest_only();
     let cli = Cli {
         url: server.url.clone(),
         key: ADMIN_KEY.into(),
@@ -302,8 +317,7 @@ async fn keys_and_entities_from_the_command_line() {
 
 #[tokio::test]
 async fn no_key_or_no_server_is_one_clear_line() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_ingest_only(&dir.path().join("data"));
+    let server = Server::ingest_only();
     let output = herald(&["--url", &server.url, "plugins"]).await;
     assert_eq!(
         String::from_utf8_lossy(&output.stderr).trim(),
@@ -472,8 +486,7 @@ async fn plugin_run_reuses_the_compiled_component_and_takes_the_sandbox_limits()
 #[tokio::test]
 async fn plugin_run_replays_a_stored_execution() {
     let receiver = crate::common::Receiver::start(|_, _| (400, vec![], "bad payload".into())).await;
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_fast(&dir.path().join("data"));
+    let server = Server::fast();
     let admin = server.admin();
     crate::common::create_integration(
         &admin,

@@ -61,9 +61,10 @@ impl Bench {
         let credentials = Credentials {
             url: Url::parse(&self.receiver.url("/hook")).unwrap(),
             access_token: Some("token-value".into()),
-            signing_secret: None,
+            signing_secrets: vec![],
             payload_secrets: vec![],
             hidden_url: false,
+            stale_at_ms: None,
         };
         let policy = EgressConfig {
             allow_cidrs: vec!["127.0.0.0/8".parse().unwrap()],

@@ -88,7 +88,12 @@ class Receiver:
                 length = int(self.headers.get("content-length", 0))
                 body = self.rfile.read(length)
                 with receiver._cond:
-                    receiver.requests.append({"path": self.path, "body": json.loads(body or b"null")})
+                    receiver.requests.append({
+                        "path": self.path,
+                        "body": json.loads(body or b"null"),
+                        "raw": body,
+                        "headers": {k.lower(): v for k, v in self.headers.items()},
+                    })
                     receiver._cond.notify_all()
                 self.send_response(200)
                 self.end_headers()

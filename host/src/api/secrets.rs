@@ -1,5 +1,6 @@
-//! Secrets: `PUT/DELETE /v1/entities/{entity}/secrets/{name}`, `GET …/secrets`. Admins only;
-//! values are write-only: no response ever carries one.
+//! Secrets: `PUT/DELETE /v1/entities/{entity}/secrets/{name}`, `GET …/secrets`, and
+//! `POST …/secrets/{name}/rotate`. Admins only; values are write-only: no response carries one,
+//! except the value a rotation made, once.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -13,16 +14,32 @@ use super::auth::Admin;
 use super::json::JsonBody;
 use super::{AppState, store_error};
 use crate::error::{ApiError, ErrorBody};
-use crate::store::SecretRecord;
+use crate::secrets::rotation;
+use crate::store::{SecretRecord, unix_millis};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list))
         .routes(routes!(set, remove))
+        .routes(routes!(rotate))
 }
 
 /// The longest secret value, in characters (the document's `maxLength`).
 const MAX_SECRET_CHARS: usize = 65536;
+
+/// Refuses a value too short for redaction to tell apart from ordinary text, or too long.
+/// Counted in characters, as the document's minLength and maxLength are; 4 characters are at
+/// least the 4 bytes redaction needs.
+fn check_value(value: &str) -> Result<(), ApiError> {
+    let min = crate::delivery::redact::MIN_SECRET_LEN;
+    let length = value.chars().count();
+    if length < min || length > MAX_SECRET_CHARS {
+        return Err(ApiError::Invalid(format!(
+            "value: must be {min} to {MAX_SECRET_CHARS} characters (a shorter value could not be told apart from ordinary text when records are redacted)"
+        )));
+    }
+    Ok(())
+}
 
 /// The body of `PUT …/secrets/{name}`.
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -62,15 +79,7 @@ pub(super) async fn set(
             "name: {name:?} is not a valid secret name ([A-Za-z_][A-Za-z0-9_]*, at most 128 characters)"
         )));
     }
-    // Counted in characters, as the document's minLength and maxLength are; 4 characters are
-    // at least the 4 bytes redaction needs to tell a value apart from ordinary text.
-    let min = crate::delivery::redact::MIN_SECRET_LEN;
-    let length = body.value.chars().count();
-    if length < min || length > MAX_SECRET_CHARS {
-        return Err(ApiError::Invalid(format!(
-            "value: must be {min} to {MAX_SECRET_CHARS} characters (a shorter value could not be told apart from ordinary text when records are redacted)"
-        )));
-    }
+    check_value(&body.value)?;
     let (nonce, ciphertext) = state.master_key.seal(entity.id, &name, &body.value);
     let created = state
         .store
@@ -174,4 +183,87 @@ impl From<SecretRecord> for SecretOut {
             updated_at: record.updated_at,
         }
     }
+}
+
+/// The body of `POST …/secrets/{name}/rotate`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct Rotation {
+    /// The new value (4 to 65,536 characters). Left out, Herald makes one in the Standard
+    /// Webhooks form (`whsec_` and 32 random bytes in base64) and answers it, this once.
+    #[serde(default)]
+    #[schema(min_length = 4, max_length = 65536)]
+    pub value: Option<String>,
+    /// How long the replaced value keeps signing, in seconds: 86,400 (24 h) unless given, at
+    /// most 604,800 (7 days); 0 ends it at once.
+    #[serde(
+        default = "default_overlap",
+        deserialize_with = "crate::model::whole::integer"
+    )]
+    #[schema(minimum = 0, maximum = 604800, default = 86400)]
+    pub overlap_seconds: u32,
+}
+
+fn default_overlap() -> u32 {
+    rotation::DEFAULT_OVERLAP_SECONDS
+}
+
+/// `POST …/secrets/{name}/rotate`.
+#[derive(Serialize, ToSchema)]
+pub(crate) struct RotatedOut {
+    /// The secret's name.
+    pub name: String,
+    /// The new value, when Herald made it (shown this once; configure receivers with it).
+    pub value: Option<String>,
+    /// Until when the replaced value signs too (RFC 3339): each request carries a signature for
+    /// each value, space-separated, in `webhook-signature` and `X-Wandb-Signature`.
+    pub previous_valid_until: String,
+}
+
+/// Rotates a secret: a new value, while the replaced one keeps signing for the overlap, so that
+/// receivers verifying with either pass until they have moved to the new one.
+#[utoipa::path(
+    post,
+    path = "/v1/entities/{entity}/secrets/{name}/rotate",
+    tag = "secrets",
+    params(
+        ("entity" = String, Path),
+        ("name" = String, Path, pattern = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"),
+    ),
+    request_body = Rotation,
+    responses(
+        (status = 200, body = RotatedOut, description = "Rotated"),
+        (status = 400, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody, description = "No such secret"),
+    ),
+)]
+pub(super) async fn rotate(
+    State(state): State<AppState>,
+    Admin(principal): Admin,
+    Path((_, name)): Path<(String, String)>,
+    JsonBody(body): JsonBody<Rotation>,
+) -> Result<Json<RotatedOut>, ApiError> {
+    let entity = &principal.entity;
+    if body.overlap_seconds > rotation::MAX_OVERLAP_SECONDS {
+        return Err(ApiError::Invalid(
+            "overlap_seconds: at most 604800 (7 days)".into(),
+        ));
+    }
+    let made = body.value.is_none();
+    let value = body.value.unwrap_or_else(rotation::new_signing_value);
+    check_value(&value)?;
+    let (nonce, ciphertext) = state.master_key.seal(entity.id, &name, &value);
+    let (until_ms, until) = rotation::overlap_end(unix_millis(), body.overlap_seconds);
+    let store = &state.store;
+    store
+        .rotate_secret(entity.id, &name, nonce, ciphertext, until_ms)
+        .await?;
+    let value = made.then_some(value);
+    let previous_valid_until = until;
+    Ok(Json(RotatedOut {
+        name,
+        value,
+        previous_valid_until,
+    }))
 }

@@ -33,7 +33,11 @@ impl CredentialCache {
     fn get(&self, key: &CacheKey, generation: u64) -> Option<(Credentials, Redactor)> {
         let entries = self.entries.lock().expect("not poisoned");
         let (read_under, credentials, redactor) = entries.get(key)?;
-        (*read_under == generation).then(|| (credentials.clone(), redactor.clone()))
+        // A rotation's overlap ending changes them too, with no write to announce it.
+        let stale = credentials
+            .stale_at_ms
+            .is_some_and(|at| at <= crate::store::unix_millis());
+        (*read_under == generation && !stale).then(|| (credentials.clone(), redactor.clone()))
     }
 
     fn put(&self, key: CacheKey, generation: u64, credentials: &Credentials, redactor: &Redactor) {
@@ -99,16 +103,28 @@ impl Deliverer {
         wanted.dedup();
         let sealed = self
             .store
-            .sealed_secrets(entity_id, wanted.clone())
+            .sealed_secrets(entity_id, wanted.clone(), crate::store::unix_millis())
             .await
             .map_err(|e| Unrunnable(format!("store: {e}")))?;
+        let open = |name: &str, nonce: &[u8], ciphertext: &[u8]| {
+            self.master_key
+                .open(entity_id, name, nonce, ciphertext)
+                .map_err(|e| Unrunnable(e.to_string()))
+        };
         let mut values = Vec::with_capacity(sealed.len());
-        for (name, nonce, ciphertext) in sealed {
-            let value = self
-                .master_key
-                .open(entity_id, &name, &nonce, &ciphertext)
-                .map_err(|e| Unrunnable(e.to_string()))?;
-            values.push((name, value));
+        // Values rotations replaced, while their overlap lasts: they sign too, and are redacted.
+        let mut previous: Vec<(String, String)> = Vec::new();
+        let mut stale_at_ms: Option<i64> = None;
+        for secret in sealed {
+            if let Some(old) = &secret.previous {
+                previous.push((
+                    secret.name.clone(),
+                    open(&secret.name, &old.nonce, &old.ciphertext)?,
+                ));
+                stale_at_ms = Some(stale_at_ms.map_or(old.until_ms, |at| at.min(old.until_ms)));
+            }
+            let value = open(&secret.name, &secret.nonce, &secret.ciphertext)?;
+            values.push((secret.name, value));
         }
         if let Some(missing) = wanted
             .iter()
@@ -135,16 +151,25 @@ impl Deliverer {
             .filter(|(name, _)| key_payload.contains(name))
             .cloned()
             .collect();
+        // The current value signs first, then the one its last rotation replaced.
+        let signing_secrets = value_of(&record.signing_secret)
+            .into_iter()
+            .chain(
+                previous
+                    .iter()
+                    .filter(|(name, _)| record.signing_secret.as_ref() == Some(name))
+                    .map(|(_, value)| value.clone()),
+            )
+            .collect();
         let credentials = Credentials {
             url,
             hidden_url: record.url_secret.is_some(),
             access_token: value_of(&record.access_token),
-            signing_secret: value_of(&record.signing_secret),
+            signing_secrets,
             payload_secrets: referenced,
+            stale_at_ms,
         };
-        Ok((
-            credentials,
-            Redactor::new(values.into_iter().map(|(_, v)| v)),
-        ))
+        let every = values.into_iter().chain(previous).map(|(_, v)| v);
+        Ok((credentials, Redactor::new(every)))
     }
 }

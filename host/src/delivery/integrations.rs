@@ -87,17 +87,21 @@ pub async fn check(
             ));
         }
         Some(secret) => {
+            let now = crate::store::unix_millis();
             let sealed = store
-                .sealed_secrets(entity_id, vec![secret.clone()])
+                .sealed_secrets(entity_id, vec![secret.clone()], now)
                 .await?;
-            let Some((name, nonce, ciphertext)) = sealed.into_iter().next() else {
+            let Some(sealed) = sealed.into_iter().next() else {
                 return Err(IntegrationError::Missing(format!(
                     "url_secret: no secret named {secret} (create it first)"
                 )));
             };
-            let value = deliverer
-                .master_key
-                .open(entity_id, &name, &nonce, &ciphertext)?;
+            let value = deliverer.master_key.open(
+                entity_id,
+                &sealed.name,
+                &sealed.nonce,
+                &sealed.ciphertext,
+            )?;
             // The message must not echo the value: it is a credential.
             egress.check_url(&value).map_err(|_| {
                 IntegrationError::Egress(format!(

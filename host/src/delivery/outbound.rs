@@ -23,14 +23,18 @@ pub struct Credentials {
     pub url: Url,
     /// Sent as `Authorization: Bearer <token>` on requests to that origin.
     pub access_token: Option<String>,
-    /// Signs requests to that origin (`X-Wandb-Signature` and the Standard Webhooks headers).
-    pub signing_secret: Option<String>,
+    /// Sign requests to that origin (`X-Wandb-Signature` and the Standard Webhooks headers):
+    /// the signing secret's value, then, while a rotation's overlap lasts, the value it replaced.
+    /// Each header carries one signature per value, space-separated.
+    pub signing_secrets: Vec<String>,
     /// Values for the secrets the rendered payload references, by name: filled in for this
     /// execution's placeholders only (see [`crate::secrets::refs`]).
     pub payload_secrets: Vec<(String, String)>,
     /// The URL is itself a credential: the plugin is given [`HIDDEN_INTEGRATION_URL`] and the
     /// host sends requests for it to the real URL.
     pub hidden_url: bool,
+    /// When these must be read again though nothing was written: a rotation's overlap ends.
+    pub stale_at_ms: Option<i64>,
 }
 
 /// What a plugin sees instead of an integration URL that is a credential.
@@ -84,10 +88,7 @@ impl std::fmt::Debug for Credentials {
                 "access_token",
                 &self.access_token.as_ref().map(|_| "<redacted>"),
             )
-            .field(
-                "signing_secret",
-                &self.signing_secret.as_ref().map(|_| "<redacted>"),
-            )
+            .field("signing_secrets", &self.signing_secrets.len())
             .finish_non_exhaustive()
     }
 }
@@ -135,27 +136,30 @@ impl Outbound for DeliveryPort {
                 .headers
                 .push(("authorization".into(), format!("Bearer {token}")));
         }
-        if let Some(secret) = &credentials.signing_secret {
+        if !credentials.signing_secrets.is_empty() {
             let timestamp = SystemTime::now()
                 .duration_since(SystemTime::UNIX_EPOCH)
                 .unwrap_or_default()
                 .as_secs();
-            request.headers.push((
-                "x-wandb-signature".into(),
-                signing::wandb_signature(secret, &body),
-            ));
+            let secrets = &credentials.signing_secrets;
+            let id = self.execution_id.as_str();
+            // One signature per live secret, space-separated (the Standard Webhooks rule; base64
+            // holds no space), so that a receiver verifying with either passes during an overlap.
+            let each = |sign: &dyn Fn(&str) -> String| {
+                secrets
+                    .iter()
+                    .map(|s| sign(s))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            };
+            let wandb = each(&|secret| signing::wandb_signature(secret, &body));
+            let standard =
+                each(&|secret| signing::standard_webhooks_signature(secret, id, timestamp, &body));
+            request.headers.push(("x-wandb-signature".into(), wandb));
             request
                 .headers
                 .push(("webhook-timestamp".into(), timestamp.to_string()));
-            request.headers.push((
-                "webhook-signature".into(),
-                signing::standard_webhooks_signature(
-                    secret,
-                    self.execution_id.as_str(),
-                    timestamp,
-                    &body,
-                ),
-            ));
+            request.headers.push(("webhook-signature".into(), standard));
         }
         request.url = credentials.real_url(request.url);
         request.body = body.into();

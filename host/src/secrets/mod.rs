@@ -4,6 +4,7 @@
 //! until it is sent.
 
 pub mod refs;
+pub mod rotation;
 
 use std::path::Path;
 

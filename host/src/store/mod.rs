@@ -29,7 +29,7 @@ pub use launch::{
     AgentRecord, ClaimTokens, ItemFilter, ItemRecord, JobRecord, NewItem, QueueRecord,
 };
 pub use runs::{Liveness, RunTouch, SilentRun};
-pub use secrets::SecretRecord;
+pub use secrets::{PreviousValue, SealedSecret, SecretRecord};
 
 use std::path::Path;
 use std::sync::Arc;

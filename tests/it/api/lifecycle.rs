@@ -182,6 +182,7 @@ async fn the_openapi_document_describes_every_route() {
         ("get", "/v1/entities/{entity}/secrets"),
         ("put", "/v1/entities/{entity}/secrets/{name}"),
         ("delete", "/v1/entities/{entity}/secrets/{name}"),
+        ("post", "/v1/entities/{entity}/secrets/{name}/rotate"),
         ("get", "/v1/entities/{entity}/integrations"),
         ("post", "/v1/entities/{entity}/integrations"),
         ("get", "/v1/entities/{entity}/integrations/{name}"),

@@ -4,7 +4,9 @@
 
 use herald::auth::Role;
 use herald::model::integration::IntegrationKind;
-use herald::store::{Durability, IntegrationRecord, Store, StoreError};
+use herald::store::{
+    Durability, IntegrationRecord, PreviousValue, SealedSecret, Store, StoreError,
+};
 use serde_json::json;
 
 /// A store on a backend, and what keeps it (a SQLite file's directory).
@@ -103,7 +105,8 @@ contract!(
 );
 
 contract!(
-    /// Secrets: created once, replaced after, listed by name, read back sealed, and deleted once.
+    /// Secrets: created once, replaced after, listed by name, read back sealed (with the value a
+    /// rotation replaced, until its overlap ends), and deleted once.
     secrets,
     |store: Store| async move {
         let (team, _) = store.create_entity("team", "hk_team-0123456789".into()).await.unwrap();
@@ -118,11 +121,28 @@ contract!(
             .map(|s| s.name)
             .collect();
         assert_eq!(names, ["OTHER", "TOKEN"]);
-        let sealed = store
-            .sealed_secrets(team.id, vec!["TOKEN".into(), "MISSING".into()])
-            .await
-            .unwrap();
-        assert_eq!(sealed, vec![("TOKEN".to_string(), vec![3; 12], vec![4; 20])]);
+        let now = herald::store::unix_millis();
+        let sealed = |names: &[&str], at: i64| {
+            let names = names.iter().map(|n| n.to_string()).collect();
+            let store = store.clone();
+            async move { store.sealed_secrets(team.id, names, at).await.unwrap() }
+        };
+        let token = |nonce: u8, ciphertext: u8, previous: Option<PreviousValue>| SealedSecret {
+            name: "TOKEN".into(),
+            nonce: vec![nonce; 12],
+            ciphertext: vec![ciphertext; 20],
+            previous,
+        };
+        assert_eq!(sealed(&["TOKEN", "MISSING"], now).await, [token(3, 4, None)]);
+
+        // A rotation keeps the value it replaced until the overlap ends; a plain set ends it.
+        store.rotate_secret(team.id, "TOKEN", vec![7; 12], vec![8; 20], now + 60_000).await.unwrap();
+        let old = PreviousValue { nonce: vec![3; 12], ciphertext: vec![4; 20], until_ms: now + 60_000 };
+        assert_eq!(sealed(&["TOKEN"], now).await, [token(7, 8, Some(old))]);
+        assert_eq!(sealed(&["TOKEN"], now + 60_000).await, [token(7, 8, None)], "the overlap ended");
+        not_found(store.rotate_secret(team.id, "MISSING", vec![1; 12], vec![1; 20], now).await);
+        store.put_secret(team.id, "TOKEN", vec![9; 12], vec![9; 20]).await.unwrap();
+        assert_eq!(sealed(&["TOKEN"], now).await, [token(9, 9, None)]);
         store.delete_secret(team.id, "TOKEN").await.unwrap();
         not_found(store.delete_secret(team.id, "TOKEN").await);
         assert_eq!(store.secret_names(team.id).await.unwrap(), ["OTHER"]);
@@ -158,6 +178,11 @@ contract!(
         assert_eq!((updated.id.as_str(), updated.secrets.len()), ("int_ci", 2));
         assert_eq!(store.integration(team.id, "ci").await.unwrap().url, "https://hooks.example.com/y");
         assert_eq!(store.list_integrations(team.id).await.unwrap().len(), 1);
+        // One stored with its grants is not among those stored before grants existed, and its
+        // grants are not set a first time again.
+        assert!(store.ungranted_integrations().await.unwrap().is_empty());
+        assert!(!store.grant_first(team.id, "int_ci", vec!["C".into()]).await.unwrap());
+        assert_eq!(store.integration(team.id, "ci").await.unwrap().secrets, ["A", "B"]);
         store.delete_integration(team.id, "ci").await.unwrap();
         not_found(store.integration(team.id, "ci").await);
         not_found(store.delete_integration(team.id, "ci").await);

@@ -334,6 +334,19 @@ class Herald:
         path = f"/v1/entities/{self._entity(entity)}/secrets/{quote(name, safe='')}"
         self.request("PUT", path, {"value": value})
 
+    def rotate_secret(self, name: str, overlap_seconds: Optional[int] = None,
+                      value: Optional[str] = None, entity: Optional[str] = None) -> Dict[str, Any]:
+        """Rotates a secret (admins): a new value (``value``, or one Herald makes and answers this
+        once as ``value``), while the old one keeps signing for ``overlap_seconds`` (the server's
+        default is 24 h). Answers ``name``, ``value`` and ``previous_valid_until``."""
+        path = f"/v1/entities/{self._entity(entity)}/secrets/{quote(name, safe='')}/rotate"
+        body: Dict[str, Any] = {}
+        if overlap_seconds is not None:
+            body["overlap_seconds"] = overlap_seconds
+        if value is not None:
+            body["value"] = value
+        return self.request("POST", path, body)
+
     def secret_names(self, entity: Optional[str] = None) -> List[str]:
         """The names of the entity's secrets (values are never returned)."""
         answer = self.request("GET", f"/v1/entities/{self._entity(entity)}/secrets")

@@ -21,6 +21,21 @@ pub(in crate::cli) enum SecretsCommand {
         #[command(flatten)]
         entity: EntityArg,
     },
+    /// Rotate a secret: a new value (made by Herald and printed once, unless --value-stdin),
+    /// while the old one keeps signing for the overlap.
+    Rotate {
+        /// Its name.
+        name: String,
+        /// How long the old value keeps signing (e.g. `24h`, `30m`; at most 7 days; `0s` ends
+        /// it at once).
+        #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+        overlap: std::time::Duration,
+        /// Read the new value from standard input instead of having Herald make one.
+        #[arg(long)]
+        value_stdin: bool,
+        #[command(flatten)]
+        entity: EntityArg,
+    },
     /// Delete a secret.
     Delete {
         /// Its name.
@@ -72,6 +87,27 @@ pub(super) async fn run(
                 "replaced"
             };
             (result, Shape::Done(format!("{verb} secret {name}")))
+        }
+        SecretsCommand::Rotate {
+            name,
+            overlap,
+            value_stdin,
+            entity,
+        } => {
+            let entity = client.entity(&entity).await?;
+            let mut body = json!({"overlap_seconds": overlap.as_secs()});
+            if value_stdin {
+                let value = std::io::read_to_string(std::io::stdin())?;
+                body["value"] = json!(value.trim_end_matches(['\n', '\r']));
+            }
+            let path = format!("/v1/entities/{entity}/secrets/{name}/rotate");
+            let result = client.call("POST", &path, Some(&body), &[]).await?;
+            let until = result["previous_valid_until"].as_str().unwrap_or_default();
+            let mut done = format!("rotated secret {name}; the old value signs too until {until}");
+            if let Some(value) = result["value"].as_str() {
+                done.push_str(&format!("\nnew value (shown once): {value}"));
+            }
+            (result, Shape::Done(done))
         }
         SecretsCommand::Delete { name, entity } => {
             let entity = client.entity(&entity).await?;

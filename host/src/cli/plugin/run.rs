@@ -173,9 +173,10 @@ pub(super) async fn run_once(args: RunArgs, connection: Connection) -> anyhow::R
     let credentials = args.target.clone().map(|url| Credentials {
         url,
         access_token: args.token_secret.clone(),
-        signing_secret: args.signing_secret.clone(),
+        signing_secrets: args.signing_secret.iter().cloned().collect(),
         payload_secrets: args.secrets.clone(),
         hidden_url: false,
+        stale_at_ms: None,
     });
     let granted = args.allow_origin.iter().map(Url::origin).collect();
     let transport: Arc<dyn Transport> = if args.send {

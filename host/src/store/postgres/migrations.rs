@@ -27,6 +27,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0006_run_liveness",
         include_str!("migrations/0006_run_liveness.sql"),
     ),
+    (
+        "0007_secret_rotation",
+        include_str!("migrations/0007_secret_rotation.sql"),
+    ),
 ];
 
 /// The advisory lock key migrations run under ("herald" in ASCII), so that hosts starting

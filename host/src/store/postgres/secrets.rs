@@ -20,7 +20,8 @@ impl SecretStore for Postgres {
                 .query_one(
                     "INSERT INTO secrets (entity_id, name, nonce, ciphertext, created_at, updated_at)
                      VALUES ($1, $2, $3, $4, $5, $5)
-                     ON CONFLICT (entity_id, name) DO UPDATE SET nonce = $3, ciphertext = $4, updated_at = $5
+                     ON CONFLICT (entity_id, name) DO UPDATE SET nonce = $3, ciphertext = $4, updated_at = $5,
+                     previous_nonce = NULL, previous_ciphertext = NULL, previous_until = NULL
                      RETURNING (xmax = 0)",
                     &[&entity_id, &name, &nonce, &ciphertext, &now],
                 )
@@ -85,15 +86,53 @@ impl SecretStore for Postgres {
         &self,
         entity_id: i64,
         names: Vec<String>,
-    ) -> Result<Vec<(String, Vec<u8>, Vec<u8>)>, StoreError> {
+        now_ms: i64,
+    ) -> Result<Vec<SealedSecret>, StoreError> {
         Ok(self
             .query(
-                "SELECT name, nonce, ciphertext FROM secrets WHERE entity_id = $1 AND name = ANY($2)",
+                "SELECT name, nonce, ciphertext, previous_nonce, previous_ciphertext, previous_until
+                 FROM secrets WHERE entity_id = $1 AND name = ANY($2)",
                 &[&entity_id, &names],
             )
             .await?
             .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .map(|r| {
+                let previous = (r.get(3), r.get(4), r.get(5));
+                SealedSecret::from_columns(r.get(0), (r.get(1), r.get(2)), previous, now_ms)
+            })
             .collect())
+    }
+
+    async fn rotate_secret(
+        &self,
+        entity_id: i64,
+        name: &str,
+        nonce: Vec<u8>,
+        ciphertext: Vec<u8>,
+        previous_until_ms: i64,
+    ) -> Result<(), StoreError> {
+        self.transaction(async |tx| {
+            let rotated = execute(
+                tx,
+                "UPDATE secrets SET previous_nonce = nonce, previous_ciphertext = ciphertext,
+                 previous_until = $3, nonce = $4, ciphertext = $5, updated_at = $6
+                 WHERE entity_id = $1 AND name = $2",
+                &[
+                    &entity_id,
+                    &name,
+                    &previous_until_ms,
+                    &nonce,
+                    &ciphertext,
+                    &now_rfc3339(),
+                ],
+            )
+            .await?;
+            if rotated == 0 {
+                return Err(StoreError::NotFound(format!("secret {name}")));
+            }
+            Notifier::announce(tx, Change::Credentials).await?;
+            Ok(())
+        })
+        .await
     }
 }

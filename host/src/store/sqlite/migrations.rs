@@ -36,6 +36,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0009_run_liveness",
         include_str!("migrations/0009_run_liveness.sql"),
     ),
+    (
+        "0010_secret_rotation",
+        include_str!("migrations/0010_secret_rotation.sql"),
+    ),
 ];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

@@ -24,7 +24,8 @@ impl SecretStore for Sqlite {
             tx.execute(
                 "INSERT INTO secrets (entity_id, name, nonce, ciphertext, created_at, updated_at)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-                 ON CONFLICT (entity_id, name) DO UPDATE SET nonce = ?3, ciphertext = ?4, updated_at = ?5",
+                 ON CONFLICT (entity_id, name) DO UPDATE SET nonce = ?3, ciphertext = ?4, updated_at = ?5,
+                 previous_nonce = NULL, previous_ciphertext = NULL, previous_until = NULL",
                 params![entity_id, name, nonce, ciphertext, now],
             )?;
             Ok(!existed)
@@ -69,21 +70,56 @@ impl SecretStore for Sqlite {
         &self,
         entity_id: i64,
         names: Vec<String>,
-    ) -> Result<Vec<(String, Vec<u8>, Vec<u8>)>, StoreError> {
+        now_ms: i64,
+    ) -> Result<Vec<SealedSecret>, StoreError> {
         self.read(move |c| {
             let mut statement = c.prepare_cached(
-                "SELECT nonce, ciphertext FROM secrets WHERE entity_id = ?1 AND name = ?2",
+                "SELECT nonce, ciphertext, previous_nonce, previous_ciphertext, previous_until
+                 FROM secrets WHERE entity_id = ?1 AND name = ?2",
             )?;
             let mut found = Vec::new();
             for name in names {
-                if let Some((nonce, ciphertext)) = statement
-                    .query_row(params![entity_id, name], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()?
-                {
-                    found.push((name, nonce, ciphertext));
+                let row = statement
+                    .query_row(params![entity_id, name], |r| {
+                        Ok(((r.get(0)?, r.get(1)?), (r.get(2)?, r.get(3)?, r.get(4)?)))
+                    })
+                    .optional()?;
+                if let Some((current, previous)) = row {
+                    found.push(SealedSecret::from_columns(name, current, previous, now_ms));
                 }
             }
             Ok(found)
+        })
+        .await
+    }
+
+    async fn rotate_secret(
+        &self,
+        entity_id: i64,
+        name: &str,
+        nonce: Vec<u8>,
+        ciphertext: Vec<u8>,
+        previous_until_ms: i64,
+    ) -> Result<(), StoreError> {
+        let name = name.to_string();
+        self.write_credentials(move |tx| {
+            let rotated = tx.execute(
+                "UPDATE secrets SET previous_nonce = nonce, previous_ciphertext = ciphertext,
+                 previous_until = ?3, nonce = ?4, ciphertext = ?5, updated_at = ?6
+                 WHERE entity_id = ?1 AND name = ?2",
+                params![
+                    entity_id,
+                    name,
+                    previous_until_ms,
+                    nonce,
+                    ciphertext,
+                    now_rfc3339()
+                ],
+            )?;
+            match rotated {
+                0 => Err(StoreError::NotFound(format!("secret {name}"))),
+                _ => Ok(()),
+            }
         })
         .await
     }
