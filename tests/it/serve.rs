@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::time::SystemTime;
 
+use serde_json::json;
+
 use crate::common::{Server, fixture};
 
 /// A server with its own compile cache in its data directory (this test inspects it).
@@ -51,6 +53,11 @@ async fn serves_builtin_and_third_party_plugins_and_restarts_without_recompiling
     let health =
         crate::common::expect_status(&server.anonymous().get("/healthz").await, 200).clone();
     assert_eq!(health["status"], "ok");
+    let ready = crate::common::expect_status(&server.anonymous().get("/readyz").await, 200).clone();
+    assert_eq!(
+        (&ready["status"], &ready["store"]),
+        (&json!("ready"), &json!("ok"))
+    );
 
     let listed =
         crate::common::expect_status(&server.admin().get("/v1/plugins").await, 200).clone();

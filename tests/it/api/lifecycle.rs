@@ -168,6 +168,7 @@ async fn the_openapi_document_describes_every_route() {
     );
     let routes = [
         ("get", "/healthz"),
+        ("get", "/readyz"),
         ("get", "/metrics"),
         ("post", "/v1/executions/{id}/retry"),
         ("post", "/v1/entities/{entity}/integrations/{name}/test"),

@@ -56,6 +56,21 @@ async fn a_database_restarted_under_load_costs_503s_and_no_acknowledged_event() 
         (503, &json!("unavailable")),
         "{body}"
     );
+    // The process is alive, and says it is not ready, within its bound.
+    let anonymous = server.anonymous();
+    assert_eq!(anonymous.get("/healthz").await.0, 200);
+    let asked = std::time::Instant::now();
+    let (status, ready) = anonymous.get("/readyz").await;
+    assert_eq!(
+        (status, &ready["status"]),
+        (503, &json!("unavailable")),
+        "{ready}"
+    );
+    assert!(
+        asked.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        asked.elapsed()
+    );
     let accepted_while_down = count(202);
     postgres.restart(pgtemp::Tuning::Durable).unwrap();
     wait_until("accepted events after the restart", || {
@@ -64,6 +79,7 @@ async fn a_database_restarted_under_load_costs_503s_and_no_acknowledged_event() 
     .await;
     stop.store(true, Ordering::Relaxed);
     poster.await.unwrap();
+    assert_eq!(anonymous.get("/readyz").await.0, 200, "ready again");
 
     let answers = answers.lock().unwrap().clone();
     let refused = answers.iter().find(|(s, _)| *s == 503).unwrap();
