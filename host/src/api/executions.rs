@@ -47,7 +47,7 @@ macro_rules! history_query {
             #[param(format = DateTime)]
             pub until: Option<String>,
             /// At most this many, newest first (default 100; more than 1000 reads 1000).
-            #[param(minimum = 0, maximum = 4294967295_u64)]
+            #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_u64)]
             pub limit: Option<u32>,
         }
     };

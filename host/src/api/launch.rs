@@ -260,7 +260,7 @@ pub(super) struct ItemsQuery {
     /// Only items of this job (by name).
     pub job: Option<String>,
     /// At most this many, newest first (default 100; more than 1000 reads 1000).
-    #[param(minimum = 0, maximum = 4294967295_u64)]
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_u64)]
     pub limit: Option<u32>,
 }
 
