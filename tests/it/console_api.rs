@@ -11,8 +11,7 @@ use crate::common::{
 
 #[tokio::test]
 async fn the_session_cookie_works_only_from_the_consoles_own_pages() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_ingest_only(&dir.path().join("data"));
+    let server = Server::ingest_only();
     let session = format!("{}/console/session", server.url);
     let me = format!("{}/v1/me", server.url);
     let plain = reqwest::Client::new();
@@ -190,8 +189,7 @@ async fn the_entity_history_filters_by_automation_status_and_time() {
         _ => (200, vec![], "ok".into()),
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_fast(&dir.path().join("data"));
+    let server = Server::fast();
     let admin = server.admin();
     for (name, path) in [("good", "/ok"), ("bad", "/bad")] {
         create_integration(
@@ -270,8 +268,7 @@ async fn the_entity_history_filters_by_automation_status_and_time() {
 
 #[tokio::test]
 async fn the_trigger_catalog_is_what_validation_accepts_and_errors_name_their_field() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_ingest_only(&dir.path().join("data"));
+    let server = Server::ingest_only();
     let admin = server.admin();
     let (status, catalog) = admin.get("/v1/triggers").await;
     assert_eq!(status, 200);

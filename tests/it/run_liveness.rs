@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::{ADMIN_KEY, Api, INGEST_ONLY_CONFIG, Server, agent_key, expect_status};
+use crate::common::{
+    ADMIN_KEY, Api, INGEST_ONLY_CONFIG, Server, agent_key, eventually, expect_status,
+};
 
 /// Runs silent for a second count as crashed.
 pub(crate) fn config() -> String {
@@ -97,14 +99,18 @@ async fn a_silent_run_is_reported_crashed_once_and_a_heartbeat_keeps_a_quiet_one
         "{reported:?}"
     );
     // Then the quiet run stops heartbeating: it is reported too, and nothing twice.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let reported = loop {
-        let reported = failures(&admin, &failed).await;
-        if reported.len() >= 3 || Instant::now() > deadline {
-            break reported;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let reported = eventually(
+        Duration::from_secs(10),
+        "the quiet run's report",
+        async || {
+            let reported = failures(&admin, &failed).await;
+            match reported.len() {
+                3.. => Ok(reported),
+                _ => Err(format!("{reported:?}")),
+            }
+        },
+    )
+    .await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(failures(&admin, &failed).await, reported);
     assert_eq!(reported.len(), 3, "{reported:?}");

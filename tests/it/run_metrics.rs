@@ -401,8 +401,7 @@ async fn an_automation_created_mid_run_starts_from_its_next_sample() {
 #[tokio::test]
 async fn the_receiver_gets_the_metric_variables() {
     let receiver = Receiver::ok().await;
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_fast(&dir.path().join("data"));
+    let server = Server::fast();
     let admin = server.admin();
     crate::common::create_integration(
         &admin,

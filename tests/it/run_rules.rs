@@ -56,8 +56,7 @@ async fn set_enabled(admin: &Api, id: &str, enabled: bool) {
 
 #[tokio::test]
 async fn another_automations_filter_never_changes_a_window() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_ingest_only(&dir.path().join("data"));
+    let server = Server::ingest_only();
     let admin = server.admin();
     // Average of the last 3 losses > 0.5, evaluated at samples flagged 1.
     let flagged = watch(
@@ -237,8 +236,7 @@ async fn max_runs_bounds_memory_without_changing_a_result() {
 
 #[tokio::test]
 async fn a_step_logged_again_replaces_its_value_and_an_older_step_moves_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_ingest_only(&dir.path().join("data"));
+    let server = Server::ingest_only();
     let admin = server.admin();
     let average = watch(
         &admin,
@@ -265,8 +263,7 @@ async fn a_step_logged_again_replaces_its_value_and_an_older_step_moves_nothing(
 
 #[tokio::test]
 async fn a_flat_window_has_z_zero_and_an_exact_boundary_is_reached() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_ingest_only(&dir.path().join("data"));
+    let server = Server::ingest_only();
     let admin = server.admin();
     // A flat series: every deviation is 0, so z is 0 and a threshold of 1 never holds (a mean
     // one ulp off made every z ±1).

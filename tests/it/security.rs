@@ -40,8 +40,7 @@ fn assert_absent(what: &str, haystack: &str, secret: &str) {
 #[tokio::test]
 async fn client_data_is_never_taken_for_a_secret_reference() {
     let receiver = Receiver::ok().await;
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_fast(&dir.path().join("data"));
+    let server = Server::fast();
     let admin = server.admin();
     const TOKEN: &str = "tok-forge-0a1b2c3d4e";
     const SIGNING: &str = "sign-forge-5f6a7b8c9d";
@@ -144,8 +143,7 @@ async fn hostile_secret_values_never_appear_in_records_responses_or_logs() {
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let closed_port = closed.local_addr().unwrap().port();
     drop(closed);
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_fast(&dir.path().join("data"));
+    let server = Server::fast();
     let admin = server.admin();
 
     let quote = "q\"uo\\te\nline2\t–ünï€😀";
@@ -286,8 +284,7 @@ async fn hostile_secret_values_never_appear_in_records_responses_or_logs() {
 #[tokio::test]
 async fn a_payload_over_the_render_limit_fails_invalid_without_growing_the_server() {
     let receiver = Receiver::ok().await;
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_fast(&dir.path().join("data"));
+    let server = Server::fast();
     let admin = server.admin();
     crate::common::create_integration(
         &admin,
@@ -317,8 +314,7 @@ async fn a_payload_over_the_render_limit_fails_invalid_without_growing_the_serve
 #[tokio::test]
 async fn chat_messages_escape_event_data_and_every_request_names_its_execution() {
     let receiver = Receiver::ok().await;
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_fast(&dir.path().join("data"));
+    let server = Server::fast();
     let admin = server.admin();
     put_secret(&admin, "SLACK_URL", &receiver.url("/slack/hook")).await;
     put_secret(&admin, "TEAMS_URL", &receiver.url("/teams/hook")).await;
@@ -447,8 +443,7 @@ async fn chat_messages_escape_event_data_and_every_request_names_its_execution()
 
 #[tokio::test]
 async fn a_config_that_breaks_the_plugins_schema_is_refused_at_save_with_its_path() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_ingest_only(&dir.path().join("data"));
+    let server = Server::ingest_only();
     let admin = server.admin();
     put_secret(&admin, "SLACK_URL", "https://hooks.slack.example/x").await;
     crate::common::create_integration(
@@ -496,8 +491,7 @@ async fn a_config_that_breaks_the_plugins_schema_is_refused_at_save_with_its_pat
 /// nothing about the entity either. Nothing is created either way.
 #[tokio::test]
 async fn no_route_shows_or_touches_another_entity() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_fast(&dir.path().join("data"));
+    let server = Server::fast();
     let admin = server.admin();
     let created = admin.post("/v1/entities", &json!({"name": "other"})).await;
     let other = server.client(

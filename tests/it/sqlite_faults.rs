@@ -8,9 +8,9 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use crate::common::{ADMIN_KEY, Receiver, Server, herald_bin, post_event, settled};
+use crate::common::{ADMIN_KEY, Receiver, Server, eventually, herald_bin, post_event, settled};
 use serde_json::json;
 
 /// A tmpfs of `size` mounted at a new directory, unmounted when dropped.
@@ -107,8 +107,8 @@ async fn a_full_disk_answers_503_keeps_outcomes_and_recovers_without_a_restart()
     // Fill the disk, then post until the store refuses (the WAL may have room left at first).
     let filler = disk.fill();
     let http = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let refused = loop {
+    let what = "the store to refuse a write";
+    let refused = eventually(Duration::from_secs(60), what, async || {
         let response = http
             .post(format!("{}/v1/events", server.url))
             .bearer_auth(ADMIN_KEY)
@@ -117,11 +117,12 @@ async fn a_full_disk_answers_503_keeps_outcomes_and_recovers_without_a_restart()
             .send()
             .await
             .unwrap();
-        if response.status() != 202 {
-            break response;
+        match response.status().as_u16() {
+            202 => Err("202".to_string()),
+            _ => Ok(response),
         }
-        assert!(Instant::now() < deadline, "the store never refused a write");
-    };
+    })
+    .await;
     assert_eq!(refused.status(), 503);
     assert_eq!(refused.headers()["retry-after"], "5");
     let body: serde_json::Value = serde_json::from_slice(&refused.bytes().await.unwrap()).unwrap();

@@ -157,8 +157,7 @@ async fn first_start_prints_a_generated_admin_key_once() {
 
 #[tokio::test]
 async fn the_openapi_document_describes_every_route() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_ingest_only(&dir.path().join("data"));
+    let server = Server::ingest_only();
     let (status, document) = server.anonymous().get("/v1/openapi.json").await;
     assert_eq!(status, 200);
     assert!(

@@ -128,9 +128,32 @@ pub(crate) struct Server {
     pub log_path: PathBuf,
     /// What it printed on stdout before listening (the bootstrap line).
     pub banner: Vec<String>,
+    /// The temporary directory it made for itself ([`Server::fast`], [`Server::ingest_only`]),
+    /// removed after the process is stopped.
+    home: Option<tempfile::TempDir>,
 }
 
 impl Server {
+    /// A server of its own in a temporary directory it removes when dropped, as
+    /// [`Server::start_fast`] starts it: the one-line test host.
+    pub(crate) fn fast() -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let server = Self::start_fast(&home.path().join("data"));
+        server.at_home(home)
+    }
+
+    /// [`Server::fast`], ingesting only, as [`Server::start_ingest_only`] starts it.
+    pub(crate) fn ingest_only() -> Self {
+        let home = tempfile::tempdir().unwrap();
+        let server = Self::start_ingest_only(&home.path().join("data"));
+        server.at_home(home)
+    }
+
+    fn at_home(mut self, home: tempfile::TempDir) -> Self {
+        self.home = Some(home);
+        self
+    }
+
     /// Starts a server that delivers at once and retries within milliseconds
     /// ([`FAST_DELIVERY_CONFIG`]), with the bootstrap admin key.
     pub(crate) fn start_fast(data_dir: &Path) -> Self {
@@ -164,12 +187,15 @@ impl Server {
 
     /// Kills this server and, `down` later, starts it again on the same data and the same
     /// port, as a host restarting under its clients does (blocks for `down`).
-    pub(crate) fn restart(self, config: &str, env: &[(&str, &str)], down: Duration) -> Self {
+    pub(crate) fn restart(mut self, config: &str, env: &[(&str, &str)], down: Duration) -> Self {
         let listen = self.url.trim_start_matches("http://").to_string();
         let data_dir = self.log_path.parent().unwrap().to_path_buf();
+        let home = self.home.take();
         self.kill();
         std::thread::sleep(down);
-        Self::start_listening(&data_dir, config, env, &[], &listen)
+        let mut restarted = Self::start_listening(&data_dir, config, env, &[], &listen);
+        restarted.home = home;
+        restarted
     }
 
     fn start_listening(
@@ -244,6 +270,7 @@ impl Server {
             url,
             log_path,
             banner,
+            home: None,
         }
     }
 

@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::{Value, json};
 
-use crate::browser::Page;
+use crate::common::browser::Page;
 use crate::common::{ADMIN_KEY, Receiver, Server, create_integration, member_key, put_secret};
 
 /// Waits on an execution page until its status is `status`, refreshing it as a person would.

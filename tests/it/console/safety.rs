@@ -12,8 +12,7 @@ async fn markup_from_an_event_or_a_receiver_is_shown_as_text_and_runs_nothing() 
         )
     })
     .await;
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_fast(&dir.path().join("data"));
+    let server = Server::fast();
     let admin = server.admin();
     create_integration(
         &admin,
@@ -61,8 +60,7 @@ async fn markup_from_an_event_or_a_receiver_is_shown_as_text_and_runs_nothing() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_request_forged_from_another_origin_changes_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_fast(&dir.path().join("data"));
+    let server = Server::fast();
     let admin = server.admin();
     // A page on another port of the same host: the same site, so SameSite alone would let the
     // session cookie go with its requests.
@@ -123,8 +121,7 @@ fetch("{target}/v1/entities/default/secrets/FORGED", {{method: "PUT", credential
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn launch_queues_and_plugins_are_listed_with_their_details() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_ingest_only(&dir.path().join("data"));
+    let server = Server::ingest_only();
     let admin = server.admin();
     let (status, _) = admin
         .put(

@@ -20,8 +20,7 @@ async fn the_reference_workflows_run_in_the_browser() {
         })
         .await
     };
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_fast(&dir.path().join("data"));
+    let server = Server::fast();
     let admin = server.admin();
     let page = Page::open(&server.url).await;
 
@@ -233,8 +232,7 @@ async fn the_reference_workflows_run_in_the_browser() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bad_regex_and_an_unknown_variable_show_the_servers_message_at_the_field() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_fast(&dir.path().join("data"));
+    let server = Server::fast();
     let admin = server.admin();
     create_integration(
         &admin,
@@ -293,8 +291,7 @@ async fn a_bad_regex_and_an_unknown_variable_show_the_servers_message_at_the_fie
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_member_sees_no_secret_management_and_cannot_reach_it_by_url() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_fast(&dir.path().join("data"));
+    let server = Server::fast();
     let admin = server.admin();
     put_secret(&admin, "HIDDEN_NAME", "value-never-shown").await;
     let key = member_key(&admin, "console").await;

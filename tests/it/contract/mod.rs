@@ -72,8 +72,7 @@ fn assert_error_body(tried: &Tried) {
 
 #[tokio::test]
 async fn generated_requests_get_documented_statuses_and_json_error_bodies() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_ingest_only(&dir.path().join("data"));
+    let server = Server::ingest_only();
     let http = reqwest::Client::new();
     let document = server.anonymous().get("/v1/openapi.json").await.1;
     let paths = document["paths"].as_object().expect("paths");
@@ -221,8 +220,7 @@ fn check_answer(
 #[tokio::test]
 async fn answers_match_their_documented_schemas() {
     let receiver = crate::common::Receiver::ok().await;
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_fast(&dir.path().join("data"));
+    let server = Server::fast();
     let admin = server.admin();
     let document = server.anonymous().get("/v1/openapi.json").await.1;
     let wrong = std::cell::RefCell::new(Vec::new());
@@ -425,8 +423,7 @@ async fn answers_match_their_documented_schemas() {
 
 #[tokio::test]
 async fn inputs_the_schema_refuses_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_ingest_only(&dir.path().join("data"));
+    let server = Server::ingest_only();
     let admin = server.admin();
     let automation = |name: &str, payload: Value| {
         json!({"name": name, "scope": {"type": "entity"}, "event": {"type": "LINK_ARTIFACT"},

@@ -10,6 +10,19 @@ use serde_json::{Map, json};
 
 use super::*;
 
+/// An item of job `eval` (version `job_version`) on queue `gpu`.
+fn item(job_version: u32, priority: i32) -> NewItem {
+    NewItem {
+        queue: "gpu".into(),
+        job: "eval".into(),
+        job_version,
+        config: Map::new(),
+        project: "p".into(),
+        enqueued_by: json!({"key": "k"}),
+        priority,
+    }
+}
+
 fn job(command: &str) -> JobSpec {
     JobSpec {
         description: String::new(),
@@ -37,18 +50,12 @@ contract!(
 
         store.create_queue(team.id, "gpu".into()).await.unwrap();
         conflict(store.create_queue(team.id, "gpu".into()).await);
+        store.create_queue(team.id, "cpu-a".into()).await.unwrap();
+        let queues = store.list_queues(team.id).await.unwrap();
+        assert_eq!(queues.iter().map(|q| q.name.as_str()).collect::<Vec<_>>(), ["cpu-a", "gpu"]);
         not_found(store.queue(team.id, "cpu").await);
-        let item = |priority| NewItem {
-            queue: "gpu".into(),
-            job: "eval".into(),
-            job_version: 2,
-            config: Map::new(),
-            project: "p".into(),
-            enqueued_by: json!({"key": "k"}),
-            priority,
-        };
-        let low = store.enqueue(team.id, item(0)).await.unwrap();
-        let high = store.enqueue(team.id, item(5)).await.unwrap();
+        let low = store.enqueue(team.id, item(2, 0)).await.unwrap();
+        let high = store.enqueue(team.id, item(2, 5)).await.unwrap();
         assert_eq!(low.status, ItemStatus::Queued);
         let listed = store
             .list_items(team.id, "gpu", ItemFilter { status: None, job: None, limit: 10 })
@@ -71,21 +78,7 @@ contract!(
         store.save_job(team.id, "eval".into(), job("true")).await.unwrap();
         store.create_queue(team.id, "gpu".into()).await.unwrap();
         for priority in [0, 9] {
-            store
-                .enqueue(
-                    team.id,
-                    NewItem {
-                        queue: "gpu".into(),
-                        job: "eval".into(),
-                        job_version: 1,
-                        config: Map::new(),
-                        project: "p".into(),
-                        enqueued_by: json!({}),
-                        priority,
-                    },
-                )
-                .await
-                .unwrap();
+            store.enqueue(team.id, item(1, priority)).await.unwrap();
         }
         let tokens = ClaimTokens { run: [7; 32], lease: [8; 32] };
         let (claimed, failed) = store
@@ -131,16 +124,7 @@ contract!(
         let (team, _) = store.create_entity("team", "hk_team-0123456789".into()).await.unwrap();
         store.save_job(team.id, "eval".into(), job("true")).await.unwrap();
         store.create_queue(team.id, "gpu".into()).await.unwrap();
-        let item = NewItem {
-            queue: "gpu".into(),
-            job: "eval".into(),
-            job_version: 1,
-            config: Map::new(),
-            project: "p".into(),
-            enqueued_by: json!({}),
-            priority: 0,
-        };
-        let queued = store.enqueue(team.id, item).await.unwrap();
+        let queued = store.enqueue(team.id, item(1, 0)).await.unwrap();
         let agent = |slots| AgentRecord {
             name: "agent-1".into(),
             key_id: "key_1".into(),

@@ -103,8 +103,7 @@ async fn integrations_stored_before_grants_are_granted_what_their_automations_us
 
 #[tokio::test]
 async fn a_batch_key_and_a_single_posts_key_never_meet() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_ingest_only(&dir.path().join("data"));
+    let server = Server::ingest_only();
     let admin = server.admin();
     let event = link_event();
     let (_, single) = admin
@@ -142,8 +141,7 @@ async fn a_batch_key_and_a_single_posts_key_never_meet() {
 
 #[tokio::test]
 async fn only_the_operator_sees_where_a_plugin_came_from() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_ingest_only(&dir.path().join("data"));
+    let server = Server::ingest_only();
     let admin = server.admin();
     let component = std::fs::read(fixture("echo-v1")).unwrap();
     expect_status(&upload_plugin(&server, ADMIN_KEY, component).await, 201);
@@ -193,8 +191,7 @@ async fn metrics_can_have_an_address_of_their_own() {
 
 #[tokio::test]
 async fn a_filter_on_a_field_no_event_has_is_refused_at_save() {
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_ingest_only(&dir.path().join("data"));
+    let server = Server::ingest_only();
     let admin = server.admin();
     create_integration(
         &admin,

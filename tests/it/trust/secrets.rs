@@ -5,8 +5,7 @@ use super::*;
 #[tokio::test]
 async fn a_member_sends_a_secret_only_where_an_admin_granted_it() {
     let receiver = Receiver::ok().await;
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_fast(&dir.path().join("data"));
+    let server = Server::fast();
     let admin = server.admin();
     const GH_TOKEN: &str = "ghp-never-leaves-0a9b8c7d6e5f";
     const FOOTER: &str = "footer-granted-1b2c3d4e5f";
@@ -269,8 +268,7 @@ async fn a_hostile_plugin_gets_no_secret_out_of_an_echoing_receiver() {
 #[tokio::test]
 async fn every_encoded_form_an_echo_returns_is_redacted_for_members_and_in_tests() {
     let receiver = Receiver::start(encoded_echo).await;
-    let dir = tempfile::tempdir().unwrap();
-    let server = Server::start_fast(&dir.path().join("data"));
+    let server = Server::fast();
     let admin = server.admin();
     const TOKEN: &str = "tok-encoded-5e6f7a8b9c0d";
     const PAYLOAD: &str = "pay-encoded-ünï-\"quoted\"-7c8d";
