@@ -86,9 +86,7 @@ pub async fn build(config: &Config) -> anyhow::Result<(AppState, Option<Bootstra
         }
     };
     let store = match &config.database_url {
-        Some(url) => Store::connect(url, config.database_pool)
-            .await
-            .context("connecting to the PostgreSQL database (database_url)")?,
+        Some(url) => connect_when_reachable(url, config.database_pool).await?,
         None => {
             let database = config.data_dir.join("herald.db");
             Store::open(&database, config.durability)
@@ -222,6 +220,26 @@ async fn follow_changes(
             // A failed reload keeps the current index; the next notice (or reconnection) retries.
             if let Err(error) = state.reload_automations().await {
                 tracing::warn!(%error, "could not reload automations after a change on another host")
+            }
+        }
+    }
+}
+
+/// Connects to PostgreSQL, waiting for it while it cannot be reached (a host started before its
+/// database, or while it restarts), backing off from 1 s to 30 s and saying so at each try. A
+/// wrong setting (a URL that does not parse, a refused login, a failed migration) fails at once.
+async fn connect_when_reachable(url: &str, pool: usize) -> anyhow::Result<Store> {
+    let mut wait = std::time::Duration::from_secs(1);
+    loop {
+        match Store::connect(url, pool).await {
+            Ok(store) => return Ok(store),
+            Err(error) if error.is_unavailable() => {
+                tracing::warn!(%error, retry_in = ?wait, "the PostgreSQL database cannot be reached yet; waiting for it");
+                tokio::time::sleep(wait).await;
+                wait = (wait * 2).min(std::time::Duration::from_secs(30));
+            }
+            Err(error) => {
+                return Err(error).context("connecting to the PostgreSQL database (database_url)");
             }
         }
     }

@@ -111,6 +111,43 @@ async fn a_database_restarted_under_load_costs_503s_and_no_acknowledged_event() 
     drop(postgres);
 }
 
+/// A host started while its database is down waits for it, says so, and serves once it is up.
+#[tokio::test]
+async fn a_host_started_before_its_database_waits_for_it() {
+    let directory = std::env::temp_dir().join(format!("herald-late-pg-{}", std::process::id()));
+    let postgres = Arc::new(pgtemp::PgServer::start(&directory, pgtemp::Tuning::Fast).unwrap());
+    let url = postgres.url("postgres");
+    postgres.kill().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("late").join("server.log");
+    // The database comes back once the host has said it waits (starting blocks until it listens).
+    let starter = {
+        let (postgres, log) = (postgres.clone(), log.clone());
+        std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            let waiting = || {
+                std::fs::read_to_string(&log)
+                    .unwrap_or_default()
+                    .contains("cannot be reached yet")
+            };
+            while !waiting() {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the host never said it waits"
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            postgres.restart(pgtemp::Tuning::Fast).unwrap();
+        })
+    };
+    let server = host(dir.path(), "late", &url, FAST_DELIVERY_CONFIG);
+    starter.join().unwrap();
+    assert_eq!(server.anonymous().get("/readyz").await.0, 200);
+    assert_eq!(server.admin().get("/v1/me").await.0, 200);
+    drop(server);
+    drop(postgres);
+}
+
 #[tokio::test]
 async fn a_runs_windows_and_cooldowns_span_both_hosts() {
     let dir = tempfile::tempdir().unwrap();
