@@ -255,6 +255,31 @@ async fn secrets_integrations_automations_and_events_from_the_command_line() {
         "three executions: {executions}"
     );
 
+    // Disabled by hand, then enabled again (this host delivers nothing, so it holds nothing).
+    let disabled = cli
+        .json(&[
+            "integrations",
+            "disable",
+            "ci",
+            "--reason",
+            "receiver migrating",
+        ])
+        .await;
+    assert_eq!(disabled["health"]["state"], "disabled");
+    assert_eq!(disabled["health"]["disabled_reason"], "receiver migrating");
+    let listed = cli.ok(&["integrations", "list"]).await;
+    assert!(listed.contains("  disabled  "), "{listed}");
+    assert_eq!(
+        cli.ok(&["integrations", "enable", "ci"]).await.trim(),
+        "enabled integration ci; 0 held executions are due again"
+    );
+    assert_eq!(
+        cli.ok(&["integrations", "enable", "ci", "--discard-held"])
+            .await
+            .trim(),
+        "integration ci was already enabled"
+    );
+
     // Deletes, and the one-line error for what is in use.
     let (code, _, stderr) = cli.run(&["integrations", "delete", "ci"]).await;
     assert_eq!(code, 2);
@@ -270,7 +295,7 @@ async fn secrets_integrations_automations_and_events_from_the_command_line() {
     cli.ok(&["secrets", "delete", "TOKEN"]).await;
     assert_eq!(
         cli.ok(&["integrations", "list"]).await.trim(),
-        "NAME  KIND  URL  ACCESS_TOKEN  SIGNING_SECRET  SECRETS\n(none)"
+        "NAME  KIND  URL  ACCESS_TOKEN  SIGNING_SECRET  SECRETS  HEALTH.STATE  HEALTH.HELD\n(none)"
     );
 }
 

@@ -15,6 +15,7 @@ mod contract; // the OpenAPI document and the server agree, for generated reques
 mod delivery; // signatures, retries, rate limits, kills and shutdowns
 mod egress; // the egress policy at send time
 mod launch; // jobs, queues, items and the launch-job action
+mod operations; // failing integrations disabled, held and enabled again
 mod plugin_install; // installing and replacing plugins while the server runs
 mod plugin_scaffold; // `herald plugin new` for Rust, Python and JavaScript
 mod plugin_walkthrough; // the README's "Writing a plugin" walkthrough, literally

@@ -37,6 +37,12 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
 fn parse_event(value: Value, prefix: &str, principal: &Principal) -> Result<Event, ApiError> {
     let input: EventInput =
         serde_json::from_value(value).map_err(|e| ApiError::Invalid(format!("{prefix}{e}")))?;
+    if input.event_type.is_operational() {
+        return Err(ApiError::Invalid(format!(
+            "{prefix}type: {} events are raised by Herald itself; clients cannot post them",
+            input.event_type.as_str()
+        )));
+    }
     input
         .validate()
         .map_err(|e| ApiError::Invalid(format!("{prefix}{e}")))?;

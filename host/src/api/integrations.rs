@@ -1,5 +1,6 @@
 //! Integrations: `POST/GET /v1/entities/{entity}/integrations`, `GET/PATCH/DELETE …/{name}`,
 //! and `POST …/{name}/test` (send a payload like a real delivery). Members read; admins write.
+//! Disabling and enabling one is `integration_state`'s.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -53,6 +54,24 @@ pub(super) struct NewIntegration {
     /// refused when it is saved, so a member can only send a secret where an admin chose to.
     #[serde(default)]
     pub secrets: Vec<String>,
+    /// Seconds of failing executions (every one failed for good, none succeeded) after which
+    /// it is disabled; 0 = never. Default: the host's `[delivery] disable_after` (5 days).
+    #[serde(default, deserialize_with = "crate::model::whole::optional")]
+    #[schema(maximum = 31_536_000)]
+    pub disable_after_seconds: Option<u32>,
+}
+
+/// The most `disable_after_seconds` may be: a year.
+const MAX_DISABLE_AFTER_SECONDS: u32 = 31_536_000;
+
+/// `disable_after_seconds` as stored (ms), checked.
+fn disable_after_ms(seconds: Option<u32>) -> Result<Option<i64>, ApiError> {
+    match seconds {
+        Some(s) if s > MAX_DISABLE_AFTER_SECONDS => Err(ApiError::Invalid(format!(
+            "disable_after_seconds: at most {MAX_DISABLE_AFTER_SECONDS} (a year), not {s}"
+        ))),
+        other => Ok(other.map(|s| i64::from(s) * 1000)),
+    }
 }
 
 /// The body of `PATCH …/integrations/{name}`: any subset; `null` clears a secret.
@@ -79,11 +98,18 @@ pub(super) struct IntegrationPatch {
     /// The secrets it grants, replacing the list (refused while an automation's template
     /// references a secret it would no longer grant).
     pub secrets: Option<Vec<String>>,
+    /// Its own `disable_after_seconds` (`null`: the host's again).
+    #[serde(default, deserialize_with = "some_seconds")]
+    #[schema(value_type = Option<u32>, maximum = 31_536_000)]
+    pub disable_after_seconds: Option<Option<u32>>,
 }
 
 impl IntegrationPatch {
     /// The record with the patch's fields set (a new URL replaces a URL secret, and the reverse).
-    fn apply(self, record: &mut IntegrationRecord) {
+    fn apply(self, record: &mut IntegrationRecord) -> Result<(), ApiError> {
+        if let Some(seconds) = self.disable_after_seconds {
+            record.disable_after_ms = disable_after_ms(seconds)?;
+        }
         if let Some(new) = self.name {
             record.name = new;
         }
@@ -107,7 +133,12 @@ impl IntegrationPatch {
         if let Some(secrets) = self.secrets {
             record.secrets = secrets;
         }
+        Ok(())
     }
+}
+
+fn some_seconds<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<u32>>, D::Error> {
+    crate::model::whole::optional(d).map(Some)
 }
 
 fn some<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
@@ -152,10 +183,12 @@ pub(super) async fn create(
         secrets: body.secrets,
         created_at: now.clone(),
         updated_at: now,
+        disable_after_ms: disable_after_ms(body.disable_after_seconds)?,
+        health: Default::default(),
     };
     integrations::check(&state.deliverer(), &state.egress, entity.id, &record).await?;
     let record = state.store.create_integration(entity.id, record).await?;
-    Ok((StatusCode::CREATED, Json(record.into())))
+    Ok((StatusCode::CREATED, Json(IntegrationOut::new(record, &[]))))
 }
 
 #[utoipa::path(
@@ -174,8 +207,8 @@ pub(super) async fn list(
 ) -> Result<Json<IntegrationsOut>, ApiError> {
     let entity = &principal.entity;
     let integrations = state.store.list_integrations(entity.id).await?;
-    let integrations = integrations.into_iter().map(Into::into).collect();
-    Ok(Json(IntegrationsOut { integrations }))
+    let held = state.store.held_executions(entity.id).await?;
+    Ok(Json(IntegrationsOut::new(integrations, &held)))
 }
 
 #[utoipa::path(
@@ -197,9 +230,9 @@ pub(super) async fn read(
     Path((_, name)): Path<(String, String)>,
 ) -> Result<Json<IntegrationOut>, ApiError> {
     let entity = &principal.entity;
-    Ok(Json(
-        state.store.integration(entity.id, &name).await?.into(),
-    ))
+    let record = state.store.integration(entity.id, &name).await?;
+    let held = state.store.held_executions(entity.id).await?;
+    Ok(Json(IntegrationOut::new(record, &held)))
 }
 
 #[utoipa::path(
@@ -233,17 +266,13 @@ pub(super) async fn update(
         ));
     }
     let mut record = state.store.integration(entity.id, &name).await?;
-    patch.apply(&mut record);
+    patch.apply(&mut record)?;
     record.updated_at = now_rfc3339();
     integrations::check(&state.deliverer(), &state.egress, entity.id, &record).await?;
     integrations::check_change(&state.store, &state.plugins, entity.id, &name, &record).await?;
-    Ok(Json(
-        state
-            .store
-            .update_integration(entity.id, record)
-            .await?
-            .into(),
-    ))
+    let record = state.store.update_integration(entity.id, record).await?;
+    let held = state.store.held_executions(entity.id).await?;
+    Ok(Json(IntegrationOut::new(record, &held)))
 }
 
 #[utoipa::path(
@@ -404,7 +433,17 @@ pub(crate) struct IntegrationsOut {
     pub integrations: Vec<IntegrationOut>,
 }
 
-/// An integration: where requests go and the names (never values) of its secrets.
+impl IntegrationsOut {
+    fn new(records: Vec<IntegrationRecord>, held: &[(String, i64)]) -> Self {
+        let integrations = records
+            .into_iter()
+            .map(|record| IntegrationOut::new(record, held))
+            .collect();
+        Self { integrations }
+    }
+}
+
+/// An integration: where requests go, the names (never values) of its secrets, and its health.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct IntegrationOut {
     /// Its id.
@@ -423,14 +462,23 @@ pub(crate) struct IntegrationOut {
     pub signing_secret: Option<String>,
     /// The secrets its automations' payload templates may reference, besides the three above.
     pub secrets: Vec<String>,
+    /// Its own `disable_after_seconds` (0 = never); absent: the host's.
+    pub disable_after_seconds: Option<i64>,
+    /// How its deliveries are going.
+    pub health: super::integration_state::HealthOut,
     /// When it was created.
     pub created_at: String,
     /// When it last changed.
     pub updated_at: String,
 }
 
-impl From<IntegrationRecord> for IntegrationOut {
-    fn from(record: IntegrationRecord) -> Self {
+impl IntegrationOut {
+    pub(super) fn new(record: IntegrationRecord, held: &[(String, i64)]) -> Self {
+        let health = record.health;
+        let held = held
+            .iter()
+            .find(|(name, _)| *name == record.name)
+            .map_or(0, |(_, count)| *count);
         Self {
             id: record.id,
             name: record.name,
@@ -440,6 +488,8 @@ impl From<IntegrationRecord> for IntegrationOut {
             access_token: record.access_token,
             signing_secret: record.signing_secret,
             secrets: record.secrets,
+            disable_after_seconds: record.disable_after_ms.map(|ms| ms / 1000),
+            health: super::integration_state::HealthOut::new(health, held),
             created_at: record.created_at,
             updated_at: record.updated_at,
         }

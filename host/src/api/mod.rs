@@ -8,6 +8,7 @@ pub(crate) mod entities;
 mod events;
 pub(crate) mod executions;
 mod health;
+mod integration_state;
 mod integrations;
 mod jobs;
 pub mod json;
@@ -38,6 +39,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(entities::routes())
         .merge(secrets::routes())
         .merge(integrations::routes())
+        .merge(integration_state::routes())
         .merge(automations::routes())
         .merge(triggers::routes())
         .merge(events::routes())

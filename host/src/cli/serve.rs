@@ -2,6 +2,7 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
@@ -94,6 +95,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
                 state.metrics.clone(),
                 state.delivery.clone(),
                 &crate::server::host_id(&config.data_dir)?,
+                Arc::new(state.ingest()),
             )
             .await?,
         )

@@ -36,6 +36,14 @@ pub struct DeliveryConfig {
     /// increment, 0 to 19): plugins that spin their CPU budget must not starve `/healthz` and
     /// ingest, while under saturating ingest deliveries must still keep up.
     pub nice: i32,
+    /// An integration whose executions have failed for good for this long, with no success in
+    /// between, is disabled: its executions are held until an admin enables it. `0s` = never.
+    /// An integration's own `disable_after` overrides it.
+    #[serde(with = "humantime_serde")]
+    pub disable_after: Duration,
+    /// The attempt whose transient failure raises `EXECUTION_FAILING` for its execution (and
+    /// whose execution's later success raises `EXECUTION_RECOVERED`).
+    pub failing_after_attempts: u32,
 }
 
 impl Default for DeliveryConfig {
@@ -59,6 +67,8 @@ impl Default for DeliveryConfig {
             shutdown_grace: Duration::from_secs(10),
             poll_interval: Duration::from_secs(1),
             nice: DEFAULT_NICE,
+            disable_after: Duration::from_secs(5 * 24 * 3600),
+            failing_after_attempts: 3,
         }
     }
 }

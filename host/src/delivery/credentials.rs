@@ -23,6 +23,9 @@ type CacheKey = (i64, String, Vec<String>);
 #[derive(Default)]
 pub struct CredentialCache {
     entries: Mutex<HashMap<CacheKey, (u64, Credentials, Redactor)>>,
+    /// Whether each integration is disabled, under the same generation rule (disabling and
+    /// enabling move it on).
+    disabled: Mutex<HashMap<(i64, String), (u64, bool)>>,
 }
 
 /// Entries kept at most; beyond, the cache starts over (a bound, not an eviction policy: the
@@ -50,6 +53,29 @@ impl CredentialCache {
 }
 
 impl Deliverer {
+    /// Whether the integration is disabled (its executions are then held, not attempted). An
+    /// integration that cannot be read counts as enabled: the attempt says what is wrong.
+    pub async fn is_disabled(&self, entity_id: i64, integration: &str) -> bool {
+        let generation = self.store.credentials_generation();
+        let key = (entity_id, integration.to_string());
+        let cache = &self.credentials_cache.disabled;
+        if let Some((read_under, disabled)) = cache.lock().expect("not poisoned").get(&key)
+            && *read_under == generation
+        {
+            return *disabled;
+        }
+        let Ok(record) = self.store.integration(entity_id, integration).await else {
+            return false;
+        };
+        let disabled = record.health.disabled_at.is_some();
+        let mut entries = cache.lock().expect("not poisoned");
+        if entries.len() >= CACHE_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(key, (generation, disabled));
+        disabled
+    }
+
     /// The integration's credentials with every secret they and the payload need, decrypted,
     /// plus a redactor for those values.
     pub async fn credentials(

@@ -50,6 +50,22 @@ pub enum IntegrationError {
     Internal(#[from] anyhow::Error),
 }
 
+/// The reason an admin gives for disabling an integration, checked (default, and for a blank
+/// one: `disabled by an admin`).
+pub fn disable_reason(reason: Option<String>) -> Result<String, IntegrationError> {
+    match reason {
+        None => Ok("disabled by an admin".to_string()),
+        Some(text) if text.trim().is_empty() => Ok("disabled by an admin".to_string()),
+        Some(text) if text.chars().count() > 255 => Err(IntegrationError::Invalid(
+            "reason: at most 255 characters".to_string(),
+        )),
+        Some(text) if text.chars().any(char::is_control) => Err(IntegrationError::Invalid(
+            "reason: no control characters".to_string(),
+        )),
+        Some(text) => Ok(text),
+    }
+}
+
 /// Whether `name` may name an integration: 1-128 letters, digits, `-`, `_` or `.`.
 fn valid_name(name: &str) -> bool {
     !name.is_empty()

@@ -7,6 +7,7 @@ pub mod credentials;
 pub mod egress;
 pub mod handoff;
 pub mod integrations;
+pub mod operational;
 pub use crate::model::integration;
 pub mod outbound;
 pub mod record;

@@ -13,10 +13,12 @@ use tokio::sync::{Semaphore, mpsc, watch};
 use super::attempt::Deliverer;
 use super::config::{DeliveryConfig, next_retry};
 use super::handoff::{DeliveryLink, Reservation};
+use super::operational::{Operational, OperationalSink};
 use super::status::ExecutionStatus;
 use super::verdict::Verdict;
 use crate::metrics::Metrics;
-use crate::store::{Claimed, Settlement, Store, unix_millis};
+use crate::model::event::EventType;
+use crate::store::{Claimed, FinishedAttempt, Settlement, Store, unix_millis};
 
 /// The running dispatcher. Its attempts (plugin code included) run on a runtime of their own,
 /// whose threads' priority can be lowered (`delivery.nice`). [`Dispatcher::shutdown`] stops it; dropping it
@@ -72,12 +74,14 @@ impl Dispatcher {
     /// (which wakes it and hands it executions leased at ingest), then starts claiming. `host` is
     /// the host's lasting name ([`crate::server::host_id`]): its claims are held as
     /// `<host>.<process>`, so a restarted host knows its previous process's claims for dead.
+    /// Operational events (an integration disabled, an execution failing) go to `operational`.
     pub async fn start(
         deliverer: Deliverer,
         config: DeliveryConfig,
         metrics: Arc<Metrics>,
         link: DeliveryLink,
         host: &str,
+        operational: Arc<dyn OperationalSink>,
     ) -> anyhow::Result<Self> {
         let owner = crate::auth::random_id(&format!("{host}."));
         let store = deliverer.store.clone();
@@ -102,6 +106,7 @@ impl Dispatcher {
             metrics,
             owner: owner.clone(),
             link,
+            operational,
         };
         let runtime = delivery_runtime(run_nice)?;
         let task = runtime.spawn(run.claim_loop(stopped, handed));
@@ -141,6 +146,7 @@ struct Run {
     metrics: Arc<Metrics>,
     owner: String,
     link: DeliveryLink,
+    operational: Arc<dyn OperationalSink>,
 }
 
 /// An execution waiting for a slot, with its reservation when an ingest handed it over.
@@ -233,8 +239,15 @@ impl Run {
     }
 
     async fn deliver(&self, execution: Claimed) {
-        let started = Instant::now();
         let automation = &execution.automation;
+        let integration = automation.action.integration.as_deref();
+        if let Some(name) = integration
+            && self.deliverer.is_disabled(execution.entity_id, name).await
+        {
+            self.hold(&execution, name).await;
+            return;
+        }
+        let started = Instant::now();
         let (verdict, record, in_plugin) = self.deliverer.attempt(&execution).await;
         let elapsed = started.elapsed();
         let settlement = match &verdict {
@@ -279,14 +292,21 @@ impl Run {
                 .finish_attempt(
                     &execution.id,
                     &self.owner,
-                    execution.attempt,
-                    record.clone(),
-                    duration_ms,
+                    FinishedAttempt {
+                        number: execution.attempt,
+                        record: record.clone(),
+                        duration_ms,
+                        integration: integration
+                            .map(|name| (execution.entity_id, name.to_string())),
+                    },
                     settlement.clone(),
                 )
                 .await
             {
-                Ok(true) => break,
+                Ok(true) => {
+                    self.settled(&execution, &settlement).await;
+                    break;
+                }
                 Ok(false) => {
                     tracing::warn!(execution = %execution.id, "lease lost before the attempt was recorded");
                     break;
@@ -308,6 +328,95 @@ impl Run {
         if status == ExecutionStatus::Retrying {
             // The claim loop may be sleeping past this retry's due time.
             self.link.wake();
+        }
+    }
+}
+
+impl Run {
+    /// Gives the claim back, held while its integration stays disabled.
+    async fn hold(&self, execution: &Claimed, integration: &str) {
+        let store = &self.deliverer.store;
+        match store
+            .hold_claim(&execution.id, &self.owner, execution.entity_id, integration)
+            .await
+        {
+            Ok(_) => {
+                tracing::debug!(execution = %execution.id, integration, "held: the integration is disabled")
+            }
+            // The lease brings it back, and it is held then.
+            Err(error) => {
+                tracing::warn!(execution = %execution.id, %error, "could not hold an execution")
+            }
+        }
+    }
+
+    /// After an outcome is recorded: counts a failure against the integration (which may
+    /// disable it) and raises the operational events it calls for. An execution of an
+    /// automation on operational events raises none (it counts all the same), so no automation
+    /// can feed itself.
+    async fn settled(&self, execution: &Claimed, settlement: &Settlement) {
+        let automation = &execution.automation;
+        let integration = automation.action.integration.as_deref();
+        let quiet = execution.event.input.event_type.is_operational();
+        let raise = |kind, reason: Option<String>| {
+            if !quiet {
+                let about = (automation.name.as_str(), &execution.id, execution.attempt);
+                let event =
+                    Operational::execution(kind, &automation.entity, integration, about, reason);
+                self.operational.raise(execution.entity_id, event);
+            }
+        };
+        let failing_after = self.config.failing_after_attempts;
+        let exhausted = match settlement {
+            Settlement::Succeeded(_) => {
+                if execution.attempt > failing_after {
+                    raise(EventType::ExecutionRecovered, None);
+                }
+                return;
+            }
+            Settlement::Failed(reason) => {
+                raise(EventType::ExecutionExhausted, Some(reason.clone()));
+                true
+            }
+            Settlement::Retry { reason, .. } => {
+                if execution.attempt == failing_after {
+                    raise(EventType::ExecutionFailing, Some(reason.clone()));
+                }
+                false
+            }
+        };
+        let Some(integration) = integration else {
+            return;
+        };
+        let default_ms = self.config.disable_after.as_millis() as i64;
+        match self
+            .deliverer
+            .store
+            .integration_failed(execution.entity_id, integration, exhausted, default_ms)
+            .await
+        {
+            Ok(Some(reason)) => {
+                tracing::warn!(
+                    integration,
+                    entity = %automation.entity,
+                    %reason,
+                    "integration disabled: its executions are held until an admin enables it"
+                );
+                if !quiet {
+                    let event = Operational::integration(
+                        EventType::IntegrationDisabled,
+                        &automation.entity,
+                        integration,
+                        Some(reason),
+                        unix_millis(),
+                    );
+                    self.operational.raise(execution.entity_id, event);
+                }
+            }
+            Ok(None) => {}
+            Err(error) => {
+                tracing::warn!(integration, %error, "could not count a failed delivery against its integration")
+            }
         }
     }
 }

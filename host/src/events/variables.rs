@@ -17,11 +17,11 @@ pub struct VariableDoc {
 }
 
 /// Every variable a template may use, besides `artifact_metadata.KEY` and secrets.
-pub const VARIABLES: [VariableDoc; 23] = [
+pub const VARIABLES: [VariableDoc; 27] = [
     VariableDoc {
         name: "event_type",
         set_by: "every event",
-        about: "The event's type: `CREATE_ARTIFACT`, `LINK_ARTIFACT`, `ADD_ARTIFACT_ALIAS`, `RUN_STATE` or `RUN_METRIC`.",
+        about: "The event's type: `CREATE_ARTIFACT`, `LINK_ARTIFACT`, `ADD_ARTIFACT_ALIAS`, `RUN_STATE`, `RUN_METRIC`, or an operational one (`INTEGRATION_DISABLED`, `INTEGRATION_ENABLED`, `EXECUTION_FAILING`, `EXECUTION_EXHAUSTED`, `EXECUTION_RECOVERED`).",
     },
     VariableDoc {
         name: "event_author",
@@ -95,8 +95,8 @@ pub const VARIABLES: [VariableDoc; 23] = [
     },
     VariableDoc {
         name: "reason",
-        set_by: "RUN_STATE",
-        about: "Why the run is in that state, when the event says: `cancelled` for a launched run stopped by a cancel, or why a launched run failed without ending (its agent was lost).",
+        set_by: "RUN_STATE, operational events",
+        about: "Why the run is in that state, when the event says: `cancelled` for a launched run stopped by a cancel, or why a launched run failed without ending (its agent was lost). For an operational event: why the integration was disabled, or why the attempt failed.",
     },
     VariableDoc {
         name: "exit_code",
@@ -132,6 +132,26 @@ pub const VARIABLES: [VariableDoc; 23] = [
         name: "metric_condition",
         set_by: "RUN_METRIC automations",
         about: "The condition, in words.",
+    },
+    VariableDoc {
+        name: "integration_name",
+        set_by: "operational events",
+        about: "The integration that was disabled or enabled, or that the execution sends through.",
+    },
+    VariableDoc {
+        name: "source_automation_name",
+        set_by: "EXECUTION_* events",
+        about: "The automation whose execution is failing, exhausted or recovered.",
+    },
+    VariableDoc {
+        name: "source_execution_id",
+        set_by: "EXECUTION_* events",
+        about: "That execution's id.",
+    },
+    VariableDoc {
+        name: "attempt",
+        set_by: "EXECUTION_* events",
+        about: "The attempt that failed (or succeeded), 1 for the first.",
     },
 ];
 
@@ -218,6 +238,24 @@ impl Variables {
             }
             if let Some(step) = input.step {
                 vars.insert("step".into(), step.into());
+            }
+        }
+        if input.event_type.is_operational() {
+            vars.insert("reason".into(), text(input.reason.as_deref()));
+            vars.insert(
+                "integration_name".into(),
+                text(input.integration.as_deref()),
+            );
+            vars.insert(
+                "source_automation_name".into(),
+                text(input.automation.as_deref()),
+            );
+            vars.insert(
+                "source_execution_id".into(),
+                text(input.execution_id.as_deref()),
+            );
+            if let Some(attempt) = input.attempt {
+                vars.insert("attempt".into(), attempt.into());
             }
         }
         if let Some(metric) = metric {

@@ -5,6 +5,7 @@
 //! authorises; this does the rest.
 
 pub mod liveness;
+mod operational;
 
 use std::sync::Arc;
 

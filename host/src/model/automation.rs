@@ -80,6 +80,11 @@ impl ScopeKind {
                 RunMetricThreshold,
                 RunMetricChange,
                 RunMetricZscore,
+                IntegrationDisabled,
+                IntegrationEnabled,
+                ExecutionFailing,
+                ExecutionExhausted,
+                ExecutionRecovered,
             ],
             Self::Project => &[
                 CreateArtifact,
@@ -135,11 +140,21 @@ pub enum TriggerKind {
     RunMetricChange,
     /// A run metric's newest value is an outlier (z-score).
     RunMetricZscore,
+    /// Operational: an integration was disabled.
+    IntegrationDisabled,
+    /// Operational: an integration was enabled again.
+    IntegrationEnabled,
+    /// Operational: an execution keeps failing (its `failing_after_attempts`-th attempt failed).
+    ExecutionFailing,
+    /// Operational: an execution failed for good.
+    ExecutionExhausted,
+    /// Operational: an execution that was failing succeeded.
+    ExecutionRecovered,
 }
 
 impl TriggerKind {
     /// Every kind, in the order forms offer them.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 12] = [
         Self::CreateArtifact,
         Self::LinkArtifact,
         Self::AddArtifactAlias,
@@ -147,6 +162,11 @@ impl TriggerKind {
         Self::RunMetricThreshold,
         Self::RunMetricChange,
         Self::RunMetricZscore,
+        Self::IntegrationDisabled,
+        Self::IntegrationEnabled,
+        Self::ExecutionFailing,
+        Self::ExecutionExhausted,
+        Self::ExecutionRecovered,
     ];
 
     /// What the kind waits for, as a form offers it.
@@ -159,6 +179,11 @@ impl TriggerKind {
             Self::RunMetricThreshold => "A run metric crosses a threshold",
             Self::RunMetricChange => "A run metric changes by an amount",
             Self::RunMetricZscore => "A run metric is an outlier (z-score)",
+            Self::IntegrationDisabled => "An integration is disabled",
+            Self::IntegrationEnabled => "An integration is enabled again",
+            Self::ExecutionFailing => "An execution keeps failing",
+            Self::ExecutionExhausted => "An execution fails for good",
+            Self::ExecutionRecovered => "A failing execution succeeds",
         }
     }
 
@@ -172,6 +197,11 @@ impl TriggerKind {
             Self::RunMetricThreshold => "RUN_METRIC_THRESHOLD",
             Self::RunMetricChange => "RUN_METRIC_CHANGE",
             Self::RunMetricZscore => "RUN_METRIC_ZSCORE",
+            Self::IntegrationDisabled => "INTEGRATION_DISABLED",
+            Self::IntegrationEnabled => "INTEGRATION_ENABLED",
+            Self::ExecutionFailing => "EXECUTION_FAILING",
+            Self::ExecutionExhausted => "EXECUTION_EXHAUSTED",
+            Self::ExecutionRecovered => "EXECUTION_RECOVERED",
         }
     }
 
@@ -189,6 +219,11 @@ impl TriggerKind {
                 Self::RunMetricChange,
                 Self::RunMetricZscore,
             ],
+            EventType::IntegrationDisabled => &[Self::IntegrationDisabled],
+            EventType::IntegrationEnabled => &[Self::IntegrationEnabled],
+            EventType::ExecutionFailing => &[Self::ExecutionFailing],
+            EventType::ExecutionExhausted => &[Self::ExecutionExhausted],
+            EventType::ExecutionRecovered => &[Self::ExecutionRecovered],
         }
     }
 

@@ -37,7 +37,7 @@ impl RunState {
 /// The fields of an event as filters see it (its JSON form): a filter naming another field is
 /// refused when it is saved, since it could never match. Of these, only `metadata` and
 /// `metrics` hold fields of their own (`metadata.accuracy`).
-pub const FILTER_FIELDS: [&str; 21] = [
+pub const FILTER_FIELDS: [&str; 25] = [
     "type",
     "entity",
     "project",
@@ -58,8 +58,15 @@ pub const FILTER_FIELDS: [&str; 21] = [
     "output_tail",
     "step",
     "metrics",
+    "integration",
+    "automation",
+    "execution_id",
+    "attempt",
     "occurred_at",
 ];
+
+/// The fields only operational events carry.
+const OPERATIONAL_FIELDS: [&str; 4] = ["integration", "automation", "execution_id", "attempt"];
 
 /// The most a `RUN_STATE` event's `output_tail` may hold.
 pub const MAX_OUTPUT_TAIL_BYTES: usize = 4 << 10;
@@ -157,6 +164,23 @@ pub struct EventInput {
     )]
     #[schema(value_type = Option<BTreeMap<String, MetricValue>>)]
     pub metrics: Option<BTreeMap<String, MetricValue>>,
+    /// Operational events: the integration concerned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(pattern = "^[A-Za-z0-9._-]{1,128}$")]
+    pub integration: Option<String>,
+    /// `EXECUTION_*` events: the name of the automation whose execution it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub automation: Option<String>,
+    /// `EXECUTION_*` events: the execution's id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_id: Option<String>,
+    /// `EXECUTION_*` events: the attempt that failed or succeeded (1 for the first).
+    #[serde(
+        deserialize_with = "crate::model::whole::optional",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub attempt: Option<u32>,
     /// When it happened (RFC 3339, any offset); the time of ingest when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(format = DateTime)]
@@ -211,6 +235,17 @@ impl EventInput {
     /// Checks the fields the event type requires and forbids.
     pub fn validate(&self) -> Result<(), FieldError> {
         check_name("entity", &self.entity)?;
+        if self.event_type.is_operational() {
+            return self.validate_operational();
+        }
+        for field in OPERATIONAL_FIELDS {
+            if self.operational_field(field) {
+                return Err(field_error(
+                    field,
+                    format!("does not apply to {}", self.event_type.as_str()),
+                ));
+            }
+        }
         match (&self.project, &self.registry) {
             (Some(_), Some(_)) => {
                 return Err(field_error(
@@ -335,6 +370,75 @@ impl EventInput {
         Ok(())
     }
 
+    /// An operational event: in the entity (no project or registry), with exactly the fields
+    /// its shape names.
+    fn validate_operational(&self) -> Result<(), FieldError> {
+        let kind = self.event_type;
+        let shape = kind.shape();
+        let present = [
+            ("project", self.project.is_some()),
+            ("registry", self.registry.is_some()),
+            ("collection", self.collection.is_some()),
+            ("version", self.version.is_some()),
+            ("version_index", self.version_index.is_some()),
+            ("aliases", self.aliases.is_some()),
+            ("alias", self.alias.is_some()),
+            ("metadata", self.metadata.is_some()),
+            ("source_artifact", self.source_artifact.is_some()),
+            ("run_id", self.run_id.is_some()),
+            ("run_name", self.run_name.is_some()),
+            ("state", self.state.is_some()),
+            ("reason", self.reason.is_some()),
+            ("exit_code", self.exit_code.is_some()),
+            ("output_tail", self.output_tail.is_some()),
+            ("step", self.step.is_some()),
+            ("metrics", self.metrics.is_some()),
+        ]
+        .into_iter()
+        .chain(OPERATIONAL_FIELDS.map(|f| (f, self.operational_field(f))));
+        for (field, present) in present {
+            if shape.required.contains(&field) && !present {
+                return Err(field_error(
+                    field,
+                    format!("required for {}", kind.as_str()),
+                ));
+            }
+            if present && !shape.required.contains(&field) && !shape.optional.contains(&field) {
+                return Err(field_error(
+                    field,
+                    format!("does not apply to {}", kind.as_str()),
+                ));
+            }
+        }
+        if let Some(name) = &self.integration {
+            check_name("integration", name)?;
+        }
+        if let Some(name) = &self.automation {
+            check_name("automation", name)?;
+        }
+        if let Some(id) = &self.execution_id {
+            check_name("execution_id", id)?;
+        }
+        if self
+            .reason
+            .as_ref()
+            .is_some_and(|r| r.chars().count() > 255)
+        {
+            return Err(field_error("reason", "at most 255 characters"));
+        }
+        Ok(())
+    }
+
+    fn operational_field(&self, field: &str) -> bool {
+        match field {
+            "integration" => self.integration.is_some(),
+            "automation" => self.automation.is_some(),
+            "execution_id" => self.execution_id.is_some(),
+            "attempt" => self.attempt.is_some(),
+            _ => false,
+        }
+    }
+
     fn has_run_field(&self, field: &str) -> bool {
         match field {
             "run_id" => self.run_id.is_some(),
@@ -402,7 +506,7 @@ mod tests {
     /// A value each field could hold, valid for it.
     fn sample(field: &str) -> serde_json::Value {
         match field {
-            "version_index" | "exit_code" | "step" => serde_json::json!(1),
+            "version_index" | "exit_code" | "step" | "attempt" => serde_json::json!(1),
             "aliases" => serde_json::json!(["latest"]),
             "metadata" => serde_json::json!({"a": 1}),
             "metrics" => serde_json::json!({"loss": 0.5}),
@@ -423,7 +527,7 @@ mod tests {
             .filter(|f| !COMMON_FIELDS.contains(f))
             .chain(["reason", "exit_code", "output_tail"])
             .collect();
-        for kind in EventType::ALL {
+        for kind in EventType::ALL.into_iter().chain(EventType::OPERATIONAL) {
             let shape = kind.shape();
             let mut minimal = serde_json::json!({"type": kind, "entity": "e"});
             for field in shape.required {
@@ -474,6 +578,7 @@ mod tests {
             "aliases": ["x"], "alias": "x", "metadata": {}, "source_artifact": "s",
             "run_id": "r", "run_name": "n", "state": "FAILED", "reason": "cancelled",
             "exit_code": 1, "output_tail": "x", "step": 1, "metrics": {"m": 1},
+            "integration": "ci", "automation": "a", "execution_id": "x", "attempt": 1,
             "occurred_at": "2026-01-01T00:00:00Z"
         }))
         .unwrap();

@@ -18,10 +18,24 @@ pub enum EventType {
     RunState,
     /// A run logged metric values.
     RunMetric,
+    /// Operational: an integration was disabled (by hand, or after failing for
+    /// `disable_after`); its executions are held. Raised by Herald, never posted.
+    IntegrationDisabled,
+    /// Operational: an integration was enabled again. Raised by Herald, never posted.
+    IntegrationEnabled,
+    /// Operational: an execution's attempt number `failing_after_attempts` failed; it will be
+    /// retried. Raised by Herald, never posted.
+    ExecutionFailing,
+    /// Operational: an execution failed for good (out of attempts, or a permanent failure).
+    /// Raised by Herald, never posted.
+    ExecutionExhausted,
+    /// Operational: an execution that had raised `EXECUTION_FAILING` succeeded. Raised by
+    /// Herald, never posted.
+    ExecutionRecovered,
 }
 
 impl EventType {
-    /// Every event type, in the order forms offer them.
+    /// Every event type a client can post, in the order forms offer them.
     pub const ALL: [Self; 5] = [
         Self::CreateArtifact,
         Self::LinkArtifact,
@@ -29,6 +43,21 @@ impl EventType {
         Self::RunState,
         Self::RunMetric,
     ];
+
+    /// The operational event types: Herald raises them in an entity (no project or registry)
+    /// about its own integrations and executions; a client cannot post them.
+    pub const OPERATIONAL: [Self; 5] = [
+        Self::IntegrationDisabled,
+        Self::IntegrationEnabled,
+        Self::ExecutionFailing,
+        Self::ExecutionExhausted,
+        Self::ExecutionRecovered,
+    ];
+
+    /// Whether Herald raises events of this type itself (see [`EventType::OPERATIONAL`]).
+    pub fn is_operational(self) -> bool {
+        Self::OPERATIONAL.contains(&self)
+    }
 
     /// The fields an event of this type carries besides `type` and `entity` (optional ones
     /// included), in the order a form asks for them. An artifact event that may happen in a
@@ -47,6 +76,14 @@ impl EventType {
             ],
             Self::RunState => &["project", "run_id", "run_name", "state", "author"],
             Self::RunMetric => &["project", "run_id", "run_name", "step", "metrics"],
+            Self::IntegrationDisabled | Self::IntegrationEnabled => &["integration", "reason"],
+            Self::ExecutionFailing | Self::ExecutionExhausted | Self::ExecutionRecovered => &[
+                "integration",
+                "automation",
+                "execution_id",
+                "attempt",
+                "reason",
+            ],
         }
     }
 
@@ -85,6 +122,16 @@ impl EventType {
                 required: &["project", "run_id", "metrics"],
                 optional: &["run_name", "step"],
             },
+            Self::IntegrationDisabled | Self::IntegrationEnabled => EventShape {
+                required: &["integration"],
+                optional: &["reason"],
+            },
+            Self::ExecutionFailing | Self::ExecutionExhausted | Self::ExecutionRecovered => {
+                EventShape {
+                    required: &["automation", "execution_id", "attempt"],
+                    optional: &["integration", "reason"],
+                }
+            }
         }
     }
 
@@ -96,6 +143,11 @@ impl EventType {
             Self::AddArtifactAlias => "ADD_ARTIFACT_ALIAS",
             Self::RunState => "RUN_STATE",
             Self::RunMetric => "RUN_METRIC",
+            Self::IntegrationDisabled => "INTEGRATION_DISABLED",
+            Self::IntegrationEnabled => "INTEGRATION_ENABLED",
+            Self::ExecutionFailing => "EXECUTION_FAILING",
+            Self::ExecutionExhausted => "EXECUTION_EXHAUSTED",
+            Self::ExecutionRecovered => "EXECUTION_RECOVERED",
         }
     }
 

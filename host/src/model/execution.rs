@@ -18,17 +18,21 @@ pub enum ExecutionStatus {
     Failed,
     /// Not run: over its automation's rate limit.
     Skipped,
+    /// Waiting, with no attempt due, while its integration is disabled: enabling it delivers
+    /// (or discards) what it holds.
+    Held,
 }
 
 impl ExecutionStatus {
     /// Every status.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Pending,
         Self::Running,
         Self::Retrying,
         Self::Succeeded,
         Self::Failed,
         Self::Skipped,
+        Self::Held,
     ];
 
     /// The name as stored and shown: `pending`, `running`, ...
@@ -40,6 +44,7 @@ impl ExecutionStatus {
             Self::Succeeded => "succeeded",
             Self::Failed => "failed",
             Self::Skipped => "skipped",
+            Self::Held => "held",
         }
     }
 

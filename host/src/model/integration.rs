@@ -47,3 +47,14 @@ impl std::fmt::Display for IntegrationKind {
         f.write_str(self.as_str())
     }
 }
+
+/// What enabling an integration does with the executions held while it was disabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum HeldChoice {
+    /// Deliver them, oldest first.
+    #[default]
+    Deliver,
+    /// Fail them without an attempt, saying why.
+    Discard,
+}

@@ -28,6 +28,20 @@ pub struct Claimed {
     pub metric: Option<crate::model::event::MetricContext>,
 }
 
+/// An attempt made, to record.
+#[derive(Debug, Clone)]
+pub struct FinishedAttempt {
+    /// Its number (1 for the first).
+    pub number: u32,
+    /// Its record (JSON, redacted).
+    pub record: String,
+    /// How long it took.
+    pub duration_ms: f64,
+    /// The integration it went through (entity id, name), if any: a success restores its
+    /// health (no failures in a row, not failing).
+    pub integration: Option<(i64, String)>,
+}
+
 /// How an attempt ended, for the execution.
 #[derive(Debug, Clone)]
 pub enum Settlement {
@@ -64,6 +78,22 @@ impl Settlement {
     }
 }
 
+/// What `hold_claim` makes of an execution: held while its integration is disabled, else due
+/// again (the integration was enabled since the attempt looked).
+pub(crate) fn held_status(disabled: bool, integration: &str) -> (&'static str, String) {
+    if disabled {
+        (
+            "held",
+            format!("held: integration {integration} is disabled"),
+        )
+    } else {
+        (
+            "retrying",
+            format!("integration {integration} was enabled again"),
+        )
+    }
+}
+
 super::interface! {
     /// Delivery's side of executions: claims with leases, attempts, outcomes, releases, retries.
     trait DeliveryStore {
@@ -84,10 +114,19 @@ super::interface! {
             &self,
             id: &ExecutionId,
             owner: &str,
-            attempt: u32,
-            record: String,
-            duration_ms: f64,
+            attempt: FinishedAttempt,
             settlement: Settlement,
+        ) -> Result<bool, StoreError>;
+        /// Gives back `owner`'s claim without an attempt (the attempt it counted is taken back),
+        /// holding the execution while `integration` is disabled; if it was enabled meanwhile,
+        /// the execution is due again when it was (its place among those enabling released
+        /// kept). False when the lease was lost.
+        async fn hold_claim(
+            &self,
+            id: &ExecutionId,
+            owner: &str,
+            entity_id: i64,
+            integration: &str,
         ) -> Result<bool, StoreError>;
         /// Gives back every claim of `owner` (at shutdown): they are due again at once.
         async fn release_claims(&self, owner: &str) -> Result<usize, StoreError>;

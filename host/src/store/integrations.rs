@@ -1,7 +1,7 @@
 //! Integrations: an entity's named destinations and the secrets they use.
 
 use super::StoreError;
-use crate::model::integration::IntegrationKind;
+use crate::model::integration::{HeldChoice, IntegrationKind};
 
 /// An integration as stored.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -26,9 +26,36 @@ pub struct IntegrationRecord {
     pub created_at: String,
     /// When it last changed.
     pub updated_at: String,
+    /// Its own `disable_after` in ms (0 = never), overriding the host's `[delivery]` one.
+    pub disable_after_ms: Option<i64>,
+    /// How its deliveries have been going; written by delivery and by enabling or disabling it,
+    /// never by an update of its fields.
+    pub health: IntegrationHealth,
 }
 
-pub(crate) const COLUMNS: &str = "id, name, kind, url, access_token_secret, signing_secret, created_at, updated_at, url_secret, granted_secrets";
+/// How an integration's deliveries have been going, and whether it is disabled.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct IntegrationHealth {
+    /// Attempts through it that failed in a row (a success resets it).
+    pub consecutive_failures: i64,
+    /// Since when (Unix ms) its executions have failed for good with no success in between.
+    pub failing_since_ms: Option<i64>,
+    /// When it was disabled, if it is: its executions are held until it is enabled.
+    pub disabled_at: Option<String>,
+    /// Why it was disabled.
+    pub disabled_reason: Option<String>,
+}
+
+pub(crate) const COLUMNS: &str = "id, name, kind, url, access_token_secret, signing_secret, created_at, updated_at, url_secret, granted_secrets, disable_after_ms, consecutive_failures, failing_since_ms, disabled_at, disabled_reason";
+
+/// What enabling or disabling an integration did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Toggled {
+    /// Whether its state changed (false: it already was so).
+    pub changed: bool,
+    /// Held executions released (enabling) or discarded.
+    pub held: usize,
+}
 
 impl IntegrationRecord {
     /// Every secret its automations may reference: its own credentials and its grants.
@@ -38,6 +65,15 @@ impl IntegrationRecord {
             .any(|own| own.as_deref() == Some(secret))
             || self.secrets.iter().any(|granted| granted == secret)
     }
+}
+
+/// Why delivery disabled an integration whose executions failed for `after_ms`.
+pub(crate) fn disabled_reason(after_ms: i64) -> String {
+    let after = std::time::Duration::from_millis(after_ms.max(0) as u64);
+    format!(
+        "its executions failed for good for {} with no success in between",
+        humantime::format_duration(after)
+    )
 }
 
 /// The stored form of a list of granted secrets (a JSON array).
@@ -94,5 +130,28 @@ super::interface! {
             id: &str,
             secrets: Vec<String>,
         ) -> Result<bool, StoreError>;
+        /// Counts a failed attempt through the integration (`exhausted`: the execution's last).
+        /// When its executions have failed for good for its `disable_after` (its own, else
+        /// `default_disable_after_ms`; 0 never) with no success in between, disables it. The
+        /// reason, when this call disabled it (once, whichever host counted the failure).
+        async fn integration_failed(
+            &self,
+            entity_id: i64,
+            name: &str,
+            exhausted: bool,
+            default_disable_after_ms: i64,
+        ) -> Result<Option<String>, StoreError>;
+        /// Disables the integration (`disabled`, with why) or enables it. Enabling clears its
+        /// failure count and releases its held executions, oldest first, or fails them
+        /// (`Discard`).
+        async fn set_integration_disabled(
+            &self,
+            entity_id: i64,
+            name: &str,
+            disabled: Option<String>,
+            held: HeldChoice,
+        ) -> Result<Toggled, StoreError>;
+        /// How many executions each of the entity's integrations holds (those holding any).
+        async fn held_executions(&self, entity_id: i64) -> Result<Vec<(String, i64)>, StoreError>;
     }
 }

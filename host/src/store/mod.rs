@@ -19,12 +19,12 @@ mod secrets;
 mod sqlite;
 
 pub use automations::AutomationFilter;
-pub use delivery::{Claimed, Settlement};
+pub use delivery::{Claimed, FinishedAttempt, Settlement};
 pub use entities::{ApiKeyRecord, EntityRecord, NewKey};
 pub use events::{
     EventToStore, ExecutionQuery, ExecutionRecord, IngestOutcome, NewExecution, unix_millis,
 };
-pub use integrations::IntegrationRecord;
+pub use integrations::{IntegrationHealth, IntegrationRecord, Toggled};
 pub use launch::{
     AgentRecord, ClaimTokens, ItemFilter, ItemRecord, JobRecord, NewItem, QueueRecord,
 };
@@ -266,6 +266,12 @@ impl Store {
 /// Seconds since the Unix epoch, as stored in `*_at` columns together with RFC 3339 text.
 pub fn now_rfc3339() -> String {
     humantime::format_rfc3339_millis(std::time::SystemTime::now()).to_string()
+}
+
+/// A Unix-ms time as RFC 3339 text (ms precision, UTC).
+pub fn rfc3339_of_millis(ms: i64) -> String {
+    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_millis(at).to_string()
 }
 
 pub(crate) fn json_column<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, StoreError> {

@@ -171,6 +171,8 @@ async fn the_openapi_document_describes_every_route() {
         ("get", "/metrics"),
         ("post", "/v1/executions/{id}/retry"),
         ("post", "/v1/entities/{entity}/integrations/{name}/test"),
+        ("post", "/v1/entities/{entity}/integrations/{name}/disable"),
+        ("post", "/v1/entities/{entity}/integrations/{name}/enable"),
         ("get", "/v1/plugins"),
         ("post", "/v1/plugins"),
         ("delete", "/v1/plugins/{name}"),

@@ -343,6 +343,12 @@ async fn a_member_sees_no_secret_management_and_cannot_reach_it_by_url() {
         !text.contains("never-shown") && !text.contains("HIDDEN_NAME"),
         "{text}"
     );
+    // Its health too, without the admins' buttons.
+    assert_eq!(page.text_of(".health .status-enabled").await, "enabled");
+    let buttons: bool = page
+        .eval("!!document.querySelector('.health button')")
+        .await;
+    assert!(!buttons, "a member is offered to disable an integration");
     page.close().await;
 
     // An admin grants another secret with a checkbox.
@@ -355,5 +361,61 @@ async fn a_member_sees_no_secret_management_and_cannot_reach_it_by_url() {
     page.until_text("Saved").await;
     let (_, hook) = admin.get("/v1/entities/default/integrations/hook").await;
     assert_eq!(hook["secrets"], json!(["FOOTER", "HIDDEN_NAME"]));
+    page.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_sees_an_integrations_health_disables_it_and_enables_it_again() {
+    let receiver = Receiver::ok().await;
+    let server = Server::fast();
+    let admin = server.admin();
+    let action = json!({"type": "webhook"});
+    crate::common::automation_on_links(&admin, "deploy", &receiver.url("/ci"), action).await;
+    let page = Page::open(&server.url).await;
+    page.sign_in(ADMIN_KEY).await;
+    page.goto("/#/integrations/ci").await;
+    page.until_text("Integration ci").await;
+    assert_eq!(page.text_of(".health .status-enabled").await, "enabled");
+    page.click_text("Disable").await;
+    page.until_text("Disabled: its executions are held").await;
+    page.until(
+        "the disabled state",
+        "document.querySelector('.health .status-disabled')?.innerText === 'disabled'",
+    )
+    .await;
+
+    // What comes for it meanwhile is held, and the list says how much.
+    let event = json!({"type": "LINK_ARTIFACT", "entity": "default", "registry": "models",
+                       "collection": "churn", "version": "v1"});
+    let event_id = crate::common::post_event(&admin, &event).await;
+    let path = format!("/v1/events/{event_id}");
+    crate::common::eventually(
+        std::time::Duration::from_secs(10),
+        "the execution held",
+        async || {
+            let (_, event) = admin.get(&path).await;
+            match event["executions"][0]["status"].as_str() {
+                Some("held") => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await;
+    page.goto("/#/integrations").await;
+    page.until_text("disabled · 1 held").await;
+    assert!(receiver.requests().is_empty());
+
+    page.goto("/#/integrations/ci").await;
+    page.click_text("Enable and deliver held").await;
+    page.until_text("Enabled: held executions are due").await;
+    receiver
+        .wait_for(1, std::time::Duration::from_secs(10))
+        .await;
+    page.until(
+        "the enabled state",
+        "document.querySelector('.health .status-enabled')?.innerText === 'enabled'",
+    )
+    .await;
+    page.screenshot("integration-health").await;
     page.close().await;
 }

@@ -201,3 +201,138 @@ async fn rate_limits_idempotency_keys_and_key_deletions_hold_across_hosts() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn two_hosts_disable_a_failing_integration_once_and_deliver_what_it_held_once() {
+    let up = Arc::new(AtomicBool::new(false));
+    let receiver = {
+        let up = up.clone();
+        Receiver::start(move |_, _| match up.load(Ordering::SeqCst) {
+            true => (200, vec![], "ok".into()),
+            false => (503, vec![], "down".into()),
+        })
+        .await
+    };
+    let admins = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let database = new_database();
+    let config = format!("{FAST_DELIVERY_CONFIG}disable_after = \"1s\"\n");
+    let a = host(dir.path(), "a", &database, &config);
+    let b = host(dir.path(), "b", &database, &config);
+    let (admin_a, admin_b) = (a.admin(), b.admin());
+    let automation = webhook_on_links(&admin_a, receiver.url("/hook"), "deploy", "churn").await;
+    create_integration(
+        &admin_a,
+        json!({"name": "admins", "kind": "webhook", "url": admins.url("/admins")}),
+    )
+    .await;
+    for kind in ["INTEGRATION_DISABLED", "INTEGRATION_ENABLED"] {
+        create_automation(
+            &admin_a,
+            json!({"name": kind, "scope": {"type": "entity"}, "event": {"type": kind},
+                   "action": {"type": "webhook", "integration": "admins",
+                              "payload": {"what": "${event_type}", "integration": "${integration_name}"}}}),
+        )
+        .await;
+    }
+    until_matched(&admin_b, &link("churn", "probe"), Duration::from_secs(10)).await;
+
+    // Both hosts deliver, and fail, until the integration has failed for good for a second.
+    let state = async |api: &Api| {
+        let (_, hook) = api.get("/v1/entities/default/integrations/hook").await;
+        hook["health"].clone()
+    };
+    let mut n = 0;
+    eventually(Duration::from_secs(30), "hook to be disabled", async || {
+        let health = state(&admin_b).await;
+        if health["state"] == "disabled" {
+            return Ok(());
+        }
+        let api = if n % 2 == 0 { &admin_a } else { &admin_b };
+        let event = post_event(api, &link("churn", &format!("f{n}"))).await;
+        n += 1;
+        settled(api, &event, Duration::from_secs(10)).await;
+        Err(health.to_string())
+    })
+    .await;
+
+    // Held on both hosts meanwhile.
+    for i in 0..10 {
+        let api = if i % 2 == 0 { &admin_a } else { &admin_b };
+        post_event(api, &link("churn", &format!("h{i}"))).await;
+    }
+    let path = format!("/v1/automations/{automation}/executions?limit=1000");
+    let held = eventually(
+        Duration::from_secs(20),
+        "nothing left but failed or held",
+        async || {
+            let (_, listed) = admin_a.get(&path).await;
+            let all = listed["executions"].as_array().cloned().unwrap_or_default();
+            let held: Vec<String> = all
+                .iter()
+                .filter(|e| e["status"] == "held")
+                .map(|e| e["id"].as_str().unwrap().to_string())
+                .collect();
+            let settled = all
+                .iter()
+                .all(|e| matches!(e["status"].as_str(), Some("failed" | "held")));
+            if settled && held.len() >= 10 {
+                Ok(held)
+            } else {
+                Err(format!("{} held of {}", held.len(), all.len()))
+            }
+        },
+    )
+    .await;
+    assert_eq!(
+        state(&admin_a).await["held"],
+        held.len(),
+        "both hosts count the same"
+    );
+
+    // Enabled through the other host: every held execution is delivered once, by either host.
+    up.store(true, Ordering::SeqCst);
+    let sent_before = receiver.requests().len();
+    let enabled = admin_b
+        .post("/v1/entities/default/integrations/hook/enable", &json!({}))
+        .await;
+    assert_eq!(expect_status(&enabled, 200)["released"], held.len());
+    eventually(
+        Duration::from_secs(30),
+        "every held execution delivered",
+        async || {
+            let mut done = 0;
+            for id in &held {
+                let (_, execution) = admin_a.get(&format!("/v1/executions/{id}")).await;
+                done += usize::from(execution["status"] == "succeeded");
+            }
+            if done == held.len() {
+                Ok(())
+            } else {
+                Err(format!("{done} of {}", held.len()))
+            }
+        },
+    )
+    .await;
+    let mut arrivals: HashMap<String, usize> = HashMap::new();
+    for request in &receiver.requests()[sent_before..] {
+        *arrivals.entry(request.header("webhook-id")).or_default() += 1;
+    }
+    for id in &held {
+        assert_eq!(
+            arrivals.get(id),
+            Some(&1),
+            "held execution {id} arrived once"
+        );
+    }
+    // The admins heard once of each change, whichever host made it.
+    let told = admins.wait_for(2, Duration::from_secs(10)).await;
+    let what: Vec<Value> = told.iter().map(|r| r.json()["what"].clone()).collect();
+    assert_eq!(
+        what,
+        [json!("INTEGRATION_DISABLED"), json!("INTEGRATION_ENABLED")]
+    );
+    let next = post_event(&admin_a, &link("churn", "after")).await;
+    settled(&admin_a, &next, Duration::from_secs(10)).await;
+    assert_eq!(admins.requests().len(), 2);
+}

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use herald::ids::ExecutionId;
 use herald::model::event::{Event, EventInput};
 use herald::model::execution::ExecutionStatus;
-use herald::store::{EventToStore, ExecutionQuery, NewExecution, Settlement, unix_millis};
+use herald::model::integration::HeldChoice;
+use herald::store::{
+    EventToStore, ExecutionQuery, FinishedAttempt, NewExecution, Settlement, unix_millis,
+};
 use serde_json::json;
 
 use super::*;
@@ -126,6 +129,16 @@ fn record(status: u16) -> String {
     json!({"response": {"status": status}}).to_string()
 }
 
+/// Attempt `number`, answered `status`, through no integration.
+fn attempt(number: u32, status: u16) -> FinishedAttempt {
+    FinishedAttempt {
+        number,
+        record: record(status),
+        duration_ms: 3.0,
+        integration: None,
+    }
+}
+
 contract!(
     /// Delivery: a due execution is claimed by one owner at a time, counting an attempt; only the
     /// owner's outcome settles it; a retry waits for its time; a manual retry takes only a
@@ -156,10 +169,10 @@ contract!(
         conflict(store.retry_execution(team.id, &a_id).await);
 
         // Another owner's outcome is recorded but settles nothing.
-        let lost = store.finish_attempt(&a_id, "h1.2", 1, record(200), 3.0, Settlement::Succeeded("200".into())).await.unwrap();
+        let lost = store.finish_attempt(&a_id, "h1.2", attempt(1, 200), Settlement::Succeeded("200".into())).await.unwrap();
         assert!(!lost);
         assert_eq!(store.execution(team.id, &a_id).await.unwrap().status, ExecutionStatus::Running);
-        let done = store.finish_attempt(&a_id, "h1.1", 1, record(200), 3.0, Settlement::Succeeded("200".into())).await.unwrap();
+        let done = store.finish_attempt(&a_id, "h1.1", attempt(1, 200), Settlement::Succeeded("200".into())).await.unwrap();
         assert!(done);
         let a = store.execution(team.id, &a_id).await.unwrap();
         assert_eq!((a.status, a.attempts, a.attempt_log.len()), (ExecutionStatus::Succeeded, 1, 1));
@@ -167,7 +180,7 @@ contract!(
 
         let later = unix_millis() + 3_600_000;
         let retry = Settlement::Retry { at_ms: later, reason: "503".into() };
-        assert!(store.finish_attempt(&b_id, "h1.1", 1, record(503), 3.0, retry).await.unwrap());
+        assert!(store.finish_attempt(&b_id, "h1.1", attempt(1, 503), retry).await.unwrap());
         let b = store.execution(team.id, &b_id).await.unwrap();
         assert_eq!((b.status, b.status_reason.as_deref()), (ExecutionStatus::Retrying, Some("503")));
         assert_eq!(store.next_due_ms().await.unwrap(), Some(later), "nothing runs: the retry is next");
@@ -232,5 +245,100 @@ contract!(
         assert_eq!(kept.iter().map(|(_, _, e)| e.input.step).collect::<Vec<_>>(), [Some(1)]);
         let (_, executions) = store.event(team.id, &kept[0].2.id).await.unwrap();
         assert_eq!(executions.len(), 1, "a sample that fired keeps its execution");
+    }
+);
+
+/// An execution sending through integration `integration`.
+fn through(integration: &str) -> NewExecution {
+    let mut snapshot = super::automation("aut_i", "i", json!({"type": "entity"}));
+    snapshot.action.integration = Some(integration.into());
+    NewExecution {
+        automation: serde_json::to_string(&snapshot).unwrap(),
+        ..execution("aut_i", ExecutionStatus::Pending)
+    }
+}
+
+contract!(
+    /// Integration health: failures count up and a success resets them; exhausted failures that
+    /// last `disable_after` disable it once; a claim on a disabled integration is held without
+    /// counting an attempt; enabling releases what it held, oldest first, or discards it.
+    integration_health_and_held_executions,
+    |store: Store| async move {
+        let (team, _) = store.create_entity("team", "hk_team-0123456789".into()).await.unwrap();
+        store.create_integration(team.id, super::integration("ci")).await.unwrap();
+        let health = async || store.integration(team.id, "ci").await.unwrap().health;
+        not_found(store.set_integration_disabled(team.id, "nope", None, HeldChoice::Deliver).await);
+
+        // A transient failure counts; it is not failing for good yet.
+        assert!(store.integration_failed(team.id, "ci", false, 60_000).await.unwrap().is_none());
+        assert_eq!((health().await.consecutive_failures, health().await.failing_since_ms), (1, None));
+        // Failing for good starts the clock; a success stops it.
+        assert!(store.integration_failed(team.id, "ci", true, 60_000).await.unwrap().is_none());
+        assert!(health().await.failing_since_ms.is_some());
+        let ok = through("ci");
+        let ok_id = ok.id.clone();
+        store.ingest(team.id, vec![stored(event("r0"), None, vec![ok])], None).await.unwrap();
+        store.claim_due("h1.1", 60_000, 10).await.unwrap();
+        let success = FinishedAttempt { integration: Some((team.id, "ci".into())), ..attempt(1, 200) };
+        assert!(store.finish_attempt(&ok_id, "h1.1", success, Settlement::Succeeded("200".into())).await.unwrap());
+        assert_eq!(health().await, Default::default(), "a success restores it");
+
+        // With `disable_after` 0 it never disables; with 1 ms, the second failure for good does,
+        // once.
+        store.integration_failed(team.id, "ci", true, 0).await.unwrap();
+        assert!(store.integration_failed(team.id, "ci", true, 0).await.unwrap().is_none());
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        assert!(store.integration_failed(team.id, "ci", true, 1).await.unwrap().is_some());
+        assert!(store.integration_failed(team.id, "ci", true, 1).await.unwrap().is_none(), "disabled once");
+        let disabled = health().await;
+        assert!(disabled.disabled_at.is_some() && disabled.disabled_reason.unwrap().contains("failed for good"));
+
+        // Claims while disabled are held, oldest first, without counting their attempt.
+        let held: Vec<NewExecution> = (0..3).map(|_| through("ci")).collect();
+        let order: Vec<String> = held.iter().map(|e| e.id.to_string()).collect();
+        for (n, execution) in held.into_iter().enumerate() {
+            let event = stored(event(&format!("r{}", n + 1)), None, vec![execution]);
+            store.ingest(team.id, vec![event], None).await.unwrap();
+        }
+        for claimed in store.claim_due("h1.1", 60_000, 10).await.unwrap() {
+            assert!(store.hold_claim(&claimed.id, "h1.1", team.id, "ci").await.unwrap());
+            assert!(!store.hold_claim(&claimed.id, "h1.1", team.id, "ci").await.unwrap(), "not claimed any more");
+        }
+        for id in &order {
+            let execution = store.execution(team.id, &ExecutionId::from(id.clone())).await.unwrap();
+            assert_eq!((execution.status, execution.attempts), (ExecutionStatus::Held, 0));
+        }
+        assert!(store.claim_due("h1.1", 60_000, 10).await.unwrap().is_empty(), "held is not due");
+        assert_eq!(store.held_executions(team.id).await.unwrap(), [("ci".to_string(), 3)]);
+
+        // Disabling again changes nothing; enabling releases all three, due in their order.
+        let again = store.set_integration_disabled(team.id, "ci", Some("by hand".into()), HeldChoice::Deliver).await.unwrap();
+        assert!(!again.changed);
+        let enabled = store.set_integration_disabled(team.id, "ci", None, HeldChoice::Deliver).await.unwrap();
+        assert!(enabled.changed && enabled.held == 3);
+        assert_eq!(health().await, Default::default());
+        let claimed: Vec<String> = store.claim_due("h1.1", 60_000, 10).await.unwrap().iter().map(|c| c.id.to_string()).collect();
+        assert_eq!(claimed, order, "released oldest first");
+        assert!(store.held_executions(team.id).await.unwrap().is_empty());
+
+        // A claim held after its integration was enabled again is due at once instead.
+        let late = &claimed[0];
+        assert!(store.hold_claim(&ExecutionId::from(late.clone()), "h1.1", team.id, "ci").await.unwrap());
+        let late = store.execution(team.id, &ExecutionId::from(late.clone())).await.unwrap();
+        assert_eq!(late.status, ExecutionStatus::Retrying);
+
+        // Discarding fails what was held, saying why.
+        store.release_claims("h1.1").await.unwrap();
+        store.set_integration_disabled(team.id, "ci", Some("by hand".into()), HeldChoice::Deliver).await.unwrap();
+        let second = store.claim_due("h1.1", 60_000, 10).await.unwrap();
+        assert_eq!(second.len(), 3);
+        for claimed in &second {
+            store.hold_claim(&claimed.id, "h1.1", team.id, "ci").await.unwrap();
+        }
+        let discarded = store.set_integration_disabled(team.id, "ci", None, HeldChoice::Discard).await.unwrap();
+        assert_eq!(discarded.held, 3);
+        let failed = store.execution(team.id, &second[0].id).await.unwrap();
+        assert_eq!(failed.status, ExecutionStatus::Failed);
+        assert!(failed.status_reason.unwrap().contains("discarded"));
     }
 );

@@ -161,6 +161,8 @@ fn integration(name: &str) -> IntegrationRecord {
         secrets: vec!["A".into()],
         created_at: "2026-01-01T00:00:00.000Z".into(),
         updated_at: "2026-01-01T00:00:00.000Z".into(),
+        disable_after_ms: None,
+        health: Default::default(),
     }
 }
 

@@ -56,6 +56,26 @@ pub(in crate::cli) enum IntegrationsCommand {
         #[command(flatten)]
         entity: EntityArg,
     },
+    /// Disable one by hand: its executions are held (not attempted) until it is enabled.
+    Disable {
+        /// Its name.
+        name: String,
+        /// Why (shown with its state).
+        #[arg(long)]
+        reason: Option<String>,
+        #[command(flatten)]
+        entity: EntityArg,
+    },
+    /// Enable one again: what it held is delivered, oldest first (or discarded).
+    Enable {
+        /// Its name.
+        name: String,
+        /// Fail the held executions instead of delivering them.
+        #[arg(long)]
+        discard_held: bool,
+        #[command(flatten)]
+        entity: EntityArg,
+    },
 }
 
 /// Runs one `herald integrations` command.
@@ -71,6 +91,8 @@ pub(super) async fn run(
             "access_token",
             "signing_secret",
             "secrets",
+            "health.state",
+            "health.held",
         ];
         match command {
             IntegrationsCommand::List(entity) => {
@@ -140,6 +162,42 @@ pub(super) async fn run(
                     client.call("PATCH", &path, Some(&body), &[]).await?,
                     Shape::Object,
                 )
+            }
+            IntegrationsCommand::Disable {
+                name,
+                reason,
+                entity,
+            } => {
+                let entity = client.entity(&entity).await?;
+                let path = format!("/v1/entities/{entity}/integrations/{name}/disable");
+                let body = json!({"reason": reason});
+                (
+                    client.call("POST", &path, Some(&body), &[]).await?,
+                    Shape::Object,
+                )
+            }
+            IntegrationsCommand::Enable {
+                name,
+                discard_held,
+                entity,
+            } => {
+                let entity = client.entity(&entity).await?;
+                let path = format!("/v1/entities/{entity}/integrations/{name}/enable");
+                let held = if discard_held { "discard" } else { "deliver" };
+                let answer = client
+                    .call("POST", &path, Some(&json!({"held": held})), &[])
+                    .await?;
+                let released = answer["released"].as_u64().unwrap_or(0);
+                let line = match (answer["changed"].as_bool(), discard_held) {
+                    (Some(false), _) => format!("integration {name} was already enabled"),
+                    (_, false) => format!(
+                        "enabled integration {name}; {released} held executions are due again"
+                    ),
+                    (_, true) => {
+                        format!("enabled integration {name}; {released} held executions discarded")
+                    }
+                };
+                (answer, Shape::Done(line))
             }
             IntegrationsCommand::Delete { name, entity } => {
                 let entity = client.entity(&entity).await?;

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use super::outcomes::Outcome;
-use super::{Postgres, count, execute};
+use super::{Postgres, count, execute, query};
 use crate::ids::ExecutionId;
 use crate::model::execution::ExecutionStatus;
 use crate::store::delivery::*;
@@ -122,11 +122,13 @@ impl DeliveryStore for Postgres {
         &self,
         id: &ExecutionId,
         owner: &str,
-        attempt: u32,
-        record: String,
-        duration_ms: f64,
+        attempt: FinishedAttempt,
         settlement: Settlement,
     ) -> Result<bool, StoreError> {
+        let restores = match settlement {
+            Settlement::Succeeded(_) => attempt.integration,
+            _ => None,
+        };
         let (status, reason, next_attempt_at) = settlement.into_parts();
         // Set by `connect`, before the store is handed out.
         let finisher = self.finisher.get().ok_or(StoreError::Closed)?;
@@ -134,16 +136,51 @@ impl DeliveryStore for Postgres {
             .finish(|reply| Outcome {
                 id: id.to_string(),
                 owner: owner.to_string(),
-                attempt: i64::from(attempt),
-                record,
-                duration_ms,
+                attempt: i64::from(attempt.number),
+                record: attempt.record,
+                duration_ms: attempt.duration_ms,
                 status: status.as_str(),
                 reason,
                 next_attempt_at,
                 started_at: now_rfc3339(),
+                restores,
                 reply,
             })
             .await
+    }
+
+    async fn hold_claim(
+        &self,
+        id: &ExecutionId,
+        owner: &str,
+        entity_id: i64,
+        integration: &str,
+    ) -> Result<bool, StoreError> {
+        let id = id.as_str();
+        self.transaction(async |tx| {
+            // FOR SHARE: an enabling in progress finishes first (and this sees it enabled), or
+            // waits for this to commit (and then releases what this held).
+            let disabled = !query(
+                tx,
+                "SELECT 1 FROM integrations WHERE entity_id = $1 AND name = $2
+                 AND disabled_at IS NOT NULL FOR SHARE",
+                &[&entity_id, &integration],
+            )
+            .await?
+            .is_empty();
+            let (status, reason) = held_status(disabled, integration);
+            let held = execute(
+                tx,
+                "UPDATE executions SET status = $3, status_reason = $4,
+                     attempts = GREATEST(attempts - 1, 0),
+                     lease_owner = NULL, lease_until = NULL, updated_at = $5
+                 WHERE id = $1 AND lease_owner = $2",
+                &[&id, &owner, &status, &reason, &now_rfc3339()],
+            )
+            .await?;
+            Ok(held == 1)
+        })
+        .await
     }
 
     async fn release_claims(&self, owner: &str) -> Result<usize, StoreError> {

@@ -31,6 +31,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0007_secret_rotation",
         include_str!("migrations/0007_secret_rotation.sql"),
     ),
+    (
+        "0008_integration_health",
+        include_str!("migrations/0008_integration_health.sql"),
+    ),
 ];
 
 /// The advisory lock key migrations run under ("herald" in ASCII), so that hosts starting

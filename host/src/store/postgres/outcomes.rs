@@ -22,6 +22,8 @@ pub(super) struct Outcome {
     pub reason: String,
     pub next_attempt_at: Option<i64>,
     pub started_at: String,
+    /// A success's integration (entity id, name), whose health it restores.
+    pub restores: Option<(i64, String)>,
     /// Whether `owner` still held the lease (the execution was settled).
     pub reply: oneshot::Sender<Result<bool, StoreError>>,
 }
@@ -99,10 +101,32 @@ async fn write(store: &Postgres, batch: Vec<Outcome>) {
                 &[&ids, &owners, &statuses, &reasons, &next, &started],
             )
             .await?;
-            Ok(rows
+            let settled = rows
                 .iter()
                 .map(|row| row.get::<_, String>(0))
-                .collect::<std::collections::HashSet<_>>())
+                .collect::<std::collections::HashSet<_>>();
+            let (entities, names): (Vec<i64>, Vec<String>) = batch
+                .iter()
+                .filter(|o| settled.contains(&o.id))
+                .filter_map(|o| o.restores.clone())
+                .unzip();
+            if !entities.is_empty() {
+                // Writes nothing (the common case) unless an integration was failing; locks
+                // those it writes in one order, so that two hosts' batches cannot deadlock.
+                super::execute(
+                    tx,
+                    "UPDATE integrations SET consecutive_failures = 0, failing_since_ms = NULL
+                     WHERE id IN (
+                         SELECT i.id FROM integrations i
+                         JOIN UNNEST($1::BIGINT[], $2::TEXT[]) AS u(entity_id, name)
+                           ON i.entity_id = u.entity_id AND i.name = u.name
+                         WHERE i.consecutive_failures > 0 OR i.failing_since_ms IS NOT NULL
+                         ORDER BY i.id FOR UPDATE OF i)",
+                    &[&entities, &names],
+                )
+                .await?;
+            }
+            Ok(settled)
         })
         .await;
     for outcome in batch {

@@ -35,6 +35,10 @@ const CLAIM_DUE: &str =
         ORDER BY next_attempt_at LIMIT ?5)
     RETURNING id, entity_id, attempts, automation, payload, event_id, next_attempt_at, trigger";
 
+/// Restores an integration's health after a success: ?1 entity id, ?2 name.
+const RESTORE_HEALTH: &str = "UPDATE integrations SET consecutive_failures = 0, failing_since_ms = NULL
+    WHERE entity_id = ?1 AND name = ?2 AND (consecutive_failures > 0 OR failing_since_ms IS NOT NULL)";
+
 impl DeliveryStore for Sqlite {
     async fn claim_due(
         &self,
@@ -133,21 +137,53 @@ impl DeliveryStore for Sqlite {
         &self,
         id: &ExecutionId,
         owner: &str,
-        attempt: u32,
-        record: String,
-        duration_ms: f64,
+        attempt: FinishedAttempt,
         settlement: Settlement,
     ) -> Result<bool, StoreError> {
         let (id, owner) = (id.to_string(), owner.to_string());
         self.write(move |tx| {
             let now = now_rfc3339();
             tx.prepare_cached("INSERT OR REPLACE INTO attempts (execution_id, number, started_at, duration_ms, record)
-                 VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(params![id, attempt, now, duration_ms, record])?;
+                 VALUES (?1, ?2, ?3, ?4, ?5)")?.execute(params![id, attempt.number, now, attempt.duration_ms, attempt.record])?;
+            let succeeded = matches!(settlement, Settlement::Succeeded(_));
             let (status, reason, next) = settlement.into_parts();
             let updated = tx.prepare_cached("UPDATE executions SET status = ?1, status_reason = ?2,
                  next_attempt_at = COALESCE(?3, next_attempt_at), lease_owner = NULL, lease_until = NULL,
                  updated_at = ?4 WHERE id = ?5 AND lease_owner = ?6")?.execute(params![status, reason, next, now, id, owner])?;
+            if let (true, true, Some((entity_id, name))) = (updated == 1, succeeded, attempt.integration) {
+                // Writes nothing (the common case) unless the integration was failing.
+                tx.prepare_cached(RESTORE_HEALTH)?.execute(params![entity_id, name])?;
+            }
             Ok(updated == 1)
+        })
+        .await
+    }
+
+    async fn hold_claim(
+        &self,
+        id: &ExecutionId,
+        owner: &str,
+        entity_id: i64,
+        integration: &str,
+    ) -> Result<bool, StoreError> {
+        let (id, owner, integration) = (id.to_string(), owner.to_string(), integration.to_string());
+        self.write(move |tx| {
+            // One writer: nothing enables the integration between this read and the update.
+            let disabled = tx
+                .prepare_cached(
+                    "SELECT 1 FROM integrations WHERE entity_id = ?1 AND name = ?2 AND disabled_at IS NOT NULL",
+                )?
+                .exists(params![entity_id, integration])?;
+            let (status, reason) = held_status(disabled, &integration);
+            let held = tx
+                .prepare_cached(
+                    "UPDATE executions SET status = ?3, status_reason = ?4,
+                     attempts = MAX(attempts - 1, 0),
+                     lease_owner = NULL, lease_until = NULL, updated_at = ?5
+                     WHERE id = ?1 AND lease_owner = ?2",
+                )?
+                .execute(params![id, owner, status, reason, now_rfc3339()])?;
+            Ok(held == 1)
         })
         .await
     }

@@ -40,6 +40,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0010_secret_rotation",
         include_str!("migrations/0010_secret_rotation.sql"),
     ),
+    (
+        "0011_integration_health",
+        include_str!("migrations/0011_integration_health.sql"),
+    ),
 ];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

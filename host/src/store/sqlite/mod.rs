@@ -262,11 +262,16 @@ impl Sqlite {
         F: FnOnce(&Transaction<'_>) -> Result<T, StoreError> + Send + 'static,
     {
         let result = self.write(work).await;
+        self.bump_credentials();
+        result
+    }
+
+    /// Ages every cached credential (a write changed what they were read from).
+    fn bump_credentials(&self) {
         self.inner
             .shared
             .credentials_generation
             .fetch_add(1, Ordering::AcqRel);
-        result
     }
 
     /// Runs `work` on a read connection, off the async threads.

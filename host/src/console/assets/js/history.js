@@ -9,7 +9,7 @@ export function rerender() {
   window.dispatchEvent(new HashChangeEvent("hashchange"));
 }
 
-const STATUSES = ["", "pending", "running", "retrying", "succeeded", "failed", "skipped"];
+const STATUSES = ["", "pending", "running", "retrying", "held", "succeeded", "failed", "skipped"];
 
 /** A local `datetime-local` value as the API's UTC instant. */
 function instant(value) {

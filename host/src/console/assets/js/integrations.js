@@ -1,5 +1,6 @@
-// Integrations: where actions send (URL, kind, secret names). Admins create and edit them and
-// "Test" one: the server sends a payload and the receiver's status, headers and body come back.
+// Integrations: where actions send (URL, kind, secret names), and how their deliveries are going
+// (enabled, failing, or disabled with its executions held). Admins create and edit them, disable
+// and enable them, and "Test" one: the server sends a payload and the receiver's answer comes back.
 
 import { api, entityPath, isAdmin, seg } from "./api.js";
 import { h, fill, field, select, table, showError, clearErrors, confirmAction, toast, when } from "./dom.js";
@@ -22,11 +23,68 @@ export async function integrationsPage(main) {
         ["Signing secret", (i) => i.signing_secret || "—"],
         ["Access token", (i) => i.access_token || "—"],
         ["Grants", (i) => (i.secrets || []).join(", ") || "—"],
+        ["State", (i) => stateText(i.health)],
         ["Changed", (i) => when(i.updated_at)],
       ],
       integrations,
       "No integrations yet.",
     ),
+  );
+}
+
+/** An integration's state in a few words, e.g. "disabled · 3 held". */
+function stateText(health) {
+  const held = health.held ? ` · ${health.held} held` : "";
+  return h("span", { class: `status-${health.state}` }, `${health.state}${held}`);
+}
+
+/** Its health, and for admins the button that disables or enables it. */
+function healthSection(integration, admin) {
+  const health = integration.health;
+  const path = `${entityPath()}/integrations/${seg(integration.name)}`;
+  const rows = [
+    ["State", stateText(health)],
+    ["Failed attempts in a row", String(health.consecutive_failures)],
+    health.failing_since ? ["Failing for good since", when(health.failing_since)] : null,
+    health.disabled_at ? ["Disabled", when(health.disabled_at)] : null,
+    health.disabled_reason ? ["Why", health.disabled_reason] : null,
+    ["Executions held", String(health.held)],
+  ].filter(Boolean);
+  const act = (label, method, body, done) =>
+    h(
+      "button",
+      {
+        type: "button",
+        onclick: async () => {
+          try {
+            await api(method, `${path}/${body.op}`, body.json);
+            toast(done);
+            // Shown again from the server's answer, as a visit would.
+            window.dispatchEvent(new HashChangeEvent("hashchange"));
+          } catch (error) {
+            toast(error.message);
+          }
+        },
+      },
+      label,
+    );
+  const actions = !admin
+    ? null
+    : health.state === "disabled"
+      ? h(
+          "div",
+          { class: "actions" },
+          act("Enable and deliver held", "POST", { op: "enable", json: { held: "deliver" } }, "Enabled: held executions are due"),
+          act("Enable and discard held", "POST", { op: "enable", json: { held: "discard" } }, "Enabled: held executions discarded"),
+        )
+      : h("div", { class: "actions" }, act("Disable", "POST", { op: "disable", json: {} }, "Disabled: its executions are held"));
+  return h(
+    "section",
+    { class: "card health", "aria-labelledby": "health-title" },
+    h("h2", { id: "health-title" }, "Health"),
+    h("dl", {}, rows.flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value)])),
+    h("p", { class: "muted" }, "Disabled after its executions have failed for good for its disable-after time with no success in between; its executions are then held, and delivered in order when it is enabled."),
+    actions,
   );
 }
 
@@ -111,6 +169,7 @@ export async function integrationPage(main, name) {
   fill(
     main,
     h("h1", {}, existing ? `Integration ${existing.name}` : "New integration"),
+    existing ? healthSection(existing, admin) : null,
     form,
     existing && admin ? testSection(existing) : null,
     existing && admin

@@ -151,6 +151,9 @@ export async function wizardPage(main, id) {
       parts.push(regexField("run_name", "Run name (regular expression)", "Only runs whose name matches. Empty: every run."));
     }
     if (eventType.startsWith("RUN_METRIC")) parts.push(metricForm());
+    if (eventType.startsWith("INTEGRATION_") || eventType.startsWith("EXECUTION_")) {
+      parts.push(regexField("integration", "Integration (regular expression)", "Only events about integrations whose name matches. Empty: every integration."));
+    }
     parts.push(
       field("Filter as JSON", rawFilter, {
         name: "event.filter",
