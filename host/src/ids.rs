@@ -82,3 +82,18 @@ id_type!(
     ExecutionId,
     uuid::Uuid::now_v7().to_string()
 );
+id_type!(
+    /// A background task's id (a recover, a bulk retry).
+    TaskId,
+    crate::auth::random_id("task_")
+);
+
+impl ExecutionId {
+    /// The smallest id an execution created at `unix_ms` can have (ids are UUIDv7: their first
+    /// 48 bits are the creation time), so that a time window is a range of ids.
+    pub fn floor_at(unix_ms: i64) -> String {
+        let ms = unix_ms.clamp(0, (1 << 48) - 1) as u64;
+        let hex = format!("{ms:012x}");
+        format!("{}-{}-0000-0000-000000000000", &hex[..8], &hex[8..])
+    }
+}

@@ -29,6 +29,7 @@ pub mod retention;
 pub mod secrets;
 pub mod server;
 pub mod store;
+pub mod tasks;
 
 /// `herald/<version>`: the User-Agent of every request Herald sends.
 pub const USER_AGENT: &str = concat!("herald/", env!("CARGO_PKG_VERSION"));

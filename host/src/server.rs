@@ -176,6 +176,7 @@ pub async fn build(config: &Config) -> anyhow::Result<(AppState, Option<Bootstra
         grants: Arc::new(grants),
         launch: config.launch,
         metrics_on_api: config.metrics_listen.is_none(),
+        tasks: Arc::default(),
     };
     state.reload_automations().await?;
     tracing::info!(automations = state.index.len(), "automations loaded");

@@ -30,5 +30,6 @@ mod security; // what an ordinary key or a full disk must not achieve
 mod serve; // `herald serve` on its defaults
 mod sqlite_faults; // storage faults on a small real filesystem
 mod store_contract; // the Store interface on SQLite and PostgreSQL alike
+mod tasks; // recover and bulk retry as background tasks
 mod trust; // trust inside one team: secrets only where an admin granted them
 mod webhook_plugin; // the webhook plugin through `herald plugin run --send`

@@ -10,7 +10,7 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 
@@ -76,10 +76,12 @@ def admin(server: Server) -> Iterator[Herald]:
 
 
 class Receiver:
-    """An HTTP server on 127.0.0.1 that answers 200 and records each request."""
+    """An HTTP server on 127.0.0.1 that records each request and answers 200, or for the first
+    requests the (status, JSON body) ``answers`` lists."""
 
-    def __init__(self) -> None:
+    def __init__(self, answers: Optional[List[Tuple[int, bytes]]] = None) -> None:
         self.requests: List[Dict[str, Any]] = []
+        planned = list(answers or [])
         self._cond = threading.Condition()
         receiver = self
 
@@ -95,9 +97,12 @@ class Receiver:
                         "headers": {k.lower(): v for k, v in self.headers.items()},
                     })
                     receiver._cond.notify_all()
-                self.send_response(200)
+                    status, answer = planned.pop(0) if planned else (200, b"ok")
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(answer)))
                 self.end_headers()
-                self.wfile.write(b"ok")
+                self.wfile.write(answer)
 
             def log_message(self, *args: Any) -> None:
                 pass

@@ -17,6 +17,8 @@ from herald_client import (
     Unauthorized,
 )
 
+from conftest import ADMIN_KEY, Receiver
+
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
@@ -154,3 +156,20 @@ def test_launch_keys_and_entities_round_trip(admin: Herald, server) -> None:
         Herald(server.url, key.key).whoami()
     team = admin.create_entity(unique("team"))
     assert team["admin_key"]["key"].startswith("hk_")
+
+
+def test_a_send_answered_503_is_sent_again_with_the_same_idempotency_key() -> None:
+    """A host whose database connection was lost answers 503, the outcome unknown: the client
+    sends the event again, under the key it sent first, until an answer comes."""
+    unknown = (503, b'{"error": {"code": "unavailable", "message": "outcome unknown"}}')
+    accepted = (202, b'{"event_id": "e1", "matched": 0, "duplicate": true}')
+    host = Receiver(answers=[unknown, unknown, accepted])
+    try:
+        client = Herald(host.url, api_key=ADMIN_KEY)
+        event = {"type": "RUN_STATE", "entity": "default", "project": "p", "run_id": "r",
+                 "state": "FAILED"}
+        assert client.send_event(event).event_id == "e1"
+        keys = [r["headers"]["idempotency-key"] for r in host.requests]
+        assert len(keys) == 3 and len(set(keys)) == 1 and keys[0].startswith("py-"), keys
+    finally:
+        host.stop()

@@ -37,7 +37,7 @@ macro_rules! history_query {
             $($(#[$field_meta])* pub $field: $ty,)*
             /// Only these statuses, comma-separated (`failed,retrying`).
             #[param(
-                pattern = r"^\s*$|^\s*(pending|running|retrying|succeeded|failed|skipped)\s*(,\s*(pending|running|retrying|succeeded|failed|skipped)\s*)*$"
+                pattern = r"^\s*$|^\s*(pending|running|retrying|held|succeeded|failed|skipped)\s*(,\s*(pending|running|retrying|held|succeeded|failed|skipped)\s*)*$"
             )]
             pub status: Option<String>,
             /// Created at or after this instant (RFC 3339, any offset).

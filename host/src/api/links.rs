@@ -70,8 +70,21 @@ const LINKS: &[Link] = &[
         ],
         parameters: ITEM,
     },
+    Link {
+        from: "integrations_recover",
+        status: "202",
+        to: &["tasks_read"],
+        parameters: TASK,
+    },
+    Link {
+        from: "executions_retry_many",
+        status: "202",
+        to: &["tasks_read"],
+        parameters: TASK,
+    },
 ];
 
+const TASK: &[(&str, &str)] = &[("id", "$response.body#/id")];
 const AUTOMATION: &[(&str, &str)] = &[("id", "$response.body#/id")];
 const INTEGRATION: &[(&str, &str)] = &[
     ("entity", "$request.path.entity"),

@@ -15,6 +15,7 @@ pub mod json;
 mod launch;
 mod links;
 pub mod openapi;
+mod tasks;
 
 mod plugins;
 mod runs;
@@ -40,6 +41,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(secrets::routes())
         .merge(integrations::routes())
         .merge(integration_state::routes())
+        .merge(tasks::routes())
         .merge(automations::routes())
         .merge(triggers::routes())
         .merge(events::routes())
@@ -124,6 +126,12 @@ pub(crate) fn store_error(error: StoreError) -> ApiError {
     match error {
         StoreError::NotFound(what) => ApiError::NotFound(format!("{what} not found")),
         StoreError::Conflict(message) => ApiError::Conflict(message),
+        other if other.outcome_unknown() => {
+            tracing::debug!(error = %other, "a request failed: the database connection was lost");
+            ApiError::Unavailable(format!(
+                "the database connection was lost while the request ran: its outcome is unknown (a write may have been committed); retry it with the same Idempotency-Key, which makes a repeated event or task count once ({other})"
+            ))
+        }
         other if other.is_unavailable() => {
             tracing::debug!(error = %other, "a request failed: storage is unavailable");
             ApiError::Unavailable(format!(

@@ -61,6 +61,8 @@ pub struct AppState {
     pub launch: crate::launch::LaunchConfig,
     /// Whether `GET /metrics` is served with the API (false when it has its own address).
     pub metrics_on_api: bool,
+    /// Wakes this host's task runner: a task was created.
+    pub tasks: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {

@@ -106,6 +106,15 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         state.launch.max_attempts,
     ));
     let silent = tokio::spawn(crate::ingest::liveness::report_silent_runs(state.ingest()));
+    let tasks = tokio::spawn(crate::tasks::run_tasks(
+        state.store.clone(),
+        state.delivery.clone(),
+        state.tasks.clone(),
+        crate::auth::random_id(&format!(
+            "{}.tasks.",
+            crate::server::host_id(&config.data_dir)?
+        )),
+    ));
     let purge = tokio::spawn(crate::retention::purge_run_samples(
         state.store.clone(),
         config.run_metrics.clone(),
@@ -115,6 +124,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .await
         .context("serving the API")?;
     purge.abort();
+    tasks.abort();
     silent.abort();
     sweep.abort();
     if let Some(metrics) = metrics {

@@ -11,4 +11,5 @@ pub mod integration;
 pub mod launch;
 pub mod metric;
 pub mod output;
+pub mod task;
 pub mod whole;

@@ -17,6 +17,7 @@ mod postgres;
 mod runs;
 mod secrets;
 mod sqlite;
+mod tasks;
 
 pub use automations::AutomationFilter;
 pub use delivery::{Claimed, FinishedAttempt, Settlement};
@@ -30,6 +31,7 @@ pub use launch::{
 };
 pub use runs::{Liveness, RunTouch, SilentRun};
 pub use secrets::{PreviousValue, SealedSecret, SecretRecord};
+pub use tasks::{NewTask, TaskBatch, TaskRecord};
 
 use std::path::Path;
 use std::sync::Arc;
@@ -76,6 +78,14 @@ impl StoreError {
             if users.len() > 1 { "s" } else { "" },
             users.join(", ")
         ))
+    }
+
+    /// Whether a write that failed so may have been committed all the same: the connection to
+    /// PostgreSQL was lost while the request's transaction was under way (perhaps after its
+    /// commit landed). A SQLite write that failed, or a request that never got a connection,
+    /// stored nothing.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, Self::Postgres(error) if postgres::unavailable(error))
     }
 
     /// Whether the failure is the storage's state rather than the request: callers answer 503

@@ -416,6 +416,17 @@ async fn an_admin_sees_an_integrations_health_disables_it_and_enables_it_again()
         "document.querySelector('.health .status-enabled')?.innerText === 'enabled'",
     )
     .await;
+    // Recover: a task over the last hour, followed to its end (nothing failed to send again).
+    page.eval::<bool>(
+        "(() => { const at = new Date(Date.now() - 3600e3); at.setMinutes(at.getMinutes() - at.getTimezoneOffset());
+                  document.querySelector('input[name=since]').value = at.toISOString().slice(0, 16); return true; })()",
+    )
+    .await;
+    page.click_text("Recover").await;
+    page.until_text("succeeded: 0 executions queued again.")
+        .await;
+    let (_, tasks) = admin.get("/v1/tasks").await;
+    assert_eq!(tasks["tasks"][0]["kind"], "recover", "{tasks}");
     page.screenshot("integration-health").await;
     page.close().await;
 }

@@ -342,3 +342,74 @@ contract!(
         assert!(failed.status_reason.unwrap().contains("discarded"));
     }
 );
+
+contract!(
+    /// Tasks: one per idempotency key; claimed by one owner while its lease lasts; each batch
+    /// looks at a bounded slice of the window, queues again what the selection chooses and
+    /// nothing else, and the last one finishes the task.
+    tasks_run_in_bounded_batches,
+    |store: Store| async move {
+        use herald::ids::TaskId;
+        use herald::model::task::{Selection, TaskKind, TaskStatus};
+        use herald::store::NewTask;
+
+        let (team, _) = store.create_entity("team", "hk_team-0123456789".into()).await.unwrap();
+        let from = ExecutionId::floor_at(unix_millis() - 1_000);
+        // Five failed executions through `ci`, one through `other`, one succeeded.
+        let mut chosen = Vec::new();
+        let mut executions = Vec::new();
+        for n in 0..7 {
+            let mut execution = through(if n == 5 { "other" } else { "ci" });
+            execution.status = if n == 6 { ExecutionStatus::Succeeded } else { ExecutionStatus::Failed };
+            if n < 5 {
+                chosen.push(execution.id.clone());
+            }
+            executions.push(execution);
+        }
+        store.ingest(team.id, vec![stored(event("r1"), None, executions)], None).await.unwrap();
+        let until = ExecutionId::floor_at(unix_millis() + 1_000);
+        let selection = Selection {
+            from, until, statuses: vec![ExecutionStatus::Failed], integration: Some("ci".into()),
+            automation: None, code_class: None,
+        };
+        let task = |key: &str| NewTask {
+            id: TaskId::generate(), kind: TaskKind::Recover, request: "{}".into(),
+            selection: selection.clone(), idempotency_key: Some(key.into()), created_by: "key_1".into(),
+        };
+        let (created, fresh) = store.create_task(team.id, task("k1")).await.unwrap();
+        assert!(fresh && created.status == TaskStatus::Running);
+        let (same, fresh) = store.create_task(team.id, task("k1")).await.unwrap();
+        assert!(!fresh);
+        assert_eq!(same.id, created.id);
+        not_found(store.task(team.id + 1, &created.id).await);
+
+        let (entity, claimed) = store.claim_task("h1.1", 60_000).await.unwrap().expect("a task to run");
+        assert_eq!((entity, &claimed.id), (team.id, &created.id));
+        assert!(store.claim_task("h2.1", 60_000).await.unwrap().is_none(), "claimed twice");
+        assert!(store.run_task_batch(&created.id, "h2.1", 60_000, 3).await.unwrap().is_none(), "not its claim");
+
+        let first = store.run_task_batch(&created.id, "h1.1", 60_000, 3).await.unwrap().unwrap();
+        assert!(!first.done);
+        let second = store.run_task_batch(&created.id, "h1.1", 60_000, 3).await.unwrap().unwrap();
+        assert!(!second.done);
+        let last = store.run_task_batch(&created.id, "h1.1", 60_000, 3).await.unwrap().unwrap();
+        assert!(last.done && last.requeued == 0);
+        assert_eq!(first.requeued + second.requeued, 5);
+        let done = store.task(team.id, &created.id).await.unwrap();
+        assert_eq!((done.status, done.scanned, done.requeued), (TaskStatus::Succeeded, 7, 5));
+        assert!(done.finished_at.is_some());
+        for id in &chosen {
+            assert_eq!(store.execution(team.id, id).await.unwrap().status, ExecutionStatus::Pending);
+        }
+        let statuses: Vec<ExecutionStatus> = store
+            .executions(team.id, query(None, &[ExecutionStatus::Failed, ExecutionStatus::Succeeded]))
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.status)
+            .collect();
+        assert_eq!(statuses.len(), 2, "the other integration's and the succeeded one are left alone");
+        assert!(store.claim_task("h1.1", 60_000).await.unwrap().is_none(), "nothing left to run");
+        assert_eq!(store.list_tasks(team.id, 10).await.unwrap().len(), 1);
+    }
+);

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import os
+import time
+import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional
 from urllib.parse import quote
 
 import httpx
 
-from .errors import ConnectionFailed, error_for
+from .errors import ConnectionFailed, Unavailable, error_for
 
 if TYPE_CHECKING:
     from .run import Run
@@ -107,6 +109,21 @@ class Herald:
             detail.get("message", response.text),
         )
 
+    def _idempotent(self, path: str, body: Any, key: Optional[str]) -> Any:
+        """POSTs ``body`` with an ``Idempotency-Key`` (a fresh one when none is given), sending it
+        again with the same key while the server answers 503: its storage was unavailable and
+        the write may or may not have landed; the key makes a repeat count once. Gives up after
+        about 30 seconds, raising the last error."""
+        headers = {"idempotency-key": key or f"py-{uuid.uuid4()}"}
+        deadline = time.monotonic() + 30.0
+        while True:
+            try:
+                return self.request("POST", path, body, headers=headers)
+            except Unavailable:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(1.0)
+
     def _entity(self, entity: Optional[str]) -> str:
         return quote(entity or self.whoami()["entity"], safe="")
 
@@ -123,17 +140,16 @@ class Herald:
     # -- events ----------------------------------------------------------------------------
 
     def send_event(self, event: Mapping[str, Any], idempotency_key: Optional[str] = None) -> Ingested:
-        """Posts one event."""
-        headers = {"idempotency-key": idempotency_key} if idempotency_key else None
-        return Ingested.from_api(self.request("POST", "/v1/events", dict(event), headers=headers))
+        """Posts one event (sent again after a 503 under the same idempotency key)."""
+        return Ingested.from_api(self._idempotent("/v1/events", dict(event), idempotency_key))
 
     def send_events(
         self, events: Iterable[Mapping[str, Any]], idempotency_key: Optional[str] = None
     ) -> List[Ingested]:
-        """Posts a batch (up to 1,000 events), in order."""
-        headers = {"idempotency-key": idempotency_key} if idempotency_key else None
+        """Posts a batch (up to 1,000 events), in order (sent again after a 503 under the same
+        idempotency key)."""
         body = {"events": [dict(e) for e in events]}
-        answer = self.request("POST", "/v1/events/batch", body, headers=headers)
+        answer = self._idempotent("/v1/events/batch", body, idempotency_key)
         return [Ingested.from_api(e) for e in answer["events"]]
 
     def event(self, event_id: str) -> Event:

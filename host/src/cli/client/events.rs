@@ -16,7 +16,8 @@ pub(in crate::cli) enum EventsCommand {
         /// The JSON file (`-` for standard input).
         #[arg(long, short)]
         file: PathBuf,
-        /// Makes a retried send return the same event id.
+        /// Makes a retried send return the same event id (default: a fresh key, which the
+        /// command's own retries after a 503 reuse).
         #[arg(long)]
         idempotency_key: Option<String>,
     },
@@ -35,31 +36,28 @@ pub(super) async fn run(client: &Client, command: EventsCommand) -> anyhow::Resu
             idempotency_key,
         } => {
             let body = read_json(&file)?;
-            let headers: Vec<(&str, &str)> = idempotency_key
-                .as_deref()
-                .map(|k| vec![("idempotency-key", k)])
-                .unwrap_or_default();
+            // Always a key: sent again after a 503 (its outcome unknown), the post counts once.
+            let key = idempotency_key.unwrap_or_else(|| crate::auth::random_id("cli-"));
+            let table = Shape::Table("events", &["event_id", "matched", "duplicate"]);
             match body {
-                Value::Array(events) => (
-                    client
-                        .call(
-                            "POST",
-                            "/v1/events/batch",
-                            Some(&json!({"events": events})),
-                            &headers,
-                        )
-                        .await?,
-                    Shape::Table("events", &["event_id", "matched", "duplicate"]),
-                ),
-                body if body.get("events").is_some() => (
-                    client
-                        .call("POST", "/v1/events/batch", Some(&body), &headers)
-                        .await?,
-                    Shape::Table("events", &["event_id", "matched", "duplicate"]),
-                ),
+                Value::Array(events) => {
+                    let body = json!({"events": events});
+                    let path = "/v1/events/batch";
+                    (
+                        client.call_idempotent("POST", path, &body, &key).await?,
+                        table,
+                    )
+                }
+                body if body.get("events").is_some() => {
+                    let path = "/v1/events/batch";
+                    (
+                        client.call_idempotent("POST", path, &body, &key).await?,
+                        table,
+                    )
+                }
                 body => (
                     client
-                        .call("POST", "/v1/events", Some(&body), &headers)
+                        .call_idempotent("POST", "/v1/events", &body, &key)
                         .await?,
                     Shape::Object,
                 ),

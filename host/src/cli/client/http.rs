@@ -4,6 +4,7 @@
 //! commands use.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use clap::Args;
@@ -99,6 +100,48 @@ impl Client {
         body: Option<(&str, Vec<u8>)>,
         headers: &[(&str, &str)],
     ) -> anyhow::Result<Value> {
+        let (status, _, value) = self.send(method, path, body, headers).await?;
+        answer(status, value)
+    }
+
+    /// Calls the API with `Idempotency-Key: key`, sending the request again (with the same key)
+    /// while the server answers 503: its storage was unavailable, and a write may or may not
+    /// have landed; the key makes a repeat count once. Gives up after about 30 seconds.
+    pub(in crate::cli) async fn call_idempotent(
+        &self,
+        method: &str,
+        path: &str,
+        body: &Value,
+        key: &str,
+    ) -> anyhow::Result<Value> {
+        let headers = [("idempotency-key", key)];
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let bytes = body.to_string().into_bytes();
+            let (status, retry_after, value) = self
+                .send(method, path, Some(("application/json", bytes)), &headers)
+                .await?;
+            if status != reqwest::StatusCode::SERVICE_UNAVAILABLE
+                || std::time::Instant::now() >= deadline
+            {
+                return answer(status, value)
+                    .with_context(|| format!("sent with Idempotency-Key {key}"));
+            }
+            let wait = retry_after
+                .unwrap_or(Duration::from_secs(1))
+                .min(Duration::from_secs(5));
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Sends one request; returns the status, the `Retry-After` it asked for, and the body.
+    async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+        headers: &[(&str, &str)],
+    ) -> anyhow::Result<(reqwest::StatusCode, Option<Duration>, Value)> {
         let method = reqwest::Method::from_bytes(method.as_bytes())?;
         let url = format!("{}{path}", self.url.trim_end_matches('/'));
         let mut request = self.http.request(method, &url);
@@ -116,24 +159,19 @@ impl Client {
             .await
             .with_context(|| format!("cannot reach {url}"))?;
         let status = response.status();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         let text = response.text().await.unwrap_or_default();
         let value: Value = if text.is_empty() {
             Value::Null
         } else {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
-        if !status.is_success() {
-            let message = value["error"]["message"]
-                .as_str()
-                .map(str::to_owned)
-                .unwrap_or_else(|| value.to_string());
-            bail!(
-                "{} {}: {message}",
-                status.as_u16(),
-                value["error"]["code"].as_str().unwrap_or("error")
-            );
-        }
-        Ok(value)
+        Ok((status, retry_after, value))
     }
 
     /// The entity given, or the key's.
@@ -146,6 +184,22 @@ impl Client {
                 .to_string()),
         }
     }
+}
+
+/// The body of a successful answer, or the error it carries as one line.
+fn answer(status: reqwest::StatusCode, value: Value) -> anyhow::Result<Value> {
+    if !status.is_success() {
+        let message = value["error"]["message"]
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| value.to_string());
+        bail!(
+            "{} {}: {message}",
+            status.as_u16(),
+            value["error"]["code"].as_str().unwrap_or("error")
+        );
+    }
+    Ok(value)
 }
 
 /// Reads a JSON file (`-`: standard input).

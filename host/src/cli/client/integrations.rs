@@ -66,6 +66,22 @@ pub(in crate::cli) enum IntegrationsCommand {
         #[command(flatten)]
         entity: EntityArg,
     },
+    /// Queue again every execution through it that failed in a window (a background task).
+    Recover {
+        /// Its name.
+        name: String,
+        /// From this instant (RFC 3339).
+        #[arg(long)]
+        since: String,
+        /// Until this instant (RFC 3339, at most 14 days after --since); default now.
+        #[arg(long)]
+        until: Option<String>,
+        /// Follow the task until it has finished.
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        entity: EntityArg,
+    },
     /// Enable one again: what it held is delivered, oldest first (or discarded).
     Enable {
         /// Its name.
@@ -198,6 +214,21 @@ pub(super) async fn run(
                     }
                 };
                 (answer, Shape::Done(line))
+            }
+            IntegrationsCommand::Recover {
+                name,
+                since,
+                until,
+                wait,
+                entity,
+            } => {
+                let entity = client.entity(&entity).await?;
+                let path = format!("/v1/entities/{entity}/integrations/{name}/recover");
+                let mut body = json!({"since": since});
+                if let Some(until) = until {
+                    body["until"] = until.into();
+                }
+                super::tasks::start(client, &path, &body, wait).await?
             }
             IntegrationsCommand::Delete { name, entity } => {
                 let entity = client.entity(&entity).await?;

@@ -13,6 +13,7 @@ mod launch;
 mod output;
 mod plugins;
 mod secrets;
+mod tasks;
 
 use std::process::ExitCode;
 
@@ -32,6 +33,9 @@ pub(in crate::cli) enum ClientCommand {
     /// Executions.
     #[command(subcommand)]
     Executions(executions::ExecutionsCommand),
+    /// Background tasks (recovers, bulk retries) and how far they got.
+    #[command(subcommand)]
+    Tasks(tasks::TasksCommand),
     /// An entity's integrations.
     #[command(subcommand)]
     Integrations(integrations::IntegrationsCommand),
@@ -71,6 +75,7 @@ pub(in crate::cli) async fn run(
         C::Events(command) => events::run(&client, command).await?,
         C::Automations(command) => automations::run(&client, command).await?,
         C::Executions(command) => executions::run(&client, command).await?,
+        C::Tasks(command) => tasks::run(&client, command).await?,
         C::Integrations(command) => integrations::run(&client, command).await?,
         C::Secrets(command) => secrets::run(&client, command).await?,
         C::Keys(command) => keys::run(&client, command).await?,

@@ -35,6 +35,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0008_integration_health",
         include_str!("migrations/0008_integration_health.sql"),
     ),
+    ("0009_tasks", include_str!("migrations/0009_tasks.sql")),
 ];
 
 /// The advisory lock key migrations run under ("herald" in ASCII), so that hosts starting

@@ -17,6 +17,7 @@ mod outcomes;
 mod plugins;
 mod runs;
 mod secrets;
+mod tasks;
 #[cfg(test)]
 mod tests;
 

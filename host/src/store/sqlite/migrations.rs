@@ -44,6 +44,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0011_integration_health",
         include_str!("migrations/0011_integration_health.sql"),
     ),
+    ("0012_tasks", include_str!("migrations/0012_tasks.sql")),
 ];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

@@ -15,6 +15,7 @@ mod migrations;
 mod plugins;
 mod runs;
 mod secrets;
+mod tasks;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;

@@ -85,7 +85,39 @@ function healthSection(integration, admin) {
     h("dl", {}, rows.flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value)])),
     h("p", { class: "muted" }, "Disabled after its executions have failed for good for its disable-after time with no success in between; its executions are then held, and delivered in order when it is enabled."),
     actions,
+    admin ? recoverForm(path) : null,
   );
+}
+
+/** "Recover": every execution through the integration that failed since a time, queued again by
+ * a background task whose progress is shown until it has finished. */
+function recoverForm(path) {
+  const since = h("input", { type: "datetime-local", name: "since", required: true });
+  const progress = h("p", { id: "recover-progress", "aria-live": "polite" });
+  const form = h(
+    "form",
+    { "aria-label": "Recover" },
+    h("h3", {}, "Recover"),
+    field("Failed since", since, { name: "since", hint: "Every execution through it that failed since then (at most 14 days ago) is sent again." }),
+    h("div", { class: "actions" }, h("button", { type: "submit" }, "Recover")),
+    progress,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    try {
+      let task = await api("POST", `${path}/recover`, { since: new Date(since.value).toISOString() });
+      while (task.status === "running") {
+        fill(progress, `Task ${task.id}: ${task.requeued} queued again so far…`);
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        task = await api("GET", `/v1/tasks/${seg(task.id)}`);
+      }
+      fill(progress, `Task ${task.id} ${task.status}: ${task.requeued} executions queued again.`);
+    } catch (error) {
+      showError(form, error);
+    }
+  });
+  return form;
 }
 
 /** Secret names for the secret selects (admins only may list them). */
