@@ -351,7 +351,7 @@ pub(crate) async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> 
     receiver.take_arrivals();
 
     let server = HeraldProcess::start(
-        "[egress]\nallow_cidrs = [\"127.0.0.0/8\"]\n[delivery]\nworkers = 128\n[sandbox]\nmax_concurrent_instances = 256\n",
+        "[egress]\nallow_cidrs = [\"127.0.0.0/8\"]\n[delivery]\nmax_backlog = 0\nworkers = 128\n[sandbox]\nmax_concurrent_instances = 256\n",
     )?;
     let client = Client::new(&server.url);
     set_up(&client, &hook).await?;

@@ -74,7 +74,7 @@ pub(crate) async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> 
         .map_err(|e| anyhow::anyhow!("{}: {e}", component.display()))?;
     let receiver = BenchReceiver::start().await?;
     let config = format!(
-        "plugins_dir = {:?}\n[egress]\nallow_cidrs = [\"127.0.0.0/8\"]\n[delivery]\nworkers = {INSTANCES}\nretry_schedule = [\"10ms\", \"10ms\", \"10ms\", \"10ms\", \"10ms\", \"10ms\", \"10ms\", \"10ms\"]\njitter = 0.0\n[sandbox]\nmax_concurrent_instances = {INSTANCES}\n",
+        "plugins_dir = {:?}\n[egress]\nallow_cidrs = [\"127.0.0.0/8\"]\n[delivery]\nmax_backlog = 0\nworkers = {INSTANCES}\nretry_schedule = [\"10ms\", \"10ms\", \"10ms\", \"10ms\", \"10ms\", \"10ms\", \"10ms\", \"10ms\"]\njitter = 0.0\n[sandbox]\nmax_concurrent_instances = {INSTANCES}\n",
         plugins.path().display().to_string()
     );
     let server = HeraldProcess::start(&config)?;

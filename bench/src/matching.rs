@@ -91,7 +91,7 @@ pub(crate) async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> 
     println!("matching at scale: ingest with {sizes:?} automations over {PROJECTS} projects");
     let mut base = None;
     for &size in sizes {
-        let server = HeraldProcess::start("[delivery]\nworkers = 0\n")?;
+        let server = HeraldProcess::start("[delivery]\nmax_backlog = 0\nworkers = 0\n")?;
         let client = Client::new(&server.url);
         let created = Instant::now();
         create_automations(&client, size).await?;

@@ -12,7 +12,7 @@ use crate::report::Report;
 use crate::server::{Client, HeraldProcess, cpu_time_with_children};
 
 /// The hosts' config: as in the end-to-end section.
-const CONFIG: &str = "[egress]\nallow_cidrs = [\"127.0.0.0/8\"]\n[delivery]\nworkers = 128\n[sandbox]\nmax_concurrent_instances = 256\n";
+const CONFIG: &str = "[egress]\nallow_cidrs = [\"127.0.0.0/8\"]\n[delivery]\nmax_backlog = 0\nworkers = 128\n[sandbox]\nmax_concurrent_instances = 256\n";
 
 /// The master key both hosts share.
 const MASTER_KEY: &str = "MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=";

@@ -108,7 +108,7 @@ pub(crate) async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> 
     println!(
         "run metrics: {RUNS} runs × {METRICS} metrics, 300 automations, batches of {EVENTS_PER_BATCH} events"
     );
-    let server = HeraldProcess::start("[delivery]\nworkers = 0\n")?;
+    let server = HeraldProcess::start("[delivery]\nmax_backlog = 0\nworkers = 0\n")?;
     let client = Client::new(&server.url);
     create_automations(&client).await?;
     // A first pass creates every run's state; the measured pass is the steady state.

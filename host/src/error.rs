@@ -84,6 +84,9 @@ pub enum ApiError {
     /// 503: storage cannot be written now (disk full, read-only); retry after a while.
     #[error("{0}")]
     Unavailable(String),
+    /// 503: the delivery backlog is past its bound; retry in a second.
+    #[error("{0}")]
+    Busy(String),
     /// 500: a bug or an unexpected failure; the message is logged, not returned.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -91,6 +94,9 @@ pub enum ApiError {
 
 /// The `Retry-After` (seconds) of a 503.
 pub const RETRY_UNAVAILABLE_AFTER: &str = "5";
+
+/// The `Retry-After` (seconds) of a 503 for a delivery backlog past its bound.
+pub const RETRY_BUSY_AFTER: &str = "1";
 
 impl ApiError {
     fn status_and_code(&self) -> (StatusCode, &'static str) {
@@ -105,6 +111,7 @@ impl ApiError {
             Self::PluginRefused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "plugin_refused"),
             Self::Refused(_) => (StatusCode::UNPROCESSABLE_ENTITY, "refused"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::Busy(_) => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -125,9 +132,15 @@ impl IntoResponse for ApiError {
         };
         let mut response = (status, Json(body)).into_response();
         if status == StatusCode::SERVICE_UNAVAILABLE {
+            // A backlog drains in about a second; storage comes back more slowly.
+            let after = if code == "busy" {
+                RETRY_BUSY_AFTER
+            } else {
+                RETRY_UNAVAILABLE_AFTER
+            };
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from_static(RETRY_UNAVAILABLE_AFTER),
+                axum::http::HeaderValue::from_static(after),
             );
         }
         response

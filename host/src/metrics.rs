@@ -38,6 +38,14 @@ pub struct Metrics {
     plugin_seconds: Family<ActionLabels, Histogram, fn() -> Histogram>,
     queue_depth: Gauge,
     suppressed: Counter,
+    backlog: Gauge,
+    refused: Counter,
+    pool: Family<PoolLabels, Gauge>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    state: &'static str,
 }
 
 impl Default for Metrics {
@@ -50,6 +58,24 @@ impl Default for Metrics {
         let plugin_seconds = Family::new_with_constructor(latency_histogram as fn() -> Histogram);
         let queue_depth = Gauge::default();
         let suppressed = Counter::default();
+        let backlog = Gauge::default();
+        let refused = Counter::default();
+        let pool = Family::<PoolLabels, Gauge>::default();
+        registry.register(
+            "database_connections",
+            "PostgreSQL pool connections: open, idle, the most it opens, and requests waiting for one",
+            pool.clone(),
+        );
+        registry.register(
+            "delivery_backlog",
+            "Executions due and not yet delivered (pending or running), as back-pressure last read them",
+            backlog.clone(),
+        );
+        registry.register(
+            "events_refused_backlog",
+            "Event posts answered 503 because the delivery backlog was past [delivery] max_backlog",
+            refused.clone(),
+        );
         registry.register(
             "metric_firings_suppressed",
             "Metric conditions that held inside their automation's cooldown (no execution created)",
@@ -90,6 +116,9 @@ impl Default for Metrics {
             plugin_seconds,
             queue_depth,
             suppressed,
+            backlog,
+            refused,
+            pool,
         }
     }
 }
@@ -100,6 +129,16 @@ impl Metrics {
         if count > 0 {
             self.suppressed.inc_by(count);
         }
+    }
+
+    /// The delivery backlog as last read.
+    pub fn backlog(&self, depth: i64) {
+        self.backlog.set(depth);
+    }
+
+    /// Counts an event post refused for the backlog.
+    pub fn refused_for_backlog(&self) {
+        self.refused.inc();
     }
 
     /// Counts ingested events.
@@ -142,9 +181,21 @@ impl Metrics {
             .observe(in_plugin.as_secs_f64());
     }
 
-    /// The text exposition, with the queue depth as of now.
-    pub fn render(&self, queue_depth: i64) -> String {
+    /// The text exposition, with the queue depth and the database pool as of now.
+    pub fn render(&self, queue_depth: i64, pool: Option<crate::store::PoolStatus>) -> String {
         self.queue_depth.set(queue_depth);
+        if let Some(pool) = pool {
+            for (state, value) in [
+                ("open", pool.size),
+                ("idle", pool.available),
+                ("max", pool.max_size),
+                ("waiting", pool.waiting),
+            ] {
+                self.pool
+                    .get_or_create(&PoolLabels { state })
+                    .set(value as i64);
+            }
+        }
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)
             .expect("writing to a String cannot fail");

@@ -177,6 +177,9 @@ pub async fn build(config: &Config) -> anyhow::Result<(AppState, Option<Bootstra
         launch: config.launch,
         metrics_on_api: config.metrics_listen.is_none(),
         tasks: Arc::default(),
+        backlog: Arc::new(crate::ingest::backpressure::Backlog::new(
+            config.delivery.max_backlog,
+        )),
     };
     state.reload_automations().await?;
     tracing::info!(automations = state.index.len(), "automations loaded");

@@ -1,6 +1,7 @@
 //! Day-2 operations through the real binary, with time compressed: an integration whose
 //! deliveries keep failing is disabled, what comes for it meanwhile is held, and enabling it
-//! delivers what it held in order (or discards it).
+//! delivers what it held in order (or discards it); operational events, and none raised by their
+//! own executions.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -15,7 +16,7 @@ use crate::common::{
 
 /// Delivery settings for these tests: one worker (so that order is the order of claims), one
 /// quick retry, and integrations disabled after one second of failing executions.
-const HEALTH_CONFIG: &str = r#"
+pub(crate) const HEALTH_CONFIG: &str = r#"
 [egress]
 allow_cidrs = ["127.0.0.0/8"]
 [delivery]
@@ -52,7 +53,7 @@ async fn flaky(up: Arc<AtomicBool>) -> Receiver {
 
 /// An automation sending LINK_ARTIFACT events of registry `models` through `integration`, with
 /// the version in the body.
-async fn automation(admin: &Api, name: &str, integration: &str) {
+pub(crate) async fn automation(admin: &Api, name: &str, integration: &str) {
     create_automation(
         admin,
         json!({
@@ -66,7 +67,7 @@ async fn automation(admin: &Api, name: &str, integration: &str) {
     .await;
 }
 
-fn link(version: &str) -> Value {
+pub(crate) fn link(version: &str) -> Value {
     json!({"type": "LINK_ARTIFACT", "entity": "default", "registry": "models",
            "collection": "churn", "version": version})
 }
@@ -83,7 +84,7 @@ async fn executions_of(api: &Api, event_id: &str) -> Vec<Value> {
 }
 
 /// Waits until every execution of `event_id` is in `status`; returns them.
-async fn all_in(api: &Api, event_id: &str, status: &str) -> Vec<Value> {
+pub(crate) async fn all_in(api: &Api, event_id: &str, status: &str) -> Vec<Value> {
     let what = format!("event {event_id}'s executions to be {status}");
     eventually(Duration::from_secs(15), &what, async || {
         let executions = executions_of(api, event_id).await;

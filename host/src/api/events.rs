@@ -98,6 +98,7 @@ fn batch_event_key(key: &str, index: usize) -> String {
         (status = 403, body = ErrorBody, description = "An event of another entity (to the operator's admins: a key acts in its own entity only), or of another run (to a run token)"),
         (status = 413, body = ErrorBody),
         (status = 422, body = ErrorBody, description = "An entity the key cannot see (`missing`)"),
+        (status = 503, body = ErrorBody, description = "The delivery backlog is past its bound (`busy`, `Retry-After: 1`), or storage is unavailable (`unavailable`)"),
     ),
 )]
 pub(super) async fn ingest_one(
@@ -108,6 +109,7 @@ pub(super) async fn ingest_one(
 ) -> Result<(StatusCode, Json<IngestOut>), ApiError> {
     let key = idempotency_key(&headers)?;
     let event = parse_event(body, "", &principal)?;
+    state.admit_events()?;
     let outcomes = state
         .ingest()
         .events(principal.entity.id, vec![(event, key)])
@@ -163,6 +165,7 @@ impl Batch {
         (status = 403, body = ErrorBody, description = "An event of another entity (to the operator's admins: a key acts in its own entity only), or of another run (to a run token)"),
         (status = 413, body = ErrorBody),
         (status = 422, body = ErrorBody, description = "An entity the key cannot see (`missing`)"),
+        (status = 503, body = ErrorBody, description = "The delivery backlog is past its bound (`busy`, `Retry-After: 1`), or storage is unavailable (`unavailable`)"),
     ),
 )]
 pub(super) async fn ingest_batch(
@@ -173,6 +176,7 @@ pub(super) async fn ingest_batch(
 ) -> Result<(StatusCode, Json<BatchOut>), ApiError> {
     let key = idempotency_key(&headers)?;
     let events = batch.parse(&principal, key.as_deref())?;
+    state.admit_events()?;
     let outcomes = state.ingest().events(principal.entity.id, events).await?;
     let matched: usize = outcomes.iter().map(|o| o.matched).sum();
     Ok((

@@ -88,6 +88,6 @@ pub(super) async fn exposition(State(state): State<AppState>) -> impl IntoRespon
             header::CONTENT_TYPE,
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
         )],
-        state.metrics.render(depth),
+        state.metrics.render(depth, state.store.pool_status()),
     )
 }

@@ -63,6 +63,8 @@ pub struct AppState {
     pub metrics_on_api: bool,
     /// Wakes this host's task runner: a task was created.
     pub tasks: Arc<tokio::sync::Notify>,
+    /// The delivery backlog, which event posts wait on past its bound.
+    pub backlog: Arc<crate::ingest::backpressure::Backlog>,
 }
 
 impl AppState {
@@ -77,6 +79,17 @@ impl AppState {
             refs: self.master_key.refs().clone(),
             delivery: self.delivery.clone(),
             metrics: self.metrics.clone(),
+        }
+    }
+
+    /// Refuses an event post while the delivery backlog is past its bound (counted).
+    pub fn admit_events(&self) -> Result<(), crate::error::ApiError> {
+        match self.backlog.refusal() {
+            None => Ok(()),
+            Some(why) => {
+                self.metrics.refused_for_backlog();
+                Err(crate::error::ApiError::Busy(why))
+            }
         }
     }
 

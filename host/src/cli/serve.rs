@@ -106,6 +106,11 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         state.launch.max_attempts,
     ));
     let silent = tokio::spawn(crate::ingest::liveness::report_silent_runs(state.ingest()));
+    let backlog = tokio::spawn(crate::ingest::backpressure::watch_backlog(
+        state.store.clone(),
+        state.backlog.clone(),
+        state.metrics.clone(),
+    ));
     let tasks = tokio::spawn(crate::tasks::run_tasks(
         state.store.clone(),
         state.delivery.clone(),
@@ -125,6 +130,7 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         .context("serving the API")?;
     purge.abort();
     tasks.abort();
+    backlog.abort();
     silent.abort();
     sweep.abort();
     if let Some(metrics) = metrics {

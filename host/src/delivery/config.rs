@@ -44,6 +44,11 @@ pub struct DeliveryConfig {
     /// The attempt whose transient failure raises `EXECUTION_FAILING` for its execution (and
     /// whose execution's later success raises `EXECUTION_RECOVERED`).
     pub failing_after_attempts: u32,
+    /// Executions due and not yet delivered (pending or running) past which event posts are
+    /// answered 503 with `Retry-After: 1`, so that at the maximum rate latency stays bounded
+    /// (at about the bound ÷ the delivery rate) instead of the backlog growing without limit.
+    /// 0 = no bound.
+    pub max_backlog: u64,
 }
 
 impl Default for DeliveryConfig {
@@ -69,6 +74,7 @@ impl Default for DeliveryConfig {
             nice: DEFAULT_NICE,
             disable_after: Duration::from_secs(5 * 24 * 3600),
             failing_after_attempts: 3,
+            max_backlog: 10_000,
         }
     }
 }

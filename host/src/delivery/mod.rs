@@ -2,6 +2,7 @@
 //! signatures and redaction.
 
 pub mod attempt;
+mod backoff;
 pub mod config;
 pub mod credentials;
 pub mod egress;

@@ -11,6 +11,7 @@ use anyhow::Context as _;
 use tokio::sync::{Semaphore, mpsc, watch};
 
 use super::attempt::Deliverer;
+use super::backoff::Backoff;
 use super::config::{DeliveryConfig, next_retry};
 use super::handoff::{DeliveryLink, Reservation};
 use super::operational::{Operational, OperationalSink};
@@ -107,6 +108,7 @@ impl Dispatcher {
             owner: owner.clone(),
             link,
             operational,
+            in_flight: Default::default(),
         };
         let runtime = delivery_runtime(run_nice)?;
         let task = runtime.spawn(run.claim_loop(stopped, handed));
@@ -147,6 +149,9 @@ struct Run {
     owner: String,
     link: DeliveryLink,
     operational: Arc<dyn OperationalSink>,
+    /// The executions this process holds (waiting for a slot or being attempted): after a
+    /// database failure, this process's other claims were lost with their answers.
+    in_flight: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// An execution waiting for a slot, with its reservation when an ingest handed it over.
@@ -178,7 +183,9 @@ impl Run {
                 let (execution, reservation) = waiting.pop_front().expect("not empty");
                 let run = run.clone();
                 tasks.spawn(async move {
+                    let id = execution.id.to_string();
                     run.deliver(execution).await;
+                    run.in_flight.lock().expect("not poisoned").remove(&id);
                     drop(reservation);
                     drop(permit);
                 });
@@ -195,11 +202,13 @@ impl Run {
                     .await
                 {
                     Ok(claimed) => {
-                        if store_backoff.recovered() {
+                        if let Some(failed_at) = store_backoff.recovered() {
                             tracing::info!("claiming executions works again");
+                            run.release_lost_claims(failed_at + lease_ms).await;
                         }
                         // A full claim: there may be more.
                         look = claimed.len() == free;
+                        run.track(claimed.iter().map(|c| &c.id));
                         waiting.extend(claimed.into_iter().map(|c| (c, None)));
                     }
                     Err(error) => {
@@ -227,6 +236,7 @@ impl Run {
                 _ = run.link.woken() => look = true,
                 _ = tokio::time::sleep_until(next_look), if !look => look = true,
                 Some((execution, reservation)) = handed.recv() => {
+                    run.track([&execution.id]);
                     waiting.push_back((execution, Some(reservation)))
                 }
                 Some(_) = tasks.join_next(), if !tasks.is_empty() => {}
@@ -333,6 +343,44 @@ impl Run {
 }
 
 impl Run {
+    /// Notes executions this process now holds.
+    fn track<'a>(&self, ids: impl IntoIterator<Item = &'a crate::ids::ExecutionId>) {
+        let mut in_flight = self.in_flight.lock().expect("not poisoned");
+        in_flight.extend(ids.into_iter().map(ToString::to_string));
+    }
+
+    /// After a database failure: this process's claims made before it (their lease ends by
+    /// `leased_until_at_most_ms`) that it does not hold were lost with their answers (a claim
+    /// or an ingest committed, its answer not received). Due again now, not when their lease
+    /// lapses.
+    async fn release_lost_claims(&self, leased_until_at_most_ms: i64) {
+        let in_flight: Vec<String> = self
+            .in_flight
+            .lock()
+            .expect("not poisoned")
+            .iter()
+            .cloned()
+            .collect();
+        match self
+            .deliverer
+            .store
+            .release_lost_claims(&self.owner, leased_until_at_most_ms, in_flight)
+            .await
+        {
+            Ok(0) => {}
+            Ok(released) => {
+                tracing::warn!(
+                    released,
+                    "claims lost in the database failure are due again"
+                );
+                self.link.wake();
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not re-check this host's claims; their lease brings them back")
+            }
+        }
+    }
+
     /// Gives the claim back, held while its integration stays disabled.
     async fn hold(&self, execution: &Claimed, integration: &str) {
         let store = &self.deliverer.store;
@@ -418,54 +466,5 @@ impl Run {
                 tracing::warn!(integration, %error, "could not count a failed delivery against its integration")
             }
         }
-    }
-}
-
-/// Exponential backoff for store faults: 100 ms doubling to 10 s.
-#[derive(Debug, Default)]
-struct Backoff {
-    failures: u32,
-}
-
-impl Backoff {
-    const FIRST: Duration = Duration::from_millis(100);
-    const MAX: Duration = Duration::from_secs(10);
-
-    /// Counts a failure; returns how long to wait before trying again.
-    fn failed(&mut self) -> Duration {
-        self.failures += 1;
-        Self::FIRST
-            .saturating_mul(1 << (self.failures - 1).min(10))
-            .min(Self::MAX)
-    }
-
-    /// Whether the failure just counted was the first of a run (the one to log).
-    fn first_failure(&self) -> bool {
-        self.failures == 1
-    }
-
-    /// Counts a success; true when it ends a run of failures.
-    fn recovered(&mut self) -> bool {
-        std::mem::take(&mut self.failures) > 0
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn store_backoff_doubles_to_a_cap_and_resets() {
-        let mut backoff = Backoff::default();
-        assert_eq!(backoff.failed(), Duration::from_millis(100));
-        assert!(backoff.first_failure());
-        assert_eq!(backoff.failed(), Duration::from_millis(200));
-        assert!(!backoff.first_failure());
-        for _ in 0..20 {
-            assert!(backoff.failed() <= Duration::from_secs(10));
-        }
-        assert_eq!(backoff.failed(), Duration::from_secs(10));
-        assert!(backoff.recovered());
-        assert!(!backoff.recovered());
     }
 }

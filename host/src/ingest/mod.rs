@@ -4,6 +4,7 @@
 //! event in one transaction, and handed to the local dispatcher. The HTTP layer parses and
 //! authorises; this does the rest.
 
+pub mod backpressure;
 pub mod liveness;
 mod operational;
 

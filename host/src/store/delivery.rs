@@ -134,9 +134,21 @@ super::interface! {
         /// `owner`): due again at once. On SQLite, where one host owns the file, every claim not
         /// `owner`'s is such a claim.
         async fn recover_abandoned(&self, host: &str, owner: &str) -> Result<usize, StoreError>;
+        /// Claims of `owner` whose lease ends by `leased_until_at_most_ms` (made before a database
+        /// failure) that are not among `in_flight`: claims whose answer a database failure lost,
+        /// so that nothing of this process delivers them. Due again at once.
+        async fn release_lost_claims(
+            &self,
+            owner: &str,
+            leased_until_at_most_ms: i64,
+            in_flight: Vec<String>,
+        ) -> Result<usize, StoreError>;
         /// Puts a finished execution back on the queue. Conflict when it is still in progress.
         async fn retry_execution(&self, entity_id: i64, id: &ExecutionId) -> Result<(), StoreError>;
         /// Executions not yet settled (pending, retrying or running), for the queue-depth metric.
         async fn queue_depth(&self) -> Result<i64, StoreError>;
+        /// Executions due and not yet delivered (pending or running): the backlog ingest's
+        /// back-pressure bounds.
+        async fn backlog(&self) -> Result<i64, StoreError>;
     }
 }

@@ -37,6 +37,19 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+/// A connection pool's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections open.
+    pub size: usize,
+    /// The most it opens.
+    pub max_size: usize,
+    /// Open and idle.
+    pub available: usize,
+    /// Requests waiting for one.
+    pub waiting: usize,
+}
+
 /// Why a store operation failed. Callers branch on `NotFound` and `Conflict`.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -58,6 +71,9 @@ pub enum StoreError {
     /// A stored JSON document does not parse (a bug or a corrupted file).
     #[error("corrupt stored document: {0}")]
     Corrupt(String),
+    /// The database did not answer in time (a frozen server): a write's outcome is unknown.
+    #[error("{0}")]
+    TimedOut(String),
     /// The batch this write was in failed to commit: the write did not happen.
     #[error("commit failed: {0}")]
     CommitFailed(String),
@@ -85,14 +101,18 @@ impl StoreError {
     /// commit landed). A SQLite write that failed, or a request that never got a connection,
     /// stored nothing.
     pub fn outcome_unknown(&self) -> bool {
-        matches!(self, Self::Postgres(error) if postgres::unavailable(error))
+        match self {
+            Self::TimedOut(_) => true,
+            Self::Postgres(error) => postgres::unavailable(error),
+            _ => false,
+        }
     }
 
     /// Whether the failure is the storage's state rather than the request: callers answer 503
     /// and retry later instead of reporting a bug.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            Self::Unavailable(_) | Self::Closed => true,
+            Self::Unavailable(_) | Self::TimedOut(_) | Self::Closed => true,
             Self::Sqlite(error) => sqlite::unavailable(error),
             Self::Postgres(error) => postgres::unavailable(error),
             _ => false,
@@ -256,6 +276,14 @@ impl Store {
     /// this reads as it did before the cache read the store.
     pub fn credentials_generation(&self) -> u64 {
         self.shared.credentials_generation.load(Ordering::Acquire)
+    }
+
+    /// The PostgreSQL connection pool as it stands (`None` on SQLite, which has no pool).
+    pub fn pool_status(&self) -> Option<PoolStatus> {
+        match &self.backend {
+            Backend::Sqlite(_) => None,
+            Backend::Postgres(backend) => Some(backend.pool_status()),
+        }
     }
 
     /// The writer's counters.

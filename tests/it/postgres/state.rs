@@ -111,6 +111,83 @@ async fn a_database_restarted_under_load_costs_503s_and_no_acknowledged_event() 
     drop(postgres);
 }
 
+/// A frozen database (every one of its processes stopped) costs 503s within their bound, a
+/// ready endpoint that says so and metrics that still answer; once it thaws, posts are taken.
+#[tokio::test]
+async fn a_frozen_database_costs_503s_within_their_bound_not_hung_requests() {
+    let directory = std::env::temp_dir().join(format!("herald-frozen-pg-{}", std::process::id()));
+    let postgres = pgtemp::PgServer::start(&directory, pgtemp::Tuning::Fast).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let server = host(
+        dir.path(),
+        "frozen",
+        &postgres.url("postgres"),
+        FAST_DELIVERY_CONFIG,
+    );
+    let admin = server.admin();
+    post_event(&admin, &link("frozen", "v0")).await;
+    assert_eq!(server.anonymous().get("/readyz").await.0, 200);
+    let metrics = crate::common::metrics_text(&server).await;
+    for state in ["open", "idle", "max", "waiting"] {
+        let line = format!("herald_database_connections{{state=\"{state}\"}}");
+        assert!(metrics.contains(&line), "{line} in {metrics}");
+    }
+
+    let pid = postgres.pid().unwrap().to_string();
+    let signal = |which: &str| {
+        // The server and every backend it forked: a frozen machine, not a stopped service.
+        let children = std::process::Command::new("pkill")
+            .args([which, "-P", &pid])
+            .status();
+        let server = std::process::Command::new("kill")
+            .args([which, &pid])
+            .status();
+        assert!(server.unwrap().success() && children.is_ok());
+    };
+    signal("-STOP");
+    // Thawed whatever happens below, so that the test never leaves a stopped server behind.
+    struct Thaw<'a>(&'a dyn Fn(&str));
+    impl Drop for Thaw<'_> {
+        fn drop(&mut self) {
+            (self.0)("-CONT");
+        }
+    }
+    let thaw = Thaw(&signal);
+    let started = std::time::Instant::now();
+    let (status, body) = admin.post("/v1/events", &link("frozen", "v1")).await;
+    let took = started.elapsed();
+    assert_eq!(status, 503, "{body}");
+    assert!(took < Duration::from_secs(12), "answered after {took:?}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Idempotency-Key"),
+        "{body}"
+    );
+    let started = std::time::Instant::now();
+    assert_eq!(server.anonymous().get("/readyz").await.0, 503);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let started = std::time::Instant::now();
+    let metrics = crate::common::metrics_text(&server).await;
+    assert!(metrics.contains("herald_queue_depth"), "{metrics}");
+    assert!(started.elapsed() < Duration::from_secs(12));
+
+    drop(thaw);
+    eventually(
+        Duration::from_secs(30),
+        "posts taken again",
+        async || match admin.post("/v1/events", &link("frozen", "v2")).await {
+            (202, _) => Ok(()),
+            (status, body) => Err(format!("{status} {body}")),
+        },
+    )
+    .await;
+    assert_eq!(server.anonymous().get("/readyz").await.0, 200);
+    drop(server);
+    drop(postgres);
+}
+
 /// A host started while its database is down waits for it, says so, and serves once it is up.
 #[tokio::test]
 async fn a_host_started_before_its_database_waits_for_it() {

@@ -413,3 +413,30 @@ contract!(
         assert_eq!(store.list_tasks(team.id, 10).await.unwrap().len(), 1);
     }
 );
+
+contract!(
+    /// Claims lost in a database failure: an owner's claims made before it that it does not
+    /// hold are due again; those it holds, those made since, and other owners' are kept.
+    lost_claims_are_released,
+    |store: Store| async move {
+        let (team, _) = store.create_entity("team", "hk_team-0123456789".into()).await.unwrap();
+        let executions: Vec<NewExecution> =
+            (0..3).map(|_| execution("aut_a", ExecutionStatus::Pending)).collect();
+        store.ingest(team.id, vec![stored(event("r1"), None, executions)], None).await.unwrap();
+        let mut claimed = store.claim_due("h1.1", 60_000, 3).await.unwrap();
+        claimed.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+        let held = vec![claimed[0].id.to_string()];
+        let before = unix_millis() + 60_000;
+        // Made since the failure (its lease ends later): kept.
+        assert_eq!(store.release_lost_claims("h1.1", before - 120_000, held.clone()).await.unwrap(), 0);
+        assert_eq!(store.release_lost_claims("h2.1", before, Vec::new()).await.unwrap(), 0, "not its claims");
+        assert_eq!(store.release_lost_claims("h1.1", before, held).await.unwrap(), 2);
+        let kept = store.execution(team.id, &claimed[0].id).await.unwrap();
+        assert_eq!(kept.status, ExecutionStatus::Running);
+        for lost in &claimed[1..] {
+            let lost = store.execution(team.id, &lost.id).await.unwrap();
+            assert_eq!(lost.status, ExecutionStatus::Retrying);
+        }
+        assert_eq!(store.claim_due("h1.1", 60_000, 3).await.unwrap().len(), 2, "due again at once");
+    }
+);

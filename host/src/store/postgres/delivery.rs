@@ -224,6 +224,28 @@ impl DeliveryStore for Postgres {
         .await
     }
 
+    async fn release_lost_claims(
+        &self,
+        owner: &str,
+        leased_until_at_most_ms: i64,
+        in_flight: Vec<String>,
+    ) -> Result<usize, StoreError> {
+        self.transaction(async |tx| {
+            Ok(count(
+                execute(
+                    tx,
+                    "UPDATE executions SET status = 'retrying', lease_owner = NULL, lease_until = NULL,
+                     next_attempt_at = $3, status_reason = 'claim lost in a database failure', updated_at = $4
+                     WHERE status = 'running' AND lease_owner = $1 AND lease_until <= $2
+                       AND NOT (id = ANY($5))",
+                    &[&owner, &leased_until_at_most_ms, &unix_millis(), &now_rfc3339(), &in_flight],
+                )
+                .await?,
+            ))
+        })
+        .await
+    }
+
     async fn retry_execution(&self, entity_id: i64, id: &ExecutionId) -> Result<(), StoreError> {
         self.transaction(async |tx| {
             let row = tx
@@ -257,6 +279,16 @@ impl DeliveryStore for Postgres {
         Ok(self
             .query_opt(
                 "SELECT COUNT(*) FROM executions WHERE status IN ('pending', 'retrying', 'running')",
+                &[],
+            )
+            .await?
+            .map_or(0, |r| r.get(0)))
+    }
+
+    async fn backlog(&self) -> Result<i64, StoreError> {
+        Ok(self
+            .query_opt(
+                "SELECT COUNT(*) FROM executions WHERE status IN ('pending', 'running')",
                 &[],
             )
             .await?

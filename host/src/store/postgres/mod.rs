@@ -38,6 +38,23 @@ use super::{Shared, StoreError};
 /// with 503: a database that is down must not hold requests for the client's whole timeout.
 const POOL_WAIT: Duration = Duration::from_secs(5);
 
+/// How long one statement or transaction may take before it fails with 503: a frozen database
+/// must not hold requests, `/readyz` or `/metrics` for the client's whole timeout. (Waits that
+/// are meant to be long, a run lock held by another host, do not go through this bound.)
+const STATEMENT_WAIT: Duration = Duration::from_secs(5);
+
+/// `work`, failed with `TimedOut` past [`STATEMENT_WAIT`] (dropping it: the connection is let
+/// go, and a transaction's rollback sent, by the driver).
+async fn bounded<T>(work: impl Future<Output = Result<T, StoreError>>) -> Result<T, StoreError> {
+    tokio::time::timeout(STATEMENT_WAIT, work)
+        .await
+        .unwrap_or_else(|_| {
+            Err(StoreError::TimedOut(format!(
+                "the database did not answer within {STATEMENT_WAIT:?}"
+            )))
+        })
+}
+
 /// The PostgreSQL database. Cheap to clone.
 #[derive(Clone)]
 pub(super) struct Postgres {
@@ -99,6 +116,17 @@ impl Postgres {
         Ok(store)
     }
 
+    /// The pool as it stands.
+    pub(super) fn pool_status(&self) -> super::PoolStatus {
+        let status = self.pool.status();
+        super::PoolStatus {
+            size: status.size,
+            max_size: status.max_size,
+            available: status.available,
+            waiting: status.waiting,
+        }
+    }
+
     /// A pooled connection; `Unavailable` when the database cannot be reached.
     pub(super) async fn client(&self) -> Result<Object, StoreError> {
         self.pool.get().await.map_err(|e| match e {
@@ -112,10 +140,14 @@ impl Postgres {
         &self,
         work: impl AsyncFnOnce(&Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let mut client = self.client().await?;
-        let tx = client.transaction().await?;
-        let value = work(&tx).await?;
-        tx.commit().await?;
+        let value = bounded(async {
+            let mut client = self.client().await?;
+            let tx = client.transaction().await?;
+            let value = work(&tx).await?;
+            tx.commit().await?;
+            Ok(value)
+        })
+        .await?;
         self.committed(1);
         Ok(value)
     }
@@ -126,9 +158,12 @@ impl Postgres {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, StoreError> {
-        let client = self.client().await?;
-        let statement = client.prepare_cached(sql).await?;
-        Ok(client.query(&statement, params).await?)
+        bounded(async {
+            let client = self.client().await?;
+            let statement = client.prepare_cached(sql).await?;
+            Ok(client.query(&statement, params).await?)
+        })
+        .await
     }
 
     /// The row of one (cached) statement, if any.
@@ -137,9 +172,12 @@ impl Postgres {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, StoreError> {
-        let client = self.client().await?;
-        let statement = client.prepare_cached(sql).await?;
-        Ok(client.query_opt(&statement, params).await?)
+        bounded(async {
+            let client = self.client().await?;
+            let statement = client.prepare_cached(sql).await?;
+            Ok(client.query_opt(&statement, params).await?)
+        })
+        .await
     }
 
     /// Counts an acknowledged write (for the writes/commits counters the SQLite writer keeps).

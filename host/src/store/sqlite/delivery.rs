@@ -208,6 +208,24 @@ impl DeliveryStore for Sqlite {
         .await
     }
 
+    async fn release_lost_claims(
+        &self,
+        owner: &str,
+        leased_until_at_most_ms: i64,
+        in_flight: Vec<String>,
+    ) -> Result<usize, StoreError> {
+        let owner = owner.to_string();
+        let in_flight = serde_json::to_string(&in_flight).expect("strings serialise");
+        self.write(move |tx| {
+            Ok(tx.prepare_cached("UPDATE executions SET status = 'retrying', lease_owner = NULL, lease_until = NULL,
+                 next_attempt_at = ?3, status_reason = 'claim lost in a database failure', updated_at = ?4
+                 WHERE status = 'running' AND lease_owner = ?1 AND lease_until <= ?2
+                   AND id NOT IN (SELECT value FROM json_each(?5))")?
+                .execute(params![owner, leased_until_at_most_ms, unix_millis(), now_rfc3339(), in_flight])?)
+        })
+        .await
+    }
+
     async fn retry_execution(&self, entity_id: i64, id: &ExecutionId) -> Result<(), StoreError> {
         let id = id.to_string();
         self.write(move |tx| {
@@ -239,6 +257,13 @@ impl DeliveryStore for Sqlite {
     async fn queue_depth(&self) -> Result<i64, StoreError> {
         self.read(|c| {
             Ok(c.query_row("SELECT COUNT(*) FROM executions WHERE status IN ('pending', 'retrying', 'running')", [], |r| r.get(0))?)
+        })
+        .await
+    }
+
+    async fn backlog(&self) -> Result<i64, StoreError> {
+        self.read(|c| {
+            Ok(c.query_row("SELECT (SELECT COUNT(*) FROM executions WHERE status = 'pending') + (SELECT COUNT(*) FROM executions WHERE status = 'running')", [], |r| r.get(0))?)
         })
         .await
     }
