@@ -57,6 +57,8 @@ pub struct Config {
     pub delivery: DeliveryConfig,
     /// Run-metric automations: runs kept in memory, retention of stored samples.
     pub run_metrics: RunMetricsConfig,
+    /// How long the history (events, executions, attempts) is kept.
+    pub retention: crate::retention::RetentionConfig,
     /// Launch queues.
     pub launch: LaunchConfig,
     /// Runs reported from training code: when a silent one counts as crashed.
@@ -92,6 +94,7 @@ impl Default for Config {
             egress: EgressConfig::default(),
             delivery: DeliveryConfig::default(),
             run_metrics: RunMetricsConfig::default(),
+            retention: Default::default(),
             runs: Default::default(),
             launch: LaunchConfig::default(),
         }

@@ -22,6 +22,7 @@ mod plugin_scaffold; // `herald plugin new` for Rust, Python and JavaScript
 mod plugin_walkthrough; // the README's "Writing a plugin" walkthrough, literally
 mod plugins; // the built-in Slack, Teams, GitHub dispatch and no-op plugins
 mod postgres; // several hosts on one PostgreSQL database, and its faults
+mod retention; // old history purged, the database shrinking
 mod run_liveness; // silent runs reported crashed
 mod run_metrics; // threshold, change and z-score conditions
 mod run_property; // random runs against an independent evaluation

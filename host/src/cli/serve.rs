@@ -124,11 +124,16 @@ pub(super) async fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
         state.store.clone(),
         config.run_metrics.clone(),
     ));
+    let history = tokio::spawn(crate::retention::purge_history(
+        state.store.clone(),
+        config.retention.clone(),
+    ));
     axum::serve(listener, router(state))
         .with_graceful_shutdown(shutdown_signal())
         .await
         .context("serving the API")?;
     purge.abort();
+    history.abort();
     tasks.abort();
     backlog.abort();
     silent.abort();

@@ -168,6 +168,14 @@ super::interface! {
         /// windows: each catches up with the samples the others stored, evaluates, stores, then
         /// releases). Nothing to take on SQLite, where one host owns the file.
         async fn lock_runs(&self, runs: Vec<String>) -> Result<RunLock, StoreError>;
+        /// Deletes up to `limit` events created before `before_id` (event ids are UUIDv7: an id
+        /// floor is a time) whose executions have all finished, with those executions and their
+        /// attempts; returns how many events went. Events with an execution still to deliver
+        /// (pending, running, retrying, held) stay.
+        async fn purge_history(&self, before_id: String, limit: usize) -> Result<usize, StoreError>;
+        /// Gives the space purges freed back to the filesystem (SQLite: an incremental vacuum
+        /// and a truncating checkpoint; PostgreSQL reuses it by itself).
+        async fn reclaim_space(&self) -> Result<(), StoreError>;
         /// Deletes up to `limit` stored metric samples received before `before` (RFC 3339) that
         /// fired nothing; returns how many went.
         async fn purge_run_samples(

@@ -440,3 +440,32 @@ contract!(
         assert_eq!(store.claim_due("h1.1", 60_000, 3).await.unwrap().len(), 2, "due again at once");
     }
 );
+
+contract!(
+    /// History retention: events before the cutoff go with their executions and attempts once
+    /// every execution of theirs has finished, a bounded number per call; the others stay.
+    history_is_purged_once_finished,
+    |store: Store| async move {
+        let (team, _) = store.create_entity("team", "hk_team-0123456789".into()).await.unwrap();
+        let done = execution("aut_a", ExecutionStatus::Succeeded);
+        let live = execution("aut_a", ExecutionStatus::Pending);
+        let live_id = live.id.clone();
+        let events = vec![
+            stored(event("r1"), None, vec![done]),
+            stored(event("r2"), None, vec![live]),
+            stored(event("r3"), None, Vec::new()),
+        ];
+        let outcomes = store.ingest(team.id, events, None).await.unwrap();
+        assert_eq!(store.purge_history(ExecutionId::floor_at(0), 10).await.unwrap(), 0, "nothing that old");
+        let later = ExecutionId::floor_at(unix_millis() + 1_000);
+        assert_eq!(store.purge_history(later.clone(), 1).await.unwrap(), 1, "at most the limit");
+        assert_eq!(store.purge_history(later.clone(), 10).await.unwrap(), 1);
+        assert_eq!(store.purge_history(later, 10).await.unwrap(), 0);
+        store.reclaim_space().await.unwrap();
+        let kept = store.execution(team.id, &live_id).await.unwrap();
+        assert_eq!(kept.status, ExecutionStatus::Pending, "an event still to deliver stays");
+        not_found(store.event(team.id, &outcomes[0].event_id).await);
+        not_found(store.event(team.id, &outcomes[2].event_id).await);
+        assert!(store.event(team.id, &outcomes[1].event_id).await.is_ok());
+    }
+);

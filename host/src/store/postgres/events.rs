@@ -8,7 +8,7 @@ use deadpool_postgres::Transaction;
 use serde_json::Value;
 use tokio_postgres::Row;
 
-use super::{Postgres, count, execute};
+use super::{Postgres, count, execute, query};
 use crate::ids::{AutomationId, EventId, ExecutionId};
 use crate::model::automation::RateLimit;
 use crate::model::event::Event;
@@ -251,6 +251,48 @@ impl EventStore for Postgres {
             client.execute(&statement, &[run]).await?;
         }
         Ok(lock)
+    }
+
+    async fn purge_history(&self, before_id: String, limit: usize) -> Result<usize, StoreError> {
+        self.transaction(async |tx| {
+            let ids: Vec<String> = query(
+                tx,
+                "SELECT id FROM events e WHERE id < $1
+                   AND NOT EXISTS (SELECT 1 FROM executions x WHERE x.event_id = e.id
+                                   AND x.status IN ('pending', 'running', 'retrying', 'held'))
+                 ORDER BY id LIMIT $2 FOR UPDATE SKIP LOCKED",
+                &[&before_id, &(limit as i64)],
+            )
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+            if ids.is_empty() {
+                return Ok(0);
+            }
+            execute(
+                tx,
+                "DELETE FROM attempts WHERE execution_id IN (
+                     SELECT id FROM executions WHERE event_id = ANY($1))",
+                &[&ids],
+            )
+            .await?;
+            execute(
+                tx,
+                "DELETE FROM executions WHERE event_id = ANY($1)",
+                &[&ids],
+            )
+            .await?;
+            Ok(count(
+                execute(tx, "DELETE FROM events WHERE id = ANY($1)", &[&ids]).await?,
+            ))
+        })
+        .await
+    }
+
+    async fn reclaim_space(&self) -> Result<(), StoreError> {
+        // Autovacuum makes deleted rows' space reusable: the tables stop growing.
+        Ok(())
     }
 
     async fn purge_run_samples(&self, before: String, limit: usize) -> Result<usize, StoreError> {

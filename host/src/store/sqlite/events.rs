@@ -134,6 +134,49 @@ impl EventStore for Sqlite {
         Ok(RunLock::default())
     }
 
+    async fn purge_history(&self, before_id: String, limit: usize) -> Result<usize, StoreError> {
+        self.write(move |tx| {
+            let ids: Vec<String> = tx
+                .prepare_cached(
+                    "SELECT id FROM events WHERE id < ?1
+                       AND NOT EXISTS (SELECT 1 FROM executions x WHERE x.event_id = events.id
+                                       AND x.status IN ('pending', 'running', 'retrying', 'held'))
+                     ORDER BY id LIMIT ?2",
+                )?
+                .query_map(params![before_id, limit as i64], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            if ids.is_empty() {
+                return Ok(0);
+            }
+            let ids = serde_json::to_string(&ids).expect("strings serialise");
+            tx.execute(
+                "DELETE FROM attempts WHERE execution_id IN (
+                     SELECT id FROM executions WHERE event_id IN (SELECT value FROM json_each(?1)))",
+                [&ids],
+            )?;
+            tx.execute(
+                "DELETE FROM executions WHERE event_id IN (SELECT value FROM json_each(?1))",
+                [&ids],
+            )?;
+            Ok(tx.execute("DELETE FROM events WHERE id IN (SELECT value FROM json_each(?1))", [&ids])?)
+        })
+        .await
+    }
+
+    async fn reclaim_space(&self) -> Result<(), StoreError> {
+        // Pages freed by purges leave the file (a database created with incremental
+        // auto-vacuum; an older one reuses them instead), then the WAL is cut back.
+        self.write(|tx| {
+            let mut vacuum = tx.prepare("PRAGMA incremental_vacuum")?;
+            let mut steps = vacuum.query([])?;
+            while steps.next()?.is_some() {}
+            Ok(())
+        })
+        .await?;
+        self.truncate_wal();
+        Ok(())
+    }
+
     async fn purge_run_samples(&self, before: String, limit: usize) -> Result<usize, StoreError> {
         self.write(move |tx| {
             Ok(tx.execute(

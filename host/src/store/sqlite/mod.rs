@@ -186,6 +186,7 @@ struct Inner {
     shared: Arc<Shared>,
     writer: Mutex<Option<mpsc::Sender<Box<dyn Job>>>>,
     readers: Mutex<Vec<Connection>>,
+    checkpoints: Arc<CheckpointSignal>,
 }
 
 impl Sqlite {
@@ -211,6 +212,7 @@ impl Sqlite {
         let writer_shared = shared.clone();
         let signal = Arc::new(CheckpointSignal::default());
         let checkpoint_signal = signal.clone();
+        let checkpoints = signal.clone();
         std::thread::Builder::new()
             .name("herald-store-checkpoint".into())
             .spawn(move || checkpoint_loop(checkpointer, &checkpoint_signal))
@@ -227,6 +229,7 @@ impl Sqlite {
             shared,
             writer: Mutex::new(Some(sender)),
             readers: Mutex::new(Vec::new()),
+            checkpoints,
         });
         Ok(Self { inner })
     }
@@ -265,6 +268,11 @@ impl Sqlite {
         let result = self.write(work).await;
         self.bump_credentials();
         result
+    }
+
+    /// Asks the checkpointer to cut the WAL back to nothing.
+    pub(super) fn truncate_wal(&self) {
+        self.inner.checkpoints.truncate();
     }
 
     /// Ages every cached credential (a write changed what they were read from).
@@ -311,7 +319,9 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
     let mut connection = Connection::open_with_flags(path, flags)?;
     connection.busy_handler(Some(wait_for_lock))?;
     if !read_only {
-        connection.execute_batch("PRAGMA journal_mode = WAL;")?;
+        // Incremental auto-vacuum takes effect on a database created now (before its first
+        // table): pages a purge frees can then leave the file. An older file keeps reusing them.
+        connection.execute_batch("PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL;")?;
     }
     connection.execute_batch("PRAGMA foreign_keys = ON;")?;
     Ok(connection)
@@ -396,10 +406,11 @@ const CHECKPOINT_SPACING: std::time::Duration = std::time::Duration::from_millis
 /// WAL pages beyond which the checkpointer restarts the WAL (64 MiB of 4 KiB pages).
 const WAL_RESTART_FRAMES: i64 = 16_384;
 
-/// Commits not yet checkpointed, and whether the writer has stopped.
+/// Commits not yet checkpointed, whether the writer has stopped, and whether the next
+/// checkpoint is to cut the WAL back to nothing (after a purge freed space).
 #[derive(Default)]
 struct CheckpointSignal {
-    state: Mutex<(u64, bool)>,
+    state: Mutex<(u64, bool, bool)>,
     changed: Condvar,
 }
 
@@ -417,14 +428,23 @@ impl CheckpointSignal {
         self.changed.notify_one();
     }
 
-    /// Waits for commits to checkpoint; false once the writer stopped.
-    fn wait(&self) -> bool {
+    /// Asks the next checkpoint to truncate the WAL.
+    fn truncate(&self) {
+        let mut state = self.state.lock().expect("not poisoned");
+        state.2 = true;
+        state.0 += 1;
+        self.changed.notify_one();
+    }
+
+    /// Waits for commits to checkpoint; `None` once the writer stopped, else whether to
+    /// truncate the WAL.
+    fn wait(&self) -> Option<bool> {
         let mut state = self.state.lock().expect("not poisoned");
         while state.0 == 0 && !state.1 {
             state = self.changed.wait(state).expect("not poisoned");
         }
         state.0 = 0;
-        !state.1
+        (!state.1).then(|| std::mem::take(&mut state.2))
     }
 }
 
@@ -436,7 +456,13 @@ fn checkpoint_loop(connection: Connection, signal: &CheckpointSignal) {
             r.get::<_, i64>(1)
         })
     };
-    while signal.wait() {
+    while let Some(truncate) = signal.wait() {
+        if truncate {
+            if let Err(error) = checkpoint("TRUNCATE") {
+                tracing::warn!(%error, "truncating the WAL failed; the next purge tries again");
+            }
+            continue;
+        }
         match checkpoint("PASSIVE") {
             // Under unbroken load a passive checkpoint never catches up with the writer, so the
             // WAL never starts over and would grow without end: now and then, hold the writer
