@@ -173,3 +173,17 @@ def test_a_send_answered_503_is_sent_again_with_the_same_idempotency_key() -> No
         assert len(keys) == 3 and len(set(keys)) == 1 and keys[0].startswith("py-"), keys
     finally:
         host.stop()
+
+
+def test_every_execution_is_read_page_by_page(admin: Herald) -> None:
+    """A history larger than a page is read whole, each execution once, newest first."""
+    automation = admin.create_automation({
+        "name": unique("pages"), "scope": {"type": "registry", "registry": "paged"},
+        "event": {"type": "LINK_ARTIFACT"}, "action": {"type": "no-op"},
+    })
+    events = [{"type": "LINK_ARTIFACT", "entity": "default", "registry": "paged",
+               "collection": "c", "version": f"v{i}"} for i in range(25)]
+    admin.send_events(events)
+    ids = [e.id for e in admin.all_executions(automation.id, page_size=10)]
+    assert len(ids) == 25 and len(set(ids)) == 25, ids
+    assert ids == sorted(ids, reverse=True)

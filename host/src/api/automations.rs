@@ -13,7 +13,7 @@ use utoipa_axum::routes;
 use super::auth::Principal;
 use super::executions::{ExecutionsOut, HistoryFilter};
 use super::json::JsonBody;
-use super::{AppState, shown, store_error, to_completion};
+use super::{AppState, store_error, to_completion};
 use crate::automations::validate::{Refusal, validate};
 use crate::automations::{Automation, AutomationInput, AutomationPatch, TriggerKind};
 use crate::error::{ApiError, ErrorBody};
@@ -235,7 +235,9 @@ pub(super) async fn executions(
     Path(id): Path<AutomationId>,
     Query(filter): Query<HistoryFilter>,
 ) -> Result<Json<ExecutionsOut>, ApiError> {
-    let query = filter.parse(Some(id.clone()))?;
+    let mut query = filter.parse(Some(id.clone()))?;
+    let limit = query.limit;
+    query.limit += 1;
     let executions = state
         .store
         .executions(principal.entity.id, query)
@@ -249,8 +251,7 @@ pub(super) async fn executions(
             .await
             .map_err(store_error)?;
     }
-    let executions = executions.into_iter().map(|e| shown(&state, e)).collect();
-    Ok(Json(ExecutionsOut { executions }))
+    Ok(Json(ExecutionsOut::page(&state, executions, limit)))
 }
 
 impl From<Refusal> for ApiError {

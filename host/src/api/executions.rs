@@ -49,6 +49,9 @@ macro_rules! history_query {
             /// At most this many, newest first (default 100; more than 1000 reads 1000).
             #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_u64)]
             pub limit: Option<u32>,
+            /// The page after the one that answered this `next_cursor` (same filter).
+            #[param(pattern = r"^[0-9]{1,13}\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+            pub cursor: Option<String>,
         }
     };
 }
@@ -74,6 +77,7 @@ impl HistoryQuery {
             since: self.since,
             until: self.until,
             limit: self.limit,
+            cursor: self.cursor,
         };
         (self.automation, filter)
     }
@@ -117,7 +121,49 @@ impl HistoryFilter {
                 .map(|t| instant("until", t))
                 .transpose()?,
             limit: self.limit.unwrap_or(100).clamp(1, 1000) as usize,
+            after: self.cursor.as_deref().map(cursor_position).transpose()?,
         })
+    }
+}
+
+/// The cursor of a page that ends with `last`: its creation time (Unix ms) and id, so that any
+/// well-formed cursor names a place in the history.
+fn cursor_of(last: &ExecutionRecord) -> String {
+    let ms = crate::model::instant::parse(&last.created_at)
+        .map(|at| (at.unix_timestamp_nanos() / 1_000_000) as i64)
+        .unwrap_or_default();
+    format!("{ms}.{}", last.id)
+}
+
+/// Where a cursor says the previous page ended, or 400 for one that is not a cursor.
+fn cursor_position(cursor: &str) -> Result<(String, String), ApiError> {
+    let refused = || {
+        ApiError::Invalid("cursor: not a cursor this API gave (use next_cursor as it came)".into())
+    };
+    let (ms, id) = cursor.split_once('.').ok_or_else(refused)?;
+    let well_formed = ms.len() <= 13
+        && !ms.is_empty()
+        && ms.bytes().all(|b| b.is_ascii_digit())
+        && uuid::Uuid::try_parse(id).is_ok_and(|u| u.hyphenated().to_string() == id);
+    if !well_formed {
+        return Err(refused());
+    }
+    let ms: i64 = ms.parse().map_err(|_| refused())?;
+    Ok((crate::store::rfc3339_of_millis(ms), id.to_string()))
+}
+
+impl ExecutionsOut {
+    /// A page of `limit` at most from `records` (read with one more than `limit`, so that
+    /// whether more exist is known), with the cursor of the next one.
+    pub(super) fn page(state: &AppState, mut records: Vec<ExecutionRecord>, limit: usize) -> Self {
+        let has_more = records.len() > limit;
+        records.truncate(limit);
+        let next_cursor = has_more.then(|| records.last().map(cursor_of)).flatten();
+        Self {
+            executions: records.into_iter().map(|e| shown(state, e)).collect(),
+            has_more,
+            next_cursor,
+        }
     }
 }
 
@@ -148,10 +194,11 @@ pub(super) async fn list(
     Query(query): Query<HistoryQuery>,
 ) -> Result<Json<ExecutionsOut>, ApiError> {
     let (automation, filter) = query.split();
-    let query = filter.parse(automation)?;
+    let mut query = filter.parse(automation)?;
+    let limit = query.limit;
+    query.limit += 1;
     let executions = state.store.executions(principal.entity.id, query).await?;
-    let executions = executions.into_iter().map(|e| shown(&state, e)).collect();
-    Ok(Json(ExecutionsOut { executions }))
+    Ok(Json(ExecutionsOut::page(&state, executions, limit)))
 }
 
 #[utoipa::path(
@@ -212,6 +259,10 @@ pub(super) async fn retry(
 pub(crate) struct ExecutionsOut {
     /// Newest first.
     pub executions: Vec<ExecutionOut>,
+    /// Whether more executions match than this page holds.
+    pub has_more: bool,
+    /// Present when more exist: pass it as `cursor` (with the same filter) for the next page.
+    pub next_cursor: Option<String>,
 }
 
 /// An execution: one triggering of one automation by one event, with its attempts when read

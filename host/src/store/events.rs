@@ -218,6 +218,9 @@ pub struct ExecutionQuery {
     pub until: Option<String>,
     /// At most this many.
     pub limit: usize,
+    /// Where the previous page ended (the `created_at` and id of its last execution): only
+    /// those after it in the order of the read.
+    pub after: Option<(String, String)>,
 }
 
 impl ExecutionQuery {
@@ -260,6 +263,21 @@ impl ExecutionQuery {
             push(&mut sql, "id", "<", id_bound(until));
             push(&mut sql, "created_at", "<", until.clone());
         }
+        if let Some((created_at, id)) = &self.after {
+            if self.automation.is_some() {
+                // Ordered by (created_at, id): past the last one in that order.
+                values.extend([created_at.clone(), created_at.clone(), id.clone()]);
+                let n = values.len() + 1;
+                sql.push_str(&format!(
+                    " AND (created_at < {} OR (created_at = {} AND id < {}))",
+                    placeholder(n - 2),
+                    placeholder(n - 1),
+                    placeholder(n)
+                ));
+            } else {
+                push(&mut sql, "id", "<", id.clone());
+            }
+        }
         if !self.statuses.is_empty() {
             let first = values.len() + 2;
             values.extend(self.statuses.iter().map(|s| s.as_str().to_string()));
@@ -272,15 +290,10 @@ impl ExecutionQuery {
     }
 }
 
-/// The smallest UUIDv7 text of an instant (RFC 3339): its 48-bit millisecond timestamp in hex,
-/// then zeros. Every id created at or after the instant sorts at or after it.
+/// The smallest UUIDv7 text of an instant (RFC 3339): every id created at or after the instant
+/// sorts at or after it.
 fn id_bound(instant: &str) -> String {
-    let ms = received_ms(instant).max(0) as u64;
-    format!(
-        "{:08x}-{:04x}-0000-0000-000000000000",
-        (ms >> 16) & 0xffff_ffff,
-        ms & 0xffff
-    )
+    ExecutionId::floor_at(received_ms(instant))
 }
 
 /// A stored `received_at` in milliseconds since the Unix epoch (0 when it does not parse).

@@ -1,8 +1,9 @@
 //! The HTTP API against the real binary and a real SQLite file, one file per question: who may
 //! call what (`permissions.rs`), what is refused and how (`refusals.rs`), which automations an
-//! event triggers and what their payloads hold (`matching.rs`), and what a restart keeps
-//! (`lifecycle.rs`). The world they share is set up here.
+//! event triggers and what their payloads hold (`matching.rs`), what a restart keeps
+//! (`lifecycle.rs`), and a history of any size read page by page (`history.rs`). The world they share is set up here.
 
+mod history;
 mod lifecycle;
 mod matching;
 mod permissions;

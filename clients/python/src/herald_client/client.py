@@ -6,7 +6,7 @@ import os
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Dict, Iterable, Iterator, List, Mapping, Optional
 from urllib.parse import quote
 
 import httpx
@@ -300,6 +300,18 @@ class Herald:
         path = f"/v1/automations/{quote(automation_id, safe='')}/executions"
         answer = self.request("GET", path, params={"limit": limit})
         return [Execution.from_api(e) for e in answer["executions"]]
+
+    def all_executions(self, automation_id: str, page_size: int = 1000) -> Iterator[Execution]:
+        """Every execution of an automation, newest first, read page by page (each page's
+        ``next_cursor`` reads the next), however many there are."""
+        path = f"/v1/automations/{quote(automation_id, safe='')}/executions"
+        cursor: Optional[str] = None
+        while True:
+            answer = self.request("GET", path, params={"limit": page_size, "cursor": cursor})
+            yield from (Execution.from_api(e) for e in answer["executions"])
+            cursor = answer.get("next_cursor")
+            if not answer.get("has_more") or not cursor:
+                return
 
     def execution(self, execution_id: str) -> Execution:
         """One execution, with its attempts."""

@@ -24,8 +24,9 @@ function instant(value) {
  */
 export async function executionsList(container, path, showAutomation) {
   const statusSelect = select(STATUSES.map((s) => [s, s || "any"]), "", { name: "status" });
-  const since = h("input", { type: "datetime-local", name: "since" });
-  const until = h("input", { type: "datetime-local", name: "until" });
+  // To the second: a history of thousands a minute is narrowed by seconds.
+  const since = h("input", { type: "datetime-local", name: "since", step: 1 });
+  const until = h("input", { type: "datetime-local", name: "until", step: 1 });
   const results = h("div", { "aria-live": "polite" });
   const form = h(
     "form",
@@ -35,11 +36,20 @@ export async function executionsList(container, path, showAutomation) {
     field("Created before", until, { name: "until" }),
     h("button", { type: "submit" }, "Show"),
   );
-  const load = async () => {
-    const query = { status: statusSelect.value, since: instant(since.value), until: instant(until.value) };
+  // Page by page, newest first: each answer's next_cursor reads the page after it.
+  const load = async (cursor, page = 1) => {
+    const query = { status: statusSelect.value, since: instant(since.value), until: instant(until.value), cursor };
     try {
-      const { executions } = await api("GET", withQuery(path, query));
-      fill(results, executionsTable(executions, showAutomation));
+      const answer = await api("GET", withQuery(path, query));
+      const older = answer.has_more
+        ? h("button", { type: "button", onclick: () => load(answer.next_cursor, page + 1) }, "Older")
+        : null;
+      const newest = page > 1 ? h("button", { type: "button", onclick: () => load() }, "Newest") : null;
+      fill(
+        results,
+        executionsTable(answer.executions, showAutomation),
+        h("div", { class: "actions pager" }, h("span", { class: "muted" }, `Page ${page}`), newest, older),
+      );
     } catch (error) {
       fill(results, h("p", { class: "error", role: "alert" }, error.message));
     }
