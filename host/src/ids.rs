@@ -87,6 +87,11 @@ id_type!(
     TaskId,
     crate::auth::random_id("task_")
 );
+id_type!(
+    /// An audit log entry's id: a UUIDv7, so entries sort by when they were written.
+    AuditId,
+    uuid::Uuid::now_v7().to_string()
+);
 
 impl ExecutionId {
     /// The smallest id an execution created at `unix_ms` can have (ids are UUIDv7: their first

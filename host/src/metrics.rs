@@ -41,6 +41,7 @@ pub struct Metrics {
     backlog: Gauge,
     refused: Counter,
     pool: Family<PoolLabels, Gauge>,
+    audit_failures: Counter,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -61,6 +62,12 @@ impl Default for Metrics {
         let backlog = Gauge::default();
         let refused = Counter::default();
         let pool = Family::<PoolLabels, Gauge>::default();
+        let audit_failures = Counter::default();
+        registry.register(
+            "audit_failures",
+            "Changes made whose audit log entry could not be written (the log has a gap)",
+            audit_failures.clone(),
+        );
         registry.register(
             "database_connections",
             "PostgreSQL pool connections: open, idle, the most it opens, and requests waiting for one",
@@ -119,6 +126,7 @@ impl Default for Metrics {
             backlog,
             refused,
             pool,
+            audit_failures,
         }
     }
 }
@@ -134,6 +142,11 @@ impl Metrics {
     /// The delivery backlog as last read.
     pub fn backlog(&self, depth: i64) {
         self.backlog.set(depth);
+    }
+
+    /// Counts a change whose audit entry was lost.
+    pub fn audit_failed(&self) {
+        self.audit_failures.inc();
     }
 
     /// Counts an event post refused for the backlog.

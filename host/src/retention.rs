@@ -1,6 +1,6 @@
 //! Retention: background tasks that delete what is older than the operator keeps. Events with
 //! their executions and attempts (`[retention] events`, once every execution of theirs has
-//! finished), and run-metric samples that fired nothing (`[run_metrics] retention`): in bounded
+//! finished), audit entries (`[retention] audit`), and run-metric samples that fired nothing (`[run_metrics] retention`): in bounded
 //! batches, each a short transaction, so a purge never stalls ingest; then the freed space goes
 //! back to the filesystem.
 
@@ -21,6 +21,9 @@ pub struct RetentionConfig {
     /// keep their event). `0s` keeps everything.
     #[serde(with = "humantime_serde")]
     pub events: Duration,
+    /// Audit log entries older than this are deleted. `0s` keeps everything.
+    #[serde(with = "humantime_serde")]
+    pub audit: Duration,
     /// How often to purge.
     #[serde(with = "humantime_serde")]
     pub purge_interval: Duration,
@@ -30,51 +33,82 @@ impl Default for RetentionConfig {
     fn default() -> Self {
         Self {
             events: Duration::from_secs(30 * 24 * 3600),
+            audit: Duration::from_secs(365 * 24 * 3600),
             purge_interval: Duration::from_secs(600),
         }
     }
 }
 
-/// Events deleted per transaction.
+/// Rows deleted per transaction.
 const HISTORY_BATCH: usize = 1_000;
 
-/// Runs forever (unless events are kept forever): every `purge_interval`, deletes the events
-/// older than `events` whose executions have all finished, with them, then gives the space
-/// back.
+/// The smallest UUIDv7 (event, execution, audit entry id) written `kept` ago: every row
+/// written before then has a smaller id.
+fn cutoff_id(kept: Duration) -> String {
+    ExecutionId::floor_at(unix_millis() - kept.as_millis() as i64)
+}
+
+/// Deletes in batches of [`HISTORY_BATCH`] with `purge` (given the cutoff id and the batch
+/// size) until a batch comes back short; answers how many went. A failure is logged as `what`
+/// and ends the round (the next one retries).
+async fn in_batches<F, Fut>(what: &str, before: String, purge: F) -> usize
+where
+    F: Fn(String, usize) -> Fut,
+    Fut: Future<Output = Result<usize, crate::store::StoreError>>,
+{
+    let mut purged = 0;
+    loop {
+        match purge(before.clone(), HISTORY_BATCH).await {
+            Ok(n) => {
+                purged += n;
+                if n < HISTORY_BATCH {
+                    return purged;
+                }
+                // Let the writes waiting behind this batch through before the next.
+                tokio::task::yield_now().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "purging {what} failed; retrying later");
+                return purged;
+            }
+        }
+    }
+}
+
+/// Runs forever (unless everything is kept forever): every `purge_interval`, deletes the events
+/// older than `events` whose executions have all finished, with them, and the audit entries
+/// older than `audit`, then gives the space back.
 pub async fn purge_history(store: Store, config: RetentionConfig) {
-    if config.events.is_zero() {
+    if config.events.is_zero() && config.audit.is_zero() {
         return;
     }
     let mut tick = tokio::time::interval(config.purge_interval.max(Duration::from_millis(100)));
     loop {
         tick.tick().await;
-        let cutoff = unix_millis() - config.events.as_millis() as i64;
-        // Event ids are UUIDv7: every event created before the cutoff has a smaller id.
-        let before = ExecutionId::floor_at(cutoff);
-        let mut purged = 0;
-        loop {
-            match store.purge_history(before.clone(), HISTORY_BATCH).await {
-                Ok(n) => {
-                    purged += n;
-                    if n < HISTORY_BATCH {
-                        break;
-                    }
-                    // Let the writes waiting behind this batch through before the next.
-                    tokio::task::yield_now().await;
-                }
-                Err(error) => {
-                    tracing::warn!(%error, "purging old events failed; retrying later");
-                    break;
-                }
-            }
+        let mut events = 0;
+        if !config.events.is_zero() {
+            events = in_batches("old events", cutoff_id(config.events), |before, limit| {
+                store.purge_history(before, limit)
+            })
+            .await;
         }
-        if purged > 0 {
+        let mut audit = 0;
+        if !config.audit.is_zero() {
+            audit = in_batches(
+                "old audit entries",
+                cutoff_id(config.audit),
+                |before, limit| store.purge_audit(before, limit),
+            )
+            .await;
+        }
+        if events + audit > 0 {
             if let Err(error) = store.reclaim_space().await {
                 tracing::warn!(%error, "giving purged space back failed; it is reused instead");
             }
             tracing::info!(
-                purged,
-                "purged old events with their executions and attempts"
+                events,
+                audit,
+                "purged old events (with their executions and attempts) and audit entries"
             );
         }
     }

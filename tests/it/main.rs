@@ -8,6 +8,7 @@ mod common; // the harness: server, receivers, API client, waits, README example
 mod agents; // agent identity, private run directories, live output, `--run-as`
 mod api; // every route's statuses, the permission matrix, matching, restart
 mod architecture; // the layers ARCHITECTURE.md lists, enforced on the imports
+mod audit; // who changed what, when
 mod backpressure; // event posts refused while the delivery backlog is past its bound
 mod cli; // the client subcommands against a real server
 mod console; // the console's reference workflows in Chromium

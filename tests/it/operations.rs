@@ -178,6 +178,21 @@ async fn an_integration_failing_for_disable_after_is_disabled_holds_then_deliver
         json!({"what": "INTEGRATION_DISABLED", "integration": "ci",
                "why": disabled["disabled_reason"]}),
     );
+    // The audit log says Herald did it, and why.
+    let (_, log) = admin
+        .get("/v1/entities/default/audit?action=integration.disabled")
+        .await;
+    let entry = &log["entries"][0];
+    assert_eq!(
+        entry["actor"],
+        json!({"key_id": "herald", "role": "system"}),
+        "{log}"
+    );
+    assert_eq!(entry["target"], "ci");
+    assert_eq!(
+        entry["after"]["reason"], disabled["disabled_reason"],
+        "{log}"
+    );
 
     // Events while it is disabled: `ci`'s executions are held, never attempted; `patient`'s
     // still run.
@@ -394,6 +409,33 @@ async fn an_admin_disables_by_hand_and_may_discard_what_was_held() {
     let next = post_event(&admin, &link("v2")).await;
     all_in(&admin, &next, "succeeded").await;
     assert_eq!(receiver.requests().len(), 1);
+
+    // Both hands on the integration are in the audit log, with its state before and after.
+    let (_, log) = admin
+        .get("/v1/entities/default/audit?target_kind=integration&target=ci")
+        .await;
+    let entries = log["entries"].as_array().unwrap();
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "integration.enabled",
+            "integration.disabled",
+            "integration.created"
+        ]
+    );
+    assert_eq!(entries[0]["before"]["health"]["state"], "disabled", "{log}");
+    assert_eq!(
+        entries[0]["after"]["held"],
+        json!({"choice": "discard", "released": 1})
+    );
+    assert_eq!(
+        entries[1]["after"]["health"]["disabled_reason"],
+        "receiver migrating"
+    );
 }
 
 #[tokio::test]

@@ -14,10 +14,12 @@ use super::auth::Principal;
 use super::executions::{ExecutionsOut, HistoryFilter};
 use super::json::JsonBody;
 use super::{AppState, store_error, to_completion};
+use crate::app::audit::Change;
 use crate::automations::validate::{Refusal, validate};
 use crate::automations::{Automation, AutomationInput, AutomationPatch, TriggerKind};
 use crate::error::{ApiError, ErrorBody};
 use crate::ids::AutomationId;
+use crate::model::audit::AuditAction;
 use crate::store::{AutomationFilter, now_rfc3339};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -66,10 +68,14 @@ pub(super) async fn create(
             .await
             .map_err(store_error)?;
         state.index.upsert(compiled);
-        Ok(saved)
+        let row = AutomationRow::from(saved);
+        let change =
+            Change::new(AuditAction::AutomationCreated, row.automation.id.as_str()).after(&row);
+        state.audit(&principal, change).await;
+        Ok(row)
     })
     .await?;
-    Ok((StatusCode::CREATED, Json(AutomationRow::from(saved))))
+    Ok((StatusCode::CREATED, Json(saved)))
 }
 
 /// Query parameters of `GET /v1/automations`.
@@ -168,6 +174,7 @@ pub(super) async fn update(
         .automation(entity_id, &id)
         .await
         .map_err(store_error)?;
+    let before = AutomationRow::from(current.clone());
     let mut next = current.patched(patch);
     next.updated_at = now_rfc3339();
     if current.rearmed_by(&next) {
@@ -181,10 +188,15 @@ pub(super) async fn update(
             .await
             .map_err(store_error)?;
         state.index.upsert(compiled);
-        Ok(saved)
+        let row = AutomationRow::from(saved);
+        let change = Change::new(AuditAction::AutomationUpdated, id.as_str())
+            .before(&before)
+            .after(&row);
+        state.audit(&principal, change).await;
+        Ok(row)
     })
     .await?;
-    Ok(Json(AutomationRow::from(saved)))
+    Ok(Json(saved))
 }
 
 #[utoipa::path(
@@ -203,6 +215,11 @@ pub(super) async fn remove(
     Path(id): Path<AutomationId>,
 ) -> Result<StatusCode, ApiError> {
     let entity_id = principal.entity.id;
+    let before = state
+        .store
+        .automation(entity_id, &id)
+        .await
+        .map_err(store_error)?;
     to_completion(async move {
         state
             .store
@@ -210,6 +227,9 @@ pub(super) async fn remove(
             .await
             .map_err(store_error)?;
         state.index.remove(&id);
+        let change = Change::new(AuditAction::AutomationDeleted, id.as_str())
+            .before(&AutomationRow::from(before));
+        state.audit(&principal, change).await;
         Ok(())
     })
     .await?;

@@ -5,6 +5,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -12,9 +13,11 @@ use utoipa_axum::routes;
 use super::auth::{Admin, Operator, Principal};
 use super::json::JsonBody;
 use super::{AppState, store_error};
+use crate::app::audit::Change;
 use crate::auth::{Role, generate_key};
 use crate::error::{ApiError, ErrorBody};
 use crate::events::event::check_name;
+use crate::model::audit::AuditAction;
 use crate::store::StoreError;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -62,7 +65,7 @@ pub(super) struct NewEntity {
 )]
 pub(super) async fn create_entity(
     State(state): State<AppState>,
-    _operator: Operator,
+    Operator(principal): Operator,
     JsonBody(body): JsonBody<NewEntity>,
 ) -> Result<(StatusCode, Json<NewEntityOut>), ApiError> {
     check_name("name", &body.name).map_err(|e| ApiError::Invalid(e.to_string()))?;
@@ -71,6 +74,10 @@ pub(super) async fn create_entity(
         .create_entity(&body.name, generate_key())
         .await
         .map_err(store_error)?;
+    let after =
+        json!({"entity": entity.name, "created_at": entity.created_at, "admin_key_id": key.id});
+    let change = Change::new(AuditAction::EntityCreated, entity.name.as_str()).after(&after);
+    state.audit(&principal, change).await;
     Ok((
         StatusCode::CREATED,
         Json(NewEntityOut {
@@ -138,6 +145,9 @@ pub(super) async fn create_key(
         .store
         .create_key(entity.id, role, &body.label, generate_key(), queues)
         .await?;
+    let after = json!({"id": key.id, "role": key.role, "label": body.label, "queues": body.queues});
+    let change = Change::new(AuditAction::KeyCreated, key.id.as_str()).after(&after);
+    state.audit(&principal, change).await;
     Ok((
         StatusCode::CREATED,
         Json(NewKeyOut {
@@ -211,6 +221,9 @@ pub(super) async fn delete_key(
         .await
         .map_err(store_error)?;
     state.keys.forget(&hash);
+    state
+        .audit(&principal, Change::new(AuditAction::KeyRevoked, id))
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 

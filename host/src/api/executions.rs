@@ -13,9 +13,11 @@ use utoipa_axum::routes;
 
 use super::auth::Principal;
 use super::{AppState, shown, store_error};
+use crate::app::audit::Change;
 use crate::delivery::status::ExecutionStatus;
 use crate::error::{ApiError, ErrorBody};
 use crate::ids::{AutomationId, EventId, ExecutionId};
+use crate::model::audit::AuditAction;
 use crate::store::{ExecutionQuery, ExecutionRecord};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -120,7 +122,7 @@ impl HistoryFilter {
                 .as_deref()
                 .map(|t| instant("until", t))
                 .transpose()?,
-            limit: self.limit.unwrap_or(100).clamp(1, 1000) as usize,
+            limit: super::paging::limit(self.limit, 100),
             after: self.cursor.as_deref().map(cursor_position).transpose()?,
         })
     }
@@ -137,9 +139,7 @@ fn cursor_of(last: &ExecutionRecord) -> String {
 
 /// Where a cursor says the previous page ended, or 400 for one that is not a cursor.
 fn cursor_position(cursor: &str) -> Result<(String, String), ApiError> {
-    let refused = || {
-        ApiError::Invalid("cursor: not a cursor this API gave (use next_cursor as it came)".into())
-    };
+    let refused = super::paging::not_a_cursor;
     let (ms, id) = cursor.split_once('.').ok_or_else(refused)?;
     let well_formed = ms.len() <= 13
         && !ms.is_empty()
@@ -155,10 +155,8 @@ fn cursor_position(cursor: &str) -> Result<(String, String), ApiError> {
 impl ExecutionsOut {
     /// A page of `limit` at most from `records` (read with one more than `limit`, so that
     /// whether more exist is known), with the cursor of the next one.
-    pub(super) fn page(state: &AppState, mut records: Vec<ExecutionRecord>, limit: usize) -> Self {
-        let has_more = records.len() > limit;
-        records.truncate(limit);
-        let next_cursor = has_more.then(|| records.last().map(cursor_of)).flatten();
+    pub(super) fn page(state: &AppState, records: Vec<ExecutionRecord>, limit: usize) -> Self {
+        let (records, has_more, next_cursor) = super::paging::page(records, limit, cursor_of);
         Self {
             executions: records.into_iter().map(|e| shown(state, e)).collect(),
             has_more,
@@ -251,6 +249,9 @@ pub(super) async fn retry(
         .execution(principal.entity.id, &id)
         .await
         .map_err(store_error)?;
+    let after = serde_json::json!({"automation_id": record.automation_id, "status": record.status});
+    let change = Change::new(AuditAction::ExecutionRetried, id.as_str()).after(&after);
+    state.audit(&principal, change).await;
     Ok((StatusCode::ACCEPTED, Json(shown(&state, record))))
 }
 

@@ -12,11 +12,13 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::auth::Admin;
-use super::integrations::IntegrationOut;
+use super::integrations::{IntegrationOut, shown};
 use super::json::JsonBody;
+use crate::app::audit::Change;
 use crate::delivery::integrations;
 use crate::delivery::operational::{Operational, OperationalSink as _};
 use crate::error::{ApiError, ErrorBody};
+use crate::model::audit::AuditAction;
 use crate::model::event::EventType;
 use crate::model::integration::HeldChoice;
 use crate::store::{IntegrationHealth, unix_millis};
@@ -111,6 +113,7 @@ pub(super) async fn disable(
 ) -> Result<Json<IntegrationOut>, ApiError> {
     let entity = &principal.entity;
     let reason = integrations::disable_reason(body.reason)?;
+    let before = shown(&state, entity.id, &name).await?;
     let toggled = state
         .store
         .set_integration_disabled(entity.id, &name, Some(reason.clone()), HeldChoice::Deliver)
@@ -125,9 +128,14 @@ pub(super) async fn disable(
         );
         state.ingest().raise(entity.id, event);
     }
-    let record = state.store.integration(entity.id, &name).await?;
-    let held = state.store.held_executions(entity.id).await?;
-    Ok(Json(IntegrationOut::new(record, &held)))
+    let out = shown(&state, entity.id, &name).await?;
+    if toggled.changed {
+        let change = Change::new(AuditAction::IntegrationDisabled, name.as_str());
+        state
+            .audit(&principal, change.before(&before).after(&out))
+            .await;
+    }
+    Ok(Json(out))
 }
 
 /// The body of `POST …/integrations/{name}/enable`.
@@ -174,6 +182,7 @@ pub(super) async fn enable(
     JsonBody(body): JsonBody<EnableIn>,
 ) -> Result<Json<EnabledOut>, ApiError> {
     let entity = &principal.entity;
+    let before = shown(&state, entity.id, &name).await?;
     let toggled = state
         .store
         .set_integration_disabled(entity.id, &name, None, body.held)
@@ -186,10 +195,17 @@ pub(super) async fn enable(
         let event = Operational::integration(kind, &entity.name, &name, None, unix_millis());
         state.ingest().raise(entity.id, event);
     }
-    let record = state.store.integration(entity.id, &name).await?;
-    let held = state.store.held_executions(entity.id).await?;
+    let out = shown(&state, entity.id, &name).await?;
+    if toggled.changed {
+        let mut after = serde_json::to_value(&out).unwrap_or_default();
+        after["held"] = serde_json::json!({"choice": body.held, "released": toggled.held});
+        let change = Change::new(AuditAction::IntegrationEnabled, name.as_str());
+        state
+            .audit(&principal, change.before(&before).after(&after))
+            .await;
+    }
     Ok(Json(EnabledOut {
-        integration: IntegrationOut::new(record, &held),
+        integration: out,
         changed: toggled.changed,
         released: toggled.held,
     }))

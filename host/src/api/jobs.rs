@@ -14,8 +14,10 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::auth::{Admin, Principal};
 use super::json::JsonBody;
+use crate::app::audit::Change;
 use crate::error::{ApiError, ErrorBody};
 use crate::launch::{JobRef, JobSpec, check_name};
+use crate::model::audit::AuditAction;
 use crate::store::JobRecord;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -95,8 +97,10 @@ pub(super) async fn save_job(
     let entity = &principal.entity;
     check_name("job", &name).map_err(invalid)?;
     spec.check().map_err(invalid)?;
-    let job = state.store.save_job(entity.id, name, spec).await?;
-    Ok((StatusCode::CREATED, Json(job.into())))
+    let job = JobOut::from(state.store.save_job(entity.id, name, spec).await?);
+    let change = Change::new(AuditAction::JobSaved, job.name.as_str()).after(&job);
+    state.audit(&principal, change).await;
+    Ok((StatusCode::CREATED, Json(job)))
 }
 
 #[utoipa::path(

@@ -15,9 +15,11 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::auth::{Admin, AgentKey, Principal};
 use super::json::JsonBody;
+use crate::app::audit::Change;
 use crate::error::{ApiError, ErrorBody};
 use crate::launch::enqueue::{self, Enqueue, EnqueueError};
 use crate::launch::{ItemStatus, OutputChunk, StoredOutput, check_name};
+use crate::model::audit::AuditAction;
 use crate::store::{ItemFilter, ItemRecord, QueueRecord};
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
@@ -162,8 +164,10 @@ pub(super) async fn create_queue(
 ) -> Result<(StatusCode, Json<QueueOut>), ApiError> {
     let entity = &principal.entity;
     check_name("queue", &body.name).map_err(invalid)?;
-    let queue = state.store.create_queue(entity.id, body.name).await?;
-    Ok((StatusCode::CREATED, Json(queue.into())))
+    let queue = QueueOut::from(state.store.create_queue(entity.id, body.name).await?);
+    let change = Change::new(AuditAction::QueueCreated, queue.name.as_str()).after(&queue);
+    state.audit(&principal, change).await;
+    Ok((StatusCode::CREATED, Json(queue)))
 }
 
 #[utoipa::path(

@@ -2,12 +2,14 @@
 //! of [`ApiError`].
 
 mod agents;
+mod audit;
 pub mod auth;
 mod automations;
 pub(crate) mod entities;
 mod events;
 pub(crate) mod executions;
 mod health;
+mod integration_send;
 mod integration_state;
 mod integrations;
 mod jobs;
@@ -15,6 +17,7 @@ pub mod json;
 mod launch;
 mod links;
 pub mod openapi;
+mod paging;
 mod tasks;
 
 mod plugins;
@@ -41,6 +44,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(secrets::routes())
         .merge(integrations::routes())
         .merge(integration_state::routes())
+        .merge(integration_send::routes())
         .merge(tasks::routes())
         .merge(automations::routes())
         .merge(triggers::routes())
@@ -49,7 +53,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(runs::routes())
         .merge(jobs::routes())
         .merge(launch::routes())
-        .merge(agents::routes());
+        .merge(agents::routes())
+        .merge(audit::routes());
     openapi::serve(documented)
 }
 

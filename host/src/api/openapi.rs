@@ -34,6 +34,7 @@ use super::AppState;
         (name = "entities", description = "Teams and their API keys"),
         (name = "executions", description = "What ran, attempt by attempt"),
         (name = "tasks", description = "Background recovers and bulk retries, and how far they got"),
+        (name = "audit", description = "Who changed what, when: the entity's configuration history"),
         (name = "plugins", description = "Installed action plugins"),
         (name = "launch", description = "Jobs, queues and the items agents run"),
         (name = "operations", description = "Health"),

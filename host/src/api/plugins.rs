@@ -14,7 +14,9 @@ use utoipa_axum::routes;
 use super::auth::{Operator, Principal};
 use super::{AppState, store_error, to_completion};
 use crate::app::InstallFailure;
+use crate::app::audit::Change;
 use crate::error::{ApiError, ErrorBody};
+use crate::model::audit::AuditAction;
 use crate::plugins::{InstallError, PluginOut};
 
 /// The largest component an operator may upload (a Python component is about 18 MB).
@@ -101,18 +103,26 @@ pub(super) struct ComponentBytes(Vec<u8>);
 )]
 pub(super) async fn install(
     State(state): State<AppState>,
-    _operator: Operator,
+    Operator(principal): Operator,
     body: Bytes,
 ) -> Result<(StatusCode, Json<InstalledOut>), ApiError> {
     // Run to the end: the store, this host and the automations must not part ways mid-install.
-    let (installed, replaced) =
-        to_completion(async move { Ok(state.install_plugin(&body).await?) }).await?;
-    let status = match replaced {
+    let out = to_completion(async move {
+        let (installed, replaced) = state.install_plugin(&body).await?;
+        let out = InstalledOut {
+            plugin: PluginOut::from(&*installed),
+            replaced,
+        };
+        let change = Change::new(AuditAction::PluginInstalled, out.plugin.name.as_str());
+        state.audit(&principal, change.after(&out)).await;
+        Ok(out)
+    })
+    .await?;
+    let status = match out.replaced {
         Some(_) => StatusCode::OK,
         None => StatusCode::CREATED,
     };
-    let plugin = PluginOut::from(&*installed);
-    Ok((status, Json(InstalledOut { plugin, replaced })))
+    Ok((status, Json(out)))
 }
 
 impl From<InstallFailure> for ApiError {
@@ -141,7 +151,7 @@ impl From<InstallFailure> for ApiError {
 )]
 pub(super) async fn remove(
     State(state): State<AppState>,
-    _operator: Operator,
+    Operator(principal): Operator,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let users: Vec<String> = state
@@ -172,6 +182,8 @@ pub(super) async fn remove(
             Err(error) => return Err(install_error(error)),
         }
         tracing::info!(plugin = %name, "plugin removed");
+        let change = Change::new(AuditAction::PluginRemoved, name);
+        state.audit(&principal, change).await;
         Ok(())
     })
     .await?;

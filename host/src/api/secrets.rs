@@ -13,7 +13,9 @@ use utoipa_axum::routes;
 use super::auth::Admin;
 use super::json::JsonBody;
 use super::{AppState, store_error};
+use crate::app::audit::Change;
 use crate::error::{ApiError, ErrorBody};
+use crate::model::audit::AuditAction;
 use crate::secrets::rotation;
 use crate::store::{SecretRecord, unix_millis};
 
@@ -91,7 +93,10 @@ pub(super) async fn set(
     } else {
         StatusCode::OK
     };
-    Ok((status, Json(SecretSetOut { name, created })))
+    let out = SecretSetOut { name, created };
+    let change = Change::new(AuditAction::SecretSet, out.name.as_str()).after(&out);
+    state.audit(&principal, change).await;
+    Ok((status, Json(out)))
 }
 
 #[utoipa::path(
@@ -120,6 +125,8 @@ pub(super) async fn remove(
         .delete_secret(entity.id, &name)
         .await
         .map_err(store_error)?;
+    let change = Change::new(AuditAction::SecretDeleted, name.as_str());
+    state.audit(&principal, change).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -259,6 +266,12 @@ pub(super) async fn rotate(
     store
         .rotate_secret(entity.id, &name, nonce, ciphertext, until_ms)
         .await?;
+    let change = Change::new(AuditAction::SecretRotated, name.as_str()).after(&serde_json::json!({
+        "name": name,
+        "made_by_herald": made,
+        "previous_valid_until": until,
+    }));
+    state.audit(&principal, change).await;
     let value = made.then_some(value);
     let previous_valid_until = until;
     Ok(Json(RotatedOut {

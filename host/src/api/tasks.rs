@@ -16,8 +16,10 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::auth::{Admin, Principal};
 use super::json::JsonBody;
+use crate::app::audit::Change;
 use crate::error::{ApiError, ErrorBody};
 use crate::ids::{AutomationId, TaskId};
+use crate::model::audit::AuditAction;
 use crate::model::execution::ExecutionStatus;
 use crate::model::task::{CodeClass, Selection, TaskKind, TaskStatus};
 use crate::store::{NewTask, TaskRecord};
@@ -175,9 +177,20 @@ async fn start(
         idempotency_key: super::events::idempotency_key(headers)?,
         created_by: principal.key_id.clone(),
     };
-    let (task, _) = state.store.create_task(principal.entity.id, task).await?;
+    let (task, created) = state.store.create_task(principal.entity.id, task).await?;
     state.tasks.notify_one();
-    Ok((StatusCode::ACCEPTED, Json(task.into())))
+    let out = TaskOut::from(task);
+    if created {
+        let change = match kind {
+            TaskKind::Recover => {
+                let integration = out.request["integration"].as_str().unwrap_or_default();
+                Change::new(AuditAction::IntegrationRecovered, integration)
+            }
+            TaskKind::Retry => Change::new(AuditAction::ExecutionsRetried, out.id.as_str()),
+        };
+        state.audit(principal, change.after(&out)).await;
+    }
+    Ok((StatusCode::ACCEPTED, Json(out)))
 }
 
 #[utoipa::path(

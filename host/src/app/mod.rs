@@ -21,6 +21,7 @@ use crate::plugins::PluginRegistry;
 use crate::secrets::MasterKey;
 use crate::store::Store;
 
+pub mod audit;
 mod plugins;
 pub mod principal;
 

@@ -450,6 +450,19 @@ impl Run {
                     %reason,
                     "integration disabled: its executions are held until an admin enables it"
                 );
+                let entry = crate::store::AuditRecord::by_herald(
+                    crate::model::audit::AuditAction::IntegrationDisabled,
+                    integration,
+                    serde_json::json!({"name": integration, "reason": reason}),
+                );
+                if let Err(error) = self
+                    .deliverer
+                    .store
+                    .record_audit(execution.entity_id, entry)
+                    .await
+                {
+                    tracing::error!(integration, %error, "the audit log could not record an automatic disable");
+                }
                 if !quiet {
                     let event = Operational::integration(
                         EventType::IntegrationDisabled,

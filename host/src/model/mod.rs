@@ -2,6 +2,7 @@
 //! integrations and launch items are, as every layer above sees them (the store stores them, the
 //! domain acts on them, the API shows them). Nothing here imports anything of Herald's but ids.
 
+pub mod audit;
 pub mod automation;
 pub mod event;
 pub mod event_type;

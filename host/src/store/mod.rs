@@ -6,6 +6,7 @@
 //!
 //! A write is acknowledged only after the transaction holding it has committed.
 
+mod audit;
 mod automations;
 mod delivery;
 mod entities;
@@ -19,6 +20,7 @@ mod secrets;
 mod sqlite;
 mod tasks;
 
+pub use audit::{AuditQuery, AuditRecord};
 pub use automations::AutomationFilter;
 pub use delivery::{Claimed, FinishedAttempt, Settlement};
 pub use entities::{ApiKeyRecord, EntityRecord, NewKey};

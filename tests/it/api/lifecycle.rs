@@ -177,6 +177,7 @@ async fn the_openapi_document_describes_every_route() {
         ("post", "/v1/executions/retry"),
         ("get", "/v1/tasks"),
         ("get", "/v1/tasks/{id}"),
+        ("get", "/v1/entities/{entity}/audit"),
         ("get", "/v1/plugins"),
         ("post", "/v1/plugins"),
         ("delete", "/v1/plugins/{name}"),

@@ -277,6 +277,12 @@ async fn route_matrix(caller: Caller) -> (World, String) {
                 pick(200, 403, 404),
             ),
             (
+                "GET",
+                "/v1/entities/default/audit".into(),
+                None,
+                pick(200, 403, 404),
+            ),
+            (
                 "DELETE",
                 format!("/v1/entities/default/secrets/{spare_secret}"),
                 None,

@@ -277,5 +277,6 @@ contract!(
     }
 );
 
+mod audit;
 mod executions;
 mod launch;

@@ -2,6 +2,7 @@
 //! resource. Lists print as tables, single objects as `key: value` lines; `--json` prints the
 //! API's JSON as it is.
 
+mod audit;
 mod automations;
 mod entities;
 mod events;
@@ -59,6 +60,8 @@ pub(in crate::cli) enum ClientCommand {
         #[command(subcommand)]
         command: Option<plugins::PluginsCommand>,
     },
+    /// The entity's audit log: who changed what, when (admins).
+    Audit(audit::AuditArgs),
     /// Which entity and role the key has.
     Whoami,
 }
@@ -83,6 +86,7 @@ pub(in crate::cli) async fn run(
         C::Jobs(command) => launch::jobs(&client, command).await?,
         C::Queues(command) => launch::queues(&client, command).await?,
         C::Plugins { command } => plugins::run(&client, command).await?,
+        C::Audit(args) => audit::run(&client, args).await?,
         C::Whoami => (
             client.call("GET", "/v1/me", None, &[]).await?,
             output::Shape::Object,

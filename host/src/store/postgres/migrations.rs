@@ -36,6 +36,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0008_integration_health.sql"),
     ),
     ("0009_tasks", include_str!("migrations/0009_tasks.sql")),
+    ("0010_audit", include_str!("migrations/0010_audit.sql")),
 ];
 
 /// The advisory lock key migrations run under ("herald" in ASCII), so that hosts starting

@@ -4,6 +4,7 @@
 //! with `FOR UPDATE SKIP LOCKED`. Changes other hosts must see (automations, credentials, keys)
 //! are announced with `NOTIFY` in the transaction that makes them (see `notify.rs`).
 
+mod audit;
 mod automations;
 mod delivery;
 mod entities;

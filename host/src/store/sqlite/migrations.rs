@@ -45,6 +45,7 @@ const MIGRATIONS: &[(&str, &str)] = &[
         include_str!("migrations/0011_integration_health.sql"),
     ),
     ("0012_tasks", include_str!("migrations/0012_tasks.sql")),
+    ("0013_audit", include_str!("migrations/0013_audit.sql")),
 ];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

@@ -4,6 +4,7 @@
 //! Each write runs in its own savepoint, so one failing write rolls back alone while its batch
 //! commits.
 
+mod audit;
 mod automations;
 mod delivery;
 mod entities;
