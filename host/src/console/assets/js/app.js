@@ -11,6 +11,7 @@ import { secretsPage } from "./secrets.js";
 import { sendEventPage } from "./events.js";
 import { launchPage, itemPage } from "./launch.js";
 import { pluginsPage } from "./plugins.js";
+import { auditPage } from "./audit.js";
 
 const main = document.getElementById("main");
 const top = document.getElementById("top");
@@ -32,6 +33,7 @@ const routes = [
   [/^launch$/, "Launch queues", launchPage],
   [/^launch\/items\/([^/]+)$/, "Queue item", itemPage],
   [/^plugins$/, "Plugins", pluginsPage],
+  [/^audit$/, "Audit log", auditPage],
 ];
 
 const nav = [
@@ -42,6 +44,7 @@ const nav = [
   ["send-event", "Send an event"],
   ["launch", "Launch"],
   ["plugins", "Plugins"],
+  ["audit", "Audit", () => session.current?.role === "admin"],
 ];
 
 function currentPath() {

@@ -1,7 +1,8 @@
 // History: executions (an automation's or the entity's) filtered by status and time, one
 // execution with its attempts and a Retry button, and an event with the executions it triggered.
 
-import { api, withQuery, seg } from "./api.js";
+import { api, seg } from "./api.js";
+import { pagedList, instant } from "./paging.js";
 import { h, fill, field, select, table, status, when, json, toast } from "./dom.js";
 
 /** Shows the current page again, through the router (as a hash change would). */
@@ -10,13 +11,6 @@ export function rerender() {
 }
 
 const STATUSES = ["", "pending", "running", "retrying", "held", "succeeded", "failed", "skipped"];
-
-/** A local `datetime-local` value as the API's UTC instant. */
-function instant(value) {
-  if (!value) return "";
-  const date = new Date(value);
-  return Number.isNaN(date.getTime()) ? value : date.toISOString();
-}
 
 /**
  * An execution list with its filters, rendered into `container`, reading `path` (an
@@ -36,24 +30,12 @@ export async function executionsList(container, path, showAutomation) {
     field("Created before", until, { name: "until" }),
     h("button", { type: "submit" }, "Show"),
   );
-  // Page by page, newest first: each answer's next_cursor reads the page after it.
-  const load = async (cursor, page = 1) => {
-    const query = { status: statusSelect.value, since: instant(since.value), until: instant(until.value), cursor };
-    try {
-      const answer = await api("GET", withQuery(path, query));
-      const older = answer.has_more
-        ? h("button", { type: "button", onclick: () => load(answer.next_cursor, page + 1) }, "Older")
-        : null;
-      const newest = page > 1 ? h("button", { type: "button", onclick: () => load() }, "Newest") : null;
-      fill(
-        results,
-        executionsTable(answer.executions, showAutomation),
-        h("div", { class: "actions pager" }, h("span", { class: "muted" }, `Page ${page}`), newest, older),
-      );
-    } catch (error) {
-      fill(results, h("p", { class: "error", role: "alert" }, error.message));
-    }
-  };
+  const load = pagedList(
+    results,
+    path,
+    () => ({ status: statusSelect.value, since: instant(since.value), until: instant(until.value) }),
+    (answer) => executionsTable(answer.executions, showAutomation),
+  );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     load();
