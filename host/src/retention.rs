@@ -1,6 +1,7 @@
 //! Retention: background tasks that delete what is older than the operator keeps. Events with
 //! their executions and attempts (`[retention] events`, once every execution of theirs has
-//! finished), audit entries (`[retention] audit`), and run-metric samples that fired nothing (`[run_metrics] retention`): in bounded
+//! finished), attempt bodies (`[retention] attempt_bodies`: the record stays, each body by its
+//! length), audit entries (`[retention] audit`), and run-metric samples that fired nothing (`[run_metrics] retention`): in bounded
 //! batches, each a short transaction, so a purge never stalls ingest; then the freed space goes
 //! back to the filesystem.
 
@@ -21,6 +22,10 @@ pub struct RetentionConfig {
     /// keep their event). `0s` keeps everything.
     #[serde(with = "humantime_serde")]
     pub events: Duration,
+    /// Attempts of executions older than this keep their requests, statuses and headers, but
+    /// each body only by its length. `0s` keeps bodies as long as their events.
+    #[serde(with = "humantime_serde")]
+    pub attempt_bodies: Duration,
     /// Audit log entries older than this are deleted. `0s` keeps everything.
     #[serde(with = "humantime_serde")]
     pub audit: Duration,
@@ -33,6 +38,7 @@ impl Default for RetentionConfig {
     fn default() -> Self {
         Self {
             events: Duration::from_secs(30 * 24 * 3600),
+            attempt_bodies: Duration::from_secs(7 * 24 * 3600),
             audit: Duration::from_secs(365 * 24 * 3600),
             purge_interval: Duration::from_secs(600),
         }
@@ -76,10 +82,11 @@ where
 }
 
 /// Runs forever (unless everything is kept forever): every `purge_interval`, deletes the events
-/// older than `events` whose executions have all finished, with them, and the audit entries
-/// older than `audit`, then gives the space back.
+/// older than `events` whose executions have all finished, with them, drops the bodies of the
+/// attempts of executions older than `attempt_bodies`, and deletes the audit entries older than
+/// `audit`, then gives the space back.
 pub async fn purge_history(store: Store, config: RetentionConfig) {
-    if config.events.is_zero() && config.audit.is_zero() {
+    if config.events.is_zero() && config.audit.is_zero() && config.attempt_bodies.is_zero() {
         return;
     }
     let mut tick = tokio::time::interval(config.purge_interval.max(Duration::from_millis(100)));
@@ -92,6 +99,14 @@ pub async fn purge_history(store: Store, config: RetentionConfig) {
             })
             .await;
         }
+        let mut bodies = 0;
+        if !config.attempt_bodies.is_zero() {
+            let before = cutoff_id(config.attempt_bodies);
+            bodies = in_batches("old attempt bodies", before, |before, limit| {
+                store.drop_attempt_bodies(before, limit)
+            })
+            .await;
+        }
         let mut audit = 0;
         if !config.audit.is_zero() {
             audit = in_batches(
@@ -101,14 +116,15 @@ pub async fn purge_history(store: Store, config: RetentionConfig) {
             )
             .await;
         }
-        if events + audit > 0 {
+        if events + bodies + audit > 0 {
             if let Err(error) = store.reclaim_space().await {
                 tracing::warn!(%error, "giving purged space back failed; it is reused instead");
             }
             tracing::info!(
                 events,
+                executions_without_bodies = bodies,
                 audit,
-                "purged old events (with their executions and attempts) and audit entries"
+                "purged old events (with their executions and attempts), attempt bodies and audit entries"
             );
         }
     }

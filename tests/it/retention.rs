@@ -1,6 +1,7 @@
 //! Retention through the real binary: events past `[retention] events` go with their executions
 //! and attempts once those have finished, one still to deliver (held) stays, and the SQLite
-//! database gives the space back to the filesystem.
+//! database gives the space back to the filesystem; attempts past `[retention] attempt_bodies`
+//! keep their statuses and headers but not their bodies.
 
 use std::time::Duration;
 
@@ -112,4 +113,89 @@ async fn old_events_go_with_their_executions_and_the_database_shrinks() {
     let (status, event) = admin.get(&format!("/v1/events/{held}")).await;
     assert_eq!(status, 200);
     assert_eq!(event["executions"][0]["status"], "held");
+}
+
+#[tokio::test]
+async fn old_attempts_keep_their_statuses_and_headers_but_not_their_bodies() {
+    let receiver = Receiver::ok().await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = r#"
+[egress]
+allow_cidrs = ["127.0.0.0/8"]
+[delivery]
+poll_interval = "50ms"
+[retention]
+events = "0s"
+attempt_bodies = "2s"
+audit = "0s"
+purge_interval = "250ms"
+"#;
+    let server = Server::start_with(
+        dir.path(),
+        config,
+        &[("HERALD_BOOTSTRAP_KEY", ADMIN_KEY)],
+        &[],
+    );
+    let admin = server.admin();
+    automation_on_links(
+        &admin,
+        "deploy",
+        &receiver.url("/hook"),
+        json!({"type": "webhook", "payload": {"secretless": "a body worth 38 bytes"}}),
+    )
+    .await;
+    let event = post_event(
+        &admin,
+        &json!({"type": "LINK_ARTIFACT", "entity": "default", "registry": "models",
+                "collection": "churn", "version": "v1"}),
+    )
+    .await;
+    receiver.wait_for(1, Duration::from_secs(10)).await;
+    let (_, read) = admin.get(&format!("/v1/events/{event}")).await;
+    let execution = read["executions"][0]["id"].as_str().unwrap().to_string();
+    let path = format!("/v1/executions/{execution}");
+    // Read as soon as the attempt is recorded: the body is there.
+    let fresh = eventually(
+        Duration::from_secs(10),
+        "the attempt recorded",
+        async || {
+            let (_, now) = admin.get(&path).await;
+            if now["status"] == "succeeded" {
+                Ok(now)
+            } else {
+                Err(now.to_string())
+            }
+        },
+    )
+    .await;
+    let sent = fresh["attempt_log"][0]["requests"][0]["body"].clone();
+    assert!(sent.as_str().unwrap().contains("a body worth"), "{fresh}");
+
+    let aged = eventually(Duration::from_secs(20), "the body dropped", async || {
+        let (_, now) = admin.get(&path).await;
+        let request = &now["attempt_log"][0]["requests"][0];
+        if request["body"]["omitted"] == true {
+            Ok(now.clone())
+        } else {
+            Err(request["body"].to_string())
+        }
+    })
+    .await;
+    let request = &aged["attempt_log"][0]["requests"][0];
+    assert_eq!(request["body"]["length"], sent.as_str().unwrap().len());
+    assert_eq!(request["response"]["status"], 200);
+    assert_eq!(
+        request["response"]["body"],
+        json!({"omitted": true, "length": 2}),
+        "{aged}"
+    );
+    assert_eq!(
+        request["headers"], fresh["attempt_log"][0]["requests"][0]["headers"],
+        "headers stay"
+    );
+    assert!(
+        request["headers"].to_string().contains("webhook-id"),
+        "{aged}"
+    );
+    assert_eq!(aged["status"], "succeeded");
 }

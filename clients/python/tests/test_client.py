@@ -187,3 +187,17 @@ def test_every_execution_is_read_page_by_page(admin: Herald) -> None:
     ids = [e.id for e in admin.all_executions(automation.id, page_size=10)]
     assert len(ids) == 25 and len(set(ids)) == 25, ids
     assert ids == sorted(ids, reverse=True)
+
+
+def test_the_audit_log_says_who_changed_what(admin: Herald) -> None:
+    """A change is in the audit log with its actor and fields; secret values never are."""
+    name = unique("AUDITED").replace("-", "_").upper()
+    admin.set_secret(name, "never-in-the-log-9c1e")
+    admin.set_secret(name, "never-in-the-log-again")
+    entries = list(admin.audit_log(target_kind="secret", target=name))
+    assert [e["action"] for e in entries] == ["secret.set", "secret.set"], entries
+    assert entries[0]["after"] == {"name": name, "created": False}
+    assert entries[1]["after"] == {"name": name, "created": True}
+    assert entries[0]["actor"]["role"] == "admin"
+    assert entries[0]["actor"]["key_id"] == admin.whoami()["key_id"]
+    assert "never-in-the-log" not in repr(list(admin.audit_log()))

@@ -12,9 +12,10 @@ use utoipa_axum::routes;
 
 use super::AppState;
 use super::auth::Admin;
+use super::executions::instant_param;
 use super::paging;
 use crate::error::{ApiError, ErrorBody};
-use crate::ids::{AuditId, ExecutionId};
+use crate::ids::AuditId;
 use crate::model::audit::{AuditAction, TargetKind};
 use crate::store::{AuditQuery, AuditRecord};
 
@@ -117,44 +118,19 @@ impl AuditParams {
     /// The store query (one more than the page, see [`paging::page`]), or 400 naming the
     /// parameter that does not parse.
     fn parse(self) -> Result<(AuditQuery, usize), ApiError> {
-        // Ids are UUIDv7s: a time is the smallest id written at it.
-        let floor = |field: &str, text: &str| -> Result<String, ApiError> {
-            let at = crate::model::instant::parse(text).map_err(|_| {
-                ApiError::Invalid(format!(
-                    "{field}: {text:?} is not an RFC 3339 date-time (e.g. 2026-11-30T09:00:00Z)"
-                ))
-            })?;
-            Ok(ExecutionId::floor_at(
-                (at.unix_timestamp_nanos() / 1_000_000) as i64,
-            ))
-        };
-        let until = self
-            .until
-            .as_deref()
-            .map(|t| floor("until", t))
-            .transpose()?;
-        let cursor = self
-            .cursor
-            .as_deref()
-            .map(paging::uuid_cursor)
-            .transpose()?;
-        // Below both the cursor and `until`: whichever is earlier.
-        let below_id = match (until, cursor) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
         let limit = paging::limit(self.limit, 100);
         let query = AuditQuery {
             action: self.action,
             target_kind: self.target_kind,
             target: self.target,
             actor: self.actor,
-            from_id: self
-                .since
+            since: instant_param("since", self.since.as_deref())?,
+            until: instant_param("until", self.until.as_deref())?,
+            below_id: self
+                .cursor
                 .as_deref()
-                .map(|t| floor("since", t))
+                .map(paging::uuid_cursor)
                 .transpose()?,
-            below_id,
             limit: limit + 1,
         };
         Ok((query, limit))

@@ -13,6 +13,7 @@ use utoipa_axum::routes;
 use super::auth::Principal;
 use super::executions::{ExecutionsOut, HistoryFilter};
 use super::json::JsonBody;
+use super::paging;
 use super::{AppState, store_error, to_completion};
 use crate::app::audit::Change;
 use crate::automations::validate::{Refusal, validate};
@@ -89,6 +90,12 @@ pub(super) struct ListQuery {
     pub project: Option<String>,
     /// Only automations scoped to this collection.
     pub collection: Option<String>,
+    /// At most this many, by name (default 100; more than 1000 reads 1000).
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_u64)]
+    pub limit: Option<u32>,
+    /// The page after the one that answered this `next_cursor` (same filter).
+    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
+    pub cursor: Option<String>,
 }
 
 #[utoipa::path(
@@ -111,17 +118,28 @@ pub(super) async fn list(
         Some(name) => principal.own_entity(name)?,
         None => &principal.entity,
     };
+    let limit = paging::limit(query.limit, 100);
     let filter = AutomationFilter {
         project: query.project,
         collection: query.collection,
+        after: query
+            .cursor
+            .as_deref()
+            .map(paging::name_of_cursor)
+            .transpose()?,
+        limit: Some(limit + 1),
     };
     let automations = state
         .store
         .list_automations(entity.id, filter)
         .await
         .map_err(store_error)?;
+    let (automations, has_more, next_cursor) =
+        paging::page(automations, limit, |last| paging::name_cursor(&last.name));
     Ok(Json(AutomationsOut {
         automations: automations.into_iter().map(AutomationRow::from).collect(),
+        has_more,
+        next_cursor,
     }))
 }
 
@@ -321,6 +339,10 @@ impl From<Automation> for AutomationRow {
 /// `GET /v1/automations`.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct AutomationsOut {
-    /// The automations that match the filters.
+    /// The automations that match the filters, by name.
     pub automations: Vec<AutomationRow>,
+    /// Whether more match than this page holds.
+    pub has_more: bool,
+    /// Present when more exist: pass it as `cursor` (with the same filter) for the next page.
+    pub next_cursor: Option<String>,
 }

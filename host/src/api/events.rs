@@ -1,9 +1,10 @@
-//! Events: `POST /v1/events`, `POST /v1/events/batch`, `GET /v1/events/{id}`. An event and the
+//! Events: `POST /v1/events`, `POST /v1/events/batch`, `GET /v1/events/{id}`, and `GET
+//! /v1/events` (the entity's events, newest first, a page at a time). An event and the
 //! executions it triggers are durable before `202`; `Idempotency-Key` makes a retried post return
 //! the same event id and create nothing new.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -12,13 +13,14 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Principal;
-use super::executions::ExecutionOut;
+use super::executions::{ExecutionOut, instant_param};
 use super::json::JsonBody;
 use super::{AppState, shown, store_error};
 use crate::error::{ApiError, ErrorBody};
 use crate::events::{Event, EventInput};
 use crate::ids::EventId;
-use crate::store::IngestOutcome;
+use crate::model::event::EventType;
+use crate::store::{EventQuery, IngestOutcome};
 
 /// Events one batch may carry.
 pub(super) const MAX_BATCH_EVENTS: usize = 1000;
@@ -27,7 +29,7 @@ pub(super) const MAX_EVENT_BODY: usize = 1 << 20;
 
 pub(super) fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
-        .routes(routes!(ingest_one))
+        .routes(routes!(list, ingest_one))
         .routes(routes!(ingest_batch))
         .routes(routes!(read))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_EVENT_BODY))
@@ -250,4 +252,97 @@ impl From<IngestOutcome> for IngestOut {
             duplicate: outcome.duplicate,
         }
     }
+}
+
+/// Which events `GET /v1/events` lists.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub(super) struct EventListQuery {
+    /// Only events of this type.
+    #[serde(rename = "type")]
+    #[param(rename = "type")]
+    pub event_type: Option<EventType>,
+    /// Received at or after this instant (RFC 3339, any offset; to the millisecond).
+    #[param(format = DateTime)]
+    pub since: Option<String>,
+    /// Received before this instant (RFC 3339, any offset).
+    #[param(format = DateTime)]
+    pub until: Option<String>,
+    /// At most this many, newest first (default 100; more than 1000 reads 1000).
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_u64)]
+    pub limit: Option<u32>,
+    /// The page after the one that answered this `next_cursor` (same filter).
+    #[param(pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
+    pub cursor: Option<String>,
+}
+
+/// An event in a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EventSummaryOut {
+    /// Its id.
+    pub id: EventId,
+    /// The event as posted, with `received_at`.
+    #[schema(value_type = Object)]
+    pub event: Value,
+    /// How many automations it triggered.
+    pub matched: i64,
+}
+
+/// `GET /v1/events`.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct EventsOut {
+    /// Newest first.
+    pub events: Vec<EventSummaryOut>,
+    /// Whether more match than this page holds.
+    pub has_more: bool,
+    /// Present when more exist: pass it as `cursor` (with the same filter) for the next page.
+    pub next_cursor: Option<String>,
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/events",
+    tag = "events",
+    params(EventListQuery),
+    responses(
+        (status = 200, body = EventsOut, description = "The entity's events, newest first"),
+        (status = 400, body = ErrorBody),
+    ),
+)]
+pub(super) async fn list(
+    State(state): State<AppState>,
+    principal: Principal,
+    Query(query): Query<EventListQuery>,
+) -> Result<Json<EventsOut>, ApiError> {
+    let limit = super::paging::limit(query.limit, 100);
+    let store_query = EventQuery {
+        event_type: query.event_type.map(|t| t.as_str().to_string()),
+        since: instant_param("since", query.since.as_deref())?,
+        until: instant_param("until", query.until.as_deref())?,
+        below_id: query
+            .cursor
+            .as_deref()
+            .map(super::paging::uuid_cursor)
+            .transpose()?,
+        limit: limit + 1,
+    };
+    let events = state
+        .store
+        .events_page(principal.entity.id, store_query)
+        .await?;
+    let (events, has_more, next_cursor) =
+        super::paging::page(events, limit, |last| last.id.to_string());
+    Ok(Json(EventsOut {
+        events: events
+            .into_iter()
+            .map(|e| EventSummaryOut {
+                id: e.id,
+                event: e.event,
+                matched: e.matched,
+            })
+            .collect(),
+        has_more,
+        next_cursor,
+    }))
 }

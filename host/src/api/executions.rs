@@ -165,8 +165,13 @@ impl ExecutionsOut {
     }
 }
 
-/// An RFC 3339 date-time (any offset), in the form executions are stored with (UTC,
-/// milliseconds), so that the store compares like with like.
+/// An optional time parameter ([`instant`]).
+pub(super) fn instant_param(field: &str, text: Option<&str>) -> Result<Option<String>, ApiError> {
+    text.map(|t| instant(field, t)).transpose()
+}
+
+/// An RFC 3339 date-time (any offset), in the form times are stored with (UTC, milliseconds),
+/// so that the store compares like with like.
 fn instant(field: &str, text: &str) -> Result<String, ApiError> {
     crate::model::instant::utc_millis(text).map_err(|_| {
         ApiError::Invalid(format!(

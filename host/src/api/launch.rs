@@ -15,6 +15,7 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::auth::{Admin, AgentKey, Principal};
 use super::json::JsonBody;
+use super::paging;
 use crate::app::audit::Change;
 use crate::error::{ApiError, ErrorBody};
 use crate::launch::enqueue::{self, Enqueue, EnqueueError};
@@ -128,6 +129,10 @@ impl From<ItemRecord> for ItemOut {
 pub(super) struct ItemsOut {
     /// The queue's items, newest first.
     pub items: Vec<ItemOut>,
+    /// Whether more match than this page holds.
+    pub has_more: bool,
+    /// Present when more exist: pass it as `cursor` (with the same filter) for the next page.
+    pub next_cursor: Option<String>,
 }
 
 fn invalid(message: String) -> ApiError {
@@ -266,6 +271,9 @@ pub(super) struct ItemsQuery {
     /// At most this many, newest first (default 100; more than 1000 reads 1000).
     #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_u64)]
     pub limit: Option<u32>,
+    /// The page after the one that answered this `next_cursor` (same filter).
+    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
+    pub cursor: Option<String>,
 }
 
 #[utoipa::path(
@@ -290,14 +298,24 @@ pub(super) async fn list_items(
 ) -> Result<Json<ItemsOut>, ApiError> {
     let entity = &principal.entity;
     state.store.queue(entity.id, &queue).await?;
+    let limit = paging::limit(query.limit, 100);
     let filter = ItemFilter {
         status: query.status,
         job: query.job,
-        limit: query.limit.unwrap_or(100).clamp(1, 1000) as usize,
+        before: query
+            .cursor
+            .as_deref()
+            .map(paging::name_of_cursor)
+            .transpose()?,
+        limit: limit + 1,
     };
     let items = state.store.list_items(entity.id, &queue, filter).await?;
+    let (items, has_more, next_cursor) =
+        paging::page(items, limit, |last| paging::name_cursor(&last.id));
     Ok(Json(ItemsOut {
         items: items.into_iter().map(Into::into).collect(),
+        has_more,
+        next_cursor,
     }))
 }
 

@@ -36,3 +36,19 @@ pub(super) fn not_a_cursor() -> crate::error::ApiError {
         "cursor: not a cursor this API gave (use next_cursor as it came)".into(),
     )
 }
+
+/// The opaque cursor of a list ordered by a name: the name, base64url.
+pub(super) fn name_cursor(name: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(name)
+}
+
+/// The name a [`name_cursor`] holds, or 400.
+pub(super) fn name_of_cursor(cursor: &str) -> Result<String, crate::error::ApiError> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok())
+        .ok_or_else(not_a_cursor)
+}

@@ -149,6 +149,10 @@ impl From<TaskRecord> for TaskOut {
 pub(crate) struct TasksOut {
     /// Newest first.
     pub tasks: Vec<TaskOut>,
+    /// Whether more exist than this page holds.
+    pub has_more: bool,
+    /// Present when more exist: pass it as `cursor` for the next page.
+    pub next_cursor: Option<String>,
 }
 
 /// How many tasks `GET /v1/tasks` lists.
@@ -158,6 +162,9 @@ pub(super) struct TaskQuery {
     /// At most this many, newest first (default 50; more than 1000 reads 1000).
     #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_u64)]
     pub limit: Option<u32>,
+    /// The page after the one that answered this `next_cursor`.
+    #[param(pattern = r"^task_[A-Za-z0-9_-]+$")]
+    pub cursor: Option<String>,
 }
 
 /// Starts the task (or finds the one the same `Idempotency-Key` started) and wakes the runner.
@@ -304,10 +311,17 @@ pub(super) async fn list(
     principal: Principal,
     Query(query): Query<TaskQuery>,
 ) -> Result<Json<TasksOut>, ApiError> {
-    let limit = query.limit.unwrap_or(50).clamp(1, 1000);
-    let tasks = state.store.list_tasks(principal.entity.id, limit).await?;
+    let limit = super::paging::limit(query.limit, 50);
+    let before = query.cursor.map(TaskId::from);
+    let tasks = (state.store)
+        .list_tasks(principal.entity.id, before, limit as u32 + 1)
+        .await?;
+    let (tasks, has_more, next_cursor) =
+        super::paging::page(tasks, limit, |last| last.id.to_string());
     Ok(Json(TasksOut {
         tasks: tasks.into_iter().map(Into::into).collect(),
+        has_more,
+        next_cursor,
     }))
 }
 

@@ -109,7 +109,8 @@ pub enum BodyView {
         /// The whole body's length in bytes.
         length: usize,
     },
-    /// Not kept: the attempt's record already holds as many body bytes as it may.
+    /// Not kept: the attempt's record already holds as many body bytes as it may, or the body
+    /// is older than `[retention] attempt_bodies`.
     Omitted {
         /// Always true.
         omitted: bool,

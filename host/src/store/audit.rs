@@ -54,10 +54,11 @@ pub struct AuditQuery {
     pub target: Option<String>,
     /// Only changes by this key.
     pub actor: Option<String>,
-    /// Only entries with an id at or above this one (the floor of a time).
-    pub from_id: Option<String>,
-    /// Only entries with an id below this one (the floor of a time, or the last entry of the
-    /// previous page).
+    /// Only entries written at or after this instant (RFC 3339 as stored: UTC, milliseconds).
+    pub since: Option<String>,
+    /// Only entries written before this instant (the same form).
+    pub until: Option<String>,
+    /// Only entries with an id below this one (the last entry of the previous page).
     pub below_id: Option<String>,
     /// At most this many, newest first.
     pub limit: usize,
@@ -93,8 +94,11 @@ impl AuditQuery {
         if let Some(actor) = &self.actor {
             add("actor =", actor.clone());
         }
-        if let Some(from) = &self.from_id {
-            add("id >=", from.clone());
+        if let Some(since) = &self.since {
+            add("at >=", since.clone());
+        }
+        if let Some(until) = &self.until {
+            add("at <", until.clone());
         }
         if let Some(below) = &self.below_id {
             add("id <", below.clone());

@@ -11,6 +11,10 @@ pub struct AutomationFilter {
     pub project: Option<String>,
     /// Only automations whose scope names this collection.
     pub collection: Option<String>,
+    /// Only automations named after this one (the last of the previous page).
+    pub after: Option<String>,
+    /// At most this many (all when `None`).
+    pub limit: Option<usize>,
 }
 
 pub(crate) fn definition(automation: &Automation) -> String {
@@ -44,7 +48,7 @@ super::interface! {
             entity_id: i64,
             id: &AutomationId,
         ) -> Result<Automation, StoreError>;
-        /// The entity's automations, filtered, by name.
+        /// The entity's automations, filtered, by name (a page of them when the filter says).
         async fn list_automations(
             &self,
             entity_id: i64,

@@ -142,6 +142,32 @@ pub(crate) fn finish_execution(parts: RawExecution) -> Result<ExecutionRecord, S
     Ok(record)
 }
 
+/// Which events a list read returns.
+#[derive(Debug, Clone, Default)]
+pub struct EventQuery {
+    /// Only events of this type (its name, e.g. `LINK_ARTIFACT`).
+    pub event_type: Option<String>,
+    /// Only events received at or after this instant (RFC 3339 as stored: UTC, milliseconds).
+    pub since: Option<String>,
+    /// Only events received before this instant (the same form).
+    pub until: Option<String>,
+    /// Only events with an id below this one (the last event of the previous page).
+    pub below_id: Option<String>,
+    /// At most this many.
+    pub limit: usize,
+}
+
+/// An event in a list: as posted, with `received_at`, and how many automations it triggered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventSummary {
+    /// Its id.
+    pub id: EventId,
+    /// The event as posted, with `received_at`.
+    pub event: Value,
+    /// Executions it created.
+    pub matched: i64,
+}
+
 super::interface! {
     /// Events with their executions, and the execution history.
     trait EventStore {
@@ -183,6 +209,12 @@ super::interface! {
             before: String,
             limit: usize,
         ) -> Result<usize, StoreError>;
+        /// The events `query` selects, newest first.
+        async fn events_page(
+            &self,
+            entity_id: i64,
+            query: EventQuery,
+        ) -> Result<Vec<EventSummary>, StoreError>;
         /// An event and the executions it triggered.
         async fn event(
             &self,

@@ -162,6 +162,8 @@ pub struct ItemFilter {
     pub status: Option<ItemStatus>,
     /// Only items of this job.
     pub job: Option<String>,
+    /// Only items put on the queue before this one (the last of the previous page).
+    pub before: Option<String>,
     /// At most this many, newest first.
     pub limit: usize,
 }

@@ -15,6 +15,7 @@ mod integrations;
 mod launch;
 mod plugins;
 mod postgres;
+mod retention;
 mod runs;
 mod secrets;
 mod sqlite;
@@ -25,7 +26,8 @@ pub use automations::AutomationFilter;
 pub use delivery::{Claimed, FinishedAttempt, Settlement};
 pub use entities::{ApiKeyRecord, EntityRecord, NewKey};
 pub use events::{
-    EventToStore, ExecutionQuery, ExecutionRecord, IngestOutcome, NewExecution, unix_millis,
+    EventQuery, EventSummary, EventToStore, ExecutionQuery, ExecutionRecord, IngestOutcome,
+    NewExecution, unix_millis,
 };
 pub use integrations::{IntegrationHealth, IntegrationRecord, Toggled};
 pub use launch::{

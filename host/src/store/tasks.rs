@@ -102,8 +102,9 @@ super::interface! {
         async fn create_task(&self, entity_id: i64, task: NewTask) -> Result<(TaskRecord, bool), StoreError>;
         /// A task of the entity.
         async fn task(&self, entity_id: i64, id: &TaskId) -> Result<TaskRecord, StoreError>;
-        /// The entity's tasks, newest first.
-        async fn list_tasks(&self, entity_id: i64, limit: u32) -> Result<Vec<TaskRecord>, StoreError>;
+        /// The entity's tasks, newest first: at most `limit`, created before the task
+        /// `before` (the last of the previous page) when given.
+        async fn list_tasks(&self, entity_id: i64, before: Option<TaskId>, limit: u32) -> Result<Vec<TaskRecord>, StoreError>;
         /// Claims a running task no live lease holds, for `owner` until `lease_ms` from now.
         async fn claim_task(&self, owner: &str, lease_ms: i64) -> Result<Option<(i64, TaskRecord)>, StoreError>;
         /// Runs the next batch of a task `owner` holds: looks at up to `scan` more executions

@@ -178,6 +178,7 @@ async fn the_openapi_document_describes_every_route() {
         ("get", "/v1/tasks"),
         ("get", "/v1/tasks/{id}"),
         ("get", "/v1/entities/{entity}/audit"),
+        ("get", "/v1/events"),
         ("get", "/v1/plugins"),
         ("post", "/v1/plugins"),
         ("delete", "/v1/plugins/{name}"),

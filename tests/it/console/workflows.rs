@@ -469,3 +469,48 @@ async fn the_history_pages_through_every_execution() {
     page.until_text("Page 1").await;
     page.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_events_page_lists_filters_and_pages() {
+    let server = Server::ingest_only();
+    let admin = server.admin();
+    let mut events: Vec<Value> = (0..120)
+        .map(|i| {
+            json!({"type": "LINK_ARTIFACT", "entity": "default", "registry": "models",
+                   "collection": "churn", "version": format!("v{i}")})
+        })
+        .collect();
+    events.push(
+        json!({"type": "ADD_ARTIFACT_ALIAS", "entity": "default", "registry": "models",
+                       "collection": "churn", "version": "v7", "alias": "production"}),
+    );
+    let posted = admin
+        .post("/v1/events/batch", &json!({"events": events}))
+        .await;
+    assert_eq!(posted.0, 202);
+    let page = Page::open(&server.url).await;
+    page.sign_in(ADMIN_KEY).await;
+    page.goto("/#/events").await;
+    page.until_text("Page 1").await;
+    let rows = "document.querySelectorAll('main tbody tr').length";
+    assert_eq!(page.eval::<u32>(rows).await, 100);
+    page.click_text("Older").await;
+    page.until_text("Page 2").await;
+    assert_eq!(page.eval::<u32>(rows).await, 21);
+    // The types offered are the API's own, operational ones included.
+    page.choose("select[name=type]", "ADD_ARTIFACT_ALIAS").await;
+    page.click_text("Show").await;
+    page.until(
+        "only the alias event listed",
+        "document.querySelectorAll('main tbody tr').length === 1",
+    )
+    .await;
+    let offered: bool = page
+        .eval("[...document.querySelectorAll('select[name=type] option')].some(o => o.value === 'INTEGRATION_DISABLED')")
+        .await;
+    assert!(offered);
+    // Its row leads to the event's page.
+    page.click("main tbody tr a").await;
+    page.until_text("What was posted").await;
+    page.close().await;
+}

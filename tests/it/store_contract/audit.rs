@@ -38,16 +38,18 @@ contract!(
             .create_entity("other", "hk_other-0123456789".into())
             .await
             .unwrap();
-        let written = [
-            entry(AuditAction::SecretSet, "TOKEN", "key_a"),
-            entry(AuditAction::AutomationCreated, "aut_1", "key_b"),
-            entry(AuditAction::AutomationUpdated, "aut_1", "key_a"),
-            entry(AuditAction::IntegrationDeleted, "ci", "key_b"),
-        ];
-        for e in &written {
+        let mut written = Vec::new();
+        for (action, target, actor) in [
+            (AuditAction::SecretSet, "TOKEN", "key_a"),
+            (AuditAction::AutomationCreated, "aut_1", "key_b"),
+            (AuditAction::AutomationUpdated, "aut_1", "key_a"),
+            (AuditAction::IntegrationDeleted, "ci", "key_b"),
+        ] {
+            let e = entry(action, target, actor);
             store.record_audit(team.id, e.clone()).await.unwrap();
-            // Ids are UUIDv7s of the millisecond: a millisecond apart, their order is certain.
-            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            written.push(e);
+            // Ids and times are of the millisecond: a few apart, their order is certain.
+            tokio::time::sleep(std::time::Duration::from_millis(3)).await;
         }
         store
             .record_audit(other.id, entry(AuditAction::KeyCreated, "k", "key_c"))
@@ -106,10 +108,17 @@ contract!(
             .await,
             [AuditAction::IntegrationDeleted]
         );
-        // The window after the second entry and before the fourth: the third alone.
+        // From the third entry's time to the fourth's: the third alone.
         let window = AuditQuery {
-            from_id: Some(written[2].id.to_string()),
+            since: Some(written[2].at.clone()),
+            until: Some(written[3].at.clone()),
+            ..Default::default()
+        };
+        assert_eq!(only(window).await, [AuditAction::AutomationUpdated]);
+        // Below an entry's id (a page's cursor): the older ones.
+        let window = AuditQuery {
             below_id: Some(written[3].id.to_string()),
+            since: Some(written[2].at.clone()),
             ..Default::default()
         };
         assert_eq!(only(window).await, [AuditAction::AutomationUpdated]);

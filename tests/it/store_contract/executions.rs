@@ -410,7 +410,9 @@ contract!(
             .collect();
         assert_eq!(statuses.len(), 2, "the other integration's and the succeeded one are left alone");
         assert!(store.claim_task("h1.1", 60_000).await.unwrap().is_none(), "nothing left to run");
-        assert_eq!(store.list_tasks(team.id, 10).await.unwrap().len(), 1);
+        assert_eq!(store.list_tasks(team.id, None, 10).await.unwrap().len(), 1);
+        let newest = store.list_tasks(team.id, None, 10).await.unwrap()[0].id.clone();
+        assert!(store.list_tasks(team.id, Some(newest), 10).await.unwrap().is_empty());
     }
 );
 
@@ -467,5 +469,51 @@ contract!(
         not_found(store.event(team.id, &outcomes[0].event_id).await);
         not_found(store.event(team.id, &outcomes[2].event_id).await);
         assert!(store.event(team.id, &outcomes[1].event_id).await.is_ok());
+    }
+);
+
+contract!(
+    /// Attempt bodies past their retention go, by their length; the rest of the record stays,
+    /// and a later purge starts where the last one ended.
+    attempt_bodies_are_dropped_once,
+    |store: Store| async move {
+        let (team, _) = store.create_entity("team", "hk_team-0123456789".into()).await.unwrap();
+        let with_bodies = |n: u32| FinishedAttempt {
+            number: n,
+            record: json!({"requests": [{"method": "POST", "headers": [["x", "y"]], "body": "hello",
+                           "response": {"status": 500, "headers": [], "body": "oops!!"}}]})
+            .to_string(),
+            duration_ms: 1.0,
+            integration: None,
+        };
+        let first = execution("aut_a", ExecutionStatus::Pending);
+        let first_id = first.id.clone();
+        store.ingest(team.id, vec![stored(event("r1"), None, vec![first])], None).await.unwrap();
+        store.claim_due("h1.1", 60_000, 10).await.unwrap();
+        let failed = Settlement::Failed("500".into());
+        assert!(store.finish_attempt(&first_id, "h1.1", with_bodies(1), failed).await.unwrap());
+
+        assert_eq!(store.drop_attempt_bodies(ExecutionId::floor_at(0), 10).await.unwrap(), 0, "nothing that old");
+        let later = ExecutionId::floor_at(unix_millis() + 1_000);
+        assert_eq!(store.drop_attempt_bodies(later.clone(), 10).await.unwrap(), 1);
+        let log = store.execution(team.id, &first_id).await.unwrap().attempt_log;
+        let request = &log[0]["requests"][0];
+        assert_eq!(request["body"], json!({"omitted": true, "length": 5}));
+        assert_eq!(request["response"]["body"], json!({"omitted": true, "length": 6}));
+        assert_eq!(request["response"]["status"], 500);
+        assert_eq!(request["headers"], json!([["x", "y"]]));
+        assert_eq!(store.drop_attempt_bodies(later, 10).await.unwrap(), 0, "past the mark");
+
+        // A newer execution is gone through by the next purge, from the mark on.
+        let second = execution("aut_a", ExecutionStatus::Pending);
+        let second_id = second.id.clone();
+        store.ingest(team.id, vec![stored(event("r2"), None, vec![second])], None).await.unwrap();
+        store.claim_due("h1.1", 60_000, 10).await.unwrap();
+        let failed = Settlement::Failed("500".into());
+        assert!(store.finish_attempt(&second_id, "h1.1", with_bodies(1), failed).await.unwrap());
+        let later = ExecutionId::floor_at(unix_millis() + 1_000);
+        assert_eq!(store.drop_attempt_bodies(later, 10).await.unwrap(), 1);
+        let log = store.execution(team.id, &second_id).await.unwrap().attempt_log;
+        assert_eq!(log[0]["requests"][0]["body"]["omitted"], true);
     }
 );

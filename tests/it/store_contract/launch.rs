@@ -58,7 +58,7 @@ contract!(
         let high = store.enqueue(team.id, item(2, 5)).await.unwrap();
         assert_eq!(low.status, ItemStatus::Queued);
         let listed = store
-            .list_items(team.id, "gpu", ItemFilter { status: None, job: None, limit: 10 })
+            .list_items(team.id, "gpu", ItemFilter { status: None, job: None, before: None, limit: 10 })
             .await
             .unwrap();
         assert_eq!(listed.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), [&high.id, &low.id]);

@@ -240,11 +240,17 @@ contract!(
         let filter = |project: Option<&str>, collection: Option<&str>| AutomationFilter {
             project: project.map(str::to_string),
             collection: collection.map(str::to_string),
+            ..Default::default()
         };
         let names = |list: Vec<herald::model::automation::Automation>| {
             list.into_iter().map(|a| a.name).collect::<Vec<_>>()
         };
         assert_eq!(names(store.list_automations(team.id, filter(None, None)).await.unwrap()), ["a", "b"]);
+        // A page: after a name, at most so many.
+        let page = AutomationFilter { after: Some("a".into()), limit: Some(1), ..Default::default() };
+        assert_eq!(names(store.list_automations(team.id, page).await.unwrap()), ["b"]);
+        let page = AutomationFilter { limit: Some(1), ..Default::default() };
+        assert_eq!(names(store.list_automations(team.id, page).await.unwrap()), ["a"]);
         assert_eq!(names(store.list_automations(team.id, filter(Some("train"), None)).await.unwrap()), ["a"]);
         assert_eq!(names(store.list_automations(team.id, filter(None, Some("churn"))).await.unwrap()), ["b"]);
         let mut changed = a.clone();

@@ -270,9 +270,8 @@ class Herald:
     ) -> List[Automation]:
         """Automations, optionally only those scoped to a project or registry (``project``) and
         a collection in it."""
-        params = {"entity": entity, "project": project, "collection": collection}
-        answer = self.request("GET", "/v1/automations", params=params)
-        return [Automation.from_api(a) for a in answer["automations"]]
+        params = {"entity": entity, "project": project, "collection": collection, "limit": 1000}
+        return [Automation.from_api(a) for a in self._every("/v1/automations", "automations", params)]
 
     def automation(self, automation_id: str) -> Automation:
         """One automation."""
@@ -305,10 +304,33 @@ class Herald:
         """Every execution of an automation, newest first, read page by page (each page's
         ``next_cursor`` reads the next), however many there are."""
         path = f"/v1/automations/{quote(automation_id, safe='')}/executions"
+        params = {"limit": page_size}
+        yield from (Execution.from_api(e) for e in self._every(path, "executions", params))
+
+    def audit_log(
+        self,
+        entity: Optional[str] = None,
+        action: Optional[str] = None,
+        target_kind: Optional[str] = None,
+        target: Optional[str] = None,
+        actor: Optional[str] = None,
+        since: Optional[str] = None,
+        until: Optional[str] = None,
+    ) -> Iterator[Dict[str, Any]]:
+        """The entity's audit log (admins), newest first, every page: each entry has ``at``,
+        ``actor`` (``key_id``, ``role``), ``action`` (``automation.updated``), ``target_kind``,
+        ``target``, and the changed thing's fields ``before`` and ``after``."""
+        path = f"/v1/entities/{self._entity(entity)}/audit"
+        params = {"action": action, "target_kind": target_kind, "target": target,
+                  "actor": actor, "since": since, "until": until, "limit": 1000}
+        yield from self._every(path, "entries", params)
+
+    def _every(self, path: str, key: str, params: Dict[str, Any]) -> Iterator[Dict[str, Any]]:
+        """The items under ``key`` of every page of a list, following ``next_cursor``."""
         cursor: Optional[str] = None
         while True:
-            answer = self.request("GET", path, params={"limit": page_size, "cursor": cursor})
-            yield from (Execution.from_api(e) for e in answer["executions"])
+            answer = self.request("GET", path, params={**params, "cursor": cursor})
+            yield from answer[key]
             cursor = answer.get("next_cursor")
             if not answer.get("has_more") or not cursor:
                 return

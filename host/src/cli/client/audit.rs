@@ -2,7 +2,7 @@
 //! `GET …/audit`; `--all` follows the cursor to the oldest entry.
 
 use clap::Args;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::http::{Client, EntityArg, encode};
 use super::output::Shape;
@@ -60,19 +60,10 @@ pub(super) async fn run(client: &Client, args: AuditArgs) -> anyhow::Result<(Val
         query.push(format!("limit={limit}"));
     }
     let base = format!("/v1/entities/{}/audit?{}", encode(&entity), query.join("&"));
-    let mut page = client.call("GET", &base, None, &[]).await?;
-    if !args.all {
-        return Ok((page, Shape::Table("entries", COLUMNS)));
-    }
-    let mut entries = Vec::new();
-    loop {
-        entries.extend(page["entries"].as_array().cloned().unwrap_or_default());
-        let Some(cursor) = page["next_cursor"].as_str() else {
-            break;
-        };
-        let next = format!("{base}&cursor={}", encode(cursor));
-        page = client.call("GET", &next, None, &[]).await?;
-    }
-    let all = json!({"entries": entries, "has_more": false, "next_cursor": null});
-    Ok((all, Shape::Table("entries", COLUMNS)))
+    let answer = if args.all {
+        client.call_all(&base, "entries").await?
+    } else {
+        client.call("GET", &base, None, &[]).await?
+    };
+    Ok((answer, Shape::Table("entries", COLUMNS)))
 }

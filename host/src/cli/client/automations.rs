@@ -86,20 +86,17 @@ pub(super) async fn run(
                 project,
                 collection,
             } => {
-                let mut query = Vec::new();
+                // Every page: a list is the whole list, however long.
+                let mut query = vec!["limit=1000".to_string()];
                 if let Some(project) = project {
                     query.push(format!("project={}", encode(&project)));
                 }
                 if let Some(collection) = collection {
                     query.push(format!("collection={}", encode(&collection)));
                 }
-                let path = if query.is_empty() {
-                    "/v1/automations".into()
-                } else {
-                    format!("/v1/automations?{}", query.join("&"))
-                };
+                let path = format!("/v1/automations?{}", query.join("&"));
                 (
-                    client.call("GET", &path, None, &[]).await?,
+                    client.call_all(&path, "automations").await?,
                     Shape::Table("automations", COLUMNS),
                 )
             }

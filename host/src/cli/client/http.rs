@@ -92,6 +92,19 @@ impl Client {
         self.call_with(method, path, body, headers).await
     }
 
+    /// GETs `path` (which has a query string) and every page after it, following
+    /// `next_cursor`; answers the first page with the items under `key` of every page.
+    pub(in crate::cli) async fn call_all(&self, path: &str, key: &str) -> anyhow::Result<Value> {
+        let mut page = self.call("GET", path, None, &[]).await?;
+        let mut items = page[key].as_array().cloned().unwrap_or_default();
+        while let Some(cursor) = page["next_cursor"].as_str() {
+            let next = format!("{path}&cursor={}", encode(cursor));
+            page = self.call("GET", &next, None, &[]).await?;
+            items.extend(page[key].as_array().cloned().unwrap_or_default());
+        }
+        Ok(serde_json::json!({ key: items, "has_more": false, "next_cursor": null }))
+    }
+
     /// Calls the API with a body of any content type (a component to install).
     pub(in crate::cli) async fn call_with(
         &self,

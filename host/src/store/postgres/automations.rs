@@ -98,8 +98,9 @@ impl AutomationStore for Postgres {
     ) -> Result<Vec<Automation>, StoreError> {
         self.query(
             "SELECT definition FROM automations WHERE entity_id = $1
-             AND ($2::TEXT IS NULL OR project = $2) AND ($3::TEXT IS NULL OR collection = $3) ORDER BY name",
-            &[&entity_id, &filter.project, &filter.collection],
+             AND ($2::TEXT IS NULL OR project = $2) AND ($3::TEXT IS NULL OR collection = $3)
+             AND ($4::TEXT IS NULL OR name COLLATE \"C\" > $4) ORDER BY name COLLATE \"C\" LIMIT $5",
+            &[&entity_id, &filter.project, &filter.collection, &filter.after, &filter.limit.map(|n| n as i64)],
         )
         .await?
         .iter()

@@ -313,6 +313,39 @@ impl EventStore for Postgres {
         .await
     }
 
+    async fn events_page(
+        &self,
+        entity_id: i64,
+        query: EventQuery,
+    ) -> Result<Vec<EventSummary>, StoreError> {
+        self.query(
+            "SELECT id, body, received_at, matched FROM events WHERE entity_id = $1
+             AND ($2::TEXT IS NULL OR (body::jsonb ->> 'type') = $2)
+             AND ($3::TEXT IS NULL OR received_at >= $3) AND ($4::TEXT IS NULL OR received_at < $4)
+             AND ($5::TEXT IS NULL OR id < $5) ORDER BY id DESC LIMIT $6",
+            &[
+                &entity_id,
+                &query.event_type,
+                &query.since,
+                &query.until,
+                &query.below_id,
+                &(query.limit as i64),
+            ],
+        )
+        .await?
+        .iter()
+        .map(|row| {
+            let mut event: Value = json_column(row.get(1))?;
+            event["received_at"] = Value::String(row.get(2));
+            Ok(EventSummary {
+                id: EventId::from(row.get::<_, String>(0)),
+                event,
+                matched: row.get(3),
+            })
+        })
+        .collect()
+    }
+
     async fn event(
         &self,
         entity_id: i64,

@@ -206,6 +206,7 @@ impl LaunchStore for Postgres {
             &format!(
                 "SELECT {ITEM_COLUMNS} FROM queue_items WHERE entity_id = $1 AND queue = $2
                  AND ($3::TEXT IS NULL OR status = $3) AND ($4::TEXT IS NULL OR job = $4)
+                 AND ($6::TEXT IS NULL OR seq < (SELECT seq FROM queue_items WHERE id = $6))
                  ORDER BY seq DESC LIMIT $5"
             ),
             &[
@@ -214,6 +215,7 @@ impl LaunchStore for Postgres {
                 &filter.status.map(ItemStatus::as_str),
                 &filter.job,
                 &(filter.limit as i64),
+                &filter.before,
             ],
         )
         .await?

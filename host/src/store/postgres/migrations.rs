@@ -37,6 +37,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0009_tasks", include_str!("migrations/0009_tasks.sql")),
     ("0010_audit", include_str!("migrations/0010_audit.sql")),
+    (
+        "0011_retention_marks",
+        include_str!("migrations/0011_retention_marks.sql"),
+    ),
 ];
 
 /// The advisory lock key migrations run under ("herald" in ASCII), so that hosts starting

@@ -16,6 +16,7 @@ mod migrations;
 pub(super) mod notify;
 mod outcomes;
 mod plugins;
+mod retention;
 mod runs;
 mod secrets;
 mod tasks;

@@ -90,13 +90,21 @@ impl TaskStore for Postgres {
         from_row(&row)
     }
 
-    async fn list_tasks(&self, entity_id: i64, limit: u32) -> Result<Vec<TaskRecord>, StoreError> {
+    async fn list_tasks(
+        &self,
+        entity_id: i64,
+        before: Option<TaskId>,
+        limit: u32,
+    ) -> Result<Vec<TaskRecord>, StoreError> {
+        let before = before.map(|id| id.to_string());
         self.query(
             &format!(
                 "SELECT {COLUMNS} FROM tasks WHERE entity_id = $1
-                 ORDER BY created_at DESC, id DESC LIMIT $2"
+                 AND ($3::TEXT IS NULL OR (created_at, id COLLATE \"C\")
+                      < (SELECT created_at, id COLLATE \"C\" FROM tasks WHERE id = $3))
+                 ORDER BY created_at DESC, id COLLATE \"C\" DESC LIMIT $2"
             ),
-            &[&entity_id, &i64::from(limit)],
+            &[&entity_id, &i64::from(limit), &before],
         )
         .await?
         .iter()

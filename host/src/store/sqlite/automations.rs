@@ -92,11 +92,20 @@ impl AutomationStore for Sqlite {
         filter: AutomationFilter,
     ) -> Result<Vec<Automation>, StoreError> {
         self.read(move |c| {
-            let mut statement = c.prepare(
+            let mut statement = c.prepare_cached(
                 "SELECT definition FROM automations WHERE entity_id = ?1
-                 AND (?2 IS NULL OR project = ?2) AND (?3 IS NULL OR collection = ?3) ORDER BY name",
+                 AND (?2 IS NULL OR project = ?2) AND (?3 IS NULL OR collection = ?3)
+                 AND (?4 IS NULL OR name > ?4) ORDER BY name LIMIT ?5",
             )?;
-            let rows = statement.query_map(params![entity_id, filter.project, filter.collection], |r| r.get::<_, String>(0))?;
+            let limit = filter.limit.map_or(-1, |n| n as i64);
+            let values = params![
+                entity_id,
+                filter.project,
+                filter.collection,
+                filter.after,
+                limit
+            ];
+            let rows = statement.query_map(values, |r| r.get::<_, String>(0))?;
             rows.map(|text| json_column(&text?)).collect()
         })
         .await

@@ -191,6 +191,49 @@ impl EventStore for Sqlite {
         .await
     }
 
+    async fn events_page(
+        &self,
+        entity_id: i64,
+        query: EventQuery,
+    ) -> Result<Vec<EventSummary>, StoreError> {
+        self.read(move |c| {
+            let mut statement = c.prepare_cached(
+                "SELECT id, body, received_at, matched FROM events WHERE entity_id = ?1
+                 AND (?2 IS NULL OR json_extract(body, '$.type') = ?2)
+                 AND (?3 IS NULL OR received_at >= ?3) AND (?4 IS NULL OR received_at < ?4)
+                 AND (?5 IS NULL OR id < ?5) ORDER BY id DESC LIMIT ?6",
+            )?;
+            let values = params![
+                entity_id,
+                query.event_type,
+                query.since,
+                query.until,
+                query.below_id,
+                query.limit as i64
+            ];
+            let rows = statement.query_map(values, |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get(3)?,
+                ))
+            })?;
+            rows.map(|row| {
+                let (id, body, received_at, matched) = row?;
+                let mut event: Value = json_column(&body)?;
+                event["received_at"] = Value::String(received_at);
+                Ok(EventSummary {
+                    id: EventId::from(id),
+                    event,
+                    matched,
+                })
+            })
+            .collect()
+        })
+        .await
+    }
+
     async fn event(
         &self,
         entity_id: i64,

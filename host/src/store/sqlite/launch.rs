@@ -208,6 +208,7 @@ impl LaunchStore for Sqlite {
             let mut statement = c.prepare(&format!(
                 "SELECT {ITEM_COLUMNS} FROM queue_items WHERE entity_id = ?1 AND queue = ?2
                  AND (?3 IS NULL OR status = ?3) AND (?4 IS NULL OR job = ?4)
+                 AND (?6 IS NULL OR rowid < (SELECT rowid FROM queue_items WHERE id = ?6))
                  ORDER BY rowid DESC LIMIT ?5"
             ))?;
             let rows = statement
@@ -217,7 +218,8 @@ impl LaunchStore for Sqlite {
                         queue,
                         filter.status.map(ItemStatus::as_str),
                         filter.job,
-                        filter.limit as i64
+                        filter.limit as i64,
+                        filter.before
                     ],
                     item_from_row,
                 )?

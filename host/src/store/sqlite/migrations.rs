@@ -46,6 +46,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
     ),
     ("0012_tasks", include_str!("migrations/0012_tasks.sql")),
     ("0013_audit", include_str!("migrations/0013_audit.sql")),
+    (
+        "0014_retention_marks",
+        include_str!("migrations/0014_retention_marks.sql"),
+    ),
 ];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.

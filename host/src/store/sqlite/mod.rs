@@ -14,6 +14,7 @@ mod launch;
 mod leases;
 mod migrations;
 mod plugins;
+mod retention;
 mod runs;
 mod secrets;
 mod tasks;

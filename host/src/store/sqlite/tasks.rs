@@ -92,12 +92,20 @@ impl TaskStore for Sqlite {
         .await
     }
 
-    async fn list_tasks(&self, entity_id: i64, limit: u32) -> Result<Vec<TaskRecord>, StoreError> {
+    async fn list_tasks(
+        &self,
+        entity_id: i64,
+        before: Option<TaskId>,
+        limit: u32,
+    ) -> Result<Vec<TaskRecord>, StoreError> {
+        let before = before.map(|id| id.to_string());
         self.read(move |c| {
             let mut statement = c.prepare_cached(&format!(
-                "SELECT {COLUMNS} FROM tasks WHERE entity_id = ?1 ORDER BY created_at DESC, id DESC LIMIT ?2"
+                "SELECT {COLUMNS} FROM tasks WHERE entity_id = ?1
+                 AND (?3 IS NULL OR (created_at, id) < (SELECT created_at, id FROM tasks WHERE id = ?3))
+                 ORDER BY created_at DESC, id DESC LIMIT ?2"
             ))?;
-            let rows = statement.query_map(params![entity_id, limit], from_row)?;
+            let rows = statement.query_map(params![entity_id, limit, before], from_row)?;
             rows.map(|row| row?).collect()
         })
         .await

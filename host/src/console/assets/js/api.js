@@ -71,3 +71,17 @@ export function entityPath() {
 }
 
 export const isAdmin = () => session.current?.role === "admin";
+
+let documentPromise = null;
+
+/** The API's OpenAPI document, read once per page load: the lists of names it holds (actions,
+ * event types) are the ones filters offer. Null when it cannot be read. */
+export function apiDocument() {
+  documentPromise ??= api("GET", "/v1/openapi.json").catch(() => null);
+  return documentPromise;
+}
+
+/** The enum of a component schema in the API's document (the one list of those names). */
+export function names(document, schema) {
+  return document?.components?.schemas?.[schema]?.enum || [];
+}

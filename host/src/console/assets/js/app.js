@@ -5,7 +5,7 @@ import { api, hooks, session, ApiError } from "./api.js";
 import { h, fill, field, showError, clearErrors } from "./dom.js";
 import { automationsPage, automationPage } from "./automations.js";
 import { wizardPage } from "./wizard.js";
-import { historyPage, executionPage, eventPage } from "./history.js";
+import { historyPage, executionPage, eventPage, eventsPage } from "./history.js";
 import { integrationsPage, integrationPage } from "./integrations.js";
 import { secretsPage } from "./secrets.js";
 import { sendEventPage } from "./events.js";
@@ -24,6 +24,7 @@ const routes = [
   [/^automations\/([^/]+)$/, "Automation", automationPage],
   [/^history$/, "History", historyPage],
   [/^executions\/([^/]+)$/, "Execution", executionPage],
+  [/^events$/, "Events", eventsPage],
   [/^events\/([^/]+)$/, "Event", eventPage],
   [/^integrations$/, "Integrations", integrationsPage],
   [/^integrations\/new$/, "New integration", (m) => integrationPage(m, null)],
@@ -39,6 +40,7 @@ const routes = [
 const nav = [
   ["automations", "Automations"],
   ["history", "History"],
+  ["events", "Events"],
   ["integrations", "Integrations"],
   ["secrets", "Secrets", () => session.current?.role === "admin"],
   ["send-event", "Send an event"],

@@ -2,14 +2,9 @@
 // thing, thing, key and time, a page at a time; each entry's fields before and after. The
 // actions and kinds offered are the API document's own lists.
 
-import { api, entityPath } from "./api.js";
+import { apiDocument, entityPath, names } from "./api.js";
 import { h, fill, field, select, table, when, json } from "./dom.js";
 import { pagedList, instant } from "./paging.js";
-
-/** The enum of a component schema in the API's document (the one list of names). */
-function names(document, schema) {
-  return document?.components?.schemas?.[schema]?.enum || [];
-}
 
 /** The top-level fields whose values differ between `before` and `after`. */
 function changedFields(entry) {
@@ -48,7 +43,7 @@ function entriesTable(entries) {
 }
 
 export async function auditPage(main) {
-  const document = await api("GET", "/v1/openapi.json").catch(() => null);
+  const document = await apiDocument();
   const action = select([["", "any"], ...names(document, "AuditAction").map((a) => [a, a])], "", { name: "action" });
   const kind = select([["", "any"], ...names(document, "TargetKind").map((k) => [k, k])], "", { name: "target_kind" });
   const target = h("input", { type: "text", name: "target", autocomplete: "off" });

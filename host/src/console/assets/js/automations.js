@@ -1,7 +1,8 @@
 // Automations: the list of a scope's automations (trigger, action, action name, queue, enabled)
 // with enable/disable and delete, and one automation's page with its history.
 
-import { api, withQuery, seg } from "./api.js";
+import { api, seg } from "./api.js";
+import { pagedList } from "./paging.js";
 import { h, fill, field, table, confirmAction, toast, when } from "./dom.js";
 import { executionsList } from "./history.js";
 
@@ -35,11 +36,12 @@ export async function automationsPage(main) {
     field("Collection", collection, {}),
     h("button", { type: "submit" }, "Filter"),
   );
-  const load = async () => {
-    const query = { project: project.value.trim(), collection: collection.value.trim() };
-    const { automations } = await api("GET", withQuery("/v1/automations", query));
-    fill(results, automationsTable(automations, load));
-  };
+  const load = pagedList(
+    results,
+    "/v1/automations",
+    () => ({ project: project.value.trim(), collection: collection.value.trim() }),
+    (answer) => automationsTable(answer.automations, () => load()),
+  );
   filters.addEventListener("submit", (event) => {
     event.preventDefault();
     load();

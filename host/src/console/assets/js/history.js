@@ -1,7 +1,7 @@
 // History: executions (an automation's or the entity's) filtered by status and time, one
 // execution with its attempts and a Retry button, and an event with the executions it triggered.
 
-import { api, seg } from "./api.js";
+import { api, apiDocument, names, seg } from "./api.js";
 import { pagedList, instant } from "./paging.js";
 import { h, fill, field, select, table, status, when, json, toast } from "./dom.js";
 
@@ -180,6 +180,46 @@ function attemptCard(attempt, number) {
     (attempt.requests || []).map(exchangeView),
     attempt.logs?.length ? [h("h4", {}, "Plugin log"), json(attempt.logs)] : null,
   );
+}
+
+/** The entity's events, newest first, by type and time, a page at a time. */
+export async function eventsPage(main) {
+  const document = await apiDocument();
+  const type = select([["", "any"], ...names(document, "EventType").map((t) => [t, t])], "", { name: "type" });
+  const since = h("input", { type: "datetime-local", name: "since", step: 1 });
+  const until = h("input", { type: "datetime-local", name: "until", step: 1 });
+  const results = h("div", { "aria-live": "polite" });
+  const form = h(
+    "form",
+    { class: "filters", "aria-label": "Filter events" },
+    field("Type", type, { name: "type" }),
+    field("Received from", since, { name: "since" }),
+    field("Received before", until, { name: "until" }),
+    h("button", { type: "submit" }, "Show"),
+  );
+  const load = pagedList(
+    results,
+    "/v1/events",
+    () => ({ type: type.value, since: instant(since.value), until: instant(until.value) }),
+    (answer) =>
+      table(
+        [
+          ["Event", (e) => h("a", { href: `#/events/${seg(e.id)}` }, e.id)],
+          ["Type", (e) => h("code", {}, e.event.type)],
+          ["Where", (e) => [e.event.project || e.event.registry, e.event.collection].filter(Boolean).join(" / ")],
+          ["Triggered", (e) => String(e.matched)],
+          ["Received", (e) => when(e.event.received_at)],
+        ],
+        answer.events,
+        "No events.",
+      ),
+  );
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    load();
+  });
+  fill(main, h("h1", {}, "Events"), h("p", { class: "muted" }, "Every event the entity received, newest first."), form, results);
+  await load();
 }
 
 export async function eventPage(main, id) {

@@ -2,33 +2,26 @@
 // its output while it runs.
 
 import { api, entityPath, withQuery, seg } from "./api.js";
+import { pagedList } from "./paging.js";
 import { h, fill, table, when, status } from "./dom.js";
 
 export async function launchPage(main) {
   const { queues } = await api("GET", `${entityPath()}/queues`);
   const sections = [];
+  const loads = [];
   for (const queue of queues) {
-    const { items } = await api("GET", withQuery(`${entityPath()}/queues/${seg(queue.name)}/items`, { limit: 50 }));
+    const results = h("div", { "aria-live": "polite" });
+    // Each queue pages on its own, newest first.
+    loads.push(
+      pagedList(results, `${entityPath()}/queues/${seg(queue.name)}/items`, () => ({ limit: 50 }), (answer) => itemsTable(answer.items)),
+    );
     sections.push(
       h(
         "section",
         { class: "card", "aria-label": `Queue ${queue.name}` },
         h("h2", {}, `Queue ${queue.name}`),
         queue.description ? h("p", {}, queue.description) : null,
-        table(
-          [
-            ["Item", (i) => h("a", { href: `#/launch/items/${seg(i.id)}` }, h("code", {}, i.id))],
-            ["Job", (i) => i.job],
-            ["Run", (i) => `${i.project}/${i.run_id}`],
-            ["State", (i) => status(i.status)],
-            ["Exit code", (i) => (i.exit_code === null || i.exit_code === undefined ? "—" : String(i.exit_code))],
-            ["Agent", (i) => i.agent || "—"],
-            ["Created", (i) => when(i.created_at)],
-            ["Output (tail)", (i) => (i.output ? h("pre", {}, i.output.slice(-2000)) : "—")],
-          ],
-          items,
-          "No items.",
-        ),
+        results,
       ),
     );
   }
@@ -37,6 +30,24 @@ export async function launchPage(main) {
     h("h1", {}, "Launch queues"),
     h("p", { class: "muted" }, "Items a launch-job action enqueued, as agents claim and run them."),
     sections.length ? sections : h("p", { class: "muted" }, "No queues yet."),
+  );
+  await Promise.all(loads.map((load) => load()));
+}
+
+function itemsTable(items) {
+  return table(
+    [
+      ["Item", (i) => h("a", { href: `#/launch/items/${seg(i.id)}` }, h("code", {}, i.id))],
+      ["Job", (i) => i.job],
+      ["Run", (i) => `${i.project}/${i.run_id}`],
+      ["State", (i) => status(i.status)],
+      ["Exit code", (i) => (i.exit_code === null || i.exit_code === undefined ? "—" : String(i.exit_code))],
+      ["Agent", (i) => i.agent || "—"],
+      ["Created", (i) => when(i.created_at)],
+      ["Output (tail)", (i) => (i.output ? h("pre", {}, i.output.slice(-2000)) : "—")],
+    ],
+    items,
+    "No items.",
   );
 }
 
