@@ -39,6 +39,14 @@ impl SendLog {
         Some(seq)
     }
 
+    /// Notes `seq`'s time again: it is being sent anew (after a 503), and its latency counts
+    /// from the post that was accepted.
+    fn resent(&self, seq: u64) {
+        if let Some(slot) = self.sent_at.get(seq as usize) {
+            slot.store(self.epoch.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        }
+    }
+
     /// Latencies of every arrival whose send time is known, sorted.
     fn latencies(&self, arrivals: &[(u64, Instant)]) -> Vec<Duration> {
         let mut latencies: Vec<Duration> = arrivals
@@ -144,6 +152,95 @@ async fn saturate(clients: &[Client], log: &Arc<SendLog>, batch: usize, duration
         task.await.expect("a load task");
     }
     accepted.load(Ordering::Relaxed)
+}
+
+/// Closed loop against a bounded backlog: `CONCURRENCY` clients post one event each at a time
+/// for `duration`, and a client answered 503 waits its `Retry-After` and sends the same event
+/// again, as Herald's own clients do. Answers the events accepted and the 503s.
+async fn saturate_politely(client: &Client, log: &Arc<SendLog>, duration: Duration) -> (u64, u64) {
+    let (accepted, refused) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
+    let deadline = Instant::now() + duration;
+    let tasks: Vec<_> = (0..CONCURRENCY)
+        .map(|_| {
+            let client = client.clone();
+            let (log, accepted, refused) = (log.clone(), accepted.clone(), refused.clone());
+            tokio::spawn(async move {
+                while Instant::now() < deadline {
+                    let Some(seq) = log.take() else { break };
+                    loop {
+                        match client.post_answer("/v1/events", &event(seq)).await {
+                            Ok((202, _)) => break,
+                            Ok((503, wait)) => {
+                                refused.fetch_add(1, Ordering::Relaxed);
+                                tokio::time::sleep(wait.unwrap_or(Duration::from_secs(1))).await;
+                                log.resent(seq);
+                            }
+                            other => panic!("ingest failed: {other:?}"),
+                        }
+                    }
+                    accepted.fetch_add(1, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("a load task");
+    }
+    (
+        accepted.load(Ordering::Relaxed),
+        refused.load(Ordering::Relaxed),
+    )
+}
+
+/// The closed loop at the maximum rate with back-pressure on: a server whose backlog is bounded
+/// at `bound`, posted to by [`saturate_politely`]; latency from the accepted post to delivery.
+async fn bounded_closed_loop(
+    report: &mut Report,
+    receiver: &BenchReceiver,
+    hook: &str,
+    bound: u64,
+    duration: Duration,
+) -> anyhow::Result<()> {
+    let server = HeraldProcess::start(&format!(
+        "[egress]\nallow_cidrs = [\"127.0.0.0/8\"]\n[delivery]\nmax_backlog = {bound}\nworkers = 128\n[sandbox]\nmax_concurrent_instances = 256\n"
+    ))?;
+    let client = Client::new(&server.url);
+    set_up(&client, hook).await?;
+    let log = SendLog::new(1_000_000);
+    receiver.take_arrivals();
+    let before = receiver.count();
+    let started = Instant::now();
+    let (sent, refused) = saturate_politely(&client, &log, duration).await;
+    let finished = drained(receiver, before + sent, Duration::from_secs(120)).await;
+    let delivered = receiver.count() - before;
+    anyhow::ensure!(
+        delivered >= sent,
+        "bounded: {sent} events posted, {delivered} delivered"
+    );
+    report.info(
+        &format!("closed loop, max_backlog = {bound}: deliveries (503s)"),
+        format!(
+            "{:.0} /s ({refused})",
+            delivered as f64 / (finished - started).as_secs_f64()
+        ),
+    );
+    let latencies = log.latencies(&receiver.take_arrivals());
+    let p50 = quantile(&latencies, 0.5);
+    report.add(
+        &format!("closed loop, max_backlog = {bound}: latency p50"),
+        millis(p50),
+        "≤ 50 ms",
+        p50 <= Duration::from_millis(50),
+    );
+    report.info(
+        &format!("closed loop, max_backlog = {bound}: latency p90 / p99"),
+        format!(
+            "{} / {}",
+            millis(quantile(&latencies, 0.9)),
+            millis(quantile(&latencies, 0.99))
+        ),
+    );
+    Ok(())
 }
 
 /// Open loop: events at `rate` per second for `duration`, whatever the answers' latency,
@@ -412,7 +509,12 @@ pub(crate) async fn run(report: &mut Report, quick: bool) -> anyhow::Result<()> 
         Some(Duration::from_millis(3)),
     );
 
-    if let Some(rss) = server.peak_rss() {
+    // The peak is this server's; the bounded run below has a server of its own.
+    let peak_rss = server.peak_rss();
+    drop(server);
+    bounded_closed_loop(report, &receiver, &hook, 250, duration).await?;
+
+    if let Some(rss) = peak_rss {
         report.info(
             "server peak RSS",
             format!("{:.1} MiB", rss as f64 / (1 << 20) as f64),

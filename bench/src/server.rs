@@ -245,6 +245,30 @@ impl Client {
         })
     }
 
+    /// POST; the status and, for a 503, the `Retry-After` it asked for.
+    pub(crate) async fn post_answer(
+        &self,
+        path: &str,
+        body: &Value,
+    ) -> anyhow::Result<(u16, Option<std::time::Duration>)> {
+        let response = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(KEY)
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await?;
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok()?.parse::<u64>().ok())
+            .map(std::time::Duration::from_secs);
+        response.bytes().await?;
+        Ok((status, retry_after))
+    }
+
     /// POST, expecting `expected`.
     pub(crate) async fn post(
         &self,

@@ -111,7 +111,7 @@ pub(super) async fn ingest_one(
 ) -> Result<(StatusCode, Json<IngestOut>), ApiError> {
     let key = idempotency_key(&headers)?;
     let event = parse_event(body, "", &principal)?;
-    state.admit_events()?;
+    state.admit_events().await?;
     let outcomes = state
         .ingest()
         .events(principal.entity.id, vec![(event, key)])
@@ -178,7 +178,7 @@ pub(super) async fn ingest_batch(
 ) -> Result<(StatusCode, Json<BatchOut>), ApiError> {
     let key = idempotency_key(&headers)?;
     let events = batch.parse(&principal, key.as_deref())?;
-    state.admit_events()?;
+    state.admit_events().await?;
     let outcomes = state.ingest().events(principal.entity.id, events).await?;
     let matched: usize = outcomes.iter().map(|o| o.matched).sum();
     Ok((

@@ -83,9 +83,11 @@ impl AppState {
         }
     }
 
-    /// Refuses an event post while the delivery backlog is past its bound (counted).
-    pub fn admit_events(&self) -> Result<(), crate::error::ApiError> {
-        match self.backlog.refusal() {
+    /// Admits an event post: at once, or once the delivery backlog has dropped below its bound;
+    /// refuses it (counted) if the backlog stays past it for the admission wait.
+    pub async fn admit_events(&self) -> Result<(), crate::error::ApiError> {
+        let wait = crate::ingest::backpressure::ADMIT_WAIT;
+        match self.backlog.admit(wait).await {
             None => Ok(()),
             Some(why) => {
                 self.metrics.refused_for_backlog();
