@@ -1,6 +1,7 @@
 //! Prometheus metrics (`GET /metrics`): events ingested, executions by status and action,
 //! attempt latency, time spent in plugins, and the delivery queue's depth.
 
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use crate::model::execution::ExecutionStatus;
@@ -42,6 +43,10 @@ pub struct Metrics {
     refused: Counter,
     pool: Family<PoolLabels, Gauge>,
     audit_failures: Counter,
+    pool_wait: Counter<f64, AtomicU64>,
+    pool_gets: Counter,
+    /// The pool totals as of the last exposition, to count on from.
+    pool_seen: std::sync::Mutex<(u64, Duration)>,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -63,6 +68,18 @@ impl Default for Metrics {
         let refused = Counter::default();
         let pool = Family::<PoolLabels, Gauge>::default();
         let audit_failures = Counter::default();
+        let pool_wait = Counter::<f64, AtomicU64>::default();
+        let pool_gets = Counter::default();
+        registry.register(
+            "database_pool_wait_seconds",
+            "Time requests spent waiting for a PostgreSQL pool connection, in all",
+            pool_wait.clone(),
+        );
+        registry.register(
+            "database_pool_acquisitions",
+            "PostgreSQL pool connections taken",
+            pool_gets.clone(),
+        );
         registry.register(
             "audit_failures",
             "Changes made whose audit log entry could not be written (the log has a gap)",
@@ -127,6 +144,9 @@ impl Default for Metrics {
             refused,
             pool,
             audit_failures,
+            pool_wait,
+            pool_gets,
+            pool_seen: Default::default(),
         }
     }
 }
@@ -208,6 +228,11 @@ impl Metrics {
                     .get_or_create(&PoolLabels { state })
                     .set(value as i64);
             }
+            let mut seen = self.pool_seen.lock().expect("not poisoned");
+            self.pool_gets.inc_by(pool.gets.saturating_sub(seen.0));
+            self.pool_wait
+                .inc_by(pool.waited.saturating_sub(seen.1).as_secs_f64());
+            *seen = (pool.gets, pool.waited);
         }
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)

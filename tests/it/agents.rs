@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::common::{
     ADMIN_KEY, Api, FAST_DELIVERY_CONFIG, Server, agent_key, created, eventually, expect_status,
@@ -176,8 +176,29 @@ async fn only_an_agent_key_of_the_queue_claims_and_only_its_claim_reports() {
     let listed = member.get("/v1/entities/default/agents").await.1;
     assert_eq!(listed["agents"][0]["slots_in_use"], 0, "{listed}");
     expect_status(&gpu.get("/v1/entities/default/agents").await, 403);
-    // The claim ended with its report: the same token cannot report again.
-    expect_status(&gpu.post(&finish, &forged).await, 409);
+    // The claim ended with its report: the same report again (its answer lost) is answered as
+    // recorded and changes nothing; any other report with that token is refused.
+    let again = expect_status(&gpu.post(&finish, &forged).await, 200).clone();
+    assert_eq!(
+        (&again["status"], &again["output"]),
+        (&done["status"], &done["output"])
+    );
+    assert_eq!(again["updated_at"], done["updated_at"]);
+    let (_, reported) = admin.get("/v1/events?type=RUN_STATE").await;
+    let finished: Vec<&Value> = reported["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["event"]["state"] == "FINISHED")
+        .collect();
+    assert_eq!(
+        finished.len(),
+        1,
+        "the run reported finished once: {reported}"
+    );
+    let mut other = forged.clone();
+    other["exit_code"] = 3.into();
+    expect_status(&gpu.post(&finish, &other).await, 409);
 }
 
 /// The `herald` binary copied where any user may run it (the checkout may not be).

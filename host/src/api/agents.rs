@@ -299,7 +299,7 @@ pub(super) struct FinishIn {
     ),
     request_body = FinishIn,
     responses(
-        (status = 200, body = ItemOut),
+        (status = 200, body = ItemOut, description = "Finished; the same finish (lease token and exit code) sent again answers the item as recorded and changes nothing"),
         (status = 400, body = ErrorBody),
         (status = 403, body = ErrorBody, description = "Not an agent key bound to the item's queue"),
         (status = 404, body = ErrorBody),

@@ -125,10 +125,14 @@ pub async fn finish(
     output: OutputChunk,
 ) -> Result<ItemRecord, StoreError> {
     let lease = crate::auth::hash_key(lease_token);
-    let item = ingest
+    let (item, finished) = ingest
         .store
         .finish_item(entity.id, id, lease, exit_code, output)
         .await?;
+    if !finished {
+        // The same report again (its answer was lost): already recorded and reported.
+        return Ok(item);
+    }
     let run_state = match item.status {
         ItemStatus::Finished => Some((RunState::Finished, None)),
         ItemStatus::Failed => Some((RunState::Failed, None)),

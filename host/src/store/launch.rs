@@ -259,7 +259,8 @@ super::interface! {
         ) -> Result<u64, StoreError>;
         /// Records how an item's process ended, with the last of its output, if the claim whose
         /// lease token hashes to `lease` still holds it (cancelled or not); returns the item as it
-        /// now is.
+        /// now is, and whether this call finished it: the same finish (claim and exit code) sent
+        /// again after it was recorded changes nothing and answers `false`.
         async fn finish_item(
             &self,
             entity_id: i64,
@@ -267,7 +268,7 @@ super::interface! {
             lease: [u8; 32],
             exit_code: i32,
             output: OutputChunk,
-        ) -> Result<ItemRecord, StoreError>;
+        ) -> Result<(ItemRecord, bool), StoreError>;
         /// Every item, of any queue and entity, whose lease lapsed: back on its queue, or failed
         /// once claimed `max_attempts` times. Returns the failed ones with their entity (their
         /// runs are to be reported failed). Safe to run on several hosts at once.

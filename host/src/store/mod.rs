@@ -52,6 +52,10 @@ pub struct PoolStatus {
     pub available: usize,
     /// Requests waiting for one.
     pub waiting: usize,
+    /// Connections taken from it so far.
+    pub gets: u64,
+    /// Time spent waiting for them so far, in all.
+    pub waited: std::time::Duration,
 }
 
 /// Why a store operation failed. Callers branch on `NotFound` and `Conflict`.
@@ -142,6 +146,10 @@ pub struct StoreStats {
     pub writes: AtomicU64,
     /// Transactions committed.
     pub commits: AtomicU64,
+    /// Connections taken from the PostgreSQL pool.
+    pub pool_gets: AtomicU64,
+    /// Microseconds spent waiting for them, in all.
+    pub pool_wait_micros: AtomicU64,
 }
 
 /// Declares one topic of the store interface: a trait every backend implements, and the [`Store`]

@@ -132,6 +132,16 @@ async fn a_frozen_database_costs_503s_within_their_bound_not_hung_requests() {
         let line = format!("herald_database_connections{{state=\"{state}\"}}");
         assert!(metrics.contains(&line), "{line} in {metrics}");
     }
+    // Connections taken, and the time spent waiting for them.
+    let taken = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("herald_database_pool_acquisitions_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    assert!(taken.is_some_and(|n| n > 0.0), "{metrics}");
+    assert!(
+        metrics.contains("herald_database_pool_wait_seconds_total "),
+        "{metrics}"
+    );
 
     let pid = postgres.pid().unwrap().to_string();
     let signal = |which: &str| {

@@ -103,14 +103,23 @@ contract!(
         // The same chunk again (a retry) is taken once.
         assert_eq!(store.append_output(team.id, &claimed.id, [8; 32], chunk(0, "one\n")).await.unwrap(), 4);
         conflict(store.append_output(team.id, &claimed.id, [9; 32], chunk(4, "x")).await);
-        let done = store
+        let (done, finished) = store
             .finish_item(team.id, &claimed.id, [8; 32], 0, chunk(4, "two\n"))
             .await
             .unwrap();
+        assert!(finished);
         assert_eq!((done.status, done.exit_code), (ItemStatus::Finished, Some(0)));
         assert_eq!(done.output.as_deref(), Some("one\ntwo\n"));
         assert!(store.run_token([7; 32]).await.unwrap().is_none(), "an ended run's token is dead");
+        // The same finish again (its answer lost) is recognised; another one is refused.
+        let (again, finished) = store
+            .finish_item(team.id, &claimed.id, [8; 32], 0, chunk(4, "two\n"))
+            .await
+            .unwrap();
+        assert!(!finished);
+        assert_eq!(again.output.as_deref(), Some("one\ntwo\n"), "appended once");
         conflict(store.finish_item(team.id, &claimed.id, [8; 32], 1, chunk(8, "")).await);
+        conflict(store.finish_item(team.id, &claimed.id, [9; 32], 0, chunk(8, "")).await);
         assert!(store.release_lapsed(3).await.unwrap().is_empty());
     }
 );

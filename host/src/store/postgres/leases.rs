@@ -167,24 +167,38 @@ impl LeaseStore for Postgres {
         lease: [u8; 32],
         exit_code: i32,
         chunk: OutputChunk,
-    ) -> Result<ItemRecord, StoreError> {
-        self.transaction(async |tx| {
-            let mut output = held_output(tx, entity_id, id, &lease).await?;
-            output.append(&chunk);
-            execute(
-                tx,
-                "UPDATE queue_items SET
-                 status = CASE WHEN status = 'cancelled' THEN 'cancelled' WHEN $3 = 0 THEN 'finished' ELSE 'failed' END,
-                 exit_code = $3, output = $4, output_bytes = $5, lease_owner = NULL, lease_until = NULL,
-                 lease_hash = NULL, updated_at = $6
-                 WHERE entity_id = $1 AND id = $2",
-                &[&entity_id, &id, &exit_code, &output.kept, &(output.total as i64), &now_rfc3339()],
-            )
+    ) -> Result<(ItemRecord, bool), StoreError> {
+        let finished = self
+            .transaction(async |tx| {
+                let recorded = tx
+                    .query_opt(
+                        "SELECT finished_hash, exit_code FROM queue_items
+                         WHERE entity_id = $1 AND id = $2 FOR UPDATE",
+                        &[&entity_id, &id],
+                    )
+                    .await?;
+                if let Some(row) = recorded
+                    && row.get::<_, Option<i32>>(1) == Some(exit_code)
+                    && holds(row.get(0), &lease)
+                {
+                    return Ok(false);
+                }
+                let mut output = held_output(tx, entity_id, id, &lease).await?;
+                output.append(&chunk);
+                execute(
+                    tx,
+                    "UPDATE queue_items SET
+                     status = CASE WHEN status = 'cancelled' THEN 'cancelled' WHEN $3 = 0 THEN 'finished' ELSE 'failed' END,
+                     exit_code = $3, output = $4, output_bytes = $5, lease_owner = NULL, lease_until = NULL,
+                     lease_hash = NULL, finished_hash = $7, updated_at = $6
+                     WHERE entity_id = $1 AND id = $2",
+                    &[&entity_id, &id, &exit_code, &output.kept, &(output.total as i64), &now_rfc3339(), &lease.as_slice()],
+                )
+                .await?;
+                Ok(true)
+            })
             .await?;
-            Ok(())
-        })
-        .await?;
-        self.item(entity_id, id).await
+        Ok((self.item(entity_id, id).await?, finished))
     }
 
     async fn release_lapsed(

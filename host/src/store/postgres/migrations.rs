@@ -41,6 +41,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0011_retention_marks",
         include_str!("migrations/0011_retention_marks.sql"),
     ),
+    (
+        "0012_finished_hash",
+        include_str!("migrations/0012_finished_hash.sql"),
+    ),
 ];
 
 /// The advisory lock key migrations run under ("herald" in ASCII), so that hosts starting

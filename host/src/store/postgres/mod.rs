@@ -126,12 +126,23 @@ impl Postgres {
             max_size: status.max_size,
             available: status.available,
             waiting: status.waiting,
+            gets: self.shared.stats.pool_gets.load(Ordering::Relaxed),
+            waited: std::time::Duration::from_micros(
+                self.shared.stats.pool_wait_micros.load(Ordering::Relaxed),
+            ),
         }
     }
 
-    /// A pooled connection; `Unavailable` when the database cannot be reached.
+    /// A pooled connection; `Unavailable` when the database cannot be reached. The wait is
+    /// counted (`herald_database_pool_wait_seconds_total`).
     pub(super) async fn client(&self) -> Result<Object, StoreError> {
-        self.pool.get().await.map_err(|e| match e {
+        let started = std::time::Instant::now();
+        let client = self.pool.get().await;
+        let stats = &self.shared.stats;
+        stats.pool_gets.fetch_add(1, Ordering::Relaxed);
+        let waited = started.elapsed().as_micros() as u64;
+        stats.pool_wait_micros.fetch_add(waited, Ordering::Relaxed);
+        client.map_err(|e| match e {
             deadpool_postgres::PoolError::Backend(e) => StoreError::from(e),
             other => StoreError::Unavailable(format!("no database connection: {other}")),
         })

@@ -159,23 +159,36 @@ impl LeaseStore for Sqlite {
         lease: [u8; 32],
         exit_code: i32,
         chunk: OutputChunk,
-    ) -> Result<ItemRecord, StoreError> {
+    ) -> Result<(ItemRecord, bool), StoreError> {
         let id_owned = id.to_string();
-        self.write(move |tx| {
+        let finished = self.write(move |tx| {
+            let recorded: Option<(Option<Vec<u8>>, Option<i32>)> = tx
+                .query_row(
+                    "SELECT finished_hash, exit_code FROM queue_items WHERE entity_id = ?1 AND id = ?2",
+                    params![entity_id, id_owned],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((hash, Some(code))) = recorded
+                && code == exit_code
+                && holds(hash.as_deref(), &lease)
+            {
+                return Ok(false);
+            }
             let mut output = held_output(tx, entity_id, &id_owned, &lease)?;
             output.append(&chunk);
             tx.execute(
                 "UPDATE queue_items SET
                  status = CASE WHEN status = 'cancelled' THEN 'cancelled' WHEN ?3 = 0 THEN 'finished' ELSE 'failed' END,
                  exit_code = ?3, output = ?4, output_bytes = ?5, lease_owner = NULL, lease_until = NULL, lease_hash = NULL,
-                 updated_at = ?6
+                 finished_hash = ?7, updated_at = ?6
                  WHERE entity_id = ?1 AND id = ?2",
-                params![entity_id, id_owned, exit_code, output.kept, output.total as i64, now_rfc3339()],
+                params![entity_id, id_owned, exit_code, output.kept, output.total as i64, now_rfc3339(), lease.to_vec()],
             )?;
-            Ok(())
+            Ok(true)
         })
         .await?;
-        self.item(entity_id, id).await
+        Ok((self.item(entity_id, id).await?, finished))
     }
 
     async fn release_lapsed(

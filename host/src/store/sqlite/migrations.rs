@@ -50,6 +50,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0014_retention_marks",
         include_str!("migrations/0014_retention_marks.sql"),
     ),
+    (
+        "0015_finished_hash",
+        include_str!("migrations/0015_finished_hash.sql"),
+    ),
 ];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.
