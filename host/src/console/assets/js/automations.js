@@ -149,5 +149,5 @@ export async function automationPage(main, id) {
     h("h2", { id: "history-title" }, "History"),
     history,
   );
-  await executionsList(history, `/v1/automations/${seg(id)}/executions`, false);
+  await executionsList(history, `/v1/automations/${seg(id)}/executions`, false, id);
 }

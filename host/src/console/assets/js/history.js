@@ -3,6 +3,7 @@
 
 import { api, apiDocument, names, seg } from "./api.js";
 import { pagedList, instant } from "./paging.js";
+import { followTask } from "./tasks.js";
 import { h, fill, field, select, table, status, when, json, toast } from "./dom.js";
 
 /** Shows the current page again, through the router (as a hash change would). */
@@ -16,7 +17,7 @@ const STATUSES = ["", "pending", "running", "retrying", "held", "succeeded", "fa
  * An execution list with its filters, rendered into `container`, reading `path` (an
  * automation's executions or `/v1/executions`). `showAutomation` adds the automation column.
  */
-export async function executionsList(container, path, showAutomation) {
+export async function executionsList(container, path, showAutomation, automation = null) {
   const statusSelect = select(STATUSES.map((s) => [s, s || "any"]), "", { name: "status" });
   // To the second: a history of thousands a minute is narrowed by seconds.
   const since = h("input", { type: "datetime-local", name: "since", step: 1 });
@@ -40,8 +41,42 @@ export async function executionsList(container, path, showAutomation) {
     event.preventDefault();
     load();
   });
-  fill(container, form, results);
+  fill(container, form, retryForm(() => ({ status: statusSelect.value, since: since.value, until: until.value }), automation), results);
   await load();
+}
+
+const FINISHED = ["failed", "succeeded", "skipped"];
+
+/** "Retry these": the finished executions the filter shows (its status, or failed ones; its
+ * window, at most 14 days), run again by a background task whose progress is shown. */
+function retryForm(filter, automation) {
+  const progress = h("p", { id: "retry-progress", "aria-live": "polite" });
+  const form = h(
+    "form",
+    { class: "actions", "aria-label": "Retry these executions" },
+    h("button", { type: "submit" }, "Retry these"),
+    h("span", { class: "muted" }, "Runs again the failed executions of the window above (or those of the status chosen, if finished); choose “Created from” first."),
+    progress,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const { status, since, until } = filter();
+    if (!since) {
+      fill(progress, h("span", { class: "error", role: "alert" }, "Choose “Created from” first: a retry covers at most 14 days."));
+      return;
+    }
+    const body = { since: instant(since) };
+    if (until) body.until = instant(until);
+    if (FINISHED.includes(status)) body.statuses = [status];
+    if (automation) body.automation = automation;
+    try {
+      const task = await api("POST", "/v1/executions/retry", body);
+      await followTask(task, progress);
+    } catch (error) {
+      fill(progress, h("span", { class: "error", role: "alert" }, error.message));
+    }
+  });
+  return form;
 }
 
 export function executionsTable(executions, showAutomation) {

@@ -3,6 +3,7 @@
 // and enable them, and "Test" one: the server sends a payload and the receiver's answer comes back.
 
 import { api, entityPath, isAdmin, seg } from "./api.js";
+import { followTask } from "./tasks.js";
 import { h, fill, field, select, table, showError, clearErrors, confirmAction, toast, when } from "./dom.js";
 import { exchangeView, headersTable } from "./history.js";
 
@@ -106,13 +107,8 @@ function recoverForm(path) {
     event.preventDefault();
     clearErrors(form);
     try {
-      let task = await api("POST", `${path}/recover`, { since: new Date(since.value).toISOString() });
-      while (task.status === "running") {
-        fill(progress, `Task ${task.id}: ${task.requeued} queued again so far…`);
-        await new Promise((resolve) => setTimeout(resolve, 300));
-        task = await api("GET", `/v1/tasks/${seg(task.id)}`);
-      }
-      fill(progress, `Task ${task.id} ${task.status}: ${task.requeued} executions queued again.`);
+      const task = await api("POST", `${path}/recover`, { since: new Date(since.value).toISOString() });
+      await followTask(task, progress);
     } catch (error) {
       showError(form, error);
     }
