@@ -336,3 +336,105 @@ async fn two_hosts_disable_a_failing_integration_once_and_deliver_what_it_held_o
     settled(&admin_a, &next, Duration::from_secs(10)).await;
     assert_eq!(admins.requests().len(), 2);
 }
+
+#[tokio::test]
+async fn two_hosts_run_a_recover_once_and_resend_exactly_what_failed() {
+    let up = Arc::new(AtomicBool::new(true));
+    let receiver = {
+        let up = up.clone();
+        Receiver::start(move |_, _| match up.load(Ordering::SeqCst) {
+            true => (200, vec![], "ok".into()),
+            false => (503, vec![], "down".into()),
+        })
+        .await
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let database = new_database();
+    let config = format!("{FAST_DELIVERY_CONFIG}disable_after = \"0s\"\n");
+    let a = host(dir.path(), "a", &database, &config);
+    let b = host(dir.path(), "b", &database, &config);
+    let (admin_a, admin_b) = (a.admin(), b.admin());
+    let automation = webhook_on_links(&admin_a, receiver.url("/hook"), "deploy", "churn").await;
+    until_matched(&admin_b, &link("churn", "probe"), Duration::from_secs(10)).await;
+    let an_hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    let since = humantime::format_rfc3339_millis(an_hour_ago).to_string();
+
+    // Delivered while the receiver is up; then it goes down and 20 fail for good, through both
+    // hosts.
+    let mut delivered = Vec::new();
+    for i in 0..5 {
+        let event = post_event(&admin_a, &link("churn", &format!("ok{i}"))).await;
+        delivered.extend(settled_all(&admin_a, &event, Duration::from_secs(10)).await);
+    }
+    up.store(false, Ordering::SeqCst);
+    for i in 0..20 {
+        let api = if i % 2 == 0 { &admin_a } else { &admin_b };
+        post_event(api, &link("churn", &format!("f{i}"))).await;
+    }
+    let failed = all_final(&admin_a, &automation, 26, Duration::from_secs(60)).await;
+    let failed: HashSet<String> = failed
+        .iter()
+        .filter(|e| e["status"] == "failed")
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        failed.len(),
+        20,
+        "the probe succeeded before the receiver went down"
+    );
+
+    // Back up: a recover through one host, sent again through the other with the same key.
+    up.store(true, Ordering::SeqCst);
+    let sent_before = receiver.requests().len();
+    let path = "/v1/entities/default/integrations/hook/recover";
+    let body = json!({"since": since});
+    let headers = [("idempotency-key", "recover-once")];
+    let first = admin_a.send("POST", path, Some(&body), &headers).await;
+    let again = admin_b.send("POST", path, Some(&body), &headers).await;
+    let task = expect_status(&first, 202)["id"].clone();
+    assert_eq!(
+        expect_status(&again, 202)["id"],
+        task,
+        "one task for one key"
+    );
+    let done = eventually(Duration::from_secs(30), "the task to finish", async || {
+        let (_, now) = admin_b
+            .get(&format!("/v1/tasks/{}", task.as_str().unwrap()))
+            .await;
+        if now["status"] == "succeeded" {
+            Ok(now)
+        } else {
+            Err(now.to_string())
+        }
+    })
+    .await;
+    assert_eq!(done["requeued"], 20, "{done}");
+    eventually(
+        Duration::from_secs(30),
+        "every failed one delivered",
+        async || {
+            let arrived: HashSet<String> = receiver.requests()[sent_before..]
+                .iter()
+                .map(|r| r.header("webhook-id"))
+                .collect();
+            if failed.is_subset(&arrived) {
+                Ok(())
+            } else {
+                Err(format!("{} of 20", arrived.len()))
+            }
+        },
+    )
+    .await;
+    // Each once, and nothing that had succeeded.
+    let mut arrivals: HashMap<String, usize> = HashMap::new();
+    for request in &receiver.requests()[sent_before..] {
+        *arrivals.entry(request.header("webhook-id")).or_default() += 1;
+    }
+    assert_eq!(arrivals.len(), 20, "{arrivals:?}");
+    assert!(arrivals.values().all(|n| *n == 1), "{arrivals:?}");
+    assert!(
+        delivered
+            .iter()
+            .all(|e| !arrivals.contains_key(e["id"].as_str().unwrap()))
+    );
+}

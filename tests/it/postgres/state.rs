@@ -80,6 +80,20 @@ async fn a_database_restarted_under_load_costs_503s_and_no_acknowledged_event() 
     stop.store(true, Ordering::Relaxed);
     poster.await.unwrap();
     assert_eq!(anonymous.get("/readyz").await.0, 200, "ready again");
+    // Claims whose outcome the crash lost are released by the host's own check once it sees
+    // the database again, not after their 5-minute lease: nothing stays running.
+    crate::common::eventually(
+        Duration::from_secs(20),
+        "nothing left running",
+        async || {
+            let (_, running) = admin.get("/v1/executions?status=running").await;
+            match running["executions"].as_array().map_or(0, Vec::len) {
+                0 => Ok(()),
+                n => Err(format!("{n} running")),
+            }
+        },
+    )
+    .await;
 
     let answers = answers.lock().unwrap().clone();
     let refused = answers.iter().find(|(s, _)| *s == 503).unwrap();
