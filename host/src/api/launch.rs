@@ -272,7 +272,7 @@ pub(super) struct ItemsQuery {
     #[param(value_type = Option<i64>, minimum = 0, maximum = 4294967295_u64)]
     pub limit: Option<u32>,
     /// The page after the one that answered this `next_cursor` (same filter).
-    #[param(pattern = r"^[A-Za-z0-9_-]+$")]
+    #[param(pattern = r"^([0-9a-f]{2}){1,1024}$")]
     pub cursor: Option<String>,
 }
 

@@ -37,18 +37,38 @@ pub(super) fn not_a_cursor() -> crate::error::ApiError {
     )
 }
 
-/// The opaque cursor of a list ordered by a name: the name, base64url.
+/// The opaque cursor of a list ordered by a name (or an id): its bytes in hex, so that any
+/// well-formed cursor names a place in the list.
 pub(super) fn name_cursor(name: &str) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(name)
+    hex::encode(name)
 }
 
-/// The name a [`name_cursor`] holds, or 400.
+/// The place a [`name_cursor`] names; 400 for one that is not hex. (Bytes that are not UTF-8
+/// cannot be a name this API gave, but still name a place: the nearest one.)
 pub(super) fn name_of_cursor(cursor: &str) -> Result<String, crate::error::ApiError> {
-    use base64::Engine as _;
-    base64::engine::general_purpose::URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or_else(not_a_cursor)
+    let lower_hex = !cursor.is_empty()
+        && cursor.len() <= 2048
+        && cursor
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    if !lower_hex {
+        return Err(not_a_cursor());
+    }
+    let bytes = hex::decode(cursor).map_err(|_| not_a_cursor())?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// A cursor that is a task id as this API writes them, or 400.
+pub(super) fn task_cursor(cursor: &str) -> Result<String, crate::error::ApiError> {
+    let well_formed = cursor.strip_prefix("task_").is_some_and(|rest| {
+        !rest.is_empty()
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    });
+    if well_formed {
+        Ok(cursor.to_string())
+    } else {
+        Err(not_a_cursor())
+    }
 }

@@ -312,7 +312,10 @@ pub(super) async fn list(
     Query(query): Query<TaskQuery>,
 ) -> Result<Json<TasksOut>, ApiError> {
     let limit = super::paging::limit(query.limit, 50);
-    let before = query.cursor.map(TaskId::from);
+    let before = (query.cursor.as_deref())
+        .map(super::paging::task_cursor)
+        .transpose()?
+        .map(TaskId::from);
     let tasks = (state.store)
         .list_tasks(principal.entity.id, before, limit as u32 + 1)
         .await?;

@@ -287,4 +287,8 @@ async fn queue_items_and_tasks_page_newest_first() {
         started.iter().map(String::as_str).collect::<HashSet<_>>(),
         "each task once"
     );
+    for forged in ["nope", "task_", "task_a%2Fb", ""] {
+        let (status, body) = admin.get(&format!("/v1/tasks?cursor={forged}")).await;
+        assert_eq!(status, 400, "{forged}: {body}");
+    }
 }
