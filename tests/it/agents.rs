@@ -91,8 +91,24 @@ async fn only_an_agent_key_of_the_queue_claims_and_only_its_claim_reports() {
             403,
         );
     }
-    let claimed = expect_status(&gpu.post(claim, &json!({"agent": "gpu-box"})).await, 200).clone();
-    assert_eq!(claimed["item"]["id"], id.as_str());
+    // A claim whose answer is lost, sent again under the same key: the same item, new tokens.
+    let body = json!({"agent": "gpu-box"});
+    let key = [("idempotency-key", "claim-1")];
+    let lost = gpu.send("POST", claim, Some(&body), &key).await;
+    let claimed = gpu.send("POST", claim, Some(&body), &key).await;
+    let (lost, claimed) = (
+        expect_status(&lost, 200),
+        expect_status(&claimed, 200).clone(),
+    );
+    assert_eq!(
+        (&lost["item"]["id"], &claimed["item"]["id"]),
+        (&json!(id), &json!(id))
+    );
+    assert_eq!(claimed["item"]["attempts"], 1, "claimed once");
+    assert_ne!(lost["lease_token"], claimed["lease_token"]);
+    let stale = json!({"lease_token": lost["lease_token"], "started": true});
+    let beat = format!("/v1/entities/default/items/{id}/heartbeat");
+    expect_status(&gpu.post(&beat, &stale).await, 409);
     let token = claimed["lease_token"].as_str().unwrap().to_string();
     assert_ne!(token, claimed["run_token"].as_str().unwrap());
 

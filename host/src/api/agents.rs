@@ -127,6 +127,7 @@ fn lease_ms(seconds: u32) -> Result<i64, ApiError> {
     params(
         ("entity" = String, Path),
         ("queue" = String, Path, pattern = r"^[A-Za-z0-9._-]{1,128}$"),
+        ("Idempotency-Key" = Option<String>, Header, pattern = r"^[\u0020-\u007E]{1,255}$", description = "The same claim sent again (its answer lost) gets the item it took back, with fresh tokens"),
     ),
     request_body = ClaimIn,
     responses(
@@ -140,17 +141,19 @@ pub(super) async fn claim(
     State(state): State<AppState>,
     agent: AgentKey,
     Path((_, queue)): Path<(String, String)>,
+    headers: axum::http::HeaderMap,
     JsonBody(body): JsonBody<ClaimIn>,
 ) -> Result<Json<ClaimOut>, ApiError> {
     agent.require_queue(&queue)?;
     let principal = agent.0;
     let lease = lease_ms(body.lease_seconds)?;
     let seen = body.agent(&principal)?;
+    let key = super::events::idempotency_key(&headers)?;
     let claimed = to_completion(async move {
         let max_attempts = state.launch.max_attempts;
         let ingest = state.ingest();
         let entity = &principal.entity;
-        Ok(leases::claim(&ingest, entity, &queue, seen, lease, max_attempts).await?)
+        Ok(leases::claim(&ingest, entity, &queue, seen, lease, max_attempts, key).await?)
     })
     .await?;
     Ok(Json(claimed.into()))

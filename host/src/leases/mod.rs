@@ -27,7 +27,9 @@ pub struct Claim {
 }
 
 /// Claims the next ready item of `queue` for `agent` (recorded as seen now) for `lease_ms`; an
-/// item claimed `max_attempts` times already fails instead, its run reported `FAILED`.
+/// item claimed `max_attempts` times already fails instead, its run reported `FAILED`. A claim
+/// sent again with the same `idempotency_key` (its answer lost) gets the item it took back, with
+/// fresh tokens.
 pub async fn claim(
     ingest: &Ingest,
     entity: &EntityRecord,
@@ -35,6 +37,7 @@ pub async fn claim(
     agent: AgentRecord,
     lease_ms: i64,
     max_attempts: u32,
+    idempotency_key: Option<String>,
 ) -> Result<Option<Claim>, StoreError> {
     let store = &ingest.store;
     store.queue(entity.id, queue).await?;
@@ -45,6 +48,7 @@ pub async fn claim(
     let tokens = ClaimTokens {
         run: crate::auth::hash_key(&run_token),
         lease: crate::auth::hash_key(&lease_token),
+        idempotency_key,
     };
     let (claimed, failed) = store
         .claim_item(

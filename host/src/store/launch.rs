@@ -127,12 +127,15 @@ pub(crate) fn finish_item(
 
 /// The hashes of the two tokens a claim hands out: the run token (the job's, to post its run's
 /// events) and the lease token (the agent's, to report on the item).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct ClaimTokens {
     /// SHA-256 of the run token.
     pub run: [u8; 32],
     /// SHA-256 of the lease token.
     pub lease: [u8; 32],
+    /// The claim's `Idempotency-Key`: an item this owner holds under the same key, still only
+    /// claimed, is the claim's answer again (with these tokens instead of the lost ones).
+    pub idempotency_key: Option<String>,
 }
 
 /// An agent as last seen.

@@ -3,8 +3,9 @@
 //! process sees, and the RUN_STATE events that come back.
 //!
 //! Shared here: the agent processes, the bench and the waits; `running.rs` runs jobs as agents do,
-//! `triggered.rs` launches from automations and run tokens.
+//! `triggered.rs` launches from automations and run tokens, `lost.rs` answers the network loses.
 
+mod lost;
 mod running;
 mod triggered;
 
@@ -25,10 +26,15 @@ struct Agent {
 
 impl Agent {
     fn start(server: &Server, key: &str, args: &[&str]) -> Self {
+        Self::start_at(&server.url, key, args)
+    }
+
+    /// An agent that reaches the server at `url` (through a relay, say).
+    fn start_at(url: &str, key: &str, args: &[&str]) -> Self {
         let child = Command::new(herald_bin())
             .args(["agent", "--poll", "50ms", "--lease", "2s", "--grace", "2s"])
             .args(args)
-            .env("HERALD_URL", &server.url)
+            .env("HERALD_URL", url)
             .env("HERALD_KEY", key)
             .stdout(Stdio::null())
             .stderr(Stdio::null())

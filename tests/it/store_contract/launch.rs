@@ -80,13 +80,20 @@ contract!(
         for priority in [0, 9] {
             store.enqueue(team.id, item(1, priority)).await.unwrap();
         }
-        let tokens = ClaimTokens { run: [7; 32], lease: [8; 32] };
-        let (claimed, failed) = store
+        let key = Some("claim-1".to_string());
+        let first = ClaimTokens { run: [5; 32], lease: [6; 32], idempotency_key: key.clone() };
+        let (lost, failed) = store.claim_item(team.id, "gpu", "agent-1", 60_000, 3, first).await.unwrap();
+        let lost = lost.expect("an item is ready");
+        assert!(failed.is_empty());
+        // The same claim again (its answer lost): the same item, with the new tokens only.
+        let tokens = ClaimTokens { run: [7; 32], lease: [8; 32], idempotency_key: key };
+        let (claimed, _) = store
             .claim_item(team.id, "gpu", "agent-1", 60_000, 3, tokens)
             .await
             .unwrap();
-        let claimed = claimed.expect("an item is ready");
-        assert!(failed.is_empty());
+        let claimed = claimed.expect("the same item");
+        assert_eq!((claimed.id.as_str(), claimed.attempts), (lost.id.as_str(), 1));
+        assert!(store.run_token([5; 32]).await.unwrap().is_none(), "the lost answer's token is dead");
         assert_eq!((claimed.priority, claimed.status), (9, ItemStatus::Claimed));
         let run = store.run_token([7; 32]).await.unwrap().expect("the run token is live");
         assert_eq!((run.1.as_str(), run.2.as_str()), ("p", claimed.run_id.as_str()));
@@ -143,7 +150,7 @@ contract!(
         };
         store.agent_seen(team.id, agent(2)).await.unwrap();
         // A lease that ends before it begins has lapsed at once: no waiting in a test.
-        let claim = |n: u8| store.claim_item(team.id, "gpu", "agent-1", -1_000, 2, ClaimTokens { run: [n; 32], lease: [n + 1; 32] });
+        let claim = |n: u8| store.claim_item(team.id, "gpu", "agent-1", -1_000, 2, ClaimTokens { run: [n; 32], lease: [n + 1; 32], idempotency_key: None });
         let (claimed, _) = claim(1).await.unwrap();
         assert_eq!(claimed.expect("the item is ready").attempts, 1);
         let agents = store.list_agents(team.id).await.unwrap();

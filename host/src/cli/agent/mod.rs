@@ -22,7 +22,7 @@ use super::client::{Client, Connection};
 use crate::launch::OutputChunk;
 use output::Output;
 pub(crate) use process::reap;
-use process::{Reaper, RunAs, RunDir, die_with_parent, signal_group};
+use process::{Reaper, RunAs, RunDir, die_with_parent, exit_code, signal_group, stop};
 
 /// `herald agent` arguments.
 #[derive(Debug, Args)]
@@ -160,7 +160,7 @@ pub(super) async fn run(connection: Connection, args: AgentArgs) -> anyhow::Resu
             let path = format!("/v1/entities/{}/queues/{queue}/claim", agent.entity);
             let body = json!({"agent": agent.name, "lease_seconds": lease_seconds,
                               "slots": args.max_jobs});
-            match agent.client.call("POST", &path, Some(&body), &[]).await {
+            match agent.claim(&path, &body).await {
                 Ok(answer) if !answer["item"].is_null() => {
                     claimed = Some(answer);
                     break;
@@ -402,6 +402,26 @@ impl Agent {
         }
     }
 
+    /// POSTs a claim under a fresh `Idempotency-Key`, sending it again (same key) when the
+    /// answer is lost or the server is unavailable, up to 5 times: a claim that landed but whose
+    /// answer did not comes back with its item, not as a second item or an item stranded until
+    /// its lease lapses.
+    async fn claim(&self, path: &str, body: &Value) -> anyhow::Result<Value> {
+        let key = crate::auth::random_id("agent-");
+        let mut wait = Duration::from_millis(100);
+        for _ in 0..4 {
+            match self.client.call_idempotent("POST", path, body, &key).await {
+                Err(error) if !refused(&error) => {
+                    eprintln!("claim sent again in {wait:?} (same key): {error:#}");
+                    tokio::time::sleep(wait).await;
+                    wait *= 2;
+                }
+                answer => return answer,
+            }
+        }
+        self.client.call_idempotent("POST", path, body, &key).await
+    }
+
     /// POSTs a report, retrying with backoff (100 ms doubling to 2 s) on anything but a refusal
     /// (4xx), until the lease would have lapsed.
     async fn report(&self, lease: &Lease, path: &str, body: &Value) -> anyhow::Result<Value> {
@@ -451,32 +471,6 @@ fn message(text: String) -> Option<OutputChunk> {
         offset: Some(0),
         text,
     })
-}
-
-/// SIGTERM to the run's process group, then SIGKILL after `grace`; returns how the process
-/// ended.
-async fn stop(
-    child: &mut tokio::process::Child,
-    group: Option<u32>,
-    grace: Duration,
-) -> anyhow::Result<std::process::ExitStatus> {
-    signal_group(group, libc::SIGTERM);
-    match tokio::time::timeout(grace, child.wait()).await {
-        Ok(status) => Ok(status?),
-        Err(_) => {
-            signal_group(group, libc::SIGKILL);
-            Ok(child.wait().await?)
-        }
-    }
-}
-
-/// The exit code, or 128 + the signal's number for a process a signal ended.
-fn exit_code(status: std::process::ExitStatus) -> i32 {
-    use std::os::unix::process::ExitStatusExt as _;
-    status
-        .code()
-        .or_else(|| status.signal().map(|s| 128 + s))
-        .unwrap_or(-1)
 }
 
 fn hostname() -> String {

@@ -228,3 +228,29 @@ pub(super) fn signal_group(group: Option<u32>, signal: libc::c_int) {
         }
     }
 }
+
+/// SIGTERM to the run's process group, then SIGKILL after `grace`; returns how the process
+/// ended.
+pub(super) async fn stop(
+    child: &mut tokio::process::Child,
+    group: Option<u32>,
+    grace: Duration,
+) -> anyhow::Result<std::process::ExitStatus> {
+    signal_group(group, libc::SIGTERM);
+    match tokio::time::timeout(grace, child.wait()).await {
+        Ok(status) => Ok(status?),
+        Err(_) => {
+            signal_group(group, libc::SIGKILL);
+            Ok(child.wait().await?)
+        }
+    }
+}
+
+/// The exit code, or 128 + the signal's number for a process a signal ended.
+pub(super) fn exit_code(status: std::process::ExitStatus) -> i32 {
+    use std::os::unix::process::ExitStatusExt as _;
+    status
+        .code()
+        .or_else(|| status.signal().map(|s| 128 + s))
+        .unwrap_or(-1)
+}

@@ -36,20 +36,42 @@ impl LeaseStore for Postgres {
                     &[&entity_id, &queue, &i64::from(max_attempts), &stamp, &now],
                 )
                 .await?;
-                let claimed = tx
-                    .query_opt(
-                        &format!(
-                            "UPDATE queue_items SET status = 'claimed', attempts = attempts + 1,
-                             lease_owner = $3, lease_until = $4, updated_at = $5, run_token = $6, lease_hash = $7,
-                             output = NULL, output_bytes = 0
-                             WHERE id = (SELECT id FROM queue_items WHERE entity_id = $1 AND queue = $2
-                                         AND status = 'queued' ORDER BY priority DESC, seq LIMIT 1
-                                         FOR UPDATE SKIP LOCKED)
-                             RETURNING {ITEM_COLUMNS}"
-                        ),
-                        &[&entity_id, &queue, &owner, &(now + lease_ms), &stamp, &tokens.run.to_vec(), &tokens.lease.to_vec()],
-                    )
-                    .await?;
+                let (run, lease) = (tokens.run.to_vec(), tokens.lease.to_vec());
+                // The same claim again: the item it took, with these tokens (the first answer's
+                // were lost with it).
+                let repeated = match &tokens.idempotency_key {
+                    None => None,
+                    Some(key) => {
+                        tx.query_opt(
+                            &format!(
+                                "UPDATE queue_items SET lease_until = $4, updated_at = $5, run_token = $6, lease_hash = $7
+                                 WHERE entity_id = $1 AND queue = $2 AND lease_owner = $3 AND claim_key = $8
+                                 AND status = 'claimed'
+                                 RETURNING {ITEM_COLUMNS}"
+                            ),
+                            &[&entity_id, &queue, &owner, &(now + lease_ms), &stamp, &run, &lease, key],
+                        )
+                        .await?
+                    }
+                };
+                let claimed = match repeated {
+                    Some(row) => Some(row),
+                    None => {
+                        tx.query_opt(
+                            &format!(
+                                "UPDATE queue_items SET status = 'claimed', attempts = attempts + 1,
+                                 lease_owner = $3, lease_until = $4, updated_at = $5, run_token = $6, lease_hash = $7,
+                                 output = NULL, output_bytes = 0, claim_key = $8
+                                 WHERE id = (SELECT id FROM queue_items WHERE entity_id = $1 AND queue = $2
+                                             AND status = 'queued' ORDER BY priority DESC, seq LIMIT 1
+                                             FOR UPDATE SKIP LOCKED)
+                                 RETURNING {ITEM_COLUMNS}"
+                            ),
+                            &[&entity_id, &queue, &owner, &(now + lease_ms), &stamp, &run, &lease, &tokens.idempotency_key],
+                        )
+                        .await?
+                    }
+                };
                 Ok((claimed, expired))
             })
             .await?;

@@ -45,6 +45,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0012_finished_hash",
         include_str!("migrations/0012_finished_hash.sql"),
     ),
+    (
+        "0013_claim_key",
+        include_str!("migrations/0013_claim_key.sql"),
+    ),
 ];
 
 /// The advisory lock key migrations run under ("herald" in ASCII), so that hosts starting

@@ -40,22 +40,44 @@ impl LeaseStore for Sqlite {
                 .filter(|raw| raw.3 == "failed")
                 .map(finish_item)
                 .collect::<Result<Vec<_>, _>>()?;
-            let claimed = tx
-                .query_row(
-                    &format!(
-                        "UPDATE queue_items SET status = 'claimed', attempts = attempts + 1,
-                         lease_owner = ?3, lease_until = ?4, updated_at = ?5, run_token = ?6, lease_hash = ?7,
-                         output = NULL, output_bytes = 0
-                         WHERE id = (SELECT id FROM queue_items WHERE entity_id = ?1 AND queue = ?2 AND status = 'queued'
-                                     ORDER BY priority DESC, rowid LIMIT 1)
-                         RETURNING {ITEM_COLUMNS}"
-                    ),
-                    params![entity_id, queue, owner, now + lease_ms, stamp, tokens.run.to_vec(), tokens.lease.to_vec()],
-                    item_from_row,
-                )
-                .optional()?
-                .map(finish_item)
-                .transpose()?;
+            let run = tokens.run.to_vec();
+            let lease = tokens.lease.to_vec();
+            // The same claim again: the item it took, with these tokens (the first answer's
+            // were lost with it).
+            let repeated = match &tokens.idempotency_key {
+                None => None,
+                Some(key) => tx
+                    .query_row(
+                        &format!(
+                            "UPDATE queue_items SET lease_until = ?4, updated_at = ?5, run_token = ?6, lease_hash = ?7
+                             WHERE entity_id = ?1 AND queue = ?2 AND lease_owner = ?3 AND claim_key = ?8
+                             AND status = 'claimed'
+                             RETURNING {ITEM_COLUMNS}"
+                        ),
+                        params![entity_id, queue, owner, now + lease_ms, stamp, run, lease, key],
+                        item_from_row,
+                    )
+                    .optional()?,
+            };
+            let claimed = match repeated {
+                Some(row) => Some(row),
+                None => tx
+                    .query_row(
+                        &format!(
+                            "UPDATE queue_items SET status = 'claimed', attempts = attempts + 1,
+                             lease_owner = ?3, lease_until = ?4, updated_at = ?5, run_token = ?6, lease_hash = ?7,
+                             output = NULL, output_bytes = 0, claim_key = ?8
+                             WHERE id = (SELECT id FROM queue_items WHERE entity_id = ?1 AND queue = ?2 AND status = 'queued'
+                                         ORDER BY priority DESC, rowid LIMIT 1)
+                             RETURNING {ITEM_COLUMNS}"
+                        ),
+                        params![entity_id, queue, owner, now + lease_ms, stamp, run, lease, tokens.idempotency_key],
+                        item_from_row,
+                    )
+                    .optional()?,
+            }
+            .map(finish_item)
+            .transpose()?;
             Ok((claimed, failed))
         })
         .await

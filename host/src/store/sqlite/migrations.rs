@@ -54,6 +54,10 @@ const MIGRATIONS: &[(&str, &str)] = &[
         "0015_finished_hash",
         include_str!("migrations/0015_finished_hash.sql"),
     ),
+    (
+        "0016_claim_key",
+        include_str!("migrations/0016_claim_key.sql"),
+    ),
 ];
 
 /// Applies the migrations the database has not seen yet, each in its own transaction.
