@@ -45,8 +45,9 @@ pub struct Metrics {
     audit_failures: Counter,
     pool_wait: Counter<f64, AtomicU64>,
     pool_gets: Counter,
+    database_errors: Counter,
     /// The pool totals as of the last exposition, to count on from.
-    pool_seen: std::sync::Mutex<(u64, Duration)>,
+    pool_seen: std::sync::Mutex<(u64, Duration, u64)>,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -70,6 +71,12 @@ impl Default for Metrics {
         let audit_failures = Counter::default();
         let pool_wait = Counter::<f64, AtomicU64>::default();
         let pool_gets = Counter::default();
+        let database_errors = Counter::default();
+        registry.register(
+            "database_errors",
+            "PostgreSQL requests that failed for the database's state (unreachable, timed out)",
+            database_errors.clone(),
+        );
         registry.register(
             "database_pool_wait_seconds",
             "Time requests spent waiting for a PostgreSQL pool connection, in all",
@@ -146,6 +153,7 @@ impl Default for Metrics {
             audit_failures,
             pool_wait,
             pool_gets,
+            database_errors,
             pool_seen: Default::default(),
         }
     }
@@ -232,7 +240,9 @@ impl Metrics {
             self.pool_gets.inc_by(pool.gets.saturating_sub(seen.0));
             self.pool_wait
                 .inc_by(pool.waited.saturating_sub(seen.1).as_secs_f64());
-            *seen = (pool.gets, pool.waited);
+            self.database_errors
+                .inc_by(pool.errors.saturating_sub(seen.2));
+            *seen = (pool.gets, pool.waited, pool.errors);
         }
         let mut text = String::new();
         prometheus_client::encoding::text::encode(&mut text, &self.registry)

@@ -54,6 +54,8 @@ pub struct PoolStatus {
     pub waiting: usize,
     /// Connections taken from it so far.
     pub gets: u64,
+    /// Requests that failed for the database's state so far.
+    pub errors: u64,
     /// Time spent waiting for them so far, in all.
     pub waited: std::time::Duration,
 }
@@ -150,6 +152,8 @@ pub struct StoreStats {
     pub pool_gets: AtomicU64,
     /// Microseconds spent waiting for them, in all.
     pub pool_wait_micros: AtomicU64,
+    /// Requests that failed for the database's state (unreachable, timed out).
+    pub database_errors: AtomicU64,
 }
 
 /// Declares one topic of the store interface: a trait every backend implements, and the [`Store`]

@@ -80,6 +80,13 @@ async fn a_database_restarted_under_load_costs_503s_and_no_acknowledged_event() 
     stop.store(true, Ordering::Relaxed);
     poster.await.unwrap();
     assert_eq!(anonymous.get("/readyz").await.0, 200, "ready again");
+    // The outage is counted.
+    let metrics = crate::common::metrics_text(&server).await;
+    let errors = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("herald_database_errors_total "))
+        .and_then(|v| v.trim().parse::<f64>().ok());
+    assert!(errors.is_some_and(|n| n >= 3.0), "{errors:?}");
     // Claims whose outcome the crash lost are released by the host's own check once it sees
     // the database again, not after their 5-minute lease: nothing stays running.
     crate::common::eventually(

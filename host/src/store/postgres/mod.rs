@@ -127,6 +127,7 @@ impl Postgres {
             available: status.available,
             waiting: status.waiting,
             gets: self.shared.stats.pool_gets.load(Ordering::Relaxed),
+            errors: self.shared.stats.database_errors.load(Ordering::Relaxed),
             waited: std::time::Duration::from_micros(
                 self.shared.stats.pool_wait_micros.load(Ordering::Relaxed),
             ),
@@ -153,16 +154,30 @@ impl Postgres {
         &self,
         work: impl AsyncFnOnce(&Transaction<'_>) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let value = bounded(async {
-            let mut client = self.client().await?;
-            let tx = client.transaction().await?;
-            let value = work(&tx).await?;
-            tx.commit().await?;
-            Ok(value)
-        })
-        .await?;
+        let value = self.counted(
+            bounded(async {
+                let mut client = self.client().await?;
+                let tx = client.transaction().await?;
+                let value = work(&tx).await?;
+                tx.commit().await?;
+                Ok(value)
+            })
+            .await,
+        )?;
         self.committed(1);
         Ok(value)
+    }
+
+    /// `result`, counted in `herald_database_errors_total` when it failed for the database's
+    /// state (unreachable, timed out), not for the request.
+    fn counted<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        if result.as_ref().is_err_and(StoreError::is_unavailable) {
+            self.shared
+                .stats
+                .database_errors
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        result
     }
 
     /// The rows of one (cached) statement.
@@ -171,12 +186,14 @@ impl Postgres {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Vec<Row>, StoreError> {
-        bounded(async {
-            let client = self.client().await?;
-            let statement = client.prepare_cached(sql).await?;
-            Ok(client.query(&statement, params).await?)
-        })
-        .await
+        self.counted(
+            bounded(async {
+                let client = self.client().await?;
+                let statement = client.prepare_cached(sql).await?;
+                Ok(client.query(&statement, params).await?)
+            })
+            .await,
+        )
     }
 
     /// The row of one (cached) statement, if any.
@@ -185,12 +202,14 @@ impl Postgres {
         sql: &str,
         params: &[&(dyn ToSql + Sync)],
     ) -> Result<Option<Row>, StoreError> {
-        bounded(async {
-            let client = self.client().await?;
-            let statement = client.prepare_cached(sql).await?;
-            Ok(client.query_opt(&statement, params).await?)
-        })
-        .await
+        self.counted(
+            bounded(async {
+                let client = self.client().await?;
+                let statement = client.prepare_cached(sql).await?;
+                Ok(client.query_opt(&statement, params).await?)
+            })
+            .await,
+        )
     }
 
     /// Counts an acknowledged write (for the writes/commits counters the SQLite writer keeps).
