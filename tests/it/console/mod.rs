@@ -6,6 +6,7 @@
 //! Shared here: waiting on a status, sending an event; `workflows.rs` walks the reference
 //! workflows, `safety.rs` what the console must never do.
 
+mod navigation;
 mod operations;
 mod safety;
 mod workflows;

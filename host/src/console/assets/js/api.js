@@ -45,7 +45,7 @@ export async function api(method, path, body, extraHeaders = {}) {
     const error = answer?.error || {};
     if (response.status === 401 && session.current) {
       session.current = null;
-      hooks.signedOut();
+      hooks.signedOut(error.message);
     }
     throw new ApiError(response.status, error.code || "error", error.message || text || response.statusText, error.field);
   }

@@ -136,7 +136,11 @@ function signInPage() {
       showError(form, error.field ? error : { ...error, message: error.message, field: "key" });
     }
   });
-  fill(main, form);
+  const ended = endedBecause
+    ? h("p", { class: "error", role: "alert", id: "session-ended" }, `Signed out: ${endedBecause} Sign in again, with another key if this one was revoked.`)
+    : null;
+  endedBecause = null;
+  fill(main, ended, form);
   key.focus();
 }
 
@@ -150,7 +154,13 @@ async function signOut() {
   }
 }
 
-hooks.signedOut = () => render();
+/** Why the last session ended, when the server ended it (shown on the sign-in page once). */
+let endedBecause = null;
+
+hooks.signedOut = (message) => {
+  endedBecause = message || "The session ended.";
+  return render();
+};
 
 async function start() {
   try {
@@ -160,6 +170,11 @@ async function start() {
     session.current = null;
   }
   window.addEventListener("hashchange", () => render());
+  // "Skip to content" moves the focus to the page, not the router to a page called "main".
+  document.querySelector("a.skip")?.addEventListener("click", (event) => {
+    event.preventDefault();
+    main.focus();
+  });
   await render();
 }
 

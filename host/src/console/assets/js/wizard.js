@@ -368,6 +368,12 @@ export async function wizardPage(main, id) {
 
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
+    // Enter before the last step moves on; only the last step creates.
+    const index = STEPS.findIndex(([s]) => s === current);
+    if (index < STEPS.length - 1) {
+      show(STEPS[index + 1][0]);
+      return;
+    }
     clearErrors(form);
     try {
       const automation = body();
