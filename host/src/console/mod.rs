@@ -11,7 +11,7 @@ mod session;
 
 use axum::Router;
 use axum::extract::Path;
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
@@ -39,23 +39,49 @@ pub fn routes() -> Router<AppState> {
         .route("/console/{*path}", get(asset))
 }
 
-async fn index() -> Response {
-    page("text/html; charset=utf-8", INDEX)
+async fn index(request: HeaderMap) -> Response {
+    static TAG: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| entity_tag(INDEX));
+    page(&request, &TAG, "text/html; charset=utf-8", INDEX)
 }
 
-async fn asset(Path(path): Path<String>) -> Result<Response, ApiError> {
-    let (_, kind, body) = ASSETS
+async fn asset(Path(path): Path<String>, request: HeaderMap) -> Result<Response, ApiError> {
+    static TAGS: std::sync::LazyLock<Vec<String>> =
+        std::sync::LazyLock::new(|| ASSETS.iter().map(|(_, _, body)| entity_tag(body)).collect());
+    let (index, (_, kind, body)) = ASSETS
         .iter()
-        .find(|(name, _, _)| *name == path)
+        .enumerate()
+        .find(|(_, (name, _, _))| *name == path)
         .ok_or_else(|| ApiError::NotFound(format!("no console file {path}")))?;
-    Ok(page(kind, body))
+    Ok(page(&request, &TAGS[index], kind, body))
 }
 
-/// A console response with the headers every one carries.
-fn page(kind: &'static str, body: &'static str) -> Response {
-    let mut response = body.into_response();
+/// A file's entity tag: the start of its SHA-256, so that it changes exactly when the file
+/// does (with the binary).
+fn entity_tag(body: &str) -> String {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(body.as_bytes());
+    format!("\"{}\"", hex::encode(&digest[..12]))
+}
+
+/// A console response with the headers every one carries and its entity tag `tag`; `304 Not
+/// Modified` (no body) when the browser's copy is this one.
+fn page(request: &HeaderMap, tag: &str, kind: &'static str, body: &'static str) -> Response {
+    let fresh = request
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|candidate| candidate.trim() == tag || candidate.trim() == "*");
+    let mut response = if fresh {
+        axum::http::StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        body.into_response()
+    };
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(kind));
+    if let Ok(tag) = HeaderValue::from_str(tag) {
+        headers.insert(header::ETAG, tag);
+    }
     secure_headers(headers);
     response
 }
