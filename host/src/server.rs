@@ -67,9 +67,6 @@ pub fn router(state: AppState) -> axum::Router {
         .merge(crate::console::routes())
         .fallback(crate::api::no_such_route)
         .layer(axum::middleware::map_response(crate::api::error_bodies))
-        // gzip for clients that ask (browsers do; Herald's own clients and the bench do not, so
-        // the ingest path pays nothing for it).
-        .layer(tower_http::compression::CompressionLayer::new())
         .with_state(state)
 }
 

@@ -332,7 +332,7 @@ async fn the_trigger_catalog_is_what_validation_accepts_and_errors_name_their_fi
 }
 
 #[tokio::test]
-async fn console_files_are_revalidated_by_their_tag_and_sent_compressed_on_request() {
+async fn console_files_are_revalidated_by_their_tag() {
     let server = Server::ingest_only();
     let http = reqwest::Client::new();
     for path in [
@@ -345,7 +345,7 @@ async fn console_files_are_revalidated_by_their_tag_and_sent_compressed_on_reque
         let first = http.get(&url).send().await.unwrap();
         assert_eq!(first.status(), 200, "{path}");
         let tag = first.headers()["etag"].to_str().unwrap().to_string();
-        let plain = first.bytes().await.unwrap().len();
+        assert!(!first.bytes().await.unwrap().is_empty());
         // A reload: the browser's copy is current, nothing is sent again.
         let again = http
             .get(&url)
@@ -367,26 +367,5 @@ async fn console_files_are_revalidated_by_their_tag_and_sent_compressed_on_reque
             .await
             .unwrap();
         assert_eq!(stale.status(), 200, "{path}");
-        // Asked for gzip, it comes gzipped, and smaller.
-        let zipped = http
-            .get(&url)
-            .header("accept-encoding", "gzip")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(zipped.headers()["content-encoding"], "gzip", "{path}");
-        let zipped = zipped.bytes().await.unwrap().len();
-        assert!(zipped < plain, "{path}: {zipped} of {plain} bytes");
     }
-    // The API too, when asked; never unasked (Herald's clients do not ask).
-    let url = format!("{}/v1/openapi.json", server.url);
-    let zipped = http
-        .get(&url)
-        .header("accept-encoding", "gzip")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(zipped.headers()["content-encoding"], "gzip");
-    let plain = http.get(&url).send().await.unwrap();
-    assert!(plain.headers().get("content-encoding").is_none());
 }
