@@ -118,6 +118,13 @@ def test_artifact_helpers_post_the_events_automations_match(admin: Herald) -> No
     assert (created.matched, linked.matched, promoted.matched) == (0, 0, 1)
     assert admin.event(promoted.event_id).body["alias"] == "production"
     assert len(admin.executions(automation.id)) == 1
+    why = admin.why(linked.event_id)
+    assert all(c["automation_id"] != automation.id for c in why), "it listens for aliases only"
+    why = {c["automation_id"]: c for c in admin.why(promoted.event_id)}
+    assert why[automation.id]["verdict"] == "fired"
+    other = admin.alias_added("default", collection, "v7", "staging", registry="models")
+    stopped = {c["automation_id"]: c for c in admin.why(other.event_id)}[automation.id]
+    assert stopped["verdict"] == "filter" and "production" in stopped["reason"]
     with pytest.raises(ValueError):
         admin.alias_added("default", collection, "v7", "x")
 

@@ -1,4 +1,5 @@
-//! Events: `POST /v1/events`, `POST /v1/events/batch`, `GET /v1/events/{id}`, and `GET
+//! Events: `POST /v1/events`, `POST /v1/events/batch`, `GET /v1/events/{id}`, `GET
+//! /v1/events/{id}/explanation` (why it fired what it fired, and why not the rest) and `GET
 //! /v1/events` (the entity's events, newest first, a page at a time). An event and the
 //! executions it triggers are durable before `202`; `Idempotency-Key` makes a retried post return
 //! the same event id and create nothing new.
@@ -16,6 +17,7 @@ use super::auth::Principal;
 use super::executions::{ExecutionOut, instant_param};
 use super::json::JsonBody;
 use super::{AppState, shown, store_error};
+use crate::automations::explain::{Explanation, explain_event};
 use crate::error::{ApiError, ErrorBody};
 use crate::events::{Event, EventInput};
 use crate::ids::EventId;
@@ -32,6 +34,7 @@ pub(super) fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list, ingest_one))
         .routes(routes!(ingest_batch))
         .routes(routes!(read))
+        .routes(routes!(explanation))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_EVENT_BODY))
 }
 
@@ -212,6 +215,25 @@ pub(super) async fn read(
         .map_err(store_error)?;
     let executions = executions.into_iter().map(|e| shown(&state, e)).collect();
     Ok(Json(EventOut { event, executions }))
+}
+
+#[utoipa::path(
+    get,
+    path = "/v1/events/{id}/explanation",
+    tag = "events",
+    params(("id" = String, Path)),
+    responses(
+        (status = 200, body = Explanation, description = "Each automation listening for the event's type, whether it fired and why (not)"),
+        (status = 404, body = ErrorBody),
+    ),
+)]
+pub(super) async fn explanation(
+    State(state): State<AppState>,
+    principal: Principal,
+    Path(id): Path<EventId>,
+) -> Result<Json<Explanation>, ApiError> {
+    let explained = explain_event(&state.store, &state.index, principal.entity.id, &id).await?;
+    Ok(Json(explained))
 }
 
 /// `POST /v1/events/batch`.

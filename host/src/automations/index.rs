@@ -79,6 +79,13 @@ impl<'a> Place<'a> {
     }
 }
 
+/// Whether `scope` contains the event (the check matching makes by looking the event up at its
+/// places).
+pub fn scope_holds(scope: &Scope, event: &EventInput) -> bool {
+    let place = Place::of_scope(scope);
+    Place::of_event(event).any(|p| p == place)
+}
+
 /// Automations filed under a digest of where they are (and, when guarded, of the field and value
 /// their filter requires). An event computes the same digests from its own places and fields
 /// and reads only the lists they name: with 100,000 automations over 10,000 projects an event
@@ -314,6 +321,20 @@ impl AutomationIndex {
             return false;
         };
         metrics.into_iter().any(|m| watched.contains_key(m))
+    }
+
+    /// Every automation of `entity_id`, enabled or not (for explaining; matching never walks
+    /// them all).
+    pub fn of_entity(&self, entity_id: i64) -> Vec<Arc<Compiled>> {
+        let inner = self.inner.read().expect("not poisoned");
+        let mut all: Vec<_> = inner
+            .by_id
+            .values()
+            .filter(|c| c.entity_id == entity_id)
+            .cloned()
+            .collect();
+        all.sort_by(|a, b| a.automation.name.cmp(&b.automation.name));
+        all
     }
 
     /// How many automations the index holds (enabled or not).

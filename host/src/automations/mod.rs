@@ -2,6 +2,7 @@
 //! valid, compiling one for matching, and the in-memory index that matches events against them.
 
 mod compile;
+pub mod explain;
 pub mod grants;
 pub mod index;
 pub mod metric;

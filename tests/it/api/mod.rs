@@ -3,6 +3,7 @@
 //! event triggers and what their payloads hold (`matching.rs`), what a restart keeps
 //! (`lifecycle.rs`), and a history of any size read page by page (`history.rs`). The world they share is set up here.
 
+mod explain;
 mod history;
 mod lifecycle;
 mod matching;

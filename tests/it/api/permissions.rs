@@ -383,6 +383,12 @@ async fn route_matrix(caller: Caller) -> (World, String) {
             ),
             (
                 "GET",
+                format!("/v1/events/{event_id}/explanation"),
+                None,
+                pick(200, 200, 404),
+            ),
+            (
+                "GET",
                 format!("/v1/executions/{execution_id}"),
                 None,
                 pick(200, 200, 404),

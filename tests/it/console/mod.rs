@@ -9,6 +9,7 @@
 mod navigation;
 mod operations;
 mod safety;
+mod why;
 mod workflows;
 
 use std::sync::Arc;

@@ -156,6 +156,14 @@ class Herald:
         """An event and the executions it triggered."""
         return Event.from_api(self.request("GET", f"/v1/events/{quote(event_id, safe='')}"))
 
+    def why(self, event_id: str) -> List[Dict[str, Any]]:
+        """Why an event fired what it fired: every automation listening for its type, fired ones
+        first, each with ``verdict`` (``fired``, ``skipped``, ``disabled``, ``not_yet_listening``,
+        ``scope``, ``filter``, ``condition``, ``cooldown``, ``changed``), ``reason`` (a sentence),
+        ``name``, ``automation_id``, ``execution_id`` and ``changed_since``."""
+        path = f"/v1/events/{quote(event_id, safe='')}/explanation"
+        return list(self.request("GET", path)["considered"])
+
     def artifact_created(
         self,
         entity: str,

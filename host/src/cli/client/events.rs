@@ -1,4 +1,5 @@
-//! `herald events …`: send one event or a batch, show one with what it triggered.
+//! `herald events …`: send one event or a batch, show one with what it triggered, say why it
+//! fired what it did (and not the rest).
 
 use std::path::PathBuf;
 
@@ -23,6 +24,12 @@ pub(in crate::cli) enum EventsCommand {
     },
     /// Show an event and the executions it triggered.
     Get {
+        /// The event id.
+        id: String,
+    },
+    /// Why an event fired what it fired, and why not each other automation listening for its
+    /// type (scope, filter, disabled, rate limit, cooldown, ...).
+    Why {
         /// The event id.
         id: String,
     },
@@ -68,6 +75,12 @@ pub(super) async fn run(client: &Client, command: EventsCommand) -> anyhow::Resu
                 .call("GET", &format!("/v1/events/{id}"), None, &[])
                 .await?,
             Shape::Object,
+        ),
+        EventsCommand::Why { id } => (
+            client
+                .call("GET", &format!("/v1/events/{id}/explanation"), None, &[])
+                .await?,
+            Shape::Table("considered", &["verdict", "name", "reason"]),
         ),
     })
 }

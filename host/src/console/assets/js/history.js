@@ -257,8 +257,27 @@ export async function eventsPage(main) {
   await load();
 }
 
+/** The verdicts of `GET /v1/events/{id}/explanation`, as people read them. */
+const VERDICTS = {
+  fired: "fired",
+  skipped: "skipped",
+  disabled: "disabled",
+  not_yet_listening: "not yet listening",
+  scope: "out of scope",
+  filter: "filter did not hold",
+  condition: "condition did not hold",
+  cooldown: "in its cooldown",
+  changed: "changed since",
+};
+
 export async function eventPage(main, id) {
-  const event = await api("GET", `/v1/events/${seg(id)}`);
+  const [event, why] = await Promise.all([
+    api("GET", `/v1/events/${seg(id)}`),
+    api("GET", `/v1/events/${seg(id)}/explanation`),
+  ]);
+  const elsewhere = why.other_event_types
+    ? `${why.other_event_types} other automation${why.other_event_types === 1 ? " listens" : "s listen"} for other event types.`
+    : "";
   fill(
     main,
     h("h1", {}, "Event ", h("code", {}, id)),
@@ -266,5 +285,17 @@ export async function eventPage(main, id) {
     json(event.event),
     h("h2", {}, "Executions it triggered"),
     executionsTable(event.executions || [], true),
+    h("h2", { id: "why" }, "Why it fired (or not)"),
+    h("p", { class: "muted" }, `Every automation listening for ${why.event_type} events, with what stopped it. ${elsewhere}`),
+    table(
+      [
+        ["Automation", (c) => h("a", { href: `#/automations/${seg(c.automation_id)}` }, c.name)],
+        ["Verdict", (c) => h("span", { class: `verdict verdict-${c.verdict}` }, VERDICTS[c.verdict] || c.verdict)],
+        ["Why", (c) => [c.reason, c.changed_since ? " (judged on its definition now: it changed after the event)" : ""].join("")],
+        ["Execution", (c) => (c.execution_id ? h("a", { href: `#/executions/${seg(c.execution_id)}` }, c.execution_id) : "")],
+      ],
+      why.considered,
+      `No automation listens for ${why.event_type} events.`,
+    ),
   );
 }
