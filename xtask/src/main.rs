@@ -6,7 +6,8 @@
 //! tests against that same binary, in a virtual environment this task creates and fills from PyPI
 //! when it is missing (`target/python-venv`: the client, pytest, componentize-py, which the
 //! Python plugin template's end-to-end test builds with, and schemathesis; componentize-js for
-//! the JavaScript one goes to `target/node-tools`), and last schemathesis over the API document
+//! the JavaScript one and axe-core, which the console tests check pages with, go to
+//! `target/node-tools`), and last schemathesis over the API document
 //! (`contract.rs`). Stops at the first suite that fails.
 
 use std::path::{Path, PathBuf};
@@ -64,7 +65,7 @@ fn test(cargo_args: &[String]) -> Result<(), String> {
     // The Python environment first: the plugin templates' tests build with its componentize-py.
     let python = python_environment(&root, &target)?;
     let componentize_py = python.with_file_name("componentize-py");
-    let componentize_js = node_tools(&target)?;
+    let (componentize_js, axe) = node_tools(&target)?;
     // One PostgreSQL server for the whole run; each test creates its own database in it.
     eprintln!("xtask: starting a throwaway PostgreSQL server");
     // Under the system's temporary directory: run as root, the server runs as `postgres`, which
@@ -80,6 +81,7 @@ fn test(cargo_args: &[String]) -> Result<(), String> {
             .env("HERALD_TEST_DATABASE_URL", &database_url)
             .env("HERALD_COMPONENTIZE_PY", &componentize_py)
             .env("HERALD_COMPONENTIZE_JS", &componentize_js)
+            .env("HERALD_AXE_JS", &axe)
             .current_dir(&root),
         "cargo test --workspace (end-to-end tests on SQLite)",
     )?;
@@ -101,6 +103,7 @@ fn test(cargo_args: &[String]) -> Result<(), String> {
             ])
             .env("HERALD_TEST_DATABASE_URL", &database_url)
             .env("HERALD_TEST_BACKEND", "postgres")
+            .env("HERALD_AXE_JS", &axe)
             .current_dir(&root),
         "the end-to-end tests on PostgreSQL",
     )?;
@@ -130,19 +133,28 @@ fn test(cargo_args: &[String]) -> Result<(), String> {
     contract::check(&root, &herald, &python)
 }
 
-/// The componentize-js the JavaScript plugin template is built with (the version its
-/// package.json names), installed from npm into `target/node-tools` when missing, with Debian's
-/// `nodejs` and `npm` first when they are missing.
-fn node_tools(target: &Path) -> Result<PathBuf, String> {
+/// The npm packages the tests use, each at the version named: componentize-js (the one the
+/// JavaScript plugin template's package.json names), which builds that template, and axe-core,
+/// which the console tests run over every page state.
+const NODE_PACKAGES: &[&str] = &[
+    "@bytecodealliance/componentize-js@0.23.0",
+    "axe-core@4.11.0",
+];
+
+/// The npm tools the tests use, installed into `target/node-tools` when missing (with Debian's
+/// `nodejs` and `npm` first when they are missing): componentize-js's binary and axe-core's
+/// script.
+fn node_tools(target: &Path) -> Result<(PathBuf, PathBuf), String> {
     let tools = target.join("node-tools");
     let bin = tools.join("node_modules/.bin/componentize-js");
-    if bin.exists() {
-        return Ok(bin);
+    let axe = tools.join("node_modules/axe-core/axe.min.js");
+    if bin.exists() && axe.exists() {
+        return Ok((bin, axe));
     }
     if !on_path(&["npm"]) {
         pgtemp::install_debian_packages(
             &["nodejs", "npm"],
-            "building the JavaScript plugin template",
+            "building the JavaScript plugin template and checking the console with axe-core",
         )?;
     }
     std::fs::create_dir_all(&tools).map_err(|e| format!("{}: {e}", tools.display()))?;
@@ -150,10 +162,10 @@ fn node_tools(target: &Path) -> Result<PathBuf, String> {
         Command::new("npm")
             .args(["install", "--no-audit", "--no-fund", "--silent", "--prefix"])
             .arg(&tools)
-            .arg("@bytecodealliance/componentize-js@0.23.0"),
-        "installing componentize-js from npm",
+            .args(NODE_PACKAGES),
+        "installing componentize-js and axe-core from npm",
     )?;
-    Ok(bin)
+    Ok((bin, axe))
 }
 
 /// The names the console tests look for Chromium under (`tests/it/browser.rs`).

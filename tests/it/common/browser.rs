@@ -153,6 +153,26 @@ async fn devtools_url(profile: &Path) -> String {
     .await
 }
 
+/// axe-core's script: `HERALD_AXE_JS`, else where `cargo xtask test` installs it.
+fn axe_source() -> &'static str {
+    static SOURCE: OnceLock<String> = OnceLock::new();
+    SOURCE.get_or_init(|| {
+        let path = std::env::var_os("HERALD_AXE_JS")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                Path::new(env!("CARGO_MANIFEST_DIR"))
+                    .join("../target/node-tools/node_modules/axe-core/axe.min.js")
+            });
+        std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "the console tests check pages with axe-core, read from {}: {e}; `cargo xtask \
+                 test` installs it (or set HERALD_AXE_JS)",
+                path.display()
+            )
+        })
+    })
+}
+
 /// A short pause before trying an element again (it was replaced as it was used).
 async fn retry_pause() {
     tokio::time::sleep(Duration::from_millis(25)).await;
@@ -477,6 +497,54 @@ impl Page {
             unlabelled.is_empty(),
             "controls without a label: {unlabelled:#?}"
         );
+    }
+
+    /// Sets the viewport's size in CSS pixels (as a phone's or a desktop's window).
+    pub(crate) async fn resize(&self, width: i64, height: i64) {
+        self.page
+            .execute(SetDeviceMetricsOverrideParams::new(
+                width,
+                height,
+                1.0,
+                width < 600,
+            ))
+            .await
+            .expect("the viewport resizes");
+    }
+
+    /// How the page scrolls sideways, if it does: only a table's own scroll area may be wider
+    /// than the viewport.
+    pub(crate) async fn sideways_scroll(&self) -> Option<String> {
+        let (page, viewport, widest): (i64, i64, String) = self
+            .eval(
+                "(() => { const d = document.documentElement;
+                   const wide = [...document.querySelectorAll('body *')]
+                     .filter(e => e.getBoundingClientRect().right > d.clientWidth + 1
+                                  && !e.closest('.table-wrap') && e.offsetParent !== null)
+                     .map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : '') + ' ' + Math.round(e.getBoundingClientRect().right));
+                   return [d.scrollWidth, d.clientWidth, wide.slice(0, 5).join(', ')]; })()",
+            )
+            .await;
+        (page > viewport)
+            .then(|| format!("scrolls sideways at {viewport} px: {page} px wide ({widest})"))
+    }
+
+    /// What axe-core finds wrong with the page as it is now: violations of the WCAG 2.x A and
+    /// AA rules and of axe's best practices, one line each.
+    pub(crate) async fn accessibility_violations(&self) -> Vec<String> {
+        let loaded: bool = self.eval("typeof axe !== 'undefined'").await;
+        if !loaded {
+            self.page
+                .evaluate(axe_source())
+                .await
+                .expect("axe-core loads into the page");
+        }
+        self.eval(
+                "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map(v =>
+                   `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 4).map(n =>
+                     n.target.join(' ') + ' ' + (n.failureSummary || '').replace(/\\s+/g, ' ')).join(' | ')}`))",
+        )
+        .await
     }
 
     /// Saves a full-page screenshot as `target/screenshots/NAME.png`, and as

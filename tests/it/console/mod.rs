@@ -6,6 +6,7 @@
 //! Shared here: waiting on a status, sending an event; `workflows.rs` walks the reference
 //! workflows, `safety.rs` what the console must never do.
 
+mod accessibility;
 mod navigation;
 mod operations;
 mod safety;
@@ -18,7 +19,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde_json::{Value, json};
 
 use crate::common::browser::Page;
-use crate::common::{ADMIN_KEY, Receiver, Server, create_integration, member_key, put_secret};
+use crate::common::{
+    ADMIN_KEY, Receiver, Server, create_integration, expect_status, member_key, put_secret,
+};
 
 /// Waits on an execution page until its status is `status`, refreshing it as a person would.
 async fn until_status(page: &Page, status: &str) {

@@ -94,11 +94,29 @@ async function render() {
     } catch (error) {
       pageError(error);
     } finally {
-      if (main.dataset.page === path) main.setAttribute("aria-busy", "false");
+      if (main.dataset.page === path) {
+        main.setAttribute("aria-busy", "false");
+        focusHeading();
+      }
     }
     return;
   }
+  document.title = "Not found · Herald";
+  main.dataset.page = path;
   fill(main, h("h1", {}, "Not found"), h("p", {}, "There is no such page."), h("a", { href: "#/automations" }, "Automations"));
+  main.setAttribute("aria-busy", "false");
+  focusHeading();
+}
+
+/** Moves the focus to the page's heading once it is shown (after signing in, following a link,
+ * or saving), so that a keyboard or screen-reader user starts at the new page and not at the
+ * top of the document. A field the page focused itself keeps the focus. */
+function focusHeading() {
+  if (main.contains(document.activeElement) && document.activeElement !== main) return;
+  const heading = main.querySelector("h1");
+  if (!heading) return;
+  heading.tabIndex = -1;
+  heading.focus();
 }
 
 /** Shows why a page could not be shown. */

@@ -101,14 +101,23 @@ export function showError(form, error) {
   return null;
 }
 
-/** A table: `columns` are `[label, row => cell]`; an empty list shows `empty`. */
+/**
+ * A table: `columns` are `[label, row => cell]` (a column of buttons may have the label "", which
+ * screen readers read as "Actions"); an empty list shows `empty`. The table scrolls sideways
+ * inside its own area, which the keyboard can reach, so a narrow screen never scrolls the page.
+ */
 export function table(columns, rows, empty = "Nothing yet.") {
   if (!rows.length) return h("p", { class: "muted" }, empty);
+  const header = (label) => label || h("span", { class: "visually-hidden" }, "Actions");
   return h(
-    "table",
-    {},
-    h("thead", {}, h("tr", {}, columns.map(([label]) => h("th", { scope: "col" }, label)))),
-    h("tbody", {}, rows.map((row) => h("tr", {}, columns.map(([, cell]) => h("td", {}, cell(row)))))),
+    "div",
+    { class: "table-wrap", role: "region", tabindex: 0, "aria-label": `${columns[0][0]} list` },
+    h(
+      "table",
+      {},
+      h("thead", {}, h("tr", {}, columns.map(([label]) => h("th", { scope: "col" }, header(label))))),
+      h("tbody", {}, rows.map((row) => h("tr", {}, columns.map(([, cell]) => h("td", {}, cell(row)))))),
+    ),
   );
 }
 

@@ -63,7 +63,7 @@ export async function itemPage(main, id) {
   const exit = h("dd", {}, item.exit_code === null || item.exit_code === undefined ? "—" : String(item.exit_code));
   const cut = h("p", { class: "muted" });
   cut.hidden = true;
-  const output = h("pre", { class: "output", "aria-label": "Output", "aria-live": "polite" });
+  const output = h("pre", { class: "output", role: "log", "aria-label": "Output", "aria-live": "polite" });
   fill(
     main,
     h("h1", {}, "Queue item ", h("code", {}, item.id)),
