@@ -67,6 +67,8 @@ pub fn router(state: AppState) -> axum::Router {
         .merge(crate::console::routes())
         .fallback(crate::api::no_such_route)
         .layer(axum::middleware::map_response(crate::api::error_bodies))
+        // gzip for clients that ask, except on the ingest path (see `api::compression`).
+        .layer(crate::api::compression::layer())
         .with_state(state)
 }
 

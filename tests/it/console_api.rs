@@ -2,7 +2,7 @@
 //! from being used by another site, the entity's execution history with its filters, the trigger
 //! catalog, and error answers that name their field.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::common::{
     ADMIN_KEY, Receiver, Server, create_automation, create_integration, expect_status, post_event,
@@ -332,7 +332,7 @@ async fn the_trigger_catalog_is_what_validation_accepts_and_errors_name_their_fi
 }
 
 #[tokio::test]
-async fn console_files_are_revalidated_by_their_tag() {
+async fn console_files_are_revalidated_by_their_tag_and_sent_compressed_on_request() {
     let server = Server::ingest_only();
     let http = reqwest::Client::new();
     for path in [
@@ -345,7 +345,7 @@ async fn console_files_are_revalidated_by_their_tag() {
         let first = http.get(&url).send().await.unwrap();
         assert_eq!(first.status(), 200, "{path}");
         let tag = first.headers()["etag"].to_str().unwrap().to_string();
-        assert!(!first.bytes().await.unwrap().is_empty());
+        let plain = first.bytes().await.unwrap().len();
         // A reload: the browser's copy is current, nothing is sent again.
         let again = http
             .get(&url)
@@ -367,5 +367,97 @@ async fn console_files_are_revalidated_by_their_tag() {
             .await
             .unwrap();
         assert_eq!(stale.status(), 200, "{path}");
+        // Asked for gzip, it comes gzipped, and smaller (from 1 KiB on; the page itself is not).
+        let zipped = http
+            .get(&url)
+            .header("accept-encoding", "gzip")
+            .send()
+            .await
+            .unwrap();
+        if plain < 1024 {
+            assert!(zipped.headers().get("content-encoding").is_none(), "{path}");
+            continue;
+        }
+        assert_eq!(zipped.headers()["content-encoding"], "gzip", "{path}");
+        assert_eq!(
+            zipped.headers()["etag"],
+            tag.as_str(),
+            "one weak tag for both"
+        );
+        let zipped = zipped.bytes().await.unwrap().len();
+        assert!(zipped < plain, "{path}: {zipped} of {plain} bytes");
+        // A browser's gzipped copy is revalidated by the same tag.
+        let again = http
+            .get(&url)
+            .header("accept-encoding", "gzip")
+            .header("if-none-match", &tag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status(), 304, "{path}");
     }
+    assert!(
+        server_tags_are_weak(&http, &server.url).await,
+        "the tags are weak: one stands for the plain and the gzipped file"
+    );
+    // The API too, when asked; never unasked (Herald's clients do not ask).
+    let url = format!("{}/v1/openapi.json", server.url);
+    let zipped = http
+        .get(&url)
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(zipped.headers()["content-encoding"], "gzip");
+    let plain = http.get(&url).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    // An event's answer stays plain even when asked (httpx asks by default): small, on the
+    // hot path, relayed as it came, with its length.
+    for (path, body) in [
+        ("/v1/events", RUN_FAILED.clone()),
+        (
+            "/v1/events/batch",
+            json!({"events": vec![RUN_FAILED.clone(); 40]}),
+        ),
+    ] {
+        let answer = http
+            .post(format!("{}{path}", server.url))
+            .bearer_auth(ADMIN_KEY)
+            .header("accept-encoding", "gzip")
+            .header("content-type", "application/json")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 202, "{path}");
+        assert!(answer.headers().get("content-encoding").is_none(), "{path}");
+        let length: usize = answer.headers()["content-length"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(answer.bytes().await.unwrap().len(), length, "{path}");
+    }
+    // A small read is not worth compressing.
+    let small = http
+        .get(format!("{}/healthz", server.url))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert!(small.headers().get("content-encoding").is_none());
+}
+
+/// A failed run, as training code posts it.
+static RUN_FAILED: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
+    json!({"type": "RUN_STATE", "entity": "default", "project": "p", "run_id": "r1",
+           "state": "FAILED"})
+});
+
+async fn server_tags_are_weak(http: &reqwest::Client, url: &str) -> bool {
+    let answer = http.get(format!("{url}/")).send().await.unwrap();
+    answer.headers()["etag"]
+        .to_str()
+        .unwrap()
+        .starts_with("W/\"")
 }

@@ -4,9 +4,9 @@
 //! executions it triggers are durable before `202`; `Idempotency-Key` makes a retried post return
 //! the same event id and create nothing new.
 
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
+use axum::{Extension, Json};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -14,6 +14,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::auth::Principal;
+use super::compression::Plain;
 use super::executions::{ExecutionOut, instant_param};
 use super::json::JsonBody;
 use super::{AppState, shown, store_error};
@@ -111,7 +112,7 @@ pub(super) async fn ingest_one(
     principal: Principal,
     headers: HeaderMap,
     JsonBody(body): JsonBody<Value>,
-) -> Result<(StatusCode, Json<IngestOut>), ApiError> {
+) -> Result<(StatusCode, Extension<Plain>, Json<IngestOut>), ApiError> {
     let key = idempotency_key(&headers)?;
     let event = parse_event(body, "", &principal)?;
     state.admit_events().await?;
@@ -120,7 +121,7 @@ pub(super) async fn ingest_one(
         .events(principal.entity.id, vec![(event, key)])
         .await?;
     let outcome = outcomes.into_iter().next().expect("one outcome per event");
-    Ok((StatusCode::ACCEPTED, Json(outcome.into())))
+    Ok((StatusCode::ACCEPTED, Extension(Plain), Json(outcome.into())))
 }
 
 /// The body of `POST /v1/events/batch`.
@@ -178,7 +179,7 @@ pub(super) async fn ingest_batch(
     principal: Principal,
     headers: HeaderMap,
     JsonBody(batch): JsonBody<Batch>,
-) -> Result<(StatusCode, Json<BatchOut>), ApiError> {
+) -> Result<(StatusCode, Extension<Plain>, Json<BatchOut>), ApiError> {
     let key = idempotency_key(&headers)?;
     let events = batch.parse(&principal, key.as_deref())?;
     state.admit_events().await?;
@@ -186,6 +187,7 @@ pub(super) async fn ingest_batch(
     let matched: usize = outcomes.iter().map(|o| o.matched).sum();
     Ok((
         StatusCode::ACCEPTED,
+        Extension(Plain),
         Json(BatchOut {
             events: outcomes.into_iter().map(Into::into).collect(),
             matched,

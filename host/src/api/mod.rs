@@ -5,6 +5,7 @@ mod agents;
 mod audit;
 pub mod auth;
 mod automations;
+pub(crate) mod compression;
 pub(crate) mod entities;
 mod events;
 pub(crate) mod executions;

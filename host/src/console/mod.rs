@@ -56,11 +56,12 @@ async fn asset(Path(path): Path<String>, request: HeaderMap) -> Result<Response,
 }
 
 /// A file's entity tag: the start of its SHA-256, so that it changes exactly when the file
-/// does (with the binary).
+/// does (with the binary). Weak (`W/`), since the one tag stands for the file sent plain and
+/// sent gzipped, which are the same content but not the same bytes (RFC 9110, 8.8.1).
 fn entity_tag(body: &str) -> String {
     use sha2::Digest as _;
     let digest = sha2::Sha256::digest(body.as_bytes());
-    format!("\"{}\"", hex::encode(&digest[..12]))
+    format!("W/\"{}\"", hex::encode(&digest[..12]))
 }
 
 /// A console response with the headers every one carries and its entity tag `tag`; `304 Not
@@ -71,7 +72,9 @@ fn page(request: &HeaderMap, tag: &str, kind: &'static str, body: &'static str) 
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|candidate| candidate.trim() == tag || candidate.trim() == "*");
+        // `If-None-Match` compares weakly: `W/` on either side is ignored.
+        .map(|candidate| candidate.trim().trim_start_matches("W/"))
+        .any(|candidate| candidate == tag.trim_start_matches("W/") || candidate == "*");
     let mut response = if fresh {
         axum::http::StatusCode::NOT_MODIFIED.into_response()
     } else {
