@@ -19,6 +19,7 @@ mod launch;
 mod links;
 pub mod openapi;
 mod paging;
+mod places;
 mod tasks;
 
 mod plugins;
@@ -49,6 +50,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .merge(tasks::routes())
         .merge(automations::routes())
         .merge(triggers::routes())
+        .merge(places::routes())
         .merge(events::routes())
         .merge(executions::routes())
         .merge(runs::routes())

@@ -30,7 +30,31 @@ pub(crate) struct CatalogOut {
     pub events: Vec<EventTypeOut>,
     /// Every template variable, besides `artifact_metadata.KEY` (an artifact's metadata value)
     /// and the entity's secrets (`${NAME}`).
-    pub variables: Vec<VariableDoc>,
+    pub variables: Vec<VariableOut>,
+}
+
+/// A template variable.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct VariableOut {
+    /// The name, as written in `${name}`.
+    pub name: &'static str,
+    /// Which events set it, in words (on the others it is `""`).
+    pub set_by: &'static str,
+    /// The event types that set it.
+    pub event_types: Vec<EventType>,
+    /// What it holds.
+    pub about: &'static str,
+}
+
+impl From<&VariableDoc> for VariableOut {
+    fn from(doc: &VariableDoc) -> Self {
+        Self {
+            name: doc.name,
+            set_by: doc.set_by.label(),
+            event_types: doc.set_by.event_types(),
+            about: doc.about,
+        }
+    }
 }
 
 /// A kind of scope.
@@ -52,6 +76,8 @@ pub(crate) struct TriggerOut {
     pub kind: TriggerKind,
     /// What it waits for, as a form offers it.
     pub label: &'static str,
+    /// The type of the events it waits for (`RUN_METRIC` for the metric conditions).
+    pub event_type: EventType,
 }
 
 /// An event type clients post.
@@ -90,6 +116,7 @@ pub(super) async fn catalog(_principal: Principal) -> Json<CatalogOut> {
             .map(|&kind| TriggerOut {
                 kind,
                 label: kind.label(),
+                event_type: kind.event_type(),
             })
             .collect(),
         events: EventType::ALL
@@ -99,6 +126,6 @@ pub(super) async fn catalog(_principal: Principal) -> Json<CatalogOut> {
                 fields: kind.fields(),
             })
             .collect(),
-        variables: VARIABLES.to_vec(),
+        variables: VARIABLES.iter().map(VariableOut::from).collect(),
     })
 }

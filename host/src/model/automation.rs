@@ -227,6 +227,15 @@ impl TriggerKind {
         }
     }
 
+    /// The type of the events this kind waits for (the inverse of [`Self::for_event`]).
+    pub fn event_type(self) -> EventType {
+        *EventType::ALL
+            .iter()
+            .chain(EventType::OPERATIONAL.iter())
+            .find(|t| Self::for_event(**t).contains(&self))
+            .expect("every trigger kind waits for some event type")
+    }
+
     pub(crate) fn is_metric(self) -> bool {
         matches!(
             self,

@@ -206,6 +206,7 @@ async fn the_openapi_document_describes_every_route() {
         ("post", "/v1/events/batch"),
         ("get", "/v1/events/{id}"),
         ("get", "/v1/events/{id}/explanation"),
+        ("get", "/v1/places"),
         ("get", "/v1/executions/{id}"),
         ("get", "/v1/executions"),
         ("get", "/v1/triggers"),

@@ -4,6 +4,7 @@
 //! (`lifecycle.rs`), and a history of any size read page by page (`history.rs`). The world they share is set up here.
 
 mod explain;
+mod forms;
 mod history;
 mod lifecycle;
 mod matching;

@@ -387,6 +387,7 @@ async fn route_matrix(caller: Caller) -> (World, String) {
                 None,
                 pick(200, 200, 404),
             ),
+            ("GET", "/v1/places".into(), None, pick(200, 200, 200)),
             (
                 "GET",
                 format!("/v1/executions/{execution_id}"),
