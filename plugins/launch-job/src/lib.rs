@@ -12,10 +12,11 @@ use serde_json::{Map, Value};
 #[serde(deny_unknown_fields)]
 struct Config {
     /// The queue to put the run on.
-    #[schemars(length(min = 1, max = 128))]
+    // `x-herald-picker`: the console offers the entity's queues (docs/plugins.md).
+    #[schemars(length(min = 1, max = 128), extend("x-herald-picker" = "queue"))]
     queue: String,
     /// The job: `name` (its latest version) or `name@version`.
-    #[schemars(length(min = 1, max = 140))]
+    #[schemars(length(min = 1, max = 140), extend("x-herald-picker" = "job"))]
     job: String,
     /// Higher runs first (default 0).
     #[serde(default)]

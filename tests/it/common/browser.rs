@@ -499,6 +499,37 @@ impl Page {
         );
     }
 
+    /// Presses a key (`Tab`, `Enter`, `ArrowDown`, `l`, ...) on whatever has the focus, as a
+    /// keyboard does.
+    pub(crate) async fn press(&self, key: &str) {
+        let body = self.page.find_element("body").await.expect("a body");
+        body.press_key(key).await.expect("the key is pressed");
+    }
+
+    /// Types `text` into whatever has the focus, key by key.
+    pub(crate) async fn keys(&self, text: &str) {
+        let body = self.page.find_element("body").await.expect("a body");
+        body.type_str(text).await.expect("the text is typed");
+    }
+
+    /// Presses Tab until the focused element satisfies `test` (a JavaScript function of the
+    /// element), at most 60 times; returns how many presses it took.
+    pub(crate) async fn tab_until(&self, what: &str, test: &str) -> usize {
+        for presses in 1..=60 {
+            self.press("Tab").await;
+            if self
+                .eval::<bool>(&format!("!!({test})(document.activeElement)"))
+                .await
+            {
+                return presses;
+            }
+        }
+        let at: String = self
+            .eval("document.activeElement.outerHTML.slice(0, 120)")
+            .await;
+        panic!("60 presses of Tab never reached {what}; the focus is on {at}");
+    }
+
     /// Sets the viewport's size in CSS pixels (as a phone's or a desktop's window).
     pub(crate) async fn resize(&self, width: i64, height: i64) {
         self.page

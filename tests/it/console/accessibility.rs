@@ -115,6 +115,17 @@ async fn every_page_state_passes_axe_and_fits_a_phone() {
         page.click_text(step).await;
         check(&page, &format!("the automation step {step}"), &mut found).await;
     }
+    // The action form made from a schema with pickers, and one with a choice and numbers.
+    for plugin in ["launch-job", "teams"] {
+        page.click_text("4. Action").await;
+        page.choose("select[name=action-type]", plugin).await;
+        page.until(
+            "the config form",
+            "document.querySelector('.config-form [name^=config-]')",
+        )
+        .await;
+        check(&page, &format!("the {plugin} action's form"), &mut found).await;
+    }
     // Non-text contrast, which axe-core leaves out: control borders and the focus ring.
     page.goto("/#/integrations/new").await;
     let low: Vec<String> = page.eval(NON_TEXT_CONTRAST).await;

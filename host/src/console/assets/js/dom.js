@@ -36,6 +36,41 @@ function append(node, children) {
   }
 }
 
+/** Text from the server in which `code` is marked with backticks, as text and code nodes. */
+export function prose(text) {
+  return String(text)
+    .split("`")
+    .map((part, i) => (i % 2 ? h("code", {}, part) : part))
+    .filter((part) => part !== "");
+}
+
+/**
+ * Makes a group of buttons one stop of the Tab key: Tab enters it at the last button used, the
+ * arrow keys (and Home, End) move between its buttons (the ARIA toolbar pattern). Returns a
+ * function to call when the group's buttons change.
+ */
+export function roving(group) {
+  const buttons = () => [...group.querySelectorAll("button")].filter((b) => !b.hidden);
+  const settle = (current) => buttons().forEach((b) => (b.tabIndex = b === current ? 0 : -1));
+  group.addEventListener("keydown", (event) => {
+    const all = buttons();
+    const at = all.indexOf(document.activeElement);
+    if (at < 0) return;
+    const to = { ArrowRight: at + 1, ArrowDown: at + 1, ArrowLeft: at - 1, ArrowUp: at - 1, Home: 0, End: all.length - 1 }[event.key];
+    if (to === undefined) return;
+    event.preventDefault();
+    const next = all[(to + all.length) % all.length];
+    settle(next);
+    next.focus();
+  });
+  group.addEventListener("focusin", (event) => {
+    if (event.target.tagName === "BUTTON") settle(event.target);
+  });
+  const refresh = () => settle(buttons().find((b) => b.tabIndex === 0) || buttons()[0]);
+  refresh();
+  return refresh;
+}
+
 /** Replaces a node's children. */
 export function fill(node, ...children) {
   node.replaceChildren();

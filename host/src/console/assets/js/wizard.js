@@ -4,7 +4,8 @@
 // server names (`event.filter`, `action.payload`) is shown at its field, on its step.
 
 import { api, entityPath, seg } from "./api.js";
-import { h, fill, field, select, showError, clearErrors, toast } from "./dom.js";
+import { h, fill, field, select, showError, clearErrors, toast, roving } from "./dom.js";
+import { renderConfigForm } from "./actionform.js";
 
 const STEPS = [
   ["event", "Event"],
@@ -54,15 +55,17 @@ function parseJson(text, fieldName) {
 }
 
 export async function wizardPage(main, id) {
-  const [catalog, { plugins }, { integrations }, existing] = await Promise.all([
+  const [catalog, { plugins }, { integrations }, existing, places] = await Promise.all([
     api("GET", "/v1/triggers"),
     api("GET", "/v1/plugins"),
     api("GET", `${entityPath()}/integrations`),
     id ? api("GET", `/v1/automations/${seg(id)}`) : Promise.resolve(null),
+    api("GET", "/v1/places").catch(() => ({ projects: [], registries: [], collections: [] })),
   ]);
   // Labels, and which scopes take which event kinds, come from the server (`GET /v1/triggers`).
   const eventTypes = catalog.triggers.map((t) => t.type);
   const eventLabel = Object.fromEntries(catalog.triggers.map((t) => [t.type, t.label]));
+  const eventTypeOf = Object.fromEntries(catalog.triggers.map((t) => [t.type, t.event_type]));
   const scopeLabel = Object.fromEntries(catalog.scopes.map((s) => [s.scope, s.label]));
 
   let eventType = existing?.event.type || "LINK_ARTIFACT";
@@ -81,6 +84,7 @@ export async function wizardPage(main, id) {
         eventType = e.target.value;
         renderScopes();
         renderFilter();
+        renderVariables();
       }),
       h("p", { class: "error", role: "alert" }),
     );
@@ -88,9 +92,25 @@ export async function wizardPage(main, id) {
   // Step 2: the scope.
   let scope = scopeKind(existing?.scope);
   const scopeBox = h("fieldset", { class: "field", "data-field": "scope" });
-  const projectInput = h("input", { type: "text", name: "scope-project", value: existing?.scope.project || "" });
-  const registryInput = h("input", { type: "text", name: "scope-registry", value: existing?.scope.registry || "" });
-  const collectionInput = h("input", { type: "text", name: "scope-collection", value: existing?.scope.collection || "" });
+  // The names that exist are suggested (a datalist); a name not seen yet may still be typed.
+  const suggestions = (id, names) => h("datalist", { id }, [...new Set(names)].map((n) => h("option", { value: n })));
+  const projectList = suggestions("places-projects", places.projects);
+  const registryList = suggestions("places-registries", places.registries);
+  const collectionList = h("datalist", { id: "places-collections" });
+  const projectInput = h("input", { type: "text", name: "scope-project", list: projectList.id, autocomplete: "off", value: existing?.scope.project || "" });
+  const registryInput = h("input", { type: "text", name: "scope-registry", list: registryList.id, autocomplete: "off", value: existing?.scope.registry || "" });
+  const collectionInput = h("input", { type: "text", name: "scope-collection", list: collectionList.id, autocomplete: "off", value: existing?.scope.collection || "" });
+  // Collections are suggested for the project or registry chosen.
+  const suggestCollections = () => {
+    const inRegistry = scope === "registry_collection";
+    const where = (inRegistry ? registryInput : projectInput).value.trim();
+    const names = places.collections
+      .filter((c) => (inRegistry ? c.registry : c.project) === where || !where)
+      .map((c) => c.collection);
+    fill(collectionList, [...new Set(names)].map((n) => h("option", { value: n })));
+  };
+  projectInput.addEventListener("input", suggestCollections);
+  registryInput.addEventListener("input", suggestCollections);
   const scopeNames = {
     project: field("Project", projectInput, { name: "scope.project" }),
     registry: field("Registry", registryInput, { name: "scope.registry" }),
@@ -115,6 +135,7 @@ export async function wizardPage(main, id) {
     scopeNames.project.hidden = !["project", "project_collection"].includes(scope);
     scopeNames.registry.hidden = !["registry", "registry_collection"].includes(scope);
     scopeNames.collection.hidden = !scope.endsWith("collection");
+    suggestCollections();
   };
 
   // Step 3: the filter (and the metric condition).
@@ -223,9 +244,19 @@ export async function wizardPage(main, id) {
   const pluginSelect = select(plugins.map((p) => [p.name, `${p.name} ${p.version} — ${p.description}`]), existing?.action.type || "webhook", { name: "action-type" });
   const integrationSelect = h("select", { name: "integration" });
   const config = h("textarea", { name: "config", rows: 5 }, JSON.stringify(existing?.action.config || {}, null, 2));
-  const configHelp = h("div", { class: "hint" });
+  const configForm = h("div", { class: "config-form" });
+  const configRaw = h("details", {}, h("summary", {}, "Config as JSON"), field("Config (JSON)", config, { name: "action.config", hint: "The fields above write it; edit it for anything they do not cover." }));
   const integrationField = field("Integration", integrationSelect, { name: "action.integration" });
   const plugin = () => plugins.find((p) => p.name === pluginSelect.value);
+  // The form is made from the plugin's config schema; it and the JSON box write each other.
+  const renderConfig = () => {
+    const schema = plugin()?.config_schema || {};
+    configRaw.hidden = !Object.keys(schema.properties || {}).length && schema.additionalProperties === false;
+    renderConfigForm(configForm, schema, parseOr(config.value, {}), (value) => {
+      config.value = JSON.stringify(value, null, 2);
+    });
+  };
+  config.addEventListener("change", renderConfig);
   const renderAction = () => {
     const kinds = plugin()?.integration_kinds || [];
     const usable = integrations.filter((i) => kinds.includes(i.kind));
@@ -238,17 +269,10 @@ export async function wizardPage(main, id) {
     );
     integrationField.hidden = kinds.length === 0;
     integrationSelect.dispatchEvent(new Event("change"));
-    const properties = plugin()?.config_schema?.properties || {};
-    const required = plugin()?.config_schema?.required || [];
-    fill(
-      configHelp,
-      Object.keys(properties).length
-        ? h("ul", {}, Object.entries(properties).map(([name, schema]) =>
-            h("li", {}, h("code", {}, name), required.includes(name) ? " (required)" : "", `: ${schema.description || ""}`)))
-        : "This action takes no config.",
-    );
+    renderConfig();
   };
   pluginSelect.addEventListener("change", () => {
+    if (pluginSelect.value !== existing?.action.type) config.value = "{}";
     renderAction();
     if (!existing) resetPayload();
   });
@@ -264,15 +288,28 @@ export async function wizardPage(main, id) {
     payload.setRangeText(text, start, payload.selectionEnd ?? start, "end");
     payload.focus();
   };
+  // Only the variables the chosen event sets are offered (from `GET /v1/triggers`); the chips are
+  // one Tab stop, the arrow keys move between them.
+  const chips = h("span", {});
   const variables = h(
     "div",
-    { class: "variables", role: "group", "aria-label": "Variables" },
-    catalog.variables.map((v) =>
-      h("button", { type: "button", title: `${v.about} (${v.set_by})`, onclick: () => insert("${" + v.name + "}") }, "${" + v.name + "}"),
-    ),
-    h("button", { type: "button", title: "An artifact's metadata value", onclick: () => insert("${artifact_metadata.KEY}") }, "${artifact_metadata.KEY}"),
+    { class: "variables", role: "toolbar", "aria-label": "Variables" },
+    chips,
     h("span", { class: "secret-chips" }),
   );
+  const refreshChips = roving(variables);
+  const renderVariables = () => {
+    const type = eventTypeOf[eventType];
+    const offered = catalog.variables.filter((v) => !v.event_types || v.event_types.includes(type));
+    fill(
+      chips,
+      offered.map((v) => h("button", { type: "button", title: `${v.about} (${v.set_by})`, onclick: () => insert("${" + v.name + "}") }, "${" + v.name + "}")),
+      ["CREATE_ARTIFACT", "LINK_ARTIFACT", "ADD_ARTIFACT_ALIAS"].includes(type)
+        ? h("button", { type: "button", title: "An artifact's metadata value", onclick: () => insert("${artifact_metadata.KEY}") }, "${artifact_metadata.KEY}")
+        : null,
+    );
+    refreshChips();
+  };
   // The secrets a template may name are those its integration uses or grants: offered to members
   // and admins alike, and only those (the server refuses any other).
   const renderSecretChips = () => {
@@ -282,6 +319,7 @@ export async function wizardPage(main, id) {
       variables.querySelector(".secret-chips"),
       names.map((name) => h("button", { type: "button", title: `A secret ${chosen.name} grants (resolved only when sent)`, onclick: () => insert("${" + name + "}") }, "${" + name + "}")),
     );
+    refreshChips();
   };
   integrationSelect.addEventListener("change", renderSecretChips);
 
@@ -293,7 +331,7 @@ export async function wizardPage(main, id) {
   const ratePer = h("input", { type: "number", name: "rate-per", min: 1, value: existing?.rate_limit?.per_seconds ?? "" });
 
   sections.event = h("section", {}, h("h2", {}, "1. Event"), eventBox);
-  sections.scope = h("section", {}, h("h2", {}, "2. Scope"), scopeBox, Object.values(scopeNames));
+  sections.scope = h("section", {}, h("h2", {}, "2. Scope"), scopeBox, Object.values(scopeNames), projectList, registryList, collectionList);
   sections.filter = h("section", {}, h("h2", {}, "3. Filter"), filterBox);
   sections.action = h(
     "section",
@@ -301,15 +339,15 @@ export async function wizardPage(main, id) {
     h("h2", {}, "4. Action"),
     field("Action", pluginSelect, { name: "action.type" }),
     integrationField,
-    field("Config (JSON)", config, { name: "action.config" }),
-    configHelp,
+    configForm,
+    configRaw,
   );
   sections.payload = h(
     "section",
     {},
     h("h2", {}, "5. Payload"),
     field("Payload template (JSON)", payload, { name: "action.payload", hint: "Strings may use ${variable} and ${SECRET}. Empty: the action's default payload." }),
-    h("p", {}, "Variables (click to insert):"),
+    h("p", {}, "Variables of this event (click to insert; arrow keys move between them):"),
     variables,
   );
   sections.name = h(
@@ -394,6 +432,7 @@ export async function wizardPage(main, id) {
   renderScopes();
   renderFilter();
   renderAction();
+  renderVariables();
   resetPayload();
   show("event");
 }
