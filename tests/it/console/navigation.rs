@@ -1,6 +1,7 @@
 //! Getting around the console: "Skip to content" moves the focus and nothing else, the wizard
 //! shows Next until its last step and Create only there (Enter moves on), and a key revoked
-//! mid-session lands on the sign-in page saying why.
+//! mid-session lands on the sign-in page saying why, and an automation's page shows its filter,
+//! condition and template and disables it.
 
 use super::*;
 
@@ -83,4 +84,39 @@ async fn expect_key(admin: &crate::common::Api) -> (String, String) {
     assert_eq!(status, 201, "{created}");
     let text = |f: &str| created[f].as_str().unwrap().to_string();
     (text("id"), text("key"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_automation_page_shows_what_it_does_and_disables_it() {
+    let server = Server::ingest_only();
+    let admin = server.admin();
+    let body = json!({
+        "name": "loss-watch", "scope": {"type": "project", "project": "train"},
+        "event": {"type": "RUN_METRIC_THRESHOLD", "filter": {"run_name": {"$regex": "^nightly"}},
+                  "metric": {"name": "loss", "window": 3, "agg": "AVERAGE", "cmp": "$gt",
+                             "value": 0.5}},
+        "action": {"type": "no-op", "payload": {"text": "${metric_condition}"}}});
+    let id = crate::common::create_automation(&admin, body).await;
+    let page = Page::open(&server.url).await;
+    page.sign_in(ADMIN_KEY).await;
+    page.goto(&format!("/#/automations/{id}")).await;
+    let shown = page.text_of("main .card").await;
+    for part in ["^nightly", "\"agg\": \"AVERAGE\"", "${metric_condition}"] {
+        assert!(shown.contains(part), "{part} in {shown}");
+    }
+    page.click_text("Disable").await;
+    page.until(
+        "the page shown again, disabled",
+        "document.getElementById('automation-enabled')?.innerText === 'no'",
+    )
+    .await;
+    let (_, automation) = admin.get(&format!("/v1/automations/{id}")).await;
+    assert_eq!(automation["enabled"], false);
+    page.click_text("Enable").await;
+    page.until(
+        "enabled again",
+        "document.getElementById('automation-enabled')?.innerText === 'yes'",
+    )
+    .await;
+    page.close().await;
 }

@@ -349,6 +349,22 @@ async fn a_member_sees_no_secret_management_and_cannot_reach_it_by_url() {
         .eval("!!document.querySelector('.health button')")
         .await;
     assert!(!buttons, "a member is offered to disable an integration");
+    // What a member may not do is said, not just left out.
+    let reasons: Vec<String> = page
+        .eval("[...document.querySelectorAll('.admins-only')].map(p => p.innerText)")
+        .await;
+    for what in [
+        "Disabling, enabling and recovering",
+        "Changing an integration",
+        "Testing or deleting",
+    ] {
+        assert!(
+            reasons
+                .iter()
+                .any(|r| r.starts_with(what) && r.contains("only admins may")),
+            "{what}: {reasons:#?}"
+        );
+    }
     page.close().await;
 
     // An admin grants another secret with a checkbox.

@@ -122,9 +122,33 @@ function automationsTable(automations, reload) {
   );
 }
 
+/** JSON as the page shows it: indented, as text. */
+const shownJson = (value) => h("pre", {}, JSON.stringify(value, null, 2));
+
 export async function automationPage(main, id) {
   const automation = await api("GET", `/v1/automations/${seg(id)}`);
   const history = h("section", { "aria-labelledby": "history-title" });
+  const { event, action } = automation;
+  const config = action.config && Object.keys(action.config).length ? action.config : null;
+  // Enable or disable here too, not only from the list.
+  const toggle = h(
+    "button",
+    {
+      type: "button",
+      onclick: async () => {
+        toggle.disabled = true;
+        try {
+          await api("PATCH", `/v1/automations/${seg(id)}`, { enabled: !automation.enabled });
+          toast(`${automation.name} ${automation.enabled ? "disabled" : "enabled"}`);
+          window.dispatchEvent(new HashChangeEvent("hashchange"));
+        } catch (error) {
+          toast(error.message);
+          toggle.disabled = false;
+        }
+      },
+    },
+    automation.enabled ? "Disable" : "Enable",
+  );
   fill(
     main,
     h("h1", {}, automation.name),
@@ -135,16 +159,20 @@ export async function automationPage(main, id) {
         "dl",
         { class: "facts" },
         h("dt", {}, "Description"), h("dd", {}, automation.description || "—"),
+        h("dt", {}, "Enabled"), h("dd", { id: "automation-enabled" }, automation.enabled ? "yes" : "no"),
         h("dt", {}, "Scope"), h("dd", {}, scopeText(automation.scope)),
         h("dt", {}, "Trigger type"), h("dd", {}, h("code", {}, automation.trigger_type)),
+        h("dt", {}, "Filter"), h("dd", {}, event.filter ? shownJson(event.filter) : "none: every such event in the scope"),
+        event.metric ? [h("dt", {}, "Metric condition"), h("dd", {}, shownJson(event.metric))] : null,
         h("dt", {}, "Action"), h("dd", {}, `${automation.action_type} → ${automation.action_name}`),
         h("dt", {}, "Queue"), h("dd", {}, automation.queue || "—"),
-        h("dt", {}, "Enabled"), h("dd", {}, automation.enabled ? "yes" : "no"),
+        config ? [h("dt", {}, "Action config"), h("dd", {}, shownJson(config))] : null,
+        h("dt", {}, "Payload template"), h("dd", {}, action.payload ? shownJson(action.payload) : "the action's default payload"),
         h("dt", {}, "Rate limit"),
         h("dd", {}, automation.rate_limit ? `${automation.rate_limit.max} per ${automation.rate_limit.per_seconds} s` : "none"),
         h("dt", {}, "Changed"), h("dd", {}, when(automation.updated_at)),
       ),
-      h("div", { class: "actions" }, h("a", { class: "button", href: `#/automations/${seg(id)}/edit` }, "Edit")),
+      h("div", { class: "actions" }, h("a", { class: "button", href: `#/automations/${seg(id)}/edit` }, "Edit"), toggle),
     ),
     h("h2", { id: "history-title" }, "History"),
     history,

@@ -71,6 +71,15 @@ export function roving(group) {
   return refresh;
 }
 
+/** Why a control is not offered to a member: the API lets only admins do `what`. */
+export function adminsOnly(what) {
+  return h(
+    "p",
+    { class: "notice admins-only" },
+    `${what}: only admins may (the API answers a member key 403 “only admins may call …”). Ask an admin of this entity.`,
+  );
+}
+
 /** Replaces a node's children. */
 export function fill(node, ...children) {
   node.replaceChildren();

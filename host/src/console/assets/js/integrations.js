@@ -4,7 +4,7 @@
 
 import { api, entityPath, isAdmin, seg } from "./api.js";
 import { followTask } from "./tasks.js";
-import { h, fill, field, select, table, showError, clearErrors, confirmAction, toast, when } from "./dom.js";
+import { h, fill, field, select, table, showError, clearErrors, confirmAction, toast, when, adminsOnly } from "./dom.js";
 import { exchangeView, headersTable } from "./history.js";
 
 const KINDS = ["webhook", "slack", "teams", "github"];
@@ -70,7 +70,7 @@ function healthSection(integration, admin) {
       label,
     );
   const actions = !admin
-    ? null
+    ? adminsOnly("Disabling, enabling and recovering an integration")
     : health.state === "disabled"
       ? h(
           "div",
@@ -164,7 +164,7 @@ export async function integrationPage(main, name) {
     grants,
     admin
       ? h("div", { class: "actions" }, h("button", { class: "primary", type: "submit" }, existing ? "Save" : "Create"))
-      : h("p", { class: "muted" }, "Only admins change integrations."),
+      : adminsOnly("Changing an integration"),
   );
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
@@ -200,6 +200,7 @@ export async function integrationPage(main, name) {
     existing ? healthSection(existing, admin) : null,
     form,
     existing && admin ? testSection(existing) : null,
+    existing && !admin ? adminsOnly("Testing or deleting an integration") : null,
     existing && admin
       ? h(
           "div",
