@@ -7,6 +7,7 @@
 //! workflows, `safety.rs` what the console must never do.
 
 mod accessibility;
+mod history;
 mod keyboard;
 mod navigation;
 mod operations;

@@ -448,45 +448,6 @@ async fn an_admin_sees_an_integrations_health_disables_it_and_enables_it_again()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_history_pages_through_every_execution() {
-    let server = Server::ingest_only();
-    let admin = server.admin();
-    crate::common::automation_on_links(
-        &admin,
-        "deploy",
-        "https://ci.example.com/hook",
-        json!({"type": "webhook"}),
-    )
-    .await;
-    let events: Vec<Value> = (0..150)
-        .map(|i| {
-            json!({"type": "LINK_ARTIFACT", "entity": "default", "registry": "models",
-                        "collection": "churn", "version": format!("v{i}")})
-        })
-        .collect();
-    let posted = admin
-        .post("/v1/events/batch", &json!({"events": events}))
-        .await;
-    assert_eq!(posted.0, 202);
-    let page = Page::open(&server.url).await;
-    page.sign_in(ADMIN_KEY).await;
-    page.goto("/#/history").await;
-    page.until_text("Page 1").await;
-    let rows = "document.querySelectorAll('main tbody tr').length";
-    assert_eq!(page.eval::<u32>(rows).await, 100);
-    page.click_text("Older").await;
-    page.until_text("Page 2").await;
-    assert_eq!(page.eval::<u32>(rows).await, 50);
-    let older: bool = page
-        .eval("[...document.querySelectorAll('button')].some(b => b.innerText === 'Older')")
-        .await;
-    assert!(!older, "no page after the last");
-    page.click_text("Newest").await;
-    page.until_text("Page 1").await;
-    page.close().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_events_page_lists_filters_and_pages() {
     let server = Server::ingest_only();
     let admin = server.admin();

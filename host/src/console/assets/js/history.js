@@ -4,7 +4,7 @@
 import { api, apiDocument, names, seg } from "./api.js";
 import { pagedList, instant } from "./paging.js";
 import { followTask } from "./tasks.js";
-import { h, fill, field, select, table, status, when, json, toast } from "./dom.js";
+import { h, fill, field, select, table, status, when, json, toast, showError, clearErrors } from "./dom.js";
 
 /** Shows the current page again, through the router (as a hash change would). */
 export function rerender() {
@@ -17,8 +17,17 @@ const STATUSES = ["", "pending", "running", "retrying", "held", "succeeded", "fa
  * An execution list with its filters, rendered into `container`, reading `path` (an
  * automation's executions or `/v1/executions`). `showAutomation` adds the automation column.
  */
-export async function executionsList(container, path, showAutomation, automation = null) {
+export async function executionsList(container, path, showAutomation, automation = null, byAutomation = false) {
   const statusSelect = select(STATUSES.map((s) => [s, s || "any"]), "", { name: "status" });
+  // Across the entity, the list narrows to one automation, picked by name (the entity's first
+  // 1,000 automations are offered; any id may be typed).
+  const automationInput = h("input", { type: "text", name: "automation", list: "history-automations", autocomplete: "off", placeholder: "any" });
+  const automationList = h("datalist", { id: "history-automations" });
+  if (byAutomation) {
+    api("GET", "/v1/automations?limit=1000")
+      .then(({ automations }) => fill(automationList, automations.map((a) => h("option", { value: a.id }, a.name))))
+      .catch(() => {});
+  }
   // To the second: a history of thousands a minute is narrowed by seconds.
   const since = h("input", { type: "datetime-local", name: "since", step: 1 });
   const until = h("input", { type: "datetime-local", name: "until", step: 1 });
@@ -26,6 +35,8 @@ export async function executionsList(container, path, showAutomation, automation
   const form = h(
     "form",
     { class: "filters", "aria-label": "Filter executions" },
+    byAutomation ? field("Automation", automationInput, { name: "automation", hint: "Its id; type its name to choose." }) : null,
+    byAutomation ? automationList : null,
     field("Status", statusSelect, { name: "status" }),
     field("Created from", since, { name: "since" }),
     field("Created before", until, { name: "until" }),
@@ -34,14 +45,14 @@ export async function executionsList(container, path, showAutomation, automation
   const load = pagedList(
     results,
     path,
-    () => ({ status: statusSelect.value, since: instant(since.value), until: instant(until.value) }),
+    () => ({ status: statusSelect.value, since: instant(since.value), until: instant(until.value), automation: automationInput.value.trim() }),
     (answer) => executionsTable(answer.executions, showAutomation),
   );
   form.addEventListener("submit", (event) => {
     event.preventDefault();
     load();
   });
-  fill(container, form, retryForm(() => ({ status: statusSelect.value, since: since.value, until: until.value }), automation), results);
+  fill(container, form, retryForm(() => ({ status: statusSelect.value, since: since.value, until: until.value }), automation || automationInput.value.trim() || null), results);
   await load();
 }
 
@@ -99,10 +110,39 @@ export async function historyPage(main) {
   fill(
     main,
     h("h1", {}, "History"),
-    h("p", { class: "muted" }, "Every execution in the entity, newest first."),
+    h("p", { class: "muted" }, "Every execution in the entity, newest first; narrow it to an automation, or go straight to an execution or event by its id."),
+    findForm(),
     list,
   );
-  await executionsList(list, "/v1/executions", true);
+  await executionsList(list, "/v1/executions", true, null, true);
+}
+
+/** "Find": an execution or an event by its id (both are UUIDs: the execution is tried first). */
+function findForm() {
+  const id = h("input", { type: "text", name: "find", autocomplete: "off", spellcheck: false });
+  const form = h(
+    "form",
+    { class: "filters", role: "search", "aria-label": "Find by id" },
+    field("Execution or event id", id, { name: "find" }),
+    h("button", { type: "submit" }, "Find"),
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const wanted = id.value.trim();
+    if (!wanted) return;
+    for (const [path, route] of [["/v1/executions/", "#/executions/"], ["/v1/events/", "#/events/"]]) {
+      try {
+        await api("GET", `${path}${seg(wanted)}`);
+        location.hash = `${route}${seg(wanted)}`;
+        return;
+      } catch (error) {
+        if (error.status !== 404 && error.status !== 400) return showError(form, { ...error, field: "find", message: error.message });
+      }
+    }
+    showError(form, { field: "find", message: `No execution or event has the id ${wanted}.` });
+  });
+  return form;
 }
 
 export async function executionPage(main, id) {
@@ -284,18 +324,27 @@ export async function eventPage(main, id) {
     h("h2", {}, "What was posted"),
     json(event.event),
     h("h2", {}, "Executions it triggered"),
-    executionsTable(event.executions || [], true),
+    firstRows(event.executions || [], (rows) => executionsTable(rows, true)),
     h("h2", { id: "why" }, "Why it fired (or not)"),
     h("p", { class: "muted" }, `Every automation listening for ${why.event_type} events, with what stopped it. ${elsewhere}`),
-    table(
+    firstRows(why.considered, (rows) => table(
       [
         ["Automation", (c) => h("a", { href: `#/automations/${seg(c.automation_id)}` }, c.name)],
         ["Verdict", (c) => h("span", { class: `verdict verdict-${c.verdict}` }, VERDICTS[c.verdict] || c.verdict)],
         ["Why", (c) => [c.reason, c.changed_since ? " (judged on its definition now: it changed after the event)" : ""].join("")],
         ["Execution", (c) => (c.execution_id ? h("a", { href: `#/executions/${seg(c.execution_id)}` }, c.execution_id) : "")],
       ],
-      why.considered,
+      rows,
       `No automation listens for ${why.event_type} events.`,
-    ),
+    )),
   );
+}
+
+/** The first 100 of `rows` as `render` shows them, and a button that shows them all: an event
+ * that fired 1,000 automations opens as fast as one that fired a few. */
+function firstRows(rows, render, first = 100) {
+  if (rows.length <= first) return render(rows);
+  const box = h("div", {});
+  const more = h("button", { type: "button", onclick: () => fill(box, render(rows)) }, `Show all ${rows.length.toLocaleString("en")}`);
+  return fill(box, render(rows.slice(0, first)), h("div", { class: "actions" }, h("span", { class: "muted" }, `The first ${first} of ${rows.length.toLocaleString("en")}.`), more));
 }

@@ -6,21 +6,36 @@ import { h, fill } from "./dom.js";
 
 /**
  * Renders pages of `path` into `results`: `query()` gives the filter (read at each load),
- * `render(answer)` the rows of one answer. Returns `load`, which shows the first page.
+ * `render(answer)` the rows of one answer. Returns `load`, which shows the first page. The pager
+ * says which page this is, and how many rows a page holds (100, 500 or 1,000: the API's most);
+ * after Older or Newest the focus stays on the pager.
  */
 export function pagedList(results, path, query, render) {
-  const load = async (cursor, page = 1) => {
+  const size = h(
+    "select",
+    { name: "per-page", "aria-label": "Rows per page" },
+    [100, 500, 1000].map((n) => h("option", { value: n }, `${n.toLocaleString("en")} a page`)),
+  );
+  size.addEventListener("change", () => load(undefined, 1, "per-page"));
+  const load = async (cursor, page = 1, focus = null) => {
     try {
-      const answer = await api("GET", withQuery(path, { ...query(), cursor }));
+      const answer = await api("GET", withQuery(path, { ...query(), limit: size.value, cursor }));
       const older = answer.has_more
-        ? h("button", { type: "button", onclick: () => load(answer.next_cursor, page + 1) }, "Older")
+        ? h("button", { type: "button", class: "older", onclick: () => load(answer.next_cursor, page + 1, "older") }, "Older")
         : null;
-      const newest = page > 1 ? h("button", { type: "button", onclick: () => load() }, "Newest") : null;
-      fill(
-        results,
-        render(answer),
-        h("div", { class: "actions pager" }, h("span", { class: "muted" }, `Page ${page}`), newest, older),
+      const newest = page > 1 ? h("button", { type: "button", class: "newest", onclick: () => load(undefined, 1, "newest") }, "Newest") : null;
+      const pager = h(
+        "div",
+        { class: "actions pager" },
+        h("span", { class: "muted", role: "status" }, `Page ${page}${answer.has_more ? "" : " (the oldest)"}`),
+        newest,
+        older,
+        size,
       );
+      fill(results, render(answer), pager);
+      // The button pressed was replaced: the focus goes to its successor (Older while there are
+      // older pages, else Newest), so a keyboard user keeps paging.
+      if (focus) (pager.querySelector(`.${focus}`) || older || newest || size).focus();
     } catch (error) {
       fill(results, h("p", { class: "error", role: "alert" }, error.message));
     }
