@@ -102,6 +102,11 @@ async fn every_page_state_passes_axe_and_fits_a_phone() {
         page.goto(&format!("/#/{route}")).await;
         check(&page, &format!("#/{route} (admin)"), &mut found).await;
     }
+    // How it looks on a phone.
+    page.goto("/#/history").await;
+    page.resize(375, 740).await;
+    page.screenshot("phone-history").await;
+    page.resize(1280, 800).await;
     // Each step of a new automation, and a server error shown at its field.
     page.goto("/#/automations/new").await;
     for step in [
@@ -170,6 +175,13 @@ async fn check(page: &Page, state: &str, found: &mut Vec<String>) {
     page.resize(375, 740).await;
     if let Some(overflow) = page.sideways_scroll().await {
         found.push(format!("{state}: {overflow}"));
+    }
+    // The header leaves the phone's screen to the page: at most three rows of links.
+    let header: f64 = page
+        .eval("document.getElementById('top').getBoundingClientRect().height")
+        .await;
+    if header > 3.0 * 34.0 {
+        found.push(format!("{state}: the header is {header} px tall at 375 px"));
     }
     page.resize(1280, 800).await;
 }

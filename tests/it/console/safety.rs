@@ -207,6 +207,15 @@ async fn launch_queues_and_plugins_are_listed_with_their_details() {
     ] {
         page.until_text(shown).await;
     }
+    // The agent that ran it, under Agents.
+    let agent_row: Vec<String> = page
+        .eval("[...document.querySelector('#agents-title ~ .table-wrap tbody tr').cells].map(c => c.innerText)")
+        .await;
+    assert_eq!(
+        agent_row[..3],
+        ["gpu-box-1", "gpu", "0 of 1"],
+        "{agent_row:?}"
+    );
     page.screenshot("launch").await;
     page.goto("/#/plugins").await;
     for shown in ["webhook", "slack", "github-dispatch", "launch-job"] {

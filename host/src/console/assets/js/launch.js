@@ -1,19 +1,22 @@
-// Launch queues with their items (state, agent, output tail), and an item's page that follows
-// its output while it runs.
+// Launch queues with their items (state, agent, output tail), the agents serving them, and an
+// item's page that follows its output while it runs.
 
 import { api, entityPath, withQuery, seg } from "./api.js";
 import { pagedList } from "./paging.js";
 import { h, fill, table, when, status } from "./dom.js";
 
 export async function launchPage(main) {
-  const { queues } = await api("GET", `${entityPath()}/queues`);
+  const [{ queues }, { agents }] = await Promise.all([
+    api("GET", `${entityPath()}/queues`),
+    api("GET", `${entityPath()}/agents`),
+  ]);
   const sections = [];
   const loads = [];
   for (const queue of queues) {
     const results = h("div", { "aria-live": "polite" });
     // Each queue pages on its own, newest first.
     loads.push(
-      pagedList(results, `${entityPath()}/queues/${seg(queue.name)}/items`, () => ({ limit: 50 }), (answer) => itemsTable(answer.items)),
+      pagedList(results, `${entityPath()}/queues/${seg(queue.name)}/items`, () => ({}), (answer) => itemsTable(answer.items)),
     );
     sections.push(
       h(
@@ -30,6 +33,19 @@ export async function launchPage(main) {
     h("h1", {}, "Launch queues"),
     h("p", { class: "muted" }, "Items a launch-job action enqueued, as agents claim and run them."),
     sections.length ? sections : h("p", { class: "muted" }, "No queues yet."),
+    h("h2", { id: "agents-title" }, "Agents"),
+    h("p", { class: "muted" }, "Every agent that has claimed from the entity's queues: what it serves, how busy it is, when it was last heard from."),
+    table(
+      [
+        ["Agent", (a) => a.name],
+        ["Queues", (a) => a.queues.join(", ")],
+        ["Slots in use", (a) => `${a.slots_in_use} of ${a.slots}`],
+        ["Last seen", (a) => when(a.last_seen_at)],
+        ["Key", (a) => h("code", {}, a.key_id)],
+      ],
+      agents,
+      "No agent has claimed yet: start one with the herald agent command.",
+    ),
   );
   await Promise.all(loads.map((load) => load()));
 }
