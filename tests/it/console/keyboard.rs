@@ -87,6 +87,7 @@ async fn an_automation_is_created_with_the_keyboard_alone() {
         .tab_until("the version", &named("config-job-version"))
         .await;
     page.press("ArrowDown").await;
+    page.screenshot("automation-launch-action").await;
     tabs += page.tab_until("Next", &named("Next")).await;
     page.press("Enter").await;
     // 5. Payload: only the variables a LINK_ARTIFACT event sets are offered, and the chips

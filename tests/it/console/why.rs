@@ -32,5 +32,6 @@ async fn an_event_page_says_what_stopped_each_automation() {
         "what fired first, then what stopped the rest"
     );
     assert!(page.text_of("main").await.contains("outside its scope"));
+    page.screenshot("event-why").await;
     page.close().await;
 }
