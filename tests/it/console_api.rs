@@ -335,6 +335,14 @@ async fn the_trigger_catalog_is_what_validation_accepts_and_errors_name_their_fi
 async fn console_files_are_revalidated_by_their_tag_and_sent_compressed_on_request() {
     let server = Server::ingest_only();
     let http = reqwest::Client::new();
+    let get = async |url: &str, headers: &[(&str, &str)]| {
+        let mut request = http.get(url);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        request.send().await.unwrap()
+    };
+    const GZIP: (&str, &str) = ("accept-encoding", "gzip");
     for path in [
         "/",
         "/console/style.css",
@@ -342,17 +350,16 @@ async fn console_files_are_revalidated_by_their_tag_and_sent_compressed_on_reque
         "/console/js/history.js",
     ] {
         let url = format!("{}{path}", server.url);
-        let first = http.get(&url).send().await.unwrap();
+        let first = get(&url, &[]).await;
         assert_eq!(first.status(), 200, "{path}");
         let tag = first.headers()["etag"].to_str().unwrap().to_string();
+        assert!(
+            tag.starts_with("W/\""),
+            "weak: one tag for the plain and the gzipped file"
+        );
         let plain = first.bytes().await.unwrap().len();
         // A reload: the browser's copy is current, nothing is sent again.
-        let again = http
-            .get(&url)
-            .header("if-none-match", &tag)
-            .send()
-            .await
-            .unwrap();
+        let again = get(&url, &[("if-none-match", &tag)]).await;
         assert_eq!(again.status(), 304, "{path}");
         assert_eq!(again.headers()["etag"], tag.as_str());
         assert!(
@@ -360,57 +367,31 @@ async fn console_files_are_revalidated_by_their_tag_and_sent_compressed_on_reque
             "{path}: a 304 has no body"
         );
         // An old copy is sent the file again.
-        let stale = http
-            .get(&url)
-            .header("if-none-match", "\"old\"")
-            .send()
-            .await
-            .unwrap();
+        let stale = get(&url, &[("if-none-match", "\"old\"")]).await;
         assert_eq!(stale.status(), 200, "{path}");
         // Asked for gzip, it comes gzipped, and smaller (from 1 KiB on; the page itself is not).
-        let zipped = http
-            .get(&url)
-            .header("accept-encoding", "gzip")
-            .send()
-            .await
-            .unwrap();
+        let zipped = get(&url, &[GZIP]).await;
         if plain < 1024 {
             assert!(zipped.headers().get("content-encoding").is_none(), "{path}");
             continue;
         }
         assert_eq!(zipped.headers()["content-encoding"], "gzip", "{path}");
-        assert_eq!(
-            zipped.headers()["etag"],
-            tag.as_str(),
-            "one weak tag for both"
-        );
+        assert_eq!(zipped.headers()["etag"], tag.as_str(), "one tag for both");
         let zipped = zipped.bytes().await.unwrap().len();
         assert!(zipped < plain, "{path}: {zipped} of {plain} bytes");
         // A browser's gzipped copy is revalidated by the same tag.
-        let again = http
-            .get(&url)
-            .header("accept-encoding", "gzip")
-            .header("if-none-match", &tag)
-            .send()
-            .await
-            .unwrap();
+        let again = get(&url, &[GZIP, ("if-none-match", &tag)]).await;
         assert_eq!(again.status(), 304, "{path}");
     }
-    assert!(
-        server_tags_are_weak(&http, &server.url).await,
-        "the tags are weak: one stands for the plain and the gzipped file"
-    );
-    // The API too, when asked; never unasked (Herald's clients do not ask).
+    // The API too, when asked; never unasked.
     let url = format!("{}/v1/openapi.json", server.url);
-    let zipped = http
-        .get(&url)
-        .header("accept-encoding", "gzip")
-        .send()
-        .await
-        .unwrap();
+    let zipped = get(&url, &[GZIP]).await;
     assert_eq!(zipped.headers()["content-encoding"], "gzip");
-    let plain = http.get(&url).send().await.unwrap();
+    let plain = get(&url, &[]).await;
     assert!(plain.headers().get("content-encoding").is_none());
+    // A small read is not worth compressing.
+    let small = get(&format!("{}/healthz", server.url), &[GZIP]).await;
+    assert!(small.headers().get("content-encoding").is_none());
     // An event's answer stays plain even when asked (httpx asks by default): small, on the
     // hot path, relayed as it came, with its length.
     for (path, body) in [
@@ -438,14 +419,6 @@ async fn console_files_are_revalidated_by_their_tag_and_sent_compressed_on_reque
             .unwrap();
         assert_eq!(answer.bytes().await.unwrap().len(), length, "{path}");
     }
-    // A small read is not worth compressing.
-    let small = http
-        .get(format!("{}/healthz", server.url))
-        .header("accept-encoding", "gzip")
-        .send()
-        .await
-        .unwrap();
-    assert!(small.headers().get("content-encoding").is_none());
 }
 
 /// A failed run, as training code posts it.
@@ -453,11 +426,3 @@ static RUN_FAILED: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
     json!({"type": "RUN_STATE", "entity": "default", "project": "p", "run_id": "r1",
            "state": "FAILED"})
 });
-
-async fn server_tags_are_weak(http: &reqwest::Client, url: &str) -> bool {
-    let answer = http.get(format!("{url}/")).send().await.unwrap();
-    answer.headers()["etag"]
-        .to_str()
-        .unwrap()
-        .starts_with("W/\"")
-}

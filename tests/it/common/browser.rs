@@ -153,26 +153,6 @@ async fn devtools_url(profile: &Path) -> String {
     .await
 }
 
-/// axe-core's script: `HERALD_AXE_JS`, else where `cargo xtask test` installs it.
-fn axe_source() -> &'static str {
-    static SOURCE: OnceLock<String> = OnceLock::new();
-    SOURCE.get_or_init(|| {
-        let path = std::env::var_os("HERALD_AXE_JS")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                Path::new(env!("CARGO_MANIFEST_DIR"))
-                    .join("../target/node-tools/node_modules/axe-core/axe.min.js")
-            });
-        std::fs::read_to_string(&path).unwrap_or_else(|e| {
-            panic!(
-                "the console tests check pages with axe-core, read from {}: {e}; `cargo xtask \
-                 test` installs it (or set HERALD_AXE_JS)",
-                path.display()
-            )
-        })
-    })
-}
-
 /// A short pause before trying an element again (it was replaced as it was used).
 async fn retry_pause() {
     tokio::time::sleep(Duration::from_millis(25)).await;
@@ -301,6 +281,11 @@ impl Page {
             format!("{}/{}", self.base, path.trim_start_matches('/'))
         };
         self.page.goto(url).await.expect("navigates");
+    }
+
+    /// Runs a script in the page (a library the checks need), for its effects.
+    pub(crate) async fn run_script(&self, script: &str) {
+        self.page.evaluate(script).await.expect("the script runs");
     }
 
     /// The value of a JavaScript expression.
@@ -480,25 +465,6 @@ impl Page {
         self.rendered().await;
     }
 
-    /// Asserts that every visible form control on the page has a label a screen reader would
-    /// read (a `<label for>`, an enclosing label, `aria-label` or `aria-labelledby`).
-    pub(crate) async fn assert_labelled(&self) {
-        let unlabelled: Vec<String> = self
-            .eval(
-                "[...document.querySelectorAll('input, select, textarea, button')]
-                   .filter(e => e.offsetParent !== null)
-                   .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label')
-                                && !e.getAttribute('aria-labelledby')
-                                && !(e.tagName === 'BUTTON' && e.innerText.trim()))
-                   .map(e => e.outerHTML.slice(0, 120))",
-            )
-            .await;
-        assert!(
-            unlabelled.is_empty(),
-            "controls without a label: {unlabelled:#?}"
-        );
-    }
-
     /// Presses a key (`Tab`, `Enter`, `ArrowDown`, `l`, ...) on whatever has the focus, as a
     /// keyboard does.
     pub(crate) async fn press(&self, key: &str) {
@@ -541,41 +507,6 @@ impl Page {
             ))
             .await
             .expect("the viewport resizes");
-    }
-
-    /// How the page scrolls sideways, if it does: only a table's own scroll area may be wider
-    /// than the viewport.
-    pub(crate) async fn sideways_scroll(&self) -> Option<String> {
-        let (page, viewport, widest): (i64, i64, String) = self
-            .eval(
-                "(() => { const d = document.documentElement;
-                   const wide = [...document.querySelectorAll('body *')]
-                     .filter(e => e.getBoundingClientRect().right > d.clientWidth + 1
-                                  && !e.closest('.table-wrap') && e.offsetParent !== null)
-                     .map(e => e.tagName.toLowerCase() + (e.className ? '.' + e.className : '') + ' ' + Math.round(e.getBoundingClientRect().right));
-                   return [d.scrollWidth, d.clientWidth, wide.slice(0, 5).join(', ')]; })()",
-            )
-            .await;
-        (page > viewport)
-            .then(|| format!("scrolls sideways at {viewport} px: {page} px wide ({widest})"))
-    }
-
-    /// What axe-core finds wrong with the page as it is now: violations of the WCAG 2.x A and
-    /// AA rules and of axe's best practices, one line each.
-    pub(crate) async fn accessibility_violations(&self) -> Vec<String> {
-        let loaded: bool = self.eval("typeof axe !== 'undefined'").await;
-        if !loaded {
-            self.page
-                .evaluate(axe_source())
-                .await
-                .expect("axe-core loads into the page");
-        }
-        self.eval(
-                "axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map(v =>
-                   `${v.id} (${v.impact}): ${v.help} — ${v.nodes.slice(0, 4).map(n =>
-                     n.target.join(' ') + ' ' + (n.failureSummary || '').replace(/\\s+/g, ' ')).join(' | ')}`))",
-        )
-        .await
     }
 
     /// Saves a full-page screenshot as `target/screenshots/NAME.png`, and as

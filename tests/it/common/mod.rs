@@ -6,6 +6,7 @@
 
 mod api;
 pub(crate) mod browser;
+mod checks;
 mod readme;
 mod receiver;
 mod server;

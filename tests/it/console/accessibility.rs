@@ -166,9 +166,11 @@ async fn every_page_state_passes_axe_and_fits_a_phone() {
     assert!(found.is_empty(), "{found:#?}");
 }
 
-/// axe-core at desktop width, then the width check at 375 px, back to desktop; what fails is
-/// added to `found`, so that one run names every state that fails.
+/// Every control labelled, axe-core at desktop width, then the width and header checks at
+/// 375 px, back to desktop; what axe or the widths find is added to `found`, so that one run names
+/// every state that fails.
 async fn check(page: &Page, state: &str, found: &mut Vec<String>) {
+    page.assert_labelled().await;
     for violation in page.accessibility_violations().await {
         found.push(format!("{state}: {violation}"));
     }

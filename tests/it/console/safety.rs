@@ -225,28 +225,5 @@ async fn launch_queues_and_plugins_are_listed_with_their_details() {
         .await;
     page.until_text("event_type").await;
     page.screenshot("plugins").await;
-    // Every main page labels its controls.
-    for route in [
-        "/#/automations",
-        "/#/history",
-        "/#/integrations/new",
-        "/#/secrets",
-        "/#/send-event",
-    ] {
-        page.goto(route).await;
-        page.assert_labelled().await;
-    }
-    page.goto("/#/automations/new").await;
-    for step in [
-        "1. Event",
-        "2. Scope",
-        "3. Filter",
-        "4. Action",
-        "5. Payload",
-        "6. Name",
-    ] {
-        page.click_text(step).await;
-        page.assert_labelled().await;
-    }
     page.close().await;
 }
