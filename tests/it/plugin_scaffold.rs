@@ -134,18 +134,84 @@ fn build_project(project: &Path, name: &str, lang: &str) -> PathBuf {
     }
 }
 
-/// Sets the project's version to 0.2.0, as an author would before a release.
+/// Sets the project's version to 0.2.0, as an author would before a release, and gives it a bug:
+/// with the label `boom` its code throws (an `Error`, a Python exception, a Rust panic).
 fn bump_version(project: &Path, lang: &str) {
-    let (file, from, to) = match lang {
-        "rust" => ("Cargo.toml", "version = \"0.1.0\"", "version = \"0.2.0\""),
-        "javascript" => ("app.js", "VERSION = \"0.1.0\"", "VERSION = \"0.2.0\""),
-        _ => ("app.py", "VERSION = \"0.1.0\"", "VERSION = \"0.2.0\""),
+    let edits: &[(&str, &str, &str)] = match lang {
+        "rust" => &[
+            ("Cargo.toml", "version = \"0.1.0\"", "version = \"0.2.0\""),
+            (
+                "src/lib.rs",
+                "let url = invocation.integration_url()?;",
+                "assert!(config.label.as_deref() != Some(\"boom\"), \"boom from the plugin\");\n        let url = invocation.integration_url()?;",
+            ),
+        ],
+        "javascript" => &[
+            ("app.js", "VERSION = \"0.1.0\"", "VERSION = \"0.2.0\""),
+            (
+                "app.js",
+                "const settings = config(invocation);",
+                "const settings = config(invocation);\n    if (settings.label === \"boom\") throw new Error(\"boom from the plugin\");",
+            ),
+        ],
+        _ => &[
+            ("app.py", "VERSION = \"0.1.0\"", "VERSION = \"0.2.0\""),
+            (
+                "app.py",
+                "config = herald.config(invocation)",
+                "config = herald.config(invocation)\n        if config.get(\"label\") == \"boom\":\n            raise ValueError(\"boom from the plugin\")",
+            ),
+        ],
     };
-    let path = project.join(file);
-    let text = std::fs::read_to_string(&path).unwrap();
-    assert!(text.contains(from), "{file} has {from}");
-    std::fs::write(&path, text.replace(from, to)).unwrap();
+    for (file, from, to) in edits {
+        let path = project.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains(from), "{file} has {from}");
+        std::fs::write(&path, text.replacen(from, to, 1)).unwrap();
+    }
 }
+
+/// `herald plugin run` of `component` with `config`, every request answered `status`; the report.
+async fn run_once(project: &Path, component: &Path, config: &Value, status: u16) -> Value {
+    let config_file = project.join("run-config.json");
+    std::fs::write(&config_file, config.to_string()).unwrap();
+    let ran = herald(&[
+        "--json",
+        "plugin",
+        "run",
+        &component.display().to_string(),
+        "--event",
+        &project.join("event.json").display().to_string(),
+        "--config",
+        &config_file.display().to_string(),
+        "--target",
+        "https://example.com/hook",
+        "--respond-status",
+        &status.to_string(),
+        "--respond-body",
+        "from the fixture",
+    ])
+    .await;
+    serde_json::from_slice(&ran.stdout)
+        .unwrap_or_else(|_| panic!("{}", String::from_utf8_lossy(&ran.stderr)))
+}
+
+/// The contract's status table (plugin.wit, `response`): one fixture set, every language.
+const STATUS_TABLE: [(u16, &str); 13] = [
+    (200, "succeeded"),
+    (204, "succeeded"),
+    (301, "rejected"),
+    (400, "rejected"),
+    (401, "rejected"),
+    (404, "rejected"),
+    (408, "transient"),
+    (409, "rejected"),
+    (422, "rejected"),
+    (429, "transient"),
+    (500, "transient"),
+    (503, "transient"),
+    (599, "transient"),
+];
 
 /// Posts an event and returns the request the receiver got for it.
 async fn deliver(server: &Server, receiver: &Receiver, version: &str) -> crate::common::Recorded {
@@ -199,6 +265,21 @@ async fn the_template_builds_runs_installs_and_upgrades(lang: &str) {
         "the sample config's label: {headers}"
     );
 
+    // Each answer's status classified by the one table.
+    let mut classified = Vec::new();
+    for (status, _) in STATUS_TABLE {
+        let report = run_once(&project, &component, &json!({}), status).await;
+        classified.push((
+            status,
+            report["outcome"].as_str().unwrap_or("?").to_string(),
+        ));
+    }
+    let expected: Vec<(u16, String)> = STATUS_TABLE
+        .iter()
+        .map(|(status, outcome)| (*status, outcome.to_string()))
+        .collect();
+    assert_eq!(classified, expected, "{lang}: the status table");
+
     // Installed on a running server, it delivers an event to a real receiver.
     let receiver = Receiver::ok().await;
     let data = tempfile::tempdir().unwrap();
@@ -233,6 +314,19 @@ async fn the_template_builds_runs_installs_and_upgrades(lang: &str) {
         (Some("0.1.0"), Some("0.2.0"))
     );
     deliver(&server, &receiver, "v2").await;
+    // Its bug fails the execution with the bug's message, never a bare trap.
+    let report = run_once(&project, &component, &json!({"label": "boom"}), 200).await;
+    let message = report["message"].as_str().unwrap_or_default();
+    assert!(
+        report["outcome"] != "succeeded" && message.contains("boom from the plugin"),
+        "{lang}: {report}"
+    );
+    if lang != "rust" {
+        assert_eq!(
+            report["outcome"], "rejected",
+            "{lang}: a bug is not retried: {report}"
+        );
+    }
     let (_, listed) = admin.get("/v1/plugins").await;
     let ours = listed["plugins"]
         .as_array()
