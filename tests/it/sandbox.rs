@@ -374,3 +374,20 @@ async fn a_config_the_plugin_refuses_is_named() {
         "error: the config does not match the webhook plugin's config schema: /: Additional properties are not allowed ('url' was unexpected)"
     );
 }
+
+#[tokio::test]
+async fn inspect_names_the_choices_of_an_enum_behind_a_ref() {
+    // schemars writes a Rust enum as a `$ref` into `$defs`: its choices are shown, not "any".
+    let output = herald(&["plugin", "inspect", "slack"]).await;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(r#"mode: one of ["webhook","bot"], optional"#),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(r#"severity: one of ["info","warn","error"]"#),
+        "{stdout}"
+    );
+    assert!(!stdout.contains(": any,"), "{stdout}");
+}

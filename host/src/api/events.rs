@@ -178,8 +178,17 @@ pub(super) async fn ingest_batch(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
-    JsonBody(batch): JsonBody<Batch>,
+    JsonBody(body): JsonBody<Value>,
 ) -> Result<(StatusCode, Extension<Plain>, Json<BatchOut>), ApiError> {
+    // A bare array is the likeliest mistake: say what the body should be.
+    if body.is_array() {
+        return Err(ApiError::Invalid(
+            "the body is a JSON array: a batch is an object that holds it, {\"events\": [...]}"
+                .into(),
+        ));
+    }
+    let batch: Batch =
+        serde_json::from_value(body).map_err(|e| ApiError::Invalid(e.to_string()))?;
     let key = idempotency_key(&headers)?;
     let events = batch.parse(&principal, key.as_deref())?;
     state.admit_events().await?;

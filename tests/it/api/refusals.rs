@@ -315,6 +315,22 @@ async fn oversized_requests_are_refused_and_unknown_ids_404() {
         "{}",
         r.1
     );
+    // A bare array: the message says to wrap it.
+    let bare = json!([alias_event("default", ("registry", "r"), "c", "a")]);
+    let (status, body) = admin.post("/v1/events/batch", &bare).await;
+    assert_eq!(status, 400, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains(r#"{"events": [...]}"#), "{message}");
+    // An object without them: the message names the field.
+    let (status, body) = admin.post("/v1/events/batch", &json!({})).await;
+    assert_eq!(status, 400, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`events`"),
+        "{body}"
+    );
     let mut huge = alias_event("default", ("registry", "r"), "c", "a");
     huge["author"] = json!("x".repeat(1_100_000));
     assert_eq!(admin.post("/v1/events", &huge).await.0, 413);

@@ -58,16 +58,7 @@ fn print_schema(schema: &Value) {
                 }
             );
             for (name, property) in properties {
-                let kind = match &property["type"] {
-                    Value::String(t) => t.clone(),
-                    Value::Array(types) => types
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join(" or "),
-                    _ if property["enum"].is_array() => format!("one of {}", property["enum"]),
-                    _ => "any".into(),
-                };
+                let kind = kind_of(resolved(schema, property));
                 let presence = if required.contains(&name.as_str()) {
                     "required".to_string()
                 } else {
@@ -85,6 +76,60 @@ fn print_schema(schema: &Value) {
                 }
             }
         }
+    }
+}
+
+/// A property's schema with a `$ref` into the schema's own `$defs` (or `definitions`) followed,
+/// as schemars writes a Rust enum or struct: the property's own keys (its description) first.
+fn resolved(root: &Value, property: &Value) -> Value {
+    let target = property["$ref"].as_str().and_then(|reference| {
+        let name = reference
+            .strip_prefix("#/$defs/")
+            .or_else(|| reference.strip_prefix("#/definitions/"))?;
+        root["$defs"]
+            .get(name)
+            .or_else(|| root["definitions"].get(name))
+    });
+    match (target, property.as_object()) {
+        (Some(Value::Object(target)), Some(own)) => {
+            let mut merged = target.clone();
+            merged.extend(
+                own.iter()
+                    .filter(|(k, _)| *k != "$ref")
+                    .map(|(k, v)| (k.clone(), v.clone())),
+            );
+            Value::Object(merged)
+        }
+        _ => property.clone(),
+    }
+}
+
+/// What values a property takes, in words: its choices (an `enum`, or a `oneOf`/`anyOf` of
+/// `const`s), else its type(s).
+fn kind_of(property: Value) -> String {
+    let consts: Vec<&Value> = ["oneOf", "anyOf"]
+        .iter()
+        .filter_map(|key| property[*key].as_array())
+        .flatten()
+        .filter_map(|choice| choice.get("const"))
+        .collect();
+    if let Some(values) = property["enum"].as_array() {
+        return format!("one of {}", Value::Array(values.clone()));
+    }
+    if !consts.is_empty() {
+        return format!(
+            "one of {}",
+            Value::Array(consts.into_iter().cloned().collect())
+        );
+    }
+    match &property["type"] {
+        Value::String(t) => t.clone(),
+        Value::Array(types) => types
+            .iter()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(" or "),
+        _ => "any".into(),
     }
 }
 

@@ -24,7 +24,7 @@ pub(super) enum PluginCommand {
     },
     /// Run a plugin once against an event. Without --send, requests are printed, not sent.
     Run(Box<RunArgs>),
-    /// Write a new plugin project (Rust or Python) that builds and runs unchanged.
+    /// Write a new plugin project (Rust, Python or JavaScript) that builds and runs unchanged.
     New(super::scaffold::NewArgs),
 }
 
