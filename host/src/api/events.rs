@@ -133,6 +133,35 @@ pub(super) struct Batch {
     pub events: Vec<Value>,
 }
 
+/// A [`Batch`] as read from the body: a bare array (the likeliest mistake) is refused with a
+/// message that says what the body should be, rather than serde's reading of an array as the
+/// struct's fields in order. Read straight from the body, with no intermediate document.
+pub(super) struct BatchBody(Batch);
+
+impl<'de> Deserialize<'de> for BatchBody {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Shape;
+        impl<'de> serde::de::Visitor<'de> for Shape {
+            type Value = BatchBody;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object {\"events\": [...]}")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<BatchBody, A::Error> {
+                Batch::deserialize(serde::de::value::MapAccessDeserializer::new(map)).map(BatchBody)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<BatchBody, A::Error> {
+                Err(serde::de::Error::custom(
+                    "the body is a JSON array: a batch is an object that holds it, {\"events\": [...]}",
+                ))
+            }
+        }
+        deserializer.deserialize_any(Shape)
+    }
+}
+
 impl Batch {
     /// The batch's events, each parsed and checked (the first bad one refuses the whole batch,
     /// so that a bad batch uses up no rate limit) and given its own key, derived from the one
@@ -178,17 +207,8 @@ pub(super) async fn ingest_batch(
     State(state): State<AppState>,
     principal: Principal,
     headers: HeaderMap,
-    JsonBody(body): JsonBody<Value>,
+    JsonBody(BatchBody(batch)): JsonBody<BatchBody>,
 ) -> Result<(StatusCode, Extension<Plain>, Json<BatchOut>), ApiError> {
-    // A bare array is the likeliest mistake: say what the body should be.
-    if body.is_array() {
-        return Err(ApiError::Invalid(
-            "the body is a JSON array: a batch is an object that holds it, {\"events\": [...]}"
-                .into(),
-        ));
-    }
-    let batch: Batch =
-        serde_json::from_value(body).map_err(|e| ApiError::Invalid(e.to_string()))?;
     let key = idempotency_key(&headers)?;
     let events = batch.parse(&principal, key.as_deref())?;
     state.admit_events().await?;
