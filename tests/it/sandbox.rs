@@ -391,3 +391,72 @@ async fn inspect_names_the_choices_of_an_enum_behind_a_ref() {
     );
     assert!(!stdout.contains(": any,"), "{stdout}");
 }
+
+/// `herald plugin inspect NAME` with the compiled-component cache in `dir` bounded to `bound`.
+async fn inspect_cached(name: &str, dir: &std::path::Path, bound: u64) {
+    let output = tokio::process::Command::new(crate::common::herald_bin())
+        .args(["plugin", "inspect", name, "--cache-dir"])
+        .arg(dir)
+        .env("HERALD_COMPILED_CACHE_MAX", bound.to_string())
+        .kill_on_drop(true)
+        .output()
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+/// The cache's entries: file name → size.
+fn cached(dir: &std::path::Path) -> std::collections::BTreeMap<String, u64> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().extension().is_some_and(|x| x == "cwasm"))
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                e.metadata().unwrap().len(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_compiled_cache_stays_under_its_bound_evicting_the_least_recently_used() {
+    // The sizes of three plugins' compiled forms, cached with room for all.
+    let roomy = tempfile::tempdir().unwrap();
+    let mut sizes = Vec::new();
+    for name in ["webhook", "slack", "teams"] {
+        let before = cached(roomy.path());
+        inspect_cached(name, roomy.path(), u64::MAX).await;
+        let after = cached(roomy.path());
+        let (file, size) = after
+            .into_iter()
+            .find(|(f, _)| !before.contains_key(f))
+            .unwrap();
+        sizes.push((file, size));
+    }
+    let [(webhook, a), (slack, _), (teams, c)] = sizes.try_into().unwrap();
+
+    // Room for two: webhook, slack, webhook again (a use), then teams evicts slack, the least
+    // recently used, and the cache holds at most its bound.
+    let tight = tempfile::tempdir().unwrap();
+    let bound = a + c;
+    for name in ["webhook", "slack", "webhook", "teams"] {
+        inspect_cached(name, tight.path(), bound).await;
+    }
+    let left = cached(tight.path());
+    assert_eq!(
+        left.keys().cloned().collect::<Vec<_>>(),
+        {
+            let mut kept = vec![webhook, teams];
+            kept.sort();
+            kept
+        },
+        "slack ({slack}) was the least recently used"
+    );
+    assert!(left.values().sum::<u64>() <= bound);
+}

@@ -31,6 +31,7 @@ pub use state::LogLine;
 mod limits;
 mod output;
 pub use limits::SandboxLimits;
+pub(crate) use limits::parse_bytes;
 
 use bindings::{Plugin as Bindings, PluginPre};
 use contract::{check_world, validate_info};

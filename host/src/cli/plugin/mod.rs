@@ -46,7 +46,7 @@ pub(super) struct SandboxArgs {
     #[arg(long, value_parser = humantime::parse_duration)]
     wall_time: Option<std::time::Duration>,
     /// The linear memory the plugin may grow to: bytes, or with KiB / MiB / GiB (default 64MiB).
-    #[arg(long, value_parser = parse_bytes)]
+    #[arg(long, value_parser = crate::engine::parse_bytes)]
     memory: Option<usize>,
     /// The HTTP requests one execution may make (default 8).
     #[arg(long)]
@@ -85,27 +85,6 @@ fn default_cache_dir() -> Option<PathBuf> {
     var("HERALD_CACHE_DIR")
         .or_else(|| var("XDG_CACHE_HOME").map(|dir| dir.join("herald/compiled")))
         .or_else(|| var("HOME").map(|home| home.join(".cache/herald/compiled")))
-}
-
-fn parse_bytes(text: &str) -> Result<usize, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: usize = number
-        .parse()
-        .map_err(|_| format!("{text:?}: expected a number of bytes, e.g. 64MiB"))?;
-    let scale = match unit.trim() {
-        "" | "B" => 1,
-        "KiB" | "K" | "KB" => 1 << 10,
-        "MiB" | "M" | "MB" => 1 << 20,
-        "GiB" | "G" | "GB" => 1 << 30,
-        other => return Err(format!("{other:?}: use B, KiB, MiB or GiB")),
-    };
-    number
-        .checked_mul(scale)
-        .ok_or_else(|| format!("{text:?} is too large"))
 }
 
 /// Options of `herald plugin run`.
