@@ -3,7 +3,6 @@
 //! that a restart does not compile them again.
 
 use std::collections::BTreeMap;
-use std::time::SystemTime;
 
 use serde_json::json;
 
@@ -24,14 +23,18 @@ fn start(data_dir: &std::path::Path, plugins_dir: &str) -> Server {
     )
 }
 
-fn cache_entries(data_dir: &std::path::Path) -> BTreeMap<String, SystemTime> {
+/// The cache's entries, each with its inode: a compile writes a new file (and renames it in), a
+/// load only reads it and refreshes its modification time (the cache's least-recently-used mark),
+/// so the same inode is the same compiled form.
+fn cache_entries(data_dir: &std::path::Path) -> BTreeMap<String, u64> {
+    use std::os::unix::fs::MetadataExt as _;
     std::fs::read_dir(data_dir.join("compiled"))
         .unwrap()
         .flatten()
         .map(|e| {
             (
                 e.file_name().to_string_lossy().into_owned(),
-                e.metadata().unwrap().modified().unwrap(),
+                e.metadata().unwrap().ino(),
             )
         })
         .collect()
