@@ -40,8 +40,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// The entity created (with an admin key) on the first start.
     pub bootstrap_entity: String,
-    /// `process` (survive a killed process) or `power` (fsync every commit; concurrent
-    /// requests share commits).
+    /// `power` (the default: fsync every commit, shared by concurrent requests, so an
+    /// acknowledged event survives a power loss) or `process` (survive a killed process only).
     pub durability: Durability,
     /// A PostgreSQL database (`postgres://user:password@host:port/dbname`) for several hosts to
     /// share; without it, SQLite in the data directory. `HERALD_DATABASE_URL` overrides it.
@@ -87,7 +87,7 @@ impl Default for Config {
             plugin_grants: BTreeMap::new(),
             log_format: LogFormat::Text,
             bootstrap_entity: "default".into(),
-            durability: Durability::Process,
+            durability: Durability::Power,
             database_url: None,
             database_pool: 16,
             master_key_file: None,
