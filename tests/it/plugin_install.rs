@@ -119,6 +119,12 @@ async fn an_operator_installs_replaces_and_removes_a_plugin_while_the_server_run
         String::from_utf8_lossy(&output.stdout).trim(),
         "installed echo 1.0.0"
     );
+    // How long the server's compile took is said (on standard error, beside the answer).
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("uploaded, compiled and checked in "),
+        "{said}"
+    );
     assert!(installed(&server).await.contains(&"echo@1.0.0".to_string()));
     automation_on_links(
         &admin,

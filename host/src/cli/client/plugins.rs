@@ -32,14 +32,15 @@ pub(super) async fn run(
         Some(PluginsCommand::Install { file }) => {
             let bytes = std::fs::read(&file)
                 .with_context(|| format!("reading the component {}", file.display()))?;
-            let installed = client
-                .call_with(
-                    "POST",
-                    "/v1/plugins",
-                    Some(("application/wasm", bytes)),
-                    &[],
-                )
-                .await?;
+            let size = bytes.len();
+            let started = std::time::Instant::now();
+            let upload = client.call_with(
+                "POST",
+                "/v1/plugins",
+                Some(("application/wasm", bytes)),
+                &[],
+            );
+            let installed = with_progress(upload, size).await?;
             let plugin = &installed["plugin"];
             let (name, version) = (
                 plugin["name"].as_str().unwrap_or_default(),
@@ -49,6 +50,10 @@ pub(super) async fn run(
                 Some(old) => format!("replaced {name} {old} with {version}"),
                 None => format!("installed {name} {version}"),
             };
+            eprintln!(
+                "uploaded, compiled and checked in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
             (installed, Shape::Done(line))
         }
         Some(PluginsCommand::Remove { name }) => {
@@ -71,4 +76,32 @@ pub(super) async fn run(
             ),
         ),
     })
+}
+
+/// Waits for an install, saying on a terminal what is taking the time: the server compiles the
+/// component before it answers, which for a Python or JavaScript component (tens of MiB of
+/// interpreter) takes tens of seconds the first time.
+async fn with_progress<T>(
+    upload: impl std::future::Future<Output = anyhow::Result<T>>,
+    size: usize,
+) -> anyhow::Result<T> {
+    use std::io::IsTerminal as _;
+    if !std::io::stderr().is_terminal() {
+        return upload.await;
+    }
+    let started = std::time::Instant::now();
+    eprintln!(
+        "uploading {:.1} MiB; the server compiles it before it answers (a Python or JavaScript \
+         component takes 10-50 s the first time)",
+        size as f64 / f64::from(1 << 20)
+    );
+    let mut upload = std::pin::pin!(upload);
+    let mut ticks = tokio::time::interval(std::time::Duration::from_secs(5));
+    ticks.tick().await;
+    loop {
+        tokio::select! {
+            done = &mut upload => return done,
+            _ = ticks.tick() => eprintln!("  still compiling ({} s)", started.elapsed().as_secs()),
+        }
+    }
 }
