@@ -13,6 +13,7 @@ use super::index::Compiled;
 use crate::events::Event;
 use crate::ids::{AutomationId, ExecutionId};
 use crate::model::execution::ExecutionStatus;
+use crate::store::{received_ms, rfc3339_of_millis};
 
 /// What happened to one automation for an event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -131,22 +132,20 @@ pub fn explain(
         {
             continue;
         }
-        let changed_since = ms_of(&automation.updated_at) > subject.received_ms;
+        let changed_since = received_ms(&automation.updated_at) > subject.received_ms;
         let (verdict, reason) = judge(subject, compiled, &earlier);
         considered.push(Considered {
             automation_id: automation.id.clone(),
             name: automation.name.clone(),
-            verdict: match (verdict, changed_since) {
-                (None, _) => Verdict::Changed,
-                (Some(verdict), _) => verdict,
-            },
+            verdict: verdict.unwrap_or(Verdict::Changed),
             reason,
             execution_id: None,
             changed_since,
         });
     }
-    let fired = |c: &Considered| !matches!(c.verdict, Verdict::Fired | Verdict::Skipped);
-    considered.sort_by(|a, b| (fired(a), &a.name).cmp(&(fired(b), &b.name)));
+    // Those that fired (or were skipped) first, then the rest, each by name.
+    let unfired = |c: &Considered| !matches!(c.verdict, Verdict::Fired | Verdict::Skipped);
+    considered.sort_by(|a, b| (unfired(a), &a.name).cmp(&(unfired(b), &b.name)));
     considered
 }
 
@@ -162,7 +161,7 @@ fn judge(
     if !automation.enabled {
         return (Some(Verdict::Disabled), "it is disabled".to_string());
     }
-    if ms_of(&automation.created_at) > subject.received_ms {
+    if received_ms(&automation.created_at) > subject.received_ms {
         let reason = format!(
             "it was created at {}, after the event",
             automation.created_at
@@ -209,7 +208,7 @@ fn judge(
         let reason = format!("its condition ({}) did not hold", condition.describe());
         return (Some(Verdict::Condition), reason);
     }
-    let reason = match ms_of(&automation.updated_at) > subject.received_ms {
+    let reason = match received_ms(&automation.updated_at) > subject.received_ms {
         true => "as it is now it would fire: it changed after the event",
         false => {
             "it passes every check now, yet did not match when the event arrived (a host whose \
@@ -217,13 +216,6 @@ fn judge(
         }
     };
     (None, reason.to_string())
-}
-
-/// Milliseconds since the epoch of an RFC 3339 instant (0 when unreadable: older than anything).
-pub fn ms_of(instant: &str) -> i64 {
-    humantime::parse_rfc3339_weak(instant)
-        .map(crate::events::unix_ms)
-        .unwrap_or_default()
 }
 
 /// Why an event fired what it fired: the answer of `GET /v1/events/{id}/explanation`.
@@ -261,7 +253,7 @@ pub async fn explain_event(
     let subject = Subject {
         event: &event,
         document: &document,
-        received_ms: ms_of(&received_at),
+        received_ms: received_ms(&received_at),
     };
     let created: Vec<Created> = executions
         .into_iter()
@@ -298,7 +290,7 @@ pub async fn explain_event(
             let since = subject.received_ms.saturating_sub(cooldown_ms).max(0);
             let query = ExecutionQuery {
                 automation: Some(compiled.automation.id.clone()),
-                since: Some(rfc3339_ms(since)),
+                since: Some(rfc3339_of_millis(since)),
                 until: Some(received_at.clone()),
                 limit: 50,
                 ..ExecutionQuery::default()
@@ -332,10 +324,4 @@ pub async fn explain_event(
         considered,
         other_event_types,
     })
-}
-
-/// An instant as the store writes it: UTC, milliseconds.
-fn rfc3339_ms(ms: i64) -> String {
-    let at = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
-    humantime::format_rfc3339_millis(at).to_string()
 }

@@ -323,18 +323,16 @@ impl AutomationIndex {
         metrics.into_iter().any(|m| watched.contains_key(m))
     }
 
-    /// Every automation of `entity_id`, enabled or not (for explaining; matching never walks
-    /// them all).
+    /// Every automation of `entity_id`, enabled or not, in no particular order (for explaining
+    /// and for the places forms suggest; matching never walks them all).
     pub fn of_entity(&self, entity_id: i64) -> Vec<Arc<Compiled>> {
         let inner = self.inner.read().expect("not poisoned");
-        let mut all: Vec<_> = inner
+        inner
             .by_id
             .values()
             .filter(|c| c.entity_id == entity_id)
             .cloned()
-            .collect();
-        all.sort_by(|a, b| a.automation.name.cmp(&b.automation.name));
-        all
+            .collect()
     }
 
     /// How many automations the index holds (enabled or not).

@@ -25,6 +25,7 @@ pub use audit::{AuditQuery, AuditRecord};
 pub use automations::AutomationFilter;
 pub use delivery::{Claimed, FinishedAttempt, Settlement};
 pub use entities::{ApiKeyRecord, EntityRecord, NewKey};
+pub(crate) use events::received_ms;
 pub use events::{
     EventQuery, EventSummary, EventToStore, ExecutionQuery, ExecutionRecord, IngestOutcome,
     NewExecution, unix_millis,
